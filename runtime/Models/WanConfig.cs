@@ -1,0 +1,28 @@
+namespace Turbo.Runtime.Models;
+
+/// <summary>
+/// Canonical Wan2.1 DiT configuration (field meanings as in the original Wan2.1 release, see docs).
+/// Every naming/format a checkpoint comes in is translated to this by the converter's family adapter.
+/// </summary>
+public sealed record WanConfig
+{
+    public int Dim { get; init; } = 1536;
+    public int FfnDim { get; init; } = 8960;
+    public int NumHeads { get; init; } = 12;
+    public int NumLayers { get; init; } = 30;
+    public int InDim { get; init; } = 16;
+    public int OutDim { get; init; } = 16;
+    public int TextDim { get; init; } = 4096;
+    public int TextLen { get; init; } = 512;
+    public int FreqDim { get; init; } = 256;
+    public double Eps { get; init; } = 1e-6;
+    public int[] PatchSize { get; init; } = [1, 2, 2];
+    public bool QkNorm { get; init; } = true;
+    public bool CrossAttnNorm { get; init; } = true;
+
+    public int HeadDim => Dim / NumHeads;
+    public int PatchVolume => PatchSize[0] * PatchSize[1] * PatchSize[2];
+
+    public static WanConfig T2V_1_3B => new();
+    public static WanConfig T2V_14B => new() { Dim = 5120, FfnDim = 13824, NumHeads = 40, NumLayers = 40 };
+}
