@@ -29,6 +29,7 @@ public static class TorchLoader
         {
             if (_done) return;
             if (!OperatingSystem.IsLinux()) { Status = "not needed (not Linux)"; _done = true; return; }
+            PreloadLibTorchFromEnvironment();
             string? libstdcxx = LoadedLibStdCxx();
             if (libstdcxx is null || FileContains(libstdcxx, RequiredVersion))
             {
@@ -46,6 +47,23 @@ public static class TorchLoader
                 throw new InvalidOperationException($"Could not load {shim}: {Marshal.PtrToStringAnsi(dlerror())}");
             Status = $"libstdc++ lacks {RequiredVersion}: version made weak, {ShimFileName} loaded";
             _done = true;
+        }
+    }
+
+    /// <summary>
+    /// TURBO_LIBTORCH names an existing PyTorch install's torch/lib: load its CUDA libtorch first, with global
+    /// visibility, so that TorchSharp binds to it (and so runs on the GPU) instead of a CPU build.
+    /// </summary>
+    static void PreloadLibTorchFromEnvironment()
+    {
+        if (Environment.GetEnvironmentVariable("TURBO_LIBTORCH") is not { Length: > 0 } dir) return;
+        foreach (string lib in new[] { "libtorch_cuda.so", "libtorch.so" })
+        {
+            string path = Path.Combine(dir, lib);
+            if (!File.Exists(path))
+                throw new InvalidOperationException($"TURBO_LIBTORCH={dir}: {lib} not found there (expected a PyTorch torch/lib folder with CUDA)");
+            if (dlopen(path, RTLD_NOW | RTLD_GLOBAL) == IntPtr.Zero)
+                throw new InvalidOperationException($"Could not load {path}: {Marshal.PtrToStringAnsi(dlerror())}");
         }
     }
 

@@ -1,0 +1,73 @@
+namespace Turbo.Runtime.Native;
+
+/// <summary>
+/// Times categories of GPU work (e.g. "linear", "self-attention") with pairs of CUDA events recorded around each
+/// region on the default stream, so the GPU is never stalled while recording. <see cref="Collect"/> synchronizes once
+/// and sums milliseconds per category. Needs the native library (which owns the CUDA event calls).
+/// </summary>
+public sealed class CudaProfiler : IDisposable
+{
+    readonly List<(string Category, IntPtr Start, IntPtr End)> _regions = [];
+    readonly Stack<IntPtr> _free = new();
+
+    public CudaProfiler()
+    {
+        if (!TurboNative.IsAvailable) throw new TurboException("GPU timing needs the native CUDA library: " + TurboNative.Describe());
+    }
+
+    /// <summary>Marks the start of a region; dispose the result at its end.</summary>
+    public Region Measure(string category)
+    {
+        IntPtr start = Rent();
+        TurboNative.Check(TurboNative.turbo_event_record(start, IntPtr.Zero));
+        return new Region(this, category, start);
+    }
+
+    public readonly struct Region(CudaProfiler owner, string category, IntPtr start) : IDisposable
+    {
+        public void Dispose()
+        {
+            IntPtr end = owner.Rent();
+            TurboNative.Check(TurboNative.turbo_event_record(end, IntPtr.Zero));
+            owner._regions.Add((category, start, end));
+        }
+    }
+
+    /// <summary>Milliseconds per category since the last Collect (waits for the GPU), then resets.</summary>
+    public Dictionary<string, double> Collect()
+    {
+        var totals = new Dictionary<string, double>();
+        foreach (var (category, start, end) in _regions)
+        {
+            TurboNative.Check(TurboNative.turbo_event_elapsed_ms(start, end, out float ms));
+            totals[category] = totals.GetValueOrDefault(category) + ms;
+            _free.Push(start);
+            _free.Push(end);
+        }
+        _regions.Clear();
+        return totals;
+    }
+
+    IntPtr Rent()
+    {
+        if (_free.TryPop(out IntPtr e)) return e;
+        TurboNative.Check(TurboNative.turbo_event_create(out e));
+        return e;
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, s, e) in _regions) { _free.Push(s); _free.Push(e); }
+        _regions.Clear();
+        while (_free.TryPop(out IntPtr e)) TurboNative.turbo_event_destroy(e);
+    }
+
+    /// <summary>Device memory in use right now (all allocations of this process and the CUDA context), bytes.</summary>
+    public static ulong DeviceMemoryUsed()
+    {
+        TurboNative.Check(TurboNative.turbo_mem_info(out ulong free, out ulong total));
+        return total - free;
+    }
+
+    public static void Synchronize() => TurboNative.Check(TurboNative.turbo_device_synchronize());
+}

@@ -1,0 +1,111 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Turbo.Runtime.Native;
+
+/// <summary>
+/// The bandwidth-bound pieces of a Wan block, each with a TorchSharp reference (runs anywhere; the definition of
+/// correct) and a fused CUDA kernel of the bundled library (used for CUDA tensors when the library is present).
+/// Shapes: rows of D channels, grouped in batches of <c>tokens</c> rows; per-batch vectors are [B, D] fp32.
+/// </summary>
+public static class FusedOps
+{
+    /// <summary>When false, the reference path runs even where the native library could (for A/B measurements).</summary>
+    public static bool NativeEnabled { get; set; } = true;
+
+    /// <summary>Native outputs start as NaN instead of uninitialised memory, so a kernel that skips an element is caught.</summary>
+    public static bool PoisonOutputs { get; set; }
+
+    static Tensor NewOutput(long[] shape, ScalarType dtype, Device device) =>
+        PoisonOutputs ? full(shape, float.NaN, dtype, device) : empty(shape, dtype, device);
+
+    static bool UseNative(Tensor t) => NativeEnabled && t.device_type == DeviceType.CUDA && TurboNative.IsAvailable;
+
+    /// <summary>(LayerNorm(x)[·weight + bias])·(1 + scale) + shift, in <paramref name="outDtype"/>. x: [B, L, D].</summary>
+    public static Tensor LayerNormModulate(Tensor x, Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale,
+        double eps, ScalarType outDtype) =>
+        UseNative(x) ? LayerNormModulateNative(x, weight, bias, shift, scale, eps, outDtype)
+                     : LayerNormModulateReference(x, weight, bias, shift, scale, eps, outDtype);
+
+    public static Tensor LayerNormModulateReference(Tensor x, Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale,
+        double eps, ScalarType outDtype)
+    {
+        using var scope = NewDisposeScope();
+        var y = nn.functional.layer_norm(x.to(ScalarType.Float32), [x.shape[^1]], weight, bias, eps);
+        if (scale is not null && shift is not null) y = y * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
+        return y.to(outDtype).MoveToOuterDisposeScope();
+    }
+
+    public static Tensor LayerNormModulateNative(Tensor x, Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale,
+        double eps, ScalarType outDtype)
+    {
+        var (batch, tokens, dim) = (x.shape[0], x.shape[1], (int)x.shape[2]);
+        using var xc = x.contiguous();
+        using var shiftC = shift?.to(ScalarType.Float32).contiguous();
+        using var scaleC = scale?.to(ScalarType.Float32).contiguous();
+        var y = NewOutput(x.shape, outDtype, x.device);
+        TurboNative.Check(TurboNative.turbo_layernorm_modulate(TurboNative.Ptr(xc), TurboNative.DType(xc),
+            TurboNative.PtrOrNull(weight), TurboNative.PtrOrNull(bias), TurboNative.PtrOrNull(shiftC),
+            TurboNative.PtrOrNull(scaleC), TurboNative.Ptr(y), TurboNative.DType(y), batch * tokens, tokens, dim,
+            (float)eps, IntPtr.Zero));
+        return y;
+    }
+
+    /// <summary>
+    /// RoPE(RMSNorm(x)·weight): RMS over all D channels (across heads), then each head's interleaved channel pairs
+    /// (2j, 2j+1) rotated by angle θ[token, j] given as cos/sin tables [L, headDim/2]. x: [B, L, D]; output x's dtype.
+    /// </summary>
+    public static Tensor RmsNormRope(Tensor x, Tensor weight, Tensor cos, Tensor sin, int headDim, double eps) =>
+        UseNative(x) ? RmsNormRopeNative(x, weight, cos, sin, headDim, eps)
+                     : RmsNormRopeReference(x, weight, cos, sin, headDim, eps);
+
+    public static Tensor RmsNormRopeReference(Tensor x, Tensor weight, Tensor cos, Tensor sin, int headDim, double eps)
+    {
+        using var scope = NewDisposeScope();
+        var (b, l, d) = (x.shape[0], x.shape[1], x.shape[2]);
+        var xf = x.to(ScalarType.Float32);
+        var n = xf * rsqrt(xf.pow(2).mean([-1], keepdim: true) + eps) * weight.to(ScalarType.Float32);
+        var pairs = n.view(b, l, d / headDim, headDim / 2, 2);
+        var (re, im) = (pairs.select(-1, 0), pairs.select(-1, 1));
+        var c = cos.view(1, l, 1, headDim / 2);
+        var s = sin.view(1, l, 1, headDim / 2);
+        var rotated = stack([re * c - im * s, re * s + im * c], -1);
+        return rotated.view(b, l, d).to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    public static Tensor RmsNormRopeNative(Tensor x, Tensor weight, Tensor cos, Tensor sin, int headDim, double eps)
+    {
+        var (batch, tokens, dim) = (x.shape[0], x.shape[1], (int)x.shape[2]);
+        using var xc = x.contiguous();
+        using var w = weight.to(ScalarType.Float32).contiguous();
+        using var c = cos.to(ScalarType.Float32).contiguous();
+        using var s = sin.to(ScalarType.Float32).contiguous();
+        var y = NewOutput(xc.shape, xc.dtype, xc.device);
+        TurboNative.Check(TurboNative.turbo_rmsnorm_rope(TurboNative.Ptr(xc), TurboNative.Ptr(w), TurboNative.Ptr(c),
+            TurboNative.Ptr(s), TurboNative.Ptr(y), TurboNative.DType(xc), batch * tokens, tokens, dim, headDim,
+            (float)eps, IntPtr.Zero));
+        return y;
+    }
+
+    /// <summary>x += y·gate in place (x: fp32 residual stream [B, L, D]; gate: [B, D]). Returns x.</summary>
+    public static Tensor GateResidual(Tensor x, Tensor y, Tensor gate) =>
+        UseNative(x) ? GateResidualNative(x, y, gate) : GateResidualReference(x, y, gate);
+
+    public static Tensor GateResidualReference(Tensor x, Tensor y, Tensor gate)
+    {
+        using var update = y.to(ScalarType.Float32) * gate.unsqueeze(1);
+        return x.add_(update);
+    }
+
+    public static Tensor GateResidualNative(Tensor x, Tensor y, Tensor gate)
+    {
+        if (!x.is_contiguous() || x.dtype != ScalarType.Float32)
+            throw new ArgumentException("the residual stream must be a contiguous float32 tensor");
+        var (batch, tokens, dim) = (x.shape[0], x.shape[1], (int)x.shape[2]);
+        using var yc = y.contiguous();
+        using var g = gate.to(ScalarType.Float32).contiguous();
+        TurboNative.Check(TurboNative.turbo_gate_residual(TurboNative.Ptr(x), TurboNative.Ptr(yc), TurboNative.DType(yc),
+            TurboNative.Ptr(g), batch * tokens, tokens, dim, IntPtr.Zero));
+        return x;
+    }
+}

@@ -1,0 +1,22 @@
+// Error state of the C ABI: the last failure's message, per calling thread.
+#include <cstdio>
+#include <string>
+#include "common.cuh"
+
+static thread_local std::string last_error;
+
+void turbo_set_error(const char* function, const char* message) {
+  last_error = std::string(function) + ": " + message;
+}
+
+int turbo_check(const char* function, cudaError_t err) {
+  if (err == cudaSuccess) return 0;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "CUDA error %d (%s): %s", static_cast<int>(err), cudaGetErrorName(err),
+                cudaGetErrorString(err));
+  turbo_set_error(function, buf);
+  return static_cast<int>(err);
+}
+
+extern "C" const char* turbo_last_error(void) { return last_error.c_str(); }
+extern "C" int turbo_version(void) { return 1; }
