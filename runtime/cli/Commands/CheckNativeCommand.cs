@@ -43,7 +43,7 @@ static class CheckNativeCommand
 
         var table = new Table().AddColumns("op", "shape", "dtype", "max |Δ|", "rel", "tol", "ok");
         foreach (var a in agreements)
-            table.AddRow(a.Op, a.Shape, a.DType, $"{a.MaxAbsError:E2}", $"{a.RelError:E2}", $"{a.Tolerance:E0}", a.Ok ? "[green]yes[/]" : "[red]NO[/]");
+            table.AddRow(a.Op, Markup.Escape(a.Shape), a.DType, $"{a.MaxAbsError:E2}", $"{a.RelError:E2}", $"{a.Tolerance:E0}", a.Ok ? "[green]yes[/]" : "[red]NO[/]");
         AnsiConsole.Write(table);
 
         var timings = new List<Timing>();
@@ -51,7 +51,7 @@ static class CheckNativeCommand
             timings.AddRange(TimeShape(l, d, device));
         var tt = new Table().AddColumns("op", "shape", "reference ms", "native ms", "speed-up", "native GB/s");
         foreach (var t in timings)
-            tt.AddRow(t.Op, t.Shape, $"{t.ReferenceMs:F3}", $"{t.NativeMs:F3}", $"{t.Speedup:F2}×", $"{t.NativeGBps:F0}");
+            tt.AddRow(Markup.Escape(t.Op), Markup.Escape(t.Shape), $"{t.ReferenceMs:F3}", $"{t.NativeMs:F3}", $"{t.Speedup:F2}×", $"{t.NativeGBps:F0}");
         AnsiConsole.Write(tt);
 
         if (jsonPath is not null)
@@ -111,33 +111,33 @@ static class CheckNativeCommand
         var angles = rand(l, 64, device: dev);
         var (cos, sin) = (angles.cos(), angles.sin());
         long n = (long)l * d;
-        // Bytes a perfect fused kernel must move: read fp32 x + write bf16; read bf16 + write bf16; read fp32 x, read bf16 y, write fp32 x.
+        // gate+residual updates x in place (the results are not disposed). Bytes a perfect fused kernel must move: read fp32 x + write bf16; read bf16 + write bf16; read fp32 x, read bf16 y, write fp32 x.
         yield return Time("layernorm+modulate (f32→bf16)", shape, n * 6,
-            () => FusedOps.LayerNormModulateReference(x, null, null, shift, scale, 1e-6, ScalarType.BFloat16),
-            () => FusedOps.LayerNormModulateNative(x, null, null, shift, scale, 1e-6, ScalarType.BFloat16));
+            () => FusedOps.LayerNormModulateReference(x, null, null, shift, scale, 1e-6, ScalarType.BFloat16).Dispose(),
+            () => FusedOps.LayerNormModulateNative(x, null, null, shift, scale, 1e-6, ScalarType.BFloat16).Dispose());
         yield return Time("rmsnorm+rope (bf16)", shape, n * 4,
-            () => FusedOps.RmsNormRopeReference(xb, w, cos, sin, 128, 1e-6),
-            () => FusedOps.RmsNormRopeNative(xb, w, cos, sin, 128, 1e-6));
+            () => FusedOps.RmsNormRopeReference(xb, w, cos, sin, 128, 1e-6).Dispose(),
+            () => FusedOps.RmsNormRopeNative(xb, w, cos, sin, 128, 1e-6).Dispose());
         yield return Time("gate+residual (bf16 y)", shape, n * 10,
             () => FusedOps.GateResidualReference(x, xb, shift),
             () => FusedOps.GateResidualNative(x, xb, shift));
     }
 
-    static Timing Time(string op, string shape, long bytes, Func<Tensor> reference, Func<Tensor> native)
+    static Timing Time(string op, string shape, long bytes, Action reference, Action native)
     {
         double refMs = MedianMs(reference), natMs = MedianMs(native);
         return new Timing(op, shape, refMs, natMs, refMs / natMs, bytes / (natMs * 1e6));
     }
 
     /// <summary>Median over 20 repeats (after 3 warm-up calls) of GPU time between CUDA events.</summary>
-    static double MedianMs(Func<Tensor> op)
+    static double MedianMs(Action op)
     {
         using var profiler = new CudaProfiler();
-        for (int i = 0; i < 3; i++) op().Dispose();
+        for (int i = 0; i < 3; i++) op();
         var samples = new List<double>();
         for (int i = 0; i < 20; i++)
         {
-            using (profiler.Measure("op")) op().Dispose();
+            using (profiler.Measure("op")) op();
             samples.Add(profiler.Collect()["op"]);
         }
         samples.Sort();
