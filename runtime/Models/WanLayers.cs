@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Turbo.Runtime.Models;
@@ -26,7 +27,11 @@ public sealed class WanLinear : nn.Module<Tensor, Tensor>
         register_parameter(nameof(bias), bias);
     }
 
-    public override Tensor forward(Tensor input) => nn.functional.linear(input.to(weight.dtype), weight, bias);
+    public override Tensor forward(Tensor input)
+    {
+        using var cast = input.to(weight.dtype);
+        using (CudaProfiler.Scope("linear")) return nn.functional.linear(cast, weight, bias);
+    }
 }
 
 /// <summary>Conv3d with kernel = stride = patch size: cuts the latent into patches and embeds each one.</summary>
@@ -68,6 +73,8 @@ public sealed class WanRmsNorm : nn.Module<Tensor, Tensor>
         register_parameter(nameof(weight), weight);
     }
 
+    public Tensor Weight => weight;
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -98,6 +105,9 @@ public sealed class WanLayerNorm : nn.Module<Tensor, Tensor>
         register_parameter(nameof(weight), weight);
         register_parameter(nameof(bias), bias);
     }
+
+    public Tensor? Weight => weight;
+    public Tensor? Bias => bias;
 
     public override Tensor forward(Tensor x) =>
         nn.functional.layer_norm(x.to(ScalarType.Float32), shape, weight, bias, eps);

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Turbo.Runtime.Models;
@@ -74,7 +75,7 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
         var patches = patchEmbedding.call(x.to(device));                                 // [B, D, F', H', W']
         if (trace is not null) trace.PatchEmbedding = WanForwardTrace.Copy(patches);
-        var tokens = patches.flatten(2).transpose(1, 2).to(ScalarType.Float32);          // [B, L, D], (f, h, w) order
+        var tokens = patches.flatten(2).transpose(1, 2).to(ScalarType.Float32).contiguous(); // [B, L, D], (f, h, w) order
 
         var frequencies = SinusoidalEmbedding(timestep.to(device), Config.FreqDim);
         var e = timeEmbedding.call(frequencies);                                         // [B, D]
@@ -207,25 +208,27 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
 /// <summary>
 /// One transformer block: modulated self-attention (with RoPE), cross-attention to the text (pre-norm norm3, no
-/// modulation, no gate), modulated FFN. The residual stream and the modulation are float32.
+/// modulation, no gate), modulated FFN. The residual stream and the modulation are float32. The norms before
+/// self-attention and FFN (upstream norm1/norm2, no parameters) are fused with their modulation, and the gated
+/// residual updates are fused too (<see cref="FusedOps"/>).
 /// </summary>
 public sealed class WanAttentionBlock : nn.Module
 {
     readonly Parameter modulation;
     readonly WanAttention selfAttention;
     readonly WanAttention crossAttention;
-    readonly WanLayerNorm norm1;
-    readonly WanLayerNorm norm2;
     readonly WanLayerNorm? norm3;
     readonly WanMlp ffn;
+    readonly double eps;
+    readonly ScalarType computeDtype;
 
     public WanAttentionBlock(WanConfig config, ScalarType computeDtype, Device device) : base(nameof(WanAttentionBlock))
     {
         modulation = nn.Parameter(zeros(1, 6, config.Dim, dtype: ScalarType.Float32, device: device));
         selfAttention = new WanAttention(config, computeDtype, device);
         crossAttention = new WanAttention(config, computeDtype, device);
-        norm1 = new WanLayerNorm(config.Dim, config.Eps, affine: false, device);
-        norm2 = new WanLayerNorm(config.Dim, config.Eps, affine: false, device);
+        eps = config.Eps;
+        this.computeDtype = computeDtype;
         norm3 = config.CrossAttnNorm ? new WanLayerNorm(config.Dim, config.Eps, affine: true, device) : null;
         ffn = new WanMlp(config.Dim, config.FfnDim, config.Dim, WanMlp.GeluTanh, computeDtype, device);
 
@@ -240,13 +243,15 @@ public sealed class WanAttentionBlock : nn.Module
     public Tensor Forward(Tensor x, Tensor e0, Tensor context, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
-        // shift/scale/gate for self-attention, then shift/scale/gate for the FFN; each [B, 1, D]
-        var m = (modulation + e0).chunk(6, 1);
-        var attended = selfAttention.Forward(norm1.call(x) * (1 + m[1]) + m[0], keyValueSource: null, rope: (cos, sin));
-        x = x + attended * m[2];
-        x = x + crossAttention.Forward(norm3 is null ? x : norm3.call(x), context, rope: null);
-        var fed = ffn.call(norm2.call(x) * (1 + m[4]) + m[3]);
-        x = x + fed * m[5];
+        // shift/scale/gate for self-attention, then shift/scale/gate for the FFN; each [B, D]
+        var m = (modulation + e0).unbind(1);
+        var attended = selfAttention.Forward(
+            FusedOps.LayerNormModulate(x, null, null, m[0], m[1], eps, computeDtype), keyValueSource: null, rope: (cos, sin));
+        x = FusedOps.GateResidual(x, attended, m[2]);
+        var crossInput = norm3 is null ? x : FusedOps.LayerNormModulate(x, norm3.Weight, norm3.Bias, null, null, eps, computeDtype);
+        x = x + crossAttention.Forward(crossInput, context, rope: null);
+        var fed = ffn.call(FusedOps.LayerNormModulate(x, null, null, m[3], m[4], eps, computeDtype));
+        x = FusedOps.GateResidual(x, fed, m[5]);
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -260,12 +265,15 @@ public sealed class WanAttention : nn.Module
 {
     readonly WanLinear q, k, v, o;
     readonly WanRmsNorm? normQ, normK;
-    readonly int heads;
+    readonly int heads, headDim;
+    readonly double eps;
     readonly ScalarType computeDtype;
 
     public WanAttention(WanConfig config, ScalarType computeDtype, Device device) : base(nameof(WanAttention))
     {
         heads = config.NumHeads;
+        headDim = config.HeadDim;
+        eps = config.Eps;
         this.computeDtype = computeDtype;
         q = new WanLinear(config.Dim, config.Dim, computeDtype, device);
         k = new WanLinear(config.Dim, config.Dim, computeDtype, device);
@@ -284,27 +292,36 @@ public sealed class WanAttention : nn.Module
 
     /// <param name="input">queries' source [B, L, D]</param>
     /// <param name="keyValueSource">keys/values' source [B, Lkv, D], or null for self-attention</param>
-    /// <param name="rope">RoPE tables applied to q and k (self-attention only)</param>
+    /// <param name="rope">RoPE tables applied to q and k (self-attention only; needs the q/k norm, as in Wan2.1)</param>
     public Tensor Forward(Tensor input, Tensor? keyValueSource, (Tensor Cos, Tensor Sin)? rope)
     {
         using var scope = NewDisposeScope();
         var kvSource = keyValueSource ?? input;
         long batch = input.shape[0], length = input.shape[1], kvLength = kvSource.shape[1];
-        var query = Heads(normQ is null ? q.call(input) : normQ.call(q.call(input)), batch, length);
-        var key = Heads(normK is null ? k.call(kvSource) : normK.call(k.call(kvSource)), batch, kvLength);
-        var value = Heads(v.call(kvSource), batch, kvLength);
-        if (rope is { } table)
-        {
-            query = WanRope.Apply(query, table.Cos, table.Sin);
-            key = WanRope.Apply(key, table.Cos, table.Sin);
-        }
-        var attended = nn.functional.scaled_dot_product_attention(
-            query.to(computeDtype).transpose(1, 2), key.to(computeDtype).transpose(1, 2), value.to(computeDtype).transpose(1, 2));
+        var query = NormAndRotate(q.call(input), normQ, rope);
+        var key = NormAndRotate(k.call(kvSource), normK, rope);
+        var value = v.call(kvSource);
+        Tensor attended;
+        using (CudaProfiler.Scope(rope is null ? "cross-attention" : "self-attention"))
+            attended = nn.functional.scaled_dot_product_attention(
+                Heads(query, batch, length), Heads(key, batch, kvLength), Heads(value, batch, kvLength));
         var merged = attended.transpose(1, 2).reshape(batch, length, -1);
         return o.call(merged).MoveToOuterDisposeScope();
     }
 
-    Tensor Heads(Tensor t, long batch, long length) => t.view(batch, length, heads, -1);
+    /// <summary>q or k projection → RMSNorm across heads (→ RoPE) in the compute dtype, [B, L, D].</summary>
+    Tensor NormAndRotate(Tensor projected, WanRmsNorm? norm, (Tensor Cos, Tensor Sin)? rope)
+    {
+        if (norm is null)
+            return rope is null ? projected
+                : throw new TurboException("Wan attention: RoPE without the q/k RMSNorm is not supported");
+        if (rope is { } table) return FusedOps.RmsNormRope(projected, norm.Weight, table.Cos, table.Sin, headDim, eps);
+        using var normed = norm.call(projected);
+        return normed.to(computeDtype);
+    }
+
+    /// <summary>[B, L, D] → [B, heads, L, headDim] in the compute dtype, the layout SDPA takes.</summary>
+    Tensor Heads(Tensor t, long batch, long length) => t.to(computeDtype).view(batch, length, heads, headDim).transpose(1, 2);
 }
 
 /// <summary>Output head: modulated no-affine LayerNorm (shift/scale from the time embedding e, not e0) → Linear, float32.</summary>

@@ -7,7 +7,7 @@ namespace Turbo.Runtime.Models;
 /// (x[2j], x[2j+1]) rotated by the frame, row and column index of the token's patch. With c = headDim/2 pairs, the
 /// groups hold c − 2⌊c/3⌋, ⌊c/3⌋, ⌊c/3⌋ pairs (22/21/21 for head_dim 128); each group has its own frequency ladder
 /// θ^(−2j/d) with d = twice its pair count. Angles, cos and sin are computed in float64 (as upstream builds its table)
-/// and the rotation itself runs in float32.
+/// and the rotation itself runs in float32 (FusedOps.RmsNormRope, fused with the q/k RMSNorm).
 /// </summary>
 public static class WanRope
 {
@@ -41,19 +41,5 @@ public static class WanRope
         var exponent = arange(pairs, dtype: ScalarType.Float64, device: device) * (2.0 / (2 * pairs));
         var inverseFrequency = tensor(Theta, dtype: ScalarType.Float64, device: device).pow(-exponent);
         return outer(pos, inverseFrequency).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Rotates x [B, L, heads, headDim] (any float dtype) by the tables; returns float32.</summary>
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
-    {
-        using var scope = NewDisposeScope();
-        long pairs = cos.shape[1];
-        var xp = x.to(ScalarType.Float32).unflatten(x.dim() - 1, [pairs, 2]);
-        var x1 = xp.select(-1, 0);
-        var x2 = xp.select(-1, 1);
-        var c = cos.view(1, cos.shape[0], 1, pairs);
-        var s = sin.view(1, sin.shape[0], 1, pairs);
-        var rotated = stack([x1 * c - x2 * s, x1 * s + x2 * c], -1).flatten(-2);
-        return rotated.MoveToOuterDisposeScope();
     }
 }

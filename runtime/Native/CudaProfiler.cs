@@ -15,6 +15,17 @@ public sealed class CudaProfiler : IDisposable
         if (!TurboNative.IsAvailable) throw new TurboException("GPU timing needs the native CUDA library: " + TurboNative.Describe());
     }
 
+    [ThreadStatic] static CudaProfiler? _active;
+
+    /// <summary>The profiler that <see cref="Scope"/> records into on this thread; null (the default) = no timing.</summary>
+    public static CudaProfiler? Active { get => _active; set => _active = value; }
+
+    /// <summary>
+    /// Marks a region of model code (e.g. "linear") for the active profiler; free when none is active. Regions of
+    /// different categories must not nest, so that their times add up.
+    /// </summary>
+    public static Region Scope(string category) => _active?.Measure(category) ?? default;
+
     /// <summary>Marks the start of a region; dispose the result at its end.</summary>
     public Region Measure(string category)
     {
@@ -23,10 +34,11 @@ public sealed class CudaProfiler : IDisposable
         return new Region(this, category, start);
     }
 
-    public readonly struct Region(CudaProfiler owner, string category, IntPtr start) : IDisposable
+    public readonly struct Region(CudaProfiler? owner, string category, IntPtr start) : IDisposable
     {
         public void Dispose()
         {
+            if (owner is null) return;
             IntPtr end = owner.Rent();
             TurboNative.Check(TurboNative.turbo_event_record(end, IntPtr.Zero));
             owner._regions.Add((category, start, end));

@@ -7,6 +7,7 @@ namespace Turbo.Runtime.Native;
 /// The bandwidth-bound pieces of a Wan block, each with a TorchSharp reference (runs anywhere; the definition of
 /// correct) and a fused CUDA kernel of the bundled library (used for CUDA tensors when the library is present).
 /// Shapes: rows of D channels, grouped in batches of <c>tokens</c> rows; per-batch vectors are [B, D] fp32.
+/// The kernels have no backward, so while autograd records (training) the reference path runs.
 /// </summary>
 public static class FusedOps
 {
@@ -19,7 +20,8 @@ public static class FusedOps
     static Tensor NewOutput(long[] shape, ScalarType dtype, Device device) =>
         PoisonOutputs ? full(shape, float.NaN, dtype, device) : empty(shape, dtype, device);
 
-    static bool UseNative(Tensor t) => NativeEnabled && t.device_type == DeviceType.CUDA && TurboNative.IsAvailable;
+    static bool UseNative(Tensor t) =>
+        NativeEnabled && t.device_type == DeviceType.CUDA && !is_grad_enabled() && TurboNative.IsAvailable;
 
     /// <summary>(LayerNorm(x)[·weight + bias])·(1 + scale) + shift, in <paramref name="outDtype"/>. x: [B, L, D].</summary>
     public static Tensor LayerNormModulate(Tensor x, Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale,
@@ -87,25 +89,25 @@ public static class FusedOps
         return y;
     }
 
-    /// <summary>x += y·gate in place (x: fp32 residual stream [B, L, D]; gate: [B, D]). Returns x.</summary>
+    /// <summary>x + y·gate (x: the fp32 residual stream [B, L, D]; y: [B, L, D]; gate: [B, D]), float32.</summary>
     public static Tensor GateResidual(Tensor x, Tensor y, Tensor gate) =>
         UseNative(x) ? GateResidualNative(x, y, gate) : GateResidualReference(x, y, gate);
 
     public static Tensor GateResidualReference(Tensor x, Tensor y, Tensor gate)
     {
         using var update = y.to(ScalarType.Float32) * gate.unsqueeze(1);
-        return x.add_(update);
+        return x.to(ScalarType.Float32) + update;
     }
 
     public static Tensor GateResidualNative(Tensor x, Tensor y, Tensor gate)
     {
-        if (!x.is_contiguous() || x.dtype != ScalarType.Float32)
-            throw new ArgumentException("the residual stream must be a contiguous float32 tensor");
         var (batch, tokens, dim) = (x.shape[0], x.shape[1], (int)x.shape[2]);
+        using var xc = x.to(ScalarType.Float32).contiguous();
         using var yc = y.contiguous();
         using var g = gate.to(ScalarType.Float32).contiguous();
-        TurboNative.Check(TurboNative.turbo_gate_residual(TurboNative.Ptr(x), TurboNative.Ptr(yc), TurboNative.DType(yc),
-            TurboNative.Ptr(g), batch * tokens, tokens, dim, IntPtr.Zero));
-        return x;
+        var output = NewOutput(x.shape, ScalarType.Float32, x.device);
+        TurboNative.Check(TurboNative.turbo_gate_residual(TurboNative.Ptr(xc), TurboNative.Ptr(yc), TurboNative.DType(yc),
+            TurboNative.Ptr(g), TurboNative.Ptr(output), batch * tokens, tokens, dim, IntPtr.Zero));
+        return output;
     }
 }

@@ -88,6 +88,6 @@ public static partial class TurboNative
         long rows, long tokens, int dim, int headDim, float eps, IntPtr stream);
 
     [DllImport(Lib)]
-    internal static extern int turbo_gate_residual(IntPtr x, IntPtr y, int yDtype, IntPtr gate, long rows, long tokens,
-        int dim, IntPtr stream);
+    internal static extern int turbo_gate_residual(IntPtr x, IntPtr y, int yDtype, IntPtr gate, IntPtr output, long rows,
+        long tokens, int dim, IntPtr stream);
 }

@@ -1,3 +1,4 @@
+using Turbo.Runtime.Native;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
 using static TorchSharp.torch;
@@ -126,16 +127,18 @@ public class WanModelInputTests
     [Test]
     public void RopeRotatesPairsByPositionTimesFrequency()
     {
-        // head_dim 6: one pair per axis, each with frequency θ^0 = 1, so the angle is just the grid index.
+        // head_dim 6: one pair per axis, each with frequency θ^0 = 1, so the angle is just the grid index. The q/k
+        // RMSNorm (fused with the rotation) scales x = (1,0,1,0,0,1) by 1/rms = √2 first.
         var (cos, sin) = WanRope.Tables(2, 3, 4, 6, CPU);
         using (cos) using (sin)
         {
             int token = 1 * 12 + 2 * 4 + 3; // f = 1, h = 2, w = 3
-            using var x = tensor(new float[] { 1, 0, 1, 0, 0, 1 }).view(1, 1, 1, 6).expand(1, 24, 1, 6);
-            using var rotated = WanRope.Apply(x, cos, sin);
-            var got = rotated[0, token, 0].data<float>().ToArray();
+            using var x = tensor(new float[] { 1, 0, 1, 0, 0, 1 }).view(1, 1, 6).expand(1, 24, 6);
+            using var weight = ones(6);
+            using var rotated = FusedOps.RmsNormRopeReference(x, weight, cos, sin, headDim: 6, eps: 0);
+            var got = rotated[0, token].data<float>().ToArray();
             double[] expected = [Math.Cos(1), Math.Sin(1), Math.Cos(2), Math.Sin(2), -Math.Sin(3), Math.Cos(3)];
-            Assert.That(got, Is.EqualTo(expected.Select(v => (float)v)).Within(1e-6));
+            Assert.That(got, Is.EqualTo(expected.Select(v => (float)(v * Math.Sqrt(2)))).Within(1e-6));
         }
     }
 

@@ -85,8 +85,8 @@ static class CheckNativeCommand
         var residual = randn(b, l, d, device: dev);
         var gate = randn(b, d, device: dev);
         yield return Compare("gate+residual", shape, dt, 1e-5,
-            FusedOps.GateResidualReference(residual.clone(), x, gate),
-            FusedOps.GateResidualNative(residual.clone(), x, gate));
+            FusedOps.GateResidualReference(residual, x, gate),
+            FusedOps.GateResidualNative(residual, x, gate));
     }
 
     static Agreement Compare(string op, string shape, ScalarType dt, double tol, Tensor reference, Tensor native)
@@ -111,7 +111,7 @@ static class CheckNativeCommand
         var angles = rand(l, 64, device: dev);
         var (cos, sin) = (angles.cos(), angles.sin());
         long n = (long)l * d;
-        // gate+residual updates x in place (the results are not disposed). Bytes a perfect fused kernel must move: read fp32 x + write bf16; read bf16 + write bf16; read fp32 x, read bf16 y, write fp32 x.
+        // Bytes a perfect fused kernel must move: read fp32 x + write bf16; read bf16 + write bf16; read fp32 x, read bf16 y, write fp32 x.
         yield return Time("layernorm+modulate (f32→bf16)", shape, n * 6,
             () => FusedOps.LayerNormModulateReference(x, null, null, shift, scale, 1e-6, ScalarType.BFloat16).Dispose(),
             () => FusedOps.LayerNormModulateNative(x, null, null, shift, scale, 1e-6, ScalarType.BFloat16).Dispose());
@@ -119,8 +119,8 @@ static class CheckNativeCommand
             () => FusedOps.RmsNormRopeReference(xb, w, cos, sin, 128, 1e-6).Dispose(),
             () => FusedOps.RmsNormRopeNative(xb, w, cos, sin, 128, 1e-6).Dispose());
         yield return Time("gate+residual (bf16 y)", shape, n * 10,
-            () => FusedOps.GateResidualReference(x, xb, shift),
-            () => FusedOps.GateResidualNative(x, xb, shift));
+            () => FusedOps.GateResidualReference(x, xb, shift).Dispose(),
+            () => FusedOps.GateResidualNative(x, xb, shift).Dispose());
     }
 
     static Timing Time(string op, string shape, long bytes, Action reference, Action native)

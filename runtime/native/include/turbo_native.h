@@ -35,8 +35,8 @@ int turbo_rmsnorm_rope(const void* x, const float* weight, const float* cos_tabl
                        void* y, int dtype, int64_t rows, int64_t tokens, int dim, int head_dim, float eps,
                        void* stream);
 
-/* x += y * gate[b] (in place). x: [rows, D] fp32; y: [rows, D] of y_dtype; gate: [batch, D] fp32. */
-int turbo_gate_residual(float* x, const void* y, int y_dtype, const float* gate,
+/* out = x + y * gate[b]. x, out: [rows, D] fp32 (out may be x); y: [rows, D] of y_dtype; gate: [batch, D] fp32. */
+int turbo_gate_residual(const float* x, const void* y, int y_dtype, const float* gate, float* out,
                         int64_t rows, int64_t tokens, int dim, void* stream);
 
 #ifdef __cplusplus

@@ -1,21 +1,21 @@
-// Gated residual update of Wan blocks: x += y · gate[b], with the fp32 residual stream updated in place.
+// Gated residual update of Wan blocks: out = x + y · gate[b] on the fp32 residual stream (out may alias x).
 // Reference: Turbo.Runtime.Native.FusedOps.GateResidualReference. Grid-stride over elements (pure bandwidth).
 #include "common.cuh"
 
 namespace {
-__global__ void gate_residual_kernel(float* __restrict__ x, const void* __restrict__ y, int y_dtype,
-                                     const float* __restrict__ gate, int64_t n, int64_t tokens, int dim) {
+__global__ void gate_residual_kernel(const float* x, const void* __restrict__ y, int y_dtype,
+                                     const float* __restrict__ gate, float* out, int64_t n, int64_t tokens, int dim) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t row = i / dim;
     const int c = static_cast<int>(i - row * dim);
-    x[i] += load_as_float(y, y_dtype, i) * gate[(row / tokens) * dim + c];
+    out[i] = x[i] + load_as_float(y, y_dtype, i) * gate[(row / tokens) * dim + c];
   }
 }
 }  // namespace
 
-extern "C" int turbo_gate_residual(float* x, const void* y, int y_dtype, const float* gate, int64_t rows,
-                                   int64_t tokens, int dim, void* stream) {
+extern "C" int turbo_gate_residual(const float* x, const void* y, int y_dtype, const float* gate, float* out,
+                                   int64_t rows, int64_t tokens, int dim, void* stream) {
   const char* fn = "turbo_gate_residual";
   if (!valid_dtype(y_dtype)) { turbo_set_error(fn, "unsupported dtype"); return -1; }
   if (rows <= 0 || tokens <= 0 || dim <= 0 || rows % tokens != 0) {
@@ -25,6 +25,6 @@ extern "C" int turbo_gate_residual(float* x, const void* y, int y_dtype, const f
   const int64_t n = rows * dim;
   const int threads = 256;
   const int blocks = static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, 132 * 16));
-  gate_residual_kernel<<<blocks, threads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, y_dtype, gate, n, tokens, dim);
+  gate_residual_kernel<<<blocks, threads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, y_dtype, gate, out, n, tokens, dim);
   return TURBO_LAUNCH_CHECK(fn);
 }
