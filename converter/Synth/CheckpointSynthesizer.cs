@@ -29,15 +29,16 @@ public static class CheckpointSynthesizer
         if (request.Shards < 1) throw new TurboException($"--shards {request.Shards}: expected at least 1");
         PrepareEmptyFolder(request.OutputDir);
         var tensors = SynthLayout.For(request.Config, request.Naming, request.DType);
-        var index = tensors.Select((t, i) => (t, i)).ToDictionary(p => p.t.Name, p => p, StringComparer.Ordinal);
+        var indexOf = tensors.Select((t, i) => (t.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
         var layout = tensors.Select(t => (t.Name, t.DType, t.Shape)).ToList();
+        using var source = new SynthTensorSource(tensors, request.Seed);
 
         TorchSharp.torch.Tensor Produce(string name)
         {
-            var (tensor, i) = index[name];
-            var created = SynthTensorFactory.Create(tensor, request.Seed, (ulong)i);
-            tensorWritten?.Invoke(tensor.ByteCount);
-            return created;
+            int i = indexOf[name];
+            var produced = source.Produce(i);
+            tensorWritten?.Invoke(tensors[i].ByteCount);
+            return produced;
         }
 
         var files = new List<string>();
