@@ -1,0 +1,153 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Turbo.Runtime.Models;
+
+// The small building blocks of the Wan DiT. Parameters are created zero-filled rather than randomly initialised:
+// the model always receives its weights from a checkpoint, and random init of billions of values would cost
+// minutes for nothing. Parameter fields are named exactly like their registered names because TorchSharp's
+// Module.to(device) re-binds moved parameters to fields of the same name.
+
+/// <summary>
+/// Linear layer that computes in the dtype of its own weight (the model's compute dtype, e.g. bf16): the input is cast
+/// to it, as autocast does upstream. Registered as <c>weight</c> [out, in] and <c>bias</c> [out].
+/// </summary>
+public sealed class WanLinear : nn.Module<Tensor, Tensor>
+{
+    readonly Parameter weight;
+    readonly Parameter bias;
+
+    public WanLinear(long inFeatures, long outFeatures, ScalarType dtype, Device device) : base(nameof(WanLinear))
+    {
+        weight = nn.Parameter(zeros(outFeatures, inFeatures, dtype: dtype, device: device));
+        bias = nn.Parameter(zeros(outFeatures, dtype: dtype, device: device));
+        register_parameter(nameof(weight), weight);
+        register_parameter(nameof(bias), bias);
+    }
+
+    public override Tensor forward(Tensor input) => nn.functional.linear(input.to(weight.dtype), weight, bias);
+}
+
+/// <summary>Conv3d with kernel = stride = patch size: cuts the latent into patches and embeds each one.</summary>
+public sealed class WanPatchEmbedding : nn.Module<Tensor, Tensor>
+{
+    readonly Parameter weight;
+    readonly Parameter bias;
+    readonly long[] patch;
+
+    public WanPatchEmbedding(int inChannels, int dim, int[] patchSize, ScalarType dtype, Device device)
+        : base(nameof(WanPatchEmbedding))
+    {
+        patch = patchSize.Select(p => (long)p).ToArray();
+        weight = nn.Parameter(zeros([dim, inChannels, patch[0], patch[1], patch[2]], dtype: dtype, device: device));
+        bias = nn.Parameter(zeros(dim, dtype: dtype, device: device));
+        register_parameter(nameof(weight), weight);
+        register_parameter(nameof(bias), bias);
+    }
+
+    public Device Device => weight.device;
+
+    public override Tensor forward(Tensor x) =>
+        nn.functional.conv3d(x.to(weight.dtype), weight, bias, strides: patch);
+}
+
+/// <summary>
+/// RMSNorm over the last dimension, computed in float32 whatever the input dtype (upstream WanRMSNorm); the
+/// weight stays float32. For Wan's q/k norm the last dimension is the full model width, i.e. across all heads.
+/// </summary>
+public sealed class WanRmsNorm : nn.Module<Tensor, Tensor>
+{
+    readonly Parameter weight;
+    readonly double eps;
+
+    public WanRmsNorm(int dim, double eps, Device device) : base(nameof(WanRmsNorm))
+    {
+        this.eps = eps;
+        weight = nn.Parameter(ones(dim, dtype: ScalarType.Float32, device: device));
+        register_parameter(nameof(weight), weight);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var x32 = x.to(ScalarType.Float32);
+        var normed = x32 * (x32.square().mean([-1L], keepdim: true) + eps).rsqrt();
+        return (normed * weight).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// LayerNorm over the last dimension, computed in float32. Without affine parameters it registers nothing
+/// (Wan's norm1/norm2/head norm); with them it registers <c>weight</c> and <c>bias</c> (Wan's norm3).
+/// </summary>
+public sealed class WanLayerNorm : nn.Module<Tensor, Tensor>
+{
+    readonly Parameter? weight;
+    readonly Parameter? bias;
+    readonly long[] shape;
+    readonly double eps;
+
+    public WanLayerNorm(int dim, double eps, bool affine, Device device) : base(nameof(WanLayerNorm))
+    {
+        shape = [dim];
+        this.eps = eps;
+        if (!affine) return;
+        weight = nn.Parameter(ones(dim, dtype: ScalarType.Float32, device: device));
+        bias = nn.Parameter(zeros(dim, dtype: ScalarType.Float32, device: device));
+        register_parameter(nameof(weight), weight);
+        register_parameter(nameof(bias), bias);
+    }
+
+    public override Tensor forward(Tensor x) =>
+        nn.functional.layer_norm(x.to(ScalarType.Float32), shape, weight, bias, eps);
+}
+
+/// <summary>
+/// Linear → activation → Linear, registered as <c>0</c> and <c>2</c> like the upstream nn.Sequential (the
+/// activation at index 1 has no parameters). Used for the text embedding, the time embedding and the FFN.
+/// </summary>
+public sealed class WanMlp : nn.Module<Tensor, Tensor>
+{
+    readonly WanLinear first;
+    readonly WanLinear second;
+    readonly Func<Tensor, Tensor> activation;
+
+    public WanMlp(int inDim, int hiddenDim, int outDim, Func<Tensor, Tensor> activation, ScalarType dtype, Device device)
+        : base(nameof(WanMlp))
+    {
+        first = new WanLinear(inDim, hiddenDim, dtype, device);
+        second = new WanLinear(hiddenDim, outDim, dtype, device);
+        this.activation = activation;
+        register_module("0", first);
+        register_module("2", second);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var hidden = first.call(x);
+        using var activated = activation(hidden);
+        return second.call(activated);
+    }
+
+    public static Tensor GeluTanh(Tensor x) => nn.functional.gelu(x, GELU.Approximate.tanh);
+    public static Tensor Silu(Tensor x) => nn.functional.silu(x);
+}
+
+/// <summary>SiLU → Linear(D → 6D), registered as <c>1</c> like the upstream nn.Sequential(SiLU, Linear).</summary>
+public sealed class WanTimeProjection : nn.Module<Tensor, Tensor>
+{
+    readonly WanLinear linear;
+
+    public WanTimeProjection(int dim, Device device) : base(nameof(WanTimeProjection))
+    {
+        linear = new WanLinear(dim, 6 * dim, ScalarType.Float32, device);
+        register_module("1", linear);
+    }
+
+    public override Tensor forward(Tensor e)
+    {
+        using var activated = nn.functional.silu(e);
+        return linear.call(activated);
+    }
+}
