@@ -16,6 +16,8 @@ public static class TurboConvertCli
     public static RootCommand Build() => new("Inspect, run and synthesize video diffusion transformer checkpoints (Wan2.1).")
     {
         InspectCommand.Create(),
+        ForwardCommand.Create(),
+        SampleCommand.Create(),
         SynthCommand.Create(),
     };
 

@@ -22,7 +22,7 @@ public static class SynthCommand
         dtype.AcceptOnlyFromAmong("f32", "bf16");
         var naming = new Option<string>("--naming") { Description = "tensor names: original, diffusers or comfyui", DefaultValueFactory = _ => "original" };
         naming.AcceptOnlyFromAmong("original", "diffusers", "comfyui");
-        var shards = new Option<int>("--shards") { Description = "number of shard files (1 = a single file)", DefaultValueFactory = _ => 1 };
+        var shards = new Option<int>("--shards") { Description = "number of shard files (1 = a single file; an upper bound when tensor sizes cannot be split evenly)", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
         var output = CommonOptions.Output("folder to create (must be empty or absent)");
         var command = new Command("synth", "Write a random checkpoint with the exact names, shapes and files of a real one.")
