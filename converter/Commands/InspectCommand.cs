@@ -40,7 +40,13 @@ public static class InspectCommand
         Row("files", string.Join("\n", r.Files));
         Row("config", r.ConfigOrigin);
         foreach (var (key, value) in r.Config)
-            Row("  " + key, value is int[] a ? "[" + string.Join(", ", a) + "]" : Convert.ToString(value, CultureInfo.InvariantCulture) ?? "");
+            Row("  " + key, value switch
+            {
+                int[] a => "[" + string.Join(", ", a) + "]",
+                double d => d.ToString(d < 1e-3 ? "0.###E+0" : "G", CultureInfo.InvariantCulture),
+                bool b => b ? "true" : "false",
+                _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+            });
         Row("tensors", N(r.TensorCount));
         Row("parameters", N(r.Parameters));
         Row("dtypes", string.Join(", ", r.DTypeCounts.Select(d => $"{d.Key} x{d.Value}")));
