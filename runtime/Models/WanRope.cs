@@ -48,7 +48,7 @@ public static class WanRope
     {
         using var scope = NewDisposeScope();
         long pairs = cos.shape[1];
-        var xp = x.to(ScalarType.Float32).unflatten(-1, [pairs, 2]);
+        var xp = x.to(ScalarType.Float32).unflatten(x.dim() - 1, [pairs, 2]);
         var x1 = xp.select(-1, 0);
         var x2 = xp.select(-1, 1);
         var c = cos.view(1, cos.shape[0], 1, pairs);

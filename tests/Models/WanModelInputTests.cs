@@ -1,0 +1,152 @@
+using Turbo.Runtime;
+using Turbo.Runtime.Models;
+using static TorchSharp.torch;
+
+namespace Turbo.Tests.Models;
+
+/// <summary>Bad inputs and bad weights give a TurboException naming what is wrong, never a libtorch abort.</summary>
+public class WanModelInputTests
+{
+    static readonly WanConfig Tiny = new()
+    {
+        Dim = 24, FfnDim = 32, NumHeads = 2, NumLayers = 1, InDim = 4, OutDim = 4, TextDim = 8, FreqDim = 16, TextLen = 6,
+    };
+
+    [TestCase(new long[] { 1, 4, 2, 4 }, "5 dims")]
+    [TestCase(new long[] { 1, 3, 2, 4, 4 }, "4 channels")]
+    [TestCase(new long[] { 1, 4, 2, 5, 4 }, "height 5")]
+    [TestCase(new long[] { 1, 4, 2, 4, 3 }, "width 3")]
+    [TestCase(new long[] { 0, 4, 2, 4, 4 }, "batch")]
+    public void WrongLatentShapeIsRejected(long[] shape, string expectedText)
+    {
+        using var model = new WanModel(Tiny);
+        using var x = zeros(shape);
+        using var t = zeros(Math.Max(shape[0], 1));
+        using var context = zeros(new long[] { Math.Max(shape[0], 1), 3, 8 });
+        var error = Assert.Throws<TurboException>(() => model.Forward(x, t, context).Dispose());
+        Assert.That(error!.Message, Does.Contain("input x").And.Contain(expectedText));
+    }
+
+    [Test]
+    public void WrongTimestepOrContextIsRejected()
+    {
+        using var model = new WanModel(Tiny);
+        using var x = zeros(new long[] { 2, 4, 1, 4, 4 });
+        using var goodT = zeros(2);
+        using var goodContext = zeros(2, 3, 8);
+        using var shortT = zeros(1);
+        using var scalarT = tensor(500f);
+        using var wrongWidth = zeros(2, 3, 9);
+        using var wrongBatch = zeros(1, 3, 8);
+        using var noRows = zeros(2, 0, 8);
+        using var intContext = zeros(new long[] { 2, 3, 8 }, dtype: ScalarType.Int32);
+
+        Assert.That(Assert.Throws<TurboException>(() => model.Forward(x, shortT, goodContext))!.Message, Does.StartWith("timestep"));
+        Assert.That(Assert.Throws<TurboException>(() => model.Forward(x, scalarT, goodContext))!.Message, Does.StartWith("timestep"));
+        foreach (var bad in new[] { wrongWidth, wrongBatch, noRows, intContext })
+            Assert.That(Assert.Throws<TurboException>(() => model.Forward(x, goodT, bad))!.Message, Does.StartWith("context"));
+        using var fine = model.Forward(x, goodT, goodContext);
+        Assert.That(fine.shape, Is.EqualTo(new long[] { 2, 4, 1, 4, 4 }));
+    }
+
+    [Test]
+    public void InconsistentConfigIsRejected()
+    {
+        Assert.Throws<TurboException>(() => new WanModel(Tiny with { NumHeads = 5 }));
+        Assert.Throws<TurboException>(() => new WanModel(Tiny with { Dim = 18, NumHeads = 6 })); // head dim 3
+        Assert.Throws<TurboException>(() => new WanModel(Tiny, ScalarType.Int8));
+    }
+
+    [Test]
+    public void WeightWithWrongShapeIsNamedBeforeAnythingIsCopied()
+    {
+        using var model = new WanModel(Tiny);
+        var weights = model.named_parameters().ToDictionary(p => p.name, p => ones_like(p.parameter));
+        weights["blocks.0.self_attn.q.weight"] = ones(24, 12);
+        var error = Assert.Throws<TurboException>(() => model.LoadWeights(weights, "ckpt.safetensors"));
+        Assert.That(error!.Message, Is.EqualTo(
+            "ckpt.safetensors: tensor blocks.0.self_attn.q.weight: expected shape [24, 24], found [24, 12]"));
+        var untouched = model.get_parameter("head.head.weight")!;
+        Assert.That(untouched.abs().sum().item<float>(), Is.Zero, "nothing may be copied when a check fails");
+        foreach (var t in weights.Values) t.Dispose();
+    }
+
+    [Test]
+    public void MissingUnexpectedAndNonFloatWeightsAreRejected()
+    {
+        using var model = new WanModel(Tiny);
+        var weights = model.named_parameters().ToDictionary(p => p.name, p => ones_like(p.parameter));
+
+        var missing = new Dictionary<string, Tensor>(weights);
+        missing.Remove("head.modulation");
+        Assert.That(Assert.Throws<TurboException>(() => model.LoadWeights(missing))!.Message,
+            Is.EqualTo("weights: tensor head.modulation is missing"));
+
+        var extra = new Dictionary<string, Tensor>(weights) { ["blocks.0.cross_attn.k_img.weight"] = ones(24, 24) };
+        Assert.That(Assert.Throws<TurboException>(() => model.LoadWeights(extra))!.Message,
+            Does.Contain("blocks.0.cross_attn.k_img.weight is not a parameter"));
+
+        var integers = new Dictionary<string, Tensor>(weights) { ["blocks.0.modulation"] = ones(new long[] { 1, 6, 24 }, ScalarType.Int8) };
+        Assert.That(Assert.Throws<TurboException>(() => model.LoadWeights(integers))!.Message,
+            Does.Contain("blocks.0.modulation: expected a floating-point dtype"));
+
+        Assert.That(Assert.Throws<TurboException>(() => model.LoadWeights(_ => null, _ => throw new AssertionException("read"), "f"))!
+            .Message, Does.StartWith("f: tensor ").And.Contain("more problems"));
+
+        model.LoadWeights(weights);
+        var loaded = model.get_parameter("blocks.0.ffn.2.weight")!;
+        Assert.That(loaded.sum().item<float>(), Is.EqualTo(24 * 32));
+        foreach (var t in weights.Values) t.Dispose();
+        extra["blocks.0.cross_attn.k_img.weight"].Dispose();
+        integers["blocks.0.modulation"].Dispose();
+    }
+
+    [Test]
+    public void Bf16WeightsAreConvertedWhenLoaded()
+    {
+        using var model = new WanModel(Tiny, ScalarType.BFloat16);
+        var weights = model.named_parameters().ToDictionary(p => p.name, p => full(p.parameter.shape, 0.5f));
+        model.LoadWeights(weights);
+        var q = model.get_parameter("blocks.0.self_attn.q.weight")!;
+        var modulation = model.get_parameter("blocks.0.modulation")!;
+        Assert.That(q.dtype, Is.EqualTo(ScalarType.BFloat16));
+        Assert.That(modulation.dtype, Is.EqualTo(ScalarType.Float32), "modulation stays float32");
+        Assert.That(q.to(ScalarType.Float32).mean().item<float>(), Is.EqualTo(0.5f));
+        foreach (var t in weights.Values) t.Dispose();
+    }
+
+    [Test]
+    public void RopeSplitFollowsUpstreamForAnyHeadDim()
+    {
+        Assert.That(WanRope.PairsPerAxis(128), Is.EqualTo((22, 21, 21)));
+        Assert.That(WanRope.PairsPerAxis(32), Is.EqualTo((6, 5, 5)));
+        Assert.That(WanRope.PairsPerAxis(64), Is.EqualTo((12, 10, 10)));
+    }
+
+    [Test]
+    public void RopeRotatesPairsByPositionTimesFrequency()
+    {
+        // head_dim 6: one pair per axis, each with frequency θ^0 = 1, so the angle is just the grid index.
+        var (cos, sin) = WanRope.Tables(2, 3, 4, 6, CPU);
+        using (cos) using (sin)
+        {
+            int token = 1 * 12 + 2 * 4 + 3; // f = 1, h = 2, w = 3
+            using var x = tensor(new float[] { 1, 0, 1, 0, 0, 1 }).view(1, 1, 1, 6).expand(1, 24, 1, 6);
+            using var rotated = WanRope.Apply(x, cos, sin);
+            var got = rotated[0, token, 0].data<float>().ToArray();
+            double[] expected = [Math.Cos(1), Math.Sin(1), Math.Cos(2), Math.Sin(2), -Math.Sin(3), Math.Cos(3)];
+            Assert.That(got, Is.EqualTo(expected.Select(v => (float)v)).Within(1e-6));
+        }
+    }
+
+    [Test]
+    public void PadContextAppendsZeroRows()
+    {
+        using var context = ones(2, 3, 8);
+        using var padded = WanModel.PadContext(context, 6);
+        Assert.That(padded.shape, Is.EqualTo(new long[] { 2, 6, 8 }));
+        Assert.That(padded.sum().item<float>(), Is.EqualTo(2 * 3 * 8));
+        using var tooLong = ones(1, 7, 8);
+        Assert.Throws<TurboException>(() => WanModel.PadContext(tooLong, 6));
+    }
+}

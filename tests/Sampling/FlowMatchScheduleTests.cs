@@ -1,0 +1,50 @@
+using Turbo.Runtime;
+using Turbo.Runtime.IO;
+using Turbo.Runtime.Sampling;
+using Turbo.Tests.Models;
+
+namespace Turbo.Tests.Sampling;
+
+public class FlowMatchScheduleTests
+{
+    [Test]
+    public void DiffusersUniPcGridEqualsUpstreamExactly()
+    {
+        using var io = SafetensorsFile.Open(WanGolden.File("unipc_sampling.io.safetensors"));
+        using var goldenTimesteps = io.Read("timesteps");
+        using var goldenSigmas = io.Read("sigmas");
+        var schedule = FlowMatchSchedule.DiffusersUniPc(8, 3.0);
+        Assert.That(schedule.Timesteps.Select(t => (float)t), Is.EqualTo(goldenTimesteps.data<float>().ToArray()));
+        Assert.That(schedule.Sigmas.Select(s => (float)s), Is.EqualTo(goldenSigmas.data<float>().ToArray()));
+    }
+
+    [Test]
+    public void OriginalWanGridStartsAt999AndTruncatesTimesteps()
+    {
+        // wan/utils/fm_solvers_unipc.py with 50 steps and shift 5: t ≈ 999, 995, 991, 987, 982, … 92.
+        var schedule = FlowMatchSchedule.WanOriginal(50, 5.0);
+        Assert.That(schedule.Timesteps.Take(5), Is.EqualTo(new double[] { 999, 995, 991, 987, 982 }));
+        Assert.That(schedule.Timesteps[^1], Is.EqualTo(92));
+        Assert.That(schedule.Sigmas, Has.Count.EqualTo(51));
+        Assert.That(schedule.Sigmas[^1], Is.Zero);
+        Assert.That(schedule.Sigmas[0], Is.EqualTo((double)(float)(5 * (double)0.999f / (1 + 4 * (double)0.999f))));
+    }
+
+    [Test]
+    public void ShiftOfOneKeepsTheLinearGrid()
+    {
+        var schedule = FlowMatchSchedule.DiffusersUniPc(4, 1.0);
+        Assert.That(schedule.Sigmas, Is.EqualTo(new[] { 1 - 1e-6, 0.75025, 0.5005, 0.25075, 0 }.Select(s => (double)(float)s)));
+        Assert.That(schedule.Timesteps, Is.EqualTo(new double[] { 999, 750, 500, 250 }));
+    }
+
+    [Test]
+    public void InvalidSchedulesAreRejected()
+    {
+        Assert.Throws<TurboException>(() => FlowMatchSchedule.DiffusersUniPc(0, 3));
+        Assert.Throws<TurboException>(() => FlowMatchSchedule.WanOriginal(10, 0));
+        Assert.Throws<TurboException>(() => new FlowMatchSchedule([1.0, 0.5], [1000.0, 500.0]));
+        Assert.Throws<TurboException>(() => FlowMatchSchedule.FromSigmas([0.5, 0.7, 0]));
+        Assert.Throws<TurboException>(() => FlowMatchSchedule.FromSigmas([1.5, 0]));
+    }
+}
