@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Turbo.Converter.Families;
@@ -43,6 +44,7 @@ public sealed record InspectReport(
             },
             ["plan"] = new JsonArray(Plan.Select(p => (JsonNode)p).ToArray()),
         };
-        return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        // Relaxed escaping keeps "->" and "+" readable; the output is JSON for tools, not for embedding in HTML.
+        return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 }

@@ -21,7 +21,9 @@ public static class WanConversionPlan
         };
         return
         [
-            $"load: {load}; weights {dtypes} -> BF16 compute copy ({ByteSize.Format(memory.Bf16Bytes)})",
+            $"load: {load}; " + (dtypes == "BF16"
+                ? $"weights already BF16, the compute dtype ({ByteSize.Format(memory.Bf16Bytes)})"
+                : $"weights {dtypes} -> BF16 compute copy ({ByteSize.Format(memory.Bf16Bytes)})"),
             "distill (rCM): teacher = 50-step UniPC with CFG -> 1-4-step student with the guidance baked in",
             $"sparsify (SLA): {c.NumLayers} self-attention layers -> sparse-linear attention, fine-tuned against the dense teacher",
             $"quantize (W8A8): {linears} block Linear weights ({N(memory.BlockLinearParameters)} params) -> INT8, per-output-channel scales; embeddings, head, norms, modulation stay BF16",
