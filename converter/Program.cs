@@ -1,1 +1,6 @@
-return 0;
+using Turbo.Converter.Cli;
+using Turbo.Runtime.Native;
+
+// TorchSharp's native library must be made loadable before anything touches a tensor.
+TorchLoader.EnsureLoadable();
+return TurboConvertCli.Run(args, Console.Out, Console.Error);

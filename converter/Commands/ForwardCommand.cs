@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Turbo.Converter.Checkpoints;
+using Turbo.Converter.Cli;
+using Turbo.Converter.Running;
+using Turbo.Runtime.IO;
+using static TorchSharp.torch;
+
+namespace Turbo.Converter.Commands;
+
+/// <summary>`forward`: one model evaluation on stored inputs (x, timestep, context → out), e.g. to compare with upstream.</summary>
+public static class ForwardCommand
+{
+    public static Command Create()
+    {
+        var path = CommonOptions.CheckpointArgument();
+        var config = CommonOptions.Config();
+        var inputs = CommonOptions.Inputs("safetensors file with x [B,C,F,H,W], timestep [B], context [B,L,text_dim]");
+        var output = CommonOptions.Output("safetensors file to write the velocity 'out' to");
+        var device = CommonOptions.Device();
+        var dtype = CommonOptions.DType();
+        var command = new Command("forward", "Run the model once on stored inputs and write its velocity prediction.")
+        {
+            path, config, inputs, output, device, dtype,
+        };
+        command.SetAction(parse =>
+        {
+            string outputPath = parse.GetRequiredValue(output);
+            ComputeOptions.CheckOutputPath(outputPath);
+            var target = DeviceSelection.Resolve(parse.GetRequiredValue(device));
+            var computeDtype = ComputeOptions.ComputeDtype(parse.GetRequiredValue(dtype));
+            using var checkpoint = AdaptedCheckpoints.OpenWan(parse.GetRequiredValue(path), parse.GetValue(config));
+            var tensors = InputTensors.Read(parse.GetRequiredValue(inputs), "forward", "x", "timestep", "context");
+            string shape = "[" + string.Join(", ", tensors[0].shape) + "]";
+            try
+            {
+                using var model = WanModelLoader.Load(checkpoint, computeDtype, target);
+                using var noGrad = no_grad();
+                using var velocity = model.Forward(tensors[0], tensors[1], tensors[2]);
+                using var onCpu = velocity.cpu();
+                SafetensorsWriter.Save(outputPath, new Dictionary<string, Tensor> { ["out"] = onCpu });
+            }
+            finally
+            {
+                foreach (var t in tensors) t.Dispose();
+            }
+            CommandConsoles.Output(parse).WriteLine(
+                $"wrote out {shape} to {outputPath}: {ComputeOptions.Describe(checkpoint, target, computeDtype)}");
+            return 0;
+        });
+        return command;
+    }
+}
