@@ -5,7 +5,7 @@ namespace Turbo.Converter.Families;
 /// patterns that some tensor matches, and the tensor names no pattern of that naming explains.
 /// </summary>
 public sealed record FamilyMatch(
-    IFamilySignature Family, string Naming, string Prefix, int MatchedPatterns, int TotalPatterns,
+    IFamilySignature Family, string Naming, int MatchedPatterns, int TotalPatterns,
     IReadOnlyList<string> UnmatchedNames)
 {
     public double Score => TotalPatterns == 0 ? 0 : (double)MatchedPatterns / TotalPatterns;

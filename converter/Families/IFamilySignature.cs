@@ -29,7 +29,7 @@ public static class FamilySignatures
                 tensors.Any(t => t.Name.StartsWith(naming.Prefix, StringComparison.Ordinal)
                                  && p.Matches(t.Name[naming.Prefix.Length..])));
             var unmatched = tensors.Where(t => !naming.Explains(t.Name)).Select(t => t.Name).ToArray();
-            var match = new FamilyMatch(family, naming.Naming, naming.Prefix, matched, naming.Patterns.Count, unmatched);
+            var match = new FamilyMatch(family, naming.Naming, matched, naming.Patterns.Count, unmatched);
             if (best is null || match.Score > best.Score
                 || (match.Score == best.Score && match.UnmatchedNames.Count < best.UnmatchedNames.Count))
                 best = match;

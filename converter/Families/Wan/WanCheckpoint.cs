@@ -68,6 +68,7 @@ public sealed partial class WanCheckpoint : IAdaptedCheckpoint
     /// <summary>Resolves the config, checks every tensor against it and takes ownership of the checkpoint.</summary>
     public static WanCheckpoint Adapt(Checkpoint checkpoint, WanNaming naming, string? configPath)
     {
+        // Checkpoint does not say which shard holds a tensor, so messages name the file, or the folder of a sharded set.
         string source = checkpoint.Files.Count == 1 ? checkpoint.Files[0] : checkpoint.Root;
         WanUnsupportedVariants.Reject(checkpoint.Tensors, source);
         var byName = checkpoint.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -76,7 +77,7 @@ public sealed partial class WanCheckpoint : IAdaptedCheckpoint
         var config = ResolveConfig(checkpoint, configPath, Find, source);
         WanConfigCheck.Validate(config);
         var checkedPairs = WanTensorCheck.Check(WanLayout.For(config.Config), naming, checkpoint.Tensors, source,
-            name => FileOf(checkpoint, name), config.Origin);
+            _ => source, config.Origin);
         var tensors = checkedPairs.Select(p => new CanonicalTensor(p.Expected.Name, p.Found)).ToArray();
         return new WanCheckpoint(checkpoint, naming, config, tensors);
     }
@@ -99,8 +100,6 @@ public sealed partial class WanCheckpoint : IAdaptedCheckpoint
         return new(WanConfigInference.Infer(find, indices, source),
             $"config inferred from tensor shapes (no config.json beside {source}; head_dim {WanConfigInference.ConventionalHeadDim} assumed)");
     }
-
-    static string FileOf(Checkpoint checkpoint, string name) => checkpoint.Files.Count == 1 ? checkpoint.Files[0] : checkpoint.Root;
 
     [GeneratedRegex(@"(?:^|\.)blocks\.([0-9]{1,6})\.")]
     private static partial Regex BlockIndex();
