@@ -1,3 +1,4 @@
+using Turbo.Runtime;
 using System.CommandLine;
 using Turbo.Converter.Checkpoints;
 using Turbo.Converter.Cli;
@@ -26,7 +27,7 @@ public static class ForwardCommand
         {
             string outputPath = parse.GetRequiredValue(output);
             ComputeOptions.CheckOutputPath(outputPath);
-            var target = DeviceSelection.Resolve(parse.GetRequiredValue(device));
+            var target = DeviceChoice.Resolve(parse.GetRequiredValue(device));
             var computeDtype = ComputeOptions.ComputeDtype(parse.GetRequiredValue(dtype));
             using var checkpoint = AdaptedCheckpoints.OpenWan(parse.GetRequiredValue(path), parse.GetValue(config));
             var tensors = InputTensors.Read(parse.GetRequiredValue(inputs), "forward", "x", "timestep", "context");

@@ -43,7 +43,7 @@ public static class SampleCommand
         {
             string outputPath = parse.GetRequiredValue(output);
             ComputeOptions.CheckOutputPath(outputPath);
-            var target = DeviceSelection.Resolve(parse.GetRequiredValue(device));
+            var target = DeviceChoice.Resolve(parse.GetRequiredValue(device));
             var computeDtype = ComputeOptions.ComputeDtype(parse.GetRequiredValue(dtype));
             int stepCount = parse.GetValue(steps);
             double flowShift = parse.GetValue(shift), guidanceScale = parse.GetValue(guidance);

@@ -9,6 +9,7 @@ try
     TorchLoader.EnsureLoadable();
     var root = new RootCommand("Turbo runtime: run and measure accelerated video diffusion models");
     root.Subcommands.Add(CheckNativeCommand.Create());
+    root.Subcommands.Add(BenchCommand.Create());
     return root.Parse(args).Invoke();
 }
 catch (TurboException e)
