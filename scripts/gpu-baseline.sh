@@ -9,7 +9,7 @@ set -uo pipefail
 out=${1:?results dir}; scratch=${2:-/tmp/turbo-bench}
 mkdir -p "$out" "$scratch"
 log="$out/bench.log"
-run() { echo "== turbo $*" >>"$log"; bash .gpu/on-device.sh dotnet "$@" >>"$log" 2>&1; echo "rc=$?" >>"$log"; }
+run() { echo "== $(date +%T) $*" >>"$log"; bash .gpu/on-device.sh dotnet "$@" >>"$log" 2>&1; echo "rc=$?" >>"$log"; }
 cmake -S runtime/native -B runtime/native/build -DCMAKE_BUILD_TYPE=Release >"$out/cmake.log" 2>&1 &&
   cmake --build runtime/native/build -j >>"$out/cmake.log" 2>&1 || { tail -20 "$out/cmake.log"; exit 1; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$log"
