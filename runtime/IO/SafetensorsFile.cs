@@ -82,7 +82,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         var info = Info(name);
         var dtype = info.DType.ToScalarType() ?? throw new TurboException(
             $"{Path}: tensor '{name}' is {info.DType}, which TorchSharp cannot hold; use Bytes");
-        // libtorch works in time quadratic in the rank, so a hostile file could stall Read: no real tensor has this many dims.
+        // Creating a tensor slows down steeply with rank (100,000 dims took 18 s), so a hostile file could stall Read.
         if (info.Shape.Length > MaxRank)
             throw new TurboException($"{Path}: tensor '{name}' has {info.Shape.Length} dimensions; at most {MaxRank} can be read as a tensor");
         // An empty tensor may list huge dimensions; libtorch's row-major strides (products of max(dim, 1)) must still fit.

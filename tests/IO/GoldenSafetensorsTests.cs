@@ -17,7 +17,7 @@ public class GoldenSafetensorsTests
     [TestCase("unipc_sampling.io.safetensors")]
     public void EveryTensorReadsAndMatchesItsBytes(string name)
     {
-        using var file = SafetensorsFile.Open(GoldenFolder.File(name));
+        using var file = SafetensorsFile.Open(TestData.Golden(name));
         Assert.That(file.Tensors, Is.Not.Empty);
         foreach (var info in file.Tensors)
         {
@@ -30,7 +30,7 @@ public class GoldenSafetensorsTests
     [Test]
     public void WanDitInputsHaveTheDocumentedShapesAndValues()
     {
-        using var file = SafetensorsFile.Open(GoldenFolder.File("wan_dit.io.safetensors"));
+        using var file = SafetensorsFile.Open(TestData.Golden("wan_dit.io.safetensors"));
         var x = file.Info("x");
         Assert.That((x.DType, x.Shape), Is.EqualTo((SafetensorsDType.F32, new long[] { 1, 16, 3, 4, 6 })));
         Assert.That(file.Info("out").Shape, Is.EqualTo(new long[] { 1, 16, 3, 4, 6 }));
@@ -45,7 +45,7 @@ public class GoldenSafetensorsTests
     [Test]
     public void Umt5InputsAreIntegers()
     {
-        using var file = SafetensorsFile.Open(GoldenFolder.File("umt5.io.safetensors"));
+        using var file = SafetensorsFile.Open(TestData.Golden("umt5.io.safetensors"));
         using var ids = file.Read("input_ids");
         using var mask = file.Read("attention_mask");
         Assert.That((ids.dtype, ids.shape), Is.EqualTo((ScalarType.Int64, new long[] { 1, 12 })));
@@ -57,7 +57,7 @@ public class GoldenSafetensorsTests
     [TestCase("umt5.transformers.safetensors", "d_model", 32)] // a multi-line JSON string: escapes must decode
     public void WeightsCarryTheirConfigAsMetadata(string name, string key, int expected)
     {
-        using var checkpoint = Checkpoint.Open(GoldenFolder.File(name));
+        using var checkpoint = Checkpoint.Open(TestData.Golden(name));
         using var config = JsonDocument.Parse(checkpoint.Metadata["config"]);
         Assert.That(config.RootElement.GetProperty(key).GetInt32(), Is.EqualTo(expected));
     }
@@ -65,7 +65,7 @@ public class GoldenSafetensorsTests
     [Test]
     public void OriginalWanWeightsUseOriginalNames()
     {
-        using var checkpoint = Checkpoint.Open(GoldenFolder.File("wan_dit.original.safetensors"));
+        using var checkpoint = Checkpoint.Open(TestData.Golden("wan_dit.original.safetensors"));
         Assert.That(checkpoint.Metadata["format"], Is.EqualTo("pt"));
         Assert.That(checkpoint.Info("blocks.0.self_attn.q.weight").Shape, Is.EqualTo(new long[] { 64, 64 }));
         Assert.That(checkpoint.Info("patch_embedding.weight").Shape, Is.EqualTo(new long[] { 64, 16, 1, 2, 2 }));

@@ -18,7 +18,7 @@ public class SafetensorsFuzzTests
     public void MutatedFilesOpenOrFailCleanly()
     {
         using var folder = new TempFolder();
-        byte[][] seeds = [.. ValidFiles(folder), File.ReadAllBytes(GoldenFolder.File("umt5.io.safetensors"))];
+        byte[][] seeds = [.. ValidFiles(folder), File.ReadAllBytes(TestData.Golden("umt5.io.safetensors"))];
         string path = folder.File("fuzz.safetensors");
         // Rewritten in place through one open stream: truncating and recreating a file costs ~1 ms on ext4.
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite);
