@@ -86,6 +86,7 @@ public class SafetensorsWriterTests
         AssertError(() => new SafetensorsWriter(path, [("__metadata__", SafetensorsDType.F32, [1])]), "name is reserved");
         AssertError(() => new SafetensorsWriter(path, [("n", SafetensorsDType.F32, [2, -1])]), "tensor 'n': shape [2, -1] has a negative dimension");
         AssertError(() => new SafetensorsWriter(path, [("n", SafetensorsDType.F64, [1L << 40, 1L << 40])]), "overflows 64 bits");
+        AssertError(() => new SafetensorsWriter(Path.Combine(folder.Path, "absent", "out.safetensors"), Layout), "cannot create");
         Assert.That(Directory.GetFileSystemEntries(folder.Path), Is.Empty);
     }
 
