@@ -9,6 +9,7 @@ namespace Turbo.Runtime.IO;
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
+    const int MaxRank = 64;
     readonly MemoryMappedFile _map;
     readonly MemoryMappedViewAccessor _view;
     readonly Dictionary<string, TensorInfo> _byName;
@@ -81,6 +82,12 @@ public sealed unsafe class SafetensorsFile : IDisposable
         var info = Info(name);
         var dtype = info.DType.ToScalarType() ?? throw new TurboException(
             $"{Path}: tensor '{name}' is {info.DType}, which TorchSharp cannot hold; use Bytes");
+        // Creating a tensor slows down steeply with rank (100,000 dims took 18 s), so a hostile file could stall Read.
+        if (info.Shape.Length > MaxRank)
+            throw new TurboException($"{Path}: tensor '{name}' has {info.Shape.Length} dimensions; at most {MaxRank} can be read as a tensor");
+        // An empty tensor may list huge dimensions; libtorch's row-major strides (products of max(dim, 1)) must still fit.
+        if (SafetensorsHeader.ByteCount(info.Shape.Select(d => Math.Max(d, 1)).ToArray(), info.DType) is null)
+            throw new TurboException($"{Path}: tensor '{name}': shape {info.ShapeText} is too large for a tensor (its strides overflow 64 bits)");
         return TensorBytes.Create(Start(info), info.ByteCount, info.Shape, dtype);
     }
 

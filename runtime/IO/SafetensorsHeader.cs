@@ -67,7 +67,9 @@ static class SafetensorsHeader
             {
                 string key = reader.GetString()!;
                 if (!keys.Add(key))
-                    throw new SafetensorsFormatException(file, key == MetadataKey ? null : key, $"key '{key}' appears twice in the header", "no duplicate keys");
+                    throw key == MetadataKey
+                        ? new SafetensorsFormatException(file, null, $"key '{key}' appears twice in the header", "no duplicate keys")
+                        : new SafetensorsFormatException(file, key, "appears twice in the header", "no duplicate keys");
                 reader.Read();
                 if (key == MetadataKey) ReadMetadata(file, ref reader, metadata);
                 else tensors.Add(ReadEntry(file, key, ref reader));
@@ -178,8 +180,10 @@ static class SafetensorsHeader
             previous = t;
         }
         if (expected != bufferLength)
-            throw new SafetensorsFormatException(file, previous?.Name,
-                $"tensors cover {expected} bytes but the data buffer after the header has {bufferLength}", RuleLayout);
+            throw previous is null
+                ? new SafetensorsFormatException(file, null, $"there are no tensors but the data buffer after the header has {bufferLength} bytes", RuleLayout)
+                : new SafetensorsFormatException(file, previous.Name,
+                    $"is the last tensor and ends at byte {expected}, but the data buffer after the header has {bufferLength} bytes", RuleLayout);
     }
 
     /// <summary>prod(shape) × dtype size, or null on 64-bit overflow.</summary>

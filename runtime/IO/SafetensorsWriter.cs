@@ -27,7 +27,11 @@ public sealed class SafetensorsWriter : IDisposable
         _tempPath = path + ".tmp";
         _layout = Plan(path, layout);
         byte[] header = Header(path, _layout, metadata);
-        _stream = new FileStream(_tempPath, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
+        try { _stream = new FileStream(_tempPath, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TurboException($"{path}: cannot create ({e.Message.TrimEnd('.')})");
+        }
         try
         {
             Span<byte> length = stackalloc byte[8];
