@@ -1,3 +1,5 @@
+using TorchSharp;
+using Turbo.Runtime.Native;
 using Turbo.Converter.Families.Wan;
 using Turbo.Runtime;
 using static TorchSharp.torch;
@@ -22,6 +24,8 @@ public static class ComputeOptions
         if (Directory.Exists(path)) throw new TurboException($"-o {path}: is a folder; expected a .safetensors file path");
     }
 
+    /// <summary>What ran, including which path the block ops took on CUDA (fused kernels or TorchSharp references).</summary>
     public static string Describe(WanCheckpoint checkpoint, Device device, ScalarType dtype) =>
-        $"{checkpoint.Family} ({checkpoint.Naming} naming, {checkpoint.Config.NumLayers} layers, dim {checkpoint.Config.Dim}) on {device.type}, {dtype}";
+        $"{checkpoint.Family} ({checkpoint.Naming} naming, {checkpoint.Config.NumLayers} layers, dim {checkpoint.Config.Dim}) on {device.type}, {dtype}"
+        + (device.type == DeviceType.CUDA ? "; " + TurboNative.Describe() : "");
 }
