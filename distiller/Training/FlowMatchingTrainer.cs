@@ -1,0 +1,174 @@
+using System.Text.Json;
+using TorchSharp;
+using Turbo.Runtime;
+using Turbo.Runtime.IO;
+using Turbo.Runtime.Models;
+using static TorchSharp.torch;
+
+namespace Turbo.Distiller.Training;
+
+/// <summary>Clean latents and their prompt embeddings for one training step.</summary>
+public interface ITrainingBatches
+{
+    /// <summary>Batch number <paramref name="step"/> (deterministic in it, so a resumed run sees the same data).</summary>
+    (Tensor Latents, Tensor Context) Batch(long step, int batchSize);
+}
+
+public sealed record FlowMatchingSettings
+{
+    public int Steps { get; init; } = 10_000;
+    public int BatchSize { get; init; } = 16;
+    public double LearningRate { get; init; } = 3e-4;
+    public double WeightDecay { get; init; } = 0.01;
+    public double GradientClip { get; init; } = 1.0;
+    /// <summary>Share of samples trained with the empty prompt instead of their caption, so that CFG works.</summary>
+    public double CaptionDropout { get; init; } = 0.1;
+    /// <summary>Noise levels σ = sigmoid(N(mean, std²)) (logit-normal), the rectified-flow default.</summary>
+    public double LogitMean { get; init; }
+    public double LogitStd { get; init; } = 1.0;
+    public double EmaDecay { get; init; } = 0.999;
+    public int CheckpointEvery { get; init; } = 500;
+    public long Seed { get; init; }
+}
+
+public sealed record TrainingProgress(long Step, long Steps, double Loss, double SecondsPerStep);
+
+/// <summary>
+/// Trains a Wan DiT with the flow-matching objective of Wan2.1: x_σ = (1 − σ)·x0 + σ·ε, target velocity ε − x0,
+/// timestep σ·1000, MSE. AdamW, gradient clipping, caption dropout (the empty-prompt embedding replaces the caption),
+/// an EMA of the weights. Resumable: every <see cref="FlowMatchingSettings.CheckpointEvery"/> steps the work folder gets
+/// the weights, the EMA, the optimizer state and the step, each written atomically; a new trainer on the same folder
+/// continues from there, and because every step's randomness derives from (seed, step) the resumed run is the run
+/// that was interrupted.
+/// </summary>
+public sealed class FlowMatchingTrainer : IDisposable
+{
+    const string WeightsFile = "model.safetensors", EmaFile = "ema.safetensors", OptimizerFile = "optimizer.bin", StateFile = "trainer.json";
+
+    readonly WanModel _model;
+    readonly Tensor _emptyContext;
+    readonly FlowMatchingSettings _settings;
+    readonly string _workDir;
+    readonly TorchSharp.Modules.AdamW _optimizer;
+    readonly Dictionary<string, Tensor> _ema;
+
+    public long Step { get; private set; }
+
+    /// <param name="emptyContext">the empty prompt's embedding [1, L, TextDim] (caption dropout uses it)</param>
+    public FlowMatchingTrainer(WanModel model, Tensor emptyContext, FlowMatchingSettings settings, string workDir)
+    {
+        if (settings.Steps < 1 || settings.BatchSize < 1 || settings.CheckpointEvery < 1)
+            throw new TurboException("training: steps, batch size and checkpoint interval must be ≥ 1");
+        if (settings.CaptionDropout is < 0 or > 1 || settings.EmaDecay is < 0 or >= 1)
+            throw new TurboException("training: caption dropout must be in [0, 1] and the EMA decay in [0, 1)");
+        _model = model;
+        _emptyContext = emptyContext;
+        _settings = settings;
+        _workDir = workDir;
+        Directory.CreateDirectory(workDir);
+        _optimizer = optim.AdamW(model.parameters(), settings.LearningRate, weight_decay: settings.WeightDecay);
+        using (no_grad())
+            _ema = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        Resume();
+    }
+
+    /// <summary>Runs until <see cref="FlowMatchingSettings.Steps"/>; returns the mean loss of the last 50 steps.</summary>
+    public double Train(ITrainingBatches data, Action<TrainingProgress>? progress = null)
+    {
+        _model.train();
+        var recent = new Queue<double>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long started = Step;
+        while (Step < _settings.Steps)
+        {
+            double loss = TrainStep(data);
+            recent.Enqueue(loss);
+            if (recent.Count > 50) recent.Dequeue();
+            Step++;
+            if (Step % _settings.CheckpointEvery == 0 || Step == _settings.Steps) SaveCheckpoint();
+            progress?.Invoke(new TrainingProgress(Step, _settings.Steps, loss, clock.Elapsed.TotalSeconds / (Step - started)));
+        }
+        return recent.Count == 0 ? double.NaN : recent.Average();
+    }
+
+    double TrainStep(ITrainingBatches data)
+    {
+        using var scope = NewDisposeScope();
+        var device = _model.Device;
+        var generator = new Generator((ulong)(_settings.Seed * 1_000_003 + Step));
+        var (latents, context) = data.Batch(Step, _settings.BatchSize);
+        var x0 = latents.to(device);
+        context = context.to(device);
+        long b = x0.shape[0];
+
+        var dropped = rand(b, generator: generator).lt(_settings.CaptionDropout).to(device).view(b, 1, 1);
+        context = where(dropped, _emptyContext.to(device).expand(b, -1, -1), context);
+        var sigma = (randn(b, generator: generator) * _settings.LogitStd + _settings.LogitMean).sigmoid().to(device);
+        var noise = randn(x0.shape, generator: generator).to(device);
+        var s = sigma.view(b, 1, 1, 1, 1);
+        var noisy = (1 - s) * x0 + s * noise;
+        var prediction = _model.Forward(noisy, sigma * 1000, context);
+        var loss = nn.functional.mse_loss(prediction, noise - x0);
+
+        _optimizer.zero_grad();
+        loss.backward();
+        nn.utils.clip_grad_norm_(_model.parameters(), _settings.GradientClip);
+        _optimizer.step();
+        UpdateEma();
+        return loss.item<float>();
+    }
+
+    void UpdateEma()
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, p) in _model.named_parameters())
+            _ema[name].mul_(_settings.EmaDecay).add_(p.detach(), alpha: 1 - _settings.EmaDecay);
+    }
+
+    /// <summary>The EMA weights (what a trained model ships), CPU float32 copies.</summary>
+    public Dictionary<string, Tensor> EmaWeights() =>
+        _ema.ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32).cpu());
+
+    void SaveCheckpoint()
+    {
+        Save(WeightsFile, _model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter));
+        Save(EmaFile, _ema);
+        string optimizerTemp = Path.Combine(_workDir, OptimizerFile + ".tmp");
+        _optimizer.save_state_dict(optimizerTemp);
+        File.Move(optimizerTemp, Path.Combine(_workDir, OptimizerFile), overwrite: true);
+        string stateTemp = Path.Combine(_workDir, StateFile + ".tmp");
+        File.WriteAllText(stateTemp, JsonSerializer.Serialize(new { step = Step, settings = _settings }));
+        File.Move(stateTemp, Path.Combine(_workDir, StateFile), overwrite: true); // last: marks the checkpoint complete
+    }
+
+    void Save(string file, Dictionary<string, Tensor> tensors)
+    {
+        var cpu = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(ScalarType.Float32).cpu());
+        try { SafetensorsWriter.Save(Path.Combine(_workDir, file), cpu); }
+        finally { foreach (var t in cpu.Values) t.Dispose(); }
+    }
+
+    void Resume()
+    {
+        string statePath = Path.Combine(_workDir, StateFile);
+        if (!File.Exists(statePath)) return;
+        using var json = JsonDocument.Parse(File.ReadAllText(statePath));
+        Step = json.RootElement.GetProperty("step").GetInt64();
+        using (var weights = SafetensorsFile.Open(Path.Combine(_workDir, WeightsFile)))
+            _model.LoadWeights(n => weights.Contains(n) ? weights.Info(n).Shape : null, weights.Read, weights.Path);
+        using (var ema = SafetensorsFile.Open(Path.Combine(_workDir, EmaFile)))
+        using (no_grad())
+            foreach (var (name, t) in _ema)
+            {
+                using var stored = ema.Read(name);
+                t.copy_(stored);
+            }
+        _optimizer.load_state_dict(Path.Combine(_workDir, OptimizerFile));
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _ema.Values) t.Dispose();
+        _optimizer.Dispose();
+    }
+}
