@@ -1,7 +1,5 @@
-using System.Text.Json;
 using TorchSharp;
 using Turbo.Runtime;
-using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
 using static TorchSharp.torch;
 
@@ -36,23 +34,18 @@ public sealed record TrainingProgress(long Step, long Steps, double Loss, double
 /// <summary>
 /// Trains a Wan DiT with the flow-matching objective of Wan2.1: x_σ = (1 − σ)·x0 + σ·ε, target velocity ε − x0,
 /// timestep σ·1000, MSE. AdamW, gradient clipping, caption dropout (the empty-prompt embedding replaces the caption),
-/// an EMA of the weights. Resumable: every <see cref="FlowMatchingSettings.CheckpointEvery"/> steps the work folder gets
-/// the weights, the EMA, the optimizer state and the step, each written atomically; a new trainer on the same folder
-/// continues from there, and because every step's randomness derives from (seed, step) the resumed run is the run
-/// that was interrupted.
+/// an EMA of the weights. Resumable through <see cref="TrainingState"/>: a new trainer on the same work folder
+/// continues from its last checkpoint, and because every step's randomness derives from (seed, step) the resumed run
+/// is the run that was interrupted.
 /// </summary>
 public sealed class FlowMatchingTrainer : IDisposable
 {
-    const string WeightsFile = "model.safetensors", EmaFile = "ema.safetensors", OptimizerFile = "optimizer.bin", StateFile = "trainer.json";
-
     readonly WanModel _model;
     readonly Tensor _emptyContext;
     readonly FlowMatchingSettings _settings;
-    readonly string _workDir;
-    readonly TorchSharp.Modules.AdamW _optimizer;
-    readonly Dictionary<string, Tensor> _ema;
+    readonly TrainingState _state;
 
-    public long Step { get; private set; }
+    public long Step => _state.Step;
 
     /// <param name="emptyContext">the empty prompt's embedding [1, L, TextDim] (caption dropout uses it)</param>
     public FlowMatchingTrainer(WanModel model, Tensor emptyContext, FlowMatchingSettings settings, string workDir)
@@ -64,12 +57,9 @@ public sealed class FlowMatchingTrainer : IDisposable
         _model = model;
         _emptyContext = emptyContext;
         _settings = settings;
-        _workDir = workDir;
-        Directory.CreateDirectory(workDir);
-        _optimizer = optim.AdamW(model.parameters(), settings.LearningRate, weight_decay: settings.WeightDecay);
-        using (no_grad())
-            _ema = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
-        Resume();
+        var optimizer = optim.AdamW(model.parameters(), settings.LearningRate, weight_decay: settings.WeightDecay);
+        _state = new TrainingState(model, optimizer, settings.EmaDecay, workDir);
+        _state.TryResume(model.LoadWeights);
     }
 
     /// <summary>Runs until <see cref="FlowMatchingSettings.Steps"/>; returns the mean loss of the last 50 steps.</summary>
@@ -84,8 +74,8 @@ public sealed class FlowMatchingTrainer : IDisposable
             double loss = TrainStep(data);
             recent.Enqueue(loss);
             if (recent.Count > 50) recent.Dequeue();
-            Step++;
-            if (Step % _settings.CheckpointEvery == 0 || Step == _settings.Steps) SaveCheckpoint();
+            _state.Step++;
+            if (Step % _settings.CheckpointEvery == 0 || Step == _settings.Steps) _state.Save(_settings);
             progress?.Invoke(new TrainingProgress(Step, _settings.Steps, loss, clock.Elapsed.TotalSeconds / (Step - started)));
         }
         return recent.Count == 0 ? double.NaN : recent.Average();
@@ -110,65 +100,16 @@ public sealed class FlowMatchingTrainer : IDisposable
         var prediction = _model.Forward(noisy, sigma * 1000, context);
         var loss = nn.functional.mse_loss(prediction, noise - x0);
 
-        _optimizer.zero_grad();
+        _state.Optimizer.zero_grad();
         loss.backward();
         nn.utils.clip_grad_norm_(_model.parameters(), _settings.GradientClip);
-        _optimizer.step();
-        UpdateEma();
+        _state.Optimizer.step();
+        _state.UpdateEma();
         return loss.item<float>();
     }
 
-    void UpdateEma()
-    {
-        using var noGrad = no_grad();
-        foreach (var (name, p) in _model.named_parameters())
-            _ema[name].mul_(_settings.EmaDecay).add_(p.detach(), alpha: 1 - _settings.EmaDecay);
-    }
-
     /// <summary>The EMA weights (what a trained model ships), CPU float32 copies.</summary>
-    public Dictionary<string, Tensor> EmaWeights() =>
-        _ema.ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32).cpu());
+    public Dictionary<string, Tensor> EmaWeights() => _state.EmaWeights();
 
-    void SaveCheckpoint()
-    {
-        Save(WeightsFile, _model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter));
-        Save(EmaFile, _ema);
-        string optimizerTemp = Path.Combine(_workDir, OptimizerFile + ".tmp");
-        _optimizer.save_state_dict(optimizerTemp);
-        File.Move(optimizerTemp, Path.Combine(_workDir, OptimizerFile), overwrite: true);
-        string stateTemp = Path.Combine(_workDir, StateFile + ".tmp");
-        File.WriteAllText(stateTemp, JsonSerializer.Serialize(new { step = Step, settings = _settings }));
-        File.Move(stateTemp, Path.Combine(_workDir, StateFile), overwrite: true); // last: marks the checkpoint complete
-    }
-
-    void Save(string file, Dictionary<string, Tensor> tensors)
-    {
-        var cpu = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(ScalarType.Float32).cpu());
-        try { SafetensorsWriter.Save(Path.Combine(_workDir, file), cpu); }
-        finally { foreach (var t in cpu.Values) t.Dispose(); }
-    }
-
-    void Resume()
-    {
-        string statePath = Path.Combine(_workDir, StateFile);
-        if (!File.Exists(statePath)) return;
-        using var json = JsonDocument.Parse(File.ReadAllText(statePath));
-        Step = json.RootElement.GetProperty("step").GetInt64();
-        using (var weights = SafetensorsFile.Open(Path.Combine(_workDir, WeightsFile)))
-            _model.LoadWeights(n => weights.Contains(n) ? weights.Info(n).Shape : null, weights.Read, weights.Path);
-        using (var ema = SafetensorsFile.Open(Path.Combine(_workDir, EmaFile)))
-        using (no_grad())
-            foreach (var (name, t) in _ema)
-            {
-                using var stored = ema.Read(name);
-                t.copy_(stored);
-            }
-        _optimizer.load_state_dict(Path.Combine(_workDir, OptimizerFile));
-    }
-
-    public void Dispose()
-    {
-        foreach (var t in _ema.Values) t.Dispose();
-        _optimizer.Dispose();
-    }
+    public void Dispose() => _state.Dispose();
 }
