@@ -1,6 +1,7 @@
 using System.Text;
 using Turbo.Runtime;
 using Turbo.Runtime.IO;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.IO;
 
@@ -12,7 +13,7 @@ public class SafetensorsValidationTests
     static SafetensorsFormatException OpenFails(byte[] content)
     {
         using var folder = new TempFolder();
-        string path = folder.File(FileName);
+        string path = folder.PathTo(FileName);
         File.WriteAllBytes(path, content);
         var e = Assert.Throws<SafetensorsFormatException>(() => SafetensorsFile.Open(path).Dispose())!;
         Assert.That(e.Message, Does.StartWith(path + ": ").And.Not.Contain("\n"));
@@ -81,7 +82,7 @@ public class SafetensorsValidationTests
     public void TrailingSpacesAreAllowed()
     {
         using var folder = new TempFolder();
-        string path = folder.File(FileName);
+        string path = folder.PathTo(FileName);
         File.WriteAllBytes(path, RawSafetensors.Build("""{"a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}      """, 4));
         using var file = SafetensorsFile.Open(path);
         Assert.That(file.Info("a").Shape, Is.EqualTo(new long[] { 1 }));
@@ -175,7 +176,7 @@ public class SafetensorsValidationTests
     public void EmptyTensorWithHugeDimensions()
     {
         using var folder = new TempFolder();
-        string path = folder.File(FileName);
+        string path = folder.PathTo(FileName);
         File.WriteAllBytes(path, RawSafetensors.Build("""
             {"ok":{"dtype":"F64","shape":[0,1000000000000000,7],"data_offsets":[0,0]},
              "huge":{"dtype":"F64","shape":[0,1000000000000000000,100],"data_offsets":[0,0]}}
@@ -191,7 +192,7 @@ public class SafetensorsValidationTests
     public void RankIsCappedForReading()
     {
         using var folder = new TempFolder();
-        string path = folder.File(FileName);
+        string path = folder.PathTo(FileName);
         string Ones(int n) => "[" + string.Join(",", Enumerable.Repeat(1, n)) + "]";
         File.WriteAllBytes(path, RawSafetensors.Build(
             $"{{\"r64\":{{\"dtype\":\"U8\",\"shape\":{Ones(64)},\"data_offsets\":[0,1]}},\"r65\":{{\"dtype\":\"U8\",\"shape\":{Ones(65)},\"data_offsets\":[1,2]}}}}", 2));
@@ -207,7 +208,7 @@ public class SafetensorsValidationTests
     public void MissingFileIsAUserError()
     {
         using var folder = new TempFolder();
-        string path = folder.File("absent.safetensors");
+        string path = folder.PathTo("absent.safetensors");
         var e = Assert.Throws<TurboException>(() => SafetensorsFile.Open(path))!;
         Assert.That(e.Message, Does.StartWith(path + ": cannot open"));
         Assert.Throws<TurboException>(() => SafetensorsFile.Open(folder.Path));
