@@ -17,6 +17,13 @@ public class ComputeCliTests : TempFolderFixture
         return CliRunner.Run([command, checkpoint, "--inputs", inputs, .. options]);
     }
 
+    /// <summary>Runs <paramref name="command"/> on the golden weights and golden inputs into <see cref="Output"/>; it must succeed.</summary>
+    void RunOnGoldenSucceeds(string command, string goldenInputs, params string[] options)
+    {
+        var r = RunOnGoldenWeights(command, Golden.Path(goldenInputs), ["-o", Output, .. options]);
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
+    }
+
     /// <summary>The relative error of the tensor <paramref name="name"/> the command wrote against the same tensor in a golden file.</summary>
     double OutputErrorAgainst(string golden, string name)
     {
@@ -30,34 +37,28 @@ public class ComputeCliTests : TempFolderFixture
     [Test]
     public void ForwardWritesTheGoldenVelocity()
     {
-        var r = RunOnGoldenWeights("forward", Golden.Path(Golden.ForwardIO), "-o", Output, "--device", "cpu");
-        Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
+        RunOnGoldenSucceeds("forward", Golden.ForwardIO, "--device", "cpu");
         Assert.That(OutputErrorAgainst(Golden.ForwardIO, "out"), Is.LessThanOrEqualTo(1e-4));
     }
 
     [Test]
     public void ForwardInBFloat16StaysClose()
     {
-        var r = RunOnGoldenWeights("forward", Golden.Path(Golden.ForwardIO), "-o", Output, "--dtype", "bf16");
-        Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
+        RunOnGoldenSucceeds("forward", Golden.ForwardIO, "--dtype", "bf16");
         Assert.That(OutputErrorAgainst(Golden.ForwardIO, "out"), Is.LessThanOrEqualTo(5e-2));
     }
 
     [Test]
     public void SampleReproducesTheGoldenUniPcLoop()
     {
-        var r = RunOnGoldenWeights("sample", Golden.Path(Golden.SamplingIO),
-            "--steps", "8", "--shift", "3", "--guidance", "5", "--solver", "unipc", "-o", Output);
-        Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
+        RunOnGoldenSucceeds("sample", Golden.SamplingIO, "--steps", "8", "--shift", "3", "--guidance", "5", "--solver", "unipc");
         Assert.That(OutputErrorAgainst(Golden.SamplingIO, "final_latents"), Is.LessThanOrEqualTo(1e-3));
     }
 
     [Test]
     public void SampleWithEulerRunsToo()
     {
-        var r = RunOnGoldenWeights("sample", Golden.Path(Golden.SamplingIO),
-            "--steps", "4", "--shift", "3", "--guidance", "5", "--solver", "euler", "-o", Output);
-        Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
+        RunOnGoldenSucceeds("sample", Golden.SamplingIO, "--steps", "4", "--shift", "3", "--guidance", "5", "--solver", "euler");
         using var file = SafetensorsFile.Open(Output);
         using var golden = Golden.Open(Golden.SamplingIO);
         Assert.That(file.Info("final_latents").Shape, Is.EqualTo(golden.Info("noise").Shape));

@@ -27,11 +27,7 @@ public class SafetensorsRoundTripTests
         string path = folder.PathTo("t.safetensors");
         long[] shape = [3, 5, 7];
         byte[] bytes = RandomBytes(dtype, 3 * 5 * 7, seed: (int)dtype);
-        using (var writer = new SafetensorsWriter(path, [("t", dtype, shape)]))
-        {
-            writer.Write("t", bytes);
-            writer.Commit();
-        }
+        WriteRaw(path, "t", dtype, shape, bytes);
         using var file = SafetensorsFile.Open(path);
         using var t = file.Read("t");
         Assert.That(t.dtype, Is.EqualTo(expected));
@@ -81,11 +77,7 @@ public class SafetensorsRoundTripTests
         using var folder = new TempFolder();
         string path = folder.PathTo("u.safetensors");
         byte[] bytes = RandomBytes(dtype, 6, seed: 1);
-        using (var writer = new SafetensorsWriter(path, [("u", dtype, [2, 3])]))
-        {
-            writer.Write("u", bytes);
-            writer.Commit();
-        }
+        WriteRaw(path, "u", dtype, [2, 3], bytes);
         using var file = SafetensorsFile.Open(path);
         Assert.That(file.Info("u").DType, Is.EqualTo(dtype));
         Assert.That(file.Bytes("u").ToArray(), Is.EqualTo(bytes));
@@ -155,6 +147,14 @@ public class SafetensorsRoundTripTests
         var file = SafetensorsFile.Open(path);
         file.Dispose();
         Assert.Throws<ObjectDisposedException>(() => file.Read("a"));
+    }
+
+    /// <summary>Writes a file holding one tensor given as raw bytes.</summary>
+    static void WriteRaw(string path, string name, SafetensorsDType dtype, long[] shape, byte[] bytes)
+    {
+        using var writer = new SafetensorsWriter(path, [(name, dtype, shape)]);
+        writer.Write(name, bytes);
+        writer.Commit();
     }
 
     internal static byte[] RandomBytes(SafetensorsDType dtype, int count, int seed)

@@ -1,5 +1,4 @@
 using Turbo.Runtime;
-using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
 using Turbo.Runtime.Sampling;
 using Turbo.Tests.Support;
