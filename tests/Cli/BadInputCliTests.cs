@@ -1,18 +1,10 @@
 using Turbo.Converter.Cli;
-using Turbo.Tests.Converter;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.Cli;
 
-public class BadInputCliTests
+public class BadInputCliTests : TempFolderFixture
 {
-    ScratchFolder _scratch = null!;
-
-    [SetUp]
-    public void CreateScratch() => _scratch = new ScratchFolder();
-
-    [TearDown]
-    public void DeleteScratch() => _scratch.Dispose();
-
     static void AssertUserError(CliRunner.Result r, params string[] fragments)
     {
         Assert.That(r.ExitCode, Is.EqualTo(TurboConvertCli.UserErrorExitCode), r.Err);
@@ -24,37 +16,37 @@ public class BadInputCliTests
     [Test]
     public void TruncatedFile()
     {
-        string path = _scratch.Sub("truncated.safetensors");
-        byte[] bytes = File.ReadAllBytes(GoldenFiles.Path(GoldenFiles.OriginalWeights));
+        string path = Temp.PathTo("truncated.safetensors");
+        byte[] bytes = File.ReadAllBytes(Golden.Path(Golden.OriginalWeights));
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
         AssertUserError(CliRunner.Run("inspect", path), path);
     }
 
     [Test]
-    public void MissingPath() => AssertUserError(CliRunner.Run("inspect", _scratch.Sub("nothing-here")), "no such file or folder");
+    public void MissingPath() => AssertUserError(CliRunner.Run("inspect", Temp.PathTo("nothing-here")), "no such file or folder");
 
     [Test]
     public void UnknownFamily() =>
-        AssertUserError(CliRunner.Run("inspect", GoldenFiles.Path("umt5.transformers.safetensors")), "unknown model family");
+        AssertUserError(CliRunner.Run("inspect", Golden.Path("umt5.transformers.safetensors")), "unknown model family");
 
     [Test]
     public void WrongShape()
     {
-        string path = _scratch.Sub("wan.safetensors");
+        string path = Temp.PathTo("wan.safetensors");
         GoldenCopies.WriteEdited(path, t => t["head.head.weight"] = TorchSharp.torch.zeros(60, 64));
-        AssertUserError(CliRunner.Run("inspect", path, "--config", GoldenFiles.Path(GoldenFiles.OriginalConfig)),
+        AssertUserError(CliRunner.Run("inspect", path, "--config", Golden.Path(Golden.OriginalConfig)),
             "'head.head.weight'", "[60, 64]", "expected [64, 64]");
     }
 
     [Test]
     public void MissingConfigFile() =>
-        AssertUserError(CliRunner.Run("inspect", GoldenFiles.Path(GoldenFiles.OriginalWeights), "--config", _scratch.Sub("none.json")),
+        AssertUserError(CliRunner.Run("inspect", Golden.Path(Golden.OriginalWeights), "--config", Temp.PathTo("none.json")),
             "config file not found");
 
     [Test]
     public void BadOptionValueIsAParseError()
     {
-        var r = CliRunner.Run("synth", "--preset", "7b", "-o", _scratch.Sub("x"));
+        var r = CliRunner.Run("synth", "--preset", "7b", "-o", Temp.PathTo("x"));
         Assert.That(r.ExitCode, Is.Not.EqualTo(0));
         Assert.That(r.Err, Does.Contain("7b"));
     }

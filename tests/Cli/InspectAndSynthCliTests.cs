@@ -1,19 +1,11 @@
 using System.Text.Json;
 using Turbo.Converter.Cli;
-using Turbo.Tests.Converter;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.Cli;
 
-public class InspectAndSynthCliTests
+public class InspectAndSynthCliTests : TempFolderFixture
 {
-    ScratchFolder _scratch = null!;
-
-    [SetUp]
-    public void CreateScratch() => _scratch = new ScratchFolder();
-
-    [TearDown]
-    public void DeleteScratch() => _scratch.Dispose();
-
     static JsonElement InspectJson(string path)
     {
         var r = CliRunner.Run("inspect", path, "--json");
@@ -24,7 +16,7 @@ public class InspectAndSynthCliTests
     [Test]
     public void SynthTinyThenInspectCountsItsTensors()
     {
-        string dir = _scratch.Sub("tiny");
+        string dir = Temp.PathTo("tiny");
         var synth = CliRunner.Run("synth", "--family", "wan2.1", "--preset", "tiny", "-o", dir);
         Assert.That(synth.ExitCode, Is.EqualTo(0), synth.Err);
         var json = InspectJson(dir);
@@ -47,7 +39,7 @@ public class InspectAndSynthCliTests
     [Test]
     public void SynthDiffusersShardsWriteDiffusersFileNamesAndConfig()
     {
-        string dir = _scratch.Sub("sharded");
+        string dir = Temp.PathTo("sharded");
         var synth = CliRunner.Run("synth", "--preset", "tiny", "--layers", "3", "--naming", "diffusers", "--dtype", "bf16", "--shards", "3", "-o", dir);
         Assert.That(synth.ExitCode, Is.EqualTo(0), synth.Err);
         Assert.That(Directory.GetFiles(dir).Select(Path.GetFileName), Is.EquivalentTo(new[]
@@ -67,7 +59,7 @@ public class InspectAndSynthCliTests
     [Test]
     public void SynthIsDeterministicInItsSeed()
     {
-        string a = _scratch.Sub("a"), b = _scratch.Sub("b"), c = _scratch.Sub("c");
+        string a = Temp.PathTo("a"), b = Temp.PathTo("b"), c = Temp.PathTo("c");
         Assert.That(CliRunner.Run("synth", "--preset", "tiny", "--seed", "5", "-o", a).ExitCode, Is.EqualTo(0));
         Assert.That(CliRunner.Run("synth", "--preset", "tiny", "--seed", "5", "-o", b).ExitCode, Is.EqualTo(0));
         Assert.That(CliRunner.Run("synth", "--preset", "tiny", "--seed", "6", "-o", c).ExitCode, Is.EqualTo(0));
@@ -79,7 +71,7 @@ public class InspectAndSynthCliTests
     [Test]
     public void InspectTableNamesFamilyNamingAndCounts()
     {
-        string weights = GoldenCopies.WithConfigBeside(_scratch.Root, GoldenFiles.DiffusersWeights, GoldenFiles.DiffusersConfig);
+        string weights = GoldenCopies.WithConfigBeside(Temp.Path, Golden.DiffusersWeights, Golden.DiffusersConfig);
         var r = CliRunner.Run("inspect", weights);
         Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
         Assert.That(r.Out, Does.Contain("wan2.1").And.Contain("diffusers").And.Contain("162,560").And.Contain("quantize (W8A8)"));
@@ -88,8 +80,8 @@ public class InspectAndSynthCliTests
     [Test]
     public void SynthRefusesANonEmptyFolder()
     {
-        File.WriteAllText(_scratch.Sub("keep.txt"), "x");
-        var r = CliRunner.Run("synth", "--preset", "tiny", "-o", _scratch.Root);
+        File.WriteAllText(Temp.PathTo("keep.txt"), "x");
+        var r = CliRunner.Run("synth", "--preset", "tiny", "-o", Temp.Path);
         Assert.That(r.ExitCode, Is.EqualTo(TurboConvertCli.UserErrorExitCode));
         Assert.That(r.Err, Does.StartWith("error: ").And.Contain("not empty"));
     }

@@ -2,6 +2,7 @@ using Turbo.Converter.Checkpoints;
 using Turbo.Converter.Families;
 using Turbo.Runtime;
 using Turbo.Runtime.IO;
+using Turbo.Tests.Support;
 using static TorchSharp.torch;
 
 namespace Turbo.Tests.Converter;
@@ -11,7 +12,7 @@ public class FamilyDetectionTests
     [Test]
     public void UnknownFamilyListsUnexplainedNamesAndSaysNothingMatched()
     {
-        string vae = GoldenFiles.Path("wan_vae.diffusers.safetensors");
+        string vae = Golden.Path("wan_vae.diffusers.safetensors");
         var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(vae, null));
         Assert.That(e!.Message, Does.Contain(vae).And.Contain("unknown model family").And.Contain("'decoder.")
             .And.Contain("no known family"));
@@ -34,8 +35,8 @@ public class FamilyDetectionTests
     [Test]
     public void RecognisedButUnconvertibleFamilyIsNamed()
     {
-        using var scratch = new ScratchFolder();
-        string path = scratch.Sub("cogvideox.safetensors");
+        using var temp = new TempFolder();
+        string path = temp.PathTo("cogvideox.safetensors");
         string[] names =
         [
             "patch_embed.proj.weight", "patch_embed.text_proj.weight", "time_embedding.linear_1.weight", "time_embedding.linear_2.weight",
@@ -53,9 +54,9 @@ public class FamilyDetectionTests
     [Test]
     public void EveryNamingOfWanIsDetectedFromNamesAlone()
     {
-        foreach (var (file, naming) in new[] { (GoldenFiles.OriginalWeights, "original"), (GoldenFiles.DiffusersWeights, "diffusers") })
+        foreach (var (file, naming) in new[] { (Golden.OriginalWeights, "original"), (Golden.DiffusersWeights, "diffusers") })
         {
-            using var f = SafetensorsFile.Open(GoldenFiles.Path(file));
+            using var f = Golden.Open(file);
             var match = FamilyRegistry.Detect(f.Tensors, file);
             Assert.That((match.Family.Family, match.Naming, match.Score), Is.EqualTo(("wan2.1", naming, 1.0)), file);
             Assert.That(match.UnmatchedNames, Is.Empty);

@@ -4,19 +4,31 @@ using Turbo.Converter.Synth;
 using Turbo.Runtime;
 using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
+using Turbo.Tests.Support;
 using static TorchSharp.torch;
 
 namespace Turbo.Tests.Converter;
 
-public class WanDetectionTests
+public class WanDetectionTests : TempFolderFixture
 {
-    ScratchFolder _scratch = null!;
+    string ConfigPath => Temp.PathTo("config-under-test.json");
 
-    [SetUp]
-    public void CreateScratch() => _scratch = new ScratchFolder();
+    static string GoldenConfigJson() => File.ReadAllText(Golden.Path(Golden.OriginalConfig));
 
-    [TearDown]
-    public void DeleteScratch() => _scratch.Dispose();
+    /// <summary>The error opening a copy of the golden original weights changed by <paramref name="edit"/>, with the golden config.</summary>
+    string OpenEditedWeightsError(Action<Dictionary<string, Tensor>> edit)
+    {
+        string path = Temp.PathTo("wan.safetensors");
+        GoldenCopies.WriteEdited(path, edit);
+        return Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(path, Golden.Path(Golden.OriginalConfig)))!.Message;
+    }
+
+    /// <summary>The error opening the golden original weights with <paramref name="json"/> as their config (at <see cref="ConfigPath"/>).</summary>
+    string OpenWithConfigError(string json)
+    {
+        File.WriteAllText(ConfigPath, json);
+        return Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(Golden.Path(Golden.OriginalWeights), ConfigPath))!.Message;
+    }
 
     static void AssertGoldenTinyConfig(WanConfig c)
     {
@@ -29,7 +41,7 @@ public class WanDetectionTests
     [Test]
     public void OriginalNamingWithItsConfigBeside()
     {
-        string weights = GoldenCopies.WithConfigBeside(_scratch.Root, GoldenFiles.OriginalWeights, GoldenFiles.OriginalConfig);
+        string weights = GoldenCopies.WithConfigBeside(Temp.Path, Golden.OriginalWeights, Golden.OriginalConfig);
         using var wan = AdaptedCheckpoints.OpenWan(weights, configPath: null);
         Assert.That(wan.NamingKind, Is.EqualTo(WanNaming.Original));
         Assert.That(wan.ConfigOrigin, Does.Contain("config.json").And.Contain("original Wan format"));
@@ -40,14 +52,14 @@ public class WanDetectionTests
     [Test]
     public void DiffusersNamingWithItsConfigBesideReadsThroughCanonicalNames()
     {
-        GoldenCopies.WithConfigBeside(_scratch.Root, GoldenFiles.DiffusersWeights, GoldenFiles.DiffusersConfig);
-        using var wan = AdaptedCheckpoints.OpenWan(_scratch.Root, configPath: null);
+        GoldenCopies.WithConfigBeside(Temp.Path, Golden.DiffusersWeights, Golden.DiffusersConfig);
+        using var wan = AdaptedCheckpoints.OpenWan(Temp.Path, configPath: null);
         Assert.That(wan.NamingKind, Is.EqualTo(WanNaming.Diffusers));
         Assert.That(wan.ConfigOrigin, Does.Contain("diffusers format"));
         AssertGoldenTinyConfig(wan.Config);
 
         // The same weights under the two namings: canonical reads of the diffusers file equal the original file.
-        using var original = SafetensorsFile.Open(GoldenFiles.Path(GoldenFiles.OriginalWeights));
+        using var original = Golden.Open(Golden.OriginalWeights);
         foreach (string name in new[] { "blocks.1.norm3.weight", "head.modulation", "blocks.0.modulation", "blocks.0.cross_attn.o.weight", "time_projection.1.bias" })
         {
             using var viaAdapter = wan.Read(name);
@@ -60,9 +72,9 @@ public class WanDetectionTests
     [Test]
     public void DiffusersRepositoryRootIsFollowedIntoTransformer()
     {
-        GoldenCopies.WithConfigBeside(_scratch.Sub("transformer"), GoldenFiles.DiffusersWeights, GoldenFiles.DiffusersConfig);
-        File.WriteAllText(_scratch.Sub("model_index.json"), "{\"_class_name\": \"WanPipeline\"}");
-        using var wan = AdaptedCheckpoints.OpenWan(_scratch.Root, configPath: null);
+        GoldenCopies.WithConfigBeside(Temp.PathTo("transformer"), Golden.DiffusersWeights, Golden.DiffusersConfig);
+        File.WriteAllText(Temp.PathTo("model_index.json"), "{\"_class_name\": \"WanPipeline\"}");
+        using var wan = AdaptedCheckpoints.OpenWan(Temp.Path, configPath: null);
         Assert.That(wan.NamingKind, Is.EqualTo(WanNaming.Diffusers));
         Assert.That(wan.Files.Single(), Does.Contain("transformer"));
     }
@@ -70,9 +82,9 @@ public class WanDetectionTests
     [Test]
     public void ComfyUIPrefixIsRecognisedAndAnExplicitConfigIsUsed()
     {
-        string path = _scratch.Sub("wan_comfy.safetensors");
-        GoldenCopies.WriteEdited(path, t => Prefix(t, WanNames.ComfyPrefix));
-        using var wan = AdaptedCheckpoints.OpenWan(path, GoldenFiles.Path(GoldenFiles.DiffusersConfig));
+        string path = Temp.PathTo("wan_comfy.safetensors");
+        GoldenCopies.WriteComfyUI(path);
+        using var wan = AdaptedCheckpoints.OpenWan(path, Golden.Path(Golden.DiffusersConfig));
         Assert.That(wan.NamingKind, Is.EqualTo(WanNaming.ComfyUI));
         Assert.That(wan.ConfigOrigin, Does.StartWith("--config"));
         AssertGoldenTinyConfig(wan.Config);
@@ -81,11 +93,10 @@ public class WanDetectionTests
     [Test]
     public void ShardedCopyOpensFromItsFolderAndFromItsIndex()
     {
-        GoldenCopies.WriteSharded(_scratch.Root, maxShardBytes: 200_000);
-        File.Copy(GoldenFiles.Path(GoldenFiles.OriginalConfig), _scratch.Sub("config.json"));
-        using (var wan = AdaptedCheckpoints.OpenWan(_scratch.Root, null))
+        GoldenCopies.WriteShardedWithConfig(Temp.Path, maxShardBytes: 200_000);
+        using (var wan = AdaptedCheckpoints.OpenWan(Temp.Path, null))
             Assert.That(wan.Files, Has.Count.GreaterThan(1));
-        using (var wan = AdaptedCheckpoints.OpenWan(_scratch.Sub("diffusion_pytorch_model.safetensors.index.json"), null))
+        using (var wan = AdaptedCheckpoints.OpenWan(Temp.PathTo("diffusion_pytorch_model.safetensors.index.json"), null))
             Assert.That(wan.Tensors, Has.Count.EqualTo(69));
     }
 
@@ -94,7 +105,7 @@ public class WanDetectionTests
     {
         // head_dim 128 by convention (as in every released Wan2.1): dim 256 → 2 heads.
         var config = new WanConfig { Dim = 256, NumHeads = 2, FfnDim = 96, NumLayers = 3, TextDim = 40, FreqDim = 32, OutDim = 12 };
-        string dir = _scratch.Sub("synth");
+        string dir = Temp.PathTo("synth");
         CheckpointSynthesizer.Write(new SynthRequest(config, WanNaming.ComfyUI, SafetensorsDType.BF16, 1, 7, dir));
         File.Delete(Path.Combine(dir, "config.json"));
         using var wan = AdaptedCheckpoints.OpenWan(dir, null);
@@ -107,90 +118,51 @@ public class WanDetectionTests
     [Test]
     public void InferenceNeedsAConfigWhenDimIsNotAMultipleOf128()
     {
-        var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(GoldenFiles.Path(GoldenFiles.OriginalWeights), null));
+        var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(Golden.Path(Golden.OriginalWeights), null));
         Assert.That(e!.Message, Does.Contain("cannot infer num_heads").And.Contain("dim 64").And.Contain("--config"));
     }
 
     [Test]
     public void WrongShapeNamesFileTensorExpectedAndFound()
     {
-        string path = _scratch.Sub("wan.safetensors");
+        string path = Temp.PathTo("wan.safetensors");
         GoldenCopies.WriteEdited(path, t => t["blocks.1.ffn.0.weight"] = zeros(96, 64));
-        File.Copy(GoldenFiles.Path(GoldenFiles.OriginalConfig), _scratch.Sub("config.json"));
+        GoldenCopies.CopyConfig(Temp.Path, Golden.OriginalConfig);
         var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(path, null));
         Assert.That(e!.Message, Does.Contain(path).And.Contain("'blocks.1.ffn.0.weight'")
             .And.Contain("[96, 64]").And.Contain("expected [128, 64]"));
     }
 
     [Test]
-    public void ConfigThatDisagreesWithTheWeightsIsCaughtOnShapes()
-    {
-        string config = _scratch.Sub("other.json");
-        File.WriteAllText(config, File.ReadAllText(GoldenFiles.Path(GoldenFiles.OriginalConfig)).Replace("\"ffn_dim\": 128", "\"ffn_dim\": 256"));
-        var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(GoldenFiles.Path(GoldenFiles.OriginalWeights), config));
-        Assert.That(e!.Message, Does.Contain("'blocks.0.ffn.0.weight' has shape [128, 64], expected [256, 64]").And.Contain(config));
-    }
+    public void ConfigThatDisagreesWithTheWeightsIsCaughtOnShapes() =>
+        Assert.That(OpenWithConfigError(GoldenConfigJson().Replace("\"ffn_dim\": 128", "\"ffn_dim\": 256")),
+            Does.Contain("'blocks.0.ffn.0.weight' has shape [128, 64], expected [256, 64]").And.Contain(ConfigPath));
 
     [Test]
-    public void MissingTensorIsNamed()
-    {
-        string path = _scratch.Sub("wan.safetensors");
-        GoldenCopies.WriteEdited(path, t => t.Remove("blocks.1.norm3.bias"));
-        var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(path, GoldenFiles.Path(GoldenFiles.OriginalConfig)));
-        Assert.That(e!.Message, Does.Contain("'blocks.1.norm3.bias' is missing").And.Contain("[64]"));
-    }
+    public void MissingTensorIsNamed() =>
+        Assert.That(OpenEditedWeightsError(t => t.Remove("blocks.1.norm3.bias")),
+            Does.Contain("'blocks.1.norm3.bias' is missing").And.Contain("[64]"));
 
     [Test]
-    public void UnexpectedTensorIsNamed()
-    {
-        string path = _scratch.Sub("wan.safetensors");
-        GoldenCopies.WriteEdited(path, t => t["blocks.0.extra.weight"] = zeros(3));
-        var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(path, GoldenFiles.Path(GoldenFiles.OriginalConfig)));
-        Assert.That(e!.Message, Does.Contain("unexpected").And.Contain("'blocks.0.extra.weight'"));
-    }
+    public void UnexpectedTensorIsNamed() =>
+        Assert.That(OpenEditedWeightsError(t => t["blocks.0.extra.weight"] = zeros(3)),
+            Does.Contain("unexpected").And.Contain("'blocks.0.extra.weight'"));
 
     [Test]
-    public void NonFloatTensorIsRejectedBeforeTorchSeesIt()
-    {
-        string path = _scratch.Sub("wan.safetensors");
-        GoldenCopies.WriteEdited(path, t => t["patch_embedding.bias"] = zeros(new long[] { 64 }, ScalarType.Int32));
-        var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(path, GoldenFiles.Path(GoldenFiles.OriginalConfig)));
-        Assert.That(e!.Message, Does.Contain("'patch_embedding.bias' has dtype I32"));
-    }
+    public void NonFloatTensorIsRejectedBeforeTorchSeesIt() =>
+        Assert.That(OpenEditedWeightsError(t => t["patch_embedding.bias"] = zeros(new long[] { 64 }, ScalarType.Int32)),
+            Does.Contain("'patch_embedding.bias' has dtype I32"));
 
     [Test]
-    public void ImageToVideoCheckpointIsNamedAsSuch()
-    {
-        string path = _scratch.Sub("wan.safetensors");
-        GoldenCopies.WriteEdited(path, t => t["img_emb.proj.1.weight"] = zeros(8, 8));
-        var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(path, GoldenFiles.Path(GoldenFiles.OriginalConfig)));
-        Assert.That(e!.Message, Does.Contain("image-to-video"));
-    }
+    public void ImageToVideoCheckpointIsNamedAsSuch() =>
+        Assert.That(OpenEditedWeightsError(t => t["img_emb.proj.1.weight"] = zeros(8, 8)), Does.Contain("image-to-video"));
 
     [Test]
-    public void ConfigWithIndivisibleHeadsIsRejected()
-    {
-        string config = _scratch.Sub("bad.json");
-        File.WriteAllText(config, File.ReadAllText(GoldenFiles.Path(GoldenFiles.OriginalConfig)).Replace("\"num_heads\": 2", "\"num_heads\": 3"));
-        var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(GoldenFiles.Path(GoldenFiles.OriginalWeights), config));
-        Assert.That(e!.Message, Does.Contain("dim 64 is not divisible by num_heads 3"));
-    }
+    public void ConfigWithIndivisibleHeadsIsRejected() =>
+        Assert.That(OpenWithConfigError(GoldenConfigJson().Replace("\"num_heads\": 2", "\"num_heads\": 3")),
+            Does.Contain("dim 64 is not divisible by num_heads 3"));
 
     [Test]
-    public void ConfigInNeitherFormatIsRejected()
-    {
-        string config = _scratch.Sub("bad.json");
-        File.WriteAllText(config, "{\"hidden_size\": 64}");
-        var e = Assert.Throws<TurboException>(() => AdaptedCheckpoints.Open(GoldenFiles.Path(GoldenFiles.OriginalWeights), config));
-        Assert.That(e!.Message, Does.Contain(config).And.Contain("not a Wan2.1 DiT config"));
-    }
-
-    static void Prefix(Dictionary<string, Tensor> tensors, string prefix)
-    {
-        foreach (string name in tensors.Keys.ToArray())
-        {
-            tensors[prefix + name] = tensors[name];
-            tensors.Remove(name);
-        }
-    }
+    public void ConfigInNeitherFormatIsRejected() =>
+        Assert.That(OpenWithConfigError("{\"hidden_size\": 64}"), Does.Contain(ConfigPath).And.Contain("not a Wan2.1 DiT config"));
 }

@@ -2,6 +2,7 @@ using Turbo.Converter.Families.Wan;
 using Turbo.Converter.Synth;
 using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.Converter;
 
@@ -17,11 +18,11 @@ public class WanLayoutTests
         Assert.That(layout.Sum(t => t.ByteCount), Is.EqualTo(parameters * 4));
     }
 
-    [TestCase(WanNaming.Original, GoldenFiles.OriginalWeights)]
-    [TestCase(WanNaming.Diffusers, GoldenFiles.DiffusersWeights)]
+    [TestCase(WanNaming.Original, Golden.OriginalWeights)]
+    [TestCase(WanNaming.Diffusers, Golden.DiffusersWeights)]
     public void TinyLayoutEqualsTheGoldenFileNameForNameAndShapeForShape(WanNaming naming, string golden)
     {
-        using var file = SafetensorsFile.Open(GoldenFiles.Path(golden));
+        using var file = Golden.Open(golden);
         var expected = file.Tensors.ToDictionary(t => t.Name, t => t.Shape);
         var layout = SynthLayout.For(SynthPreset.Tiny, naming, SafetensorsDType.F32);
         Assert.That(layout.Select(t => t.Name), Is.EquivalentTo(expected.Keys));

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Turbo.Runtime;
 using Turbo.Runtime.IO;
 using static TorchSharp.torch;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.IO;
 
@@ -34,7 +35,7 @@ public class CheckpointTests
     public void ShardedWriteReadsBackLikeOneFile()
     {
         using var folder = new TempFolder();
-        string single = folder.File("single.safetensors"), shardDir = Path.Combine(folder.Path, "sharded");
+        string single = folder.PathTo("single.safetensors"), shardDir = Path.Combine(folder.Path, "sharded");
         var metadata = new Dictionary<string, string> { ["format"] = "pt" };
         using (var writer = new SafetensorsWriter(single, Layout, metadata))
         {
@@ -93,9 +94,9 @@ public class CheckpointTests
     public void FolderOfFilesIsMerged()
     {
         using var folder = new TempFolder();
-        using (var a = ones(2)) SafetensorsWriter.Save(folder.File("a.safetensors"), new Dictionary<string, Tensor> { ["x"] = a });
-        using (var b = zeros(3)) SafetensorsWriter.Save(folder.File("b.safetensors"), new Dictionary<string, Tensor> { ["y"] = b });
-        File.WriteAllText(folder.File("config.json"), "{}");
+        using (var a = ones(2)) SafetensorsWriter.Save(folder.PathTo("a.safetensors"), new Dictionary<string, Tensor> { ["x"] = a });
+        using (var b = zeros(3)) SafetensorsWriter.Save(folder.PathTo("b.safetensors"), new Dictionary<string, Tensor> { ["y"] = b });
+        File.WriteAllText(folder.PathTo("config.json"), "{}");
         using var checkpoint = Checkpoint.Open(folder.Path);
         Assert.That(checkpoint.Files.Select(Path.GetFileName), Is.EqualTo(new[] { "a.safetensors", "b.safetensors" }));
         Assert.That(checkpoint.Read("y").shape, Is.EqualTo(new long[] { 3 }));
@@ -109,8 +110,8 @@ public class CheckpointTests
     {
         using var folder = new TempFolder();
         using var t = ones(2);
-        SafetensorsWriter.Save(folder.File("a.safetensors"), new Dictionary<string, Tensor> { ["x"] = t });
-        SafetensorsWriter.Save(folder.File("b.safetensors"), new Dictionary<string, Tensor> { ["x"] = t });
+        SafetensorsWriter.Save(folder.PathTo("a.safetensors"), new Dictionary<string, Tensor> { ["x"] = t });
+        SafetensorsWriter.Save(folder.PathTo("b.safetensors"), new Dictionary<string, Tensor> { ["x"] = t });
         AssertOpenFails(folder.Path, "tensor 'x' is in both a.safetensors and b.safetensors");
     }
 
@@ -119,8 +120,8 @@ public class CheckpointTests
     {
         using var folder = new TempFolder();
         using (var t = ones(2))
-            SafetensorsWriter.Save(folder.File("s1.safetensors"), new Dictionary<string, Tensor> { ["x"] = t, ["y"] = t });
-        string index = folder.File("model.safetensors.index.json");
+            SafetensorsWriter.Save(folder.PathTo("s1.safetensors"), new Dictionary<string, Tensor> { ["x"] = t, ["y"] = t });
+        string index = folder.PathTo("model.safetensors.index.json");
         void Check(string weightMap, string expected)
         {
             File.WriteAllText(index, $$"""{"metadata": {"total_size": 16}, "weight_map": {{weightMap}}}""");
@@ -145,12 +146,12 @@ public class CheckpointTests
     {
         using var folder = new TempFolder();
         AssertOpenFails(folder.Path, folder.Path + ": no *.safetensors files in this folder");
-        AssertOpenFails(folder.File("nothing"), "nothing: no such file or folder");
-        File.WriteAllText(folder.File("a.safetensors.index.json"), "{}");
-        File.WriteAllText(folder.File("b.safetensors.index.json"), "{}");
+        AssertOpenFails(folder.PathTo("nothing"), "nothing: no such file or folder");
+        File.WriteAllText(folder.PathTo("a.safetensors.index.json"), "{}");
+        File.WriteAllText(folder.PathTo("b.safetensors.index.json"), "{}");
         AssertOpenFails(folder.Path, "holds 2 index files");
-        File.WriteAllText(folder.File("broken.safetensors"), "{}");
-        Assert.Throws<SafetensorsFormatException>(() => Checkpoint.Open(folder.File("broken.safetensors")));
+        File.WriteAllText(folder.PathTo("broken.safetensors"), "{}");
+        Assert.Throws<SafetensorsFormatException>(() => Checkpoint.Open(folder.PathTo("broken.safetensors")));
     }
 
     static void AssertOpenFails(string path, string expected)

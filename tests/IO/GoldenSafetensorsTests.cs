@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Turbo.Runtime.IO;
 using static TorchSharp.torch;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.IO;
 
@@ -17,7 +18,7 @@ public class GoldenSafetensorsTests
     [TestCase("unipc_sampling.io.safetensors")]
     public void EveryTensorReadsAndMatchesItsBytes(string name)
     {
-        using var file = SafetensorsFile.Open(TestData.Golden(name));
+        using var file = Golden.Open(name);
         Assert.That(file.Tensors, Is.Not.Empty);
         foreach (var info in file.Tensors)
         {
@@ -30,7 +31,7 @@ public class GoldenSafetensorsTests
     [Test]
     public void WanDitInputsHaveTheDocumentedShapesAndValues()
     {
-        using var file = SafetensorsFile.Open(TestData.Golden("wan_dit.io.safetensors"));
+        using var file = Golden.Open(Golden.ForwardIO);
         var x = file.Info("x");
         Assert.That((x.DType, x.Shape), Is.EqualTo((SafetensorsDType.F32, new long[] { 1, 16, 3, 4, 6 })));
         Assert.That(file.Info("out").Shape, Is.EqualTo(new long[] { 1, 16, 3, 4, 6 }));
@@ -45,7 +46,7 @@ public class GoldenSafetensorsTests
     [Test]
     public void Umt5InputsAreIntegers()
     {
-        using var file = SafetensorsFile.Open(TestData.Golden("umt5.io.safetensors"));
+        using var file = Golden.Open("umt5.io.safetensors");
         using var ids = file.Read("input_ids");
         using var mask = file.Read("attention_mask");
         Assert.That((ids.dtype, ids.shape), Is.EqualTo((ScalarType.Int64, new long[] { 1, 12 })));
@@ -57,7 +58,7 @@ public class GoldenSafetensorsTests
     [TestCase("umt5.transformers.safetensors", "d_model", 32)] // a multi-line JSON string: escapes must decode
     public void WeightsCarryTheirConfigAsMetadata(string name, string key, int expected)
     {
-        using var checkpoint = Checkpoint.Open(TestData.Golden(name));
+        using var checkpoint = Checkpoint.Open(Golden.Path(name));
         using var config = JsonDocument.Parse(checkpoint.Metadata["config"]);
         Assert.That(config.RootElement.GetProperty(key).GetInt32(), Is.EqualTo(expected));
     }
@@ -65,7 +66,7 @@ public class GoldenSafetensorsTests
     [Test]
     public void OriginalWanWeightsUseOriginalNames()
     {
-        using var checkpoint = Checkpoint.Open(TestData.Golden("wan_dit.original.safetensors"));
+        using var checkpoint = Checkpoint.Open(Golden.Path(Golden.OriginalWeights));
         Assert.That(checkpoint.Metadata["format"], Is.EqualTo("pt"));
         Assert.That(checkpoint.Info("blocks.0.self_attn.q.weight").Shape, Is.EqualTo(new long[] { 64, 64 }));
         Assert.That(checkpoint.Info("patch_embedding.weight").Shape, Is.EqualTo(new long[] { 64, 16, 1, 2, 2 }));

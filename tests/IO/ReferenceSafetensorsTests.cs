@@ -1,6 +1,7 @@
 using Turbo.Runtime;
 using Turbo.Runtime.IO;
 using static TorchSharp.torch;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.IO;
 
@@ -13,7 +14,7 @@ public class ReferenceSafetensorsTests
     [Test]
     public void EveryDTypeWrittenByTheReferenceReadsBitExact()
     {
-        using var file = SafetensorsFile.Open(TestData.Reference("reference_all_dtypes.safetensors"));
+        using var file = SafetensorsFile.Open(Repository.FilePath("tests", "IO", "Data", "reference_all_dtypes.safetensors"));
         Assert.That(file.Metadata, Is.EquivalentTo(new Dictionary<string, string> { ["format"] = "pt", ["note"] = "ünïcode \"q\"" }));
         foreach (var dtype in Enum.GetValues<SafetensorsDType>())
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Turbo.Runtime.IO;
 using static TorchSharp.torch;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.IO;
 
@@ -18,8 +19,8 @@ public class SafetensorsFuzzTests
     public void MutatedFilesOpenOrFailCleanly()
     {
         using var folder = new TempFolder();
-        byte[][] seeds = [.. ValidFiles(folder), File.ReadAllBytes(TestData.Golden("umt5.io.safetensors"))];
-        string path = folder.File("fuzz.safetensors");
+        byte[][] seeds = [.. ValidFiles(folder), File.ReadAllBytes(Golden.Path("umt5.io.safetensors"))];
+        string path = folder.PathTo("fuzz.safetensors");
         // Rewritten in place through one open stream: truncating and recreating a file costs ~1 ms on ext4.
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite);
         var random = new Random(20261128);
@@ -46,7 +47,7 @@ public class SafetensorsFuzzTests
             }
             catch (Exception e)
             {
-                File.WriteAllBytes(folder.File($"failure-{i}.safetensors"), mutated);
+                File.WriteAllBytes(folder.PathTo($"failure-{i}.safetensors"), mutated);
                 Assert.Fail($"mutation {i}: {e.GetType().Name} escaped: {e.Message}\n{Convert.ToBase64String(mutated)}");
             }
         }
@@ -71,7 +72,7 @@ public class SafetensorsFuzzTests
 
     static IEnumerable<byte[]> ValidFiles(TempFolder folder)
     {
-        string path = folder.File("seed.safetensors");
+        string path = folder.PathTo("seed.safetensors");
         using (var scope = NewDisposeScope())
             SafetensorsWriter.Save(path, new Dictionary<string, Tensor>
             {

@@ -1,6 +1,7 @@
 using Turbo.Runtime;
 using Turbo.Runtime.IO;
 using static TorchSharp.torch;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.IO;
 
@@ -23,14 +24,10 @@ public class SafetensorsRoundTripTests
     public void EveryTorchDTypeReadsBackBitExact(SafetensorsDType dtype, ScalarType expected)
     {
         using var folder = new TempFolder();
-        string path = folder.File("t.safetensors");
+        string path = folder.PathTo("t.safetensors");
         long[] shape = [3, 5, 7];
         byte[] bytes = RandomBytes(dtype, 3 * 5 * 7, seed: (int)dtype);
-        using (var writer = new SafetensorsWriter(path, [("t", dtype, shape)]))
-        {
-            writer.Write("t", bytes);
-            writer.Commit();
-        }
+        WriteRaw(path, "t", dtype, shape, bytes);
         using var file = SafetensorsFile.Open(path);
         using var t = file.Read("t");
         Assert.That(t.dtype, Is.EqualTo(expected));
@@ -43,7 +40,7 @@ public class SafetensorsRoundTripTests
     public void TensorsSavedFromTorchReadBackEqual()
     {
         using var folder = new TempFolder();
-        string path = folder.File("all.safetensors");
+        string path = folder.PathTo("all.safetensors");
         using var scope = NewDisposeScope();
         var tensors = new Dictionary<string, Tensor>
         {
@@ -78,13 +75,9 @@ public class SafetensorsRoundTripTests
     public void UnsignedWideTypesKeepTheirBytesButHaveNoTorchType(SafetensorsDType dtype)
     {
         using var folder = new TempFolder();
-        string path = folder.File("u.safetensors");
+        string path = folder.PathTo("u.safetensors");
         byte[] bytes = RandomBytes(dtype, 6, seed: 1);
-        using (var writer = new SafetensorsWriter(path, [("u", dtype, [2, 3])]))
-        {
-            writer.Write("u", bytes);
-            writer.Commit();
-        }
+        WriteRaw(path, "u", dtype, [2, 3], bytes);
         using var file = SafetensorsFile.Open(path);
         Assert.That(file.Info("u").DType, Is.EqualTo(dtype));
         Assert.That(file.Bytes("u").ToArray(), Is.EqualTo(bytes));
@@ -96,7 +89,7 @@ public class SafetensorsRoundTripTests
     public void ScalarAndEmptyTensorsRoundTrip()
     {
         using var folder = new TempFolder();
-        string path = folder.File("edge.safetensors");
+        string path = folder.PathTo("edge.safetensors");
         using var scope = NewDisposeScope();
         var tensors = new Dictionary<string, Tensor>
         {
@@ -121,7 +114,7 @@ public class SafetensorsRoundTripTests
     public void MetadataRoundTripsAndHeaderIsPaddedToEightBytes()
     {
         using var folder = new TempFolder();
-        string path = folder.File("meta.safetensors");
+        string path = folder.PathTo("meta.safetensors");
         var metadata = new Dictionary<string, string> { ["format"] = "pt", ["config"] = "{\"dim\": 64, \"name\": \"Wän ✓\"}" };
         using (var t = ones(3))
             SafetensorsWriter.Save(path, new Dictionary<string, Tensor> { ["w"] = t }, metadata);
@@ -137,7 +130,7 @@ public class SafetensorsRoundTripTests
     public void MissingTensorIsNamed()
     {
         using var folder = new TempFolder();
-        string path = folder.File("one.safetensors");
+        string path = folder.PathTo("one.safetensors");
         using (var t = ones(1)) SafetensorsWriter.Save(path, new Dictionary<string, Tensor> { ["a"] = t });
         using var file = SafetensorsFile.Open(path);
         Assert.That(file.Contains("a") && !file.Contains("b"), Is.True);
@@ -149,11 +142,19 @@ public class SafetensorsRoundTripTests
     public void ReadAfterDisposeThrows()
     {
         using var folder = new TempFolder();
-        string path = folder.File("d.safetensors");
+        string path = folder.PathTo("d.safetensors");
         using (var t = ones(1)) SafetensorsWriter.Save(path, new Dictionary<string, Tensor> { ["a"] = t });
         var file = SafetensorsFile.Open(path);
         file.Dispose();
         Assert.Throws<ObjectDisposedException>(() => file.Read("a"));
+    }
+
+    /// <summary>Writes a file holding one tensor given as raw bytes.</summary>
+    static void WriteRaw(string path, string name, SafetensorsDType dtype, long[] shape, byte[] bytes)
+    {
+        using var writer = new SafetensorsWriter(path, [(name, dtype, shape)]);
+        writer.Write(name, bytes);
+        writer.Commit();
     }
 
     internal static byte[] RandomBytes(SafetensorsDType dtype, int count, int seed)

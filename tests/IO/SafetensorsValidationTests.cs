@@ -1,19 +1,26 @@
 using System.Text;
 using Turbo.Runtime;
 using Turbo.Runtime.IO;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.IO;
 
 /// <summary>Each way a file can break the format gets its own one-line error naming the file, the tensor and the rule.</summary>
-public class SafetensorsValidationTests
+public class SafetensorsValidationTests : TempFolderFixture
 {
     const string FileName = "model.safetensors";
 
-    static SafetensorsFormatException OpenFails(byte[] content)
+    /// <summary>Writes <paramref name="content"/> as model.safetensors in the test's temp folder; returns its path.</summary>
+    string WriteFile(byte[] content)
     {
-        using var folder = new TempFolder();
-        string path = folder.File(FileName);
+        string path = Temp.PathTo(FileName);
         File.WriteAllBytes(path, content);
+        return path;
+    }
+
+    SafetensorsFormatException OpenFails(byte[] content)
+    {
+        string path = WriteFile(content);
         var e = Assert.Throws<SafetensorsFormatException>(() => SafetensorsFile.Open(path).Dispose())!;
         Assert.That(e.Message, Does.StartWith(path + ": ").And.Not.Contain("\n"));
         Assert.That(e.File, Is.EqualTo(path));
@@ -80,9 +87,7 @@ public class SafetensorsValidationTests
     [Test]
     public void TrailingSpacesAreAllowed()
     {
-        using var folder = new TempFolder();
-        string path = folder.File(FileName);
-        File.WriteAllBytes(path, RawSafetensors.Build("""{"a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}      """, 4));
+        string path = WriteFile(RawSafetensors.Build("""{"a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}      """, 4));
         using var file = SafetensorsFile.Open(path);
         Assert.That(file.Info("a").Shape, Is.EqualTo(new long[] { 1 }));
     }
@@ -174,9 +179,7 @@ public class SafetensorsValidationTests
     [Test]
     public void EmptyTensorWithHugeDimensions()
     {
-        using var folder = new TempFolder();
-        string path = folder.File(FileName);
-        File.WriteAllBytes(path, RawSafetensors.Build("""
+        string path = WriteFile(RawSafetensors.Build("""
             {"ok":{"dtype":"F64","shape":[0,1000000000000000,7],"data_offsets":[0,0]},
              "huge":{"dtype":"F64","shape":[0,1000000000000000000,100],"data_offsets":[0,0]}}
             """, 0));
@@ -190,10 +193,8 @@ public class SafetensorsValidationTests
     [Test]
     public void RankIsCappedForReading()
     {
-        using var folder = new TempFolder();
-        string path = folder.File(FileName);
         string Ones(int n) => "[" + string.Join(",", Enumerable.Repeat(1, n)) + "]";
-        File.WriteAllBytes(path, RawSafetensors.Build(
+        string path = WriteFile(RawSafetensors.Build(
             $"{{\"r64\":{{\"dtype\":\"U8\",\"shape\":{Ones(64)},\"data_offsets\":[0,1]}},\"r65\":{{\"dtype\":\"U8\",\"shape\":{Ones(65)},\"data_offsets\":[1,2]}}}}", 2));
         using var file = SafetensorsFile.Open(path);
         using var t = file.Read("r64");
@@ -206,10 +207,9 @@ public class SafetensorsValidationTests
     [Test]
     public void MissingFileIsAUserError()
     {
-        using var folder = new TempFolder();
-        string path = folder.File("absent.safetensors");
+        string path = Temp.PathTo("absent.safetensors");
         var e = Assert.Throws<TurboException>(() => SafetensorsFile.Open(path))!;
         Assert.That(e.Message, Does.StartWith(path + ": cannot open"));
-        Assert.Throws<TurboException>(() => SafetensorsFile.Open(folder.Path));
+        Assert.Throws<TurboException>(() => SafetensorsFile.Open(Temp.Path));
     }
 }

@@ -1,6 +1,7 @@
 using Turbo.Runtime;
 using Turbo.Runtime.IO;
 using static TorchSharp.torch;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.IO;
 
@@ -13,7 +14,7 @@ public class SafetensorsWriterTests
     public void AbandonedWriteLeavesNoFile()
     {
         using var folder = new TempFolder();
-        string path = folder.File("out.safetensors");
+        string path = folder.PathTo("out.safetensors");
         using (var writer = new SafetensorsWriter(path, Layout))
         {
             using var a = zeros(2, 3);
@@ -27,7 +28,7 @@ public class SafetensorsWriterTests
     public void FailedWriteKeepsThePreviousFileAndLeavesNoTemporary()
     {
         using var folder = new TempFolder();
-        string path = folder.File("out.safetensors");
+        string path = folder.PathTo("out.safetensors");
         File.WriteAllText(path, "previous");
         Assert.Throws<TurboException>(() =>
         {
@@ -43,7 +44,7 @@ public class SafetensorsWriterTests
     public void CommitReplacesAtomicallyAndOnlyThen()
     {
         using var folder = new TempFolder();
-        string path = folder.File("out.safetensors");
+        string path = folder.PathTo("out.safetensors");
         File.WriteAllText(path, "previous");
         using (var writer = new SafetensorsWriter(path, Layout))
         {
@@ -63,7 +64,7 @@ public class SafetensorsWriterTests
     public void EachWriteIsChecked()
     {
         using var folder = new TempFolder();
-        string path = folder.File("out.safetensors");
+        string path = folder.PathTo("out.safetensors");
         using var writer = new SafetensorsWriter(path, Layout);
         using var f16 = zeros(4, dtype: ScalarType.Float16);
         using var f32Wrong = zeros(4);
@@ -80,7 +81,7 @@ public class SafetensorsWriterTests
     public void LayoutIsChecked()
     {
         using var folder = new TempFolder();
-        string path = folder.File("out.safetensors");
+        string path = folder.PathTo("out.safetensors");
         AssertError(() => new SafetensorsWriter(path, [("a", SafetensorsDType.F32, [1]), ("a", SafetensorsDType.F32, [1])]),
             "tensor 'a': name is reserved or appears twice");
         AssertError(() => new SafetensorsWriter(path, [("__metadata__", SafetensorsDType.F32, [1])]), "name is reserved");

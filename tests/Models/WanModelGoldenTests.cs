@@ -1,5 +1,6 @@
 using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
+using Turbo.Tests.Support;
 using static TorchSharp.torch;
 
 namespace Turbo.Tests.Models;
@@ -12,8 +13,8 @@ public class WanModelGoldenTests
     [Test]
     public void ParametersCarryTheOriginalNamesAndShapes()
     {
-        using var model = new WanModel(WanGolden.Config());
-        using var weights = SafetensorsFile.Open(WanGolden.WeightsPath);
+        using var model = new WanModel(GoldenWan.Config());
+        using var weights = Golden.Open(Golden.OriginalWeights);
         var ours = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
         var golden = weights.Tensors.ToDictionary(t => t.Name, t => t.Shape);
         Assert.That(ours.Keys, Is.EquivalentTo(golden.Keys));
@@ -23,14 +24,10 @@ public class WanModelGoldenTests
     [Test]
     public void Fp32ForwardAndIntermediatesMatchUpstream()
     {
-        using var model = WanGolden.LoadModel();
-        using var io = SafetensorsFile.Open(WanGolden.File("wan_dit.io.safetensors"));
-        using var x = io.Read("x");
-        using var t = io.Read("timestep");
-        using var context = io.Read("context");
-        using var noGrad = no_grad();
+        using var model = GoldenWan.LoadModel();
         using var trace = new WanForwardTrace();
-        using var output = model.Forward(x, t, context, trace);
+        using var output = GoldenWan.Forward(model, trace);
+        using var io = Golden.Open(Golden.ForwardIO);
 
         var errors = new Dictionary<string, double>
         {
@@ -50,16 +47,11 @@ public class WanModelGoldenTests
     [Test]
     public void Bf16ForwardStaysWithinBf16ToleranceOfFp32()
     {
-        using var fp32 = WanGolden.LoadModel();
-        using var bf16 = WanGolden.LoadModel(ScalarType.BFloat16);
-        using var io = SafetensorsFile.Open(WanGolden.File("wan_dit.io.safetensors"));
-        using var x = io.Read("x");
-        using var t = io.Read("timestep");
-        using var context = io.Read("context");
-        using var noGrad = no_grad();
-        using var reference = fp32.Forward(x, t, context);
-        using var lowPrecision = bf16.Forward(x, t, context);
-        double error = WanGolden.RelativeError(lowPrecision, reference);
+        using var fp32 = GoldenWan.LoadModel();
+        using var bf16 = GoldenWan.LoadModel(ScalarType.BFloat16);
+        using var reference = GoldenWan.Forward(fp32);
+        using var lowPrecision = GoldenWan.Forward(bf16);
+        double error = RelativeError.Of(lowPrecision, reference);
         TestContext.Out.WriteLine($"bf16 vs fp32: rel err {error:E2}");
         Assert.That(lowPrecision.dtype, Is.EqualTo(ScalarType.Float32));
         Assert.That(error, Is.LessThanOrEqualTo(3e-2));
@@ -69,7 +61,7 @@ public class WanModelGoldenTests
     [Test]
     public void BatchOfTwoWithDifferentTimestepsEqualsTwoSingleCalls()
     {
-        using var model = WanGolden.LoadModel();
+        using var model = GoldenWan.LoadModel();
         using var noGrad = no_grad();
         var generator = manual_seed(7);
         using var x = randn([2, 16, 2, 4, 4], generator: generator);
@@ -80,16 +72,16 @@ public class WanModelGoldenTests
         {
             using var single = model.Forward(x[i..(i + 1)], t[i..(i + 1)], context[i..(i + 1)]);
             using var part = batched[i..(i + 1)];
-            Assert.That(WanGolden.RelativeError(part, single), Is.LessThanOrEqualTo(1e-5), $"sample {i}");
+            Assert.That(RelativeError.Of(part, single), Is.LessThanOrEqualTo(1e-5), $"sample {i}");
         }
         using var first = batched[0];
         using var second = batched[1];
-        Assert.That(WanGolden.RelativeError(first, second), Is.GreaterThan(1e-2), "samples must differ");
+        Assert.That(RelativeError.Of(first, second), Is.GreaterThan(1e-2), "samples must differ");
     }
 
     static double Compare(Tensor ours, SafetensorsFile io, string name)
     {
         using var expected = io.Read(name);
-        return WanGolden.RelativeError(ours, expected);
+        return RelativeError.Of(ours, expected);
     }
 }

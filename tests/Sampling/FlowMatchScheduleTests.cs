@@ -1,7 +1,6 @@
 using Turbo.Runtime;
-using Turbo.Runtime.IO;
 using Turbo.Runtime.Sampling;
-using Turbo.Tests.Models;
+using Turbo.Tests.Support;
 
 namespace Turbo.Tests.Sampling;
 
@@ -10,7 +9,7 @@ public class FlowMatchScheduleTests
     [Test]
     public void DiffusersUniPcGridEqualsUpstreamExactly()
     {
-        using var io = SafetensorsFile.Open(WanGolden.File("unipc_sampling.io.safetensors"));
+        using var io = Golden.Open(Golden.SamplingIO);
         using var goldenTimesteps = io.Read("timesteps");
         using var goldenSigmas = io.Read("sigmas");
         var schedule = FlowMatchSchedule.DiffusersUniPc(8, 3.0);

@@ -1,8 +1,7 @@
 using Turbo.Runtime;
-using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
 using Turbo.Runtime.Sampling;
-using Turbo.Tests.Models;
+using Turbo.Tests.Support;
 using static TorchSharp.torch;
 
 namespace Turbo.Tests.Sampling;
@@ -12,8 +11,8 @@ public class SamplerTests
     [Test]
     public void UniPcWithGuidanceReproducesTheUpstreamDenoisingLoop()
     {
-        using var model = WanGolden.LoadModel();
-        using var io = SafetensorsFile.Open(WanGolden.File("unipc_sampling.io.safetensors"));
+        using var model = GoldenWan.LoadModel();
+        using var io = Golden.Open(Golden.SamplingIO);
         int steps = int.Parse(io.Metadata["steps"]);
         double shift = double.Parse(io.Metadata["flow_shift"], System.Globalization.CultureInfo.InvariantCulture);
         double guidance = double.Parse(io.Metadata["guidance_scale"], System.Globalization.CultureInfo.InvariantCulture);
@@ -28,7 +27,7 @@ public class SamplerTests
         using var latents = new UniPcSampler().Sample(velocity, noise, FlowMatchSchedule.DiffusersUniPc(steps, shift),
             (i, n) => calls.Add((i, n)));
 
-        double error = WanGolden.RelativeError(latents, expected);
+        double error = RelativeError.Of(latents, expected);
         TestContext.Out.WriteLine($"UniPC {steps} steps + CFG {guidance}: rel err {error:E2}");
         Assert.That(error, Is.LessThanOrEqualTo(1e-3));
         Assert.That(calls, Is.EqualTo(Enumerable.Range(1, steps).Select(i => (i, steps))));
@@ -37,8 +36,8 @@ public class SamplerTests
     [Test]
     public void BatchedGuidanceEqualsTwoSeparatePasses()
     {
-        using var model = WanGolden.LoadModel();
-        using var io = SafetensorsFile.Open(WanGolden.File("unipc_sampling.io.safetensors"));
+        using var model = GoldenWan.LoadModel();
+        using var io = Golden.Open(Golden.SamplingIO);
         using var noise = io.Read("noise");
         using var context = io.Read("context");
         using var negative = io.Read("negative_context");
@@ -48,9 +47,9 @@ public class SamplerTests
         using var cond = model.Forward(noise, t, context);
         using var uncond = model.Forward(noise, t, negative);
         using var separate = ClassifierFreeGuidance.Combine(cond, uncond, 5.0);
-        Assert.That(WanGolden.RelativeError(batched, separate), Is.LessThanOrEqualTo(1e-5));
+        Assert.That(RelativeError.Of(batched, separate), Is.LessThanOrEqualTo(1e-5));
         using var unguided = ClassifierFreeGuidance.Guided((x, ts, c) => model.Forward(x, ts, c), context, negative, 1.0)(noise, t);
-        Assert.That(WanGolden.RelativeError(unguided, cond), Is.Zero);
+        Assert.That(RelativeError.Of(unguided, cond), Is.Zero);
     }
 
     [Test]
