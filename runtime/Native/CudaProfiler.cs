@@ -82,4 +82,19 @@ public sealed class CudaProfiler : IDisposable
     }
 
     public static void Synchronize() => TurboNative.Check(TurboNative.turbo_device_synchronize());
+
+    /// <summary>Median GPU time of <paramref name="op"/> over <paramref name="repeats"/> calls after <paramref name="warmup"/>.</summary>
+    public static double MedianMs(Action op, int warmup = 3, int repeats = 10)
+    {
+        using var profiler = new CudaProfiler();
+        for (int i = 0; i < warmup; i++) op();
+        var samples = new List<double>();
+        for (int i = 0; i < repeats; i++)
+        {
+            using (profiler.Measure("op")) op();
+            samples.Add(profiler.Collect()["op"]);
+        }
+        samples.Sort();
+        return samples[samples.Count / 2];
+    }
 }

@@ -1,6 +1,7 @@
 using Turbo.Distiller.Training;
 using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
+using Turbo.Tests.Support;
 using static TorchSharp.torch;
 
 namespace Turbo.Tests.Distiller;
@@ -42,7 +43,7 @@ public class FlowMatchingTrainerTests
     {
         using var model = NewModel();
         using var empty = zeros(1, 4, 8);
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var data = new TwoClips();
         double before = HeldOutLoss(model, data);
         using (var trainer = new FlowMatchingTrainer(model, empty, Settings(60) with { CheckpointEvery = 60 }, dir.Path))
@@ -71,8 +72,8 @@ public class FlowMatchingTrainerTests
     public void ResumedRunEqualsUninterruptedRun()
     {
         using var empty = zeros(1, 4, 8);
-        using var straight = new TempDir();
-        using var resumed = new TempDir();
+        using var straight = new TempFolder();
+        using var resumed = new TempFolder();
         using (var model = NewModel())
         using (var trainer = new FlowMatchingTrainer(model, empty, Settings(6), straight.Path))
             trainer.Train(new TwoClips());
@@ -93,11 +94,5 @@ public class FlowMatchingTrainerTests
             using var y = b.Read(info.Name);
             Assert.That(x.allclose(y, rtol: 0, atol: 0), Is.True, info.Name);
         }
-    }
-
-    sealed class TempDir : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("turbo-train-").FullName;
-        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 }

@@ -37,7 +37,7 @@ public sealed record Ceilings(IReadOnlyList<Ceilings.GemmRate> Gemm, Ceilings.Sd
     {
         using var a = randn(m, k, dtype: ScalarType.BFloat16, device: device);
         using var w = randn(n, k, dtype: ScalarType.BFloat16, device: device);
-        return new GemmRate(m, k, n, MedianMs(() => nn.functional.linear(a, w).Dispose()));
+        return new GemmRate(m, k, n, CudaProfiler.MedianMs(() => nn.functional.linear(a, w).Dispose()));
     }
 
     static SdpaRate MeasureSdpa(long heads, long length, long headDim, Device device)
@@ -45,28 +45,13 @@ public sealed record Ceilings(IReadOnlyList<Ceilings.GemmRate> Gemm, Ceilings.Sd
         using var q = randn(1, heads, length, headDim, dtype: ScalarType.BFloat16, device: device);
         using var k = randn(1, heads, length, headDim, dtype: ScalarType.BFloat16, device: device);
         using var v = randn(1, heads, length, headDim, dtype: ScalarType.BFloat16, device: device);
-        return new SdpaRate(heads, length, headDim, MedianMs(() => nn.functional.scaled_dot_product_attention(q, k, v).Dispose()));
+        return new SdpaRate(heads, length, headDim, CudaProfiler.MedianMs(() => nn.functional.scaled_dot_product_attention(q, k, v).Dispose()));
     }
 
     static double MeasureCopy(long bytes, Device device)
     {
         using var source = empty(bytes, dtype: ScalarType.Byte, device: device);
         using var target = empty(bytes, dtype: ScalarType.Byte, device: device);
-        return MedianMs(() => target.copy_(source));
-    }
-
-    /// <summary>Median of 10 timed calls after 3 warm-up calls, CUDA events on the default stream.</summary>
-    internal static double MedianMs(Action op)
-    {
-        using var profiler = new CudaProfiler();
-        for (int i = 0; i < 3; i++) op();
-        var samples = new List<double>();
-        for (int i = 0; i < 10; i++)
-        {
-            using (profiler.Measure("op")) op();
-            samples.Add(profiler.Collect()["op"]);
-        }
-        samples.Sort();
-        return samples[samples.Count / 2];
+        return CudaProfiler.MedianMs(() => target.copy_(source));
     }
 }

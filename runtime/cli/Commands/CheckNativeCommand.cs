@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using Spectre.Console;
 using Turbo.Runtime;
@@ -125,23 +124,7 @@ static class CheckNativeCommand
 
     static Timing Time(string op, string shape, long bytes, Action reference, Action native)
     {
-        double refMs = MedianMs(reference), natMs = MedianMs(native);
+        double refMs = CudaProfiler.MedianMs(reference, repeats: 20), natMs = CudaProfiler.MedianMs(native, repeats: 20);
         return new Timing(op, shape, refMs, natMs, refMs / natMs, bytes / (natMs * 1e6));
-    }
-
-    /// <summary>Median over 20 repeats (after 3 warm-up calls) of GPU time between CUDA events.</summary>
-    static double MedianMs(Action op)
-    {
-        using var profiler = new CudaProfiler();
-        for (int i = 0; i < 3; i++) op();
-        var samples = new List<double>();
-        for (int i = 0; i < 20; i++)
-        {
-            using (profiler.Measure("op")) op();
-            samples.Add(profiler.Collect()["op"]);
-        }
-        samples.Sort();
-        Debug.Assert(samples.Count > 0);
-        return samples[samples.Count / 2];
     }
 }
