@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
 using Turbo.Tests.IO;
@@ -47,11 +48,11 @@ public class Umt5ConfigTests
     public void FileAndMetadataSourcesAreNamedInErrors()
     {
         using var folder = new TempFolder();
-        string path = folder.File("config.json");
+        string path = folder.PathTo("config.json");
         File.WriteAllText(path, Minimal);
         Assert.That(Umt5Config.FromFile(path), Is.EqualTo(Umt5Config.FromJson(Minimal, "x")));
-        Assert.That(Assert.Throws<TurboException>(() => Umt5Config.FromFile(folder.File("absent.json")))!.Message,
-            Does.StartWith(folder.File("absent.json")));
+        Assert.That(Assert.Throws<TurboException>(() => Umt5Config.FromFile(folder.PathTo("absent.json")))!.Message,
+            Does.StartWith(folder.PathTo("absent.json")));
         var noConfig = new Dictionary<string, string> { ["format"] = "pt" };
         Assert.That(Assert.Throws<TurboException>(() => Umt5Config.FromMetadata(noConfig, "w.safetensors"))!.Message,
             Does.StartWith("w.safetensors: no UMT5 config"));

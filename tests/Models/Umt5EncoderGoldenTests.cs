@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
 using static TorchSharp.torch;
@@ -41,7 +42,7 @@ public class Umt5EncoderGoldenTests
         using var expected = io.Read("last_hidden_state");
         using var noGrad = no_grad();
         using var output = model.Forward(ids, mask);
-        double error = WanGolden.RelativeError(output, expected);
+        double error = RelativeError.Of(output, expected);
         TestContext.Out.WriteLine($"last_hidden_state: rel err {error:E2}");
         Assert.That(output.dtype, Is.EqualTo(ScalarType.Float32));
         Assert.That(error, Is.LessThanOrEqualTo(Fp32Tolerance));
@@ -57,7 +58,7 @@ public class Umt5EncoderGoldenTests
         using var expected = io.Read("last_hidden_state");
         using var noGrad = no_grad();
         using var unmasked = model.Forward(ids);
-        Assert.That(WanGolden.RelativeError(unmasked, expected), Is.GreaterThan(1e-2));
+        Assert.That(RelativeError.Of(unmasked, expected), Is.GreaterThan(1e-2));
     }
 
     [Test]
@@ -77,7 +78,7 @@ public class Umt5EncoderGoldenTests
         model.LoadWeights(sharedBias);
         using var noGrad = no_grad();
         using var output = model.Forward(ids, mask);
-        Assert.That(WanGolden.RelativeError(output, expected), Is.GreaterThan(1e-3));
+        Assert.That(RelativeError.Of(output, expected), Is.GreaterThan(1e-3));
         foreach (var t in weights.Values) t.Dispose();
     }
 
@@ -99,8 +100,8 @@ public class Umt5EncoderGoldenTests
         using var noGrad = no_grad();
         using var a = fromDictionary.Forward(ids, mask);
         using var b = fromFunctions.Forward(ids, mask);
-        Assert.That(WanGolden.RelativeError(a, expected), Is.LessThanOrEqualTo(Fp32Tolerance));
-        Assert.That(WanGolden.RelativeError(b, expected), Is.LessThanOrEqualTo(Fp32Tolerance));
+        Assert.That(RelativeError.Of(a, expected), Is.LessThanOrEqualTo(Fp32Tolerance));
+        Assert.That(RelativeError.Of(b, expected), Is.LessThanOrEqualTo(Fp32Tolerance));
         foreach (var t in weights.Values) t.Dispose();
     }
 
@@ -115,7 +116,7 @@ public class Umt5EncoderGoldenTests
         using var noGrad = no_grad();
         using var reference = fp32.Forward(ids, mask);
         using var lowPrecision = bf16.Forward(ids, mask);
-        double error = WanGolden.RelativeError(lowPrecision, reference);
+        double error = RelativeError.Of(lowPrecision, reference);
         TestContext.Out.WriteLine($"bf16 vs fp32: rel err {error:E2}");
         Assert.That(lowPrecision.dtype, Is.EqualTo(ScalarType.Float32));
         // Measured 2.9e-2; rounding the weights to bf16 alone (fp32 compute) already gives 1.8e-2 on this tiny random
@@ -136,7 +137,7 @@ public class Umt5EncoderGoldenTests
         {
             using var single = model.Forward(ids[i..(i + 1)], mask[i..(i + 1)]);
             using var part = batched[i..(i + 1)];
-            Assert.That(WanGolden.RelativeError(part, single), Is.LessThanOrEqualTo(1e-5), $"sample {i}");
+            Assert.That(RelativeError.Of(part, single), Is.LessThanOrEqualTo(1e-5), $"sample {i}");
         }
     }
 
@@ -153,6 +154,6 @@ public class Umt5EncoderGoldenTests
         using var outB = model.Forward(b, mask);
         using var realA = outA[.., ..4];
         using var realB = outB[.., ..4];
-        Assert.That(WanGolden.RelativeError(realA, realB), Is.LessThanOrEqualTo(1e-6));
+        Assert.That(RelativeError.Of(realA, realB), Is.LessThanOrEqualTo(1e-6));
     }
 }

@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using Turbo.Runtime;
 using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
@@ -123,7 +124,7 @@ public class Umt5EncoderInputTests
     public void CheckpointWithoutAConfigIsRejected()
     {
         using var folder = new TempFolder();
-        string path = folder.File("model.safetensors");
+        string path = folder.PathTo("model.safetensors");
         using (var weight = ones(4, 4)) SafetensorsWriter.Save(path, new Dictionary<string, Tensor> { ["shared.weight"] = weight });
         var error = Assert.Throws<TurboException>(() => Umt5Encoder.FromCheckpoint(path).Dispose());
         Assert.That(error!.Message, Does.Contain("no UMT5 config"));

@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
 using Turbo.Tests.IO;
@@ -8,8 +9,8 @@ namespace Turbo.Tests.Models;
 /// <summary>The tiny UMT5 golden files (upstream transformers on random weights).</summary>
 static class Umt5Golden
 {
-    public static string WeightsPath => TestData.Golden("umt5.transformers.safetensors");
-    public static string IoPath => TestData.Golden("umt5.io.safetensors");
+    public static string WeightsPath => Golden.Path("umt5.transformers.safetensors");
+    public static string IoPath => Golden.Path("umt5.io.safetensors");
 
     public static Umt5Config Config()
     {

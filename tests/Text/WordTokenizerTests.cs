@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
 using Turbo.Runtime.Text;
@@ -112,7 +113,7 @@ public class WordTokenizerTests
         Assert.That(built.VocabSize, Is.EqualTo(3 + 13)); // a small red triangle moves left big green circle right over dark background
 
         using var folder = new TempFolder();
-        string path = folder.File("vocab.json");
+        string path = folder.PathTo("vocab.json");
         built.Save(path);
         var loaded = WordTokenizer.Load(path);
         Assert.That(loaded.Vocabulary, Is.EquivalentTo(built.Vocabulary));
@@ -141,9 +142,9 @@ public class WordTokenizerTests
     public void MissingVocabularyFileIsNamed()
     {
         using var folder = new TempFolder();
-        string path = folder.File("vocab.json");
+        string path = folder.PathTo("vocab.json");
         Assert.That(Assert.Throws<TurboException>(() => WordTokenizer.Load(path))!.Message, Does.StartWith(path));
-        Assert.That(Assert.Throws<TurboException>(() => Tokenizer().Save(folder.File("absent/vocab.json")))!.Message,
+        Assert.That(Assert.Throws<TurboException>(() => Tokenizer().Save(folder.PathTo("absent/vocab.json")))!.Message,
             Does.Contain("cannot write the vocabulary"));
     }
 }
