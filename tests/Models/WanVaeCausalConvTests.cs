@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using Turbo.Runtime.Models;
 using static TorchSharp.torch;
 
@@ -32,10 +33,10 @@ public class WanVaeCausalConvTests
         Assert.That(y.shape, Is.EqualTo(new long[] { 1, 4, 4, 5, 5 }), "time padded on the past side only");
         using var early = y.narrow(2, 0, 2);
         using var earlyChanged = yChanged.narrow(2, 0, 2);
-        Assert.That(WanGolden.RelativeError(earlyChanged, early), Is.EqualTo(0));
+        Assert.That(RelativeError.Of(earlyChanged, early), Is.EqualTo(0));
         using var late = y.narrow(2, 2, 2);
         using var lateChanged = yChanged.narrow(2, 2, 2);
-        Assert.That(WanGolden.RelativeError(lateChanged, late), Is.GreaterThan(0.01));
+        Assert.That(RelativeError.Of(lateChanged, late), Is.GreaterThan(0.01));
     }
 
     // Single-frame chunks after the first are what the decoder and the encoder's deepest stages see.
@@ -58,6 +59,6 @@ public class WanVaeCausalConvTests
         }
         using var chunked = cat(chunks, 2);
         foreach (var t in chunks) t.Dispose();
-        Assert.That(WanGolden.RelativeError(chunked, whole), Is.LessThanOrEqualTo(1e-6));
+        Assert.That(RelativeError.Of(chunked, whole), Is.LessThanOrEqualTo(1e-6));
     }
 }

@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ public class WanVaeGoldenTests
 {
     const double Fp32Tolerance = 1e-4;
 
-    internal static string WeightsPath => WanGolden.File("wan_vae.diffusers.safetensors");
+    internal static string WeightsPath => Golden.Path("wan_vae.diffusers.safetensors");
 
     /// <summary>The tiny golden VAE, its config read from the JSON the weights file carries in its metadata.</summary>
     internal static WanVae LoadGoldenVae()
@@ -51,7 +52,7 @@ public class WanVaeGoldenTests
     public void EncodeMatchesUpstreamPosterior()
     {
         using var vae = LoadGoldenVae();
-        using var io = SafetensorsFile.Open(WanGolden.File("wan_vae.io.safetensors"));
+        using var io = SafetensorsFile.Open(Golden.Path("wan_vae.io.safetensors"));
         using var video = io.Read("video");
         using var expectedMean = io.Read("latent_mean");
         using var expectedLogVar = io.Read("latent_logvar");
@@ -59,8 +60,8 @@ public class WanVaeGoldenTests
         using (mean)
         using (logVar)
         {
-            double meanError = WanGolden.RelativeError(mean, expectedMean);
-            double logVarError = WanGolden.RelativeError(logVar, expectedLogVar);
+            double meanError = RelativeError.Of(mean, expectedMean);
+            double logVarError = RelativeError.Of(logVar, expectedLogVar);
             TestContext.Out.WriteLine($"latent_mean: rel err {meanError:E2}; latent_logvar: rel err {logVarError:E2}");
             Assert.That(meanError, Is.LessThanOrEqualTo(Fp32Tolerance), "latent_mean");
             Assert.That(logVarError, Is.LessThanOrEqualTo(Fp32Tolerance), "latent_logvar");
@@ -71,11 +72,11 @@ public class WanVaeGoldenTests
     public void DecodeMatchesUpstreamVideo()
     {
         using var vae = LoadGoldenVae();
-        using var io = SafetensorsFile.Open(WanGolden.File("wan_vae.io.safetensors"));
+        using var io = SafetensorsFile.Open(Golden.Path("wan_vae.io.safetensors"));
         using var latent = io.Read("latent_mean");
         using var expected = io.Read("decoded");
         using var decoded = vae.Decode(latent);
-        double error = WanGolden.RelativeError(decoded, expected);
+        double error = RelativeError.Of(decoded, expected);
         TestContext.Out.WriteLine($"decoded: rel err {error:E2}");
         Assert.That(error, Is.LessThanOrEqualTo(Fp32Tolerance));
     }
@@ -115,9 +116,9 @@ public class WanVaeGoldenTests
             using var batchMean = mean.narrow(0, 1, 1);
             using var batchLogVar = logVar.narrow(0, 1, 1);
             using var batchDecoded = decoded.narrow(0, 1, 1);
-            Assert.That(WanGolden.RelativeError(batchMean, singleMean), Is.LessThanOrEqualTo(1e-5), "mean");
-            Assert.That(WanGolden.RelativeError(batchLogVar, singleLogVar), Is.LessThanOrEqualTo(1e-5), "logvar");
-            Assert.That(WanGolden.RelativeError(batchDecoded, singleDecoded), Is.LessThanOrEqualTo(1e-5), "decoded");
+            Assert.That(RelativeError.Of(batchMean, singleMean), Is.LessThanOrEqualTo(1e-5), "mean");
+            Assert.That(RelativeError.Of(batchLogVar, singleLogVar), Is.LessThanOrEqualTo(1e-5), "logvar");
+            Assert.That(RelativeError.Of(batchDecoded, singleDecoded), Is.LessThanOrEqualTo(1e-5), "decoded");
         }
     }
 
@@ -126,7 +127,7 @@ public class WanVaeGoldenTests
     {
         // The decoder normalises its input, so only its last layer can push values out of range: shift two channels.
         using var vae = LoadGoldenVaeWith("decoder.conv_out.bias", tensor(new float[] { 5, -5, 0 }));
-        using var io = SafetensorsFile.Open(WanGolden.File("wan_vae.io.safetensors"));
+        using var io = SafetensorsFile.Open(Golden.Path("wan_vae.io.safetensors"));
         using var latent = io.Read("latent_mean");
         using var decoded = vae.Decode(latent);
         using var red = decoded.select(1, 0);
@@ -142,7 +143,7 @@ public class WanVaeGoldenTests
     {
         // quant_conv's output channels 4..7 are the log-variance: push them far out of range both ways.
         using var vae = LoadGoldenVaeWith("quant_conv.bias", tensor(new float[] { 0, 0, 0, 0, 1000, 1000, -1000, -1000 }));
-        using var io = SafetensorsFile.Open(WanGolden.File("wan_vae.io.safetensors"));
+        using var io = SafetensorsFile.Open(Golden.Path("wan_vae.io.safetensors"));
         using var video = io.Read("video");
         var (mean, logVar) = vae.Encode(video);
         using (mean)
