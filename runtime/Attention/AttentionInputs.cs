@@ -51,9 +51,10 @@ public static class AttentionInputs
     /// <summary>[B, 1, 1, Lk] bool, true where the key takes part.</summary>
     public static Tensor KeyMask(Tensor keyLengths, long keys, Device device)
     {
-        using var positions = arange(keys, dtype: ScalarType.Int64, device: device);
-        using var lengths = keyLengths.to(ScalarType.Int64, device);
-        return positions.view(1, 1, 1, keys).lt(lengths.view(-1, 1, 1, 1));
+        using var scope = NewDisposeScope();
+        var positions = arange(keys, dtype: ScalarType.Int64, device: device).view(1, 1, 1, keys);
+        var lengths = keyLengths.to(ScalarType.Int64, device).view(-1, 1, 1, 1);
+        return positions.lt(lengths).MoveToOuterDisposeScope();
     }
 
     static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
