@@ -1,3 +1,5 @@
+using Turbo.Runtime.Attention;
+
 namespace Turbo.Runtime.Models;
 
 /// <summary>
@@ -19,6 +21,9 @@ public sealed record WanConfig
     public int[] PatchSize { get; init; } = [1, 2, 2];
     public bool QkNorm { get; init; } = true;
     public bool CrossAttnNorm { get; init; } = true;
+
+    /// <summary>How self-attention is computed (dense unless a package says otherwise); SLA adds proj_l parameters.</summary>
+    public AttentionConfig Attention { get; init; } = AttentionConfig.Dense;
 
     public int HeadDim => Dim / NumHeads;
     public int PatchVolume => PatchSize[0] * PatchSize[1] * PatchSize[2];

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Turbo.Runtime.Attention;
 using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
@@ -225,7 +226,7 @@ public sealed class WanAttentionBlock : nn.Module
     public WanAttentionBlock(WanConfig config, ScalarType computeDtype, Device device) : base(nameof(WanAttentionBlock))
     {
         modulation = nn.Parameter(zeros(1, 6, config.Dim, dtype: ScalarType.Float32, device: device));
-        selfAttention = new WanAttention(config, computeDtype, device);
+        selfAttention = new WanAttention(config, computeDtype, device, config.Attention);
         crossAttention = new WanAttention(config, computeDtype, device);
         eps = config.Eps;
         this.computeDtype = computeDtype;
@@ -257,24 +258,32 @@ public sealed class WanAttentionBlock : nn.Module
 }
 
 /// <summary>
-/// Multi-head attention with q/k RMSNorm across all heads (before the head split), optional RoPE on q and k,
-/// non-causal SDPA with scale 1/√head_dim. Self-attention passes no key/value source; cross-attention passes the
-/// embedded text.
+/// Multi-head attention with q/k RMSNorm across all heads (before the head split), optional RoPE on q and k, and
+/// non-causal attention with scale 1/√head_dim computed by an <see cref="IAttentionBackend"/>. Self-attention passes
+/// no key/value source and uses the backend of the model's <see cref="WanConfig.Attention"/>; cross-attention passes
+/// the embedded text and is always dense (as in TurboDiffusion, which swaps self-attention only).
+/// A backend with parameters (SLA's proj_l) registers under <c>attn_op.local_attn</c>, TurboDiffusion's names
+/// (<c>blocks.N.self_attn.attn_op.local_attn.proj_l.weight</c>), so its checkpoints map one to one; dense and
+/// Sage attention register nothing, so dense checkpoints load strictly into them.
 /// </summary>
 public sealed class WanAttention : nn.Module
 {
     readonly WanLinear q, k, v, o;
     readonly WanRmsNorm? normQ, normK;
+    readonly IAttentionBackend attention;
     readonly int heads, headDim;
     readonly double eps;
     readonly ScalarType computeDtype;
 
-    public WanAttention(WanConfig config, ScalarType computeDtype, Device device) : base(nameof(WanAttention))
+    /// <param name="attentionConfig">the attention to use; null = dense</param>
+    public WanAttention(WanConfig config, ScalarType computeDtype, Device device, AttentionConfig? attentionConfig = null)
+        : base(nameof(WanAttention))
     {
         heads = config.NumHeads;
         headDim = config.HeadDim;
         eps = config.Eps;
         this.computeDtype = computeDtype;
+        attention = (attentionConfig ?? AttentionConfig.Dense).CreateBackend(headDim, device);
         q = new WanLinear(config.Dim, config.Dim, computeDtype, device);
         k = new WanLinear(config.Dim, config.Dim, computeDtype, device);
         v = new WanLinear(config.Dim, config.Dim, computeDtype, device);
@@ -283,12 +292,20 @@ public sealed class WanAttention : nn.Module
         register_module("k", k);
         register_module("v", v);
         register_module("o", o);
+        if (attention is nn.Module withParameters)
+            register_module("attn_op", nn.ModuleDict<nn.Module>(("local_attn", withParameters)));
         if (!config.QkNorm) return;
         normQ = new WanRmsNorm(config.Dim, config.Eps, device);
         normK = new WanRmsNorm(config.Dim, config.Eps, device);
         register_module("norm_q", normQ);
         register_module("norm_k", normK);
     }
+
+    /// <summary>
+    /// Called with the q, k, v heads ([B, heads, L, headDim], compute dtype) just before they are attended, to
+    /// inspect real activations (attention accuracy studies, tests). The tensors are only valid during the call.
+    /// </summary>
+    public Action<Tensor, Tensor, Tensor>? AttentionInputsObserver { get; set; }
 
     /// <param name="input">queries' source [B, L, D]</param>
     /// <param name="keyValueSource">keys/values' source [B, Lkv, D], or null for self-attention</param>
@@ -298,13 +315,13 @@ public sealed class WanAttention : nn.Module
         using var scope = NewDisposeScope();
         var kvSource = keyValueSource ?? input;
         long batch = input.shape[0], length = input.shape[1], kvLength = kvSource.shape[1];
-        var query = NormAndRotate(q.call(input), normQ, rope);
-        var key = NormAndRotate(k.call(kvSource), normK, rope);
-        var value = v.call(kvSource);
+        var query = Heads(NormAndRotate(q.call(input), normQ, rope), batch, length);
+        var key = Heads(NormAndRotate(k.call(kvSource), normK, rope), batch, kvLength);
+        var value = Heads(v.call(kvSource), batch, kvLength);
+        AttentionInputsObserver?.Invoke(query, key, value);
         Tensor attended;
         using (CudaProfiler.Scope(rope is null ? "cross-attention" : "self-attention"))
-            attended = nn.functional.scaled_dot_product_attention(
-                Heads(query, batch, length), Heads(key, batch, kvLength), Heads(value, batch, kvLength));
+            attended = attention.Attend(query, key, value);
         var merged = attended.transpose(1, 2).reshape(batch, length, -1);
         return o.call(merged).MoveToOuterDisposeScope();
     }
@@ -320,7 +337,7 @@ public sealed class WanAttention : nn.Module
         return normed.to(computeDtype);
     }
 
-    /// <summary>[B, L, D] → [B, heads, L, headDim] in the compute dtype, the layout SDPA takes.</summary>
+    /// <summary>[B, L, D] → [B, heads, L, headDim] in the compute dtype, the layout attention backends take.</summary>
     Tensor Heads(Tensor t, long batch, long length) => t.to(computeDtype).view(batch, length, heads, headDim).transpose(1, 2);
 }
 

@@ -1,0 +1,91 @@
+using static TorchSharp.torch;
+
+namespace Turbo.Runtime.Attention;
+
+/// <summary>
+/// SLA's choice of key blocks (upstream <c>SLA/utils.py::get_block_map</c>): per (batch, head), K is smoothed (its mean
+/// over the tokens subtracted, which softmax ignores but which removes the channel offsets that would dominate the
+/// pooled scores), Q and smoothed K are mean-pooled into blocks of BlockQ / BlockK tokens (a shorter last block is
+/// averaged over the tokens it has), the pooled blocks are scored pool(Q)·pool(K)ᵀ, and each query block keeps its
+/// <see cref="KeptBlocks"/> highest-scoring key blocks. All queries of a block share the selection.
+/// </summary>
+public static class BlockSelection
+{
+    /// <summary>
+    /// Key blocks kept per query block: max(1, ⌊topK · n⌋) for n key blocks. Upstream computes int(topK · n) (the
+    /// same truncation, in the same double arithmetic) but would keep none when that is 0; one block is kept instead,
+    /// so every query attends to something. With key lengths, n counts the blocks that hold at least one key.
+    /// </summary>
+    public static long KeptBlocks(double topK, long keyBlocks) =>
+        Math.Clamp((long)Math.Floor(topK * keyBlocks), 1, keyBlocks);
+
+    /// <summary>
+    /// q [B, H, Lq, D], k [B, H, Lk, D] → bool [B, H, ⌈Lq/blockQ⌉, ⌈Lk/blockK⌉], true for the kept (query block, key
+    /// block) pairs. Computed without autograd (a selection has no gradient), in float32 (float64 for float64 input).
+    /// </summary>
+    public static Tensor Select(Tensor q, Tensor k, double topK, int blockQ, int blockK, Tensor? keyLengths = null)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var dtype = q.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        var (batch, keys) = (q.shape[0], k.shape[2]);
+        long[] lengths = AttentionInputs.HostLengths(keyLengths, batch, keys);
+
+        var pooledQ = BlockMeans(q.to(dtype), blockQ, validKeys: null);
+        var validKeys = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device).view(batch, 1, keys, 1).to(dtype);
+        var pooledK = BlockMeans(SmoothK(k.to(dtype), validKeys, lengths), blockK, validKeys);
+
+        var scores = pooledQ.matmul(pooledK.transpose(-1, -2));                  // [B, H, nQ, nK]
+        long keyBlocks = scores.shape[3];
+        var blockStarts = arange(keyBlocks, dtype: ScalarType.Int64, device: q.device) * blockK;
+        var lengthColumn = tensor(lengths, device: q.device).view(batch, 1, 1, 1);
+        scores = scores.masked_fill(blockStarts.view(1, 1, 1, keyBlocks).ge(lengthColumn), double.NegativeInfinity);
+
+        var kept = tensor(lengths.Select(n => KeptBlocks(topK, (n + blockK - 1) / blockK)).ToArray(), device: q.device);
+        var rank = scores.argsort(-1, descending: true).argsort(-1);
+        return rank.lt(kept.view(batch, 1, 1, 1)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// K minus its mean over the valid tokens of each (batch, head), with the tokens past a key length set to 0.
+    /// <paramref name="validKeys"/> is [B, 1, Lk, 1] (1 = valid) or null when every key is valid.
+    /// </summary>
+    public static Tensor SmoothK(Tensor k, Tensor? validKeys, long[] lengths)
+    {
+        using var scope = NewDisposeScope();
+        if (validKeys is null) return (k - k.mean([2L], keepdim: true)).MoveToOuterDisposeScope();
+        var counts = tensor(lengths.Select(n => (double)n).ToArray(), dtype: k.dtype, device: k.device).view(-1, 1, 1, 1);
+        var masked = k * validKeys;
+        var mean = masked.sum([2L], keepdim: true) / counts;
+        return ((k - mean) * validKeys).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// x [B, H, L, D] → per-block means [B, H, ⌈L/block⌉, D] over the tokens each block holds (only the valid ones
+    /// when <paramref name="validKeys"/> [B, 1, L, 1] is given; x must already be 0 past the lengths then).
+    /// A block without valid tokens gets 0.
+    /// </summary>
+    static Tensor BlockMeans(Tensor x, int block, Tensor? validKeys)
+    {
+        using var scope = NewDisposeScope();
+        var (b, h, length, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+        long blocks = (length + block - 1) / block;
+        long pad = blocks * block - length;
+        var sums = nn.functional.pad(x, [0, 0, 0, pad]).view(b, h, blocks, block, d).sum([3L]);
+        var weights = validKeys ?? ones(1, 1, length, 1, dtype: x.dtype, device: x.device);
+        var counts = nn.functional.pad(weights, [0, 0, 0, pad]).view(weights.shape[0], 1, blocks, block, 1).sum([3L]);
+        return (sums / counts.clamp_min(1)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A block map [B, H, nQ, nK] → a per-query map [B, H, Lq, nK] (each query row takes its block's row).</summary>
+    public static Tensor PerQuery(Tensor blockMap, int blockQ, long queries) =>
+        blockMap.repeat_interleave(blockQ, 2).narrow(2, 0, queries);
+
+    /// <summary>A block map [B, H, nQ, nK] → a token mask [B, H, Lq, Lk].</summary>
+    public static Tensor PerToken(Tensor blockMap, int blockQ, int blockK, long queries, long keys)
+    {
+        using var rows = PerQuery(blockMap, blockQ, queries);
+        using var expanded = rows.repeat_interleave(blockK, 3);
+        return expanded.narrow(3, 0, keys);
+    }
+}

@@ -1,0 +1,29 @@
+using static TorchSharp.torch;
+
+namespace Turbo.Runtime.Attention;
+
+/// <summary>
+/// Symmetric INT8 quantization per block of tokens: each block of <c>block</c> consecutive tokens (the last one may be
+/// shorter) of one (batch, head) shares one scale absmax/127; codes are round-half-even(x / scale), in −127..127.
+/// An all-zero block gets scale 1 (its codes are 0 either way), so no division by zero appears.
+/// </summary>
+public static class Int8BlockQuantizer
+{
+    /// <summary>
+    /// x [B, H, L, D] → codes [B, H, L, D] (float64 holding integers, ready for an exact integer matmul) and
+    /// scales [B, H, ⌈L/block⌉] float32.
+    /// </summary>
+    public static (Tensor Codes, Tensor Scales) Quantize(Tensor x, int block)
+    {
+        using var scope = NewDisposeScope();
+        var (b, h, length, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+        long blocks = (length + block - 1) / block;
+        var padded = nn.functional.pad(x.to(ScalarType.Float32), [0, 0, 0, blocks * block - length]);
+        var grouped = padded.view(b, h, blocks, block, d);
+        var absmax = grouped.abs().amax([3, 4]);
+        var scales = where(absmax.gt(0), absmax / 127.0, ones_like(absmax));
+        var codes = (grouped / scales.view(b, h, blocks, 1, 1)).round()
+            .view(b, h, blocks * block, d).narrow(2, 0, length).to(ScalarType.Float64);
+        return (codes.MoveToOuterDisposeScope(), scales.MoveToOuterDisposeScope());
+    }
+}
