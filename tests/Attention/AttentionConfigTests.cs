@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using Turbo.Runtime;
 using Turbo.Runtime.Attention;
 using Turbo.Runtime.Models;

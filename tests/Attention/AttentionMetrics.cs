@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using static TorchSharp.torch;
 
 namespace Turbo.Tests.Attention;

@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using Turbo.Runtime.Attention;
 using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
@@ -14,8 +15,8 @@ public class GoldenDitAttentionTests
 {
     static WanModel LoadModel(AttentionConfig attention, out Dictionary<string, Tensor> weights)
     {
-        var model = new WanModel(WanGolden.Config() with { Attention = attention });
-        using var file = SafetensorsFile.Open(WanGolden.WeightsPath);
+        var model = new WanModel(GoldenWan.Config() with { Attention = attention });
+        using var file = SafetensorsFile.Open(Golden.Path(Golden.OriginalWeights));
         weights = file.Tensors.ToDictionary(t => t.Name, t => file.Read(t.Name));
         return model;
     }
@@ -37,7 +38,7 @@ public class GoldenDitAttentionTests
 
     static Tensor GoldenForward(WanModel model, out Tensor expected)
     {
-        using var io = SafetensorsFile.Open(WanGolden.File("wan_dit.io.safetensors"));
+        using var io = SafetensorsFile.Open(Golden.Path("wan_dit.io.safetensors"));
         using var x = io.Read("x");
         using var t = io.Read("timestep");
         using var context = io.Read("context");
@@ -49,9 +50,9 @@ public class GoldenDitAttentionTests
     [Test]
     public void SlaRegistersProjLUnderTurboDiffusionNamesAndOnlyInSelfAttention()
     {
-        using var sla = new WanModel(WanGolden.Config() with { Attention = new AttentionConfig { Kind = AttentionKind.Sla, BlockQ = 16, BlockK = 16 } });
-        using var dense = new WanModel(WanGolden.Config());
-        using var sage = new WanModel(WanGolden.Config() with { Attention = new AttentionConfig { Kind = AttentionKind.Sage } });
+        using var sla = new WanModel(GoldenWan.Config() with { Attention = new AttentionConfig { Kind = AttentionKind.Sla, BlockQ = 16, BlockK = 16 } });
+        using var dense = new WanModel(GoldenWan.Config());
+        using var sage = new WanModel(GoldenWan.Config() with { Attention = new AttentionConfig { Kind = AttentionKind.Sage } });
         var denseNames = dense.named_parameters().Select(p => p.name).ToHashSet();
         var added = sla.named_parameters().Where(p => !denseNames.Contains(p.name))
             .ToDictionary(p => p.name, p => p.parameter);
@@ -75,7 +76,7 @@ public class GoldenDitAttentionTests
     {
         using var sage = LoadModel(new AttentionConfig { Kind = AttentionKind.Sage }, out var weights);
         Assert.DoesNotThrow(() => sage.LoadWeights(weights, "golden"));
-        using var sla = new WanModel(WanGolden.Config() with { Attention = new AttentionConfig { Kind = AttentionKind.Sla } });
+        using var sla = new WanModel(GoldenWan.Config() with { Attention = new AttentionConfig { Kind = AttentionKind.Sla } });
         var error = Assert.Throws<Turbo.Runtime.TurboException>(() => sla.LoadWeights(weights, "golden"));
         Assert.That(error!.Message, Does.Contain("proj_l").And.Contain("missing"));
         foreach (var t in weights.Values) t.Dispose();
@@ -89,7 +90,7 @@ public class GoldenDitAttentionTests
         using var output = GoldenForward(model, out var expected);
         using (expected)
         {
-            double error = WanGolden.RelativeError(output, expected);
+            double error = RelativeError.Of(output, expected);
             TestContext.Out.WriteLine($"SLA top-k 1.0, blocks {blockQ}x{blockK}: max rel err vs golden out {error:E2}");
             Assert.That(error, Is.LessThanOrEqualTo(1e-4));
         }
@@ -112,7 +113,7 @@ public class GoldenDitAttentionTests
             using var output = GoldenForward(model, out var expected);
             using (expected)
             {
-                double error = WanGolden.RelativeError(output, expected);
+                double error = RelativeError.Of(output, expected);
                 double cosine = AttentionMetrics.Cosine(output, expected);
                 TestContext.Out.WriteLine($"{name}: DiT output vs golden: max rel err {error:E2}, cosine {cosine:F6}");
                 Assert.That(error, Is.GreaterThan(1e-6), $"{name} must differ from dense");
@@ -133,7 +134,7 @@ public class GoldenDitAttentionTests
     public void SageOnTheGoldenDitsSelfAttentionActivations()
     {
         // Capture the q/k/v each self-attention layer receives in the golden forward pass.
-        using var model = WanGolden.LoadModel();
+        using var model = GoldenWan.LoadModel();
         var captured = new List<(string Layer, Tensor Q, Tensor K, Tensor V)>();
         foreach (var (name, module) in model.named_modules())
             if (module is WanAttention attention && name.EndsWith("self_attn", StringComparison.Ordinal))

@@ -1,3 +1,4 @@
+using Turbo.Tests.Support;
 using Turbo.Runtime.Attention;
 using static TorchSharp.torch;
 
