@@ -38,6 +38,18 @@ public class ForwardParityTests : TempFolderFixture
     }
 
     [Test]
+    public void DiffusersNamingReproducesEveryIntermediate()
+    {
+        GoldenCopies.WithConfigBeside(Temp.Path, Golden.DiffusersWeights, Golden.DiffusersConfig);
+        using var checkpoint = AdaptedCheckpoints.OpenWan(Temp.Path, null);
+        using var model = WanModelLoader.Load(checkpoint, ScalarType.Float32, CPU);
+        var errors = GoldenWan.ForwardErrors(model);
+        foreach (var (name, error) in errors) TestContext.Out.WriteLine($"{name}: rel err {error:E2}");
+        Assert.That(errors.Keys, Has.Count.EqualTo(7));
+        foreach (var (name, error) in errors) Assert.That(error, Is.LessThanOrEqualTo(1e-4), name);
+    }
+
+    [Test]
     public void ComfyUIPrefixedCopy()
     {
         string path = Temp.PathTo("wan2.1_t2v_tiny_comfy.safetensors");

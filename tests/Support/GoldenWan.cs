@@ -53,4 +53,30 @@ static class GoldenWan
         using var noGrad = no_grad();
         return model.Forward(x, timestep, context, trace);
     }
+
+    /// <summary>
+    /// Relative error against upstream of the output and of every intermediate wan_dit.io.safetensors holds
+    /// (patch embedding, time embedding and projection, text embedding, each block's output).
+    /// </summary>
+    public static Dictionary<string, double> ForwardErrors(WanModel model)
+    {
+        using var trace = new WanForwardTrace();
+        using var output = Forward(model, trace);
+        using var io = Golden.Open(Golden.ForwardIO);
+        double Compare(Tensor ours, string name)
+        {
+            using var expected = io.Read(name);
+            return RelativeError.Of(ours, expected);
+        }
+        var errors = new Dictionary<string, double>
+        {
+            ["patch_embedding_out"] = Compare(trace.PatchEmbedding!, "patch_embedding_out"),
+            ["temb"] = Compare(trace.TimeEmbedding!, "temb"),
+            ["timestep_proj"] = Compare(trace.TimeProjection!, "timestep_proj"),
+            ["context_proj"] = Compare(trace.ContextEmbedding!, "context_proj"),
+            ["out"] = Compare(output, "out"),
+        };
+        for (int i = 0; i < trace.BlockOutputs.Count; i++) errors[$"block{i}_out"] = Compare(trace.BlockOutputs[i], $"block{i}_out");
+        return errors;
+    }
 }
