@@ -29,8 +29,8 @@ public sealed record AttentionConfig
     /// <summary>Largest head dim of the quantized kinds: the kernels handle 64 and 128, smaller ones zero-padded.</summary>
     public const int MaxQuantizedHeadDim = 128;
 
-    public bool IsQuantized => Kind is AttentionKind.Sage or AttentionKind.SageSla;
-    public bool IsSparseLinear => Kind is AttentionKind.Sla or AttentionKind.SageSla;
+    [System.Text.Json.Serialization.JsonIgnore] public bool IsQuantized => Kind is AttentionKind.Sage or AttentionKind.SageSla;
+    [System.Text.Json.Serialization.JsonIgnore] public bool IsSparseLinear => Kind is AttentionKind.Sla or AttentionKind.SageSla;
 
     /// <summary>Throws a <see cref="TurboException"/> naming the first setting that cannot work with this head dim.</summary>
     public void Validate(int headDim)

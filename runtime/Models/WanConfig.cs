@@ -25,8 +25,8 @@ public sealed record WanConfig
     /// <summary>How self-attention is computed (dense unless a package says otherwise); SLA adds proj_l parameters.</summary>
     public AttentionConfig Attention { get; init; } = AttentionConfig.Dense;
 
-    public int HeadDim => Dim / NumHeads;
-    public int PatchVolume => PatchSize[0] * PatchSize[1] * PatchSize[2];
+    [System.Text.Json.Serialization.JsonIgnore] public int HeadDim => Dim / NumHeads;
+    [System.Text.Json.Serialization.JsonIgnore] public int PatchVolume => PatchSize[0] * PatchSize[1] * PatchSize[2];
 
     public static WanConfig T2V_1_3B => new();
     public static WanConfig T2V_14B => new() { Dim = 5120, FfnDim = 13824, NumHeads = 40, NumLayers = 40 };
