@@ -19,6 +19,7 @@ public static class TurboConvertCli
         ForwardCommand.Create(),
         SampleCommand.Create(),
         SynthCommand.Create(),
+        QuantizeCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given streams (tests pass string writers).</summary>
