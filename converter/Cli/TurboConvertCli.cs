@@ -20,6 +20,7 @@ public static class TurboConvertCli
         SampleCommand.Create(),
         SynthCommand.Create(),
         PackageCommand.Create(),
+        QuantizeCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given streams (tests pass string writers).</summary>

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using Turbo.Runtime.Native;
+using Turbo.Runtime.Quant;
 using static TorchSharp.torch;
 
 namespace Turbo.Runtime.Models;
@@ -13,24 +14,68 @@ namespace Turbo.Runtime.Models;
 /// <summary>
 /// Linear layer that computes in the dtype of its own weight (the model's compute dtype, e.g. bf16): the input is cast
 /// to it, as autocast does upstream. Registered as <c>weight</c> [out, in] and <c>bias</c> [out].
+/// <see cref="UseKernel"/> swaps the float weight for another representation (a quantized one, see Quant/): the
+/// <c>weight</c> parameter is then gone and the kernel computes the product; the bias stays a parameter.
 /// </summary>
 public sealed class WanLinear : nn.Module<Tensor, Tensor>
 {
-    readonly Parameter weight;
+    Parameter? weight; // null once a kernel has replaced it
     readonly Parameter bias;
+    ILinearKernel? kernel;
 
     public WanLinear(long inFeatures, long outFeatures, ScalarType dtype, Device device) : base(nameof(WanLinear))
     {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
         weight = nn.Parameter(zeros(outFeatures, inFeatures, dtype: dtype, device: device));
         bias = nn.Parameter(zeros(outFeatures, dtype: dtype, device: device));
         register_parameter(nameof(weight), weight);
         register_parameter(nameof(bias), bias);
     }
 
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+
+    /// <summary>The float weight [out, in], or null when a kernel computes this layer.</summary>
+    public Tensor? Weight => weight;
+    public Tensor Bias => bias;
+    public ILinearKernel? Kernel => kernel;
+
+    /// <summary>Called with every input before the product (calibration observers); null for none.</summary>
+    public Action<Tensor>? InputObserver { get; set; }
+
+    /// <summary>
+    /// Computes this layer with <paramref name="replacement"/> from now on (the layer takes ownership); the float
+    /// weight, or a previous kernel, is released.
+    /// </summary>
+    public void UseKernel(ILinearKernel replacement)
+    {
+        if (replacement.InFeatures != InFeatures || replacement.OutFeatures != OutFeatures)
+            throw new TurboException(
+                $"linear kernel [{replacement.OutFeatures}, {replacement.InFeatures}] does not fit a layer of [{OutFeatures}, {InFeatures}]");
+        if (weight is not null)
+        {
+            ConditionallyRegisterParameter(nameof(weight), null);
+            weight.Dispose();
+            weight = null;
+        }
+        if (!ReferenceEquals(kernel, replacement)) kernel?.Dispose();
+        kernel = replacement;
+    }
+
     public override Tensor forward(Tensor input)
     {
-        using var cast = input.to(weight.dtype);
+        InputObserver?.Invoke(input);
+        if (kernel is not null)
+            using (CudaProfiler.Scope("linear")) return kernel.Forward(input, bias);
+        using var cast = input.to(weight!.dtype);
         using (CudaProfiler.Scope("linear")) return nn.functional.linear(cast, weight, bias);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) kernel?.Dispose();
+        base.Dispose(disposing);
     }
 }
 

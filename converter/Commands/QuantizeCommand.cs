@@ -1,0 +1,182 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Turbo.Converter.Checkpoints;
+using Turbo.Converter.Cli;
+using Turbo.Converter.Families.Wan;
+using Turbo.Converter.Inspection;
+using Turbo.Quantizer;
+using Turbo.Quantizer.Calibration;
+using Turbo.Quantizer.Reports;
+using Turbo.Quantizer.Selection;
+using Turbo.Quantizer.Smoothing;
+using Turbo.Runtime;
+using Turbo.Runtime.Quant;
+using Turbo.Runtime.Sampling;
+
+namespace Turbo.Converter.Commands;
+
+/// <summary>
+/// `quantize`: W8A8 (or FP8) post-training quantization of a Wan2.1 DiT's block Linear layers, calibrated over whole
+/// sampling runs, optionally SmoothQuant-smoothed; writes the quantized checkpoint, config.json, the calibration
+/// statistics (a rerun into the same folder resumes them) and quantization-report.json.
+/// </summary>
+public static class QuantizeCommand
+{
+    public static Command Create()
+    {
+        var path = CommonOptions.CheckpointArgument();
+        var config = CommonOptions.Config();
+        var output = CommonOptions.Output("folder to write the quantized checkpoint to (absent, empty, or holding a previous run's calibration/)");
+        var scheme = new Option<string>("--scheme")
+        {
+            Description = "int8-channel (INT8, per-output-channel weight scales), int8-block128 (INT8, 128x128 weight blocks) or fp8 (e4m3, per channel); activations are quantized per token, dynamically",
+            DefaultValueFactory = _ => QuantFormat.Int8PerChannel.Id(),
+        };
+        scheme.AcceptOnlyFromAmong(QuantFormats.Ids);
+        var smooth = new Option<bool>("--smooth") { Description = "search SmoothQuant smoothing per layer (alpha grid, or none, whichever gives the lowest output error)" };
+        var alphaSteps = new Option<int>("--alpha-steps") { Description = "alpha grid 0, 1/N, ..., 1 for --smooth", DefaultValueFactory = _ => 10 };
+        var samples = new Option<int>("--calib-samples") { Description = "calibration samples (whole sampling runs)", DefaultValueFactory = _ => 4 };
+        var evalSamples = new Option<int>("--eval-samples") { Description = "held-out samples for the end-to-end comparison", DefaultValueFactory = _ => 2 };
+        var steps = new Option<int>("--calib-steps") { Description = "sampling steps: the timesteps the model will be sampled at", DefaultValueFactory = _ => 8 };
+        var shift = new Option<double>("--shift") { Description = "flow shift of the sampling schedule", DefaultValueFactory = _ => 5.0 };
+        var solver = new Option<string>("--solver") { Description = "unipc or euler", DefaultValueFactory = _ => "unipc" };
+        solver.AcceptOnlyFromAmong(CalibrationSettings.Solvers);
+        var guidance = new Option<double>("--guidance") { Description = "classifier-free guidance scale during calibration (1 = conditional only, as a distilled student samples)", DefaultValueFactory = _ => 1.0 };
+        var latent = new Option<string>("--calib-latent") { Description = "calibration latent size FxHxW (latent frames, height, width)", DefaultValueFactory = _ => "3x16x16" };
+        var contextLength = new Option<int?>("--calib-context-len") { Description = "rows of the calibration text context (default: the model's text_len)" };
+        var rows = new Option<int>("--calib-rows") { Description = "activation rows kept per layer and model call", DefaultValueFactory = _ => 32 };
+        var maxRows = new Option<int>("--max-rows") { Description = "activation rows kept per layer in all (for the smoothing search and error metrics)", DefaultValueFactory = _ => 2048 };
+        var include = new Option<string[]>("--include")
+        {
+            Description = $"layers to quantize, glob over names like blocks.0.self_attn.q (* within a segment, ** across, {{a,b}}); repeatable; default {string.Join(" ", LayerSelection.DefaultIncludes)}",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var exclude = new Option<string[]>("--exclude") { Description = "layers to keep in high precision (globs, repeatable)" };
+        var seed = new Option<ulong>("--seed") { Description = "seed of the calibration inputs and row sampling", DefaultValueFactory = _ => 0 };
+        var shardGb = new Option<double>("--max-shard-gb") { Description = "split the output into shards above this size", DefaultValueFactory = _ => 5.0 };
+        var json = new Option<bool>("--json") { Description = "print the report as JSON instead of tables" };
+        var device = CommonOptions.Device();
+        var dtype = CommonOptions.DType();
+        var command = new Command("quantize", "Quantize the Linear layers inside the blocks to INT8 (W8A8) or FP8, calibrated and with an error report.")
+        {
+            path, config, output, scheme, smooth, alphaSteps, samples, evalSamples, steps, shift, solver, guidance, latent,
+            contextLength, rows, maxRows, include, exclude, seed, shardGb, json, device, dtype,
+        };
+        command.SetAction(parse =>
+        {
+            string outputFolder = parse.GetRequiredValue(output);
+            var format = QuantFormats.Parse(parse.GetRequiredValue(scheme));
+            int calibrationSamples = parse.GetValue(samples), evaluationSamples = parse.GetValue(evalSamples);
+            var grid = parse.GetValue(smooth) ? SmoothQuant.Grid(parse.GetValue(alphaSteps)) : null;
+            var schedule = FlowMatchSchedule.DiffusersUniPc(parse.GetValue(steps), parse.GetValue(shift));
+            double shardBytes = parse.GetValue(shardGb) * 1e9;
+            if (!(shardBytes >= 1)) throw new TurboException($"--max-shard-gb {parse.GetValue(shardGb)}: must be positive");
+            var target = DeviceChoice.Resolve(parse.GetRequiredValue(device));
+            var computeDtype = ComputeOptions.ComputeDtype(parse.GetRequiredValue(dtype));
+            var selection = new LayerSelection(parse.GetValue(include), parse.GetValue(exclude));
+            var settings = new CalibrationSettings(schedule, parse.GetRequiredValue(solver), parse.GetValue(guidance),
+                parse.GetValue(rows), parse.GetValue(seed));
+
+            using var checkpoint = AdaptedCheckpoints.OpenWan(parse.GetRequiredValue(path), parse.GetValue(config));
+            var wan = checkpoint.Config;
+            var inputs = new RandomCalibrationSource(wan, ParseLatent(parse.GetRequiredValue(latent)),
+                parse.GetValue(contextLength) ?? wan.TextLen, calibrationSamples + evaluationSamples, parse.GetValue(seed));
+            var source = new SourceCheckpoint(wan, checkpoint.Tensors.Select(t => t.Source with { Name = t.Name }).ToList(),
+                checkpoint.Read, string.Join(", ", checkpoint.Files.Select(Path.GetFileName)));
+            var options = new QuantizationOptions(format, grid, selection, calibrationSamples, evaluationSamples, settings,
+                parse.GetValue(maxRows), (long)shardBytes, computeDtype, target);
+            var extra = new Dictionary<string, string> { ["config.json"] = WanConfigJson.Write(wan, WanConfigFormat.Original) };
+
+            var started = DateTime.UtcNow;
+            var report = RunWithProgress(CommandConsoles.ForProgress(parse),
+                stages => WanQuantization.Run(source, inputs, options, outputFolder, extra, stages));
+            double seconds = (DateTime.UtcNow - started).TotalSeconds;
+
+            if (parse.GetValue(json))
+            {
+                CommandConsoles.Output(parse).WriteLine(report.ToJson());
+                return 0;
+            }
+            Render(report, CommandConsoles.ForOutput(parse));
+            var e2e = report.EndToEnd;
+            CommandConsoles.Output(parse).WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"wrote {outputFolder} in {seconds:F1} s: {report.Layers.Count} layers {report.Scheme}{(report.Smoothing ? " smoothed" : "")}, " +
+                $"{ByteSize.Format(report.Sizes.SourceBytes)} -> {ByteSize.Format(report.Sizes.OutputBytes)}; velocity cosine {e2e.VelocityCosineMean:F5} " +
+                $"(min {e2e.VelocityCosineMin:F5}), final latents cosine {e2e.LatentCosineMean:F5}; {ComputeOptions.Describe(checkpoint, target, computeDtype)}"));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>"3x16x16" → [3, 16, 16].</summary>
+    static int[] ParseLatent(string text)
+    {
+        var parts = text.Split('x');
+        var values = parts.Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : -1).ToArray();
+        if (values.Length != 3 || values.Any(v => v < 1))
+            throw new TurboException($"--calib-latent {text}: expected FxHxW, three positive integers such as 3x16x16");
+        return values;
+    }
+
+    static QuantizationReport RunWithProgress(IAnsiConsole console, Func<IStageProgress, QuantizationReport> work) =>
+        console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var stages = new SpectreStages(context);
+                var report = work(stages);
+                stages.Complete();
+                return report;
+            });
+
+    /// <summary>One Spectre task per stage; a stage is marked complete when the next one begins.</summary>
+    sealed class SpectreStages(ProgressContext context) : IStageProgress
+    {
+        ProgressTask? _current;
+
+        public void Begin(string stage, double total)
+        {
+            Complete();
+            _current = context.AddTask(stage, maxValue: Math.Max(total, 1));
+        }
+
+        public void Advance(double units) => _current?.Increment(units);
+
+        public void Complete()
+        {
+            if (_current is not null) _current.Value = _current.MaxValue;
+        }
+    }
+
+    static void Render(QuantizationReport r, IAnsiConsole console)
+    {
+        var layers = new Table().Border(TableBorder.Rounded)
+            .AddColumns("layer", "shape", "alpha", "W SQNR dB", "out SQNR dB", "unsmoothed dB", "token |x| p99", "|x| max", "outlier ch");
+        foreach (var l in r.Layers)
+            layers.AddRow(new[]
+            {
+                l.Name, $"{l.OutFeatures}x{l.InFeatures}", l.Alpha is { } a ? F(a, "0.00") : "-", F(l.WeightSqnrDb, "0.0"),
+                F(l.OutputSqnrDb, "0.0"), l.OutputSqnrUnsmoothedDb is { } u ? F(u, "0.0") : "-",
+                F(l.Activations.TokenAbsMaxP99, "G4"), F(l.Activations.AbsMax, "G4"), l.Activations.OutlierChannels.ToString(CultureInfo.InvariantCulture),
+            }.Select(cell => new Text(cell)));
+        console.Write(layers);
+
+        var e = r.EndToEnd;
+        var summary = new Table().Border(TableBorder.Rounded).AddColumn("end to end vs unquantized").AddColumn("value");
+        void Row(string key, string value) => summary.AddRow(new Text(key), new Text(value));
+        Row("scheme", $"{r.Scheme}, activations {r.Activations}{(r.Smoothing ? ", SmoothQuant searched" : "")}");
+        Row("calibration", $"{r.Calibration.Samples} samples x {r.Calibration.Steps} {r.Calibration.Solver} steps (guidance {F(r.Calibration.Guidance, "G3")}); {r.Calibration.Source}");
+        Row("layers", $"{r.Layers.Count} quantized, {r.HighPrecisionLinears.Count} Linear layers kept in {r.ComputeDtype}");
+        Row("layer output SQNR", $"min {F(r.MinOutputSqnrDb, "0.0")} dB, mean {F(r.MeanOutputSqnrDb, "0.0")} dB");
+        Row("velocity cosine", $"mean {F(e.VelocityCosineMean, "0.000000")}, min {F(e.VelocityCosineMin, "0.000000")} ({e.Samples} samples x {e.Steps} steps)");
+        Row("velocity rel. error", $"mean {F(e.VelocityRelativeErrorMean, "0.0000")}, max {F(e.VelocityRelativeErrorMax, "0.0000")}");
+        Row("final latents", $"cosine {F(e.LatentCosineMean, "0.000000")}, rel. error {F(e.LatentRelativeErrorMean, "0.0000")}");
+        Row("size", $"{ByteSize.Format(r.Sizes.SourceBytes)} -> {ByteSize.Format(r.Sizes.OutputBytes)} (quantized weights {ByteSize.Format(r.Sizes.QuantizedWeightsSourceBytes)} -> {ByteSize.Format(r.Sizes.QuantizedWeightsOutputBytes)})");
+        console.Write(summary);
+    }
+
+    static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,39 @@
+using static TorchSharp.torch;
+
+namespace Turbo.Runtime.Quant;
+
+/// <summary>
+/// W8A8 (or FP8) Linear, reference path: the input, in float32, is divided by the smoothing factors (if any),
+/// quantized per token on the fly, multiplied exactly with the quantized weight (<see cref="ReferenceGemm"/>), and
+/// rescaled in float32 with the bias added; the result takes the bias's dtype (the model's compute dtype).
+/// </summary>
+public sealed class QuantizedLinear(QuantizedWeight weight) : ILinearKernel
+{
+    public QuantizedWeight Weight { get; } = weight;
+    public long InFeatures => Weight.InFeatures;
+    public long OutFeatures => Weight.OutFeatures;
+    public string Description => $"{Weight.Format.Id()}{(Weight.Smooth is null ? "" : " smoothed")} (reference)";
+
+    public Tensor Forward(Tensor input, Tensor bias)
+    {
+        if (input.dim() < 1 || input.shape[^1] != InFeatures || !input.is_floating_point())
+            throw new TurboException($"quantized linear: expected a floating-point input [..., {InFeatures}], found {input.dtype} {QuantizedWeight.Shape(input.shape)}");
+        using var rows = input.reshape(-1, InFeatures);
+        using var output = Product(rows, Weight, bias, bias.dtype);
+        return output.reshape([.. input.shape[..^1], OutFeatures]);
+    }
+
+    /// <summary>rows [M, K] → rows·Wᵀ (+ bias) [M, N] in <paramref name="outputDtype"/>, through quantized activations.</summary>
+    public static Tensor Product(Tensor rows, QuantizedWeight weight, Tensor? bias, ScalarType outputDtype)
+    {
+        if (rows.device_type != weight.Device.type)
+            throw new TurboException($"quantized linear: input on {rows.device} but the weight on {weight.Device}");
+        using var scope = NewDisposeScope();
+        var x = rows.to(ScalarType.Float32);
+        if (weight.Smooth is not null) x = x / weight.Smooth;
+        using var quantized = ActivationQuantizer.PerToken(x, weight.Format);
+        return ReferenceGemm.Compute(quantized, weight, bias, outputDtype).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose() => Weight.Dispose();
+}
