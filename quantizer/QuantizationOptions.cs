@@ -10,7 +10,8 @@ namespace Turbo.Quantizer;
 
 /// <summary>A float checkpoint seen through canonical names: its config, header entries and a reader.</summary>
 /// <param name="Name">names the checkpoint in messages and the report</param>
-public sealed record SourceCheckpoint(WanConfig Config, IReadOnlyList<TensorInfo> Tensors, Func<string, Tensor> Read, string Name);
+/// <param name="Identity">tells these weights apart from others (e.g. full paths, sizes, modification times): calibration statistics are only resumed for the same identity</param>
+public sealed record SourceCheckpoint(WanConfig Config, IReadOnlyList<TensorInfo> Tensors, Func<string, Tensor> Read, string Name, string Identity);
 
 /// <summary>What to quantize and how.</summary>
 /// <param name="AlphaGrid">SmoothQuant α values to search per layer, or null for no smoothing</param>

@@ -103,7 +103,7 @@ public static class WanQuantization
     /// <summary>Everything that shapes the statistics; a resumed calibration must match it exactly.</summary>
     static JsonObject Fingerprint(SourceCheckpoint source, ICalibrationSource inputs, QuantizationOptions options, IReadOnlyList<string> layers) => new()
     {
-        ["checkpoint"] = source.Name,
+        ["checkpoint"] = source.Identity,
         ["config"] = JsonSerializer.Serialize(source.Config),
         ["inputs"] = inputs.Description,
         ["timesteps"] = string.Join(", ", options.Calibration.Schedule.Timesteps),

@@ -83,7 +83,7 @@ public static class QuantizeCommand
             var inputs = new RandomCalibrationSource(wan, ParseLatent(parse.GetRequiredValue(latent)),
                 parse.GetValue(contextLength) ?? wan.TextLen, calibrationSamples + evaluationSamples, parse.GetValue(seed));
             var source = new SourceCheckpoint(wan, checkpoint.Tensors.Select(t => t.Source with { Name = t.Name }).ToList(),
-                checkpoint.Read, string.Join(", ", checkpoint.Files.Select(Path.GetFileName)));
+                checkpoint.Read, string.Join(", ", checkpoint.Files.Select(Path.GetFileName)), Identity(checkpoint.Files));
             var options = new QuantizationOptions(format, grid, selection, calibrationSamples, evaluationSamples, settings,
                 parse.GetValue(maxRows), (long)shardBytes, computeDtype, target);
             var extra = new Dictionary<string, string> { ["config.json"] = WanConfigJson.Write(wan, WanConfigFormat.Original) };
@@ -108,6 +108,13 @@ public static class QuantizeCommand
         });
         return command;
     }
+
+    /// <summary>Full paths, sizes and modification times of the weight files: enough to tell an interrupted run's input apart.</summary>
+    static string Identity(IEnumerable<string> files) => string.Join("; ", files.Select(f =>
+    {
+        var info = new FileInfo(f);
+        return string.Create(CultureInfo.InvariantCulture, $"{info.FullName} ({info.Length} bytes, modified {info.LastWriteTimeUtc:O})");
+    }));
 
     /// <summary>"3x16x16" → [3, 16, 16].</summary>
     static int[] ParseLatent(string text)

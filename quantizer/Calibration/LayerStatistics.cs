@@ -36,7 +36,8 @@ public sealed class LayerStatistics(Tensor channelAbsMax, Tensor tokenHistogram,
         }
     }
 
-    public double TokenAbsMaxQuantile(double q) => Calibration.TokenHistogram.Quantile(TokenHistogram, q);
+    /// <summary>A per-token absmax quantile: the histogram's upper bin edge, but never above the largest value seen.</summary>
+    public double TokenAbsMaxQuantile(double q) => Math.Min(Calibration.TokenHistogram.Quantile(TokenHistogram, q), AbsMax);
 
     /// <summary>Largest channel absmax over the median channel's (∞ when the median is 0 and some channel is not).</summary>
     public double MaxToMedianChannelRatio

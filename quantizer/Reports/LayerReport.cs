@@ -22,7 +22,7 @@ public sealed record LayerReport(
 
 /// <summary>
 /// The layer's input as calibration saw it: token count and rows kept, per-token absmax quantiles (from the
-/// log histogram, upper bin edges), the overall absmax, and the outlier channels (absmax above 8× the median's).
+/// log histogram: upper bin edges, capped at the absmax), the overall absmax, and the outlier channels (absmax above 8× the median's).
 /// </summary>
 public sealed record ActivationSummary(
     long Tokens,

@@ -46,7 +46,8 @@ public sealed class WanLinear : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Computes this layer with <paramref name="replacement"/> from now on (the layer takes ownership); the float
-    /// weight, or a previous kernel, is released.
+    /// weight, or a previous kernel, is released. The kernel's tensors stay on their device (Module.to does not
+    /// move them): create it on the model's device.
     /// </summary>
     public void UseKernel(ILinearKernel replacement)
     {

@@ -49,6 +49,20 @@ public class QuantizedWanModelTests
     }
 
     [Test]
+    public void QuantizedLayersRunInABFloat16Model()
+    {
+        using var reference = WanGolden.LoadModel();
+        using var expected = GoldenForward(reference);
+        using var model = WanGolden.LoadModel(ScalarType.BFloat16);
+        QuantizeBlocks(model, QuantFormat.Int8PerChannel);
+        using var output = GoldenForward(model);
+        Assert.That(output.dtype, Is.EqualTo(ScalarType.Float32));
+        double cosine = Cosine(expected, output);
+        TestContext.Out.WriteLine($"int8-channel W8A8 in a bf16 model vs fp32: cosine {cosine:F7}, relative error {Turbo.Quantizer.Reports.ErrorMetrics.RelativeError(expected, output):E3}");
+        Assert.That(cosine, Is.GreaterThanOrEqualTo(0.99));
+    }
+
+    [Test]
     public void KernelReplacesTheWeightParameter()
     {
         using var model = GoldenWan.LoadModel();
