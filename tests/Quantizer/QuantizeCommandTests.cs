@@ -98,7 +98,7 @@ public class QuantizeCommandTests
 
         foreach (string f in Directory.EnumerateFiles(output)) File.Delete(f);
         AssertUserError(Quantize(checkpoint, output, "--calib-rows", "5"), "rows_per_call");
-        File.SetLastWriteTimeUtc(Path.Combine(checkpoint, GoldenFiles.OriginalWeights), DateTime.UtcNow.AddDays(-1));
+        File.SetLastWriteTimeUtc(Path.Combine(checkpoint, Golden.OriginalWeights), DateTime.UtcNow.AddDays(-1));
         AssertUserError(Quantize(checkpoint, output), "checkpoint", "delete");
     }
 

@@ -51,9 +51,9 @@ public class QuantizedWanModelTests
     [Test]
     public void QuantizedLayersRunInABFloat16Model()
     {
-        using var reference = WanGolden.LoadModel();
+        using var reference = GoldenWan.LoadModel();
         using var expected = GoldenForward(reference);
-        using var model = WanGolden.LoadModel(ScalarType.BFloat16);
+        using var model = GoldenWan.LoadModel(ScalarType.BFloat16);
         QuantizeBlocks(model, QuantFormat.Int8PerChannel);
         using var output = GoldenForward(model);
         Assert.That(output.dtype, Is.EqualTo(ScalarType.Float32));
