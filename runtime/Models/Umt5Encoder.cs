@@ -162,13 +162,13 @@ public sealed class Umt5Encoder : nn.Module<Tensor, Tensor, Tensor>
 public sealed class Umt5Stack : nn.Module
 {
     readonly ModuleList<Umt5Block> block;
-    readonly Umt5RmsNorm finalLayerNorm;
+    readonly RmsNorm finalLayerNorm;
 
     public Umt5Stack(Umt5Config config, ScalarType computeDtype, Device device) : base(nameof(Umt5Stack))
     {
         block = new ModuleList<Umt5Block>(
             Enumerable.Range(0, config.NumLayers).Select(_ => new Umt5Block(config, computeDtype, device)).ToArray());
-        finalLayerNorm = new Umt5RmsNorm(config.DModel, config.LayerNormEpsilon, device);
+        finalLayerNorm = new RmsNorm(config.DModel, config.LayerNormEpsilon, device);
         register_module(nameof(block), block);
         register_module("final_layer_norm", finalLayerNorm);
     }

@@ -51,31 +51,6 @@ public sealed class Umt5Embedding : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// T5's layer norm: RMS over the last dimension without mean subtraction and without bias, computed in float32;
-/// the weight is float32 too. Output float32.
-/// </summary>
-public sealed class Umt5RmsNorm : nn.Module<Tensor, Tensor>
-{
-    readonly Parameter weight;
-    readonly double eps;
-
-    public Umt5RmsNorm(int dim, double eps, Device device) : base(nameof(Umt5RmsNorm))
-    {
-        this.eps = eps;
-        weight = nn.Parameter(ones(dim, dtype: ScalarType.Float32, device: device));
-        register_parameter(nameof(weight), weight);
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        var x32 = x.to(ScalarType.Float32);
-        var normed = x32 * (x32.square().mean([-1L], keepdim: true) + eps).rsqrt();
-        return (weight * normed).MoveToOuterDisposeScope();
-    }
-}
-
-/// <summary>
 /// Self-attention with this layer's own relative-position bias (in UMT5 every layer has one; in T5 only the first).
 /// No 1/√d scaling: T5 folds it into the initialisation of q. Scores, bias and mask are added and soft-maxed in float32.
 /// </summary>
@@ -151,13 +126,13 @@ public sealed class Umt5GatedFeedForward : nn.Module<Tensor, Tensor>
 /// <summary>Pre-norm residual self-attention (transformers' <c>layer.0</c>: <c>layer_norm</c>, <c>SelfAttention</c>).</summary>
 public sealed class Umt5SelfAttentionLayer : nn.Module
 {
-    readonly Umt5RmsNorm layerNorm;
+    readonly RmsNorm layerNorm;
     readonly Umt5Attention selfAttention;
 
     public Umt5SelfAttentionLayer(Umt5Config config, ScalarType computeDtype, Device device) : base(nameof(Umt5SelfAttentionLayer))
     {
         selfAttention = new Umt5Attention(config, computeDtype, device);
-        layerNorm = new Umt5RmsNorm(config.DModel, config.LayerNormEpsilon, device);
+        layerNorm = new RmsNorm(config.DModel, config.LayerNormEpsilon, device);
         register_module("SelfAttention", selfAttention);
         register_module("layer_norm", layerNorm);
     }
@@ -174,13 +149,13 @@ public sealed class Umt5SelfAttentionLayer : nn.Module
 /// <summary>Pre-norm residual feed-forward (transformers' <c>layer.1</c>: <c>layer_norm</c>, <c>DenseReluDense</c>).</summary>
 public sealed class Umt5FeedForwardLayer : nn.Module<Tensor, Tensor>
 {
-    readonly Umt5RmsNorm layerNorm;
+    readonly RmsNorm layerNorm;
     readonly Umt5GatedFeedForward feedForward;
 
     public Umt5FeedForwardLayer(Umt5Config config, ScalarType computeDtype, Device device) : base(nameof(Umt5FeedForwardLayer))
     {
         feedForward = new Umt5GatedFeedForward(config, computeDtype, device);
-        layerNorm = new Umt5RmsNorm(config.DModel, config.LayerNormEpsilon, device);
+        layerNorm = new RmsNorm(config.DModel, config.LayerNormEpsilon, device);
         register_module("DenseReluDense", feedForward);
         register_module("layer_norm", layerNorm);
     }

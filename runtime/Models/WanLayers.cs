@@ -104,33 +104,6 @@ public sealed class WanPatchEmbedding : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// RMSNorm over the last dimension, computed in float32 whatever the input dtype (upstream WanRMSNorm); the
-/// weight stays float32. For Wan's q/k norm the last dimension is the full model width, i.e. across all heads.
-/// </summary>
-public sealed class WanRmsNorm : nn.Module<Tensor, Tensor>
-{
-    readonly Parameter weight;
-    readonly double eps;
-
-    public WanRmsNorm(int dim, double eps, Device device) : base(nameof(WanRmsNorm))
-    {
-        this.eps = eps;
-        weight = nn.Parameter(ones(dim, dtype: ScalarType.Float32, device: device));
-        register_parameter(nameof(weight), weight);
-    }
-
-    public Tensor Weight => weight;
-
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        var x32 = x.to(ScalarType.Float32);
-        var normed = x32 * (x32.square().mean([-1L], keepdim: true) + eps).rsqrt();
-        return (normed * weight).MoveToOuterDisposeScope();
-    }
-}
-
-/// <summary>
 /// LayerNorm over the last dimension, computed in float32. Without affine parameters it registers nothing
 /// (Wan's norm1/norm2/head norm); with them it registers <c>weight</c> and <c>bias</c> (Wan's norm3).
 /// </summary>

@@ -269,7 +269,7 @@ public sealed class WanAttentionBlock : nn.Module
 public sealed class WanAttention : nn.Module
 {
     readonly WanLinear q, k, v, o;
-    readonly WanRmsNorm? normQ, normK;
+    readonly RmsNorm? normQ, normK;
     readonly IAttentionBackend attention;
     readonly int heads, headDim;
     readonly double eps;
@@ -295,8 +295,8 @@ public sealed class WanAttention : nn.Module
         if (attention is nn.Module withParameters)
             register_module("attn_op", nn.ModuleDict<nn.Module>(("local_attn", withParameters)));
         if (!config.QkNorm) return;
-        normQ = new WanRmsNorm(config.Dim, config.Eps, device);
-        normK = new WanRmsNorm(config.Dim, config.Eps, device);
+        normQ = new RmsNorm(config.Dim, config.Eps, device);
+        normK = new RmsNorm(config.Dim, config.Eps, device);
         register_module("norm_q", normQ);
         register_module("norm_k", normK);
     }
@@ -327,7 +327,7 @@ public sealed class WanAttention : nn.Module
     }
 
     /// <summary>q or k projection → RMSNorm across heads (→ RoPE) in the compute dtype, [B, L, D].</summary>
-    Tensor NormAndRotate(Tensor projected, WanRmsNorm? norm, (Tensor Cos, Tensor Sin)? rope)
+    Tensor NormAndRotate(Tensor projected, RmsNorm? norm, (Tensor Cos, Tensor Sin)? rope)
     {
         if (norm is null)
             return rope is null ? projected
