@@ -1,6 +1,7 @@
 using TorchSharp;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
+using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Turbo.Distiller.Training;
@@ -69,9 +70,11 @@ public sealed class FlowMatchingTrainer : IDisposable
         var recent = new Queue<double>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         long started = Step;
+        using var pause = CollectionPause.Begin();
         while (Step < _settings.Steps)
         {
             double loss = TrainStep(data);
+            pause.Checkpoint();
             recent.Enqueue(loss);
             if (recent.Count > 50) recent.Dequeue();
             _state.Step++;

@@ -1,3 +1,4 @@
+using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Turbo.Runtime.Sampling;
@@ -9,6 +10,7 @@ public sealed class EulerSampler : IFlowSampler
     {
         var x = SamplerStep.Start(noise);
         var sigmas = schedule.Sigmas;
+        using var pause = CollectionPause.Begin();
         for (int i = 0; i < schedule.Steps; i++)
         {
             using (var scope = NewDisposeScope())
@@ -18,6 +20,7 @@ public sealed class EulerSampler : IFlowSampler
                 x.Dispose();
                 x = next;
             }
+            pause.Checkpoint();
             progress?.Invoke(i + 1, schedule.Steps);
         }
         return x;

@@ -1,3 +1,4 @@
+using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Turbo.Runtime.Sampling;
@@ -27,6 +28,7 @@ public sealed class UniPcSampler : IFlowSampler
         // x0 predictions at steps i−2 and i−1, and the (corrected) sample at step i−1, kept for the multistep terms.
         Tensor? olderX0 = null, lastX0 = null, lastSample = null;
         int lastOrder = 0;
+        using var pause = CollectionPause.Begin();
         try
         {
             for (int i = 0; i < steps; i++)
@@ -54,6 +56,7 @@ public sealed class UniPcSampler : IFlowSampler
                 lastSample?.Dispose();
                 lastSample = x;
                 x = next;
+                pause.Checkpoint();
                 progress?.Invoke(i + 1, steps);
             }
         }
