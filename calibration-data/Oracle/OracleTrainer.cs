@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Turbo.CalibrationData.Oracle;
 
 /// <summary>How the oracle is trained: fresh clips every step (never the same clip twice), Adam with a cosine schedule.</summary>
-public sealed record OracleTrainingOptions(int Steps = 1200, int BatchSize = 32, double LearningRate = 3e-3, ulong Seed = 7, double MaxNoise = 0.1)
+public sealed record OracleTrainingOptions(int Steps = 1600, int BatchSize = 32, double LearningRate = 3e-3, ulong Seed = 7, double MaxNoise = 0.1)
 {
     /// <summary>
     /// Clips it learns from: 9 frames at 64×64. Frame k of a 9-frame clip is exactly frame 2k of the 17-frame clip

@@ -5,8 +5,6 @@ namespace Turbo.CalibrationData.Rendering;
 /// <summary>A colour with channels in [0, 1].</summary>
 public readonly record struct Rgb(float R, float G, float B)
 {
-    
-
     /// <summary>Each channel moved by up to ±<paramref name="amount"/>, so no two clips share an exact colour.</summary>
     public Rgb Jittered(SampleRandom random, double amount) =>
         new(Jitter(R, random, amount), Jitter(G, random, amount), Jitter(B, random, amount));

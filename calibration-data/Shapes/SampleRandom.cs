@@ -42,13 +42,6 @@ public sealed class SampleRandom
 
     public T Pick<T>(IReadOnlyList<T> items) => items[Next(items.Count)];
 
-    /// <summary>Standard normal (Box–Muller).</summary>
-    public double Gaussian()
-    {
-        double u = 1.0 - NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u)) * Math.Cos(2.0 * Math.PI * NextDouble());
-    }
-
     static ulong Mix(ulong z)
     {
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
