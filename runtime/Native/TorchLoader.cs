@@ -28,6 +28,7 @@ public static class TorchLoader
         lock (Gate)
         {
             if (_done) return;
+            OneDnnIsa.CapAtAvx2();
             if (!OperatingSystem.IsLinux()) { Status = "not needed (not Linux)"; _done = true; return; }
             PreloadLibTorchFromEnvironment();
             string? libstdcxx = LoadedLibStdCxx();
