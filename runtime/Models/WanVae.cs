@@ -6,7 +6,7 @@ namespace Turbo.Runtime.Models;
 /// <summary>
 /// The Wan2.1 video VAE (diffusers <c>AutoencoderKLWan</c>; original <c>wan/modules/vae.py</c>), with diffusers'
 /// parameter names (<c>encoder.down_blocks.0.conv1.weight</c>, <c>decoder.up_blocks.0.upsamplers.0.time_conv.weight</c>,
-/// <c>quant_conv.weight</c>, ...). Inference only, float32.
+/// <c>quant_conv.weight</c>, ...). Float32; differentiable (callers that only infer wrap calls in no_grad).
 ///
 /// Everything in it is causal in time, and upstream runs it chunk by chunk, each causal layer carrying its last
 /// input frames from one chunk to the next (<see cref="WanVaeFeatureCache"/>). Encoding takes the first frame alone,
@@ -52,7 +52,6 @@ public sealed class WanVae : nn.Module
     public (Tensor Mean, Tensor LogVar) Encode(Tensor video)
     {
         ValidateVideo(video);
-        using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var x = video.to(ScalarType.Float32).to(Device);
         long frames = x.shape[2];
@@ -77,7 +76,6 @@ public sealed class WanVae : nn.Module
     public Tensor Decode(Tensor latent)
     {
         ValidateLatent(latent, nameof(latent));
-        using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var x = postQuantConv.Forward(latent.to(ScalarType.Float32).to(Device));
         using var cache = new WanVaeFeatureCache();

@@ -28,7 +28,7 @@ public static class TorchLoader
         lock (Gate)
         {
             if (_done) return;
-            OneDnnIsa.CapAtAvx2();
+            OneDnnIsa.CapAtAvx();
             if (!OperatingSystem.IsLinux()) { Status = "not needed (not Linux)"; _done = true; return; }
             PreloadLibTorchFromEnvironment();
             string? libstdcxx = LoadedLibStdCxx();

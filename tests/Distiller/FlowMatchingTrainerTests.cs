@@ -29,7 +29,7 @@ public class FlowMatchingTrainerTests
     static WanModel NewModel()
     {
         var model = new WanModel(Micro);
-        WanInitializer.Initialize(model, seed: 1);
+        Initializers.Wan(model, seed: 1);
         return model;
     }
 

@@ -1,0 +1,108 @@
+using TorchSharp;
+using Turbo.Runtime;
+using Turbo.Runtime.Models;
+using Turbo.Runtime.Native;
+using static TorchSharp.torch;
+
+namespace Turbo.Distiller.Training;
+
+/// <summary>Training clips for a video autoencoder.</summary>
+public interface IClipBatches
+{
+    /// <summary>Clips [B, 3, 1 + 4n, H, W] in [−1, 1] for step <paramref name="step"/> (deterministic in it).</summary>
+    Tensor Batch(long step, int batchSize);
+}
+
+public sealed record VaeTrainingSettings
+{
+    public int Steps { get; init; } = 5_000;
+    public int BatchSize { get; init; } = 8;
+    public double LearningRate { get; init; } = 3e-4;
+    public double WeightDecay { get; init; }
+    public double GradientClip { get; init; } = 1.0;
+    /// <summary>Weight of the KL term against the per-pixel L1 reconstruction loss (small: the latent stays informative).</summary>
+    public double KlWeight { get; init; } = 1e-6;
+    public double EmaDecay { get; init; } = 0.999;
+    public int CheckpointEvery { get; init; } = 500;
+    public long Seed { get; init; }
+}
+
+/// <summary>
+/// Trains a Wan-architecture VAE as upstream's objective does in its simplest form: a sample of the posterior is
+/// decoded and compared with the clip (L1), plus a small KL term towards N(0, I). Resumable like every trainer here
+/// (<see cref="TrainingState"/>).
+/// </summary>
+public sealed class VaeTrainer : IDisposable
+{
+    readonly WanVae _vae;
+    readonly VaeTrainingSettings _settings;
+    readonly TrainingState _state;
+
+    public long Step => _state.Step;
+
+    public VaeTrainer(WanVae vae, VaeTrainingSettings settings, string workDir)
+    {
+        if (settings.Steps < 1 || settings.BatchSize < 1 || settings.CheckpointEvery < 1 || settings.KlWeight < 0)
+            throw new TurboException("VAE training: steps, batch size and checkpoint interval must be ≥ 1, the KL weight ≥ 0");
+        _vae = vae;
+        _settings = settings;
+        var optimizer = optim.AdamW(vae.parameters(), settings.LearningRate, weight_decay: settings.WeightDecay);
+        _state = new TrainingState(vae, optimizer, settings.EmaDecay, workDir);
+        _state.TryResume(vae.LoadWeights);
+    }
+
+    public double Train(IClipBatches data, Action<TrainingProgress>? progress = null)
+    {
+        _vae.train();
+        var recent = new Queue<double>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long started = Step;
+        using var pause = CollectionPause.Begin();
+        while (Step < _settings.Steps)
+        {
+            double loss = TrainStep(data);
+            pause.Checkpoint();
+            recent.Enqueue(loss);
+            if (recent.Count > 50) recent.Dequeue();
+            _state.Step++;
+            if (Step % _settings.CheckpointEvery == 0 || Step == _settings.Steps) _state.Save(_settings);
+            progress?.Invoke(new TrainingProgress(Step, _settings.Steps, loss, clock.Elapsed.TotalSeconds / (Step - started)));
+        }
+        return recent.Count == 0 ? double.NaN : recent.Average();
+    }
+
+    double TrainStep(IClipBatches data)
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator((ulong)(_settings.Seed * 1_000_003 + Step));
+        var clips = data.Batch(Step, _settings.BatchSize).to(_vae.Device);
+        var (mean, logVar) = _vae.Encode(clips);
+        var z = mean + (0.5 * logVar).exp() * randn(mean.shape, generator: generator).to(_vae.Device);
+        var reconstruction = _vae.Decode(z);
+        var kl = 0.5 * (mean.square() + logVar.exp() - 1 - logVar).mean();
+        var loss = (reconstruction - clips).abs().mean() + _settings.KlWeight * kl;
+        _state.Optimizer.zero_grad();
+        loss.backward();
+        nn.utils.clip_grad_norm_(_vae.parameters(), _settings.GradientClip);
+        _state.Optimizer.step();
+        _state.UpdateEma();
+        return loss.item<float>();
+    }
+
+    /// <summary>The EMA weights (what a trained VAE ships), CPU float32 copies.</summary>
+    public Dictionary<string, Tensor> EmaWeights() => _state.EmaWeights();
+
+    public void Dispose() => _state.Dispose();
+}
+
+/// <summary>Reconstruction quality of videos in [−1, 1].</summary>
+public static class ReconstructionQuality
+{
+    /// <summary>PSNR in dB over all pixels with both videos mapped to [0, 1]: 10·log10(1 / MSE₀₁) = 10·log10(4 / MSE).</summary>
+    public static double Psnr(Tensor reconstruction, Tensor reference)
+    {
+        using var difference = reconstruction.to(ScalarType.Float64) - reference.to(ScalarType.Float64);
+        double mse = difference.square().mean().item<double>();
+        return mse == 0 ? double.PositiveInfinity : 10 * Math.Log10(4 / mse);
+    }
+}
