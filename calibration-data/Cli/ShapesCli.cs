@@ -18,6 +18,9 @@ public static class ShapesCli
         PreviewCommand.Create(),
         TrainOracleCommand.Create(),
         EvaluateOracleCommand.Create(),
+        TeacherCommands.Vae(),
+        TeacherCommands.Dit(),
+        TeacherCommands.Evaluate(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given streams (tests pass string writers).</summary>

@@ -17,7 +17,7 @@ public static class TrainOracleCommand
         var rate = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var seed = new Option<ulong>("--seed") { Description = "training seed (weights and clips)", DefaultValueFactory = _ => defaults.Seed };
         var evalClips = new Option<int>("--eval-clips") { Description = "fresh clips per split to measure accuracy on", DefaultValueFactory = _ => 1000 };
-        var output = new Option<string>("--output", "-o") { Description = "folder for the weights and README.md", DefaultValueFactory = _ => "calibration-data/oracle" };
+        var output = new Option<string>("--output", "-o") { Description = "folder for the weights and README.md", DefaultValueFactory = _ => "calibration-data/oracle-weights" };
         var command = new Command("train-oracle", "Train the Shapes oracle on the CPU and write its weights and model card.")
         {
             steps, batch, rate, seed, evalClips, output,

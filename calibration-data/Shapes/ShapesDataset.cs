@@ -35,6 +35,28 @@ public sealed class ShapesDataset
         return new ShapesSample(Render(factors, random, Options), stated.Caption, factors, stated);
     }
 
+    /// <summary>
+    /// Sample <paramref name="index"/> of <paramref name="split"/> drawn straight into <paramref name="into"/>
+    /// (3·T·H·W floats, the layout of <see cref="Sample"/>'s video); touches no tensor, so it may run on any thread.
+    /// </summary>
+    public StatedFactors SampleInto(ShapesSplit split, long index, Span<float> into)
+    {
+        var random = StreamFor(split, index);
+        var (factors, stated) = FactorSampler.Draw(split, Options, random);
+        ClipRenderer.Render(factors, SceneLayout.Draw(factors, Options, random), Options, into);
+        return stated;
+    }
+
+    /// <summary>Samples <paramref name="first"/> … first + count − 1 of a split as one batch [count, 3, T, H, W], drawn in parallel.</summary>
+    public (torch.Tensor Videos, StatedFactors[] Stated) Batch(ShapesSplit split, long first, int count)
+    {
+        int clip = 3 * Options.Frames * Options.Height * Options.Width;
+        var pixels = new float[(long)count * clip];
+        var stated = new StatedFactors[count];
+        Parallel.For(0, count, i => stated[i] = SampleInto(split, first + i, pixels.AsSpan(i * clip, clip)));
+        return (torch.tensor(pixels, [count, 3, Options.Frames, Options.Height, Options.Width]), stated);
+    }
+
     /// <summary>Only the caption's factors of sample <paramref name="index"/> (the same as <see cref="Sample"/>'s, without rendering).</summary>
     public StatedFactors Prompt(ShapesSplit split, long index) => FactorSampler.Draw(split, Options, StreamFor(split, index)).Stated;
 

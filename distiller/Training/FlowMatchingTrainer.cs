@@ -28,6 +28,8 @@ public sealed record FlowMatchingSettings
     public double EmaDecay { get; init; } = 0.999;
     public int CheckpointEvery { get; init; } = 500;
     public long Seed { get; init; }
+    /// <summary>Stop early, checkpointed, once a run has taken this long (GPU time comes in blocks); a later run resumes.</summary>
+    public TimeSpan? TimeLimit { get; init; }
 }
 
 public sealed record TrainingProgress(long Step, long Steps, double Loss, double SecondsPerStep);
@@ -78,8 +80,10 @@ public sealed class FlowMatchingTrainer : IDisposable
             recent.Enqueue(loss);
             if (recent.Count > 50) recent.Dequeue();
             _state.Step++;
-            if (Step % _settings.CheckpointEvery == 0 || Step == _settings.Steps) _state.Save(_settings);
+            bool outOfTime = clock.Elapsed > _settings.TimeLimit;
+            if (Step % _settings.CheckpointEvery == 0 || Step == _settings.Steps || outOfTime) _state.Save(_settings);
             progress?.Invoke(new TrainingProgress(Step, _settings.Steps, loss, clock.Elapsed.TotalSeconds / (Step - started)));
+            if (outOfTime) break;
         }
         return recent.Count == 0 ? double.NaN : recent.Average();
     }

@@ -23,6 +23,19 @@ public static class Initializers
         return true;
     });
 
+    /// <summary>
+    /// UMT5 encoder, as transformers' T5 init in spirit: token embeddings N(0, 1), relative-position biases N(0, 0.1²),
+    /// Xavier-uniform projections, layer norms at 1. A text encoder left at this init is a fixed random feature map
+    /// of the prompt, which a DiT trained on it learns to read.
+    /// </summary>
+    public static void Umt5(Umt5Encoder encoder, long seed) => Apply(encoder, seed, (name, p, g) =>
+    {
+        if (name.Contains("embed_tokens") || name.StartsWith("shared.")) p.copy_(randn(p.shape, generator: g));
+        else if (name.Contains("relative_attention_bias")) p.copy_(randn(p.shape, generator: g) * 0.1);
+        else return false;
+        return true;
+    });
+
     /// <summary>Wan VAE: Xavier-uniform convolution weights (fan over the kernel), zero biases, norm gains at 1.</summary>
     public static void Vae(WanVae vae, long seed) => Apply(vae, seed, (_, _, _) => false);
 

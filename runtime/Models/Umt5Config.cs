@@ -92,6 +92,27 @@ public sealed record Umt5Config
         }
     }
 
+    /// <summary>transformers' config.json for a <c>UMT5EncoderModel</c> of this config (what <see cref="FromJson"/> reads).</summary>
+    public string ToJson() => new System.Text.Json.Nodes.JsonObject
+    {
+        ["architectures"] = new System.Text.Json.Nodes.JsonArray("UMT5EncoderModel"),
+        ["model_type"] = "umt5",
+        ["vocab_size"] = VocabSize,
+        ["d_model"] = DModel,
+        ["d_kv"] = DKv,
+        ["d_ff"] = DFf,
+        ["num_layers"] = NumLayers,
+        ["num_heads"] = NumHeads,
+        ["relative_attention_num_buckets"] = RelativeAttentionNumBuckets,
+        ["relative_attention_max_distance"] = RelativeAttentionMaxDistance,
+        ["layer_norm_epsilon"] = LayerNormEpsilon,
+        ["feed_forward_proj"] = "gated-gelu",
+        ["dense_act_fn"] = "gelu_new",
+        ["is_gated_act"] = true,
+        ["tie_word_embeddings"] = false,
+        ["dropout_rate"] = 0.0,
+    }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+
     /// <summary>Throws a <see cref="TurboException"/> naming <paramref name="source"/> when a value cannot work.</summary>
     public void Validate(string source = "UMT5 config")
     {

@@ -45,6 +45,29 @@ public sealed class WanVae : nn.Module
     public Device Device => quantConv.Device;
 
     /// <summary>
+    /// Opens a diffusers VAE folder (or weights file) with its <c>config.json</c> beside the weights, builds the VAE
+    /// on <paramref name="device"/> and loads it, every name and shape checked first.
+    /// </summary>
+    public static WanVae FromCheckpoint(string path, Device? device = null)
+    {
+        using var checkpoint = IO.Checkpoint.Open(path);
+        string configPath = Path.Combine(checkpoint.Root, "config.json");
+        if (!File.Exists(configPath)) throw new TurboException($"{path}: no config.json beside the VAE weights (expected {configPath})");
+        var vae = new WanVae(WanVaeConfig.FromJson(File.ReadAllText(configPath), configPath), device);
+        try
+        {
+            vae.LoadWeights(n => checkpoint.Contains(n) ? checkpoint.Info(n).Shape : null, checkpoint.Read, path);
+            vae.eval();
+            return vae;
+        }
+        catch
+        {
+            vae.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// video [B, InChannels, 1 + 4n, H, W] in [−1, 1], H and W multiples of the spatial compression → the encoder's
     /// posterior: mean and log-variance, each [B, ZDim, 1 + 4n / TemporalCompression, H / s, W / s] float32 (the
     /// log-variance clamped to [−30, 20], as upstream's DiagonalGaussianDistribution does).

@@ -93,6 +93,30 @@ public sealed record WanVaeConfig
         }
     }
 
+    /// <summary>The diffusers <c>AutoencoderKLWan</c> config.json of this config (what <see cref="FromJson"/> reads).</summary>
+    public string ToJson()
+    {
+        static System.Text.Json.Nodes.JsonArray Array<T>(IEnumerable<T> values) => new(values.Select(v => System.Text.Json.Nodes.JsonValue.Create(v)).ToArray<System.Text.Json.Nodes.JsonNode?>());
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["_class_name"] = "AutoencoderKLWan",
+            ["base_dim"] = BaseDim,
+            ["decoder_base_dim"] = DecoderBaseDim,
+            ["z_dim"] = ZDim,
+            ["dim_mult"] = Array(DimMult),
+            ["num_res_blocks"] = NumResBlocks,
+            ["attn_scales"] = new System.Text.Json.Nodes.JsonArray(),
+            ["temperal_downsample"] = Array(TemperalDownsample),
+            ["dropout"] = 0.0,
+            ["in_channels"] = InChannels,
+            ["out_channels"] = OutChannels,
+            ["is_residual"] = false,
+            ["latents_mean"] = ResolvedLatentsMean is { } mean ? Array(mean) : null,
+            ["latents_std"] = ResolvedLatentsStd is { } std ? Array(std) : null,
+        };
+        return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
     /// <summary>Throws a <see cref="TurboException"/> naming the first field that cannot build a model.</summary>
     public void Validate()
     {

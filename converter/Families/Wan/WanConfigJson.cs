@@ -91,6 +91,8 @@ public static class WanConfigJson
             TextDim = f.Int("text_dim"),
             FreqDim = f.OptionalInt("freq_dim") ?? defaults.FreqDim,
             Eps = f.OptionalDouble("eps") ?? defaults.Eps,
+            // Not a diffusers key (its pipeline pads prompts to 512 tokens); models trained with shorter prompts record it.
+            TextLen = f.OptionalInt("text_len") ?? defaults.TextLen,
             PatchSize = f.OptionalIntArray("patch_size", 3) ?? defaults.PatchSize,
             QkNorm = qkNorm is not null,
             CrossAttnNorm = f.OptionalBool("cross_attn_norm") ?? defaults.CrossAttnNorm,
@@ -135,6 +137,7 @@ public static class WanConfigJson
                 ["image_dim"] = null,
                 ["rope_max_seq_len"] = 1024,
                 ["pos_embed_seq_len"] = null,
+                ["text_len"] = c.TextLen,
             },
             _ => throw new ArgumentOutOfRangeException(nameof(format)),
         };

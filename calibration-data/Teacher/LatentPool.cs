@@ -1,0 +1,64 @@
+using Turbo.CalibrationData.Shapes;
+using Turbo.Distiller.Training;
+using Turbo.Runtime.Models;
+using Turbo.Runtime.Native;
+using static TorchSharp.torch;
+
+namespace Turbo.CalibrationData.Teacher;
+
+/// <summary>
+/// DiT training data: a fixed pool of training-split clips, encoded once by the trained VAE (normalised posterior
+/// means) together with their caption embeddings, kept on the training device. Batch n draws clips at random from
+/// the pool with a generator seeded by n, so a resumed run sees the same batches.
+/// </summary>
+public sealed class LatentPool : ITrainingBatches, IDisposable
+{
+    readonly Tensor _latents, _contexts;
+    readonly long _seed;
+
+    public long Count => _latents.shape[0];
+
+    LatentPool(Tensor latents, Tensor contexts, long seed) => (_latents, _contexts, _seed) = (latents, contexts, seed);
+
+    /// <param name="encodePrompts">captions → embeddings [B, L, D] on the device</param>
+    public static LatentPool Build(ShapesDataset dataset, WanVae vae, Func<IReadOnlyList<string>, Tensor> encodePrompts,
+        int count, long seed, Action<int, int>? progress = null)
+    {
+        const int Chunk = 64;
+        var latents = new List<Tensor>();
+        var contexts = new List<Tensor>();
+        using var noGrad = no_grad();
+        using var pause = CollectionPause.Begin();
+        try
+        {
+            for (int start = 0; start < count; start += Chunk)
+            {
+                using var scope = NewDisposeScope();
+                int n = Math.Min(Chunk, count - start);
+                var (videos, stated) = dataset.Batch(ShapesSplit.Train, start, n);
+                var (mean, _) = vae.Encode(videos.to(vae.Device));
+                latents.Add(vae.Normalize(mean).MoveToOuterDisposeScope());
+                contexts.Add(encodePrompts(stated.Select(s => s.Caption).ToArray()).MoveToOuterDisposeScope());
+                pause.Checkpoint();
+                progress?.Invoke(start + n, count);
+            }
+            return new LatentPool(cat(latents, 0), cat(contexts, 0), seed);
+        }
+        finally
+        {
+            foreach (var t in latents.Concat(contexts)) t.Dispose();
+        }
+    }
+
+    public (Tensor Latents, Tensor Context) Batch(long step, int batchSize)
+    {
+        var index = randint(Count, [batchSize], generator: new Generator((ulong)(_seed * 7_919 + step))).to(_latents.device);
+        return (_latents.index_select(0, index), _contexts.index_select(0, index));
+    }
+
+    public void Dispose()
+    {
+        _latents.Dispose();
+        _contexts.Dispose();
+    }
+}
