@@ -28,10 +28,12 @@ public static class TeacherCommands
         var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 3000 };
         var batch = new Option<int>("--batch") { Description = "clips per step", DefaultValueFactory = _ => 16 };
         var rate = new Option<double>("--lr") { Description = "learning rate", DefaultValueFactory = _ => 1e-3 };
+        var frames = new Option<int>("--train-frames") { Description = "frames of the training clips (4n + 1; evaluation uses the full clips)", DefaultValueFactory = _ => 9 };
+        var ema = new Option<double>("--ema") { Description = "EMA decay of the shipped weights", DefaultValueFactory = _ => 0.995 };
         var check = new Option<int>("--check-clips") { Description = "held-out clips for the PSNR (twice as many training clips for the latent statistics)", DefaultValueFactory = _ => 256 };
         var command = new Command("teacher-vae", "Train the teacher's Wan-architecture VAE on Shapes; write model/vae, tokenizer, text encoder.")
         {
-            work, steps, batch, rate, check, limit, device,
+            work, steps, batch, rate, frames, ema, check, limit, device,
         };
         command.SetAction(parse =>
         {
@@ -39,10 +41,10 @@ public static class TeacherCommands
             var settings = defaults with
             {
                 Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(rate),
-                CheckpointEvery = 250, Seed = 1, TimeLimit = Minutes(parse.GetValue(limit)),
+                CheckpointEvery = 250, Seed = 1, TimeLimit = Minutes(parse.GetValue(limit)), EmaDecay = parse.GetValue(ema),
             };
             var console = parse.InvocationConfiguration.Output;
-            var result = TeacherTraining.TrainVae(parse.GetRequiredValue(work), settings, parse.GetValue(check), target, console.WriteLine);
+            var result = TeacherTraining.TrainVae(parse.GetRequiredValue(work), settings, parse.GetValue(frames), parse.GetValue(check), target, console.WriteLine);
             console.WriteLine(Invariant($"VAE done: {result.Parameters:N0} parameters, held-out PSNR {result.HeldOutPsnr:F2} dB, {result.Seconds:F0} s"));
             return 0;
         });
