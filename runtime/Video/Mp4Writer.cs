@@ -50,7 +50,7 @@ public static class Mp4Writer
             }
             catch
             {
-                process.Kill();
+                process.Kill(entireProcessTree: true); // a wrapper script's children too, or one could still write the temporary file
                 process.WaitForExit();
                 throw;
             }
