@@ -22,13 +22,12 @@ static class SkiaFrames
         return bitmap;
     }
 
-    /// <summary>The RGB of any bitmap, converted to RGBA first where it is stored otherwise (e.g. BGRA).</summary>
+    /// <summary>The RGB of a bitmap made by <see cref="ToBitmap"/> or with the same RGBA layout.</summary>
     public static RgbFrame FromBitmap(SKBitmap bitmap)
     {
-        using var converted = bitmap.ColorType == SKColorType.Rgba8888 ? null : bitmap.Copy(SKColorType.Rgba8888);
-        var source = converted ?? bitmap;
-        var rgba = source.GetPixelSpan();
-        int stride = source.RowBytes, width = source.Width, height = source.Height;
+        if (bitmap.ColorType != SKColorType.Rgba8888) throw new ArgumentException($"expected RGBA 8888, got {bitmap.ColorType}", nameof(bitmap));
+        var rgba = bitmap.GetPixelSpan();
+        int stride = bitmap.RowBytes, width = bitmap.Width, height = bitmap.Height;
         var pixels = new byte[width * height * 3];
         for (int y = 0; y < height; y++)
             for (int x = 0; x < width; x++)
