@@ -15,6 +15,7 @@ public static class VideoFile
     /// </summary>
     public static string Write(string path, IEnumerable<RgbFrame> frames, double fps)
     {
+        CheckWritable(path);
         string extension = Path.GetExtension(path).ToLowerInvariant();
         switch (extension)
         {
@@ -35,7 +36,21 @@ public static class VideoFile
                 PngFrames.WriteFolder(folder, all);
                 return folder;
             default:
-                throw new TurboException($"{path}: {(extension.Length == 0 ? "no extension" : $"unknown video extension '{extension}'")} (accepted: {string.Join(", ", Extensions)})");
+                throw new InvalidOperationException("unreachable: CheckWritable accepted " + extension);
         }
+    }
+
+    /// <summary>
+    /// Throws a TurboException unless <see cref="Write"/> can write <paramref name="path"/>: a known extension, its
+    /// folder present, ffmpeg present for .mp4. Commands call it before long work, so a typo costs nothing.
+    /// </summary>
+    public static void CheckWritable(string path)
+    {
+        string extension = Path.GetExtension(path).ToLowerInvariant();
+        if (!Extensions.Contains(extension))
+            throw new TurboException($"{path}: {(extension.Length == 0 ? "no extension" : $"unknown video extension '{extension}'")} (accepted: {string.Join(", ", Extensions)})");
+        string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(folder)) throw new TurboException($"{path}: the folder {folder} does not exist");
+        if (extension == ".mp4" && !Mp4Writer.IsAvailable) throw new TurboException($"{path}: writing .mp4 needs ffmpeg on the PATH; write .gif or .png instead");
     }
 }

@@ -10,7 +10,8 @@ try
     var root = new RootCommand("Turbo runtime: run and measure accelerated video diffusion models");
     root.Subcommands.Add(CheckNativeCommand.Create());
     root.Subcommands.Add(BenchCommand.Create());
-    return root.Parse(args).Invoke();
+    root.Subcommands.Add(GenerateCommand.Create());
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (TurboException e)
 {

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Spectre.Console;
+using Turbo.Converter.Pipelines;
+using Turbo.Runtime;
+using Turbo.Runtime.Video;
+using static TorchSharp.torch;
+
+namespace Turbo.Cli.Commands;
+
+/// <summary>
+/// `turbo generate MODEL --prompt ... -o out.gif|.mp4|.png`: text to video with the model's own sampler (by default
+/// the settings its model_index.json records, e.g. 50 UniPC steps with CFG). Several prompts make one captioned grid.
+/// </summary>
+static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("model") { Description = "text-to-video model folder (diffusers layout: model_index.json, transformer/, vae/, text_encoder/, tokenizer/)" };
+        var prompts = new Option<string[]>("--prompt", "-p") { Description = "prompt (repeat for a captioned grid of several clips)", Required = true, AllowMultipleArgumentsPerToken = false };
+        var output = new Option<string>("--output", "-o") { Description = "video file: .gif, .mp4 (needs ffmpeg) or .png (frames)", Required = true };
+        var seed = new Option<long>("--seed") { Description = "noise seed", DefaultValueFactory = _ => 0 };
+        var steps = new Option<int?>("--steps") { Description = "sampling steps (default: the model's)" };
+        var guidance = new Option<double?>("--guidance") { Description = "classifier-free guidance scale (default: the model's)" };
+        var fps = new Option<double>("--fps") { Description = "frames per second of the written video", DefaultValueFactory = _ => 16 };
+        var scale = new Option<int>("--scale") { Description = "pixel repetition of the written video (small models make small clips)", DefaultValueFactory = _ => 2 };
+        var device = new Option<string>("--device") { Description = "auto, cuda or cpu", DefaultValueFactory = _ => "auto" };
+        var command = new Command("generate", "Generate a video from a prompt with a text-to-video model")
+        {
+            model, prompts, output, seed, steps, guidance, fps, scale, device,
+        };
+        command.SetAction(parse =>
+        {
+            var texts = parse.GetRequiredValue(prompts);
+            string path = parse.GetRequiredValue(output);
+            if (parse.GetValue(scale) is < 1 or > 8) throw new TurboException("--scale must be 1 to 8");
+            VideoFile.CheckWritable(path);
+            var target = DeviceChoice.Resolve(parse.GetRequiredValue(device));
+            using var pipeline = WanTextToVideo.Load(parse.GetRequiredValue(model), target, ScalarType.Float32);
+            var settings = pipeline.Defaults with
+            {
+                Steps = parse.GetValue(steps) ?? pipeline.Defaults.Steps,
+                Guidance = parse.GetValue(guidance) ?? pipeline.Defaults.Guidance,
+            };
+            var clock = Stopwatch.StartNew();
+            Tensor videos = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(context =>
+                {
+                    var task = context.AddTask(Markup.Escape($"{texts.Length} clip(s), {settings.Steps} steps, CFG {settings.Guidance}"), maxValue: settings.Steps);
+                    videos = pipeline.Generate(texts, parse.GetValue(seed), settings, (step, _) => task.Value = step);
+                });
+            using (videos)
+            {
+                var clips = texts.Select((text, i) => new CaptionedClip(text, VideoFrames.FromClip(videos[i]))).ToList();
+                var frames = clips.Count == 1 && parse.GetValue(scale) == 1
+                    ? clips[0].Frames
+                    : new ClipGrid(clips, columns: Math.Min(clips.Count, 4), parse.GetValue(scale)).Animate();
+                string written = VideoFile.Write(path, frames, parse.GetValue(fps));
+                AnsiConsole.MarkupLine(Markup.Escape($"wrote {written}: {texts.Length} clip(s) of {settings.Frames} frames {settings.Width}×{settings.Height}, {clock.Elapsed.TotalSeconds:F1} s on {target}"));
+            }
+            return 0;
+        });
+        return command;
+    }
+}
