@@ -5,6 +5,7 @@ using Turbo.CalibrationData.Teacher;
 using Turbo.Converter.Pipelines;
 using Turbo.Distiller.Training;
 using Turbo.Runtime;
+using Turbo.Runtime.Video;
 using static TorchSharp.torch;
 
 namespace Turbo.CalibrationData.Cli;
@@ -86,7 +87,7 @@ public static class TeacherCommands
         var batch = new Option<int>("--batch") { Description = "clips generated at once", DefaultValueFactory = _ => 32 };
         var steps = new Option<int?>("--steps") { Description = "sampling steps (default: the model's)" };
         var seed = new Option<long>("--seed") { Description = "noise seed", DefaultValueFactory = _ => 0 };
-        var output = new Option<string>("--output", "-o") { Description = "folder for quality.json and the clip sheet", DefaultValueFactory = _ => "out/teacher-evaluation" };
+        var output = new Option<string>("--output", "-o") { Description = "folder for quality.json and the captioned grid of the first 16 clips (GIF and PNG)", DefaultValueFactory = _ => "out/teacher-evaluation" };
         var device = DeviceOption();
         var command = new Command("teacher-evaluate", "Generate a clip per evaluation prompt and score it with the oracle against real clips (and the real-clip ceiling).")
         {
@@ -107,11 +108,12 @@ public static class TeacherCommands
                 string folder = parse.GetRequiredValue(output);
                 Directory.CreateDirectory(folder);
                 File.WriteAllText(Path.Combine(folder, "quality.json"), TeacherEvaluation.Json(quality));
-                var sheet = Enumerable.Range(0, (int)Math.Min(16, clips.shape[0])).Select(i => clips[i]).ToList();
-                var (rgb, width, height) = ContactSheet.Build(sheet);
-                PngWriter.Write(Path.Combine(folder, "generated.png"), rgb, width, height);
+                var shown = all.Take((int)Math.Min(16, clips.shape[0])).Select((prompt, i) => new CaptionedClip(prompt, VideoFrames.FromClip(clips[i]))).ToList();
+                var grid = new ClipGrid(shown, columns: 4, scale: 2);
+                GifWriter.Write(Path.Combine(folder, "generated.gif"), grid.Animate(), fps: 12);
+                PngFrames.Write(Path.Combine(folder, "generated.png"), grid.ContactSheet());
                 console.WriteLine(Invariant($"{quality.Prompts} prompts, {sampling.Steps} steps, CFG {sampling.Guidance}: adherence {quality.Adherence:P1} (real {quality.RealAdherence:P1}), Fréchet {quality.Frechet:F2} (real {quality.RealFrechet:F2}), {quality.GenerateSeconds:F0} s"));
-                console.WriteLine($"wrote {Path.Combine(folder, "quality.json")} and {Path.Combine(folder, "generated.png")}");
+                console.WriteLine($"wrote quality.json, generated.gif and generated.png to {folder}");
             }
             return 0;
         });
