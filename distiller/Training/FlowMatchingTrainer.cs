@@ -1,7 +1,6 @@
 using TorchSharp;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
-using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Turbo.Distiller.Training;
@@ -69,23 +68,7 @@ public sealed class FlowMatchingTrainer : IDisposable
     public double Train(ITrainingBatches data, Action<TrainingProgress>? progress = null)
     {
         _model.train();
-        var recent = new Queue<double>();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        long started = Step;
-        using var pause = CollectionPause.Begin();
-        while (Step < _settings.Steps)
-        {
-            double loss = TrainStep(data);
-            pause.Checkpoint();
-            recent.Enqueue(loss);
-            if (recent.Count > 50) recent.Dequeue();
-            _state.Step++;
-            bool outOfTime = clock.Elapsed > _settings.TimeLimit;
-            if (Step % _settings.CheckpointEvery == 0 || Step == _settings.Steps || outOfTime) _state.Save(_settings);
-            progress?.Invoke(new TrainingProgress(Step, _settings.Steps, loss, clock.Elapsed.TotalSeconds / (Step - started)));
-            if (outOfTime) break;
-        }
-        return recent.Count == 0 ? double.NaN : recent.Average();
+        return TrainingLoop.Run(_state, _settings.Steps, _settings.CheckpointEvery, _settings.TimeLimit, _settings, () => TrainStep(data), progress);
     }
 
     double TrainStep(ITrainingBatches data)
