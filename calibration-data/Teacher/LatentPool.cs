@@ -36,7 +36,7 @@ public sealed class LatentPool : ITrainingBatches, IDisposable
                 using var scope = NewDisposeScope();
                 int n = Math.Min(Chunk, count - start);
                 var (videos, stated) = dataset.Batch(ShapesSplit.Train, start, n);
-                var (mean, _) = vae.Encode(videos.to(vae.Device));
+                var (mean, _) = vae.Encode(videos.to(vae.Device), wholeClip: true);
                 latents.Add(vae.Normalize(mean).MoveToOuterDisposeScope());
                 contexts.Add(encodePrompts(stated.Select(s => s.Caption).ToArray()).MoveToOuterDisposeScope());
                 pause.Checkpoint();

@@ -100,7 +100,7 @@ public static class TeacherTraining
         for (int start = 0; start < clips; start += 32)
         {
             var (videos, _) = dataset.Batch(ShapesSplit.Train, 1_000_000 + start, Math.Min(32, clips - start));
-            means.Add(vae.Encode(videos).Mean.transpose(0, 1).reshape(vae.Config.ZDim, -1).cpu());
+            means.Add(vae.Encode(videos, wholeClip: true).Mean.transpose(0, 1).reshape(vae.Config.ZDim, -1).cpu());
         }
         var all = cat(means, 1).to(ScalarType.Float64);
         return (all.mean([1]).data<double>().ToArray(), all.std(1).data<double>().ToArray());
@@ -116,7 +116,7 @@ public static class TeacherTraining
         {
             using var scope = NewDisposeScope();
             var (videos, _) = dataset.Batch(ShapesSplit.HeldOut, start, Math.Min(16, clips - start));
-            var decoded = vae.Decode(vae.Encode(videos).Mean).cpu();
+            var decoded = vae.Decode(vae.Encode(videos, wholeClip: true).Mean, wholeClip: true).cpu();
             squaredError += (decoded.to(ScalarType.Float64) - videos.to(ScalarType.Float64)).square().sum().item<double>();
             values += videos.numel();
         }

@@ -72,7 +72,10 @@ public sealed class WanVae : nn.Module
     /// posterior: mean and log-variance, each [B, ZDim, 1 + 4n / TemporalCompression, H / s, W / s] float32 (the
     /// log-variance clamped to [−30, 20], as upstream's DiagonalGaussianDistribution does).
     /// </summary>
-    public (Tensor Mean, Tensor LogVar) Encode(Tensor video)
+    /// <param name="wholeClip">one pass over the whole clip instead of upstream's chunks: the same numbers (every layer
+    /// is causal and its chunk-to-chunk state is exactly its past), far fewer kernel launches, more memory — what
+    /// training wants</param>
+    public (Tensor Mean, Tensor LogVar) Encode(Tensor video, bool wholeClip = false)
     {
         ValidateVideo(video);
         using var scope = NewDisposeScope();
@@ -80,9 +83,10 @@ public sealed class WanVae : nn.Module
         long frames = x.shape[2];
         using var cache = new WanVaeFeatureCache();
         var chunks = new List<Tensor>();
-        for (long start = 0; start < frames; start += start == 0 ? 1 : EncodeChunkFrames)
+        long ChunkLength(long start) => wholeClip ? frames : start == 0 ? 1 : EncodeChunkFrames;
+        for (long start = 0; start < frames; start += ChunkLength(start))
         {
-            long length = start == 0 ? 1 : EncodeChunkFrames;
+            long length = ChunkLength(start);
             using var chunkScope = NewDisposeScope();
             chunks.Add(encoder.ForwardChunk(x.narrow(2, start, length), cache).MoveToOuterDisposeScope());
         }
@@ -96,17 +100,19 @@ public sealed class WanVae : nn.Module
     /// latent [B, ZDim, F, h, w] (un-normalised, as <see cref="Encode"/> gives it; see <see cref="Denormalize"/>) →
     /// video [B, OutChannels, 1 + (F − 1) · TemporalCompression, h · s, w · s] float32, clamped to [−1, 1].
     /// </summary>
-    public Tensor Decode(Tensor latent)
+    /// <param name="wholeClip">one pass over all latent frames instead of one per chunk (see <see cref="Encode"/>)</param>
+    public Tensor Decode(Tensor latent, bool wholeClip = false)
     {
         ValidateLatent(latent, nameof(latent));
         using var scope = NewDisposeScope();
         var x = postQuantConv.Forward(latent.to(ScalarType.Float32).to(Device));
         using var cache = new WanVaeFeatureCache();
         var chunks = new List<Tensor>();
-        for (long i = 0; i < x.shape[2]; i++)
+        long length = wholeClip ? x.shape[2] : 1;
+        for (long i = 0; i < x.shape[2]; i += length)
         {
             using var chunkScope = NewDisposeScope();
-            chunks.Add(decoder.ForwardChunk(x.narrow(2, i, 1), cache).MoveToOuterDisposeScope());
+            chunks.Add(decoder.ForwardChunk(x.narrow(2, i, length), cache).MoveToOuterDisposeScope());
         }
         return cat(chunks, 2).clamp(-1.0, 1.0).MoveToOuterDisposeScope();
     }

@@ -295,7 +295,8 @@ public sealed class WanVaeResample : nn.Module, IWanVaeChunkLayer
         if (cache.Get(timeConv!) is null)
         {
             cache.Set(timeConv!, zeros_like(x.narrow(2, 0, 1)));
-            return x;
+            // A first chunk of several frames (a whole clip at once): its first frame passes, the rest continue.
+            return x.shape[2] == 1 ? x : cat([x.narrow(2, 0, 1), DoubleFrames(x.narrow(2, 1, x.shape[2] - 1), cache)], 2);
         }
         long b = x.shape[0], c = x.shape[1], t = x.shape[2], h = x.shape[3], w = x.shape[4];
         var doubled = timeConv!.ForwardChunk(x, cache);                      // [B, 2C, T, H, W]
@@ -304,13 +305,17 @@ public sealed class WanVaeResample : nn.Module, IWanVaeChunkLayer
 
     /// <summary>
     /// time_conv (kernel 3, stride 2, no padding) runs on the previous chunk's last frame followed by this chunk's
-    /// frames; the first chunk (the video's first frame) passes through unchanged.
+    /// frames; the video's first frame passes through unchanged.
     /// </summary>
     Tensor HalveFrames(Tensor x, WanVaeFeatureCache cache)
     {
         var past = cache.Get(timeConv!);
         var keep = x.narrow(2, x.shape[2] - 1, 1).clone();
-        var result = past is null ? x : timeConv!.Forward(cat([past, x], 2));
+        // The first chunk's first frame passes; whatever follows it in the same chunk (a whole clip at once) is the
+        // continuation, whose past is that first frame.
+        var result = past is not null ? timeConv!.Forward(cat([past, x], 2))
+            : x.shape[2] == 1 ? x
+            : cat([x.narrow(2, 0, 1), timeConv!.Forward(x)], 2);
         cache.Set(timeConv!, keep);
         return result;
     }

@@ -48,15 +48,16 @@ public class WanVaeGoldenTests
         foreach (var (name, shape) in golden) Assert.That(ours[name], Is.EqualTo(shape), name);
     }
 
-    [Test]
-    public void EncodeMatchesUpstreamPosterior()
+    [TestCase(false)]
+    [TestCase(true)]
+    public void EncodeMatchesUpstreamPosterior(bool wholeClip)
     {
         using var vae = LoadGoldenVae();
         using var io = SafetensorsFile.Open(Golden.Path("wan_vae.io.safetensors"));
         using var video = io.Read("video");
         using var expectedMean = io.Read("latent_mean");
         using var expectedLogVar = io.Read("latent_logvar");
-        var (mean, logVar) = vae.Encode(video);
+        var (mean, logVar) = vae.Encode(video, wholeClip);
         using (mean)
         using (logVar)
         {
@@ -68,14 +69,15 @@ public class WanVaeGoldenTests
         }
     }
 
-    [Test]
-    public void DecodeMatchesUpstreamVideo()
+    [TestCase(false)]
+    [TestCase(true)]
+    public void DecodeMatchesUpstreamVideo(bool wholeClip)
     {
         using var vae = LoadGoldenVae();
         using var io = SafetensorsFile.Open(Golden.Path("wan_vae.io.safetensors"));
         using var latent = io.Read("latent_mean");
         using var expected = io.Read("decoded");
-        using var decoded = vae.Decode(latent);
+        using var decoded = vae.Decode(latent, wholeClip);
         double error = RelativeError.Of(decoded, expected);
         TestContext.Out.WriteLine($"decoded: rel err {error:E2}");
         Assert.That(error, Is.LessThanOrEqualTo(Fp32Tolerance));
@@ -173,5 +175,29 @@ public class WanVaeGoldenTests
         {
             foreach (var t in tensors.Values) t.Dispose();
         }
+    }
+}
+
+/// <summary>One pass over a whole clip gives upstream's chunk-by-chunk numbers, on clips longer than the golden one.</summary>
+public class WanVaeWholeClipTests
+{
+    [Test]
+    public void WholeClipEqualsChunkByChunkOnALongClip()
+    {
+        var config = new WanVaeConfig { BaseDim = 8, ZDim = 4, DimMult = [1, 2, 2], NumResBlocks = 1, TemperalDownsample = [true, true] };
+        using var vae = new WanVae(config);
+        using (no_grad())
+            foreach (var p in vae.parameters()) p.copy_(randn(p.shape, generator: new Generator(5)) * 0.2);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var video = rand([2, 3, 17, 16, 16], generator: new Generator(6)) * 2 - 1;
+        var (mean, logVar) = vae.Encode(video);
+        var (wholeMean, wholeLogVar) = vae.Encode(video, wholeClip: true);
+        Assert.That(mean.shape, Is.EqualTo(new long[] { 2, 4, 5, 4, 4 }));
+        Assert.That(RelativeError.Of(wholeMean, mean), Is.LessThan(1e-5), "mean");
+        Assert.That(RelativeError.Of(wholeLogVar, logVar), Is.LessThan(1e-5), "log-variance");
+        var decoded = vae.Decode(mean);
+        Assert.That(decoded.shape, Is.EqualTo(new long[] { 2, 3, 17, 16, 16 }));
+        Assert.That(RelativeError.Of(vae.Decode(mean, wholeClip: true), decoded), Is.LessThan(1e-5), "decoded");
     }
 }
