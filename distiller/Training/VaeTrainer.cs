@@ -66,7 +66,7 @@ public sealed class VaeTrainer : IDisposable
         var clips = data.Batch(Step, _settings.BatchSize).to(_vae.Device);
         var (mean, logVar) = _vae.Encode(clips, wholeClip: true);
         var z = mean + (0.5 * logVar).exp() * randn(mean.shape, generator: generator).to(_vae.Device);
-        var reconstruction = _vae.Decode(z, wholeClip: true);
+        var reconstruction = _vae.Decode(z, wholeClip: true, clamp: false);
         var kl = 0.5 * (mean.square() + logVar.exp() - 1 - logVar).mean();
         var loss = (reconstruction - clips).abs().mean() + _settings.KlWeight * kl;
         _state.Optimizer.zero_grad();

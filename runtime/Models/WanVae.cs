@@ -101,7 +101,9 @@ public sealed class WanVae : nn.Module
     /// video [B, OutChannels, 1 + (F − 1) · TemporalCompression, h · s, w · s] float32, clamped to [−1, 1].
     /// </summary>
     /// <param name="wholeClip">one pass over all latent frames instead of one per chunk (see <see cref="Encode"/>)</param>
-    public Tensor Decode(Tensor latent, bool wholeClip = false)
+    /// <param name="clamp">clamp to [−1, 1] as upstream does; training turns it off, since a clamped pixel passes
+    /// no gradient and could stay stuck beyond the range</param>
+    public Tensor Decode(Tensor latent, bool wholeClip = false, bool clamp = true)
     {
         ValidateLatent(latent, nameof(latent));
         using var scope = NewDisposeScope();
@@ -114,7 +116,8 @@ public sealed class WanVae : nn.Module
             using var chunkScope = NewDisposeScope();
             chunks.Add(decoder.ForwardChunk(x.narrow(2, i, length), cache).MoveToOuterDisposeScope());
         }
-        return cat(chunks, 2).clamp(-1.0, 1.0).MoveToOuterDisposeScope();
+        var video = cat(chunks, 2);
+        return (clamp ? video.clamp(-1.0, 1.0) : video).MoveToOuterDisposeScope();
     }
 
     /// <summary>Posterior mean → the diffusion model's latent: (mean − latents_mean) / latents_std per channel.</summary>
