@@ -8,14 +8,17 @@ using static TorchSharp.torch;
 
 namespace Turbo.Converter.Commands;
 
-/// <summary>`forward`: one model evaluation on stored inputs (x, timestep, context → out), e.g. to compare with upstream.</summary>
+/// <summary>
+/// `forward`: one model evaluation on stored inputs, e.g. to compare with upstream: a DiT (x, timestep, context → out),
+/// or a VAE or text encoder folder (see <see cref="ComponentForward"/>).
+/// </summary>
 public static class ForwardCommand
 {
     public static Command Create()
     {
         var path = CommonOptions.CheckpointArgument();
         var config = CommonOptions.Config();
-        var inputs = CommonOptions.Inputs("safetensors file with x [B,C,F,H,W], timestep [B], context [B,L,text_dim]");
+        var inputs = CommonOptions.Inputs("safetensors file with x [B,C,F,H,W], timestep [B], context [B,L,text_dim] (a DiT); video and/or latent_mean (a VAE); input_ids, attention_mask (a text encoder)");
         var output = CommonOptions.Output("safetensors file to write the velocity 'out' to");
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
@@ -28,6 +31,16 @@ public static class ForwardCommand
             string outputPath = parse.GetRequiredValue(output);
             ComputeOptions.CheckOutputPath(outputPath);
             var target = DeviceChoice.Resolve(parse.GetRequiredValue(device));
+            string modelPath = parse.GetRequiredValue(path), inputsPath = parse.GetRequiredValue(inputs);
+            var kind = ComponentForward.Detect(modelPath);
+            if (kind != ComponentKind.Transformer)
+            {
+                var written = kind == ComponentKind.Vae
+                    ? ComponentForward.Vae(modelPath, inputsPath, outputPath, target)
+                    : ComponentForward.TextEncoder(modelPath, inputsPath, outputPath, target);
+                CommandConsoles.Output(parse).WriteLine($"wrote {string.Join(", ", written)} to {outputPath}: {kind} on {target}");
+                return 0;
+            }
             var computeDtype = ComputeOptions.ComputeDtype(parse.GetRequiredValue(dtype));
             using var checkpoint = AdaptedCheckpoints.OpenWan(parse.GetRequiredValue(path), parse.GetValue(config));
             var tensors = InputTensors.Read(parse.GetRequiredValue(inputs), "forward", "x", "timestep", "context");

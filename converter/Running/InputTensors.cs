@@ -8,7 +8,18 @@ namespace Turbo.Converter.Running;
 public static class InputTensors
 {
     /// <summary>The tensors <paramref name="names"/> (CPU, float32) in that order; the caller disposes them.</summary>
-    public static Tensor[] Read(string path, string command, params string[] names)
+    public static Tensor[] Read(string path, string command, params string[] names) => Read(path, command, ScalarType.Float32, names);
+
+    /// <summary>Whether the inputs file holds a tensor <paramref name="name"/> (for commands with optional inputs).</summary>
+    public static bool Has(string path, string name)
+    {
+        if (!File.Exists(path)) throw new TurboException($"{path}: inputs file not found (--inputs)");
+        using var file = SafetensorsFile.Open(path);
+        return file.Contains(name);
+    }
+
+    /// <summary>The tensors <paramref name="names"/> (CPU, as <paramref name="dtype"/>) in that order; the caller disposes them.</summary>
+    public static Tensor[] Read(string path, string command, ScalarType dtype, params string[] names)
     {
         if (!File.Exists(path)) throw new TurboException($"{path}: inputs file not found (--inputs)");
         using var file = SafetensorsFile.Open(path);
@@ -25,7 +36,7 @@ public static class InputTensors
         var tensors = new List<Tensor>();
         try
         {
-            foreach (string name in names) tensors.Add(file.Read(name).to(ScalarType.Float32, disposeAfter: true));
+            foreach (string name in names) tensors.Add(file.Read(name).to(dtype, disposeAfter: true));
             return tensors.ToArray();
         }
         catch
