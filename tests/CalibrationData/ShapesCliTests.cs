@@ -52,10 +52,10 @@ public sealed class ShapesCliTests : TensorScopePerTest
     public void BadOptionsAreOneLineUserErrors()
     {
         var (code, _, err) = Run("preview", "--frames", "16", "-o", "unused.png");
-        Assert.That(code, Is.EqualTo(ShapesCli.UserErrorExitCode));
+        Assert.That(code, Is.EqualTo(Turbo.Converter.Cli.CliInvocation.UserErrorExitCode));
         Assert.That(err.Trim(), Does.StartWith("error: ").And.Contain("frames").And.Not.Contain("\n"));
         var (missingCode, _, missingErr) = Run("evaluate-oracle", "--weights", "no/such/oracle.safetensors", "--clips", "1");
-        Assert.That(missingCode, Is.EqualTo(ShapesCli.UserErrorExitCode));
+        Assert.That(missingCode, Is.EqualTo(Turbo.Converter.Cli.CliInvocation.UserErrorExitCode));
         Assert.That(missingErr, Does.Contain("no/such/oracle.safetensors"));
     }
 }

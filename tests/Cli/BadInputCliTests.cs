@@ -7,7 +7,7 @@ public class BadInputCliTests : TempFolderFixture
 {
     static void AssertUserError(CliRunner.Result r, params string[] fragments)
     {
-        Assert.That(r.ExitCode, Is.EqualTo(TurboConvertCli.UserErrorExitCode), r.Err);
+        Assert.That(r.ExitCode, Is.EqualTo(CliInvocation.UserErrorExitCode), r.Err);
         Assert.That(r.Err, Does.StartWith("error: "));
         Assert.That(r.Err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), "one-line message");
         foreach (string f in fragments) Assert.That(r.Err, Does.Contain(f));

@@ -69,7 +69,7 @@ public class ComputeCliTests : TempFolderFixture
     {
         Assume.That(cuda.is_available(), Is.False, "this machine has CUDA");
         var r = RunOnGoldenWeights("forward", Golden.Path(Golden.ForwardIO), "-o", Output, "--device", "cuda");
-        Assert.That(r.ExitCode, Is.EqualTo(TurboConvertCli.UserErrorExitCode));
+        Assert.That(r.ExitCode, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(r.Err, Does.StartWith("error: CUDA was requested"));
         Assert.That(File.Exists(Output), Is.False);
     }
@@ -78,7 +78,7 @@ public class ComputeCliTests : TempFolderFixture
     public void InputsLackingATensor()
     {
         var r = RunOnGoldenWeights("forward", Golden.Path(Golden.SamplingIO), "-o", Output);
-        Assert.That(r.ExitCode, Is.EqualTo(TurboConvertCli.UserErrorExitCode));
+        Assert.That(r.ExitCode, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(r.Err, Does.Contain("tensor 'x' is missing"));
     }
 
@@ -92,7 +92,7 @@ public class ComputeCliTests : TempFolderFixture
                 ["x"] = zeros(new long[] { 1, 8, 3, 4, 6 }), ["timestep"] = tensor(new float[] { 500 }), ["context"] = zeros(1, 9, 48),
             });
         var r = RunOnGoldenWeights("forward", inputs, "-o", Output);
-        Assert.That(r.ExitCode, Is.EqualTo(TurboConvertCli.UserErrorExitCode));
+        Assert.That(r.ExitCode, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(r.Err, Does.Contain("16 channels"));
     }
 
@@ -100,7 +100,7 @@ public class ComputeCliTests : TempFolderFixture
     public void OutputIntoAMissingFolder()
     {
         var r = RunOnGoldenWeights("forward", Golden.Path(Golden.ForwardIO), "-o", Temp.PathTo("no", "such", "out.safetensors"));
-        Assert.That(r.ExitCode, Is.EqualTo(TurboConvertCli.UserErrorExitCode));
+        Assert.That(r.ExitCode, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(r.Err, Does.Contain("does not exist"));
     }
 }

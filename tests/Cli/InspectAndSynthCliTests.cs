@@ -82,7 +82,7 @@ public class InspectAndSynthCliTests : TempFolderFixture
     {
         File.WriteAllText(Temp.PathTo("keep.txt"), "x");
         var r = CliRunner.Run("synth", "--preset", "tiny", "-o", Temp.Path);
-        Assert.That(r.ExitCode, Is.EqualTo(TurboConvertCli.UserErrorExitCode));
+        Assert.That(r.ExitCode, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(r.Err, Does.StartWith("error: ").And.Contain("not empty"));
     }
 }

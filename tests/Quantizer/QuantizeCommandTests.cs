@@ -122,7 +122,7 @@ public class QuantizeCommandTests
 
     static void AssertUserError(CliRunner.Result r, params string[] fragments)
     {
-        Assert.That(r.ExitCode, Is.EqualTo(TurboConvertCli.UserErrorExitCode), r.Err);
+        Assert.That(r.ExitCode, Is.EqualTo(CliInvocation.UserErrorExitCode), r.Err);
         string message = r.Err.Split('\n').Single(line => line.StartsWith("error: ", StringComparison.Ordinal));
         foreach (string f in fragments) Assert.That(message, Does.Contain(f));
     }
