@@ -112,6 +112,14 @@ public static class TeacherCommands
                 var grid = new ClipGrid(shown, columns: 4, scale: 2);
                 GifWriter.Write(Path.Combine(folder, "generated.gif"), grid.Animate(), fps: 12);
                 PngFrames.Write(Path.Combine(folder, "generated.png"), grid.ContactSheet());
+                string modelFolder = parse.GetRequiredValue(model);
+                if (n == all.Count && sampling == pipeline.Defaults)
+                {
+                    // The card's numbers: every evaluation prompt, the model's own sampler. Its grid sits beside it.
+                    File.Copy(Path.Combine(folder, "generated.gif"), Path.Combine(modelFolder, "generated.gif"), overwrite: true);
+                    TeacherCard.Write(modelFolder, quality, "generated.gif");
+                    console.WriteLine($"wrote the model card {Path.Combine(modelFolder, "README.md")}");
+                }
                 console.WriteLine(Invariant($"{quality.Prompts} prompts, {sampling.Steps} steps, CFG {sampling.Guidance}: adherence {quality.Adherence:P1} (real {quality.RealAdherence:P1}), Fréchet {quality.Frechet:F2} (real {quality.RealFrechet:F2}), {quality.GenerateSeconds:F0} s"));
                 console.WriteLine($"wrote quality.json, generated.gif and generated.png to {folder}");
             }

@@ -32,10 +32,12 @@ public static class TeacherTraining
         var dataset = new ShapesDataset(DataSeed, TeacherRecipe.Clips);
         using var vae = new WanVae(TeacherRecipe.Vae, device);
         Initializers.Vae(vae, settings.Seed);
+        long reached;
         using (var trainer = new VaeTrainer(vae, settings, Path.Combine(work, "vae-training")))
         {
             if (trainer.Step > 0) log($"VAE: resuming at step {trainer.Step}");
             trainer.Train(new ShapesClipBatches(new ShapesDataset(DataSeed, TeacherRecipe.Clips with { Frames = trainFrames })), Progress("VAE", log));
+            reached = trainer.Step;
             var ema = trainer.EmaWeights();
             try { vae.LoadWeights(ema, "VAE EMA weights"); }
             finally { foreach (var t in ema.Values) t.Dispose(); }
@@ -54,7 +56,10 @@ public static class TeacherTraining
         using var textEncoder = new Umt5Encoder(TeacherRecipe.TextEncoder(tokenizer.VocabSize));
         Initializers.Umt5(textEncoder, TeacherRecipe.TextEncoderSeed);
         TeacherFolder.WriteTextEncoder(model, textEncoder);
-        return new VaeResult(psnr, vae.parameters().Sum(p => p.numel()), clock.Elapsed.TotalSeconds);
+        var result = new VaeResult(psnr, vae.parameters().Sum(p => p.numel()), clock.Elapsed.TotalSeconds);
+        TrainingRecord.Save(model, new TrainingRecord("vae", reached, settings.BatchSize, settings.LearningRate, device.ToString(),
+            result.Seconds, 1, result.Parameters, new Dictionary<string, double> { ["held-out PSNR dB"] = psnr }));
+        return result;
     }
 
     public sealed record TransformerResult(double FinalLoss, long Parameters, double Seconds);
@@ -79,15 +84,21 @@ public static class TeacherTraining
         {
             Initializers.Wan(dit, settings.Seed);
             double loss;
+            long reached;
             using (var trainer = new FlowMatchingTrainer(dit, empty, settings, Path.Combine(work, "dit-training")))
             {
                 if (trainer.Step > 0) log($"DiT: resuming at step {trainer.Step}");
                 loss = trainer.Train(pool, Progress("DiT", log));
+                reached = trainer.Step;
                 var ema = trainer.EmaWeights();
                 try { TeacherFolder.WriteTransformer(model, config, ema); }
                 finally { foreach (var t in ema.Values) t.Dispose(); }
             }
-            return new TransformerResult(loss, dit.parameters().Sum(p => p.numel()), clock.Elapsed.TotalSeconds);
+            var result = new TransformerResult(loss, dit.parameters().Sum(p => p.numel()), clock.Elapsed.TotalSeconds);
+            TrainingRecord.Save(model, new TrainingRecord("transformer", reached, settings.BatchSize, settings.LearningRate, device.ToString(),
+                result.Seconds, 1, result.Parameters, new Dictionary<string, double> { ["loss (last 50 steps)"] = loss }));
+            TeacherCard.Write(model, quality: null, gridFile: null); // a changed DiT: measured again by teacher-evaluate
+            return result;
         }
     }
 

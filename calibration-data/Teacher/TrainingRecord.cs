@@ -1,0 +1,34 @@
+using System.Text.Json;
+
+namespace Turbo.CalibrationData.Teacher;
+
+/// <summary>
+/// What one training stage did, kept beside the model (model/training-STAGE.json) for its card: the steps reached,
+/// the settings, the device and the time summed over every run that resumed it, and the stage's own measure.
+/// </summary>
+public sealed record TrainingRecord(string Stage, long Steps, int BatchSize, double LearningRate, string Device,
+    double Seconds, int Runs, long Parameters, IReadOnlyDictionary<string, double> Measures)
+{
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static string PathFor(string model, string stage) => Path.Combine(model, $"training-{stage}.json");
+
+    /// <summary>Writes this run's record, adding the time and runs of the record already there (a resumed stage).</summary>
+    public static TrainingRecord Save(string model, TrainingRecord run)
+    {
+        var previous = Load(model, run.Stage);
+        var total = previous is null ? run : run with { Seconds = previous.Seconds + run.Seconds, Runs = previous.Runs + 1 };
+        string path = PathFor(model, run.Stage), temp = path + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(total, Indented));
+        File.Move(temp, path, overwrite: true);
+        return total;
+    }
+
+    public static TrainingRecord? Load(string model, string stage)
+    {
+        string path = PathFor(model, stage);
+        if (!File.Exists(path)) return null;
+        try { return JsonSerializer.Deserialize<TrainingRecord>(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new Turbo.Runtime.TurboException($"{path}: not a training record ({e.Message})"); }
+    }
+}
