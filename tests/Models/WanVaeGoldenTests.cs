@@ -201,3 +201,22 @@ public class WanVaeWholeClipTests
         Assert.That(RelativeError.Of(vae.Decode(mean, wholeClip: true), decoded), Is.LessThan(1e-5), "decoded");
     }
 }
+
+public class WanVaeClampTests
+{
+    [Test]
+    public void DecodeClampsUnlessTrainingAsksItNotTo()
+    {
+        using var vae = WanVaeGoldenTests.LoadGoldenVae();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var (name, p) in vae.named_parameters())
+            if (name == "decoder.conv_out.bias") p.add_(tensor(new[] { 2f, -2f, 0f })); // push red above and green below the range
+        var latent = randn([1, 4, 2, 4, 4], generator: new Generator(8));
+        var clamped = vae.Decode(latent);
+        var raw = vae.Decode(latent, clamp: false);
+        Assert.That(raw.abs().max().item<float>(), Is.GreaterThan(1f), "the raw decode leaves [-1, 1]");
+        Assert.That(clamped.abs().max().item<float>(), Is.LessThanOrEqualTo(1f));
+        Assert.That(raw.clamp(-1.0, 1.0).eq(clamped).all().item<bool>(), "clamping the raw decode gives the clamped one");
+    }
+}
