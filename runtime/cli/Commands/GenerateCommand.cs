@@ -34,6 +34,7 @@ static class GenerateCommand
             var texts = parse.GetRequiredValue(prompts);
             string path = parse.GetRequiredValue(output);
             if (parse.GetValue(scale) is < 1 or > 8) throw new TurboException("--scale must be 1 to 8");
+            if (!(parse.GetValue(fps) is > 0 and <= 240)) throw new TurboException($"--fps must be in (0, 240], found {parse.GetValue(fps)}");
             VideoFile.CheckWritable(path);
             var target = DeviceChoice.Resolve(parse.GetRequiredValue(device));
             using var pipeline = WanTextToVideo.Load(parse.GetRequiredValue(model), target, ScalarType.Float32);
@@ -42,6 +43,12 @@ static class GenerateCommand
                 Steps = parse.GetValue(steps) ?? pipeline.Defaults.Steps,
                 Guidance = parse.GetValue(guidance) ?? pipeline.Defaults.Guidance,
             };
+            foreach (string text in texts)
+                if (pipeline.Tokenizer.Encode(text, pipeline.Transformer.Config.TextLen) is { } tokens && (tokens.UnknownWords.Count > 0 || tokens.Truncated))
+                    AnsiConsole.MarkupLine("[yellow]" + Markup.Escape($"warning: \"{text}\": " + string.Join("; ",
+                        new[] { tokens.UnknownWords.Count > 0 ? $"words the model does not know: {string.Join(", ", tokens.UnknownWords)}" : null,
+                                tokens.Truncated ? $"{tokens.DroppedWords} word(s) past its {pipeline.Transformer.Config.TextLen} tokens dropped" : null }
+                        .Where(w => w is not null))) + "[/]");
             var clock = Stopwatch.StartNew();
             Tensor videos = null!;
             AnsiConsole.Progress()
