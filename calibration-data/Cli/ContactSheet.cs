@@ -1,4 +1,6 @@
 using TorchSharp;
+using Turbo.Runtime;
+using Turbo.Runtime.Video;
 
 namespace Turbo.CalibrationData.Cli;
 
@@ -7,27 +9,20 @@ public static class ContactSheet
 {
     const int Gap = 2;
 
-    /// <summary>Clips [3, T, H, W] in [-1, 1], all the same shape; returns RGB bytes and the sheet's size.</summary>
-    public static (byte[] Rgb, int Width, int Height) Build(IReadOnlyList<torch.Tensor> clips)
+    /// <summary>Clips [3, T, H, W] in [-1, 1], all the same shape, as one image.</summary>
+    public static RgbFrame Build(IReadOnlyList<torch.Tensor> clips)
     {
-        var shape = clips[0].shape;
-        int frames = (int)shape[1], height = (int)shape[2], width = (int)shape[3];
-        int sheetWidth = frames * (width + Gap) - Gap, sheetHeight = clips.Count * (height + Gap) - Gap;
+        var rows = clips.Select(VideoFrames.FromClip).ToList();
+        var first = rows[0][0];
+        if (rows.Any(r => r.Length != rows[0].Length || r[0].Width != first.Width || r[0].Height != first.Height))
+            throw new TurboException("contact sheet: the clips differ in shape");
+        int columns = rows[0].Length, width = first.Width, height = first.Height;
+        int sheetWidth = columns * (width + Gap) - Gap, sheetHeight = rows.Count * (height + Gap) - Gap;
         var rgb = new byte[sheetWidth * sheetHeight * 3];
-        for (int row = 0; row < clips.Count; row++)
-        {
-            if (!clips[row].shape.SequenceEqual(shape)) throw new ArgumentException("clips differ in shape", nameof(clips));
-            float[] data = clips[row].contiguous().data<float>().ToArray();
-            for (int f = 0; f < frames; f++)
+        for (int row = 0; row < rows.Count; row++)
+            for (int f = 0; f < columns; f++)
                 for (int y = 0; y < height; y++)
-                    for (int x = 0; x < width; x++)
-                        for (int c = 0; c < 3; c++)
-                        {
-                            float value = data[((c * frames + f) * height + y) * width + x];
-                            int at = ((row * (height + Gap) + y) * sheetWidth + f * (width + Gap) + x) * 3 + c;
-                            rgb[at] = (byte)Math.Clamp(Math.Round((value + 1) * 127.5), 0, 255);
-                        }
-        }
-        return (rgb, sheetWidth, sheetHeight);
+                    Array.Copy(rows[row][f].Pixels, y * width * 3, rgb, ((row * (height + Gap) + y) * sheetWidth + f * (width + Gap)) * 3, width * 3);
+        return new RgbFrame(sheetWidth, sheetHeight, rgb);
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using TorchSharp;
 using Turbo.CalibrationData.Shapes;
+using Turbo.Runtime.Video;
 
 namespace Turbo.CalibrationData.Cli;
 
@@ -31,8 +32,7 @@ public static class PreviewCommand
             var samples = Enumerable.Range(0, n).Select(i => dataset.Sample(which, parse.GetValue(start) + i)).ToList();
             try
             {
-                var (rgb, sheetWidth, sheetHeight) = ContactSheet.Build(samples.Select(s => s.Video).ToList());
-                PngWriter.Write(parse.GetRequiredValue(output), rgb, sheetWidth, sheetHeight);
+                PngFrames.Write(parse.GetRequiredValue(output), ContactSheet.Build(samples.Select(s => s.Video).ToList()));
                 foreach (var (sample, i) in samples.Select((s, i) => (s, i)))
                     parse.InvocationConfiguration.Output.WriteLine($"{parse.GetValue(start) + i}: {sample.Caption}");
             }

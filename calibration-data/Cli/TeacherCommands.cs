@@ -46,7 +46,7 @@ public static class TeacherCommands
             };
             var console = parse.InvocationConfiguration.Output;
             var result = TeacherTraining.TrainVae(parse.GetRequiredValue(work), settings, parse.GetValue(frames), parse.GetValue(check), target, console.WriteLine);
-            console.WriteLine(Invariant($"VAE done: {result.Parameters:N0} parameters, held-out PSNR {result.HeldOutPsnr:F2} dB, {result.Seconds:F0} s"));
+            console.WriteLine(Invariant($"VAE: step {result.Steps}, {result.Parameters:N0} parameters, held-out PSNR {result.Measures["held-out PSNR dB"]:F2} dB, {result.Seconds:F0} s over {result.Runs} run(s)"));
             return 0;
         });
         return command;
@@ -74,7 +74,7 @@ public static class TeacherCommands
             };
             var console = parse.InvocationConfiguration.Output;
             var result = TeacherTraining.TrainTransformer(parse.GetRequiredValue(work), settings, parse.GetValue(pool), target, console.WriteLine);
-            console.WriteLine(Invariant($"DiT done: {result.Parameters:N0} parameters, loss {result.FinalLoss:F4} (mean of the last 50 steps), {result.Seconds:F0} s"));
+            console.WriteLine(Invariant($"DiT: step {result.Steps}, {result.Parameters:N0} parameters, loss {result.Measures["loss (last 50 steps)"]:F4} (mean of the last 50 steps), {result.Seconds:F0} s over {result.Runs} run(s)"));
             return 0;
         });
         return command;

@@ -22,11 +22,10 @@ public static class TeacherTraining
 
     public static string ModelFolder(string work) => Path.Combine(work, "model");
 
-    public sealed record VaeResult(double HeldOutPsnr, long Parameters, double Seconds);
-
     /// <param name="trainFrames">frames of the training clips: the VAE is causal and runs chunk by chunk with a cache, so
     /// short clips teach it what long ones need at a fraction of the cost (4n + 1)</param>
-    public static VaeResult TrainVae(string work, VaeTrainingSettings settings, int trainFrames, int checkClips, Device device, Action<string> log)
+    /// <returns>the stage's training record, summed over the runs that resumed it</returns>
+    public static TrainingRecord TrainVae(string work, VaeTrainingSettings settings, int trainFrames, int checkClips, Device device, Action<string> log)
     {
         var clock = Stopwatch.StartNew();
         var dataset = new ShapesDataset(DataSeed, TeacherRecipe.Clips);
@@ -56,15 +55,12 @@ public static class TeacherTraining
         using var textEncoder = new Umt5Encoder(TeacherRecipe.TextEncoder(tokenizer.VocabSize));
         Initializers.Umt5(textEncoder, TeacherRecipe.TextEncoderSeed);
         TeacherFolder.WriteTextEncoder(model, textEncoder);
-        var result = new VaeResult(psnr, vae.parameters().Sum(p => p.numel()), clock.Elapsed.TotalSeconds);
-        TrainingRecord.Save(model, new TrainingRecord("vae", reached, settings.BatchSize, settings.LearningRate, device.ToString(),
-            result.Seconds, 1, result.Parameters, new Dictionary<string, double> { ["held-out PSNR dB"] = psnr }));
-        return result;
+        return TrainingRecord.Save(model, new TrainingRecord("vae", reached, settings.BatchSize, settings.LearningRate, device.ToString(),
+            clock.Elapsed.TotalSeconds, 1, vae.parameters().Sum(p => p.numel()), new Dictionary<string, double> { ["held-out PSNR dB"] = psnr }));
     }
 
-    public sealed record TransformerResult(double FinalLoss, long Parameters, double Seconds);
-
-    public static TransformerResult TrainTransformer(string work, FlowMatchingSettings settings, int poolClips, Device device, Action<string> log)
+    /// <returns>the stage's training record, summed over the runs that resumed it</returns>
+    public static TrainingRecord TrainTransformer(string work, FlowMatchingSettings settings, int poolClips, Device device, Action<string> log)
     {
         var clock = Stopwatch.StartNew();
         string model = ModelFolder(work);
@@ -94,11 +90,10 @@ public static class TeacherTraining
                 try { TeacherFolder.WriteTransformer(model, config, ema); }
                 finally { foreach (var t in ema.Values) t.Dispose(); }
             }
-            var result = new TransformerResult(loss, dit.parameters().Sum(p => p.numel()), clock.Elapsed.TotalSeconds);
-            TrainingRecord.Save(model, new TrainingRecord("transformer", reached, settings.BatchSize, settings.LearningRate, device.ToString(),
-                result.Seconds, 1, result.Parameters, new Dictionary<string, double> { ["loss (last 50 steps)"] = loss }));
+            var record = TrainingRecord.Save(model, new TrainingRecord("transformer", reached, settings.BatchSize, settings.LearningRate, device.ToString(),
+                clock.Elapsed.TotalSeconds, 1, dit.parameters().Sum(p => p.numel()), new Dictionary<string, double> { ["loss (last 50 steps)"] = loss }));
             TeacherCard.Write(model, quality: null, gridFile: null); // a changed DiT: measured again by teacher-evaluate
-            return result;
+            return record;
         }
     }
 

@@ -40,24 +40,20 @@ public static class ComponentForward
     /// <summary>Runs the VAE on what the inputs file holds; returns the tensors written, by name.</summary>
     public static IReadOnlyList<string> Vae(string path, string inputs, string output, Device device)
     {
-        bool encode = InputTensors.Has(inputs, "video"), decode = InputTensors.Has(inputs, "latent_mean");
-        if (!encode && !decode) throw new TurboException($"{inputs}: a VAE reads 'video' (to encode) and/or 'latent_mean' (to decode); neither is there");
+        var present = InputTensors.Present(inputs, "video", "latent_mean");
+        if (present.Length == 0) throw new TurboException($"{inputs}: a VAE reads 'video' (to encode) and/or 'latent_mean' (to decode); neither is there");
         using var vae = WanVae.FromCheckpoint(path, device);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
+        var given = present.Zip(InputTensors.Read(inputs, "forward (VAE)", present)).ToDictionary(p => p.First, p => p.Second);
         var results = new Dictionary<string, Tensor>();
-        if (encode)
+        if (given.TryGetValue("video", out var video))
         {
-            using var video = InputTensors.Read(inputs, "forward (VAE)", "video")[0];
             var (mean, logVar) = vae.Encode(video);
             results["latent_mean"] = mean.cpu();
             results["latent_logvar"] = logVar.cpu();
         }
-        if (decode)
-        {
-            using var latent = InputTensors.Read(inputs, "forward (VAE)", "latent_mean")[0];
-            results["decoded"] = vae.Decode(latent).cpu();
-        }
+        if (given.TryGetValue("latent_mean", out var latent)) results["decoded"] = vae.Decode(latent).cpu();
         SafetensorsWriter.Save(output, results);
         return results.Keys.ToArray();
     }

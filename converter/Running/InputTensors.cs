@@ -10,12 +10,12 @@ public static class InputTensors
     /// <summary>The tensors <paramref name="names"/> (CPU, float32) in that order; the caller disposes them.</summary>
     public static Tensor[] Read(string path, string command, params string[] names) => Read(path, command, ScalarType.Float32, names);
 
-    /// <summary>Whether the inputs file holds a tensor <paramref name="name"/> (for commands with optional inputs).</summary>
-    public static bool Has(string path, string name)
+    /// <summary>Which of <paramref name="names"/> the inputs file holds, in that order (for commands with optional inputs).</summary>
+    public static string[] Present(string path, params string[] names)
     {
         if (!File.Exists(path)) throw new TurboException($"{path}: inputs file not found (--inputs)");
         using var file = SafetensorsFile.Open(path);
-        return file.Contains(name);
+        return names.Where(file.Contains).ToArray();
     }
 
     /// <summary>The tensors <paramref name="names"/> (CPU, as <paramref name="dtype"/>) in that order; the caller disposes them.</summary>
