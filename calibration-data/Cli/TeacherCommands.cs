@@ -28,8 +28,8 @@ public static class TeacherCommands
         var limit = TimeLimit();
         var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 3000 };
         var batch = new Option<int>("--batch") { Description = "clips per step", DefaultValueFactory = _ => 16 };
-        var rate = new Option<double>("--lr") { Description = "learning rate", DefaultValueFactory = _ => 1e-3 };
-        var frames = new Option<int>("--train-frames") { Description = "frames of the training clips (4n + 1; evaluation uses the full clips)", DefaultValueFactory = _ => 9 };
+        var rate = new Option<double>("--lr") { Description = "peak learning rate (warm-up, then cosine decay to 10% at the last step)", DefaultValueFactory = _ => 1e-3 };
+        var frames = new Option<int>("--train-frames") { Description = "frames of the training clips (4n + 1; evaluation uses the full clips)", DefaultValueFactory = _ => TeacherRecipe.Clips.Frames };
         var ema = new Option<double>("--ema") { Description = "EMA decay of the shipped weights", DefaultValueFactory = _ => 0.995 };
         var check = new Option<int>("--check-clips") { Description = "held-out clips for the PSNR (twice as many training clips for the latent statistics)", DefaultValueFactory = _ => 256 };
         var command = new Command("teacher-vae", "Train the teacher's Wan-architecture VAE on Shapes; write model/vae, tokenizer, text encoder.")
@@ -58,7 +58,7 @@ public static class TeacherCommands
         var limit = TimeLimit();
         var steps = new Option<int>("--steps") { Description = "optimizer steps (in total, across resumed runs)", DefaultValueFactory = _ => 6000 };
         var batch = new Option<int>("--batch") { Description = "clips per step", DefaultValueFactory = _ => 64 };
-        var rate = new Option<double>("--lr") { Description = "learning rate", DefaultValueFactory = _ => 5e-4 };
+        var rate = new Option<double>("--lr") { Description = "peak learning rate (warm-up, then cosine decay to 10% at the last step)", DefaultValueFactory = _ => 5e-4 };
         var pool = new Option<int>("--pool") { Description = "training clips encoded once and sampled from", DefaultValueFactory = _ => 16384 };
         var command = new Command("teacher-dit", "Train the teacher's Wan2.1 DiT with flow matching and caption dropout; write model/transformer.")
         {

@@ -50,12 +50,21 @@ public sealed class ShapesDataset
     /// <summary>Samples <paramref name="first"/> … first + count − 1 of a split as one batch [count, 3, T, H, W], drawn in parallel.</summary>
     public (torch.Tensor Videos, StatedFactors[] Stated) Batch(ShapesSplit split, long first, int count)
     {
+        var (pixels, stated) = Draw(split, first, count);
+        return (torch.tensor(pixels, BatchShape(count)), stated);
+    }
+
+    /// <summary>What <see cref="Batch"/> returns, as plain floats: touches no tensor, so it may run on any thread.</summary>
+    public (float[] Pixels, StatedFactors[] Stated) Draw(ShapesSplit split, long first, int count)
+    {
         int clip = 3 * Options.Frames * Options.Height * Options.Width;
         var pixels = new float[(long)count * clip];
         var stated = new StatedFactors[count];
         Parallel.For(0, count, i => stated[i] = SampleInto(split, first + i, pixels.AsSpan(i * clip, clip)));
-        return (torch.tensor(pixels, [count, 3, Options.Frames, Options.Height, Options.Width]), stated);
+        return (pixels, stated);
     }
+
+    public long[] BatchShape(int count) => [count, 3, Options.Frames, Options.Height, Options.Width];
 
     /// <summary>Only the caption's factors of sample <paramref name="index"/> (the same as <see cref="Sample"/>'s, without rendering).</summary>
     public StatedFactors Prompt(ShapesSplit split, long index) => FactorSampler.Draw(split, Options, StreamFor(split, index)).Stated;

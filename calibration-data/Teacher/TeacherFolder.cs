@@ -74,10 +74,11 @@ public static class TeacherFolder
             Save(Path.Combine(dir, DiffusersWeights), canonicalWeights.Select(kv => (WanNames.ToForeign(kv.Key, WanNaming.Diffusers), kv.Value)));
         });
 
+    /// <summary>Weights are shipped as float16 (half the bytes of the float32 they train in); every loader converts them to its compute dtype.</summary>
     static void Save(string path, IEnumerable<(string Name, Tensor Tensor)> tensors)
     {
         using var scope = NewDisposeScope();
-        var cpu = tensors.ToDictionary(t => t.Name, t => t.Tensor.detach().to(ScalarType.Float32).cpu().contiguous());
+        var cpu = tensors.ToDictionary(t => t.Name, t => t.Tensor.detach().to(ScalarType.Float16).cpu().contiguous());
         SafetensorsWriter.Save(path, cpu);
     }
 

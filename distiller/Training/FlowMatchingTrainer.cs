@@ -16,6 +16,7 @@ public sealed record FlowMatchingSettings
 {
     public int Steps { get; init; } = 10_000;
     public int BatchSize { get; init; } = 16;
+    /// <summary>Peak rate of the <see cref="LearningRateSchedule"/> (warm-up, cosine decay over <see cref="Steps"/>).</summary>
     public double LearningRate { get; init; } = 3e-4;
     public double WeightDecay { get; init; } = 0.01;
     public double GradientClip { get; init; } = 1.0;
@@ -68,7 +69,7 @@ public sealed class FlowMatchingTrainer : IDisposable
     public double Train(ITrainingBatches data, Action<TrainingProgress>? progress = null)
     {
         _model.train();
-        return TrainingLoop.Run(_state, _settings.Steps, _settings.CheckpointEvery, _settings.TimeLimit, _settings, () => TrainStep(data), progress);
+        return TrainingLoop.Run(_state, new LearningRateSchedule(_settings.LearningRate, _settings.Steps), _settings.CheckpointEvery, _settings.TimeLimit, _settings, () => TrainStep(data), progress);
     }
 
     double TrainStep(ITrainingBatches data)

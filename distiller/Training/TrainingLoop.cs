@@ -5,20 +5,22 @@ namespace Turbo.Distiller.Training;
 
 /// <summary>
 /// The loop every trainer shares: step until the last step or the time limit, checkpoint every N steps, at the end
-/// and when stopping early, report progress — all inside a <see cref="CollectionPause"/> renewed between steps.
+/// and when stopping early, follow the learning-rate schedule, report progress — all inside a <see cref="CollectionPause"/> renewed between steps.
 /// </summary>
 static class TrainingLoop
 {
     /// <returns>the mean loss of the last 50 steps (NaN when none ran)</returns>
-    public static double Run(TrainingState state, long steps, int checkpointEvery, TimeSpan? timeLimit, object settings,
+    public static double Run(TrainingState state, LearningRateSchedule schedule, int checkpointEvery, TimeSpan? timeLimit, object settings,
         Func<double> step, Action<TrainingProgress>? progress)
     {
         var recent = new Queue<double>();
         var clock = Stopwatch.StartNew();
         long started = state.Step;
         using var pause = CollectionPause.Begin();
+        long steps = schedule.Steps;
         while (state.Step < steps)
         {
+            state.SetLearningRate(schedule.At(state.Step));
             double loss = step();
             pause.Checkpoint();
             recent.Enqueue(loss);

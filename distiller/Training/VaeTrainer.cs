@@ -16,6 +16,7 @@ public sealed record VaeTrainingSettings
 {
     public int Steps { get; init; } = 5_000;
     public int BatchSize { get; init; } = 8;
+    /// <summary>Peak rate of the <see cref="LearningRateSchedule"/> (warm-up, cosine decay over <see cref="Steps"/>).</summary>
     public double LearningRate { get; init; } = 3e-4;
     public double WeightDecay { get; init; }
     public double GradientClip { get; init; } = 1.0;
@@ -56,7 +57,7 @@ public sealed class VaeTrainer : IDisposable
     public double Train(IClipBatches data, Action<TrainingProgress>? progress = null)
     {
         _vae.train();
-        return TrainingLoop.Run(_state, _settings.Steps, _settings.CheckpointEvery, _settings.TimeLimit, _settings, () => TrainStep(data), progress);
+        return TrainingLoop.Run(_state, new LearningRateSchedule(_settings.LearningRate, _settings.Steps), _settings.CheckpointEvery, _settings.TimeLimit, _settings, () => TrainStep(data), progress);
     }
 
     double TrainStep(IClipBatches data)
