@@ -17,6 +17,7 @@ public static class ShapesCli
         TeacherCommands.Vae(),
         TeacherCommands.Dit(),
         TeacherCommands.Evaluate(),
+        TeacherCommands.Card(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given streams (tests pass string writers).</summary>

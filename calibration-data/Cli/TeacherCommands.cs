@@ -114,18 +114,45 @@ public static class TeacherCommands
                 PngFrames.Write(Path.Combine(folder, "generated.png"), grid.ContactSheet());
                 string modelFolder = parse.GetRequiredValue(model);
                 if (n == all.Count && sampling == pipeline.Defaults)
-                {
-                    // The card's numbers: every evaluation prompt, the model's own sampler. Its grid sits beside it.
-                    File.Copy(Path.Combine(folder, "generated.gif"), Path.Combine(modelFolder, "generated.gif"), overwrite: true);
-                    TeacherCard.Write(modelFolder, quality, "generated.gif");
-                    console.WriteLine($"wrote the model card {Path.Combine(modelFolder, "README.md")}");
-                }
+                    WriteCard(modelFolder, quality, Path.Combine(folder, "generated.gif"), pipeline.Defaults, console);
                 console.WriteLine(Invariant($"{quality.Prompts} prompts, {sampling.Steps} steps, CFG {sampling.Guidance}: adherence {quality.Adherence:P1} (real {quality.RealAdherence:P1}), Fréchet {quality.Frechet:F2} (real {quality.RealFrechet:F2}), {quality.GenerateSeconds:F0} s"));
                 console.WriteLine($"wrote quality.json, generated.gif and generated.png to {folder}");
             }
             return 0;
         });
         return command;
+    }
+
+    public static Command Card()
+    {
+        var model = new Option<string>("--model") { Description = "the model folder (diffusers layout)", DefaultValueFactory = _ => "models/tiny-wan-t2v" };
+        var quality = new Option<string>("--quality") { Description = "quality.json of a full teacher-evaluate run (all prompts, the model's sampler)", Required = true };
+        var grid = new Option<string>("--grid") { Description = "the captioned grid to show in the card (generated.gif of teacher-evaluate)", Required = true };
+        var command = new Command("teacher-card", "Write the model card from an evaluation made elsewhere (e.g. on a GPU machine) and a grid of its clips.")
+        {
+            model, quality, grid,
+        };
+        command.SetAction(parse =>
+        {
+            string folder = parse.GetRequiredValue(model), gridFile = parse.GetRequiredValue(grid);
+            if (!File.Exists(gridFile)) throw new TurboException($"{gridFile}: no such grid file");
+            var measured = TeacherEvaluation.ReadJson(parse.GetRequiredValue(quality));
+            var defaults = WanTextToVideo.ReadDefaults(folder);
+            if (measured.Prompts != PromptSets.Evaluation().Count || measured.Sampling != defaults)
+                throw new TurboException(Invariant($"{parse.GetRequiredValue(quality)}: the card needs all {PromptSets.Evaluation().Count} evaluation prompts with the model's own sampler; this evaluation has {measured.Prompts} prompts, {measured.Sampling.Steps} steps, CFG {measured.Sampling.Guidance}"));
+            WriteCard(folder, measured, gridFile, defaults, parse.InvocationConfiguration.Output);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The card's numbers are every evaluation prompt with the model's own sampler; its grid sits beside it.</summary>
+    static void WriteCard(string modelFolder, ModelQuality quality, string grid, SampleSettings defaults, TextWriter console)
+    {
+        string target = Path.Combine(modelFolder, "generated.gif");
+        if (Path.GetFullPath(grid) != Path.GetFullPath(target)) File.Copy(grid, target, overwrite: true);
+        TeacherCard.Write(modelFolder, quality, "generated.gif");
+        console.WriteLine($"wrote the model card {Path.Combine(modelFolder, "README.md")}");
     }
 
     /// <summary>The device, with TF32 matrix products on CUDA (the teacher trains in float32).</summary>

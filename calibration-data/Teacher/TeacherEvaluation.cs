@@ -3,6 +3,7 @@ using System.Text.Json;
 using Turbo.CalibrationData.Oracle;
 using Turbo.CalibrationData.Shapes;
 using Turbo.Converter.Pipelines;
+using Turbo.Runtime;
 using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
@@ -68,4 +69,20 @@ public static class TeacherEvaluation
     }
 
     public static string Json(ModelQuality quality) => JsonSerializer.Serialize(quality, new JsonSerializerOptions { WriteIndented = true });
+
+    /// <summary>An evaluation written by <see cref="Json"/> (e.g. measured on another machine), or a one-line error naming the file.</summary>
+    public static ModelQuality ReadJson(string path)
+    {
+        if (!File.Exists(path)) throw new TurboException($"{path}: no such evaluation file");
+        try
+        {
+            return JsonSerializer.Deserialize<ModelQuality>(File.ReadAllText(path)) is { PerFactor: not null, Sampling: not null } quality
+                ? quality
+                : throw new TurboException($"{path}: not an evaluation written by teacher-evaluate (quality.json)");
+        }
+        catch (JsonException e)
+        {
+            throw new TurboException($"{path}: not an evaluation written by teacher-evaluate ({e.Message})");
+        }
+    }
 }

@@ -48,7 +48,7 @@ public sealed class WanTextToVideo : IDisposable
     /// <summary>Loads every part from <paramref name="root"/>; a missing or inconsistent part is a TurboException naming it.</summary>
     public static WanTextToVideo Load(string root, Device device, ScalarType transformerDtype)
     {
-        var defaults = ReadIndex(root);
+        var defaults = ReadDefaults(root);
         var tokenizer = WordTokenizer.Load(Path.Combine(root, "tokenizer", TokenizerFile));
         var parts = new List<IDisposable>();
         try
@@ -78,7 +78,8 @@ public sealed class WanTextToVideo : IDisposable
         }
     }
 
-    static SampleSettings ReadIndex(string root)
+    /// <summary>The sampler defaults the folder's model_index.json records (a one-line error when it has none).</summary>
+    public static SampleSettings ReadDefaults(string root)
     {
         string path = Path.Combine(root, IndexFile);
         if (!File.Exists(path)) throw new TurboException($"{root}: no {IndexFile} (expected a diffusers-layout model folder)");

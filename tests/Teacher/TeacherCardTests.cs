@@ -1,3 +1,5 @@
+using Turbo.CalibrationData.Cli;
+using Turbo.CalibrationData.Prompts;
 using Turbo.CalibrationData.Teacher;
 using Turbo.Converter.Pipelines;
 using Turbo.Tests.Support;
@@ -28,5 +30,42 @@ public class TeacherCardTests
 
         TeacherCard.Write(folder.Path, null, null);
         Assert.That(File.ReadAllText(Path.Combine(folder.Path, "README.md")), Does.Contain("Not evaluated yet"));
+    }
+
+    [Test]
+    public void TeacherCardTakesAFullEvaluationMadeElsewhereAndRefusesAPartialOne()
+    {
+        using var folder = new TempFolder();
+        string model = Path.Combine(folder.Path, "model");
+        foreach (var t in MicroTeacher.Write(model).Values) t.Dispose();
+        string grid = Path.Combine(folder.Path, "grid.gif");
+        File.WriteAllBytes(grid, [0x47, 0x49, 0x46]);
+        var full = new ModelQuality(PromptSets.Evaluation().Count, 0.75, 190, 1.0, 2.8, new Dictionary<string, double> { ["shape"] = 0.3 }, 12, MicroTeacher.Sampling);
+        string quality = Path.Combine(folder.Path, "quality.json");
+
+        File.WriteAllText(quality, TeacherEvaluation.Json(full with { Prompts = 16 }));
+        var (code, _, err) = Run("teacher-card", "--model", model, "--quality", quality, "--grid", grid);
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.Contain("this evaluation has 16 prompts"));
+        Assert.That(File.Exists(Path.Combine(model, "generated.gif")), Is.False);
+
+        File.WriteAllText(quality, "{ \"Prompts\": ");
+        (code, _, err) = Run("teacher-card", "--model", model, "--quality", quality, "--grid", grid);
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.StartWith($"error: {quality}: not an evaluation written by teacher-evaluate"));
+
+        File.WriteAllText(quality, TeacherEvaluation.Json(full));
+        (code, _, err) = Run("teacher-card", "--model", model, "--quality", quality, "--grid", grid);
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(File.ReadAllText(Path.Combine(model, "README.md")), Does.Contain("| generated | 75.0 % | 190.00 |"));
+        Assert.That(File.ReadAllBytes(Path.Combine(model, "generated.gif")), Is.EqualTo(File.ReadAllBytes(grid)));
+    }
+
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = ShapesCli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
     }
 }
