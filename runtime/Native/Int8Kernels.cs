@@ -174,6 +174,7 @@ public static class Int8Kernels
         if (present.Select(p => p.Tensor!.device.index).Distinct().Count() > 1)
             throw new TurboException($"{op}: the tensors are on different devices ({string.Join(", ", present.Select(p => $"{p.Name} {p.Tensor!.device}"))})");
         if (!TurboNative.IsAvailable) throw new TurboException($"{op}: {TurboNative.Describe()}");
+        if (!TurboNative.HasInt8Kernels) throw new TurboException($"{op}: {TurboNative.Describe()} predates the W8A8 kernels: rebuild runtime/native");
     }
 
     /// <summary>A contiguous tensor whose data starts 16-byte aligned (fresh allocations do; a view may not): the kernels copy 16 bytes at a time.</summary>

@@ -18,7 +18,7 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
     /// <param name="gemm">the INT8 product to use; 128×128 block scales need <see cref="Int8Gemm.Mma"/></param>
     public CudaInt8LinearKernel(QuantizedWeight weight, Int8Gemm gemm)
     {
-        if (Unsupported(weight.Format, weight.Device.type, weight.OutFeatures, weight.InFeatures, gemm, TurboNative.IsAvailable) is { } why)
+        if (Unsupported(weight.Format, weight.Device.type, weight.OutFeatures, weight.InFeatures, gemm, TurboNative.HasInt8Kernels) is { } why)
             throw new TurboException($"CUDA int8 linear [{weight.OutFeatures}, {weight.InFeatures}]: {why}");
         Weight = weight;
         Gemm = gemm;
@@ -33,13 +33,14 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
         $"{Weight.Format.Id()}{(Weight.Smooth is null ? "" : " smoothed")} (CUDA, {(Gemm == Int8Gemm.Mma ? "mma" : "cuBLASLt")})";
 
     /// <summary>
-    /// Why this kernel cannot serve a weight of this kind, or null when it can: the CUDA library must be loaded, the
-    /// weight INT8 and on a CUDA device, and its shape one the chosen GEMM takes.
+    /// Why this kernel cannot serve a weight of this kind, or null when it can: the CUDA library with the W8A8 kernels
+    /// must be loaded (<paramref name="nativeAvailable"/>), the weight INT8 and on a CUDA device, and its shape one the
+    /// chosen GEMM takes.
     /// </summary>
     public static string? Unsupported(QuantFormat format, DeviceType device, long outFeatures, long inFeatures, Int8Gemm gemm,
         bool nativeAvailable)
     {
-        if (!nativeAvailable) return "the native CUDA library is not loaded";
+        if (!nativeAvailable) return "the native CUDA library with the W8A8 kernels is not loaded";
         if (device != DeviceType.CUDA) return $"the weight is on {device}, not CUDA";
         if (!format.IsInt8()) return $"{format.Id()} has no CUDA kernel";
         if (format == QuantFormat.Int8Block128 && gemm != Int8Gemm.Mma) return "128×128 block scales need the mma kernel (cuBLASLt has no per-slice scales)";

@@ -17,7 +17,7 @@ public static class LinearKernels
     {
         var gemm = weight.Format == QuantFormat.Int8Block128 ? Int8Gemm.Mma : PerChannelGemm;
         return CudaInt8LinearKernel.Unsupported(weight.Format, weight.Device.type, weight.OutFeatures, weight.InFeatures, gemm,
-            TurboNative.IsAvailable) is null
+            TurboNative.HasInt8Kernels) is null
             ? new CudaInt8LinearKernel(weight, gemm)
             : new QuantizedLinear(weight);
     }

@@ -33,7 +33,7 @@ static class CheckInt8Command
     {
         if (warmup < 0 || repeats < 1) throw new TurboException("--warmup must be ≥ 0 and --repeats ≥ 1");
         var device = DeviceChoice.Resolve("cuda");
-        if (!TurboNative.IsAvailable) throw new TurboException(TurboNative.Describe());
+        if (!TurboNative.HasInt8Kernels) throw new TurboException(TurboNative.Describe() + (TurboNative.IsAvailable ? ": predates the W8A8 kernels, rebuild runtime/native" : ""));
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(TurboNative.Describe())}[/]");
         manual_seed(seed);
         string date = DateTime.UtcNow.ToString("yyyy-MM-dd");

@@ -159,7 +159,7 @@ public static class Int8Parity
         // The layer as the model calls it: a 3-D input through CudaInt8LinearKernel (quantization included).
         foreach (var gemm in new[] { Int8Gemm.Mma, Int8Gemm.CublasLt })
         {
-            if (CudaInt8LinearKernel.Unsupported(c.Format, device.type, c.N, c.K, gemm, TurboNative.IsAvailable) is not null) continue;
+            if (CudaInt8LinearKernel.Unsupported(c.Format, device.type, c.N, c.K, gemm, TurboNative.HasInt8Kernels) is not null) continue;
             string name = $"CudaInt8LinearKernel ({(gemm == Int8Gemm.Mma ? "mma" : "cuBLASLt")})";
             Guarded(results, name, c.Shape, c.Detail, () =>
             {
