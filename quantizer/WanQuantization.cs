@@ -55,7 +55,7 @@ public static class WanQuantization
                 using (var weight = stored.to(ScalarType.Float32, options.Device))
                 {
                     var (q, layerReport) = LayerQuantizer.Quantize(layer, weight, statistics[layer], options.Format, options.AlphaGrid);
-                    WanLinears.Find(model, layer).UseKernel(new QuantizedLinear(q));
+                    WanLinears.Find(model, layer).UseKernel(LinearKernels.For(q));
                     quantized[layer] = q;
                     reports.Add(layerReport);
                 }

@@ -1,3 +1,5 @@
+using static TorchSharp.torch;
+
 namespace Turbo.Runtime.Quant;
 
 /// <summary>How a quantized Linear stores its weight and quantizes its input.</summary>
@@ -46,6 +48,21 @@ public static class QuantFormats
     public static double MaxCode(this QuantFormat format) => format == QuantFormat.Fp8E4M3PerChannel ? Fp8E4M3.MaxFinite : 127.0;
 
     public static bool IsInt8(this QuantFormat format) => format != QuantFormat.Fp8E4M3PerChannel;
+
+    /// <summary>
+    /// Symmetric scales from absolute maxima: absmax / <see cref="MaxCode"/> in float32, 1 where absmax is 0.
+    /// The divisor is a tensor on purpose: libtorch divides a CUDA tensor by a host scalar as a multiplication by the
+    /// scalar's reciprocal, which can differ from the true quotient in the last bit, so the CPU, libtorch on CUDA and
+    /// the CUDA kernels (IEEE division) would not agree bit for bit.
+    /// </summary>
+    public static Tensor ScalesFromAbsMax(this QuantFormat format, Tensor absMax)
+    {
+        using var maxCode = full_like(absMax, format.MaxCode());
+        using var quotient = absMax / maxCode;
+        using var positive = absMax > 0;
+        using var one = ones_like(absMax);
+        return where(positive, quotient, one);
+    }
 
     /// <summary>Shape of the weight scale tensor for an [N, K] weight.</summary>
     public static long[] ScaleShape(this QuantFormat format, long outFeatures, long inFeatures) => format == QuantFormat.Int8Block128

@@ -35,7 +35,7 @@ public static class ActivationQuantizer
             throw new TurboException($"activation quantization: expected a 2-D Float32 tensor, found {x.dtype} {QuantizedWeight.Shape(x.shape)}");
         using var scope = NewDisposeScope();
         var absMax = x.abs().amax([1L]);
-        var scale = where(absMax > 0, absMax / (float)format.MaxCode(), ones_like(absMax));
+        var scale = format.ScalesFromAbsMax(absMax);
         var scaled = x / scale.unsqueeze(1);
         var values = format.IsInt8() ? scaled.round().clamp(-127, 127).to(ScalarType.Int8) : Fp8E4M3.Round(scaled);
         return new QuantizedActivation(format, values.MoveToOuterDisposeScope(), scale.MoveToOuterDisposeScope());

@@ -28,11 +28,20 @@ public sealed class QuantizedLinear(QuantizedWeight weight) : ILinearKernel
     {
         if (rows.device_type != weight.Device.type)
             throw new TurboException($"quantized linear: input on {rows.device} but the weight on {weight.Device}");
+        using var quantized = QuantizeInput(rows, weight);
+        return ReferenceGemm.Compute(quantized, weight, bias, outputDtype);
+    }
+
+    /// <summary>The layer's input quantization: rows [M, K] in float32, divided by the smoothing factors (if any), per token.</summary>
+    public static QuantizedActivation QuantizeInput(Tensor rows, QuantizedWeight weight)
+    {
         using var scope = NewDisposeScope();
         var x = rows.to(ScalarType.Float32);
         if (weight.Smooth is not null) x = x / weight.Smooth;
-        using var quantized = ActivationQuantizer.PerToken(x, weight.Format);
-        return ReferenceGemm.Compute(quantized, weight, bias, outputDtype).MoveToOuterDisposeScope();
+        var quantized = ActivationQuantizer.PerToken(x, weight.Format);
+        quantized.Values.MoveToOuterDisposeScope();
+        quantized.Scale.MoveToOuterDisposeScope();
+        return quantized;
     }
 
     public void Dispose() => Weight.Dispose();

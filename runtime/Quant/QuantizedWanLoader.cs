@@ -6,8 +6,9 @@ namespace Turbo.Runtime.Quant;
 
 /// <summary>
 /// Builds a Wan DiT from a checkpoint in canonical names whose Linear layers may be stored quantized
-/// (<see cref="QuantizedTensorNames"/>): those layers get a <see cref="QuantizedLinear"/>, everything else loads as
-/// usual. Every quantized layer's tensors are checked (dtype, shape) before the first read.
+/// (<see cref="QuantizedTensorNames"/>): those layers get a quantized kernel (<see cref="LinearKernels.For"/>: the CUDA
+/// INT8 kernels on a GPU with the native library, else the reference <see cref="QuantizedLinear"/>), everything else
+/// loads as usual. Every quantized layer's tensors are checked (dtype, shape) before the first read.
 /// </summary>
 public static class QuantizedWanLoader
 {
@@ -27,7 +28,7 @@ public static class QuantizedWanLoader
             foreach (var (name, linear, format) in quantized)
             {
                 var weight = ReadWeight(name, format!.Value, infos, read, source);
-                linear.UseKernel(new QuantizedLinear(weight.MovedTo(model.Device)));
+                linear.UseKernel(LinearKernels.For(weight.MovedTo(model.Device)));
             }
             model.LoadWeights(name => infos.TryGetValue(name, out var info) ? info.Shape : null, read, source);
             model.eval();

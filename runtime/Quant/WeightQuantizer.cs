@@ -22,7 +22,7 @@ public static class WeightQuantizer
 
         long n = w.shape[0], k = w.shape[1];
         var absMax = format == QuantFormat.Int8Block128 ? BlockAbsMax(w) : w.abs().amax([1L]);
-        var scale = where(absMax > 0, absMax / (float)format.MaxCode(), ones_like(absMax));
+        var scale = format.ScalesFromAbsMax(absMax);
         var expanded = format == QuantFormat.Int8Block128
             ? scale.repeat_interleave(QuantFormats.BlockSize, 0).narrow(0, 0, n)
                 .repeat_interleave(QuantFormats.BlockSize, 1).narrow(1, 0, k)

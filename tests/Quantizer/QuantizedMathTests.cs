@@ -47,6 +47,23 @@ public class QuantizedMathTests
     }
 
     [Test]
+    public void ScalesAreTrueQuotientsNotReciprocalProducts()
+    {
+        // Absolute maxima whose float32 quotient by 127 differs from the product with float32(1/127): the CUDA kernels
+        // divide, so the reference must too (libtorch on CUDA would multiply by the reciprocal for a scalar divisor).
+        var random = new Random(11);
+        var absMax = Enumerable.Range(0, 100_000).Select(_ => (float)(random.NextDouble() * 40))
+            .Where(a => a / 127f != a * (1f / 127f)).Take(64).ToArray();
+        Assert.That(absMax, Has.Length.EqualTo(64));
+        using var maxima = tensor(absMax);
+        using var scales = QuantFormat.Int8PerChannel.ScalesFromAbsMax(maxima);
+        Assert.That(scales.data<float>().ToArray(), Is.EqualTo(absMax.Select(a => a / 127f).ToArray()));
+        using var rows = tensor(absMax.SelectMany(a => new[] { a / 2, -a }).ToArray(), [absMax.Length, 2]);
+        using var q = ActivationQuantizer.PerToken(rows, QuantFormat.Int8PerChannel);
+        Assert.That(q.Scale.data<float>().ToArray(), Is.EqualTo(absMax.Select(a => a / 127f).ToArray()));
+    }
+
+    [Test]
     public void ZeroRowsGetScaleOne()
     {
         using var x = zeros(3, 5);

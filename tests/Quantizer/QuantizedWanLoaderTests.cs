@@ -44,6 +44,15 @@ public class QuantizedWanLoaderTests
     public void AValidFileLoads() => Assert.DoesNotThrow(() => Load(Write(_ => { })));
 
     [Test]
+    public void OnTheCpuQuantizedLayersRunTheReference()
+    {
+        string path = Write(_ => { });
+        using var file = SafetensorsFile.Open(path);
+        using var model = QuantizedWanLoader.Load(GoldenWan.Config(), file.Tensors, file.Read, path);
+        Assert.That(WanLinears.Find(model, Layer).Kernel, Is.TypeOf<QuantizedLinear>());
+    }
+
+    [Test]
     public void WrongScaleShape() =>
         Assert.That(() => Load(Write(t => t[Layer + ".weight_scale"] = ones(64))),
             Throws.TypeOf<TurboException>().With.Message.Contains(Layer + ".weight_scale").And.Message.Contains("[128]"));

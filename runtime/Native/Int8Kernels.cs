@@ -1,0 +1,212 @@
+using TorchSharp;
+using Turbo.Runtime.Quant;
+using static TorchSharp.torch;
+
+namespace Turbo.Runtime.Native;
+
+/// <summary>Which INT8 matrix product runs on the GPU.</summary>
+public enum Int8Gemm
+{
+    /// <summary>The bundled mma.sync kernel, with the epilogue fused (per-channel and 128×128 block weight scales).</summary>
+    Mma = 0,
+
+    /// <summary>cuBLASLt's INT8 GEMM writing INT32, then the epilogue as a kernel of its own (per-channel scales only).</summary>
+    CublasLt = 1,
+}
+
+/// <summary>
+/// The W8A8 kernels of the bundled CUDA library on TorchSharp tensors. References: <see cref="ActivationQuantizer"/>
+/// (after <see cref="QuantizedLinear"/>'s smoothing division) and <see cref="ReferenceGemm"/>; the kernels repeat their
+/// float32 steps in the same order, so the results are equal bit for bit. Every argument is checked here first — shapes
+/// and dtypes, then the device — and a bad one is a <see cref="TurboException"/> naming the tensor: the library would
+/// only return an error code. Inputs are made contiguous (and copied when a view does not start 16-byte aligned).
+/// Outputs are poisoned when <see cref="FusedOps.PoisonOutputs"/> is set (NaN, or −128 / int.MinValue, values the
+/// kernels never produce), so that an element a kernel skips is caught.
+/// </summary>
+public static class Int8Kernels
+{
+    /// <summary>The mma kernel copies k-contiguous rows 16 bytes at a time: k must be a multiple of this.</summary>
+    public const int MmaKMultiple = 16;
+
+    /// <summary>cuBLASLt's INT8 kernels (regular layout, "TN") need n and k multiples of this.</summary>
+    public const int CublasLtMultiple = 4;
+
+    /// <summary>Why <paramref name="gemm"/> cannot compute an [n, k] weight's product, or null when it can.</summary>
+    public static string? Unsupported(Int8Gemm gemm, long n, long k) => gemm switch
+    {
+        _ when n < 1 || n > int.MaxValue || k < 1 || k > QuantFormats.MaxInFeatures =>
+            $"needs 1..{int.MaxValue} output and 1..{QuantFormats.MaxInFeatures} input features, found {n} and {k}",
+        Int8Gemm.Mma when k % MmaKMultiple != 0 => $"the mma kernel needs input features (k) a multiple of {MmaKMultiple}, found {k}",
+        Int8Gemm.CublasLt when n % CublasLtMultiple != 0 || k % CublasLtMultiple != 0 =>
+            $"cuBLASLt's INT8 GEMM needs output (n) and input (k) features multiples of {CublasLtMultiple}, found n = {n}, k = {k}",
+        Int8Gemm.Mma or Int8Gemm.CublasLt => null,
+        _ => $"unknown INT8 GEMM {gemm}",
+    };
+
+    /// <summary>
+    /// Per-token INT8 quantization of x [rows, cols] (Float32, BFloat16 or Float16), divided first by
+    /// <paramref name="smooth"/> (Float32 [cols]) when given: values Int8 [rows, cols] and scales Float32 [rows].
+    /// </summary>
+    public static (Tensor Values, Tensor Scale) QuantizeRows(Tensor x, Tensor? smooth)
+    {
+        const string op = "int8 quantization";
+        if (x.dim() != 2 || !IsKernelFloat(x.dtype))
+            throw Bad(op, "x", "a 2-D Float32, BFloat16 or Float16 tensor [rows, cols]", x);
+        long rows = x.shape[0], cols = x.shape[1];
+        if (rows < 1 || cols < 1 || cols > QuantFormats.MaxInFeatures)
+            throw Bad(op, "x", $"[rows ≥ 1, 1..{QuantFormats.MaxInFeatures} cols]", x);
+        if (smooth is not null && (smooth.dtype != ScalarType.Float32 || !smooth.shape.SequenceEqual([cols])))
+            throw Bad(op, "smooth", $"Float32 [{cols}]", smooth);
+        RequireCuda(op, ("x", x), ("smooth", smooth));
+
+        using var xc = Operand(x);
+        using var sc = smooth is null ? null : Operand(smooth);
+        var values = NewOutput([rows, cols], ScalarType.Int8, x.device);
+        var scale = NewOutput([rows], ScalarType.Float32, x.device);
+        Run(() => TurboNative.turbo_int8_quantize_rows(TurboNative.Ptr(xc), TurboNative.DType(xc), TurboNative.PtrOrNull(sc),
+            TurboNative.Ptr(values), TurboNative.Ptr(scale), rows, (int)cols, IntPtr.Zero), values, scale);
+        return (values, scale);
+    }
+
+    /// <summary>The exact INT32 product x·wᵀ: x Int8 [rows, k], w Int8 [n, k] → Int32 [rows, n].</summary>
+    public static Tensor MatmulInt32(Tensor x, Tensor w, Int8Gemm gemm)
+    {
+        const string op = "int8 matmul";
+        var (rows, n, k) = CheckProduct(op, x, w, gemm);
+        RequireCuda(op, ("x", x), ("w", w));
+        using var xc = Operand(x);
+        using var wc = Operand(w);
+        var acc = NewOutput([rows, n], ScalarType.Int32, x.device);
+        Run(() => TurboNative.turbo_int8_matmul_i32(TurboNative.Ptr(xc), TurboNative.Ptr(wc), TurboNative.Ptr(acc),
+            rows, n, k, (int)gemm, IntPtr.Zero), acc);
+        return acc;
+    }
+
+    /// <summary>
+    /// The epilogue: fp32(acc)·xScale[m]·wScale[n] (+ bias[n]) in <paramref name="outDtype"/>. acc Int32 [rows, n];
+    /// xScale Float32 [rows]; wScale, bias Float32 [n].
+    /// </summary>
+    public static Tensor Dequantize(Tensor acc, Tensor xScale, Tensor wScale, Tensor? bias, ScalarType outDtype)
+    {
+        const string op = "int8 dequantization";
+        if (acc.dim() != 2 || acc.dtype != ScalarType.Int32 || acc.shape[0] < 1 || acc.shape[1] < 1 || acc.shape[1] > int.MaxValue)
+            throw Bad(op, "acc", "a non-empty 2-D Int32 tensor [rows, n]", acc);
+        long rows = acc.shape[0], n = acc.shape[1];
+        CheckVector(op, "x_scale", xScale, rows);
+        CheckVector(op, "w_scale", wScale, n);
+        if (bias is not null) CheckVector(op, "bias", bias, n);
+        CheckOutput(op, outDtype);
+        RequireCuda(op, ("acc", acc), ("x_scale", xScale), ("w_scale", wScale), ("bias", bias));
+
+        using var ac = Operand(acc);
+        using var xs = Operand(xScale);
+        using var ws = Operand(wScale);
+        using var bc = bias is null ? null : Operand(bias);
+        var y = NewOutput([rows, n], outDtype, acc.device);
+        Run(() => TurboNative.turbo_int8_dequantize(TurboNative.Ptr(ac), TurboNative.Ptr(xs), TurboNative.Ptr(ws),
+            TurboNative.PtrOrNull(bc), TurboNative.Ptr(y), TurboNative.DType(y), rows, (int)n, IntPtr.Zero), y);
+        return y;
+    }
+
+    /// <summary>
+    /// The whole quantized product in one kernel (mma, epilogue fused): x Int8 [rows, k] with scales Float32 [rows],
+    /// w Int8 [n, k] with scales of <paramref name="format"/> (Float32 [n], or [⌈n/128⌉, ⌈k/128⌉] for 128×128 blocks),
+    /// bias Float32 [n] or null → [rows, n] in <paramref name="outDtype"/>, as <see cref="ReferenceGemm.Compute"/>.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor xScale, Tensor w, Tensor wScale, QuantFormat format, Tensor? bias, ScalarType outDtype)
+    {
+        const string op = "int8 linear";
+        if (!format.IsInt8()) throw new TurboException($"{op}: {format.Id()} has no CUDA kernel; expected an INT8 format");
+        var (rows, n, k) = CheckProduct(op, x, w, Int8Gemm.Mma);
+        CheckVector(op, "x_scale", xScale, rows);
+        var scaleShape = format.ScaleShape(n, k);
+        if (wScale.dtype != ScalarType.Float32 || !wScale.shape.SequenceEqual(scaleShape))
+            throw Bad(op, "w_scale", $"Float32 {QuantizedWeight.Shape(scaleShape)} for {format.Id()}", wScale);
+        if (bias is not null) CheckVector(op, "bias", bias, n);
+        CheckOutput(op, outDtype);
+        RequireCuda(op, ("x", x), ("x_scale", xScale), ("w", w), ("w_scale", wScale), ("bias", bias));
+
+        using var xc = Operand(x);
+        using var xs = Operand(xScale);
+        using var wc = Operand(w);
+        using var ws = Operand(wScale);
+        using var bc = bias is null ? null : Operand(bias);
+        var y = NewOutput([rows, n], outDtype, x.device);
+        int scaleKind = format == QuantFormat.Int8Block128 ? 1 : 0; // TURBO_INT8_SCALE_BLOCK128 : TURBO_INT8_SCALE_CHANNEL
+        Run(() => TurboNative.turbo_int8_linear(TurboNative.Ptr(xc), TurboNative.Ptr(xs), TurboNative.Ptr(wc),
+            TurboNative.Ptr(ws), scaleKind, TurboNative.PtrOrNull(bc), TurboNative.Ptr(y), TurboNative.DType(y), rows, n, k,
+            IntPtr.Zero), y);
+        return y;
+    }
+
+    static bool IsKernelFloat(ScalarType t) => t is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;
+
+    static TurboException Bad(string op, string tensor, string expected, Tensor found) =>
+        new($"{op}: {tensor} must be {expected}, found {found.dtype} {QuantizedWeight.Shape(found.shape)}");
+
+    static (long Rows, int N, int K) CheckProduct(string op, Tensor x, Tensor w, Int8Gemm gemm)
+    {
+        if (x.dim() != 2 || x.dtype != ScalarType.Int8 || x.shape[0] < 1 || x.shape[1] < 1)
+            throw Bad(op, "x", "a non-empty 2-D Int8 tensor [rows, k]", x);
+        long k = x.shape[1];
+        if (w.dim() != 2 || w.dtype != ScalarType.Int8 || w.shape[1] != k || w.shape[0] < 1)
+            throw Bad(op, "w", $"a 2-D Int8 tensor [n, {k}]", w);
+        if (Unsupported(gemm, w.shape[0], k) is { } why) throw new TurboException($"{op}: {why}");
+        return (x.shape[0], (int)w.shape[0], (int)k);
+    }
+
+    static void CheckVector(string op, string name, Tensor t, long length)
+    {
+        if (t.dtype != ScalarType.Float32 || !t.shape.SequenceEqual([length])) throw Bad(op, name, $"Float32 [{length}]", t);
+    }
+
+    static void CheckOutput(string op, ScalarType dtype)
+    {
+        if (!IsKernelFloat(dtype)) throw new TurboException($"{op}: the output dtype must be Float32, BFloat16 or Float16, found {dtype}");
+    }
+
+    /// <summary>Checked after shapes and dtypes: every tensor on one CUDA device, and the library there to run.</summary>
+    static void RequireCuda(string op, params (string Name, Tensor? Tensor)[] tensors)
+    {
+        var present = tensors.Where(p => p.Tensor is not null).ToList();
+        foreach (var (name, t) in present)
+            if (t!.device_type != DeviceType.CUDA) throw new TurboException($"{op}: {name} must be on a CUDA device, found {t.device}");
+        if (present.Select(p => p.Tensor!.device.index).Distinct().Count() > 1)
+            throw new TurboException($"{op}: the tensors are on different devices ({string.Join(", ", present.Select(p => $"{p.Name} {p.Tensor!.device}"))})");
+        if (!TurboNative.IsAvailable) throw new TurboException($"{op}: {TurboNative.Describe()}");
+        if (!TurboNative.HasInt8Kernels) throw new TurboException($"{op}: {TurboNative.Describe()} predates the W8A8 kernels: rebuild runtime/native");
+    }
+
+    /// <summary>A contiguous tensor whose data starts 16-byte aligned (fresh allocations do; a view may not): the kernels copy 16 bytes at a time.</summary>
+    static Tensor Operand(Tensor t)
+    {
+        var c = t.contiguous();
+        if (TurboNative.Ptr(c) % 16 == 0) return c;
+        using (c) return c.clone();
+    }
+
+    static Tensor NewOutput(long[] shape, ScalarType dtype, Device device)
+    {
+        if (!FusedOps.PoisonOutputs) return empty(shape, dtype, device);
+        return dtype switch
+        {
+            ScalarType.Int8 => full(shape, -128, dtype, device),       // quantized values are clamped to ±127
+            ScalarType.Int32 => full(shape, int.MinValue, dtype, device), // |acc| ≤ k·127² < 2³¹
+            _ => full(shape, float.NaN, dtype, device),
+        };
+    }
+
+    /// <summary>Runs a native call that writes <paramref name="outputs"/>; on failure they are released and the library's message thrown.</summary>
+    static void Run(Func<int> call, params Tensor[] outputs)
+    {
+        try
+        {
+            TurboNative.Check(call());
+        }
+        catch
+        {
+            foreach (var t in outputs) t.Dispose();
+            throw;
+        }
+    }
+}

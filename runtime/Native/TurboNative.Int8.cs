@@ -1,0 +1,29 @@
+using System.Runtime.InteropServices;
+
+namespace Turbo.Runtime.Native;
+
+/// <summary>The W8A8 entries of the C ABI (runtime/native/include/turbo_native.h); called through <see cref="Int8Kernels"/>.</summary>
+public static partial class TurboNative
+{
+    /// <summary>The ABI version from which the library has the W8A8 entries.</summary>
+    const int Int8AbiVersion = 2;
+
+    /// <summary>True when the library is loaded and new enough to have the W8A8 kernels (an older build would fail on the first call).</summary>
+    public static bool HasInt8Kernels => IsAvailable && turbo_version() >= Int8AbiVersion;
+
+    [DllImport(Lib)]
+    internal static extern int turbo_int8_quantize_rows(IntPtr x, int xDtype, IntPtr smooth, IntPtr q, IntPtr scale,
+        long rows, int cols, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_int8_matmul_i32(IntPtr x, IntPtr w, IntPtr acc, long rows, int n, int k, int impl,
+        IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_int8_dequantize(IntPtr acc, IntPtr xScale, IntPtr wScale, IntPtr bias, IntPtr y,
+        int yDtype, long rows, int n, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_int8_linear(IntPtr x, IntPtr xScale, IntPtr w, IntPtr wScale, int wScaleKind,
+        IntPtr bias, IntPtr y, int yDtype, long rows, int n, int k, IntPtr stream);
+}

@@ -1,0 +1,81 @@
+using TorchSharp;
+using Turbo.Runtime.Native;
+using static TorchSharp.torch;
+
+namespace Turbo.Runtime.Quant;
+
+/// <summary>
+/// W8A8 Linear on the GPU through the bundled CUDA library: the input is quantized per token by a kernel (smoothing
+/// division included), multiplied in INT8 with INT32 accumulation, and rescaled in float32 with the bias added —
+/// the same numbers as <see cref="QuantizedLinear"/>, which is its reference (equal bit for bit; `turbo check-int8`
+/// checks this on the GPU). While autograd records an input that requires grad, the reference runs instead (the
+/// kernels have no backward). Created through <see cref="LinearKernels.For"/>, which falls back to the reference
+/// where this kernel cannot run.
+/// </summary>
+public sealed class CudaInt8LinearKernel : ILinearKernel
+{
+    /// <param name="weight">an INT8 weight on a CUDA device (owned from now on)</param>
+    /// <param name="gemm">the INT8 product to use; 128×128 block scales need <see cref="Int8Gemm.Mma"/></param>
+    public CudaInt8LinearKernel(QuantizedWeight weight, Int8Gemm gemm)
+    {
+        if (Unsupported(weight.Format, weight.Device.type, weight.OutFeatures, weight.InFeatures, gemm, TurboNative.HasInt8Kernels) is { } why)
+            throw new TurboException($"CUDA int8 linear [{weight.OutFeatures}, {weight.InFeatures}]: {why}");
+        Weight = weight;
+        Gemm = gemm;
+    }
+
+    public QuantizedWeight Weight { get; }
+    public Int8Gemm Gemm { get; }
+    public long InFeatures => Weight.InFeatures;
+    public long OutFeatures => Weight.OutFeatures;
+
+    public string Description =>
+        $"{Weight.Format.Id()}{(Weight.Smooth is null ? "" : " smoothed")} (CUDA, {(Gemm == Int8Gemm.Mma ? "mma" : "cuBLASLt")})";
+
+    /// <summary>
+    /// Why this kernel cannot serve a weight of this kind, or null when it can: the CUDA library with the W8A8 kernels
+    /// must be loaded (<paramref name="nativeAvailable"/>), the weight INT8 and on a CUDA device, and its shape one the
+    /// chosen GEMM takes.
+    /// </summary>
+    public static string? Unsupported(QuantFormat format, DeviceType device, long outFeatures, long inFeatures, Int8Gemm gemm,
+        bool nativeAvailable)
+    {
+        if (!nativeAvailable) return "the native CUDA library with the W8A8 kernels is not loaded";
+        if (device != DeviceType.CUDA) return $"the weight is on {device}, not CUDA";
+        if (!format.IsInt8()) return $"{format.Id()} has no CUDA kernel";
+        if (format == QuantFormat.Int8Block128 && gemm != Int8Gemm.Mma) return "128×128 block scales need the mma kernel (cuBLASLt has no per-slice scales)";
+        return Int8Kernels.Unsupported(gemm, outFeatures, inFeatures);
+    }
+
+    public Tensor Forward(Tensor input, Tensor bias)
+    {
+        if (input.dim() < 1 || input.shape[^1] != InFeatures || !input.is_floating_point())
+            throw new TurboException($"quantized linear: expected a floating-point input [..., {InFeatures}], found {input.dtype} {QuantizedWeight.Shape(input.shape)}");
+        if (input.device_type != DeviceType.CUDA)
+            throw new TurboException($"quantized linear: input on {input.device} but the weight on {Weight.Device}");
+        if (!bias.shape.SequenceEqual([OutFeatures]))
+            throw new TurboException($"quantized linear: bias {QuantizedWeight.Shape(bias.shape)} does not match the weight's {OutFeatures} output features");
+        using var rows = input.reshape(-1, InFeatures);
+        using var output = is_grad_enabled() && input.requires_grad
+            ? QuantizedLinear.Product(rows, Weight, bias, bias.dtype)
+            : Product(rows, bias);
+        return output.reshape([.. input.shape[..^1], OutFeatures]);
+    }
+
+    /// <summary>rows [M, K] → rows·Wᵀ + bias [M, N] in the bias's dtype, through the kernels.</summary>
+    Tensor Product(Tensor rows, Tensor bias)
+    {
+        using var scope = NewDisposeScope();
+        // The kernels read float32, bfloat16 and float16 as they are; other dtypes go to float32 first, as the reference does.
+        var x = rows.dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 ? rows : rows.to(ScalarType.Float32);
+        var outDtype = bias.dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 ? bias.dtype : ScalarType.Float32;
+        var (values, scale) = Int8Kernels.QuantizeRows(x, Weight.Smooth);
+        var bias32 = bias.to(ScalarType.Float32);
+        var y = Gemm == Int8Gemm.Mma
+            ? Int8Kernels.Linear(values, scale, Weight.Values, Weight.Scale, Weight.Format, bias32, outDtype)
+            : Int8Kernels.Dequantize(Int8Kernels.MatmulInt32(values, Weight.Values, Int8Gemm.CublasLt), scale, Weight.Scale, bias32, outDtype);
+        return y.to(bias.dtype).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose() => Weight.Dispose();
+}

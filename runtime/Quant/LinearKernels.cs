@@ -1,0 +1,24 @@
+using Turbo.Runtime.Native;
+
+namespace Turbo.Runtime.Quant;
+
+/// <summary>Chooses how a quantized Linear layer is computed: on the GPU where the CUDA kernels can run it, else by the reference.</summary>
+public static class LinearKernels
+{
+    /// <summary>
+    /// The INT8 product for per-channel weights when both could run; 128×128 block weights always take
+    /// <see cref="Int8Gemm.Mma"/>. The fused mma kernel is the default because it writes the output once instead of
+    /// an INT32 matrix and then the output; `turbo check-int8` times both at Wan's shapes so the faster can be chosen.
+    /// </summary>
+    public static Int8Gemm PerChannelGemm { get; set; } = Int8Gemm.Mma;
+
+    /// <summary>A kernel for <paramref name="weight"/> (which it takes ownership of): CUDA INT8 or the reference.</summary>
+    public static ILinearKernel For(QuantizedWeight weight)
+    {
+        var gemm = weight.Format == QuantFormat.Int8Block128 ? Int8Gemm.Mma : PerChannelGemm;
+        return CudaInt8LinearKernel.Unsupported(weight.Format, weight.Device.type, weight.OutFeatures, weight.InFeatures, gemm,
+            TurboNative.HasInt8Kernels) is null
+            ? new CudaInt8LinearKernel(weight, gemm)
+            : new QuantizedLinear(weight);
+    }
+}

@@ -1,0 +1,214 @@
+using Turbo.Runtime.Native;
+using Turbo.Runtime.Quant;
+using static TorchSharp.torch;
+
+namespace Turbo.Cli.Int8;
+
+/// <summary>
+/// The W8A8 CUDA kernels against the reference on fresh random inputs, with poisoned outputs (FusedOps.PoisonOutputs).
+/// The reference runs on the CPU — the definition of correct, and the same numbers on every device since scales are
+/// divided by tensors (QuantFormats.ScalesFromAbsMax). What must hold: quantized values and scales equal bit for bit;
+/// the INT32 accumulators of both GEMMs equal the exact integer products; outputs within float32 rounding of the
+/// reference (reported: whether they are also bit-identical, which the kernels' operation order is meant to give).
+/// </summary>
+public static class Int8Parity
+{
+    public sealed record Agreement(string Check, string Shape, string Detail, long Elements, long Mismatched, double MaxAbsDiff,
+        double RelError, double Tolerance, bool Exact, bool Ok);
+
+    /// <summary>One quantized layer to check: rows × k input, n outputs.</summary>
+    public sealed record Case(long Rows, long K, long N, QuantFormat Format, ScalarType Input, bool Smoothed, ScalarType Output)
+    {
+        public string Shape => $"M {Rows} K {K} N {N}";
+        public string Detail => $"{Format.Id()}, {Input}→{Output}{(Smoothed ? ", smoothed" : "")}";
+    }
+
+    /// <summary>
+    /// Wan's k (1536, 5120, 8960, 13824) with odd and tile-edge row counts (1300 rows: a partial group of the CTA
+    /// raster), and small shapes with ragged tails in every dimension. n is kept moderate where k is large: the
+    /// reference's exact float64 products run on the CPU.
+    /// </summary>
+    public static IReadOnlyList<Case> Cases()
+    {
+        var cases = new List<Case>();
+        foreach (var (rows, k, n) in new (long, long, long)[]
+                 {
+                     (1, 1536, 1536), (37, 1536, 8960), (333, 8960, 1536), (1300, 5120, 1280), (257, 13824, 1152),
+                     (129, 5120, 2304), (130, 144, 260), (75, 208, 100), (3, 48, 99),
+                 })
+        {
+            cases.Add(new Case(rows, k, n, QuantFormat.Int8PerChannel, ScalarType.BFloat16, Smoothed: true, ScalarType.BFloat16));
+            cases.Add(new Case(rows, k, n, QuantFormat.Int8PerChannel, ScalarType.Float32, Smoothed: false, ScalarType.Float32));
+            cases.Add(new Case(rows, k, n, QuantFormat.Int8Block128, ScalarType.Float32, Smoothed: rows % 2 == 1, ScalarType.Float32));
+        }
+        return cases;
+    }
+
+    public static List<Agreement> Run(Device device, Action<string> log)
+    {
+        var results = new List<Agreement>();
+        FusedOps.PoisonOutputs = true;
+        try
+        {
+            using var pause = CollectionPause.Begin();
+            // The quantizer alone: odd widths (its scalar path) and each input dtype on its 16-byte path.
+            foreach (var (rows, cols, dtype, smoothed) in new (long, long, ScalarType, bool)[]
+                     {
+                         (5, 1001, ScalarType.BFloat16, true), (9, 13, ScalarType.Float32, false), (7, 77, ScalarType.Float16, true),
+                         (2, 24, ScalarType.Float16, true), (33, 4096, ScalarType.Float16, false),
+                     })
+            {
+                results.AddRange(CheckQuantization(rows, cols, dtype, smoothed, device));
+                pause.Checkpoint();
+            }
+            foreach (var c in Cases())
+            {
+                log($"parity {c.Shape} {c.Detail}");
+                results.AddRange(CheckCase(c, device));
+                pause.Checkpoint();
+            }
+        }
+        finally
+        {
+            FusedOps.PoisonOutputs = false;
+        }
+        return results;
+    }
+
+    /// <summary>Activations with channel-wise spread and a few outlier tokens, like a linear layer's input.</summary>
+    static Tensor RandomInput(long rows, long cols, ScalarType dtype, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var x = randn(rows, cols, device: device) * (rand(cols, device: device) * 4 + 0.1);
+        x = x + (rand(rows, 1, device: device) > 0.9).to(ScalarType.Float32) * randn(rows, cols, device: device) * 20;
+        return x.to(dtype).MoveToOuterDisposeScope();
+    }
+
+    static Tensor RandomSmoothing(long cols, Device device) => rand(cols, device: device) * 3 + 0.25;
+
+    static List<Agreement> CheckQuantization(long rows, long cols, ScalarType dtype, bool smoothed, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var x = RandomInput(rows, cols, dtype, device);
+        var smooth = smoothed ? RandomSmoothing(cols, device) : null;
+        using var weight = QuantizedWeight.Create(QuantFormat.Int8PerChannel, zeros(1, cols, ScalarType.Int8), ones(1),
+            smooth?.cpu(), "parity weight");
+        using var reference = QuantizedLinear.QuantizeInput(x.cpu(), weight);
+        string shape = $"M {rows} K {cols}", detail = $"{dtype}{(smoothed ? ", smoothed" : "")}";
+        var results = new List<Agreement>();
+        Guarded(results, "quantization", shape, detail, () =>
+        {
+            var (values, scale) = Int8Kernels.QuantizeRows(x, smooth);
+            return [Exactly("quantized values", shape, detail, reference.Values, values), Exactly("activation scales", shape, detail, reference.Scale, scale)];
+        });
+        return results;
+    }
+
+    static List<Agreement> CheckCase(Case c, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var results = new List<Agreement>();
+        var x = RandomInput(c.Rows, c.K, c.Input, device);
+        var smooth = c.Smoothed ? RandomSmoothing(c.K, device) : null;
+        var bias = (randn(c.N, device: device) * 0.1).to(c.Output);
+        // The weight is quantized on the GPU (offline work, not under test here) and copied for the reference.
+        using var weight = WeightQuantizer.Quantize(randn(c.N, c.K, device: device) * 0.05, c.Format, smooth, "parity weight");
+        using var weightCpu = QuantizedWeight.Create(c.Format, weight.Values.cpu(), weight.Scale.cpu(), weight.Smooth?.cpu(), "parity weight");
+
+        // Reference, on the CPU.
+        using var quantized = QuantizedLinear.QuantizeInput(x.cpu(), weightCpu);
+        var expected = ReferenceGemm.Compute(quantized, weightCpu, bias.cpu(), c.Output);
+
+        // Quantization, bit for bit.
+        Guarded(results, "quantization", c.Shape, c.Detail, () =>
+        {
+            var (values, scale) = Int8Kernels.QuantizeRows(x, smooth);
+            return [Exactly("quantized values", c.Shape, c.Detail, quantized.Values, values),
+                Exactly("activation scales", c.Shape, c.Detail, quantized.Scale, scale)];
+        });
+
+        // The GEMMs from the reference's quantized activations, so that each stage is judged on its own.
+        var q = quantized.Values.to(device);
+        var sx = quantized.Scale.to(device);
+        var bias32 = bias.to(ScalarType.Float32);
+        if (c.Format == QuantFormat.Int8PerChannel)
+        {
+            var exactProduct = quantized.Values.to(ScalarType.Float64).matmul(weightCpu.Values.to(ScalarType.Float64).t());
+            foreach (var gemm in new[] { Int8Gemm.Mma, Int8Gemm.CublasLt })
+            {
+                if (Int8Kernels.Unsupported(gemm, c.N, c.K) is not null) continue;
+                string name = gemm == Int8Gemm.Mma ? "mma" : "cuBLASLt";
+                Guarded(results, $"GEMM ({name})", c.Shape, c.Detail, () =>
+                {
+                    var acc = Int8Kernels.MatmulInt32(q, weight.Values, gemm);
+                    var y = gemm == Int8Gemm.Mma
+                        ? Int8Kernels.Linear(q, sx, weight.Values, weight.Scale, c.Format, bias32, c.Output)
+                        : Int8Kernels.Dequantize(acc, sx, weight.Scale, bias32, c.Output);
+                    return [Exactly($"INT32 accumulators ({name})", c.Shape, c.Detail, exactProduct, acc),
+                        Close($"output ({name}{(gemm == Int8Gemm.Mma ? ", fused" : " + epilogue")})", c.Shape, c.Detail, expected, y)];
+                });
+            }
+        }
+        else
+        {
+            Guarded(results, "GEMM (mma)", c.Shape, c.Detail, () =>
+                [Close("output (mma, fused)", c.Shape, c.Detail, expected,
+                    Int8Kernels.Linear(q, sx, weight.Values, weight.Scale, c.Format, bias32, c.Output))]);
+        }
+
+        // The layer as the model calls it: a 3-D input through CudaInt8LinearKernel (quantization included).
+        foreach (var gemm in new[] { Int8Gemm.Mma, Int8Gemm.CublasLt })
+        {
+            if (CudaInt8LinearKernel.Unsupported(c.Format, device.type, c.N, c.K, gemm, TurboNative.HasInt8Kernels) is not null) continue;
+            string name = $"CudaInt8LinearKernel ({(gemm == Int8Gemm.Mma ? "mma" : "cuBLASLt")})";
+            Guarded(results, name, c.Shape, c.Detail, () =>
+            {
+                using var kernel = new CudaInt8LinearKernel(QuantizedWeight.Create(c.Format, weight.Values.clone(), weight.Scale.clone(),
+                    weight.Smooth?.clone(), "parity weight"), gemm);
+                return [Close(name, c.Shape, c.Detail, expected, kernel.Forward(x.unsqueeze(0), bias).squeeze(0))];
+            });
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// Runs checks; an error of the native library (a CUDA error, or cuBLASLt refusing a shape) becomes a failed
+    /// row naming it, so that one failure does not hide the other results.
+    /// </summary>
+    static void Guarded(List<Agreement> results, string check, string shape, string detail, Func<IEnumerable<Agreement>> run)
+    {
+        try
+        {
+            results.AddRange(run());
+        }
+        catch (InvalidOperationException e)
+        {
+            results.Add(new Agreement(check, shape, $"{detail}: {e.Message}", 0, 0, double.NaN, double.NaN, 0, false, false));
+        }
+    }
+
+    static Agreement Exactly(string check, string shape, string detail, Tensor reference, Tensor actual)
+    {
+        using var scope = NewDisposeScope();
+        var r = reference.cpu().to(ScalarType.Float64);
+        var a = actual.cpu().to(ScalarType.Float64);
+        long mismatched = r.ne(a).sum().item<long>(); // NaN (a poisoned, unwritten element) counts as a mismatch
+        double maxAbs = (r - a).abs().nan_to_num(double.PositiveInfinity).max().item<double>();
+        double rel = maxAbs / Math.Max(r.abs().max().item<double>(), 1e-30);
+        return new Agreement(check, shape, detail, r.numel(), mismatched, maxAbs, rel, 0, mismatched == 0, mismatched == 0);
+    }
+
+    /// <summary>Within float32 rounding of the output dtype, measured against the largest reference magnitude.</summary>
+    static Agreement Close(string check, string shape, string detail, Tensor reference, Tensor actual)
+    {
+        double tolerance = reference.dtype switch
+        {
+            ScalarType.BFloat16 => 8e-3, // two bf16 steps (2⁻⁸ relative): a last-bit float32 difference can round either way
+            ScalarType.Float16 => 1e-3,
+            _ => 1e-6,
+        };
+        var exact = Exactly(check, shape, detail, reference, actual);
+        bool ok = !double.IsNaN(exact.RelError) && !double.IsInfinity(exact.MaxAbsDiff) && exact.RelError <= tolerance;
+        return exact with { Tolerance = tolerance, Ok = ok };
+    }
+}

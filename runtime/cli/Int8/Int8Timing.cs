@@ -1,0 +1,110 @@
+using Turbo.Runtime.Native;
+using Turbo.Runtime.Quant;
+using static TorchSharp.torch;
+
+namespace Turbo.Cli.Int8;
+
+/// <summary>
+/// W8A8 against bf16 at Wan2.1's linear shapes: the bf16 layer (torch linear, cuBLAS) and the INT8 layer
+/// (per-token quantization + INT8 GEMM + epilogue, through CudaInt8LinearKernel) for each GEMM, and each stage on its own
+/// so the time can be placed. CUDA-event medians after warm-up (CudaProfiler.MedianMs). Inputs are bf16 and random
+/// (never zeros: a tensor-core product of zeros runs faster than of real data); no smoothing (one more division per
+/// input element of a memory-bound pass).
+/// </summary>
+public static class Int8Timing
+{
+    /// <summary>A linear layer's weight shape: k input and n output features.</summary>
+    public sealed record Layer(string Model, string Name, long K, long N);
+
+    /// <summary>Wan2.1's block linears: attention q, k, v, o (dim → dim) and the FFN (dim → ffn → dim).</summary>
+    public static readonly Layer[] WanLayers =
+    [
+        new("1.3B", "attn q/k/v/o", 1536, 1536), new("1.3B", "ffn.0", 1536, 8960), new("1.3B", "ffn.2", 8960, 1536),
+        new("14B", "attn q/k/v/o", 5120, 5120), new("14B", "ffn.0", 5120, 13824), new("14B", "ffn.2", 13824, 5120),
+    ];
+
+    /// <summary>Video tokens of a 81-frame clip at 480p (21 × 30 × 52) and at 720p (21 × 45 × 80).</summary>
+    public static readonly long[] Tokens = [32760, 75600];
+
+    /// <summary>Milliseconds (medians) of one shape.</summary>
+    public sealed record Row(string Model, string Layer, long M, long K, long N,
+        double Bf16Ms, double QuantizeMs, double MmaFusedMs, double MmaInt32Ms, double CublasLtInt32Ms, double DequantizeMs,
+        double MmaBlockFusedMs, double LayerMmaMs, double LayerCublasLtMs, double LayerMmaBlockMs)
+    {
+        public double Flop => 2.0 * M * K * N;
+        public double Bf16Tflops => Tflops(Bf16Ms);
+        public double LayerMmaTflops => Tflops(LayerMmaMs);
+        public double LayerCublasLtTflops => Tflops(LayerCublasLtMs);
+        public double MmaInt32Tops => Tflops(MmaInt32Ms);
+        public double CublasLtInt32Tops => Tflops(CublasLtInt32Ms);
+        public double SpeedupMma => Bf16Ms / LayerMmaMs;
+        public double SpeedupCublasLt => Bf16Ms / LayerCublasLtMs;
+        public double SpeedupMmaBlock => Bf16Ms / LayerMmaBlockMs;
+        public string FasterPerChannel => double.IsNaN(LayerCublasLtMs) || LayerMmaMs <= LayerCublasLtMs ? "mma" : "cuBLASLt";
+        double Tflops(double ms) => Flop / (ms * 1e9);
+    }
+
+    public static List<Row> Run(Device device, int warmup, int repeats, Action<string> log)
+    {
+        var rows = new List<Row>();
+        using var noGrad = no_grad();
+        using var pause = CollectionPause.Begin();
+        foreach (long m in Tokens)
+            foreach (var layer in WanLayers)
+            {
+                log($"timing {layer.Model} {layer.Name} M {m} K {layer.K} N {layer.N}");
+                rows.Add(Measure(layer, m, device, warmup, repeats));
+                pause.Checkpoint();
+            }
+        return rows;
+    }
+
+    static Row Measure(Layer layer, long m, Device device, int warmup, int repeats)
+    {
+        using var scope = NewDisposeScope();
+        double Time(Action op)
+        {
+            try
+            {
+                return CudaProfiler.MedianMs(op, warmup, repeats);
+            }
+            catch (InvalidOperationException e) // the library's error (e.g. cuBLASLt refusing a shape): no time, the rest goes on
+            {
+                Console.Error.WriteLine($"  not timed: {e.Message}");
+                return double.NaN;
+            }
+        }
+        var x = randn(m, layer.K, dtype: ScalarType.BFloat16, device: device);
+        var weight = randn(layer.N, layer.K, device: device) * 0.05;
+        var weightBf16 = weight.to(ScalarType.BFloat16);
+        var bias = (randn(layer.N, device: device) * 0.1).to(ScalarType.BFloat16);
+        var bias32 = bias.to(ScalarType.Float32);
+        using var channel = WeightQuantizer.Quantize(weight, QuantFormat.Int8PerChannel);
+        using var block = WeightQuantizer.Quantize(weight, QuantFormat.Int8Block128);
+        var (q, sx) = Int8Kernels.QuantizeRows(x, null);
+        var acc = Int8Kernels.MatmulInt32(q, channel.Values, Int8Gemm.Mma); // the epilogue's input: any INT32 product will do
+
+        double bf16 = Time(() => nn.functional.linear(x, weightBf16, bias).Dispose());
+        double quantize = Time(() =>
+        {
+            var (values, scale) = Int8Kernels.QuantizeRows(x, null);
+            values.Dispose();
+            scale.Dispose();
+        });
+        double mmaFused = Time(() => Int8Kernels.Linear(q, sx, channel.Values, channel.Scale, channel.Format, bias32, ScalarType.BFloat16).Dispose());
+        double mmaInt32 = Time(() => Int8Kernels.MatmulInt32(q, channel.Values, Int8Gemm.Mma).Dispose());
+        double cublasLtInt32 = Time(() => Int8Kernels.MatmulInt32(q, channel.Values, Int8Gemm.CublasLt).Dispose());
+        double dequantize = Time(() => Int8Kernels.Dequantize(acc, sx, channel.Scale, bias32, ScalarType.BFloat16).Dispose());
+        double mmaBlock = Time(() => Int8Kernels.Linear(q, sx, block.Values, block.Scale, block.Format, bias32, ScalarType.BFloat16).Dispose());
+
+        double LayerMs(QuantFormat format, Int8Gemm gemm)
+        {
+            using var kernel = new CudaInt8LinearKernel(WeightQuantizer.Quantize(weight, format), gemm);
+            return Time(() => kernel.Forward(x, bias).Dispose());
+        }
+
+        return new Row(layer.Model, layer.Name, m, layer.K, layer.N, bf16, quantize, mmaFused, mmaInt32, cublasLtInt32, dequantize,
+            mmaBlock, LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.Mma), LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.CublasLt),
+            LayerMs(QuantFormat.Int8Block128, Int8Gemm.Mma));
+    }
+}

@@ -1,0 +1,38 @@
+// Shared by the W8A8 kernels: the epilogue arithmetic, in the one order the reference uses
+// (Turbo.Runtime.Quant.ReferenceGemm), and stores of one or two adjacent outputs of any output type.
+#pragma once
+#include <cstdint>
+#include "common.cuh"
+
+// Largest k an INT32 accumulator takes without overflow: k·127² < 2³¹ (the reference's MaxInFeatures, 2¹⁷).
+constexpr int kInt8MaxK = 1 << 17;
+
+// fp32(acc)·sx·sw, each step rounded to float32 on its own. The _rn intrinsics are never contracted into an FMA,
+// which would round once instead of twice and differ from the reference in the last bit.
+__device__ __forceinline__ float int8_rescale(int acc, float sx, float sw) {
+  return __fmul_rn(__fmul_rn(__int2float_rn(acc), sx), sw);
+}
+
+__device__ __forceinline__ float int8_add_bias(float y, const float* bias, int col) {
+  return bias ? __fadd_rn(y, bias[col]) : y;
+}
+
+__device__ __forceinline__ void store_one(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store_one(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void store_one(__half* p, float v) { *p = __float2half_rn(v); }
+__device__ __forceinline__ void store_one(int32_t* p, int v) { *p = v; }
+
+// Two adjacent outputs in one store; p must be aligned to the pair's size.
+__device__ __forceinline__ void store_pair(float* p, float a, float b) { *reinterpret_cast<float2*>(p) = make_float2(a, b); }
+__device__ __forceinline__ void store_pair(__nv_bfloat16* p, float a, float b) {
+  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
+}
+__device__ __forceinline__ void store_pair(__half* p, float a, float b) {
+  *reinterpret_cast<__half2*>(p) = __floats2half2_rn(a, b);
+}
+__device__ __forceinline__ void store_pair(int32_t* p, int a, int b) { *reinterpret_cast<int2*>(p) = make_int2(a, b); }
+
+// acc[rows, n] = x·wᵀ in INT32 through cuBLASLt (int8_gemm_cublaslt.cu).
+int int8_cublaslt_i32(const int8_t* x, const int8_t* w, int32_t* acc, int64_t rows, int n, int k, cudaStream_t stream);
+
+inline bool aligned_to(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }

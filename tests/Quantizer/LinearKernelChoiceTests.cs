@@ -1,0 +1,69 @@
+using TorchSharp;
+using Turbo.Runtime;
+using Turbo.Runtime.Native;
+using Turbo.Runtime.Quant;
+using static TorchSharp.torch;
+
+namespace Turbo.Tests.Quantizer;
+
+/// <summary>
+/// Which kernel computes a quantized layer: the CUDA INT8 kernels only where they can run (library loaded, INT8 weight
+/// on a CUDA device, a shape the GEMM takes), else the reference — without a GPU or the library, always the reference.
+/// </summary>
+public class LinearKernelChoiceTests
+{
+    [Test]
+    public void TheCudaKernelServesInt8WeightsOnTheGpuWhenTheLibraryIsLoaded()
+    {
+        foreach (var gemm in new[] { Int8Gemm.Mma, Int8Gemm.CublasLt })
+        {
+            Assert.That(CudaInt8LinearKernel.Unsupported(QuantFormat.Int8PerChannel, DeviceType.CUDA, 8960, 1536, gemm, nativeAvailable: true), Is.Null);
+            Assert.That(CudaInt8LinearKernel.Unsupported(QuantFormat.Int8PerChannel, DeviceType.CUDA, 8960, 1536, gemm, nativeAvailable: false),
+                Does.Contain("not loaded"));
+            Assert.That(CudaInt8LinearKernel.Unsupported(QuantFormat.Int8PerChannel, DeviceType.CPU, 8960, 1536, gemm, nativeAvailable: true),
+                Does.Contain("not CUDA"));
+            Assert.That(CudaInt8LinearKernel.Unsupported(QuantFormat.Fp8E4M3PerChannel, DeviceType.CUDA, 8960, 1536, gemm, nativeAvailable: true),
+                Does.Contain("fp8"));
+        }
+        Assert.That(CudaInt8LinearKernel.Unsupported(QuantFormat.Int8Block128, DeviceType.CUDA, 5120, 13824, Int8Gemm.Mma, nativeAvailable: true), Is.Null);
+        Assert.That(CudaInt8LinearKernel.Unsupported(QuantFormat.Int8Block128, DeviceType.CUDA, 5120, 13824, Int8Gemm.CublasLt, nativeAvailable: true),
+            Does.Contain("mma"));
+        Assert.That(CudaInt8LinearKernel.Unsupported(QuantFormat.Int8PerChannel, DeviceType.CUDA, 64, 40, Int8Gemm.Mma, nativeAvailable: true),
+            Does.Contain("multiple of 16"));
+    }
+
+    [TestCase(QuantFormat.Int8PerChannel)]
+    [TestCase(QuantFormat.Int8Block128)]
+    [TestCase(QuantFormat.Fp8E4M3PerChannel)]
+    public void OnTheCpuTheReferenceComputesTheLayer(QuantFormat format)
+    {
+        using var w = randn(16, 32);
+        using var kernel = LinearKernels.For(WeightQuantizer.Quantize(w, format));
+        Assert.That(kernel, Is.TypeOf<QuantizedLinear>());
+        Assert.That(kernel.Description, Does.EndWith("(reference)"));
+    }
+
+    [Test]
+    public void WithoutTheNativeLibraryAGpuWeightGetsTheReferenceToo()
+    {
+        Assume.That(TurboNative.HasInt8Kernels, Is.False, "the native library is loaded here");
+        Assert.That(CudaInt8LinearKernel.Unsupported(QuantFormat.Int8PerChannel, DeviceType.CUDA, 1536, 1536, LinearKernels.PerChannelGemm,
+            TurboNative.HasInt8Kernels), Does.Contain("not loaded"));
+    }
+
+    [Test]
+    public void TheCudaKernelRefusesAWeightItCannotServe()
+    {
+        using var w = randn(16, 32);
+        var weight = WeightQuantizer.Quantize(w, QuantFormat.Int8PerChannel);
+        try
+        {
+            var e = Assert.Throws<TurboException>(() => new CudaInt8LinearKernel(weight, Int8Gemm.Mma))!;
+            Assert.That(e.Message, Does.StartWith("CUDA int8 linear [16, 32]: "));
+        }
+        finally
+        {
+            weight.Dispose();
+        }
+    }
+}
