@@ -48,15 +48,16 @@ public sealed class VaeTrainer : IDisposable
         _vae = vae;
         _settings = settings;
         var optimizer = optim.AdamW(vae.parameters(), settings.LearningRate, weight_decay: settings.WeightDecay);
-        _state = new TrainingState(vae, optimizer, settings.EmaDecay, workDir);
-        _state.TryResume(vae.LoadWeights);
+        _state = new TrainingState(vae, optimizer, vae.LoadWeights, settings.EmaDecay, workDir);
+        _state.TryResume();
     }
 
     /// <summary>Runs until <see cref="VaeTrainingSettings.Steps"/> (or the time limit); returns the mean loss of the last 50 steps.</summary>
     public double Train(IClipBatches data, Action<TrainingProgress>? progress = null)
     {
         _vae.train();
-        return TrainingLoop.Run(_state, _settings.Steps, _settings.CheckpointEvery, _settings.TimeLimit, _settings, () => TrainStep(data), progress);
+        return TrainingLoop.Run(_state, _settings.Steps, _settings.CheckpointEvery, _settings.TimeLimit, _settings,
+            () => new StepResult(TrainStep(data)), progress).Loss;
     }
 
     double TrainStep(IClipBatches data)
