@@ -52,6 +52,12 @@ public sealed record RcmSettings
 
     public bool TrainsCritic => DmdWeight > 0;
 
+    /// <summary>
+    /// rCM's p_G mean for videos of <paramref name="latentFrames"/> latent frames: its log-normal mean −0.8 with σ
+    /// scaled by √frames (so 0.7 for Wan2.1's 20 frames at 77 video frames).
+    /// </summary>
+    public static double VideoLogMean(int latentFrames) => -0.8 + 0.5 * Math.Log(latentFrames);
+
     /// <summary>Throws a TurboException naming the first setting that cannot work.</summary>
     public void Validate()
     {
