@@ -65,8 +65,8 @@ public sealed record SampleSettings(int Frames, int Height, int Width, int Steps
 /// <summary>
 /// A Wan2.1 text-to-video model in the layout of a diffusers repository — model_index.json, tokenizer/,
 /// text_encoder/ (UMT5), transformer/ (the DiT), vae/ — run as Wan's pipeline runs it: prompts → UMT5 embeddings
-/// (zero past each prompt's tokens) → UniPC flow-matching sampling with classifier-free guidance against the empty
-/// prompt → VAE decode of the de-normalised latents.
+/// (zero past each prompt's tokens) → flow-matching sampling (UniPC, or the rCM sampler of a distilled student) with
+/// classifier-free guidance against the empty prompt → VAE decode of the de-normalised latents.
 /// </summary>
 public sealed class WanTextToVideo : IDisposable
 {
