@@ -65,20 +65,24 @@ public static class TeacherSampleStage
                 SafetensorsWriter.Save(emptyPath, new Dictionary<string, Tensor> { [TeacherSamples.EmptyContextName] = cpu });
 
         int done = 0;
+        void Done(int samples)
+        {
+            done += samples;
+            progress?.Invoke(done, prompts.Count);
+        }
         for (int shard = 0; shard < manifest.Shards; shard++)
         {
             int first = shard * settings.ShardSize, count = Math.Min(settings.ShardSize, prompts.Count - first);
             string path = Path.Combine(folder, ShardFile(shard));
-            if (!File.Exists(path))
-                WriteShard(teacher, prompts, settings, path, first, count, () => progress?.Invoke(done, prompts.Count), added => done += added, pause);
-            else done += count;
-            progress?.Invoke(done, prompts.Count);
+            if (File.Exists(path)) Done(count);
+            else WriteShard(teacher, prompts, settings, path, first, count, Done, pause);
         }
         return TeacherSamples.Open(folder);
     }
 
+    /// <param name="done">called with the number of samples of each batch sampled</param>
     static void WriteShard(ITeacherSampler teacher, IReadOnlyList<string> prompts, TeacherSampleSettings settings, string path,
-        int first, int count, Action report, Action<int> added, CollectionPause pause)
+        int first, int count, Action<int> done, CollectionPause pause)
     {
         var tensors = new Dictionary<string, Tensor>();
         try
@@ -97,9 +101,8 @@ public static class TeacherSampleStage
                     tensors[TeacherSamples.LatentsName(start + i)] = latents[i].contiguous().DetachFromDisposeScope();
                     tensors[TeacherSamples.ContextName(start + i)] = contexts[i].contiguous().DetachFromDisposeScope();
                 }
-                added(part.Length);
                 pause.Checkpoint();
-                report();
+                done(part.Length);
             }
             SafetensorsWriter.Save(path, tensors, new Dictionary<string, string> { ["first"] = first.ToString(), ["count"] = count.ToString() });
         }

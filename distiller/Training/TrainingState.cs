@@ -109,11 +109,12 @@ public sealed class TrainingState : IDisposable
     /// <summary>Restores the last complete checkpoint of the work folder, if there is one.</summary>
     public bool TryResume()
     {
-        // A run stopped between moving the old checkpoint aside and renaming the new one leaves only the previous one.
-        string folder = CheckpointFolder(WorkDir);
-        if (!Directory.Exists(folder)) folder = Path.Combine(WorkDir, PreviousFolder);
+        // A run stopped between moving the old checkpoint aside and renaming the new one leaves only the previous one;
+        // work folders of the earlier layout hold the same files in the work folder itself.
+        string? folder = new[] { CheckpointFolder(WorkDir), Path.Combine(WorkDir, PreviousFolder), WorkDir }
+            .FirstOrDefault(f => File.Exists(Path.Combine(f, StepFile)));
+        if (folder is null) return false;
         string stepPath = Path.Combine(folder, StepFile);
-        if (!File.Exists(stepPath)) return false;
         try
         {
             using var json = JsonDocument.Parse(File.ReadAllText(stepPath));
