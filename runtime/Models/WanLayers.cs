@@ -104,7 +104,7 @@ public sealed class WanPatchEmbedding : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// LayerNorm over the last dimension, computed in <paramref name="dtype"/> (float32; float64 in a float64 model).
+/// LayerNorm over the last dimension, computed in float32 (float64 in a float64 model: the dtype it is given).
 /// Without affine parameters it registers nothing (Wan's norm1/norm2/head norm); with them it registers
 /// <c>weight</c> and <c>bias</c> (Wan's norm3).
 /// </summary>

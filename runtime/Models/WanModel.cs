@@ -69,8 +69,8 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
     /// <summary>
     /// x [B, InDim, F, H, W] latents, timestep [B] (σ·1000, one per sample), context [B, L, TextDim] text embeddings
-    /// → velocity [B, OutDim, F, H, W] in <see cref="PreciseDtype"/> (float32). When <paramref name="trace"/> is given, it receives copies of the
-    /// intermediates (the caller disposes it).
+    /// → velocity [B, OutDim, F, H, W] in <see cref="PreciseDtype"/> (float32). When <paramref name="trace"/> is
+    /// given, it receives copies of the intermediates (the caller disposes it).
     /// </summary>
     public Tensor Forward(Tensor x, Tensor timestep, Tensor context, WanForwardTrace? trace = null)
     {
@@ -351,7 +351,7 @@ public sealed class WanAttention : nn.Module
 
 /// <summary>
 /// Output head: modulated no-affine LayerNorm (shift/scale from the time embedding e, not e0) → Linear, float32
-/// (<paramref name="dtype"/>: float64 in a float64 model).
+/// (float64 in a float64 model).
 /// </summary>
 public sealed class WanHead : nn.Module
 {
