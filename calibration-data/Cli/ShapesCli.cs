@@ -3,12 +3,13 @@ using System.CommandLine;
 namespace Turbo.CalibrationData.Cli;
 
 /// <summary>
-/// The turbo-shapes command line: prompt lists, previews, the oracle's training and evaluation, and the bundled
-/// teacher's training stages and evaluation; run through CliInvocation like every Turbo tool.
+/// The turbo-shapes command line: prompt lists, previews, the oracle's training and evaluation, the bundled
+/// teacher's training stages and evaluation, and the distillation stages of its students; run through CliInvocation
+/// like every Turbo tool.
 /// </summary>
 public static class ShapesCli
 {
-    public static RootCommand Build() => new("The synthetic captioned \"Shapes\" video set: prompts, previews, its oracle and the bundled teacher.")
+    public static RootCommand Build() => new("The synthetic captioned \"Shapes\" video set: prompts, previews, its oracle, the bundled teacher and its distilled students.")
     {
         PromptsCommand.Create(),
         PreviewCommand.Create(),
@@ -18,6 +19,10 @@ public static class ShapesCli
         TeacherCommands.Dit(),
         TeacherCommands.Evaluate(),
         TeacherCommands.Card(),
+        StudentCommands.Data(),
+        StudentCommands.Rcm(),
+        StudentCommands.Sla(),
+        StudentCommands.Merge(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given streams (tests pass string writers).</summary>

@@ -5,6 +5,8 @@ using Turbo.CalibrationData.Teacher;
 using Turbo.Converter.Pipelines;
 using Turbo.Distiller.Training;
 using Turbo.Runtime;
+using Turbo.Runtime.Attention;
+using Turbo.Runtime.Sampling;
 using Turbo.Runtime.Video;
 using static TorchSharp.torch;
 
@@ -85,23 +87,37 @@ public static class TeacherCommands
         var model = new Option<string>("--model") { Description = "the model folder (diffusers layout)", DefaultValueFactory = _ => "models/tiny-wan-t2v" };
         var count = new Option<int>("--prompts") { Description = "how many evaluation prompts (all 288 by default)", DefaultValueFactory = _ => PromptSets.Evaluation().Count };
         var batch = new Option<int>("--batch") { Description = "clips generated at once", DefaultValueFactory = _ => 32 };
-        var steps = new Option<int?>("--steps") { Description = "sampling steps (default: the model's)" };
+        var steps = new Option<int?>("--steps") { Description = "sampling steps (default: the model's; 4 when switching to rcm)" };
+        var sampler = new Option<string?>("--sampler") { Description = "unipc or rcm (default: the model's)" };
+        var guidance = new Option<double?>("--guidance") { Description = "classifier-free guidance (default: the model's; 1 when switching to rcm)" };
+        var transformer = new Option<string?>("--transformer") { Description = "a transformer checkpoint (student-sla, student-merge) evaluated in place of the model's own, in its pipeline" };
         var seed = new Option<long>("--seed") { Description = "noise seed", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "folder for quality.json and the captioned grid of the first 16 clips (GIF and PNG)", DefaultValueFactory = _ => "out/teacher-evaluation" };
         var device = DeviceOption();
-        var command = new Command("teacher-evaluate", "Generate a clip per evaluation prompt and score it with the oracle against real clips (and the real-clip ceiling).")
+        var command = new Command("teacher-evaluate", "Generate a clip per evaluation prompt and score it with the oracle against real clips (and the real-clip ceiling); a teacher or a student.")
         {
-            model, count, batch, steps, seed, output, device,
+            model, count, batch, steps, sampler, guidance, transformer, seed, output, device,
         };
         command.SetAction(parse =>
         {
+            var samplerKind = parse.GetValue(sampler) is { } name
+                ? SampleSettings.ParseSampler(name) ?? throw new TurboException($"--sampler {name}: expected {string.Join(" or ", SampleSettings.SamplerNames.Values)}")
+                : (SamplerKind?)null;
+            string? transformerPath = parse.GetValue(transformer);
+            if (transformerPath is not null && !File.Exists(transformerPath)) throw new TurboException($"--transformer {transformerPath}: no such file");
             var target = Prepare(parse.GetRequiredValue(device));
             var console = parse.InvocationConfiguration.Output;
             int n = parse.GetValue(count);
             var all = PromptSets.Evaluation();
             if (n < 1 || n > all.Count) throw new TurboException($"--prompts {n}: expected 1 to {all.Count}");
-            using var pipeline = WanTextToVideo.Load(parse.GetRequiredValue(model), target, ScalarType.Float32);
-            var sampling = parse.GetValue(steps) is { } s ? pipeline.Defaults with { Steps = s } : pipeline.Defaults;
+            using var loaded = WanTextToVideo.Load(parse.GetRequiredValue(model), target, ScalarType.Float32);
+            using var swapped = transformerPath is null ? null
+                : TransformerCheckpoint.Load(transformerPath, loaded.Transformer.Config with { Attention = AttentionConfig.Dense }, target);
+            var pipeline = swapped is null ? loaded : new WanTextToVideo
+            {
+                Tokenizer = loaded.Tokenizer, TextEncoder = loaded.TextEncoder, Transformer = swapped, Vae = loaded.Vae, Defaults = loaded.Defaults,
+            };
+            var sampling = Sampling(pipeline.Defaults, samplerKind, parse.GetValue(steps), parse.GetValue(guidance));
             var (quality, clips) = TeacherEvaluation.Run(pipeline, all.Take(n).ToArray(), sampling, parse.GetValue(batch), parse.GetValue(seed), console.WriteLine);
             using (clips)
             {
@@ -113,9 +129,9 @@ public static class TeacherCommands
                 GifWriter.Write(Path.Combine(folder, "generated.gif"), grid.Animate(), fps: 12);
                 PngFrames.Write(Path.Combine(folder, "generated.png"), grid.ContactSheet());
                 string modelFolder = parse.GetRequiredValue(model);
-                if (n == all.Count && sampling == pipeline.Defaults)
-                    WriteCard(modelFolder, quality, Path.Combine(folder, "generated.gif"), pipeline.Defaults, console);
-                console.WriteLine(Invariant($"{quality.Prompts} prompts, {sampling.Steps} steps, CFG {sampling.Guidance}: adherence {quality.Adherence:P1} (real {quality.RealAdherence:P1}), Fréchet {quality.Frechet:F2} (real {quality.RealFrechet:F2}), {quality.GenerateSeconds:F0} s"));
+                if (n == all.Count && sampling == pipeline.Defaults && swapped is null && TrainingRecord.Load(modelFolder, "transformer") is not null)
+                    WriteCard(modelFolder, quality, Path.Combine(folder, "generated.gif"), console);
+                console.WriteLine(Invariant($"{quality.Prompts} prompts, {SampleSettings.SamplerNames[sampling.Sampler]} {sampling.Steps} steps, CFG {sampling.Guidance}: adherence {quality.Adherence:P1} (real {quality.RealAdherence:P1}), Fréchet {quality.Frechet:F2} (real {quality.RealFrechet:F2}), {quality.GenerateSeconds:F0} s"));
                 console.WriteLine($"wrote quality.json, generated.gif and generated.png to {folder}");
             }
             return 0;
@@ -140,14 +156,14 @@ public static class TeacherCommands
             var defaults = WanTextToVideo.ReadDefaults(folder);
             if (measured.Prompts != PromptSets.Evaluation().Count || measured.Sampling != defaults)
                 throw new TurboException(Invariant($"{parse.GetRequiredValue(quality)}: the card needs all {PromptSets.Evaluation().Count} evaluation prompts with the model's own sampler; this evaluation has {measured.Prompts} prompts, {measured.Sampling.Steps} steps, CFG {measured.Sampling.Guidance}"));
-            WriteCard(folder, measured, gridFile, defaults, parse.InvocationConfiguration.Output);
+            WriteCard(folder, measured, gridFile, parse.InvocationConfiguration.Output);
             return 0;
         });
         return command;
     }
 
     /// <summary>The card's numbers are every evaluation prompt with the model's own sampler; its grid sits beside it.</summary>
-    static void WriteCard(string modelFolder, ModelQuality quality, string grid, SampleSettings defaults, TextWriter console)
+    static void WriteCard(string modelFolder, ModelQuality quality, string grid, TextWriter console)
     {
         string target = Path.Combine(modelFolder, "generated.gif");
         if (Path.GetFullPath(grid) != Path.GetFullPath(target)) File.Copy(grid, target, overwrite: true);
@@ -155,8 +171,27 @@ public static class TeacherCommands
         console.WriteLine($"wrote the model card {Path.Combine(modelFolder, "README.md")}");
     }
 
+    /// <summary>
+    /// The model's sampling defaults with the options given. Switching a model to the rCM sampler defaults to its 4
+    /// steps without guidance (a distilled student's); otherwise unstated settings stay the model's.
+    /// </summary>
+    static SampleSettings Sampling(SampleSettings defaults, SamplerKind? sampler, int? steps, double? guidance)
+    {
+        bool toRcm = sampler == SamplerKind.Rcm && defaults.Sampler != SamplerKind.Rcm;
+        var settings = defaults with
+        {
+            Sampler = sampler ?? defaults.Sampler,
+            Steps = steps ?? (toRcm ? RcmSchedule.MaxSteps : defaults.Steps),
+            Guidance = guidance ?? (toRcm ? 1.0 : defaults.Guidance),
+        };
+        if (settings.Steps < 1) throw new TurboException($"--steps {settings.Steps}: expected at least 1");
+        if (settings.Sampler == SamplerKind.Rcm) RcmSchedule.TrigFlowTimes(settings.Steps, settings.SigmaMax);
+        if (!(settings.Guidance >= 1) || !double.IsFinite(settings.Guidance)) throw new TurboException($"--guidance {settings.Guidance}: expected a number ≥ 1");
+        return settings;
+    }
+
     /// <summary>The device, with TF32 matrix products on CUDA (the teacher trains in float32).</summary>
-    static Device Prepare(string choice)
+    internal static Device Prepare(string choice)
     {
         var device = DeviceChoice.Resolve(choice);
         if (device.type == TorchSharp.DeviceType.CUDA) backends.cuda.matmul.allow_tf32 = true;

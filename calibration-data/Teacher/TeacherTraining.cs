@@ -129,7 +129,8 @@ public static class TeacherTraining
         return 10 * Math.Log10(4 / (squaredError / values)); // pixels in [−1, 1]: peak-to-peak 2
     }
 
-    static Action<TrainingProgress> Progress(string what, Action<string> log)
+    /// <summary>A progress line every 15 s and at the end: step, loss (and the step's terms, when it reports several), speed, ETA.</summary>
+    internal static Action<TrainingProgress> Progress(string what, Action<string> log)
     {
         var every = Stopwatch.StartNew();
         return p =>
@@ -137,7 +138,8 @@ public static class TeacherTraining
             if (every.Elapsed.TotalSeconds < 15 && p.Step != p.Steps) return;
             every.Restart();
             var eta = TimeSpan.FromSeconds(p.SecondsPerStep * (p.Steps - p.Step));
-            log($"{what}: step {p.Step}/{p.Steps}  loss {p.Loss:F4}  {p.SecondsPerStep * 1000:F0} ms/step  ETA {eta:hh\\:mm\\:ss}");
+            string terms = string.Concat(p.Measures.Select(m => $"  {m.Key} {m.Value:F4}"));
+            log($"{what}: step {p.Step}/{p.Steps}  loss {p.Loss:F4}{terms}  {p.SecondsPerStep * 1000:F0} ms/step  ETA {eta:hh\\:mm\\:ss}");
         };
     }
 }

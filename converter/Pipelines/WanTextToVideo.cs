@@ -10,14 +10,30 @@ using static TorchSharp.torch;
 
 namespace Turbo.Converter.Pipelines;
 
-/// <summary>What a pipeline samples when not told otherwise (model_index.json, "_sample_defaults").</summary>
+/// <summary>
+/// What a pipeline samples when not told otherwise (model_index.json, "_sample_defaults"). <see cref="Sampler"/> is
+/// UniPC over the shifted grid unless the folder says "rcm" (a distilled student: <see cref="Steps"/> 1–4 from
+/// <see cref="SigmaMax"/>, guidance 1); <see cref="Shift"/> matters to UniPC only.
+/// </summary>
 public sealed record SampleSettings(int Frames, int Height, int Width, int Steps, double Guidance, double Shift)
 {
-    public JsonObject ToJson() => new()
+    public SamplerKind Sampler { get; init; } = SamplerKind.UniPc;
+    public double SigmaMax { get; init; } = RcmSchedule.DefaultSigmaMax;
+
+    public JsonObject ToJson()
     {
-        ["frames"] = Frames, ["height"] = Height, ["width"] = Width,
-        ["steps"] = Steps, ["guidance_scale"] = Guidance, ["flow_shift"] = Shift,
-    };
+        var json = new JsonObject
+        {
+            ["frames"] = Frames, ["height"] = Height, ["width"] = Width,
+            ["steps"] = Steps, ["guidance_scale"] = Guidance, ["flow_shift"] = Shift,
+        };
+        if (Sampler == SamplerKind.Rcm)
+        {
+            json["sampler"] = SamplerNames[SamplerKind.Rcm];
+            json["sigma_max"] = SigmaMax;
+        }
+        return json;
+    }
 
     public static SampleSettings FromJson(JsonElement e, string source)
     {
@@ -25,15 +41,32 @@ public sealed record SampleSettings(int Frames, int Height, int Width, int Steps
             : throw new TurboException($"{source}: _sample_defaults.{key} must be a positive integer");
         double Double(string key) => e.TryGetProperty(key, out var v) && v.TryGetDouble(out double d) && double.IsFinite(d) && d > 0 ? d
             : throw new TurboException($"{source}: _sample_defaults.{key} must be a positive number");
-        return new SampleSettings(Int("frames"), Int("height"), Int("width"), Int("steps"), Double("guidance_scale"), Double("flow_shift"));
+        var sampler = SamplerKind.UniPc;
+        if (e.TryGetProperty("sampler", out var name))
+            sampler = name.ValueKind == JsonValueKind.String && ParseSampler(name.GetString()!) is { } known ? known
+                : throw new TurboException($"{source}: _sample_defaults.sampler must be one of {string.Join(", ", SamplerNames.Values)}");
+        var settings = new SampleSettings(Int("frames"), Int("height"), Int("width"), Int("steps"), Double("guidance_scale"), Double("flow_shift"))
+        {
+            Sampler = sampler,
+            SigmaMax = e.TryGetProperty("sigma_max", out _) ? Double("sigma_max") : RcmSchedule.DefaultSigmaMax,
+        };
+        if (sampler == SamplerKind.Rcm) RcmSchedule.TrigFlowTimes(settings.Steps, settings.SigmaMax); // refuses bad steps or sigma_max now
+        return settings;
     }
+
+    /// <summary>The sampler's name in model_index.json and on command lines.</summary>
+    public static readonly IReadOnlyDictionary<SamplerKind, string> SamplerNames =
+        new Dictionary<SamplerKind, string> { [SamplerKind.UniPc] = "unipc", [SamplerKind.Rcm] = "rcm" };
+
+    public static SamplerKind? ParseSampler(string name) =>
+        SamplerNames.Where(kv => kv.Value == name).Select(kv => (SamplerKind?)kv.Key).FirstOrDefault();
 }
 
 /// <summary>
 /// A Wan2.1 text-to-video model in the layout of a diffusers repository — model_index.json, tokenizer/,
 /// text_encoder/ (UMT5), transformer/ (the DiT), vae/ — run as Wan's pipeline runs it: prompts → UMT5 embeddings
-/// (zero past each prompt's tokens) → UniPC flow-matching sampling with classifier-free guidance against the empty
-/// prompt → VAE decode of the de-normalised latents.
+/// (zero past each prompt's tokens) → flow-matching sampling (UniPC, or the rCM sampler of a distilled student) with
+/// classifier-free guidance against the empty prompt → VAE decode of the de-normalised latents.
 /// </summary>
 public sealed class WanTextToVideo : IDisposable
 {
@@ -122,22 +155,45 @@ public sealed class WanTextToVideo : IDisposable
     }
 
     /// <summary>
-    /// Videos [B, 3, T, H, W] in [−1, 1] (CPU float32) for the prompts; clip i starts from the noise of
-    /// (<paramref name="seed"/>, <paramref name="firstIndex"/> + i), so a clip does not depend on the batch it was generated in.
+    /// Videos [B, 3, T, H, W] in [−1, 1] (CPU float32) for the prompts: <see cref="GenerateLatents"/>, decoded.
     /// </summary>
     public Tensor Generate(IReadOnlyList<string> prompts, long seed, SampleSettings settings, SamplingProgress? progress = null, long firstIndex = 0)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
+        var latents = GenerateLatents(prompts, seed, settings, progress, firstIndex);
+        return Vae.Decode(Vae.Denormalize(latents)).cpu().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Final latents [B, ZDim, F, h, w] (normalised, on the model's device) for the prompts, with the settings' sampler
+    /// and guidance against the empty prompt. Clip i draws its noise (the starting noise, and the rCM sampler's fresh
+    /// noise at each step) from its own generator seeded by (<paramref name="seed"/>, <paramref name="firstIndex"/> + i),
+    /// so a clip does not depend on the batch it was generated in.
+    /// </summary>
+    public Tensor GenerateLatents(IReadOnlyList<string> prompts, long seed, SampleSettings settings, SamplingProgress? progress = null, long firstIndex = 0)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
         var device = Transformer.Device;
         var shape = LatentShape(1, settings);
-        var noise = cat(prompts.Select((_, i) => randn(shape, generator: new Generator((ulong)(seed * 1_000_003 + firstIndex + i)))).ToArray(), 0).to(device);
-        var context = EncodePrompts(prompts);
-        var negative = EncodePrompts([""]).expand(prompts.Count, -1, -1);
-        var velocity = ClassifierFreeGuidance.Guided((x, t, c) => Transformer.Forward(x, t, c), context, negative, settings.Guidance);
-        var schedule = FlowMatchSchedule.DiffusersUniPc(settings.Steps, settings.Shift);
-        var latents = new UniPcSampler().Sample(velocity, noise, schedule, progress);
-        return Vae.Decode(Vae.Denormalize(latents)).cpu().MoveToOuterDisposeScope();
+        var generators = prompts.Select((_, i) => new Generator((ulong)(seed * 1_000_003 + firstIndex + i))).ToArray();
+        try
+        {
+            Tensor ClipNoise() => cat(generators.Select(g => randn(shape, generator: g)).ToArray(), 0).to(device);
+            var noise = ClipNoise();
+            var context = EncodePrompts(prompts);
+            var negative = EncodePrompts([""]).expand(prompts.Count, -1, -1);
+            var velocity = ClassifierFreeGuidance.Guided((x, t, c) => Transformer.Forward(x, t, c), context, negative, settings.Guidance);
+            var (sampler, schedule) = settings.Sampler == SamplerKind.Rcm
+                ? ((IFlowSampler)new RcmSampler(_ => ClipNoise()), RcmSchedule.Create(settings.Steps, settings.SigmaMax))
+                : (new UniPcSampler(), FlowMatchSchedule.DiffusersUniPc(settings.Steps, settings.Shift));
+            return sampler.Sample(velocity, noise, schedule, progress).MoveToOuterDisposeScope();
+        }
+        finally
+        {
+            foreach (var g in generators) g.Dispose();
+        }
     }
 
     public void Dispose()

@@ -16,7 +16,7 @@ public sealed record FlowMatchingSettings
 {
     public int Steps { get; init; } = 10_000;
     public int BatchSize { get; init; } = 16;
-    /// <summary>Peak rate of the <see cref="LearningRateSchedule"/> (warm-up, cosine decay over <see cref="Steps"/>).</summary>
+    /// <summary>Peak rate: the <see cref="LearningRateSchedule"/> warms up to it and decays from it over <see cref="Steps"/>.</summary>
     public double LearningRate { get; init; } = 3e-4;
     public double WeightDecay { get; init; } = 0.01;
     public double GradientClip { get; init; } = 1.0;
@@ -32,7 +32,11 @@ public sealed record FlowMatchingSettings
     public TimeSpan? TimeLimit { get; init; }
 }
 
-public sealed record TrainingProgress(long Step, long Steps, double Loss, double SecondsPerStep);
+/// <summary>Progress after a step: the step's loss and, for objectives with several terms, each term (<see cref="Measures"/>).</summary>
+public sealed record TrainingProgress(long Step, long Steps, double Loss, double SecondsPerStep)
+{
+    public IReadOnlyDictionary<string, double> Measures { get; init; } = new Dictionary<string, double>();
+}
 
 /// <summary>
 /// Trains a Wan DiT with the flow-matching objective of Wan2.1: x_σ = (1 − σ)·x0 + σ·ε, target velocity ε − x0,
@@ -61,15 +65,16 @@ public sealed class FlowMatchingTrainer : IDisposable
         _emptyContext = emptyContext;
         _settings = settings;
         var optimizer = optim.AdamW(model.parameters(), settings.LearningRate, weight_decay: settings.WeightDecay);
-        _state = new TrainingState(model, optimizer, settings.EmaDecay, workDir);
-        _state.TryResume(model.LoadWeights);
+        _state = new TrainingState(model, optimizer, model.LoadWeights, settings.EmaDecay, workDir);
+        _state.TryResume();
     }
 
     /// <summary>Runs until <see cref="FlowMatchingSettings.Steps"/>; returns the mean loss of the last 50 steps.</summary>
     public double Train(ITrainingBatches data, Action<TrainingProgress>? progress = null)
     {
         _model.train();
-        return TrainingLoop.Run(_state, new LearningRateSchedule(_settings.LearningRate, _settings.Steps), _settings.CheckpointEvery, _settings.TimeLimit, _settings, () => TrainStep(data), progress);
+        return TrainingLoop.Run(_state, new LearningRateSchedule(_settings.Steps), _settings.CheckpointEvery, _settings.TimeLimit, _settings,
+            () => new StepResult(TrainStep(data)), progress).Loss;
     }
 
     double TrainStep(ITrainingBatches data)

@@ -16,7 +16,7 @@ public sealed record VaeTrainingSettings
 {
     public int Steps { get; init; } = 5_000;
     public int BatchSize { get; init; } = 8;
-    /// <summary>Peak rate of the <see cref="LearningRateSchedule"/> (warm-up, cosine decay over <see cref="Steps"/>).</summary>
+    /// <summary>Peak rate: the <see cref="LearningRateSchedule"/> warms up to it and decays from it over <see cref="Steps"/>.</summary>
     public double LearningRate { get; init; } = 3e-4;
     public double WeightDecay { get; init; }
     public double GradientClip { get; init; } = 1.0;
@@ -49,15 +49,16 @@ public sealed class VaeTrainer : IDisposable
         _vae = vae;
         _settings = settings;
         var optimizer = optim.AdamW(vae.parameters(), settings.LearningRate, weight_decay: settings.WeightDecay);
-        _state = new TrainingState(vae, optimizer, settings.EmaDecay, workDir);
-        _state.TryResume(vae.LoadWeights);
+        _state = new TrainingState(vae, optimizer, vae.LoadWeights, settings.EmaDecay, workDir);
+        _state.TryResume();
     }
 
     /// <summary>Runs until <see cref="VaeTrainingSettings.Steps"/> (or the time limit); returns the mean loss of the last 50 steps.</summary>
     public double Train(IClipBatches data, Action<TrainingProgress>? progress = null)
     {
         _vae.train();
-        return TrainingLoop.Run(_state, new LearningRateSchedule(_settings.LearningRate, _settings.Steps), _settings.CheckpointEvery, _settings.TimeLimit, _settings, () => TrainStep(data), progress);
+        return TrainingLoop.Run(_state, new LearningRateSchedule(_settings.Steps), _settings.CheckpointEvery, _settings.TimeLimit, _settings,
+            () => new StepResult(TrainStep(data)), progress).Loss;
     }
 
     double TrainStep(IClipBatches data)

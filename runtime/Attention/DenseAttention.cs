@@ -2,14 +2,59 @@ using static TorchSharp.torch;
 
 namespace Turbo.Runtime.Attention;
 
-/// <summary>Exact attention: scaled_dot_product_attention (flash/memory-efficient kernels on CUDA), scale 1/√D.</summary>
+/// <summary>
+/// Exact attention: scaled_dot_product_attention (flash/memory-efficient kernels on CUDA), scale 1/√D.
+/// Inside an <see cref="ExplicitMath"/> scope it is computed by <see cref="Explicit"/> instead, from plain tensor
+/// operations: libtorch's fused attention kernels have no second derivative (a double backward through them aborts
+/// the process), and a tangent computed by double backward needs one.
+/// </summary>
 public sealed class DenseAttention : IAttentionBackend
 {
+    [ThreadStatic] static int t_explicitScopes;
+
     public Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths = null)
     {
         AttentionInputs.Validate(q, k, v, keyLengths);
+        if (t_explicitScopes > 0) return Explicit(q, k, v, keyLengths);
         if (keyLengths is null) return nn.functional.scaled_dot_product_attention(q, k, v);
         using var mask = AttentionInputs.KeyMask(keyLengths, k.shape[2], q.device);
         return nn.functional.scaled_dot_product_attention(q, k, v, mask);
+    }
+
+    /// <summary>
+    /// softmax(q·kᵀ/√D)·v written out (the keys past <paramref name="keyLengths"/> masked), in the input dtype:
+    /// differentiable any number of times, and the reference the fused kernel is compared with. Memory grows with
+    /// Lq·Lk per head.
+    /// </summary>
+    public static Tensor Explicit(Tensor q, Tensor k, Tensor v, Tensor? keyLengths = null)
+    {
+        AttentionInputs.Validate(q, k, v, keyLengths);
+        using var scope = NewDisposeScope();
+        var scores = q.matmul(k.transpose(-1, -2)) * (1.0 / Math.Sqrt(q.shape[3]));
+        if (keyLengths is not null)
+            scores = scores.masked_fill(AttentionInputs.KeyMask(keyLengths, k.shape[2], q.device).logical_not(), double.NegativeInfinity);
+        return scores.softmax(-1).matmul(v).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Until disposed, dense attention on this thread is computed by <see cref="Explicit"/> (twice differentiable).
+    /// Scopes nest.
+    /// </summary>
+    public static IDisposable ExplicitMath()
+    {
+        t_explicitScopes++;
+        return new ScopeEnd();
+    }
+
+    sealed class ScopeEnd : IDisposable
+    {
+        bool _ended;
+
+        public void Dispose()
+        {
+            if (_ended) return;
+            _ended = true;
+            t_explicitScopes--;
+        }
     }
 }

@@ -104,8 +104,9 @@ public sealed class WanPatchEmbedding : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// LayerNorm over the last dimension, computed in float32. Without affine parameters it registers nothing
-/// (Wan's norm1/norm2/head norm); with them it registers <c>weight</c> and <c>bias</c> (Wan's norm3).
+/// LayerNorm over the last dimension, computed in float32 (float64 in a float64 model: the dtype it is given).
+/// Without affine parameters it registers nothing (Wan's norm1/norm2/head norm); with them it registers
+/// <c>weight</c> and <c>bias</c> (Wan's norm3).
 /// </summary>
 public sealed class WanLayerNorm : nn.Module<Tensor, Tensor>
 {
@@ -113,14 +114,16 @@ public sealed class WanLayerNorm : nn.Module<Tensor, Tensor>
     readonly Parameter? bias;
     readonly long[] shape;
     readonly double eps;
+    readonly ScalarType dtype;
 
-    public WanLayerNorm(int dim, double eps, bool affine, Device device) : base(nameof(WanLayerNorm))
+    public WanLayerNorm(int dim, double eps, bool affine, Device device, ScalarType dtype = ScalarType.Float32) : base(nameof(WanLayerNorm))
     {
         shape = [dim];
         this.eps = eps;
+        this.dtype = dtype;
         if (!affine) return;
-        weight = nn.Parameter(ones(dim, dtype: ScalarType.Float32, device: device));
-        bias = nn.Parameter(zeros(dim, dtype: ScalarType.Float32, device: device));
+        weight = nn.Parameter(ones(dim, dtype: dtype, device: device));
+        bias = nn.Parameter(zeros(dim, dtype: dtype, device: device));
         register_parameter(nameof(weight), weight);
         register_parameter(nameof(bias), bias);
     }
@@ -129,7 +132,7 @@ public sealed class WanLayerNorm : nn.Module<Tensor, Tensor>
     public Tensor? Bias => bias;
 
     public override Tensor forward(Tensor x) =>
-        nn.functional.layer_norm(x.to(ScalarType.Float32), shape, weight, bias, eps);
+        nn.functional.layer_norm(x.to(dtype), shape, weight, bias, eps);
 }
 
 /// <summary>
@@ -168,9 +171,9 @@ public sealed class WanTimeProjection : nn.Module<Tensor, Tensor>
 {
     readonly WanLinear linear;
 
-    public WanTimeProjection(int dim, Device device) : base(nameof(WanTimeProjection))
+    public WanTimeProjection(int dim, Device device, ScalarType dtype = ScalarType.Float32) : base(nameof(WanTimeProjection))
     {
-        linear = new WanLinear(dim, 6 * dim, ScalarType.Float32, device);
+        linear = new WanLinear(dim, 6 * dim, dtype, device);
         register_module("1", linear);
     }
 

@@ -12,7 +12,8 @@ namespace Turbo.Runtime.Models;
 ///
 /// Precision follows upstream's autocast: the Linear layers, the patch embedding and attention run in
 /// <see cref="ComputeDtype"/> (weights stored in it); the time embedding, modulation, norms, the residual stream and
-/// the head stay float32; the output is float32.
+/// the head stay float32; the output is float32. A model of compute dtype float64 runs everything in float64 (its
+/// <see cref="PreciseDtype"/>): slow, for gradient and tangent checks against finite differences.
 ///
 /// The model attends to exactly the context rows it is given (no padding inside, like diffusers' transformer);
 /// pipelines pad prompts to <see cref="WanConfig.TextLen"/> rows with <see cref="PadContext"/> as the original does.
@@ -33,19 +34,19 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
         : base(nameof(WanModel))
     {
         ValidateConfig(config);
-        if (computeDtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
-            throw new TurboException($"compute dtype {computeDtype}: expected Float32, BFloat16 or Float16");
+        if (computeDtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64))
+            throw new TurboException($"compute dtype {computeDtype}: expected Float32, BFloat16, Float16 (or Float64 for checks)");
         Config = config;
         ComputeDtype = computeDtype;
         device ??= CPU;
 
         patchEmbedding = new WanPatchEmbedding(config.InDim, config.Dim, config.PatchSize, computeDtype, device);
         textEmbedding = new WanMlp(config.TextDim, config.Dim, config.Dim, WanMlp.GeluTanh, computeDtype, device);
-        timeEmbedding = new WanMlp(config.FreqDim, config.Dim, config.Dim, WanMlp.Silu, ScalarType.Float32, device);
-        timeProjection = new WanTimeProjection(config.Dim, device);
+        timeEmbedding = new WanMlp(config.FreqDim, config.Dim, config.Dim, WanMlp.Silu, PreciseDtype, device);
+        timeProjection = new WanTimeProjection(config.Dim, device, PreciseDtype);
         blocks = new ModuleList<WanAttentionBlock>(
             Enumerable.Range(0, config.NumLayers).Select(_ => new WanAttentionBlock(config, computeDtype, device)).ToArray());
-        head = new WanHead(config, device);
+        head = new WanHead(config, device, PreciseDtype);
 
         register_module("patch_embedding", patchEmbedding);
         register_module("text_embedding", textEmbedding);
@@ -55,6 +56,12 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
         register_module("head", head);
     }
 
+    /// <summary>The dtype of the parts upstream keeps in float32 (float64 in a float64 model); the output's dtype.</summary>
+    public ScalarType PreciseDtype => Precise(ComputeDtype);
+
+    internal static ScalarType Precise(ScalarType computeDtype) =>
+        computeDtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+
     /// <summary>The device the parameters live on (inputs are moved there).</summary>
     public Device Device => patchEmbedding.Device;
 
@@ -62,8 +69,8 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
     /// <summary>
     /// x [B, InDim, F, H, W] latents, timestep [B] (σ·1000, one per sample), context [B, L, TextDim] text embeddings
-    /// → velocity [B, OutDim, F, H, W] float32. When <paramref name="trace"/> is given, it receives copies of the
-    /// intermediates (the caller disposes it).
+    /// → velocity [B, OutDim, F, H, W] in <see cref="PreciseDtype"/> (float32). When <paramref name="trace"/> is
+    /// given, it receives copies of the intermediates (the caller disposes it).
     /// </summary>
     public Tensor Forward(Tensor x, Tensor timestep, Tensor context, WanForwardTrace? trace = null)
     {
@@ -76,9 +83,9 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
         var patches = patchEmbedding.call(x.to(device));                                 // [B, D, F', H', W']
         if (trace is not null) trace.PatchEmbedding = WanForwardTrace.Copy(patches);
-        var tokens = patches.flatten(2).transpose(1, 2).to(ScalarType.Float32).contiguous(); // [B, L, D], (f, h, w) order
+        var tokens = patches.flatten(2).transpose(1, 2).to(PreciseDtype).contiguous();     // [B, L, D], (f, h, w) order
 
-        var frequencies = SinusoidalEmbedding(timestep.to(device), Config.FreqDim);
+        var frequencies = SinusoidalEmbedding(timestep.to(device), Config.FreqDim, PreciseDtype);
         var e = timeEmbedding.call(frequencies);                                         // [B, D]
         var e0Flat = timeProjection.call(e);                                             // [B, 6D]
         if (trace is not null)
@@ -91,7 +98,7 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var text = textEmbedding.call(context.to(device));                               // [B, Lc, D]
         if (trace is not null) trace.ContextEmbedding = WanForwardTrace.Copy(text);
 
-        var (cos, sin) = WanRope.Tables(gridF, gridH, gridW, Config.HeadDim, device);
+        var (cos, sin) = WanRope.Tables(gridF, gridH, gridW, Config.HeadDim, device, PreciseDtype);
         foreach (var block in blocks)
         {
             var next = block.Forward(tokens, e0, text, cos, sin);
@@ -105,17 +112,17 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
     }
 
     /// <summary>
-    /// Timestep embedding [B, dim] float32: [cos(t·f_k), sin(t·f_k)] with f_k = 10000^(−k/(dim/2)), cos first,
-    /// computed in float64 like upstream's sinusoidal_embedding_1d.
+    /// Timestep embedding [B, dim] float32 (or <paramref name="dtype"/>): [cos(t·f_k), sin(t·f_k)] with
+    /// f_k = 10000^(−k/(dim/2)), cos first, computed in float64 like upstream's sinusoidal_embedding_1d.
     /// </summary>
-    public static Tensor SinusoidalEmbedding(Tensor timestep, int dim)
+    public static Tensor SinusoidalEmbedding(Tensor timestep, int dim, ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
         int half = dim / 2;
         var k = arange(half, dtype: ScalarType.Float64, device: timestep.device);
         var frequencies = tensor(10000.0, dtype: ScalarType.Float64, device: timestep.device).pow(-(k / half));
         var angles = outer(timestep.to(ScalarType.Float64), frequencies);
-        return cat([angles.cos(), angles.sin()], 1).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return cat([angles.cos(), angles.sin()], 1).to(dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -225,12 +232,13 @@ public sealed class WanAttentionBlock : nn.Module
 
     public WanAttentionBlock(WanConfig config, ScalarType computeDtype, Device device) : base(nameof(WanAttentionBlock))
     {
-        modulation = nn.Parameter(zeros(1, 6, config.Dim, dtype: ScalarType.Float32, device: device));
+        var precise = WanModel.Precise(computeDtype);
+        modulation = nn.Parameter(zeros(1, 6, config.Dim, dtype: precise, device: device));
         selfAttention = new WanAttention(config, computeDtype, device, config.Attention);
         crossAttention = new WanAttention(config, computeDtype, device);
         eps = config.Eps;
         this.computeDtype = computeDtype;
-        norm3 = config.CrossAttnNorm ? new WanLayerNorm(config.Dim, config.Eps, affine: true, device) : null;
+        norm3 = config.CrossAttnNorm ? new WanLayerNorm(config.Dim, config.Eps, affine: true, device, precise) : null;
         ffn = new WanMlp(config.Dim, config.FfnDim, config.Dim, WanMlp.GeluTanh, computeDtype, device);
 
         register_parameter(nameof(modulation), modulation);
@@ -295,8 +303,8 @@ public sealed class WanAttention : nn.Module
         if (attention is nn.Module withParameters)
             register_module("attn_op", nn.ModuleDict<nn.Module>(("local_attn", withParameters)));
         if (!config.QkNorm) return;
-        normQ = new RmsNorm(config.Dim, config.Eps, device);
-        normK = new RmsNorm(config.Dim, config.Eps, device);
+        normQ = new RmsNorm(config.Dim, config.Eps, device, WanModel.Precise(computeDtype));
+        normK = new RmsNorm(config.Dim, config.Eps, device, WanModel.Precise(computeDtype));
         register_module("norm_q", normQ);
         register_module("norm_k", normK);
     }
@@ -341,18 +349,21 @@ public sealed class WanAttention : nn.Module
     Tensor Heads(Tensor t, long batch, long length) => t.to(computeDtype).view(batch, length, heads, headDim).transpose(1, 2);
 }
 
-/// <summary>Output head: modulated no-affine LayerNorm (shift/scale from the time embedding e, not e0) → Linear, float32.</summary>
+/// <summary>
+/// Output head: modulated no-affine LayerNorm (shift/scale from the time embedding e, not e0) → Linear, float32
+/// (float64 in a float64 model).
+/// </summary>
 public sealed class WanHead : nn.Module
 {
     readonly Parameter modulation;
     readonly WanLayerNorm norm;
     readonly WanLinear head;
 
-    public WanHead(WanConfig config, Device device) : base(nameof(WanHead))
+    public WanHead(WanConfig config, Device device, ScalarType dtype = ScalarType.Float32) : base(nameof(WanHead))
     {
-        modulation = nn.Parameter(zeros(1, 2, config.Dim, dtype: ScalarType.Float32, device: device));
-        norm = new WanLayerNorm(config.Dim, config.Eps, affine: false, device);
-        head = new WanLinear(config.Dim, config.OutDim * config.PatchVolume, ScalarType.Float32, device);
+        modulation = nn.Parameter(zeros(1, 2, config.Dim, dtype: dtype, device: device));
+        norm = new WanLayerNorm(config.Dim, config.Eps, affine: false, device, dtype);
+        head = new WanLinear(config.Dim, config.OutDim * config.PatchVolume, dtype, device);
         register_parameter(nameof(modulation), modulation);
         register_module(nameof(head), head);
     }

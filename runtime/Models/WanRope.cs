@@ -19,8 +19,12 @@ public static class WanRope
         return (c - 2 * (c / 3), c / 3, c / 3);
     }
 
-    /// <summary>cos and sin tables [F·H·W, headDim/2] (float32) for a patch grid, tokens in (f, h, w) row-major order.</summary>
-    public static (Tensor Cos, Tensor Sin) Tables(long frames, long rows, long columns, int headDim, Device device)
+    /// <summary>
+    /// cos and sin tables [F·H·W, headDim/2] (float32, or <paramref name="dtype"/>) for a patch grid, tokens in
+    /// (f, h, w) row-major order.
+    /// </summary>
+    public static (Tensor Cos, Tensor Sin) Tables(long frames, long rows, long columns, int headDim, Device device,
+        ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
         var (pf, ph, pw) = PairsPerAxis(headDim);
@@ -28,8 +32,8 @@ public static class WanRope
         var h = AxisAngles(rows, ph, device).view(1, rows, 1, ph).expand(frames, rows, columns, ph);
         var w = AxisAngles(columns, pw, device).view(1, 1, columns, pw).expand(frames, rows, columns, pw);
         var angles = cat([f, h, w], -1).reshape(frames * rows * columns, pf + ph + pw);
-        var cos = angles.cos().to(ScalarType.Float32);
-        var sin = angles.sin().to(ScalarType.Float32);
+        var cos = angles.cos().to(dtype);
+        var sin = angles.sin().to(dtype);
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
 

@@ -7,7 +7,8 @@ namespace Turbo.Runtime.Native;
 /// The bandwidth-bound pieces of a Wan block, each with a TorchSharp reference (runs anywhere; the definition of
 /// correct) and a fused CUDA kernel of the bundled library (used for CUDA tensors when the library is present).
 /// Shapes: rows of D channels, grouped in batches of <c>tokens</c> rows; per-batch vectors are [B, D] fp32.
-/// The kernels have no backward, so while autograd records (training) the reference path runs.
+/// The kernels have no backward, so while autograd records (training) the reference path runs. The references compute
+/// in float32, or in float64 for float64 input (a float64 model, for gradient checks).
 /// </summary>
 public static class FusedOps
 {
@@ -20,8 +21,11 @@ public static class FusedOps
     static Tensor NewOutput(long[] shape, ScalarType dtype, Device device) =>
         PoisonOutputs ? full(shape, float.NaN, dtype, device) : empty(shape, dtype, device);
 
+    /// <summary>The dtype a reference computes in: float64 for float64 input, float32 otherwise.</summary>
+    static ScalarType Widened(ScalarType input) => input == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+
     static bool UseNative(Tensor t) =>
-        NativeEnabled && t.device_type == DeviceType.CUDA && !is_grad_enabled() && TurboNative.IsAvailable;
+        NativeEnabled && t.device_type == DeviceType.CUDA && t.dtype != ScalarType.Float64 && !is_grad_enabled() && TurboNative.IsAvailable;
 
     /// <summary>(LayerNorm(x)[·weight + bias])·(1 + scale) + shift, in <paramref name="outDtype"/>. x: [B, L, D].</summary>
     public static Tensor LayerNormModulate(Tensor x, Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale,
@@ -33,7 +37,7 @@ public static class FusedOps
         double eps, ScalarType outDtype)
     {
         using var scope = NewDisposeScope();
-        var y = nn.functional.layer_norm(x.to(ScalarType.Float32), [x.shape[^1]], weight, bias, eps);
+        var y = nn.functional.layer_norm(x.to(Widened(x.dtype)), [x.shape[^1]], weight, bias, eps);
         if (scale is not null && shift is not null) y = y * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
         return y.to(outDtype).MoveToOuterDisposeScope();
     }
@@ -65,8 +69,8 @@ public static class FusedOps
     {
         using var scope = NewDisposeScope();
         var (b, l, d) = (x.shape[0], x.shape[1], x.shape[2]);
-        var xf = x.to(ScalarType.Float32);
-        var n = xf * rsqrt(xf.pow(2).mean([-1], keepdim: true) + eps) * weight.to(ScalarType.Float32);
+        var xf = x.to(Widened(x.dtype));
+        var n = xf * rsqrt(xf.pow(2).mean([-1], keepdim: true) + eps) * weight.to(xf.dtype);
         var pairs = n.view(b, l, d / headDim, headDim / 2, 2);
         var (re, im) = (pairs.select(-1, 0), pairs.select(-1, 1));
         var c = cos.view(1, l, 1, headDim / 2);
@@ -95,8 +99,9 @@ public static class FusedOps
 
     public static Tensor GateResidualReference(Tensor x, Tensor y, Tensor gate)
     {
-        using var update = y.to(ScalarType.Float32) * gate.unsqueeze(1);
-        return x.to(ScalarType.Float32) + update;
+        var dtype = Widened(x.dtype);
+        using var update = y.to(dtype) * gate.unsqueeze(1);
+        return x.to(dtype) + update;
     }
 
     public static Tensor GateResidualNative(Tensor x, Tensor y, Tensor gate)

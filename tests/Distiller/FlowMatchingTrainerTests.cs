@@ -51,7 +51,7 @@ public class FlowMatchingTrainerTests
         double after = HeldOutLoss(model, data);
         TestContext.Out.WriteLine($"flow-matching loss on fixed noise: {before:F3} → {after:F3}");
         Assert.That(after, Is.LessThan(0.7 * before));
-        Assert.That(File.Exists(Path.Combine(dir.Path, "ema.safetensors")));
+        Assert.That(File.Exists(Path.Combine(TrainingState.CheckpointFolder(dir.Path), "ema.safetensors")));
     }
 
     /// <summary>The training objective on 64 fixed (σ, noise) draws, so two evaluations compare like with like.</summary>
@@ -86,8 +86,8 @@ public class FlowMatchingTrainerTests
             Assert.That(trainer.Step, Is.EqualTo(1));
             trainer.Train(new TwoClips());
         }
-        using var a = SafetensorsFile.Open(Path.Combine(straight.Path, "model.safetensors"));
-        using var b = SafetensorsFile.Open(Path.Combine(resumed.Path, "model.safetensors"));
+        using var a = SafetensorsFile.Open(Path.Combine(TrainingState.CheckpointFolder(straight.Path), "model.safetensors"));
+        using var b = SafetensorsFile.Open(Path.Combine(TrainingState.CheckpointFolder(resumed.Path), "model.safetensors"));
         foreach (var info in a.Tensors)
         {
             using var x = a.Read(info.Name);

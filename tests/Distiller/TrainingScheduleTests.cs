@@ -10,14 +10,14 @@ public class TrainingScheduleTests
     [Test]
     public void LearningRateWarmsUpThenDecaysToItsFloor()
     {
-        var schedule = new LearningRateSchedule(Peak: 1e-3, Steps: 2000);
+        var schedule = new LearningRateSchedule(Steps: 2000);
         Assert.That(schedule.WarmupSteps, Is.EqualTo(100));
-        Assert.That(schedule.At(0), Is.EqualTo(1e-5).Within(1e-12));
-        Assert.That(schedule.At(99), Is.EqualTo(1e-3).Within(1e-12));
-        Assert.That(schedule.At(1050), Is.EqualTo(1e-3 * (0.1 + 0.9 * 0.5)).Within(1e-9), "half way through the decay");
-        Assert.That(schedule.At(2000), Is.EqualTo(1e-4).Within(1e-12));
+        Assert.That(schedule.FactorAt(0), Is.EqualTo(0.01).Within(1e-12));
+        Assert.That(schedule.FactorAt(99), Is.EqualTo(1.0).Within(1e-12));
+        Assert.That(schedule.FactorAt(1050), Is.EqualTo(0.1 + 0.9 * 0.5).Within(1e-9), "half way through the decay");
+        Assert.That(schedule.FactorAt(2000), Is.EqualTo(0.1).Within(1e-12));
         for (long step = 100; step < 2000; step++)
-            Assert.That(schedule.At(step + 1), Is.LessThanOrEqualTo(schedule.At(step)), $"step {step}");
+            Assert.That(schedule.FactorAt(step + 1), Is.LessThanOrEqualTo(schedule.FactorAt(step)), $"step {step}");
     }
 
     [Test]
@@ -32,12 +32,18 @@ public class TrainingScheduleTests
     }
 
     [Test]
-    public void TheStateSetsTheRateOfEveryParameterGroup()
+    public void TheStateScalesEveryOptimizersOwnRate()
     {
-        using var layer = nn.Linear(3, 2);
+        using var student = nn.Linear(3, 2);
+        using var critic = nn.Linear(3, 2);
         using var dir = new TempFolder();
-        using var state = new TrainingState(layer, optim.AdamW(layer.parameters(), 1e-3), 0.9, dir.Path);
-        state.SetLearningRate(0.25);
-        Assert.That(state.Optimizer.ParamGroups.Select(g => g.LearningRate), Is.All.EqualTo(0.25));
+        WeightLoader ignore = (_, _, _) => { };
+        using var state = new TrainingState(
+            [new TrainedPart("", student, optim.AdamW(student.parameters(), 1e-3), ignore, 0.9),
+             new TrainedPart("critic", critic, optim.AdamW(critic.parameters(), 4e-3), ignore, null)], dir.Path);
+        state.ScaleLearningRates(0.25);
+        state.ScaleLearningRates(0.5);
+        Assert.That(state.OptimizerOf("").ParamGroups.Select(g => g.LearningRate), Is.All.EqualTo(5e-4).Within(1e-15));
+        Assert.That(state.OptimizerOf("critic").ParamGroups.Select(g => g.LearningRate), Is.All.EqualTo(2e-3).Within(1e-15));
     }
 }

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using Turbo.CalibrationData.Shapes;
+using Turbo.Converter.Pipelines;
+using Turbo.Distiller.Data;
+using Turbo.Distiller.Merge;
+using Turbo.Distiller.Rcm;
+using Turbo.Distiller.Sla;
+using Turbo.Distiller.Training;
+using Turbo.Runtime;
+using Turbo.Runtime.Attention;
+using Turbo.Runtime.Models;
+using Turbo.Runtime.Sampling;
+using static TorchSharp.torch;
+
+namespace Turbo.CalibrationData.Teacher;
+
+/// <summary>
+/// TurboDiffusion's recipe on the bundled teacher, stage by stage in one work folder (the teacher's): its own samples
+/// as training data, rCM distillation to a few-step student, the SLA fine-tune of the teacher, and their merge.
+/// <code>
+///   WORK/model/              the teacher (diffusers layout)
+///   WORK/teacher-samples/    its 50-step CFG samples of training-split captions, with their embeddings
+///   WORK/student-rcm/model/  the rCM student (diffusers layout, rCM sampler): usable by turbo generate, teacher-evaluate
+///   WORK/student-sla/        the SLA-tuned teacher: transformer.safetensors (canonical names, attention in its metadata)
+///   WORK/student/            the merge: transformer.safetensors (SLA self-attention, rCM sampling)
+/// </code>
+/// Each training stage resumes from its own checkpoint folder (rcm-training/, sla-training/).
+/// </summary>
+public static class StudentTraining
+{
+    public static string SamplesFolder(string work) => Path.Combine(work, "teacher-samples");
+    public static string RcmModel(string work) => Path.Combine(work, "student-rcm", "model");
+    public static string SlaTransformer(string work) => Path.Combine(work, "student-sla", TransformerCheckpoint.FileName);
+    public static string MergedTransformer(string work) => Path.Combine(work, "student", TransformerCheckpoint.FileName);
+
+    /// <summary>The teacher's own samples (its sampler, its guidance) for the first <paramref name="count"/> training-split captions.</summary>
+    public static int SampleTeacher(string work, int count, TeacherSampleSettings settings, Device device, Action<string> log)
+    {
+        using var pipeline = WanTextToVideo.Load(TeacherTraining.ModelFolder(work), device, ScalarType.Float32);
+        var dataset = new ShapesDataset(TeacherTraining.DataSeed, TeacherRecipe.Clips);
+        var prompts = Enumerable.Range(0, count).Select(i => dataset.Prompt(ShapesSplit.Train, i).Caption).ToArray();
+        var clock = Stopwatch.StartNew();
+        var every = Stopwatch.StartNew();
+        using var samples = TeacherSampleStage.Run(new PipelineTeacherSampler(pipeline, pipeline.Defaults), prompts, settings, SamplesFolder(work),
+            (done, all) =>
+            {
+                if (every.Elapsed.TotalSeconds < 15 && done != all) return;
+                every.Restart();
+                log($"teacher samples: {done}/{all} ({clock.Elapsed.TotalSeconds:F0} s)");
+            });
+        return samples.Count;
+    }
+
+    /// <param name="studentSteps">the sampling steps the student's folder records (1–4)</param>
+    public static TrainingRecord DistillRcm(string work, RcmSettings settings, int studentSteps, Device device, Action<string> log)
+    {
+        var clock = Stopwatch.StartNew();
+        RcmSchedule.TrigFlowTimes(studentSteps); // refuses a step count the sampler cannot take, before any training
+        string teacherFolder = TeacherTraining.ModelFolder(work);
+        using var pipeline = WanTextToVideo.Load(teacherFolder, device, ScalarType.Float32);
+        using var samples = TeacherSamples.Open(SamplesFolder(work), settings.Seed);
+        using var student = RcmDistiller.CopyOf(pipeline.Transformer);
+        TrainingSummary summary;
+        long reached;
+        using (var distiller = new RcmDistiller(student, pipeline.Transformer, samples.EmptyContext, settings, Path.Combine(work, "rcm-training")))
+        {
+            if (distiller.Step > 0) log($"rCM: resuming at step {distiller.Step}");
+            summary = distiller.Train(samples, TeacherTraining.Progress("rCM", log));
+            reached = distiller.Step;
+            var ema = distiller.EmaWeights();
+            try
+            {
+                var sampling = pipeline.Defaults with { Sampler = SamplerKind.Rcm, Steps = studentSteps, Guidance = 1, SigmaMax = RcmSchedule.DefaultSigmaMax };
+                StudentFolder.Write(teacherFolder, RcmModel(work), sampling, student.Config, ema);
+            }
+            finally { foreach (var t in ema.Values) t.Dispose(); }
+        }
+        var measures = summary.Measures.ToDictionary(kv => $"{kv.Key} (last 50)", kv => kv.Value);
+        return TrainingRecord.Save(RcmModel(work), new TrainingRecord("rcm", reached, settings.BatchSize, settings.StudentLearningRate,
+            device.ToString(), clock.Elapsed.TotalSeconds, 1, student.parameters().Sum(p => p.numel()), measures));
+    }
+
+    public static TrainingRecord FineTuneSla(string work, SlaSettings settings, AttentionConfig attention, Device device, Action<string> log)
+    {
+        var clock = Stopwatch.StartNew();
+        using var pipeline = WanTextToVideo.Load(TeacherTraining.ModelFolder(work), device, ScalarType.Float32);
+        using var samples = TeacherSamples.Open(SamplesFolder(work), settings.Seed);
+        using var model = SlaFineTuner.SparseCopy(pipeline.Transformer, attention);
+        TrainingSummary summary;
+        long reached;
+        using (var tuner = new SlaFineTuner(model, pipeline.Transformer, settings, Path.Combine(work, "sla-training")))
+        {
+            if (tuner.Step > 0) log($"SLA: resuming at step {tuner.Step}");
+            summary = tuner.Train(samples, TeacherTraining.Progress("SLA", log));
+            reached = tuner.Step;
+            var ema = tuner.EmaWeights();
+            try { TransformerCheckpoint.Write(SlaTransformer(work), model.Config.Attention, ema); }
+            finally { foreach (var t in ema.Values) t.Dispose(); }
+        }
+        return TrainingRecord.Save(Path.GetDirectoryName(SlaTransformer(work))!, new TrainingRecord("sla", reached, settings.BatchSize,
+            settings.LearningRate, device.ToString(), clock.Elapsed.TotalSeconds, 1, model.parameters().Sum(p => p.numel()),
+            new Dictionary<string, double> { ["white-box loss (last 50)"] = summary.Loss }));
+    }
+
+    /// <summary>The rCM student plus the SLA fine-tune's change: TurboDiffusion's final model (before quantization).</summary>
+    public static void Merge(string work, Device device, Action<string> log)
+    {
+        using var teacher = WanTextToVideo.Load(TeacherTraining.ModelFolder(work), device, ScalarType.Float32);
+        using var student = WanTextToVideo.Load(RcmModel(work), device, ScalarType.Float32);
+        var (attention, tuned) = TransformerCheckpoint.Read(SlaTransformer(work));
+        try
+        {
+            var merged = StudentMerge.Merge(Weights(student.Transformer), Weights(teacher.Transformer), tuned);
+            try { TransformerCheckpoint.Write(MergedTransformer(work), attention, merged); }
+            finally { foreach (var t in merged.Values) t.Dispose(); }
+        }
+        finally { foreach (var t in tuned.Values) t.Dispose(); }
+        log($"merged: {MergedTransformer(work)} ({attention.Kind} top-k {attention.TopK}; sample it with the rCM sampler)");
+    }
+
+    static Dictionary<string, Tensor> Weights(WanModel model) => model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+}

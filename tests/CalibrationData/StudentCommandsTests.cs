@@ -1,0 +1,80 @@
+using Turbo.CalibrationData.Cli;
+using Turbo.CalibrationData.Teacher;
+using Turbo.Converter.Cli;
+using Turbo.Converter.Pipelines;
+using Turbo.Distiller.Data;
+using Turbo.Runtime.Attention;
+using Turbo.Runtime.IO;
+using Turbo.Runtime.Sampling;
+using Turbo.Tests.Support;
+using Turbo.Tests.Teacher;
+using static TorchSharp.torch;
+
+namespace Turbo.Tests.CalibrationData;
+
+/// <summary>The student stages end to end on a micro teacher in the teacher's layout (a few steps each).</summary>
+public sealed class StudentCommandsTests
+{
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = ShapesCli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Test]
+    public void TheStudentStagesRunInTurnOnATeacherFolder()
+    {
+        using var work = new TempFolder();
+        foreach (var w in MicroTeacher.Write(TeacherTraining.ModelFolder(work.Path)).Values) w.Dispose();
+        string[] common = ["--work", work.Path, "--device", "cpu"];
+
+        var (code, output, error) = Run(["student-data", "--prompts", "3", "--batch", "2", "--shard", "2", .. common]);
+        Assert.That(code, Is.EqualTo(0), error);
+        using (var samples = TeacherSamples.Open(StudentTraining.SamplesFolder(work.Path)))
+            Assert.That(samples.Count, Is.EqualTo(3));
+
+        (code, output, error) = Run(["student-rcm", "--steps", "3", "--warmup", "1", "--batch", "2", "--steps-student", "2", .. common]);
+        Assert.That(code, Is.EqualTo(0), error);
+        Assert.That(output, Does.Contain("rCM: step 3"));
+        using (var student = WanTextToVideo.Load(StudentTraining.RcmModel(work.Path), CPU, ScalarType.Float32))
+        {
+            Assert.That(student.Defaults.Sampler, Is.EqualTo(SamplerKind.Rcm));
+            Assert.That(student.Defaults.Steps, Is.EqualTo(2));
+            Assert.That(student.Defaults.Guidance, Is.EqualTo(1));
+            using var clip = student.Generate(["a small red circle moves left"], seed: 1, student.Defaults);
+            Assert.That(clip.isfinite().all().item<bool>());
+        }
+        Assert.That(TrainingRecord.Load(StudentTraining.RcmModel(work.Path), "rcm")!.Steps, Is.EqualTo(3));
+
+        (code, _, error) = Run(["student-sla", "--steps", "2", "--batch", "2", "--top-k", "0.5", "--block-q", "16", "--block-k", "16", .. common]);
+        Assert.That(code, Is.EqualTo(0), error);
+        (code, _, error) = Run(["student-merge", .. common]);
+        Assert.That(code, Is.EqualTo(0), error);
+        using var merged = SafetensorsFile.Open(StudentTraining.MergedTransformer(work.Path));
+        Assert.That(merged.Tensors.Count(t => t.Name.EndsWith("proj_l.weight")), Is.EqualTo(MicroTeacher.Transformer.NumLayers));
+        var (attention, weights) = TransformerCheckpoint.Read(StudentTraining.MergedTransformer(work.Path));
+        foreach (var t in weights.Values) t.Dispose();
+        Assert.That(attention.Kind, Is.EqualTo(AttentionKind.Sla));
+        Assert.That(attention.TopK, Is.EqualTo(0.5));
+    }
+
+    [Test]
+    public void BadChoicesAreOneLineUserErrors()
+    {
+        var (code, _, error) = Run("student-rcm", "--tangent", "forward", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
+        Assert.That(error, Does.Contain("--tangent forward"));
+        (code, _, error) = Run("teacher-evaluate", "--sampler", "ddim", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
+        Assert.That(error, Does.Contain("--sampler ddim"));
+        (code, _, error) = Run("student-sla", "--top-k", "0", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
+        Assert.That(error, Does.Contain("top-k"));
+        using var empty = new TempFolder();
+        (code, _, error) = Run("student-rcm", "--work", empty.Path, "--device", "cpu", "--steps", "1");
+        Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
+        Assert.That(error, Does.Contain("model_index.json"));
+    }
+}
