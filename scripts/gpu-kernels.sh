@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The CUDA kernels against their references, then their timings at Wan shapes, on a CUDA machine with the turbo CLI
+# published into .gpu/ (dotnet publish of runtime/cli) and run through .gpu/on-device.sh:
+#   bash scripts/gpu-kernels.sh RESULTS_DIR
+# Builds runtime/native for Hopper (sm_90a) only, then runs check-native, check-int8 and check-attention; each writes
+# its JSON to RESULTS_DIR, all output goes to RESULTS_DIR/kernels.log. Exit status: the number of failed checks.
+set -uo pipefail
+out=${1:?results dir}
+mkdir -p "$out"
+log="$out/kernels.log"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$log"
+cmake -S runtime/native -B runtime/native/build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a-real >"$out/cmake.log" 2>&1 &&
+  cmake --build runtime/native/build -j 16 >>"$out/cmake.log" 2>&1 || { tail -40 "$out/cmake.log"; exit 1; }
+failed=0
+for check in check-native check-int8 check-attention; do
+  echo "== $(date +%T) $check" >>"$log"
+  bash .gpu/on-device.sh dotnet .gpu/app/turbo.dll "$check" --json "$out/$check.json" >>"$log" 2>&1
+  rc=$?; echo "rc=$rc" >>"$log"; [ $rc -eq 0 ] || failed=$((failed + 1))
+done
+exit $failed
