@@ -19,4 +19,4 @@ int turbo_check(const char* function, cudaError_t err) {
 }
 
 extern "C" const char* turbo_last_error(void) { return last_error.c_str(); }
-extern "C" int turbo_version(void) { return 1; }
+extern "C" int turbo_version(void) { return 2; }
