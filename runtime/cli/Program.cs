@@ -8,6 +8,7 @@ TorchLoader.EnsureLoadable();
 var root = new RootCommand("Turbo runtime: run and measure accelerated video diffusion models")
 {
     CheckNativeCommand.Create(),
+    CheckAttentionCommand.Create(),
     BenchCommand.Create(),
     GenerateCommand.Create(),
 };

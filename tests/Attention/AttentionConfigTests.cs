@@ -40,8 +40,8 @@ public class AttentionConfigTests
     public void GoodConfigsCreateTheirBackends()
     {
         Assert.That(AttentionConfig.Dense.CreateBackend(128), Is.TypeOf<DenseAttention>());
-        Assert.That(new AttentionConfig { Kind = AttentionKind.Sage, BlockQ = 64, BlockK = 128 }.CreateBackend(128), Is.TypeOf<SageAttention>());
-        Assert.That(new AttentionConfig { Kind = AttentionKind.Sage }.CreateBackend(32), Is.TypeOf<SageAttention>(), "smaller head dims are padded");
+        Assert.That(new AttentionConfig { Kind = AttentionKind.Sage, BlockQ = 64, BlockK = 128 }.CreateBackend(128), Is.TypeOf<NativeSageAttention>());
+        Assert.That(new AttentionConfig { Kind = AttentionKind.Sage }.CreateBackend(32), Is.TypeOf<NativeSageAttention>(), "smaller head dims are padded");
         using var sla = (SparseLinearAttention)new AttentionConfig { Kind = AttentionKind.Sla, TopK = 1.0, BlockQ = 16, BlockK = 256 }.CreateBackend(40);
         Assert.That((sla.HeadDim, sla.TopK, sla.BlockQ, sla.BlockK), Is.EqualTo((40, 1.0, 16, 256)));
     }
