@@ -74,7 +74,7 @@ public class AttentionConfigTests
         var (q, k, v) = (randn(qShape), randn(kShape), randn(vShape));
         var keyLengths = lengths is null ? null : tensor(lengths);
         using var sla = new SparseLinearAttention(64, new AttentionConfig { Kind = AttentionKind.Sla, BlockQ = 16, BlockK = 16 });
-        foreach (IAttentionBackend backend in new IAttentionBackend[] { new DenseAttention(), new SageAttention(), sla })
+        foreach (IAttentionBackend backend in new IAttentionBackend[] { new DenseAttention(), new SageAttention(), new NativeSageAttention(), sla })
         {
             var error = Assert.Throws<TurboException>(() => backend.Attend(q, k, v, keyLengths), backend.GetType().Name);
             Assert.That(error!.Message, Does.Contain(expectedText), backend.GetType().Name);
