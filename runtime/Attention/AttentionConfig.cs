@@ -63,7 +63,7 @@ public sealed record AttentionConfig
         return Kind switch
         {
             AttentionKind.Dense => new DenseAttention(),
-            AttentionKind.Sage => new SageAttention(BlockQ, BlockK, PvPrecision),
+            AttentionKind.Sage => new NativeSageAttention(BlockQ, BlockK, PvPrecision),
             _ => new SparseLinearAttention(headDim, this, device),
         };
     }

@@ -46,19 +46,10 @@ public sealed class SageAttention : IAttentionBackend
     /// </summary>
     public Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap)
     {
-        AttentionInputs.Validate(q, k, v, keyLengths);
-        if (q.shape[3] > AttentionConfig.MaxQuantizedHeadDim)
-            throw new TurboException($"Sage attention: head dim {q.shape[3]} exceeds {AttentionConfig.MaxQuantizedHeadDim}");
-        if (is_grad_enabled() && (q.requires_grad || k.requires_grad || v.requires_grad))
-            throw new TurboException("Sage attention is forward-only (quantization has no useful gradient): use Dense or Sla to train");
+        Validate(q, k, v, keyLengths, blockMap);
         var (batch, heads, queries, dim) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3]);
         long keys = k.shape[2];
         long keyBlocks = (keys + BlockK - 1) / BlockK;
-        long[] mapShape = [batch, heads, (queries + BlockQ - 1) / BlockQ, keyBlocks];
-        if (blockMap is not null && (blockMap.dtype != ScalarType.Bool || !blockMap.shape.SequenceEqual(mapShape)))
-            throw new TurboException(
-                $"Sage attention: expected a Bool block map [{string.Join(", ", mapShape)}], " +
-                $"found {blockMap.dtype} [{string.Join(", ", blockMap.shape)}]");
 
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -69,7 +60,7 @@ public sealed class SageAttention : IAttentionBackend
         var (qCodes, qScales) = Int8BlockQuantizer.Quantize(q, BlockQ);
         var (kCodes, kScales) = Int8BlockQuantizer.Quantize(BlockSelection.SmoothK(k.to(ScalarType.Float32), validKeys, lengths), BlockK);
         var qRowScales = qScales.repeat_interleave(BlockQ, 2).narrow(2, 0, queries).unsqueeze(-1);   // [B, H, Lq, 1]
-        var (vQuantized, vScales) = QuantizeV(validKeys is null ? v.to(ScalarType.Float32) : v.to(ScalarType.Float32) * validKeys);
+        var (vQuantized, vScales) = QuantizeValues(validKeys is null ? v.to(ScalarType.Float32) : v.to(ScalarType.Float32) * validKeys, PvPrecision);
         var keptRows = blockMap is null ? null : BlockSelection.PerQuery(blockMap, BlockQ, queries); // [B, H, Lq, nK]
         var keyPositions = arange(keys, dtype: ScalarType.Int64, device: q.device);
         var lengthColumn = tensor(lengths, device: q.device).view(batch, 1, 1, 1);
@@ -104,10 +95,33 @@ public sealed class SageAttention : IAttentionBackend
         return (acc / rowSum * vScales).to(q.dtype).MoveToOuterDisposeScope();
     }
 
-    /// <summary>v [B, H, Lk, D] (0 past the key lengths) → (rounded values, per-channel scales [B, H, 1, D]).</summary>
-    (Tensor Values, Tensor Scales) QuantizeV(Tensor v)
+    /// <summary>
+    /// The checks every Sage computation makes before any TorchSharp call: the q/k/v layout and key lengths, the head
+    /// dim, forward-only use, and the block map's dtype and shape [B, H, ⌈Lq/BlockQ⌉, ⌈Lk/BlockK⌉].
+    /// </summary>
+    public void Validate(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap)
     {
-        if (PvPrecision == PvPrecision.Fp16)
+        AttentionInputs.Validate(q, k, v, keyLengths);
+        if (q.shape[3] > AttentionConfig.MaxQuantizedHeadDim)
+            throw new TurboException($"Sage attention: head dim {q.shape[3]} exceeds {AttentionConfig.MaxQuantizedHeadDim}");
+        if (is_grad_enabled() && (q.requires_grad || k.requires_grad || v.requires_grad))
+            throw new TurboException("Sage attention is forward-only (quantization has no useful gradient): use Dense or Sla to train");
+        long[] mapShape = [q.shape[0], q.shape[1], (q.shape[2] + BlockQ - 1) / BlockQ, (k.shape[2] + BlockK - 1) / BlockK];
+        if (blockMap is not null && (blockMap.dtype != ScalarType.Bool || !blockMap.shape.SequenceEqual(mapShape)
+                                     || blockMap.device_type != q.device_type || blockMap.device_index != q.device_index))
+            throw new TurboException(
+                $"Sage attention: expected a Bool block map [{string.Join(", ", mapShape)}] on {q.device}, " +
+                $"found {blockMap.dtype} [{string.Join(", ", blockMap.shape)}] on {blockMap.device}");
+    }
+
+    /// <summary>
+    /// v [B, H, Lk, D] float32 (0 past the key lengths) → the P·V operand as float32 values and the scales that undo
+    /// it: per channel E4M3 (values v / scale rounded, scales absmax/448 [B, H, 1, D], 1 where the absmax is 0), or
+    /// FP16 (values rounded to fp16, scale 1).
+    /// </summary>
+    public static (Tensor Values, Tensor Scales) QuantizeValues(Tensor v, PvPrecision precision)
+    {
+        if (precision == PvPrecision.Fp16)
             return (v.to(ScalarType.Float16).to(ScalarType.Float32), ones(1, dtype: ScalarType.Float32, device: v.device));
         var absmax = v.abs().amax([2L], keepdim: true);
         var scales = where(absmax.gt(0), absmax / Fp8E4M3.Max, ones_like(absmax));

@@ -19,7 +19,8 @@ namespace Turbo.Runtime.Attention;
 /// Both branches run in float32 (float64 for float64 input, for gradient checks) whatever the input dtype, and are
 /// differentiable: gradients reach q, k, v (not through the selection, which is discrete) and proj_l. The sparse
 /// branch is a masked dense computation here (the reference); with <see cref="AttentionKind.SageSla"/> it is the
-/// quantized <see cref="SageAttention"/> over the kept blocks instead, and the module is forward-only.
+/// quantized Sage attention over the kept blocks instead (<see cref="NativeSageAttention"/>: the block-sparse CUDA
+/// kernel on the GPU, the reference elsewhere), and the module is forward-only.
 /// </para>
 /// </summary>
 public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
@@ -27,7 +28,7 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
     const double LinearEps = 1e-5;
 
     readonly Linear proj_l;
-    readonly SageAttention? quantizedSparse;
+    readonly NativeSageAttention? quantizedSparse;
 
     public int HeadDim { get; }
     public double TopK { get; }
@@ -41,7 +42,7 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
             throw new TurboException($"sparse-linear attention: expected kind Sla or SageSla, found {config.Kind}");
         config.Validate(headDim);
         (HeadDim, TopK, BlockQ, BlockK) = (headDim, config.TopK, config.BlockQ, config.BlockK);
-        if (config.Kind == AttentionKind.SageSla) quantizedSparse = new SageAttention(BlockQ, BlockK, config.PvPrecision);
+        if (config.Kind == AttentionKind.SageSla) quantizedSparse = new NativeSageAttention(BlockQ, BlockK, config.PvPrecision);
 
         proj_l = nn.Linear(headDim, headDim, hasBias: true, device: device, dtype: ScalarType.Float32);
         using (no_grad())

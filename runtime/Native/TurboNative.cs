@@ -60,6 +60,10 @@ public static partial class TurboNative
 
     internal static IntPtr PtrOrNull(Tensor? t) => t is null ? IntPtr.Zero : Ptr(t);
 
+    /// <summary>Device address of element [0, …, 0] of a strided tensor (for kernels that take its strides too).</summary>
+    internal static IntPtr StridedPtr(Tensor t) =>
+        THSStorage_data_ptr(t.Handle) + (nint)(t.storage_offset() * t.element_size());
+
     internal static int DType(Tensor t) => t.dtype switch
     {
         ScalarType.Float32 => 0,

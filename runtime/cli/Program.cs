@@ -9,6 +9,7 @@ var root = new RootCommand("Turbo runtime: run and measure accelerated video dif
 {
     CheckNativeCommand.Create(),
     CheckInt8Command.Create(),
+    CheckAttentionCommand.Create(),
     BenchCommand.Create(),
     GenerateCommand.Create(),
 };

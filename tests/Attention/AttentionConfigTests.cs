@@ -40,8 +40,8 @@ public class AttentionConfigTests
     public void GoodConfigsCreateTheirBackends()
     {
         Assert.That(AttentionConfig.Dense.CreateBackend(128), Is.TypeOf<DenseAttention>());
-        Assert.That(new AttentionConfig { Kind = AttentionKind.Sage, BlockQ = 64, BlockK = 128 }.CreateBackend(128), Is.TypeOf<SageAttention>());
-        Assert.That(new AttentionConfig { Kind = AttentionKind.Sage }.CreateBackend(32), Is.TypeOf<SageAttention>(), "smaller head dims are padded");
+        Assert.That(new AttentionConfig { Kind = AttentionKind.Sage, BlockQ = 64, BlockK = 128 }.CreateBackend(128), Is.TypeOf<NativeSageAttention>());
+        Assert.That(new AttentionConfig { Kind = AttentionKind.Sage }.CreateBackend(32), Is.TypeOf<NativeSageAttention>(), "smaller head dims are padded");
         using var sla = (SparseLinearAttention)new AttentionConfig { Kind = AttentionKind.Sla, TopK = 1.0, BlockQ = 16, BlockK = 256 }.CreateBackend(40);
         Assert.That((sla.HeadDim, sla.TopK, sla.BlockQ, sla.BlockK), Is.EqualTo((40, 1.0, 16, 256)));
     }
@@ -74,7 +74,7 @@ public class AttentionConfigTests
         var (q, k, v) = (randn(qShape), randn(kShape), randn(vShape));
         var keyLengths = lengths is null ? null : tensor(lengths);
         using var sla = new SparseLinearAttention(64, new AttentionConfig { Kind = AttentionKind.Sla, BlockQ = 16, BlockK = 16 });
-        foreach (IAttentionBackend backend in new IAttentionBackend[] { new DenseAttention(), new SageAttention(), sla })
+        foreach (IAttentionBackend backend in new IAttentionBackend[] { new DenseAttention(), new SageAttention(), new NativeSageAttention(), sla })
         {
             var error = Assert.Throws<TurboException>(() => backend.Attend(q, k, v, keyLengths), backend.GetType().Name);
             Assert.That(error!.Message, Does.Contain(expectedText), backend.GetType().Name);

@@ -69,6 +69,62 @@ enum turbo_int8_scale { TURBO_INT8_SCALE_CHANNEL = 0, TURBO_INT8_SCALE_BLOCK128 
  * acc_b, and y = 0 + fp32(acc_0) * x_scale[m] * w_scale[j/128, 0] + ... slice by slice in float32 (+ bias[j]). */
 int turbo_int8_linear(const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale, int w_scale_kind,
                       const float* bias, void* y, int y_dtype, int64_t rows, int n, int k, void* stream);
+/* ---- Quantized attention (SageAttention-style INT8 q·kᵀ; SLA's block-sparse branch). docs/attention.md. ----
+ * Token tensors x are [B, H, L, D] of a turbo_dtype, D = 64 or 128, channels contiguous; `strides` gives the element
+ * strides of the batch, head and token dimensions (so a [B, L, H, D] buffer viewed as [B, H, L, D] needs no copy).
+ * key_lengths: int32 [B], each in 1..L, or NULL (all L tokens); tokens at or past a sample's length take no part.
+ * Prepared buffers are [B·H, ⌈L/block⌉·block, D], contiguous, with zero rows past L and past the key lengths. */
+
+/* Per-channel statistics over the valid tokens of x, out: fp32 [B·H, D]. mode TURBO_STAT_MEAN: the mean (K
+ * smoothing); TURBO_STAT_E4M3_SCALE: absmax / 448, or 1 where the absmax is 0 (per-channel FP8 E4M3 scales of V).
+ * partial: fp32 scratch of turbo_channel_stats_workspace(...) floats. */
+enum turbo_stat { TURBO_STAT_MEAN = 0, TURBO_STAT_E4M3_SCALE = 1 };
+int64_t turbo_channel_stats_workspace(int64_t batch, int64_t heads, int64_t length, int dim);
+int turbo_channel_stats(const void* x, int dtype, const int64_t* strides, const int32_t* key_lengths, int64_t batch,
+                        int64_t heads, int64_t length, int dim, int mode, float* partial, float* out, void* stream);
+
+/* Symmetric INT8 per block of `block` tokens of one (b, h): scale = absmax/127 (1 for an all-zero block), code =
+ * round-half-even((x − mean) / scale). mean: fp32 [B·H, D] subtracted first (K smoothing), or NULL. Tokens past the
+ * key lengths count as 0 (pass NULL for queries). codes: int8 [B·H, ⌈L/block⌉·block, D]; scales: fp32 [B·H, ⌈L/block⌉]. */
+int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_t* strides, const float* mean,
+                               const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length, int dim,
+                               int block, int8_t* codes, float* scales, void* stream);
+
+/* V for the P·V product as fp16 [B·H, ⌈L/block⌉·block, D]: with e4m3_scales (fp32 [B·H, D], from
+ * turbo_channel_stats) each value is v / scale rounded to FP8 E4M3 (nearest even, saturating), stored exactly as
+ * fp16; with NULL, v rounded to fp16. */
+int turbo_prepare_values(const void* v, int dtype, const int64_t* strides, const int32_t* key_lengths,
+                         const float* e4m3_scales, int64_t batch, int64_t heads, int64_t length, int dim, int block,
+                         void* values, void* stream);
+
+/* A block map (bool/uint8 [rows, blocks], nonzero = kept) → the kept block indices of each row in ascending order,
+ * indices: int32 [rows, max_kept] (slots past the count are left unwritten), counts: int32 [rows] (at most max_kept). */
+int turbo_block_map_indices(const uint8_t* map, int64_t rows, int blocks, int max_kept, int32_t* indices,
+                            int32_t* counts, void* stream);
+
+/* Flash-style attention over the prepared buffers: per (b, h) and query block of block_q rows, s = (q codes · k
+ * codes) · q_scale · k_scale · softmax_scale (INT8 mma, INT32 sums), online softmax in fp32 (running max, the sum of
+ * the unrounded P), P rounded to fp16 (or ×448 and rounded to E4M3 when v_scales is given), P·V in FP16 mma with
+ * fp32 sums; out = acc / sum (· v_scale). Key blocks: all up to the key length, or the kept ones of each query block
+ * (kept_blocks: int32 [B·H, ⌈Lq/block_q⌉, max_kept] ascending, kept_counts: int32 [B·H, ⌈Lq/block_q⌉]).
+ * out: [B, H, Lq, D] of out_dtype at out_strides (b, h, token). A query that sees no key gets 0/0 (NaN). */
+typedef struct turbo_sage_args {
+  const int8_t* q_codes;       /* [B·H, ⌈Lq/block_q⌉·block_q, D] */
+  const float* q_scales;       /* [B·H, ⌈Lq/block_q⌉] */
+  const int8_t* k_codes;       /* [B·H, ⌈Lk/block_k⌉·block_k, D], smoothed */
+  const float* k_scales;       /* [B·H, ⌈Lk/block_k⌉] */
+  const void* values;          /* fp16 [B·H, ⌈Lk/block_k⌉·block_k, D] from turbo_prepare_values */
+  const float* v_scales;       /* fp32 [B·H, D] (E4M3 P·V) or NULL (FP16 P·V) */
+  const int32_t* key_lengths;  /* [B] or NULL */
+  const int32_t* kept_blocks;  /* or NULL: every key block */
+  const int32_t* kept_counts;
+  void* out;
+  int64_t out_strides[3];
+  int64_t batch, heads, q_len, kv_len;
+  int32_t head_dim, block_q, block_k, max_kept, out_dtype;
+  float softmax_scale;
+} turbo_sage_args;
+int turbo_sage_attention(const turbo_sage_args* args, void* stream);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 // Shared helpers for the kernels: error reporting, dtype loads/stores, block reductions.
 #pragma once
+#include <cmath>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -35,6 +36,18 @@ __device__ __forceinline__ float block_sum(float v, float* scratch /* >= 32 floa
   __syncthreads();
   float t = lane < warps ? scratch[lane] : 0.f;
   for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
+  return t;
+}
+
+// Maximum over a block of up to 1024 threads; every thread gets the result.
+__device__ __forceinline__ float block_max(float v, float* scratch /* >= 32 floats */) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+  __syncthreads();  // scratch may still be read by a previous call
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float t = lane < warps ? scratch[lane] : -INFINITY;
+  for (int o = 16; o > 0; o >>= 1) t = fmaxf(t, __shfl_xor_sync(0xffffffffu, t, o));
   return t;
 }
 

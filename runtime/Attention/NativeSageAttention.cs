@@ -1,0 +1,56 @@
+using TorchSharp;
+using Turbo.Runtime.Native;
+using static TorchSharp.torch;
+
+namespace Turbo.Runtime.Attention;
+
+/// <summary>
+/// The Sage attention backend: the bundled library's CUDA kernels (<see cref="SageKernels"/>) for CUDA tensors of
+/// float32, bfloat16 or float16 when the library is present, the TorchSharp reference <see cref="SageAttention"/>
+/// everywhere else (CPU, float64, no library). Both compute the same function — same blocks, same rounding of the
+/// INT8 codes, of P and of V — up to float32 summation order (docs/attention.md; `turbo check-attention` compares them).
+/// Head dims other than 64 and 128 go to the kernels zero-padded to the next of those (zero channels add nothing to
+/// q·kᵀ, their outputs are dropped), with the softmax scale of the true head dim, exactly as the reference defines it.
+/// </summary>
+public sealed class NativeSageAttention : IAttentionBackend
+{
+    /// <summary>When false, the reference runs even where the kernels could (for A/B measurements and checks).</summary>
+    public static bool Enabled { get; set; } = true;
+
+    /// <summary>The TorchSharp reference this backend falls back to and is checked against.</summary>
+    public SageAttention Reference { get; }
+
+    public NativeSageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Fp8E4M3) =>
+        Reference = new SageAttention(blockQ, blockK, pvPrecision);
+
+    /// <summary>True where <see cref="Attend(Tensor, Tensor, Tensor, Tensor?, Tensor?)"/> runs the kernels for these inputs.</summary>
+    public static bool RunsNative(Tensor q) =>
+        Enabled && q.device_type == DeviceType.CUDA && q.dtype != ScalarType.Float64 && TurboNative.HasAttentionKernels;
+
+    public Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths = null) => Attend(q, k, v, keyLengths, blockMap: null);
+
+    /// <summary>As <see cref="SageAttention.Attend(Tensor, Tensor, Tensor, Tensor?, Tensor?)"/>: with a block map, only the kept key blocks.</summary>
+    public Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap) =>
+        RunsNative(q) ? AttendNative(q, k, v, keyLengths, blockMap) : Reference.Attend(q, k, v, keyLengths, blockMap);
+
+    /// <summary>The kernels, whatever <see cref="Enabled"/> says; a clear error where they cannot run.</summary>
+    public Tensor AttendNative(Tensor q, Tensor k, Tensor v, Tensor? keyLengths = null, Tensor? blockMap = null)
+    {
+        Reference.Validate(q, k, v, keyLengths, blockMap);
+        if (q.device_type != DeviceType.CUDA || q.dtype == ScalarType.Float64)
+            throw new TurboException($"Sage kernels: expected float32, bfloat16 or float16 tensors on CUDA, found {q.dtype} on {q.device}");
+        if (!TurboNative.HasAttentionKernels)
+            throw new TurboException("Sage kernels: the native library has no attention kernels (ABI v2): " + TurboNative.Describe());
+
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        long dim = q.shape[3];
+        long kernelDim = dim <= 64 ? 64 : 128;
+        var (qk, kk, vk) = kernelDim == dim ? (q, k, v) : (PadChannels(q, kernelDim), PadChannels(k, kernelDim), PadChannels(v, kernelDim));
+        var output = SageKernels.Attend(qk, kk, vk, keyLengths, blockMap, Reference.BlockQ, Reference.BlockK,
+            e4m3Values: Reference.PvPrecision == PvPrecision.Fp8E4M3, softmaxScale: 1.0 / Math.Sqrt(dim));
+        return (kernelDim == dim ? output : output.narrow(3, 0, dim)).MoveToOuterDisposeScope();
+    }
+
+    static Tensor PadChannels(Tensor x, long channels) => nn.functional.pad(x, [0, channels - x.shape[3]]);
+}

@@ -1,0 +1,49 @@
+using System.Runtime.InteropServices;
+
+namespace Turbo.Runtime.Native;
+
+/// <summary>The quantized-attention part of the C ABI (turbo_native.h, ABI v2): see <see cref="SageKernels"/>.</summary>
+public static partial class TurboNative
+{
+    /// <summary>First ABI version with the attention kernels.</summary>
+    const int AttentionAbi = 3;
+
+    static readonly Lazy<bool> AttentionKernelsLoaded = new(() => IsAvailable && turbo_version() >= AttentionAbi);
+
+    /// <summary>True when the library is present and new enough to have the quantized-attention kernels.</summary>
+    public static bool HasAttentionKernels => AttentionKernelsLoaded.Value;
+
+    /// <summary>Mirror of <c>turbo_sage_args</c>: pointers and 64-bit fields first, then the 32-bit ones (no padding).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SageArgs
+    {
+        public IntPtr QCodes, QScales, KCodes, KScales, Values, VScales, KeyLengths, KeptBlocks, KeptCounts, Output;
+        public long OutStrideB, OutStrideH, OutStrideL;
+        public long Batch, Heads, QueryLength, KeyLength;
+        public int HeadDim, BlockQ, BlockK, MaxKept, OutDtype;
+        public float SoftmaxScale;
+    }
+
+    internal const int StatMean = 0;
+    internal const int StatE4M3Scale = 1;
+
+    [DllImport(Lib)] internal static extern long turbo_channel_stats_workspace(long batch, long heads, long length, int dim);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_channel_stats(IntPtr x, int dtype, long[] strides, IntPtr keyLengths, long batch,
+        long heads, long length, int dim, int mode, IntPtr partial, IntPtr output, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_quantize_int8_blocks(IntPtr x, int dtype, long[] strides, IntPtr mean, IntPtr keyLengths,
+        long batch, long heads, long length, int dim, int block, IntPtr codes, IntPtr scales, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_prepare_values(IntPtr v, int dtype, long[] strides, IntPtr keyLengths, IntPtr e4m3Scales,
+        long batch, long heads, long length, int dim, int block, IntPtr values, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_block_map_indices(IntPtr map, long rows, int blocks, int maxKept, IntPtr indices,
+        IntPtr counts, IntPtr stream);
+
+    [DllImport(Lib)] internal static extern int turbo_sage_attention(in SageArgs args, IntPtr stream);
+}

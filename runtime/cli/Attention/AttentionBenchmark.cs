@@ -1,0 +1,73 @@
+using Turbo.Runtime.Attention;
+using Turbo.Runtime.Native;
+using static TorchSharp.torch;
+
+namespace Turbo.Cli.Attention;
+
+/// <summary>
+/// One timed attention: median milliseconds over repeats (CUDA events after warm-up), the dense-equivalent work
+/// (4·H·L²·D, what flash attention would do) and the work actually done, and the rates and speed-up they give.
+/// </summary>
+public sealed record AttentionTiming(string Shape, string Method, double Ms, double DenseTflop, double ActualTflop,
+    double EffectiveTflops, double ActualTflops, double SpeedupVsSdpa);
+
+/// <summary>
+/// Self-attention at Wan2.1's shapes (B = 1, D = 128, bf16; 1.3B at 480p: H 12, L 32,760; 14B at 720p: H 40,
+/// L 75,600): torch's scaled_dot_product_attention (flash) as the baseline; Sage dense (both tile shapes, both P·V
+/// formats), each including its preparation passes; SageSLA at 85/90/95% block sparsity (top-k 0.15/0.10/0.05,
+/// TurboDiffusion's 128×64 blocks and E4M3 P·V), whole (block selection, sparse kernel, linear branch, proj_l) and its
+/// sparse kernel alone. Inputs are [B, H, L, D] views of token-major memory, as the model passes them.
+/// </summary>
+static class AttentionBenchmark
+{
+    public static readonly (long Heads, long Length)[] Shapes = [(12, 32760), (40, 75600)];
+    const long HeadDim = 128;
+
+    public static List<AttentionTiming> Run(Device device, int warmup, int repeats)
+    {
+        var results = new List<AttentionTiming>();
+        foreach (var (heads, length) in Shapes)
+            results.AddRange(RunShape(heads, length, device, warmup, repeats));
+        return results;
+    }
+
+    static List<AttentionTiming> RunShape(long heads, long length, Device device, int warmup, int repeats)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        string shape = $"H {heads} L {length:N0}";
+        var (q, k, v) = AttentionSamples.Qkv(1, heads, length, length, HeadDim, ScalarType.BFloat16, tokenMajor: true, device);
+        double dense = AttentionFlops.Dense(1, heads, length, length, HeadDim);
+        double Time(Func<Tensor> op) => CudaProfiler.MedianMs(() => op().Dispose(), warmup, repeats);
+
+        double sdpaMs = Time(() => nn.functional.scaled_dot_product_attention(q, k, v));
+        var rows = new List<AttentionTiming> { Row(shape, "SDPA flash (bf16)", sdpaMs, dense, dense, sdpaMs) };
+        foreach (var (blockQ, blockK, pv) in new[] { (128, 64, PvPrecision.Fp8E4M3), (128, 64, PvPrecision.Fp16), (64, 128, PvPrecision.Fp8E4M3) })
+        {
+            var sage = new NativeSageAttention(blockQ, blockK, pv);
+            double ms = Time(() => sage.AttendNative(q, k, v));
+            rows.Add(Row(shape, $"Sage dense {blockQ}×{blockK} {Format(pv)}", ms, dense, dense, sdpaMs));
+        }
+        foreach (double topK in new[] { 0.15, 0.10, 0.05 })
+        {
+            var config = new AttentionConfig { Kind = AttentionKind.SageSla, TopK = topK };
+            using var sla = new SparseLinearAttention((int)HeadDim, config, device);
+            var map = BlockSelection.Select(q, k, topK, config.BlockQ, config.BlockK);
+            double sparse = AttentionFlops.BlockSparse(map, config.BlockQ, config.BlockK, length, length, HeadDim);
+            double linear = AttentionFlops.LinearBranch(1, heads, length, length, HeadDim);
+            string name = $"SageSLA {(1 - topK) * 100:F0}% sparse {config.BlockQ}×{config.BlockK} {Format(config.PvPrecision)}";
+            double whole = Time(() => sla.Attend(q, k, v));
+            rows.Add(Row(shape, name, whole, dense, sparse + linear, sdpaMs));
+            var kernel = new NativeSageAttention(config.BlockQ, config.BlockK, config.PvPrecision);
+            double kernelMs = Time(() => kernel.AttendNative(q, k, v, null, map));
+            rows.Add(Row(shape, name + ": sparse kernel alone", kernelMs, dense, sparse, sdpaMs));
+            map.Dispose();
+        }
+        return rows;
+    }
+
+    static AttentionTiming Row(string shape, string method, double ms, double denseFlop, double actualFlop, double sdpaMs) =>
+        new(shape, method, ms, denseFlop / 1e12, actualFlop / 1e12, denseFlop / (ms * 1e9), actualFlop / (ms * 1e9), sdpaMs / ms);
+
+    static string Format(PvPrecision pv) => pv == PvPrecision.Fp8E4M3 ? "E4M3 P·V" : "FP16 P·V";
+}

@@ -1,0 +1,167 @@
+using Turbo.Runtime.Attention;
+using Turbo.Runtime.Native;
+using static TorchSharp.torch;
+
+namespace Turbo.Cli.Attention;
+
+/// <summary>
+/// The quantized-attention kernels against their TorchSharp references on fresh random inputs, outputs poisoned with
+/// NaN: each preparation pass, then Sage attention and SageSLA whole, over odd lengths (1, 77, 1001, 4097: partial
+/// blocks, single-row blocks), head dims 64 and 128 (and 40, zero-padded), with and without key lengths, both tile
+/// shapes and both P·V formats, token-major and contiguous layouts.
+/// </summary>
+static class AttentionParity
+{
+    static readonly long[] Lengths = [1, 77, 1001, 4097];
+    static readonly (int BlockQ, int BlockK, PvPrecision Pv)[] Tiles =
+        [(128, 64, PvPrecision.Fp8E4M3), (64, 128, PvPrecision.Fp16)];
+    const long Batch = 2, Heads = 3;
+
+    public static List<StageAgreement> Stages(Device device)
+    {
+        var results = new List<StageAgreement>();
+        results.AddRange(StageCase(1001, 128, masked: true, blockQ: 128, blockK: 64, device));
+        results.AddRange(StageCase(77, 64, masked: false, blockQ: 64, blockK: 128, device));
+        return results;
+    }
+
+    static IEnumerable<StageAgreement> StageCase(long length, long dim, bool masked, int blockQ, int blockK, Device device)
+    {
+        using var scope = NewDisposeScope();
+        string name = $"L {length} D {dim}{(masked ? " masked" : "")} {blockQ}×{blockK}";
+        var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, length, length, dim, ScalarType.BFloat16, tokenMajor: true, device);
+        var keyLengths = masked ? AttentionSamples.KeyLengths(Batch, length, device) : null;
+        var lengths32 = keyLengths?.to(ScalarType.Int32);
+        long[] hostLengths = AttentionInputs.HostLengths(keyLengths, Batch, length);
+        var valid = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, length, device).view(Batch, 1, length, 1).to(ScalarType.Float32);
+
+        var (qCodes, qScales) = SageKernels.QuantizeBlocks(q, blockQ);
+        var (qRef, qRefScales) = Int8BlockQuantizer.Quantize(q, blockQ);
+        yield return AgreementRules.CompareBuffer("q INT8 codes", name, qCodes, qRef, tolerance: 0, maxAbs: 0);
+        yield return AgreementRules.CompareRelative("q scales", name, qScales, qRefScales, 1e-6);
+
+        var mean = SageKernels.TokenMean(k, lengths32);
+        var kFloat = k.to(ScalarType.Float32);
+        var counts = tensor(hostLengths.Select(n => (float)n).ToArray(), device: device).view(Batch, 1, 1);
+        var meanRef = (valid is null ? kFloat : kFloat * valid).sum([2L]) / counts;
+        yield return AgreementRules.CompareRelative("k mean", name, mean, meanRef, 1e-5);
+
+        // Codes of the smoothed k may move one step where the two means' last bits put a value on a rounding tie.
+        var (kCodes, kScales) = SageKernels.QuantizeBlocks(k, blockK, mean, lengths32);
+        var (kRef, kRefScales) = Int8BlockQuantizer.Quantize(BlockSelection.SmoothK(kFloat, valid, hostLengths), blockK);
+        yield return AgreementRules.CompareBuffer("k INT8 codes (smoothed)", name, kCodes, kRef, tolerance: 1e-3, maxAbs: 1);
+        yield return AgreementRules.CompareRelative("k scales", name, kScales, kRefScales, 1e-5);
+
+        var vFloat = valid is null ? v.to(ScalarType.Float32) : v.to(ScalarType.Float32) * valid;
+        var e4m3Scales = SageKernels.E4M3Scales(v, lengths32);
+        var (vRef, vRefScales) = SageAttention.QuantizeValues(vFloat, PvPrecision.Fp8E4M3);
+        yield return AgreementRules.CompareRelative("v E4M3 scales", name, e4m3Scales, vRefScales, 1e-6);
+        // A one-ulp different scale can move a value on an E4M3 tie by one step: allow a few in a million.
+        yield return AgreementRules.CompareBuffer("v E4M3 values", name, SageKernels.PrepareValues(v, blockK, lengths32, e4m3Scales),
+            vRef, tolerance: 1e-5, maxAbs: 32);
+        var (vHalf, _) = SageAttention.QuantizeValues(vFloat, PvPrecision.Fp16);
+        yield return AgreementRules.CompareBuffer("v FP16 values", name, SageKernels.PrepareValues(v, blockK, lengths32, null),
+            vHalf, tolerance: 0, maxAbs: 0);
+
+        var map = BlockSelection.Select(q, k, 0.3, blockQ, blockK, keyLengths);
+        yield return CompareKeptLists(name, map);
+    }
+
+    /// <summary>The kernel's kept-block lists against the map's true positions, read on the host.</summary>
+    static StageAgreement CompareKeptLists(string name, Tensor map)
+    {
+        var (indices, counts, maxKept) = SageKernels.KeptBlockLists(map);
+        long rows = map.shape[0] * map.shape[1] * map.shape[2];
+        int keyBlocks = (int)map.shape[3];
+        bool[] flags = map.cpu().data<bool>().ToArray();
+        int[] gotIndices = indices.cpu().data<int>().ToArray(), gotCounts = counts.cpu().data<int>().ToArray();
+        long wrongRows = 0;
+        for (long row = 0; row < rows; row++)
+        {
+            int[] expected = Enumerable.Range(0, keyBlocks).Where(j => flags[row * keyBlocks + j]).ToArray();
+            bool same = gotCounts[row] == expected.Length
+                        && expected.Select((j, i) => gotIndices[row * maxKept + i] == j).All(x => x);
+            if (!same) wrongRows++;
+        }
+        return new StageAgreement("kept-block lists", name, "mismatched", wrongRows / (double)rows, wrongRows, 0, wrongRows == 0);
+    }
+
+    public static List<KernelAgreement> Sage(Device device)
+    {
+        var results = new List<KernelAgreement>();
+        int index = 0;
+        foreach (long length in Lengths)
+            foreach (long dim in new long[] { 64, 128 })
+                foreach (bool masked in new[] { false, true })
+                    foreach (var tile in Tiles)
+                        results.Add(SageCase(length, length, dim, masked, tile, ScalarType.BFloat16, tokenMajor: index++ % 2 == 0, device));
+        results.Add(SageCase(77, 1001, 128, true, (64, 64, PvPrecision.Fp8E4M3), ScalarType.BFloat16, true, device));
+        results.Add(SageCase(1001, 1001, 128, false, (128, 128, PvPrecision.Fp16), ScalarType.Float16, true, device));
+        results.Add(SageCase(1001, 1001, 64, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.Float32, false, device));
+        results.Add(SageCase(333, 333, 40, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.BFloat16, true, device));
+        return results;
+    }
+
+    static KernelAgreement SageCase(long queries, long keys, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile,
+        ScalarType dtype, bool tokenMajor, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, queries, keys, dim, dtype, tokenMajor, device);
+        var keyLengths = masked ? AttentionSamples.KeyLengths(Batch, keys, device) : null;
+        var backend = new NativeSageAttention(tile.BlockQ, tile.BlockK, tile.Pv);
+        var native = backend.AttendNative(q, k, v, keyLengths);
+        var reference = backend.Reference.Attend(q, k, v, keyLengths);
+        return AgreementRules.Compare("Sage", CaseName(queries, keys, dim, masked, tile, tokenMajor), native, reference,
+            AttentionSamples.ExactDense(q, k, v, keyLengths));
+    }
+
+    public static List<KernelAgreement> SageSla(Device device)
+    {
+        var results = new List<KernelAgreement>();
+        int index = 0;
+        foreach (long length in Lengths)
+            foreach (long dim in new long[] { 64, 128 })
+                foreach (bool masked in new[] { false, true })
+                {
+                    var tile = Tiles[index % 2];
+                    double topK = index / 2 % 2 == 0 ? 0.1 : 0.5;
+                    results.Add(SlaCase(length, dim, masked, tile, topK, tokenMajor: index++ % 3 != 0, device));
+                }
+        return results;
+    }
+
+    /// <summary>
+    /// SageSLA with a random proj_l, the sparse branch on the kernel vs on the reference (block selection and linear
+    /// branch are the same code in both); judged against float32 SLA (exact block-sparse softmax) with the same proj_l.
+    /// </summary>
+    static KernelAgreement SlaCase(long length, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile,
+        double topK, bool tokenMajor, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, length, length, dim, ScalarType.BFloat16, tokenMajor, device);
+        var keyLengths = masked ? AttentionSamples.KeyLengths(Batch, length, device) : null;
+        var config = new AttentionConfig { Kind = AttentionKind.SageSla, TopK = topK, BlockQ = tile.BlockQ, BlockK = tile.BlockK, PvPrecision = tile.Pv };
+        using var sageSla = new SparseLinearAttention((int)dim, config, device);
+        using var sla = new SparseLinearAttention((int)dim, config with { Kind = AttentionKind.Sla }, device);
+        using (no_grad())
+        {
+            var weight = randn([dim, dim], device: device) * 0.2;
+            var bias = randn([dim], device: device) * 0.2;
+            foreach (var module in new[] { sageSla, sla })
+                foreach (var (name, parameter) in module.named_parameters())
+                    parameter.copy_(name.EndsWith("weight") ? weight : bias);
+        }
+        Tensor native, reference;
+        NativeSageAttention.Enabled = false;
+        try { reference = sageSla.Attend(q, k, v, keyLengths); }
+        finally { NativeSageAttention.Enabled = true; }
+        native = sageSla.Attend(q, k, v, keyLengths);
+        var exact = sla.Attend(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32), keyLengths);
+        return AgreementRules.Compare("SageSLA", CaseName(length, length, dim, masked, tile, tokenMajor) + $" top-k {topK}",
+            native, reference, exact);
+    }
+
+    static string CaseName(long queries, long keys, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile, bool tokenMajor) =>
+        (queries == keys ? $"L {queries}" : $"Lq {queries} Lk {keys}") + $" D {dim}{(masked ? " masked" : "")} " +
+        $"{tile.BlockQ}×{tile.BlockK} {(tile.Pv == PvPrecision.Fp8E4M3 ? "E4M3" : "FP16")}{(tokenMajor ? " token-major" : "")}";
+}

@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spectre.Console;
+using Turbo.Cli.Attention;
+using Turbo.Runtime;
+using Turbo.Runtime.Native;
+using static TorchSharp.torch;
+
+namespace Turbo.Cli.Commands;
+
+/// <summary>
+/// `turbo check-attention`: the quantized-attention CUDA kernels against their TorchSharp references (every
+/// preparation pass, then Sage and SageSLA whole, outputs poisoned, odd lengths, both head dims and tile shapes, with
+/// and without key lengths) and their accuracy against exact attention, then their speed against torch's flash SDPA at
+/// Wan2.1's shapes. Exit 1 when a kernel disagrees with its reference.
+/// </summary>
+static class CheckAttentionCommand
+{
+    public static Command Create()
+    {
+        var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
+        var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0 };
+        var warmup = new Option<int>("--warmup") { Description = "Calls before timing each method", DefaultValueFactory = _ => 2 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed calls per method (median reported)", DefaultValueFactory = _ => 7 };
+        var noBench = new Option<bool>("--no-bench") { Description = "Only check agreement, skip the timings" };
+        var cmd = new Command("check-attention", "Check the quantized-attention CUDA kernels against their references and time them against flash SDPA");
+        foreach (var o in new Option[] { json, seed, warmup, repeats, noBench }) cmd.Options.Add(o);
+        cmd.SetAction(r => Run(r.GetValue(json), r.GetValue(seed), r.GetValue(warmup), r.GetValue(repeats), !r.GetValue(noBench)));
+        return cmd;
+    }
+
+    static int Run(string? jsonPath, int seed, int warmup, int repeats, bool bench)
+    {
+        if (warmup < 0 || repeats < 1) throw new TurboException("--warmup must be ≥ 0 and --repeats ≥ 1");
+        if (!cuda.is_available())
+            throw new TurboException("check-attention runs on a CUDA GPU: this TorchSharp has no CUDA libtorch (see README, CUDA)");
+        var device = CUDA;
+        if (!TurboNative.HasAttentionKernels)
+            throw new TurboException("check-attention needs the native library with the attention kernels: " + TurboNative.Describe());
+        AnsiConsole.MarkupLine($"[grey]{Markup.Escape(TurboNative.Describe())}[/]");
+        manual_seed(seed);
+        using var noGrad = no_grad();
+
+        SageKernels.PoisonOutputs = true;
+        List<StageAgreement> stages;
+        List<KernelAgreement> kernels;
+        try
+        {
+            stages = AttentionParity.Stages(device);
+            kernels = [.. AttentionParity.Sage(device), .. AttentionParity.SageSla(device)];
+        }
+        finally { SageKernels.PoisonOutputs = false; }
+        ReportAgreement(stages, kernels);
+
+        var timings = bench ? AttentionBenchmark.Run(device, warmup, repeats) : [];
+        if (bench) ReportTimings(timings);
+
+        if (jsonPath is not null)
+            File.WriteAllText(jsonPath, JsonSerializer.Serialize(new
+            {
+                date = DateTime.UtcNow.ToString("yyyy-MM-dd"),
+                library = TurboNative.Describe(),
+                seed, warmup, repeats, stages, kernels, timings,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+
+        bool ok = stages.All(s => s.Ok) && kernels.All(k => k.Ok);
+        AnsiConsole.MarkupLine(ok ? "[green]all attention kernels agree with their references[/]"
+                                  : "[red]attention kernels disagree with their references[/]");
+        return ok ? 0 : 1;
+    }
+
+    static void ReportAgreement(List<StageAgreement> stages, List<KernelAgreement> kernels)
+    {
+        var st = new Table().Title("preparation passes vs reference").AddColumns("stage", "case", "measure", "value", "max |Δ|", "tol", "ok");
+        foreach (var s in stages)
+            st.AddRow(Markup.Escape(s.Stage), Markup.Escape(s.Case), s.Measure, $"{s.Error:E2}", $"{s.MaxAbsError:G3}", $"{s.Tolerance:E0}", Mark(s.Ok));
+        AnsiConsole.Write(st);
+        var kt = new Table().Title("kernels vs reference (same quantization) and vs exact attention")
+            .AddColumns("kernel", "case", "dtype", "max rel", "rel L1", "NaN", "cos vs exact", "L1 vs exact", "ok");
+        foreach (var k in kernels)
+            kt.AddRow(k.Kernel, Markup.Escape(k.Case), k.DType, $"{k.MaxRelError:E2}", $"{k.RelativeL1:E2}", $"{k.NaNs}",
+                $"{k.CosineVsExact:F5}", $"{k.L1VsExact:P2}", Mark(k.Ok));
+        AnsiConsole.Write(kt);
+        AnsiConsole.MarkupLine($"tolerances vs reference: max rel {AgreementRules.MaxRelTolerance(ScalarType.BFloat16):E0} (bf16), " +
+            $"{AgreementRules.MaxRelTolerance(ScalarType.Float32):E0} (fp16/fp32); rel L1 {AgreementRules.L1Tolerance:E0}; " +
+            $"cosine vs exact ≥ {AgreementRules.MinCosineVsExact}");
+    }
+
+    static void ReportTimings(List<AttentionTiming> timings)
+    {
+        var t = new Table().Title("self-attention, B 1, D 128, bf16 (median of CUDA-event timings)")
+            .AddColumns("shape", "method", "ms", "dense TFLOP", "actual TFLOP", "effective TFLOP/s", "actual TFLOP/s", "vs SDPA");
+        foreach (var r in timings)
+            t.AddRow(Markup.Escape(r.Shape), Markup.Escape(r.Method), $"{r.Ms:F2}", $"{r.DenseTflop:F1}", $"{r.ActualTflop:F2}",
+                $"{r.EffectiveTflops:F0}", $"{r.ActualTflops:F0}", $"{r.SpeedupVsSdpa:F2}×");
+        AnsiConsole.Write(t);
+    }
+
+    static string Mark(bool ok) => ok ? "[green]yes[/]" : "[red]NO[/]";
+}

@@ -1,0 +1,193 @@
+// The passes that prepare q, k and v for the quantized attention kernel (sage_attention.cu): per-channel statistics
+// over tokens (K's mean for smoothing, V's FP8 scales), INT8 quantization per block of tokens, and V rounded to the
+// P·V operand format. References: Turbo.Runtime.Attention.SageAttention (BlockSelection.SmoothK,
+// Int8BlockQuantizer, QuantizeV). All are memory-bound single passes, small next to the attention itself.
+#include <cuda_fp8.h>
+#include "common.cuh"
+
+namespace {
+constexpr int kThreads = 256;
+// Tokens one block of the statistics pass reduces; the partial results are then summed in a fixed order, so the
+// statistics are deterministic (no atomics).
+constexpr int64_t kTokensPerSplit = 512;
+
+bool valid_attention_dim(int dim) { return dim == 64 || dim == 128; }
+
+struct TokenView {
+  const void* data;
+  int dtype;
+  int64_t stride_b, stride_h, stride_l;
+  __device__ float at(int64_t b, int64_t h, int64_t token, int channel) const {
+    return load_as_float(data, dtype, b * stride_b + h * stride_h + token * stride_l + channel);
+  }
+};
+
+__device__ __forceinline__ int64_t valid_tokens(const int32_t* key_lengths, int64_t b, int64_t length) {
+  return key_lengths ? min(static_cast<int64_t>(key_lengths[b]), length) : length;
+}
+
+// partial[bh][split][d]: sum (or absmax) of channel d over the split's valid tokens. 256/dim tokens at a time.
+__global__ void channel_partials_kernel(TokenView x, const int32_t* __restrict__ key_lengths, int64_t heads,
+                                        int64_t length, int dim, int splits, bool absmax, float* __restrict__ partial) {
+  __shared__ float scratch[kThreads];
+  const int split = blockIdx.x;
+  const int64_t bh = blockIdx.y, b = bh / heads, h = bh % heads;
+  const int64_t end = min((split + 1) * kTokensPerSplit, valid_tokens(key_lengths, b, length));
+  const int parallel = kThreads / dim, channel = threadIdx.x % dim, slot = threadIdx.x / dim;
+  float acc = 0.f;
+  for (int64_t t = split * kTokensPerSplit + slot; t < end; t += parallel) {
+    const float v = x.at(b, h, t, channel);
+    acc = absmax ? fmaxf(acc, fabsf(v)) : acc + v;
+  }
+  scratch[threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.x >= dim) return;
+  float total = 0.f;
+  for (int s = 0; s < parallel; ++s) total = absmax ? fmaxf(total, scratch[s * dim + channel]) : total + scratch[s * dim + channel];
+  partial[(bh * splits + split) * dim + channel] = total;
+}
+
+__global__ void channel_finish_kernel(const float* __restrict__ partial, const int32_t* __restrict__ key_lengths,
+                                      int64_t heads, int64_t length, int dim, int splits, int mode, float* __restrict__ out) {
+  const int64_t bh = blockIdx.x;
+  const int channel = threadIdx.x;
+  const bool absmax = mode == TURBO_STAT_E4M3_SCALE;
+  float total = 0.f;
+  for (int s = 0; s < splits; ++s) {
+    const float p = partial[(bh * splits + s) * dim + channel];
+    total = absmax ? fmaxf(total, p) : total + p;
+  }
+  if (absmax) out[bh * dim + channel] = total > 0.f ? total / 448.f : 1.f;
+  else out[bh * dim + channel] = total / static_cast<float>(valid_tokens(key_lengths, bh / heads, length));
+}
+
+// One block per (bh, token block): absmax over the block's block × dim values (after the mean), then the codes.
+// Each thread handles 4 neighbouring channels, so a code store is one 4-byte word.
+__global__ void quantize_int8_kernel(TokenView x, const float* __restrict__ mean, const int32_t* __restrict__ key_lengths,
+                                     int64_t heads, int64_t length, int dim, int block, int8_t* __restrict__ codes,
+                                     float* __restrict__ scales) {
+  __shared__ float scratch[32];
+  const int blocks = gridDim.x, blk = blockIdx.x;
+  const int64_t bh = blockIdx.y, b = bh / heads, h = bh % heads;
+  const int64_t valid = valid_tokens(key_lengths, b, length);
+  const int quads = dim / 4, count = block * quads;
+  auto value = [&](int64_t token, int channel) {
+    if (token >= valid) return 0.f;
+    const float v = x.at(b, h, token, channel);
+    return mean ? v - mean[bh * dim + channel] : v;
+  };
+
+  float amax = 0.f;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) {
+    const int64_t token = static_cast<int64_t>(blk) * block + i / quads;
+    const int channel = (i % quads) * 4;
+    for (int c = 0; c < 4; ++c) amax = fmaxf(amax, fabsf(value(token, channel + c)));
+  }
+  amax = block_max(amax, scratch);
+  const float scale = amax > 0.f ? amax / 127.f : 1.f;
+
+  for (int i = threadIdx.x; i < count; i += blockDim.x) {
+    const int64_t row = static_cast<int64_t>(blk) * block + i / quads;
+    const int channel = (i % quads) * 4;
+    char4 q;
+    q.x = static_cast<signed char>(__float2int_rn(value(row, channel) / scale));
+    q.y = static_cast<signed char>(__float2int_rn(value(row, channel + 1) / scale));
+    q.z = static_cast<signed char>(__float2int_rn(value(row, channel + 2) / scale));
+    q.w = static_cast<signed char>(__float2int_rn(value(row, channel + 3) / scale));
+    *reinterpret_cast<char4*>(codes + ((bh * blocks * block) + row) * dim + channel) = q;
+  }
+  if (threadIdx.x == 0) scales[bh * blocks + blk] = scale;
+}
+
+// One thread per pair of channels of every padded row.
+__global__ void prepare_values_kernel(TokenView v, const int32_t* __restrict__ key_lengths,
+                                      const float* __restrict__ e4m3_scales, int64_t heads, int64_t length, int dim,
+                                      int64_t padded, int64_t pairs, __half2* __restrict__ out) {
+  const int half_dim = dim / 2;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < pairs;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int channel = static_cast<int>(i % half_dim) * 2;
+    const int64_t row = (i / half_dim) % padded, bh = i / half_dim / padded, b = bh / heads, h = bh % heads;
+    const bool valid = row < valid_tokens(key_lengths, b, length);
+    float x0 = valid ? v.at(b, h, row, channel) : 0.f, x1 = valid ? v.at(b, h, row, channel + 1) : 0.f;
+    if (e4m3_scales) {
+      x0 = x0 / e4m3_scales[bh * dim + channel];
+      x1 = x1 / e4m3_scales[bh * dim + channel + 1];
+      const __nv_fp8x2_storage_t fp8 = __nv_cvt_float2_to_fp8x2(make_float2(x0, x1), __NV_SATFINITE, __NV_E4M3);
+      out[i] = __half2(__nv_cvt_fp8x2_to_halfraw2(fp8, __NV_E4M3));
+    } else {
+      out[i] = __floats2half2_rn(x0, x1);
+    }
+  }
+}
+
+// Shared argument checks of the token-tensor passes; sets the error and returns false when one fails.
+bool check_tokens(const char* fn, const void* x, int dtype, const int64_t* strides, int64_t batch, int64_t heads,
+                  int64_t length, int dim) {
+  if (!x || !strides) { turbo_set_error(fn, "null tensor or strides"); return false; }
+  if (!valid_dtype(dtype)) { turbo_set_error(fn, "unsupported dtype"); return false; }
+  if (!valid_attention_dim(dim)) { turbo_set_error(fn, "dim must be 64 or 128"); return false; }
+  if (batch < 1 || heads < 1 || length < 1 || batch * heads > 65535) {
+    turbo_set_error(fn, "batch, heads and length must be positive, batch·heads at most 65535");
+    return false;
+  }
+  if (strides[0] < 0 || strides[1] < 0 || strides[2] < 0) { turbo_set_error(fn, "negative strides"); return false; }
+  return true;
+}
+
+int64_t splits_for(int64_t length) { return (length + kTokensPerSplit - 1) / kTokensPerSplit; }
+}  // namespace
+
+extern "C" int64_t turbo_channel_stats_workspace(int64_t batch, int64_t heads, int64_t length, int dim) {
+  return batch * heads * splits_for(length) * dim;
+}
+
+extern "C" int turbo_channel_stats(const void* x, int dtype, const int64_t* strides, const int32_t* key_lengths,
+                                   int64_t batch, int64_t heads, int64_t length, int dim, int mode, float* partial,
+                                   float* out, void* stream) {
+  const char* fn = "turbo_channel_stats";
+  if (!check_tokens(fn, x, dtype, strides, batch, heads, length, dim)) return -1;
+  if (mode != TURBO_STAT_MEAN && mode != TURBO_STAT_E4M3_SCALE) { turbo_set_error(fn, "unknown mode"); return -1; }
+  if (!partial || !out) { turbo_set_error(fn, "null workspace or output"); return -1; }
+  const int64_t splits = splits_for(length);
+  if (splits > 0x7fffffff) { turbo_set_error(fn, "too many tokens"); return -1; }
+  const TokenView view{x, dtype, strides[0], strides[1], strides[2]};
+  const auto s = static_cast<cudaStream_t>(stream);
+  channel_partials_kernel<<<dim3(static_cast<unsigned>(splits), static_cast<unsigned>(batch * heads)), kThreads, 0, s>>>(
+      view, key_lengths, heads, length, dim, static_cast<int>(splits), mode == TURBO_STAT_E4M3_SCALE, partial);
+  if (int rc = TURBO_LAUNCH_CHECK(fn)) return rc;
+  channel_finish_kernel<<<static_cast<unsigned>(batch * heads), dim, 0, s>>>(partial, key_lengths, heads, length, dim,
+                                                                            static_cast<int>(splits), mode, out);
+  return TURBO_LAUNCH_CHECK(fn);
+}
+
+extern "C" int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_t* strides, const float* mean,
+                                          const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length,
+                                          int dim, int block, int8_t* codes, float* scales, void* stream) {
+  const char* fn = "turbo_quantize_int8_blocks";
+  if (!check_tokens(fn, x, dtype, strides, batch, heads, length, dim)) return -1;
+  if (block != 64 && block != 128) { turbo_set_error(fn, "block must be 64 or 128"); return -1; }
+  if (!codes || !scales) { turbo_set_error(fn, "null output"); return -1; }
+  const int64_t blocks = (length + block - 1) / block;
+  const TokenView view{x, dtype, strides[0], strides[1], strides[2]};
+  quantize_int8_kernel<<<dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(batch * heads)), kThreads, 0,
+                         static_cast<cudaStream_t>(stream)>>>(view, mean, key_lengths, heads, length, dim, block,
+                                                              codes, scales);
+  return TURBO_LAUNCH_CHECK(fn);
+}
+
+extern "C" int turbo_prepare_values(const void* v, int dtype, const int64_t* strides, const int32_t* key_lengths,
+                                    const float* e4m3_scales, int64_t batch, int64_t heads, int64_t length, int dim,
+                                    int block, void* values, void* stream) {
+  const char* fn = "turbo_prepare_values";
+  if (!check_tokens(fn, v, dtype, strides, batch, heads, length, dim)) return -1;
+  if (block != 64 && block != 128) { turbo_set_error(fn, "block must be 64 or 128"); return -1; }
+  if (!values) { turbo_set_error(fn, "null output"); return -1; }
+  const int64_t padded = (length + block - 1) / block * block;
+  const int64_t pairs = batch * heads * padded * dim / 2;
+  const int grid = static_cast<int>(std::min<int64_t>((pairs + kThreads - 1) / kThreads, 132 * 32));
+  const TokenView view{v, dtype, strides[0], strides[1], strides[2]};
+  prepare_values_kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      view, key_lengths, e4m3_scales, heads, length, dim, padded, pairs, static_cast<__half2*>(values));
+  return TURBO_LAUNCH_CHECK(fn);
+}

@@ -1,0 +1,56 @@
+// C ABI of the quantized attention kernel (sage_attention_kernel.cuh): argument checks and the dispatch over head
+// dim, block sizes and P·V format to the kernel's 16 instantiations.
+#include <cmath>
+#include "sage_attention_kernel.cuh"
+
+namespace {
+using namespace turbo;
+
+template <int D, int BQ, int BK, bool kE4M3>
+int launch(const turbo_sage_args& a, cudaStream_t stream) {
+  const char* fn = "turbo_sage_attention";
+  using T = SageTile<D, BQ, BK>;
+  auto kernel = sage_attention_kernel<D, BQ, BK, kE4M3>;
+  if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes)))
+    return rc;
+  const dim3 grid(static_cast<unsigned>((a.q_len + BQ - 1) / BQ), static_cast<unsigned>(a.batch * a.heads));
+  kernel<<<grid, T::kThreads, T::kSharedBytes, stream>>>(a);
+  return TURBO_LAUNCH_CHECK(fn);
+}
+
+template <int D, int BQ, int BK>
+int launch_pv(const turbo_sage_args& a, cudaStream_t s) {
+  return a.v_scales ? launch<D, BQ, BK, true>(a, s) : launch<D, BQ, BK, false>(a, s);
+}
+
+template <int D, int BQ>
+int launch_bk(const turbo_sage_args& a, cudaStream_t s) {
+  return a.block_k == 64 ? launch_pv<D, BQ, 64>(a, s) : launch_pv<D, BQ, 128>(a, s);
+}
+
+template <int D>
+int launch_bq(const turbo_sage_args& a, cudaStream_t s) {
+  return a.block_q == 64 ? launch_bk<D, 64>(a, s) : launch_bk<D, 128>(a, s);
+}
+
+const char* invalid(const turbo_sage_args& a) {
+  if (!a.q_codes || !a.q_scales || !a.k_codes || !a.k_scales || !a.values || !a.out) return "null buffer";
+  if (a.head_dim != 64 && a.head_dim != 128) return "head_dim must be 64 or 128";
+  if ((a.block_q != 64 && a.block_q != 128) || (a.block_k != 64 && a.block_k != 128)) return "blocks must be 64 or 128";
+  if (a.batch < 1 || a.heads < 1 || a.batch * a.heads > 65535) return "batch·heads must be in 1..65535";
+  if (a.q_len < 1 || a.kv_len < 1) return "lengths must be positive";
+  if ((a.q_len + a.block_q - 1) / a.block_q > 0x7fffffff) return "too many query blocks";
+  if (!valid_dtype(a.out_dtype)) return "unsupported output dtype";
+  if (!(a.softmax_scale > 0.f) || std::isinf(a.softmax_scale)) return "softmax_scale must be positive and finite";
+  if ((a.kept_blocks == nullptr) != (a.kept_counts == nullptr)) return "kept_blocks and kept_counts come together";
+  if (a.kept_blocks && a.max_kept < 1) return "max_kept must be positive";
+  return nullptr;
+}
+}  // namespace
+
+extern "C" int turbo_sage_attention(const turbo_sage_args* args, void* stream) {
+  if (!args) { turbo_set_error("turbo_sage_attention", "null arguments"); return -1; }
+  if (const char* why = invalid(*args)) { turbo_set_error("turbo_sage_attention", why); return -1; }
+  const auto s = static_cast<cudaStream_t>(stream);
+  return args->head_dim == 64 ? launch_bq<64>(*args, s) : launch_bq<128>(*args, s);
+}

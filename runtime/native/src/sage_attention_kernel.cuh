@@ -1,0 +1,234 @@
+// SageAttention-style flash attention over INT8 q/k codes and fp16 V (prepared by attention_prep.cu), dense or
+// block-sparse (SLA's kept key blocks). Reference: Turbo.Runtime.Attention.SageAttention, block for block.
+//
+// One CTA per (b·h, query block of BQ rows), one warp per 16 query rows. The query block's codes stay in registers;
+// key blocks of BK tokens (int8 K, fp16 V) stream through shared memory, two stages deep (cp.async, the next tile
+// loading while this one computes). Per key block each warp computes S = Q·Kᵀ with INT8 mma (exact INT32 sums),
+// dequantizes with q_scale·k_scale·softmax_scale·log2(e) (so softmax uses exp2), updates the running row max and
+// sum in fp32, rounds P to fp16 (or ×448 to E4M3, stored exactly in fp16) straight from the accumulator registers,
+// and accumulates P·V with FP16 mma into fp32. Keys past the key length get −∞ before the max, so a partial last
+// block is exact; query rows past Lq are computed on the zero padding and not stored.
+#pragma once
+#include <cuda_fp8.h>
+#include <cmath>
+#include "common.cuh"
+#include "warp_mma.cuh"
+
+namespace turbo {
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kE4M3Max = 448.f;
+
+template <int D, int BQ, int BK>
+struct SageTile {
+  static constexpr int kWarps = BQ / 16;
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kCodeChunks = D / 16;  // 16-byte chunks in a row of int8 codes
+  static constexpr int kValueChunks = D / 8;  // ... in a row of fp16 values
+  static constexpr int kQBytes = BQ * D;
+  static constexpr int kKBytes = BK * D;
+  static constexpr int kVBytes = BK * D * 2;
+  static constexpr int kSharedBytes = kQBytes + 2 * (kKBytes + kVBytes);
+  static constexpr int kScoreTiles = BK / 8;  // 16×8 tiles of S per warp
+  static constexpr int kQkSteps = D / 32;     // k-steps of 32 channels in Q·Kᵀ
+  static constexpr int kOutTiles = D / 8;     // 16×8 tiles of O per warp
+  static constexpr int kPvSteps = BK / 16;    // k-steps of 16 keys in P·V
+  static_assert(kQkSteps % 2 == 0, "K fragments are loaded two k-steps at a time");
+  static_assert((BQ * kCodeChunks) % kThreads == 0 && (BK * kCodeChunks) % kThreads == 0 &&
+                    (BK * kValueChunks) % kThreads == 0,
+                "every thread copies the same number of 16-byte chunks");
+};
+
+__device__ __forceinline__ uint32_t pack_f16(float lo, float hi) {
+  const __half2_raw r = __floats2half2_rn(lo, hi);
+  return static_cast<uint32_t>(r.x) | (static_cast<uint32_t>(r.y) << 16);
+}
+
+// Both values rounded to FP8 E4M3 (nearest even, saturating at ±448), returned as the exactly equal fp16 pair.
+__device__ __forceinline__ uint32_t pack_e4m3_as_f16(float lo, float hi) {
+  const __half2_raw r = __nv_cvt_fp8x2_to_halfraw2(
+      __nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3), __NV_E4M3);
+  return static_cast<uint32_t>(r.x) | (static_cast<uint32_t>(r.y) << 16);
+}
+
+template <int D, int BQ, int BK, bool kE4M3>
+__global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turbo_sage_args a) {
+  using T = SageTile<D, BQ, BK>;
+  extern __shared__ __align__(128) unsigned char shared[];
+  int8_t* const q_smem = reinterpret_cast<int8_t*>(shared);
+  int8_t* const k_smem = q_smem + T::kQBytes;                            // 2 stages
+  __half* const v_smem = reinterpret_cast<__half*>(k_smem + 2 * T::kKBytes);  // 2 stages
+
+  const int q_block = blockIdx.x, q_blocks = gridDim.x;
+  const int64_t bh = blockIdx.y, b = bh / a.heads, h = bh % a.heads;
+  const int64_t k_blocks = (a.kv_len + BK - 1) / BK;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t key_len = a.key_lengths ? min(static_cast<int64_t>(a.key_lengths[b]), a.kv_len) : a.kv_len;
+
+  const int8_t* const q_tile = a.q_codes + (bh * q_blocks + q_block) * static_cast<int64_t>(BQ) * D;
+  const int8_t* const k_head = a.k_codes + bh * k_blocks * BK * D;
+  const __half* const v_head = static_cast<const __half*>(a.values) + bh * k_blocks * BK * D;
+  const float* const k_scales = a.k_scales + bh * k_blocks;
+  const int32_t* const kept = a.kept_blocks ? a.kept_blocks + (bh * q_blocks + q_block) * a.max_kept : nullptr;
+  const int tiles = kept ? a.kept_counts[bh * q_blocks + q_block] : static_cast<int>((key_len + BK - 1) / BK);
+  auto key_block = [&](int i) { return kept ? kept[i] : i; };
+
+  auto load_key_block = [&](int block, int stage) {
+    const int8_t* k_src = k_head + static_cast<int64_t>(block) * BK * D;
+    int8_t* k_dst = k_smem + stage * T::kKBytes;
+#pragma unroll
+    for (int it = 0; it < BK * T::kCodeChunks / T::kThreads; ++it) {
+      const int c = threadIdx.x + it * T::kThreads, row = c / T::kCodeChunks, chunk = c % T::kCodeChunks;
+      cp_async_16(k_dst + swizzled_chunk<T::kCodeChunks>(row, chunk) * 16, k_src + row * D + chunk * 16);
+    }
+    const __half* v_src = v_head + static_cast<int64_t>(block) * BK * D;
+    __half* v_dst = v_smem + stage * BK * D;
+#pragma unroll
+    for (int it = 0; it < BK * T::kValueChunks / T::kThreads; ++it) {
+      const int c = threadIdx.x + it * T::kThreads, row = c / T::kValueChunks, chunk = c % T::kValueChunks;
+      cp_async_16(v_dst + swizzled_chunk<T::kValueChunks>(row, chunk) * 8, v_src + row * D + chunk * 8);
+    }
+  };
+
+  if (tiles > 0) {
+#pragma unroll
+    for (int it = 0; it < BQ * T::kCodeChunks / T::kThreads; ++it) {
+      const int c = threadIdx.x + it * T::kThreads, row = c / T::kCodeChunks, chunk = c % T::kCodeChunks;
+      cp_async_16(q_smem + swizzled_chunk<T::kCodeChunks>(row, chunk) * 16, q_tile + row * D + chunk * 16);
+    }
+    load_key_block(key_block(0), 0);
+  }
+  cp_async_commit();
+
+  const float q_scale = a.q_scales[bh * q_blocks + q_block] * a.softmax_scale * kLog2e;
+  uint32_t q_frag[T::kQkSteps][4];
+  float out[T::kOutTiles][4];
+#pragma unroll
+  for (int n = 0; n < T::kOutTiles; ++n) out[n][0] = out[n][1] = out[n][2] = out[n][3] = 0.f;
+  // Rows g and g+8 of the warp's 16 (g = lane / 4): running max (log2 domain) and this thread's part of the sum.
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
+
+  int block = tiles > 0 ? key_block(0) : 0;
+  int next_block = tiles > 1 ? key_block(1) : 0;
+  for (int i = 0; i < tiles; ++i) {
+    const int stage = i & 1;
+    if (i + 1 < tiles) load_key_block(next_block, stage ^ 1);
+    cp_async_commit();  // possibly empty: keeps "all but the newest group" meaning "this tile" below
+    const int block_after = i + 2 < tiles ? key_block(i + 2) : 0;
+    const float qk_scale = q_scale * k_scales[block];
+    cp_async_wait<1>();
+    __syncthreads();
+
+    if (i == 0) {
+#pragma unroll
+      for (int s = 0; s < T::kQkSteps; ++s)
+        ldmatrix_x4(q_frag[s], q_smem + swizzled_chunk<T::kCodeChunks>(warp * 16 + (lane & 15), 2 * s + (lane >> 4)) * 16);
+    }
+
+    // S = Q·Kᵀ: per 8-key tile, one ldmatrix.x4 gives the B fragments of two k-steps.
+    const int8_t* k_tile = k_smem + stage * T::kKBytes;
+    int acc[T::kScoreTiles][4];
+#pragma unroll
+    for (int j = 0; j < T::kScoreTiles; ++j) {
+      acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
+#pragma unroll
+      for (int s = 0; s < T::kQkSteps; s += 2) {
+        uint32_t k_frag[4];
+        ldmatrix_x4(k_frag, k_tile + swizzled_chunk<T::kCodeChunks>(j * 8 + (lane & 7), 2 * s + (lane >> 3)) * 16);
+        mma_s8(acc[j], q_frag[s], k_frag[0], k_frag[1]);
+        mma_s8(acc[j], q_frag[s + 1], k_frag[2], k_frag[3]);
+      }
+    }
+
+    // Dequantize (log2 domain), mask keys past the length, row max over the tile (4 threads share a row).
+    const bool partial = static_cast<int64_t>(block + 1) * BK > key_len;
+    float score[T::kScoreTiles][4];
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int j = 0; j < T::kScoreTiles; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        float x = static_cast<float>(acc[j][e]) * qk_scale;
+        if (partial && static_cast<int64_t>(block) * BK + j * 8 + (lane & 3) * 2 + (e & 1) >= key_len) x = -INFINITY;
+        score[j][e] = x;
+        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], x);
+      }
+    float shift[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+      const float new_max = fmaxf(row_max[r], tile_max[r]);
+      // A row that has seen only masked keys keeps max −∞; shifting by 0 then keeps exp2 at 0 instead of NaN.
+      shift[r] = new_max == -INFINITY ? 0.f : new_max;
+      const float decay = exp2f(row_max[r] - shift[r]);
+      row_max[r] = new_max;
+      row_sum[r] *= decay;
+#pragma unroll
+      for (int n = 0; n < T::kOutTiles; ++n) {
+        out[n][2 * r] *= decay;
+        out[n][2 * r + 1] *= decay;
+      }
+    }
+
+    // P = exp2(s − max): summed unrounded, rounded into the A fragments of P·V (tiles 2t, 2t+1 → k-step t).
+    uint32_t p_frag[T::kPvSteps][4];
+#pragma unroll
+    for (int t = 0; t < T::kPvSteps; ++t)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int j = 2 * t + half;
+        float p[4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          p[e] = exp2f(score[j][e] - shift[e >> 1]);
+          if constexpr (kE4M3) p[e] *= kE4M3Max;
+        }
+        row_sum[0] += p[0] + p[1];
+        row_sum[1] += p[2] + p[3];
+        p_frag[t][2 * half] = kE4M3 ? pack_e4m3_as_f16(p[0], p[1]) : pack_f16(p[0], p[1]);
+        p_frag[t][2 * half + 1] = kE4M3 ? pack_e4m3_as_f16(p[2], p[3]) : pack_f16(p[2], p[3]);
+      }
+
+    // O += P·V: per 16 keys and 16 channels, one ldmatrix.x4.trans gives the B fragments of two 8-channel tiles.
+    const __half* v_tile = v_smem + stage * BK * D;
+#pragma unroll
+    for (int t = 0; t < T::kPvSteps; ++t)
+#pragma unroll
+      for (int pair = 0; pair < T::kOutTiles / 2; ++pair) {
+        uint32_t v_frag[4];
+        ldmatrix_x4_trans(v_frag, v_tile + swizzled_chunk<T::kValueChunks>(t * 16 + (lane & 15), 2 * pair + (lane >> 4)) * 8);
+        mma_f16(out[2 * pair], p_frag[t], v_frag[0], v_frag[1]);
+        mma_f16(out[2 * pair + 1], p_frag[t], v_frag[2], v_frag[3]);
+      }
+
+    __syncthreads();  // every warp is done with this stage before iteration i + 1 refills it
+    block = next_block;
+    next_block = block_after;
+  }
+
+  // out / sum (· per-channel V scale), rows past Lq dropped.
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
+    row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
+  }
+  const float* const v_scales = a.v_scales ? a.v_scales + bh * D : nullptr;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t q = static_cast<int64_t>(q_block) * BQ + warp * 16 + lane / 4 + 8 * r;
+    if (q >= a.q_len) continue;
+    const int64_t row = b * a.out_strides[0] + h * a.out_strides[1] + q * a.out_strides[2];
+#pragma unroll
+    for (int n = 0; n < T::kOutTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int channel = n * 8 + (lane & 3) * 2 + e;
+        float value = out[n][2 * r + e] / row_sum[r];
+        if constexpr (kE4M3) value *= v_scales[channel];
+        store_from_float(a.out, a.out_dtype, row + channel, value);
+      }
+  }
+}
+
+}  // namespace turbo

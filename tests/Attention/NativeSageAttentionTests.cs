@@ -1,0 +1,89 @@
+using Turbo.Runtime;
+using Turbo.Runtime.Attention;
+using static TorchSharp.torch;
+
+namespace Turbo.Tests.Attention;
+
+/// <summary>
+/// The Sage backend that runs the CUDA kernels where it can: on the CPU (CI has no GPU) it must be the reference
+/// exactly, and it must refuse bad inputs, and calls the kernels cannot take, with a TurboException before any native
+/// or libtorch call. Its agreement with the reference on a GPU is `turbo check-attention`'s job.
+/// </summary>
+public class NativeSageAttentionTests
+{
+    [TestCase(128, 64, PvPrecision.Fp8E4M3)]
+    [TestCase(64, 128, PvPrecision.Fp16)]
+    public void OffTheGpuItIsTheReference(int blockQ, int blockK, PvPrecision pv)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (q, k, v) = AttentionMetrics.RandomQkv(2, 2, 150, 64, seed: blockQ + (int)pv, qScale: 2, vOffset: 1);
+        using var lengths = tensor(new long[] { 150, 97 });
+        var backend = new NativeSageAttention(blockQ, blockK, pv);
+        Assert.That(NativeSageAttention.RunsNative(q), Is.False, "CPU tensors never go to the kernels");
+
+        var dense = backend.Attend(q, k, v, lengths);
+        Assert.That(AttentionMetrics.MaxRelative(dense, new SageAttention(blockQ, blockK, pv).Attend(q, k, v, lengths)), Is.EqualTo(0));
+
+        var map = BlockSelection.Select(q, k, 0.5, blockQ, blockK, lengths);
+        var sparse = backend.Attend(q, k, v, lengths, map);
+        Assert.That(AttentionMetrics.MaxRelative(sparse, backend.Reference.Attend(q, k, v, lengths, map)), Is.EqualTo(0));
+        Assert.That(AttentionMetrics.MaxRelative(sparse, dense), Is.GreaterThan(1e-3), "the block map must change the result");
+    }
+
+    [Test]
+    public void TheKernelsAreRefusedOffTheGpuAfterTheInputChecks()
+    {
+        using var scope = NewDisposeScope();
+        var (q, k, v) = AttentionMetrics.RandomQkv(1, 2, 40, 64, seed: 3);
+        var backend = new NativeSageAttention();
+        var error = Assert.Throws<TurboException>(() => backend.AttendNative(q, k, v));
+        Assert.That(error!.Message, Does.Contain("Sage kernels").And.Contain("on CUDA"));
+        Assert.That(Assert.Throws<TurboException>(() => backend.AttendNative(q.to(ScalarType.Float64), k.to(ScalarType.Float64),
+            v.to(ScalarType.Float64)))!.Message, Does.Contain("found Float64"));
+        // A bad input is named as such, not reported as a device problem.
+        Assert.That(Assert.Throws<TurboException>(() => backend.AttendNative(q, k.narrow(3, 0, 32), v))!.Message,
+            Does.StartWith("attention k"));
+    }
+
+    static IEnumerable<TestCaseData> BadBlockMaps()
+    {
+        // q [1, 2, 100, 64], k [1, 2, 150, 64], blocks 64×64: the map must be Bool [1, 2, 2, 3].
+        yield return new TestCaseData(new long[] { 1, 2, 2, 3 }, ScalarType.Int64, "found Int64 [1, 2, 2, 3]");
+        yield return new TestCaseData(new long[] { 1, 2, 3, 3 }, ScalarType.Bool, "found Bool [1, 2, 3, 3]");
+        yield return new TestCaseData(new long[] { 1, 2, 2 }, ScalarType.Bool, "expected a Bool block map [1, 2, 2, 3]");
+    }
+
+    [TestCaseSource(nameof(BadBlockMaps))]
+    public void BadBlockMapsAreRejected(long[] shape, ScalarType dtype, string expected)
+    {
+        using var scope = NewDisposeScope();
+        var (q, _, _) = AttentionMetrics.RandomQkv(1, 2, 100, 64, seed: 4);
+        var (_, k, v) = AttentionMetrics.RandomQkv(1, 2, 150, 64, seed: 5);
+        var map = ones(shape, dtype: dtype);
+        var backend = new NativeSageAttention(64, 64);
+        foreach (var attend in new Func<Tensor>[] { () => backend.Attend(q, k, v, null, map), () => backend.AttendNative(q, k, v, null, map) })
+            Assert.That(Assert.Throws<TurboException>(() => attend())!.Message, Does.StartWith("Sage attention: expected a Bool block map").And.Contain(expected));
+    }
+
+    [Test]
+    public void TrainingThroughItIsRefused()
+    {
+        using var scope = NewDisposeScope();
+        var (q, k, v) = AttentionMetrics.RandomQkv(1, 1, 64, 64, seed: 6);
+        q.requires_grad_(true);
+        Assert.That(Assert.Throws<TurboException>(() => new NativeSageAttention().Attend(q, k, v))!.Message, Does.Contain("forward-only"));
+    }
+
+    [Test]
+    public void SageSlaSparseBranchIsThisBackend()
+    {
+        // With every block kept and proj_l zero, SageSLA is exactly the backend's dense result (the reference here).
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (q, k, v) = AttentionMetrics.RandomQkv(1, 2, 130, 64, seed: 7, qScale: 2, vOffset: 1);
+        using var sla = new SparseLinearAttention(64, new AttentionConfig { Kind = AttentionKind.SageSla, TopK = 1, BlockQ = 64, BlockK = 128, PvPrecision = PvPrecision.Fp16 });
+        var expected = new NativeSageAttention(64, 128, PvPrecision.Fp16).Attend(q, k, v);
+        Assert.That(AttentionMetrics.MaxRelative(sla.Attend(q, k, v), expected), Is.EqualTo(0));
+    }
+}
