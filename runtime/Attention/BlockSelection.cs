@@ -48,16 +48,17 @@ public static class BlockSelection
 
     /// <summary>
     /// K minus its mean over the valid tokens of each (batch, head), with the tokens past a key length set to 0.
-    /// <paramref name="validKeys"/> is [B, 1, Lk, 1] (1 = valid) or null when every key is valid.
+    /// <paramref name="validKeys"/> is [B, 1, Lk, 1] (1 = valid) or null when every key is valid. The mean is summed
+    /// in float64 and then rounded to k's dtype: for activations that sum is exact, so the mean does not depend on the
+    /// summation order and the CUDA kernel's equals it.
     /// </summary>
     public static Tensor SmoothK(Tensor k, Tensor? validKeys, long[] lengths)
     {
         using var scope = NewDisposeScope();
-        if (validKeys is null) return (k - k.mean([2L], keepdim: true)).MoveToOuterDisposeScope();
-        var counts = tensor(lengths.Select(n => (double)n).ToArray(), dtype: k.dtype, device: k.device).view(-1, 1, 1, 1);
-        var masked = k * validKeys;
-        var mean = masked.sum([2L], keepdim: true) / counts;
-        return ((k - mean) * validKeys).MoveToOuterDisposeScope();
+        var counts = tensor(lengths.Select(n => (double)n).ToArray(), dtype: ScalarType.Float64, device: k.device).view(-1, 1, 1, 1);
+        var sums = (validKeys is null ? k : k * validKeys).sum([2L], keepdim: true, type: ScalarType.Float64);
+        var centred = k - (sums / counts).to(k.dtype);
+        return (validKeys is null ? centred : centred * validKeys).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -4,11 +4,15 @@ namespace Turbo.Runtime.Attention;
 
 /// <summary>
 /// Symmetric INT8 quantization per block of tokens: each block of <c>block</c> consecutive tokens (the last one may be
-/// shorter) of one (batch, head) shares one scale absmax/127; codes are round-half-even(x / scale), in −127..127.
-/// An all-zero block gets scale 1 (its codes are 0 either way), so no division by zero appears.
+/// shorter) of one (batch, head) shares one scale absmax·(1/127), the float32 product with the float32 reciprocal
+/// (exactly what the CUDA kernel computes; a division by 127 would differ from it in the last bit now and then);
+/// codes are round-half-even(x / scale), in −127..127. An all-zero block gets scale 1 (its codes are 0 either way),
+/// so no division by zero appears.
 /// </summary>
 public static class Int8BlockQuantizer
 {
+    const float InverseCodeMax = 1f / 127f;
+
     /// <summary>
     /// x [B, H, L, D] → codes [B, H, L, D] (float64 holding integers, ready for an exact integer matmul) and
     /// scales [B, H, ⌈L/block⌉] float32.
@@ -21,7 +25,7 @@ public static class Int8BlockQuantizer
         var padded = nn.functional.pad(x.to(ScalarType.Float32), [0, 0, 0, blocks * block - length]);
         var grouped = padded.view(b, h, blocks, block, d);
         var absmax = grouped.abs().amax([3, 4]);
-        var scales = where(absmax.gt(0), absmax / 127.0, ones_like(absmax));
+        var scales = where(absmax.gt(0), absmax * InverseCodeMax, ones_like(absmax));
         var codes = (grouped / scales.view(b, h, blocks, 1, 1)).round()
             .view(b, h, blocks * block, d).narrow(2, 0, length).to(ScalarType.Float64);
         return (codes.MoveToOuterDisposeScope(), scales.MoveToOuterDisposeScope());

@@ -8,7 +8,8 @@ namespace Turbo.Runtime.Attention;
 /// The Sage attention backend: the bundled library's CUDA kernels (<see cref="SageKernels"/>) for CUDA tensors of
 /// float32, bfloat16 or float16 when the library is present, the TorchSharp reference <see cref="SageAttention"/>
 /// everywhere else (CPU, float64, no library). Both compute the same function — same blocks, same rounding of the
-/// INT8 codes, of P and of V — up to float32 summation order (docs/attention.md; `turbo check-attention` compares them).
+/// INT8 codes, of the scores and P, of V — up to float32 summation order (docs/attention.md; `turbo check-attention`
+/// compares them).
 /// Head dims other than 64 and 128 go to the kernels zero-padded to the next of those (zero channels add nothing to
 /// q·kᵀ, their outputs are dropped), with the softmax scale of the true head dim, exactly as the reference defines it.
 /// </summary>
@@ -48,7 +49,7 @@ public sealed class NativeSageAttention : IAttentionBackend
         long kernelDim = dim <= 64 ? 64 : 128;
         var (qk, kk, vk) = kernelDim == dim ? (q, k, v) : (PadChannels(q, kernelDim), PadChannels(k, kernelDim), PadChannels(v, kernelDim));
         var output = SageKernels.Attend(qk, kk, vk, keyLengths, blockMap, Reference.BlockQ, Reference.BlockK,
-            e4m3Values: Reference.PvPrecision == PvPrecision.Fp8E4M3, softmaxScale: 1.0 / Math.Sqrt(dim));
+            e4m3Values: Reference.PvPrecision == PvPrecision.Fp8E4M3, scoreScale: SageAttention.ScoreScale(dim));
         return (kernelDim == dim ? output : output.narrow(3, 0, dim)).MoveToOuterDisposeScope();
     }
 

@@ -10,9 +10,11 @@ namespace Turbo.Runtime.Attention;
 /// from q·k by a constant per query row, which softmax ignores.</item>
 /// <item>q and smoothed k are quantized to INT8 per block of BlockQ / BlockK tokens (<see cref="Int8BlockQuantizer"/>);
 /// q·kᵀ of the codes is computed exactly (in float64: integer products summed exactly) and scaled by
-/// scale_q·scale_k·(1/√D) in float32.</item>
-/// <item>V is quantized per channel (scale absmax/448, E4M3) or cast to FP16; P = exp(s − m) is scaled by the static
-/// 448 (FP8) and rounded to E4M3, or cast to FP16.</item>
+/// (scale_q·scale_k)·<see cref="ScoreScale"/> in float32, in that order: scores in log2 units, so that softmax is
+/// exp2, as in the kernel (which then agrees with this reference on every score bit for bit, and on every P as far as
+/// the two exp2 implementations agree: both are CUDA's on the GPU).</item>
+/// <item>V is quantized per channel (scale absmax·(1/448), E4M3) or cast to FP16; P = exp2(s − m) is scaled by the
+/// static 448 (FP8) and rounded to E4M3, or cast to FP16.</item>
 /// <item>A flash-style loop over key blocks keeps the running row max m, the row sum l (of the unrounded P, as the
 /// kernel sums its fp32 P) and the output accumulator in float32; the result is acc / l · scale_v.</item>
 /// </list>
@@ -24,6 +26,15 @@ public sealed class SageAttention : IAttentionBackend
 {
     /// <summary>P is at most 1 after the running max is subtracted; ×448 uses E4M3's whole range (the kernel's 2^8.807).</summary>
     const double PScale = Fp8E4M3.Max;
+
+    /// <summary>The float32 reciprocal the per-channel V scales are multiplied by (the kernel's constant).</summary>
+    const float InverseE4M3Max = (float)(1.0 / Fp8E4M3.Max);
+
+    /// <summary>
+    /// The scores' scale in log2 units, log2(e)/√D: exp2(s·this) = exp(s/√D). One double shared by this reference
+    /// and the kernel's argument, so both round it to the same float32.
+    /// </summary>
+    public static double ScoreScale(long headDim) => 1.4426950408889634 / Math.Sqrt(headDim);
 
     public int BlockQ { get; }
     public int BlockK { get; }
@@ -64,7 +75,7 @@ public sealed class SageAttention : IAttentionBackend
         var keptRows = blockMap is null ? null : BlockSelection.PerQuery(blockMap, BlockQ, queries); // [B, H, Lq, nK]
         var keyPositions = arange(keys, dtype: ScalarType.Int64, device: q.device);
         var lengthColumn = tensor(lengths, device: q.device).view(batch, 1, 1, 1);
-        double softmaxScale = 1.0 / Math.Sqrt(dim);
+        double scoreScale = ScoreScale(dim);
 
         var rowMax = full(batch, heads, queries, 1, double.NegativeInfinity, dtype: ScalarType.Float32, device: q.device);
         var rowSum = zeros(batch, heads, queries, 1, dtype: ScalarType.Float32, device: q.device);
@@ -75,17 +86,17 @@ public sealed class SageAttention : IAttentionBackend
             long start = j * BlockK, size = Math.Min(BlockK, keys - start);
             // Exact integers: |codes·codes| ≤ 128·127² < 2²⁴, so even the cast to float32 loses nothing.
             var dots = qCodes.matmul(kCodes.narrow(2, start, size).transpose(-1, -2)).to(ScalarType.Float32);
-            var dequant = qRowScales * kScales.narrow(2, j, 1).unsqueeze(-1) * softmaxScale;
+            var dequant = qRowScales * kScales.narrow(2, j, 1).unsqueeze(-1) * scoreScale;
             var s = dots * dequant;                                                             // [B, H, Lq, size]
             var masked = keyPositions.narrow(0, start, size).view(1, 1, 1, size).ge(lengthColumn);
             if (keptRows is not null) masked = masked.logical_or(keptRows.narrow(3, j, 1).logical_not());
             s = s.masked_fill(masked, double.NegativeInfinity);
 
             var newMax = maximum(rowMax, s.amax([-1L], keepdim: true));
-            // A row that has seen only masked keys so far has max −∞; subtracting 0 instead keeps exp() at 0, not NaN.
+            // A row that has seen only masked keys so far has max −∞; subtracting 0 instead keeps exp2() at 0, not NaN.
             var shift = where(newMax.isinf(), zeros_like(newMax), newMax);
-            var decay = (rowMax - shift).exp();
-            var p = (s - shift).exp();
+            var decay = (rowMax - shift).exp2();
+            var p = (s - shift).exp2();
             if (PvPrecision == PvPrecision.Fp8E4M3) p = p * PScale;
             var pRounded = PvPrecision == PvPrecision.Fp8E4M3 ? Fp8E4M3.Round(p) : p.to(ScalarType.Float16).to(ScalarType.Float32);
             rowSum.mul_(decay).add_(p.sum([-1L], keepdim: true));
@@ -116,7 +127,7 @@ public sealed class SageAttention : IAttentionBackend
 
     /// <summary>
     /// v [B, H, Lk, D] float32 (0 past the key lengths) → the P·V operand as float32 values and the scales that undo
-    /// it: per channel E4M3 (values v / scale rounded, scales absmax/448 [B, H, 1, D], 1 where the absmax is 0), or
+    /// it: per channel E4M3 (values v / scale rounded, scales absmax·(1/448) [B, H, 1, D], 1 where the absmax is 0), or
     /// FP16 (values rounded to fp16, scale 1).
     /// </summary>
     public static (Tensor Values, Tensor Scales) QuantizeValues(Tensor v, PvPrecision precision)
@@ -124,7 +135,7 @@ public sealed class SageAttention : IAttentionBackend
         if (precision == PvPrecision.Fp16)
             return (v.to(ScalarType.Float16).to(ScalarType.Float32), ones(1, dtype: ScalarType.Float32, device: v.device));
         var absmax = v.abs().amax([2L], keepdim: true);
-        var scales = where(absmax.gt(0), absmax / Fp8E4M3.Max, ones_like(absmax));
+        var scales = where(absmax.gt(0), absmax * InverseE4M3Max, ones_like(absmax));
         return (Fp8E4M3.Round(v / scales), scales);
     }
 }

@@ -17,10 +17,10 @@ public static class SageKernels
     /// <summary>Outputs start as NaN (floats), −128 (INT8 codes, never produced) or −1 (indices), so unwritten elements show.</summary>
     public static bool PoisonOutputs { get; set; }
 
-    /// <summary>Per (b, h, channel): the mean over each sample's valid tokens, float32 [B, H, D] (K smoothing).</summary>
+    /// <summary>Per (b, h, channel): the mean over each sample's valid tokens (summed in float64), float32 [B, H, D] (K smoothing).</summary>
     public static Tensor TokenMean(Tensor x, Tensor? keyLengths) => ChannelStats(x, keyLengths, TurboNative.StatMean);
 
-    /// <summary>Per (b, h, channel): absmax/448 over the valid tokens (1 where it is 0), float32 [B, H, D] (V's E4M3 scales).</summary>
+    /// <summary>Per (b, h, channel): absmax·(1/448) over the valid tokens (1 where it is 0), float32 [B, H, D] (V's E4M3 scales).</summary>
     public static Tensor E4M3Scales(Tensor v, Tensor? keyLengths) => ChannelStats(v, keyLengths, TurboNative.StatE4M3Scale);
 
     static Tensor ChannelStats(Tensor x, Tensor? keyLengths, int mode)
@@ -28,7 +28,7 @@ public static class SageKernels
         using var scope = NewDisposeScope();
         var input = ChannelsContiguous(x);
         var (batch, heads, length, dim) = Dims(input);
-        var partial = empty(TurboNative.turbo_channel_stats_workspace(batch, heads, length, dim), ScalarType.Float32, x.device);
+        var partial = empty(TurboNative.turbo_channel_stats_workspace(batch, heads, length, dim), ScalarType.Float64, x.device);
         var output = NewOutput([batch, heads, dim], ScalarType.Float32, x.device);
         TurboNative.Check(TurboNative.turbo_channel_stats(TurboNative.StridedPtr(input), TurboNative.DType(input),
             Strides(input), TurboNative.PtrOrNull(keyLengths), batch, heads, length, dim, mode, TurboNative.Ptr(partial),
@@ -98,10 +98,11 @@ public static class SageKernels
     /// The whole quantized attention: K's mean, INT8 q and smoothed k per block, V prepared (E4M3 with per-channel
     /// scales, or fp16), the kept-block lists of <paramref name="blockMap"/> (null: every key block), then the flash
     /// kernel. q [B, H, Lq, D], k and v [B, H, Lk, D] of one dtype (float32, bfloat16 or float16); keyLengths int
-    /// [B] or null → [B, H, Lq, D] in q's dtype, a view of a [B, Lq, H, D] buffer (what the output projection wants).
+    /// [B] or null; scoreScale the softmax scale times log2(e) (the kernel's softmax is in base 2) → [B, H, Lq, D] in
+    /// q's dtype, a view of a [B, Lq, H, D] buffer (what the output projection wants).
     /// </summary>
     public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap, int blockQ, int blockK,
-        bool e4m3Values, double softmaxScale)
+        bool e4m3Values, double scoreScale)
     {
         using var scope = NewDisposeScope();
         var lengths = keyLengths?.to(ScalarType.Int32, q.device).contiguous();
@@ -124,7 +125,7 @@ public static class SageKernels
             OutStrideB = queries * heads * dim, OutStrideH = dim, OutStrideL = heads * dim,
             Batch = batch, Heads = heads, QueryLength = queries, KeyLength = keys,
             HeadDim = (int)dim, BlockQ = blockQ, BlockK = blockK, MaxKept = maxKept,
-            OutDtype = TurboNative.DType(q), SoftmaxScale = (float)softmaxScale,
+            OutDtype = TurboNative.DType(q), ScoreScale = (float)scoreScale,
         };
         TurboNative.Check(TurboNative.turbo_sage_attention(in args, IntPtr.Zero));
         return output.transpose(1, 2).MoveToOuterDisposeScope();

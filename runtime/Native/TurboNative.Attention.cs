@@ -21,7 +21,7 @@ public static partial class TurboNative
         public long OutStrideB, OutStrideH, OutStrideL;
         public long Batch, Heads, QueryLength, KeyLength;
         public int HeadDim, BlockQ, BlockK, MaxKept, OutDtype;
-        public float SoftmaxScale;
+        public float ScoreScale;
     }
 
     internal const int StatMean = 0;

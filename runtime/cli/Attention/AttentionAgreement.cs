@@ -13,15 +13,16 @@ public sealed record KernelAgreement(string Kernel, string Case, string DType, d
 public sealed record StageAgreement(string Stage, string Case, string Measure, double Error, double MaxAbsError, double Tolerance, bool Ok);
 
 /// <summary>
-/// How close a kernel must come to its reference. Both quantize the same blocks the same way, so they differ only
-/// where float32 arithmetic is ordered differently: K's mean summed in another order (which moves an INT8 code one step
-/// when it sits on a rounding tie, rarely), exp vs exp2 and the dequantization product rounded differently (which
-/// moves an E4M3-rounded P one step, 6–12% of that P, when it sits on a tie: about one P in 10⁶), and the final
-/// rounding to the output dtype (one bf16 step is 0.4% of an element). Each such event changes an output by a small
-/// fraction of one key's weight, so the maximum error allows several bf16 steps (2%, 0.5% for float16/float32 whose
-/// steps are far smaller) and the relative L1 error, which a real indexing or masking bug moves by percents, 0.1%.
-/// Against exact float64 attention the kernels carry their quantization error (docs/attention.md: cosine ≥ 0.9993
-/// on such inputs); a cosine under 0.995 means something other than rounding is wrong.
+/// How close a kernel must come to its reference. Both quantize the same blocks with the same float32 operations
+/// (K's mean summed in float64 and rounded once, scales multiplied by the same reciprocals, scores dequantized in the
+/// same order and exponentiated with exp2), so the codes, scales, V values and every P agree exactly, as the
+/// preparation checks require. The outputs still differ where the sums are ordered differently: the row sum and the
+/// P·V accumulation (float32, a few 1e-7), which then moves the final rounding to the output dtype by one step for a
+/// few elements (one bf16 step is 0.4% of an element). Should the two exp2 implementations disagree in a last bit, an
+/// E4M3-rounded P on a tie moves one step (6–12% of that P) and its output row by a fraction of that key's weight. So
+/// the maximum error allows several bf16 steps (2%; 0.5% for float16/float32 outputs) and the relative L1 error, which
+/// an indexing or masking bug moves by percents, 0.1%. Against exact float64 attention the kernels carry their
+/// quantization error (docs/attention.md: cosine ≥ 0.9993 on such inputs); under 0.995 something else is wrong.
 /// </summary>
 public static class AgreementRules
 {

@@ -37,6 +37,8 @@ static class CheckAttentionCommand
         var device = CUDA;
         if (!TurboNative.HasAttentionKernels)
             throw new TurboException("check-attention needs the native library with the attention kernels: " + TurboNative.Describe());
+        // Logs of GPU runs are files: give the tables room instead of a terminal's 80 columns.
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 180);
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(TurboNative.Describe())}[/]");
         manual_seed(seed);
         using var noGrad = no_grad();

@@ -76,14 +76,14 @@ int turbo_int8_linear(const int8_t* x, const float* x_scale, const int8_t* w, co
  * Prepared buffers are [B·H, ⌈L/block⌉·block, D], contiguous, with zero rows past L and past the key lengths. */
 
 /* Per-channel statistics over the valid tokens of x, out: fp32 [B·H, D]. mode TURBO_STAT_MEAN: the mean (K
- * smoothing); TURBO_STAT_E4M3_SCALE: absmax / 448, or 1 where the absmax is 0 (per-channel FP8 E4M3 scales of V).
- * partial: fp32 scratch of turbo_channel_stats_workspace(...) floats. */
+ * smoothing; summed in fp64, then rounded); TURBO_STAT_E4M3_SCALE: absmax · (1/448 as fp32), or 1 where the absmax
+ * is 0 (per-channel FP8 E4M3 scales of V). partial: fp64 scratch of turbo_channel_stats_workspace(...) doubles. */
 enum turbo_stat { TURBO_STAT_MEAN = 0, TURBO_STAT_E4M3_SCALE = 1 };
 int64_t turbo_channel_stats_workspace(int64_t batch, int64_t heads, int64_t length, int dim);
 int turbo_channel_stats(const void* x, int dtype, const int64_t* strides, const int32_t* key_lengths, int64_t batch,
-                        int64_t heads, int64_t length, int dim, int mode, float* partial, float* out, void* stream);
+                        int64_t heads, int64_t length, int dim, int mode, double* partial, float* out, void* stream);
 
-/* Symmetric INT8 per block of `block` tokens of one (b, h): scale = absmax/127 (1 for an all-zero block), code =
+/* Symmetric INT8 per block of `block` tokens of one (b, h): scale = absmax · (1/127 as fp32) (1 for an all-zero block), code =
  * round-half-even((x − mean) / scale). mean: fp32 [B·H, D] subtracted first (K smoothing), or NULL. Tokens past the
  * key lengths count as 0 (pass NULL for queries). codes: int8 [B·H, ⌈L/block⌉·block, D]; scales: fp32 [B·H, ⌈L/block⌉]. */
 int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_t* strides, const float* mean,
@@ -102,10 +102,10 @@ int turbo_prepare_values(const void* v, int dtype, const int64_t* strides, const
 int turbo_block_map_indices(const uint8_t* map, int64_t rows, int blocks, int max_kept, int32_t* indices,
                             int32_t* counts, void* stream);
 
-/* Flash-style attention over the prepared buffers: per (b, h) and query block of block_q rows, s = (q codes · k
- * codes) · q_scale · k_scale · softmax_scale (INT8 mma, INT32 sums), online softmax in fp32 (running max, the sum of
- * the unrounded P), P rounded to fp16 (or ×448 and rounded to E4M3 when v_scales is given), P·V in FP16 mma with
- * fp32 sums; out = acc / sum (· v_scale). Key blocks: all up to the key length, or the kept ones of each query block
+/* Flash-style attention over the prepared buffers: per (b, h) and query block of block_q rows, scores in log2 units
+ * s = (q codes · k codes) · ((q_scale · k_scale) · score_scale) (INT8 mma, INT32 sums; score_scale = log2(e)/√D as
+ * fp32), online softmax in fp32 with exp2 (running max, the sum of the unrounded P), P rounded to fp16 (or ×448 and
+ * rounded to E4M3 when v_scales is given), P·V in FP16 mma with fp32 sums; out = acc / sum (· v_scale). Key blocks: all up to the key length, or the kept ones of each query block
  * (kept_blocks: int32 [B·H, ⌈Lq/block_q⌉, max_kept] ascending, kept_counts: int32 [B·H, ⌈Lq/block_q⌉]).
  * out: [B, H, Lq, D] of out_dtype at out_strides (b, h, token). A query that sees no key gets 0/0 (NaN). */
 typedef struct turbo_sage_args {
@@ -122,7 +122,7 @@ typedef struct turbo_sage_args {
   int64_t out_strides[3];
   int64_t batch, heads, q_len, kv_len;
   int32_t head_dim, block_q, block_k, max_kept, out_dtype;
-  float softmax_scale;
+  float score_scale;           /* softmax scale × log2(e) */
 } turbo_sage_args;
 int turbo_sage_attention(const turbo_sage_args* args, void* stream);
 

@@ -8,8 +8,13 @@
 namespace {
 constexpr int kThreads = 256;
 // Tokens one block of the statistics pass reduces; the partial results are then summed in a fixed order, so the
-// statistics are deterministic (no atomics).
+// statistics are deterministic (no atomics). Sums are float64: for activations they are exact, so the mean is the
+// correctly rounded one whatever the order, and equal to the reference's float64 mean (BlockSelection.SmoothK).
 constexpr int64_t kTokensPerSplit = 512;
+// Scales multiply by these float constants, as the references do (Int8BlockQuantizer, SageAttention.QuantizeValues):
+// an exact, device-independent definition (torch itself turns a division by a scalar into this product on CUDA).
+constexpr float kInverseInt8Max = 1.f / 127.f;
+constexpr float kInverseE4M3Max = 1.f / 448.f;
 
 bool valid_attention_dim(int dim) { return dim == 64 || dim == 128; }
 
@@ -28,37 +33,41 @@ __device__ __forceinline__ int64_t valid_tokens(const int32_t* key_lengths, int6
 
 // partial[bh][split][d]: sum (or absmax) of channel d over the split's valid tokens. 256/dim tokens at a time.
 __global__ void channel_partials_kernel(TokenView x, const int32_t* __restrict__ key_lengths, int64_t heads,
-                                        int64_t length, int dim, int splits, bool absmax, float* __restrict__ partial) {
-  __shared__ float scratch[kThreads];
+                                        int64_t length, int dim, int splits, bool absmax, double* __restrict__ partial) {
+  __shared__ double scratch[kThreads];
   const int split = blockIdx.x;
   const int64_t bh = blockIdx.y, b = bh / heads, h = bh % heads;
   const int64_t end = min((split + 1) * kTokensPerSplit, valid_tokens(key_lengths, b, length));
   const int parallel = kThreads / dim, channel = threadIdx.x % dim, slot = threadIdx.x / dim;
-  float acc = 0.f;
+  double acc = 0.0;
   for (int64_t t = split * kTokensPerSplit + slot; t < end; t += parallel) {
-    const float v = x.at(b, h, t, channel);
-    acc = absmax ? fmaxf(acc, fabsf(v)) : acc + v;
+    const double v = x.at(b, h, t, channel);
+    acc = absmax ? fmax(acc, fabs(v)) : acc + v;
   }
   scratch[threadIdx.x] = acc;
   __syncthreads();
   if (threadIdx.x >= dim) return;
-  float total = 0.f;
-  for (int s = 0; s < parallel; ++s) total = absmax ? fmaxf(total, scratch[s * dim + channel]) : total + scratch[s * dim + channel];
+  double total = 0.0;
+  for (int s = 0; s < parallel; ++s) total = absmax ? fmax(total, scratch[s * dim + channel]) : total + scratch[s * dim + channel];
   partial[(bh * splits + split) * dim + channel] = total;
 }
 
-__global__ void channel_finish_kernel(const float* __restrict__ partial, const int32_t* __restrict__ key_lengths,
+__global__ void channel_finish_kernel(const double* __restrict__ partial, const int32_t* __restrict__ key_lengths,
                                       int64_t heads, int64_t length, int dim, int splits, int mode, float* __restrict__ out) {
   const int64_t bh = blockIdx.x;
   const int channel = threadIdx.x;
   const bool absmax = mode == TURBO_STAT_E4M3_SCALE;
-  float total = 0.f;
+  double total = 0.0;
   for (int s = 0; s < splits; ++s) {
-    const float p = partial[(bh * splits + s) * dim + channel];
-    total = absmax ? fmaxf(total, p) : total + p;
+    const double p = partial[(bh * splits + s) * dim + channel];
+    total = absmax ? fmax(total, p) : total + p;
   }
-  if (absmax) out[bh * dim + channel] = total > 0.f ? total / 448.f : 1.f;
-  else out[bh * dim + channel] = total / static_cast<float>(valid_tokens(key_lengths, bh / heads, length));
+  if (absmax) {
+    const float amax = static_cast<float>(total);  // exact: a maximum of float values
+    out[bh * dim + channel] = amax > 0.f ? amax * kInverseE4M3Max : 1.f;
+  } else {
+    out[bh * dim + channel] = static_cast<float>(total / static_cast<double>(valid_tokens(key_lengths, bh / heads, length)));
+  }
 }
 
 // One block per (bh, token block): absmax over the block's block × dim values (after the mean), then the codes.
@@ -84,7 +93,7 @@ __global__ void quantize_int8_kernel(TokenView x, const float* __restrict__ mean
     for (int c = 0; c < 4; ++c) amax = fmaxf(amax, fabsf(value(token, channel + c)));
   }
   amax = block_max(amax, scratch);
-  const float scale = amax > 0.f ? amax / 127.f : 1.f;
+  const float scale = amax > 0.f ? amax * kInverseInt8Max : 1.f;
 
   for (int i = threadIdx.x; i < count; i += blockDim.x) {
     const int64_t row = static_cast<int64_t>(blk) * block + i / quads;
@@ -143,7 +152,7 @@ extern "C" int64_t turbo_channel_stats_workspace(int64_t batch, int64_t heads, i
 }
 
 extern "C" int turbo_channel_stats(const void* x, int dtype, const int64_t* strides, const int32_t* key_lengths,
-                                   int64_t batch, int64_t heads, int64_t length, int dim, int mode, float* partial,
+                                   int64_t batch, int64_t heads, int64_t length, int dim, int mode, double* partial,
                                    float* out, void* stream) {
   const char* fn = "turbo_channel_stats";
   if (!check_tokens(fn, x, dtype, strides, batch, heads, length, dim)) return -1;

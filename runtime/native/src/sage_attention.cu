@@ -41,7 +41,7 @@ const char* invalid(const turbo_sage_args& a) {
   if (a.q_len < 1 || a.kv_len < 1) return "lengths must be positive";
   if ((a.q_len + a.block_q - 1) / a.block_q > 0x7fffffff) return "too many query blocks";
   if (!valid_dtype(a.out_dtype)) return "unsupported output dtype";
-  if (!(a.softmax_scale > 0.f) || std::isinf(a.softmax_scale)) return "softmax_scale must be positive and finite";
+  if (!(a.score_scale > 0.f) || std::isinf(a.score_scale)) return "score_scale must be positive and finite";
   if ((a.kept_blocks == nullptr) != (a.kept_counts == nullptr)) return "kept_blocks and kept_counts come together";
   if (a.kept_blocks && a.max_kept < 1) return "max_kept must be positive";
   return nullptr;

@@ -4,7 +4,8 @@
 // One CTA per (b·h, query block of BQ rows), one warp per 16 query rows. The query block's codes stay in registers;
 // key blocks of BK tokens (int8 K, fp16 V) stream through shared memory, two stages deep (cp.async, the next tile
 // loading while this one computes). Per key block each warp computes S = Q·Kᵀ with INT8 mma (exact INT32 sums),
-// dequantizes with q_scale·k_scale·softmax_scale·log2(e) (so softmax uses exp2), updates the running row max and
+// dequantizes with (q_scale·k_scale)·softmax_scale·log2(e) (so softmax uses exp2; the reference multiplies in the
+// same order, so the scores agree bit for bit), updates the running row max and
 // sum in fp32, rounds P to fp16 (or ×448 to E4M3, stored exactly in fp16) straight from the accumulator registers,
 // and accumulates P·V with FP16 mma into fp32. Keys past the key length get −∞ before the max, so a partial last
 // block is exact; query rows past Lq are computed on the zero padding and not stored.
@@ -16,7 +17,6 @@
 
 namespace turbo {
 
-constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kE4M3Max = 448.f;
 
 template <int D, int BQ, int BK>
@@ -100,7 +100,7 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
   }
   cp_async_commit();
 
-  const float q_scale = a.q_scales[bh * q_blocks + q_block] * a.softmax_scale * kLog2e;
+  const float q_scale = a.q_scales[bh * q_blocks + q_block];
   uint32_t q_frag[T::kQkSteps][4];
   float out[T::kOutTiles][4];
 #pragma unroll
@@ -115,7 +115,7 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
     if (i + 1 < tiles) load_key_block(next_block, stage ^ 1);
     cp_async_commit();  // possibly empty: keeps "all but the newest group" meaning "this tile" below
     const int block_after = i + 2 < tiles ? key_block(i + 2) : 0;
-    const float qk_scale = q_scale * k_scales[block];
+    const float qk_scale = (q_scale * k_scales[block]) * a.score_scale;
     cp_async_wait<1>();
     __syncthreads();
 
