@@ -7,10 +7,11 @@ public static class LinearKernels
 {
     /// <summary>
     /// The INT8 product for per-channel weights when both could run; 128×128 block weights always take
-    /// <see cref="Int8Gemm.Mma"/>. The fused mma kernel is the default because it writes the output once instead of
-    /// an INT32 matrix and then the output; `turbo check-int8` times both at Wan's shapes so the faster can be chosen.
+    /// <see cref="Int8Gemm.Mma"/>. cuBLASLt is the default by measurement (`turbo check-int8`, one H200, docs/PERF.md):
+    /// its INT8 GEMM runs at 940–1,540 TOP/s at Wan's shapes, 2.0–2.7× the fused mma.sync kernel, which more than pays
+    /// for the INT32 round trip through the separate epilogue.
     /// </summary>
-    public static Int8Gemm PerChannelGemm { get; set; } = Int8Gemm.Mma;
+    public static Int8Gemm PerChannelGemm { get; set; } = Int8Gemm.CublasLt;
 
     /// <summary>A kernel for <paramref name="weight"/> (which it takes ownership of): CUDA INT8 or the reference.</summary>
     public static ILinearKernel For(QuantizedWeight weight)
