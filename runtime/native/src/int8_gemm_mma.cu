@@ -10,6 +10,7 @@
 // product) and never stored. Works on sm_80 and later (mma.sync, cp.async, ldmatrix); Hopper runs it as is.
 #include <cstdint>
 #include "int8_common.cuh"
+#include "warp_mma.cuh"
 
 namespace {
 constexpr int kBM = 128, kBN = 128, kBK = 64;
@@ -30,35 +31,8 @@ static_assert(kBM * kBK / 16 == 2 * kThreads, "each thread copies two 16-byte ch
 // or with 128×128 block weight scales (one INT32 sum per 128-wide slice of k, folded into float32 slice by slice).
 enum Mode { kRawInt32 = 0, kChannelScale = 1, kBlockScale = 2 };
 
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global → shared, asynchronously; with valid == false nothing is read and the 16 bytes become zeros.
-__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid) {
-  const int src_bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int kPending>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending)); }
-
-// Four 8×8 matrices of 16-bit elements = four 8-row × 16-byte int8 blocks; lane l gives the row address of block l/8
-// and receives, from each block, row l/4, bytes 4·(l%4)..+3: exactly an mma.m16n8k32 s8 fragment register.
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-// d += a·b for one 16×8 tile over 32 values of k, exact in INT32.
-__device__ __forceinline__ void mma_s8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+// cp.async with zero fill, ldmatrix and mma.sync s8: warp_mma.cuh (shared with the attention kernels).
+using namespace turbo;
 
 // Starts copying the k tile at k0 of the CTA's 128 x rows and 128 w rows into one stage (no wait).
 __device__ __forceinline__ void load_stage(uint32_t stage, const int8_t* x, const int8_t* w, int64_t rows, int n,
@@ -123,7 +97,7 @@ __global__ void __launch_bounds__(kThreads)
       row_scale[mi][h] = (kMode == kBlockScale && row < rows) ? x_scale[row] : 0.f;
     }
 
-  const uint32_t smem_base = smem_u32(smem);
+  const uint32_t smem_base = shared_address(smem);
   const int k_tiles = (k + kBK - 1) / kBK;
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
@@ -131,7 +105,7 @@ __global__ void __launch_bounds__(kThreads)
     cp_async_commit();  // committed even when empty, so that group counts stay uniform
   }
 
-  // ldmatrix row addresses of this lane (see ldmatrix_x4): x blocks are (rows 0-7 | 8-15) × (k 0-15 | 16-31) →
+  // ldmatrix row addresses of this lane (see warp_mma.cuh): x blocks are (rows 0-7 | 8-15) × (k 0-15 | 16-31) →
   // a0..a3; w blocks are (k 0-15 | 16-31) × (channels 0-7 | 8-15) → b0, b1 of two adjacent 8-channel tiles.
   const int a_row = warp_m * kWarpM + (lane & 15), a_col = (lane >> 4) * 16;
   const int b_row = warp_n * kWarpN + (lane & 7) + ((lane >> 4) << 3), b_col = ((lane >> 3) & 1) * 16;

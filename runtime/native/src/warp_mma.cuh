@@ -1,4 +1,4 @@
-// Warp-level tensor-core primitives of the attention kernels (sm_80+): asynchronous global→shared copies, ldmatrix
+// Warp-level tensor-core primitives of the attention and INT8 GEMM kernels (sm_80+): asynchronous global→shared copies, ldmatrix
 // and mma.sync. Fragment layouts are the PTX ISA's (section "Matrix Fragments for mma.m16n8k16 / m16n8k32"); with
 // g = lane / 4 and t = lane % 4 a thread holds
 //   A 16×16 f16 (4 × f16x2):  {row g, cols 2t..2t+1}, {row g+8, same}, {row g, cols 8+2t..}, {row g+8, cols 8+2t..}
@@ -22,6 +22,11 @@ __device__ __forceinline__ uint32_t shared_address(const void* p) {
 __device__ __forceinline__ void cp_async_16(void* shared, const void* global) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared_address(shared)), "l"(global));
 }
+// The same with a zero fill, for tile tails: with valid == false nothing is read and the 16 bytes become zeros.
+__device__ __forceinline__ void cp_async_16(uint32_t shared, const void* global, bool valid) {
+  const int src_bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared), "l"(global), "r"(src_bytes));
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 // Waits until at most `pending` of this thread's most recent groups are still in flight.
 template <int pending>
@@ -29,11 +34,13 @@ __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_gr
 
 // Four 8×8 matrices of 16-bit elements (8 rows of 16 bytes each); lanes 8i..8i+7 give the row addresses of matrix i,
 // register i receives matrix i with the thread holding row lane/4, elements 2·(lane%4) and +1.
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) {
+// `row` is a shared-window address (shared_address), for kernels that keep tile addresses as 32-bit offsets.
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t row) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(row)));
+               : "r"(row));
 }
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) { ldmatrix_x4(r, shared_address(row)); }
 // The same, each matrix transposed: the thread holds column lane/4, rows 2·(lane%4) and +1.
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
