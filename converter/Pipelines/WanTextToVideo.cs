@@ -4,15 +4,31 @@ using Turbo.Converter.Checkpoints;
 using Turbo.Converter.Running;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
+using Turbo.Runtime.Packaging;
 using Turbo.Runtime.Sampling;
 using Turbo.Runtime.Text;
 using static TorchSharp.torch;
 
 namespace Turbo.Converter.Pipelines;
 
-/// <summary>What a pipeline samples when not told otherwise (model_index.json, "_sample_defaults").</summary>
+/// <summary>
+/// What a pipeline samples when not told otherwise (model_index.json, "_sample_defaults"; a package's sampler and
+/// video size): clip size, steps, CFG guidance, flow shift, and the solver — UniPC for diffusers folders; packages
+/// may name another and give explicit noise levels (<see cref="Times"/>) for few-step samplers.
+/// </summary>
 public sealed record SampleSettings(int Frames, int Height, int Width, int Steps, double Guidance, double Shift)
 {
+    public string Solver { get; init; } = "unipc";
+    public IReadOnlyList<double>? Times { get; init; }
+
+    /// <summary>A package's sampler at its video size.</summary>
+    public static SampleSettings From(SamplerSettings sampler, VideoSettings video) =>
+        new(video.Frames, video.Height, video.Width, sampler.Steps, sampler.Guidance, sampler.Shift) { Solver = sampler.Solver, Times = sampler.Times };
+
+    public SamplerSettings Sampler => new() { Solver = Solver, Steps = Steps, Shift = Shift, Guidance = Guidance, Times = Times };
+
+    public VideoSettings Video => new(Frames, Height, Width);
+
     public JsonObject ToJson() => new()
     {
         ["frames"] = Frames, ["height"] = Height, ["width"] = Width,
@@ -49,25 +65,48 @@ public sealed class WanTextToVideo : IDisposable
     public static WanTextToVideo Load(string root, Device device, ScalarType transformerDtype)
     {
         var defaults = ReadIndex(root);
-        var tokenizer = WordTokenizer.Load(Path.Combine(root, "tokenizer", TokenizerFile));
+        return Assemble(root, Path.Combine(root, "tokenizer"), Path.Combine(root, "text_encoder"), Path.Combine(root, "vae"), defaults, () =>
+        {
+            using var checkpoint = AdaptedCheckpoints.OpenWan(Path.Combine(root, "transformer"), null);
+            return WanModelLoader.Load(checkpoint, transformerDtype, device);
+        }, device);
+    }
+
+    /// <summary>
+    /// Loads a package (<see cref="PackageFolder.Open"/> verifies its version and every file's hash first): its text
+    /// encoder, tokenizer and VAE, its transformer with the attention and Linear kinds its manifest names, its sampler.
+    /// </summary>
+    public static WanTextToVideo LoadPackage(string folder, Device device, ScalarType transformerDtype)
+    {
+        var manifest = PackageFolder.Open(folder);
+        FlowSolvers.Create(manifest.Sampler.Solver);
+        var parts = manifest.Components;
+        return Assemble(folder, PackageFolder.Resolve(folder, parts.Tokenizer), PackageFolder.Resolve(folder, parts.TextEncoder),
+            PackageFolder.Resolve(folder, parts.Vae), SampleSettings.From(manifest.Sampler, manifest.Video),
+            () => WanPackage.LoadTransformer(folder, manifest, transformerDtype, device), device);
+    }
+
+    static WanTextToVideo Assemble(string root, string tokenizerFolder, string textEncoderFolder, string vaeFolder, SampleSettings defaults,
+        Func<WanModel> loadTransformer, Device device)
+    {
+        var tokenizer = WordTokenizer.Load(Path.Combine(tokenizerFolder, TokenizerFile));
         var parts = new List<IDisposable>();
         try
         {
-            var textEncoder = Umt5Encoder.FromCheckpoint(Path.Combine(root, "text_encoder"), ScalarType.Float32, device);
+            var textEncoder = Umt5Encoder.FromCheckpoint(textEncoderFolder, ScalarType.Float32, device);
             parts.Add(textEncoder);
             if (textEncoder.Config.VocabSize < tokenizer.VocabSize)
                 throw new TurboException($"{root}: the tokenizer has {tokenizer.VocabSize} words, the text encoder only {textEncoder.Config.VocabSize}");
-            using var checkpoint = AdaptedCheckpoints.OpenWan(Path.Combine(root, "transformer"), null);
-            var transformer = WanModelLoader.Load(checkpoint, transformerDtype, device);
+            var transformer = loadTransformer();
             parts.Add(transformer);
             if (transformer.Config.TextDim != textEncoder.Config.DModel)
                 throw new TurboException($"{root}: the transformer expects text_dim {transformer.Config.TextDim}, the text encoder gives {textEncoder.Config.DModel}");
-            var vae = WanVae.FromCheckpoint(Path.Combine(root, "vae"), device);
+            var vae = WanVae.FromCheckpoint(vaeFolder, device);
             parts.Add(vae);
             if (vae.Config.ZDim != transformer.Config.InDim)
                 throw new TurboException($"{root}: the VAE has z_dim {vae.Config.ZDim}, the transformer in_channels {transformer.Config.InDim}");
             if (vae.Config.ResolvedLatentsMean is null || vae.Config.ResolvedLatentsStd is null)
-                throw new TurboException($"{root}/vae/config.json: latents_mean and latents_std are needed to sample");
+                throw new TurboException($"{vaeFolder}/config.json: latents_mean and latents_std are needed to sample");
             textEncoder.eval();
             return new WanTextToVideo { Tokenizer = tokenizer, TextEncoder = textEncoder, Transformer = transformer, Vae = vae, Defaults = defaults };
         }
@@ -78,7 +117,8 @@ public sealed class WanTextToVideo : IDisposable
         }
     }
 
-    static SampleSettings ReadIndex(string root)
+    /// <summary>The sampling defaults of a diffusers-layout folder (its model_index.json).</summary>
+    public static SampleSettings ReadIndex(string root)
     {
         string path = Path.Combine(root, IndexFile);
         if (!File.Exists(path)) throw new TurboException($"{root}: no {IndexFile} (expected a diffusers-layout model folder)");
@@ -124,19 +164,36 @@ public sealed class WanTextToVideo : IDisposable
     /// Videos [B, 3, T, H, W] in [−1, 1] (CPU float32) for the prompts; clip i starts from the noise of
     /// (<paramref name="seed"/>, <paramref name="firstIndex"/> + i), so a clip does not depend on the batch it was generated in.
     /// </summary>
-    public Tensor Generate(IReadOnlyList<string> prompts, long seed, SampleSettings settings, SamplingProgress? progress = null, long firstIndex = 0)
+    public Tensor Generate(IReadOnlyList<string> prompts, long seed, SampleSettings settings, SamplingProgress? progress = null, long firstIndex = 0) =>
+        GenerateTimed(prompts, seed, settings, progress, firstIndex).Videos;
+
+    /// <summary><see cref="Generate"/>, with the wall time of each part: prompt encoding, denoising, VAE decoding.</summary>
+    public GeneratedVideos GenerateTimed(IReadOnlyList<string> prompts, long seed, SampleSettings settings, SamplingProgress? progress = null, long firstIndex = 0)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var device = Transformer.Device;
+        var sampler = FlowSolvers.Create(settings.Solver);
+        var schedule = FlowSolvers.Schedule(settings.Steps, settings.Shift, settings.Times);
         var shape = LatentShape(1, settings);
         var noise = cat(prompts.Select((_, i) => randn(shape, generator: new Generator((ulong)(seed * 1_000_003 + firstIndex + i)))).ToArray(), 0).to(device);
         var context = EncodePrompts(prompts);
         var negative = EncodePrompts([""]).expand(prompts.Count, -1, -1);
+        double encoded = Synchronized(clock, device);
         var velocity = ClassifierFreeGuidance.Guided((x, t, c) => Transformer.Forward(x, t, c), context, negative, settings.Guidance);
-        var schedule = FlowMatchSchedule.DiffusersUniPc(settings.Steps, settings.Shift);
-        var latents = new UniPcSampler().Sample(velocity, noise, schedule, progress);
-        return Vae.Decode(Vae.Denormalize(latents)).cpu().MoveToOuterDisposeScope();
+        var latents = sampler.Sample(velocity, noise, schedule, progress);
+        double denoised = Synchronized(clock, device);
+        var videos = Vae.Decode(Vae.Denormalize(latents)).cpu().MoveToOuterDisposeScope();
+        double decoded = Synchronized(clock, device);
+        return new GeneratedVideos(videos, encoded, denoised - encoded, decoded - denoised, schedule.Steps);
+    }
+
+    /// <summary>Seconds on the clock once the device has finished its queued work (CUDA runs asynchronously).</summary>
+    static double Synchronized(System.Diagnostics.Stopwatch clock, Device device)
+    {
+        if (device.type == TorchSharp.DeviceType.CUDA) TorchSharp.torch.cuda.synchronize(device);
+        return clock.Elapsed.TotalSeconds;
     }
 
     public void Dispose()
@@ -145,4 +202,10 @@ public sealed class WanTextToVideo : IDisposable
         Transformer.Dispose();
         Vae.Dispose();
     }
+}
+
+/// <summary>Generated clips [B, 3, T, H, W] (the caller disposes them) and the seconds each part of the pipeline took.</summary>
+public sealed record GeneratedVideos(Tensor Videos, double EncodeSeconds, double DenoiseSeconds, double DecodeSeconds, int Steps)
+{
+    public double TotalSeconds => EncodeSeconds + DenoiseSeconds + DecodeSeconds;
 }

@@ -13,14 +13,9 @@ namespace Turbo.Quantizer.Calibration;
 /// <param name="Seed">seeds the choice of kept rows</param>
 public sealed record CalibrationSettings(FlowMatchSchedule Schedule, string Solver, double Guidance, int RowsPerCall, ulong Seed)
 {
-    public static readonly string[] Solvers = ["unipc", "euler"];
+    public static readonly string[] Solvers = FlowSolvers.Names;
 
-    public IFlowSampler CreateSampler() => Solver switch
-    {
-        "unipc" => new UniPcSampler(),
-        "euler" => new EulerSampler(),
-        _ => throw new TurboException($"solver '{Solver}': expected {string.Join(" or ", Solvers)}"),
-    };
+    public IFlowSampler CreateSampler() => FlowSolvers.Create(Solver);
 
     /// <summary>Guided model evaluations per sample: one per step of the schedule.</summary>
     public int Steps => Schedule.Steps;

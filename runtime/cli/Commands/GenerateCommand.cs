@@ -3,6 +3,8 @@ using System.Diagnostics;
 using Spectre.Console;
 using Turbo.Converter.Pipelines;
 using Turbo.Runtime;
+using Turbo.Runtime.Packaging;
+using Turbo.Runtime.Quant;
 using Turbo.Runtime.Video;
 using static TorchSharp.torch;
 
@@ -10,13 +12,15 @@ namespace Turbo.Cli.Commands;
 
 /// <summary>
 /// `turbo generate MODEL --prompt ... -o out.gif|.mp4|.png`: text to video with the model's own sampler (by default
-/// the settings its model_index.json records, e.g. 50 UniPC steps with CFG). Several prompts make one captioned grid.
+/// the settings its model_index.json records, e.g. 50 UniPC steps with CFG, or a package's sampler). MODEL is a
+/// diffusers-layout folder or a package (verified before it is loaded; its quantized Linears and attention backends
+/// run through the runtime's kernels). Several prompts make one captioned grid.
 /// </summary>
 static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "text-to-video model folder (diffusers layout: model_index.json, transformer/, vae/, text_encoder/, tokenizer/)" };
+        var model = new Argument<string>("model") { Description = "a package (turbo.json) or a text-to-video model folder (diffusers layout: model_index.json, transformer/, vae/, text_encoder/, tokenizer/)" };
         var prompts = new Option<string[]>("--prompt", "-p") { Description = "prompt (repeat for a captioned grid of several clips)", Required = true, AllowMultipleArgumentsPerToken = false };
         var output = new Option<string>("--output", "-o") { Description = "video file: .gif, .mp4 (needs ffmpeg) or .png (frames)", Required = true };
         var seed = new Option<long>("--seed") { Description = "noise seed", DefaultValueFactory = _ => 0 };
@@ -37,7 +41,12 @@ static class GenerateCommand
             if (!(parse.GetValue(fps) is > 0 and <= 240)) throw new TurboException($"--fps must be in (0, 240], found {parse.GetValue(fps)}");
             VideoFile.CheckWritable(path);
             var target = DeviceChoice.Resolve(parse.GetRequiredValue(device));
-            using var pipeline = WanTextToVideo.Load(parse.GetRequiredValue(model), target, ScalarType.Float32);
+            string folder = parse.GetRequiredValue(model);
+            bool package = File.Exists(Path.Combine(folder, PackageManifest.FileName));
+            using var pipeline = package ? WanTextToVideo.LoadPackage(folder, target, ScalarType.Float32) : WanTextToVideo.Load(folder, target, ScalarType.Float32);
+            if (pipeline.Defaults.Times is not null && parse.GetValue(steps) is not null)
+                throw new TurboException($"--steps: {folder} samples at its own {pipeline.Defaults.Steps} explicit times; it takes no other step count");
+            if (package) AnsiConsole.MarkupLine(Markup.Escape($"package {folder}: {Describe(pipeline)}"));
             var settings = pipeline.Defaults with
             {
                 Steps = parse.GetValue(steps) ?? pipeline.Defaults.Steps,
@@ -55,7 +64,7 @@ static class GenerateCommand
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(context =>
                 {
-                    var task = context.AddTask(Markup.Escape($"{texts.Length} clip(s), {settings.Steps} steps, CFG {settings.Guidance}"), maxValue: settings.Steps);
+                    var task = context.AddTask(Markup.Escape($"{texts.Length} clip(s), {settings.Steps} {settings.Solver} steps, CFG {settings.Guidance}"), maxValue: settings.Steps);
                     videos = pipeline.Generate(texts, parse.GetValue(seed), settings, (step, _) => task.Value = step);
                 });
             using (videos)
@@ -70,5 +79,17 @@ static class GenerateCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>What runs: the sampler, each block's attention and the Linear layers' kernels.</summary>
+    static string Describe(WanTextToVideo pipeline)
+    {
+        var config = pipeline.Transformer.Config;
+        string attention = string.Join(", ", Enumerable.Range(0, config.NumLayers).Select(config.AttentionOf)
+            .GroupBy(a => a.Kind).Select(g => $"{g.Key} × {g.Count()}"));
+        string linears = string.Join(", ", WanLinears.Of(pipeline.Transformer).GroupBy(l => l.Linear.Kernel?.Description ?? "float")
+            .Select(g => $"{g.Key} × {g.Count()}"));
+        var d = pipeline.Defaults;
+        return $"{d.Solver} × {d.Steps} steps, guidance {d.Guidance}; attention {attention}; linears {linears}";
     }
 }
