@@ -76,9 +76,10 @@ public sealed class WanTextToVideo : IDisposable
     /// Loads a package (<see cref="PackageFolder.Open"/> verifies its version and every file's hash first): its text
     /// encoder, tokenizer and VAE, its transformer with the attention and Linear kinds its manifest names, its sampler.
     /// </summary>
-    public static WanTextToVideo LoadPackage(string folder, Device device, ScalarType transformerDtype)
+    /// <param name="verified">the manifest, when the caller has just opened the package (its hashes need not be checked twice)</param>
+    public static WanTextToVideo LoadPackage(string folder, Device device, ScalarType transformerDtype, PackageManifest? verified = null)
     {
-        var manifest = PackageFolder.Open(folder);
+        var manifest = verified ?? PackageFolder.Open(folder);
         FlowSolvers.Create(manifest.Sampler.Solver);
         var parts = manifest.Components;
         return Assemble(folder, PackageFolder.Resolve(folder, parts.Tokenizer), PackageFolder.Resolve(folder, parts.TextEncoder),

@@ -32,7 +32,7 @@ public sealed class ShapesOracleJudge : IQualityJudge
         catch (TurboException) { return false; }
     }
 
-    static bool Fits(int side) => side is >= ShapesOptions.MinSide and <= ShapesOptions.MaxSide;
+    static bool Fits(int side) => side is >= ShapesOptions.MinSide and <= ShapesOptions.MaxSide && side % 16 == 0;
 
     public IReadOnlyList<string> CalibrationPrompts => PromptSets.Calibration();
 

@@ -29,12 +29,13 @@ public static class Validator
     public static ValidationRun Run(string package, string teacher, ValidationOptions options, Device device, IStageProgress progress)
     {
         var (judge, prompts) = Check(options, teacher);
+        var manifest = Runtime.Packaging.PackageFolder.Open(package); // a damaged package is refused before the teacher's long run
 
         var (teacherClips, teacherTimes, teacherSettings) = Generate("teacher", () => WanTextToVideo.Load(teacher, device, ScalarType.Float32), prompts, options.Seed, progress, null);
         Tensor? packageClips = null;
         try
         {
-            (packageClips, var packageTimes, var packageSettings) = Generate("package", () => WanTextToVideo.LoadPackage(package, device, ScalarType.Float32),
+            (packageClips, var packageTimes, var packageSettings) = Generate("package", () => WanTextToVideo.LoadPackage(package, device, ScalarType.Float32, manifest),
                 prompts, options.Seed, progress, teacherSettings);
             var results = prompts.Select((p, i) => new PromptResult(p,
                 VideoMetrics.Psnr(teacherClips[i], packageClips[i]), VideoMetrics.Ssim(teacherClips[i], packageClips[i]),

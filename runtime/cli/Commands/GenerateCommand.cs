@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Spectre.Console;
+using Turbo.Converter.Cli;
 using Turbo.Converter.Pipelines;
 using Turbo.Runtime;
 using Turbo.Runtime.Packaging;
@@ -41,12 +42,13 @@ static class GenerateCommand
             if (!(parse.GetValue(fps) is > 0 and <= 240)) throw new TurboException($"--fps must be in (0, 240], found {parse.GetValue(fps)}");
             VideoFile.CheckWritable(path);
             var target = DeviceChoice.Resolve(parse.GetRequiredValue(device));
+            var console = CommandConsoles.ForOutput(parse);
             string folder = parse.GetRequiredValue(model);
             bool package = File.Exists(Path.Combine(folder, PackageManifest.FileName));
             using var pipeline = package ? WanTextToVideo.LoadPackage(folder, target, ScalarType.Float32) : WanTextToVideo.Load(folder, target, ScalarType.Float32);
             if (pipeline.Defaults.Times is not null && parse.GetValue(steps) is not null)
                 throw new TurboException($"--steps: {folder} samples at its own {pipeline.Defaults.Steps} explicit times; it takes no other step count");
-            if (package) AnsiConsole.MarkupLine(Markup.Escape($"package {folder}: {Describe(pipeline)}"));
+            if (package) console.MarkupLine(Markup.Escape($"package {folder}: {Describe(pipeline)}"));
             var settings = pipeline.Defaults with
             {
                 Steps = parse.GetValue(steps) ?? pipeline.Defaults.Steps,
@@ -54,13 +56,13 @@ static class GenerateCommand
             };
             foreach (string text in texts)
                 if (pipeline.Tokenizer.Encode(text, pipeline.Transformer.Config.TextLen) is { } tokens && (tokens.UnknownWords.Count > 0 || tokens.Truncated))
-                    AnsiConsole.MarkupLine("[yellow]" + Markup.Escape($"warning: \"{text}\": " + string.Join("; ",
+                    console.MarkupLine("[yellow]" + Markup.Escape($"warning: \"{text}\": " + string.Join("; ",
                         new[] { tokens.UnknownWords.Count > 0 ? $"words the model does not know: {string.Join(", ", tokens.UnknownWords)}" : null,
                                 tokens.Truncated ? $"{tokens.DroppedWords} word(s) past its {pipeline.Transformer.Config.TextLen} tokens dropped" : null }
                         .Where(w => w is not null))) + "[/]");
             var clock = Stopwatch.StartNew();
             Tensor videos = null!;
-            AnsiConsole.Progress()
+            CommandConsoles.ForProgress(parse).Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(context =>
                 {
@@ -74,7 +76,7 @@ static class GenerateCommand
                     ? clips[0].Frames
                     : new ClipGrid(clips, columns: Math.Min(clips.Count, 4), parse.GetValue(scale)).Animate();
                 string written = VideoFile.Write(path, frames, parse.GetValue(fps));
-                AnsiConsole.MarkupLine(Markup.Escape($"wrote {written}: {texts.Length} clip(s) of {settings.Frames} frames {settings.Width}×{settings.Height}, {clock.Elapsed.TotalSeconds:F1} s on {target}"));
+                console.MarkupLine(Markup.Escape($"wrote {written}: {texts.Length} clip(s) of {settings.Frames} frames {settings.Width}×{settings.Height}, {clock.Elapsed.TotalSeconds:F1} s on {target}"));
             }
             return 0;
         });
