@@ -13,7 +13,8 @@ public sealed class WorkFolder
 
     public string Root { get; }
 
-    WorkFolder(string root) => Root = root;
+    /// <summary>The folder at <paramref name="root"/> as it is (created); <see cref="Prepare"/> starts or resumes a conversion in one.</summary>
+    public WorkFolder(string root) => Root = Directory.CreateDirectory(root).FullName;
 
     public static string DefaultFor(string package) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(package)) + ".work";
 

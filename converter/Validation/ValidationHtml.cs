@@ -13,7 +13,8 @@ namespace Turbo.Converter.Validation;
 public static class ValidationHtml
 {
     const double PreviewFps = 8;
-    const int PreviewScale = 2;
+    /// <summary>Small clips are enlarged (whole pixels) to at least this many pixels a side in the previews.</summary>
+    const int PreviewSide = 128;
 
     public static void Write(string path, ValidationRun run)
     {
@@ -25,7 +26,7 @@ public static class ValidationHtml
             <style>
             body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
             table { border-collapse: collapse; margin: 0.5em 0 1.5em; } th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
-            th:first-child, td:first-child { text-align: left; } th { background: #f3f3f3; }
+            th:first-child, td:first-child, .text { text-align: left; } th { background: #f3f3f3; }
             .pass { color: #176b2c; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
             .previews { display: flex; flex-wrap: wrap; gap: 12px; } .previews figure { margin: 0; }
             img.preview { image-rendering: pixelated; } small { color: #666; }
@@ -64,11 +65,11 @@ public static class ValidationHtml
             html.Append("</table>");
         }
 
-        html.Append("<h2>Prompts</h2><table><tr><th>#</th><th>prompt</th><th>PSNR dB</th><th>SSIM</th><th>teacher s</th><th>package s</th></tr>");
+        html.Append("<h2>Prompts</h2><table><tr><th>#</th><th class=\"text\">prompt</th><th>PSNR dB</th><th>SSIM</th><th>teacher s</th><th>package s</th></tr>");
         for (int i = 0; i < r.Prompts.Count; i++)
         {
             var p = r.Prompts[i];
-            html.Append($"<tr><td>{i + 1}</td><td style=\"text-align:left\">{E(p.Prompt)}</td><td>{Db(p.PsnrDb)}</td><td>{F(p.Ssim, "F4")}</td><td>{F(p.TeacherSeconds, "F2")}</td><td>{F(p.PackageSeconds, "F2")}</td></tr>");
+            html.Append($"<tr><td>{i + 1}</td><td class=\"text\">{E(p.Prompt)}</td><td>{Db(p.PsnrDb)}</td><td>{F(p.Ssim, "F4")}</td><td>{F(p.TeacherSeconds, "F2")}</td><td>{F(p.PackageSeconds, "F2")}</td></tr>");
         }
         html.Append("</table>");
 
@@ -76,6 +77,7 @@ public static class ValidationHtml
         html.Append($"<img alt=\"timings\" src=\"data:image/png;base64,{Convert.ToBase64String(ValidationPlots.Timings(r))}\">");
 
         html.Append("<h2>Previews: teacher | package</h2><div class=\"previews\">");
+        int scale = Math.Clamp((PreviewSide + r.Width - 1) / r.Width, 1, 8);
         for (int i = 0; i < r.Prompts.Count; i++)
         {
             var clips = new List<CaptionedClip>
@@ -83,7 +85,7 @@ public static class ValidationHtml
                 new("teacher", VideoFrames.FromClip(run.TeacherClips[i])),
                 new($"package, {Db(r.Prompts[i].PsnrDb)} dB", VideoFrames.FromClip(run.PackageClips[i])),
             };
-            var gif = GifWriter.Encode(new ClipGrid(clips, columns: 2, PreviewScale).Animate(), PreviewFps, $"preview of prompt {i + 1}");
+            var gif = GifWriter.Encode(new ClipGrid(clips, columns: 2, scale).Animate(), PreviewFps, $"preview of prompt {i + 1}");
             html.Append($"<figure><img class=\"preview\" alt=\"prompt {i + 1}\" src=\"data:image/gif;base64,{Convert.ToBase64String(gif)}\"><figcaption>{i + 1}. {E(r.Prompts[i].Prompt)}</figcaption></figure>");
         }
         html.Append("</div></body></html>\n");
