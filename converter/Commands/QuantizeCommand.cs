@@ -19,7 +19,10 @@ namespace Turbo.Converter.Commands;
 /// <summary>
 /// `quantize`: W8A8 (or FP8) post-training quantization of a Wan2.1 DiT's block Linear layers, calibrated over whole
 /// sampling runs, optionally SmoothQuant-smoothed; writes the quantized checkpoint, config.json, the calibration
-/// statistics (a rerun into the same folder resumes them) and quantization-report.json.
+/// statistics (a rerun into the same folder resumes them) and quantization-report.json. A bare checkpoint is
+/// calibrated on random inputs at the schedule the options give; a text-to-video model folder (a teacher, or a stage's
+/// output) runs the quantize stage of `run` (prompts through its text encoder, its own sampler) and leaves state.json
+/// for `package`.
 /// </summary>
 public static class QuantizeCommand
 {

@@ -9,7 +9,7 @@ namespace Turbo.Converter.Validation;
 /// <param name="Judge">auto, none, or a judge's name (<see cref="QualityJudges"/>)</param>
 /// <param name="MinPsnr">gate: the mean PSNR of the package's clips against the teacher's must reach this (dB)</param>
 /// <param name="MaxAdherenceDrop">gate: the judge's adherence may fall by at most this much (0–1) from teacher to package</param>
-public sealed record ValidationOptions(int Prompts = 4, long Seed = 0, IReadOnlyList<string>? PromptList = null, string Judge = QualityJudges.Auto,
+public sealed record ValidationOptions(int Prompts = 2, long Seed = 0, IReadOnlyList<string>? PromptList = null, string Judge = QualityJudges.Auto,
     double? MinPsnr = null, double? MaxAdherenceDrop = null);
 
 /// <summary>One prompt: how close the package's clip is to the teacher's, and how long each took end to end.</summary>

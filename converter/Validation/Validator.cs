@@ -94,6 +94,7 @@ public static class Validator
         progress.Begin(string.Create(CultureInfo.InvariantCulture,
             $"{who}: {prompts.Count} clip(s) × {settings.Steps} {settings.Solver} steps{(settings.Guidance == 1 ? "" : $" × CFG {settings.Guidance}")}"),
             prompts.Count * settings.Steps);
+        WarmUp(pipeline, settings);
         var clips = new List<Tensor>();
         var times = new List<GeneratedTimes>();
         using var pause = CollectionPause.Begin();
@@ -112,6 +113,16 @@ public static class Validator
         {
             foreach (var clip in clips) clip.Dispose();
         }
+    }
+
+    /// <summary>One untimed transformer call: a process's first call pays for allocations and kernel choices, which are not the model's speed.</summary>
+    static void WarmUp(WanTextToVideo pipeline, SampleSettings settings)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var device = pipeline.Transformer.Device;
+        var context = pipeline.EncodePrompts([""]);
+        pipeline.Transformer.Forward(randn(pipeline.LatentShape(1, settings)).to(device), full([1], 500f).to(device), context);
     }
 
     sealed record GeneratedTimes(double Encode, double Denoise, double Decode)

@@ -39,13 +39,15 @@ public static class WanPackage
         var model = QuantizedWanLoader.Load(config, weights.Tensors, weights.Read, path, computeDtype, device);
         try
         {
-            var kernels = WanLinears.Of(model).Select(l => l.Linear.Kernel).OfType<QuantizedLinear>().ToList();
-            if (scheme == QuantizationSettings.None && kernels.Count > 0)
-                throw new TurboException($"{path}: {kernels.Count} quantized layers, but {PackageManifest.FileName} says quantization none");
-            if (scheme != QuantizationSettings.None && kernels.Count != manifest.Quantization.Layers)
-                throw new TurboException($"{path}: {kernels.Count} quantized layers, {PackageManifest.FileName} says {manifest.Quantization.Layers} ({scheme})");
-            if (kernels.FirstOrDefault(k => k.Weight.Format.Id() != scheme) is { } other)
-                throw new TurboException($"{path}: a layer is stored as {other.Weight.Format.Id()}, {PackageManifest.FileName} says {scheme}");
+            // Counted from the layers that got a quantized kernel (whichever kernel: reference or CUDA), and the scheme
+            // read from the stored tensors, so the check does not depend on the device the package runs on.
+            int quantized = WanLinears.Of(model).Count(l => l.Linear.Kernel is not null);
+            if (scheme == QuantizationSettings.None && quantized > 0)
+                throw new TurboException($"{path}: {quantized} quantized layers, but {PackageManifest.FileName} says quantization none");
+            if (scheme != QuantizationSettings.None && quantized != manifest.Quantization.Layers)
+                throw new TurboException($"{path}: {quantized} quantized layers, {PackageManifest.FileName} says {manifest.Quantization.Layers} ({scheme})");
+            if (StoredSchemes(weights).FirstOrDefault(s => s != scheme) is { } other)
+                throw new TurboException($"{path}: a layer is stored as {other}, {PackageManifest.FileName} says {scheme}");
             return model;
         }
         catch
@@ -54,4 +56,15 @@ public static class WanPackage
             throw;
         }
     }
+
+    /// <summary>The scheme of each stored quantized layer, from its tensors (QuantizedTensorNames: FP8 codes, or a 2-D block scale).</summary>
+    static IEnumerable<string> StoredSchemes(SafetensorsFile weights) =>
+        weights.Tensors.Where(t => t.Name.EndsWith(".weight_scale", StringComparison.Ordinal)).Select(scale =>
+        {
+            string layer = scale.Name[..^".weight_scale".Length];
+            var format = weights.Contains(QuantizedTensorNames.Weight(layer)) && weights.Info(QuantizedTensorNames.Weight(layer)).DType == SafetensorsDType.F8_E4M3
+                ? QuantFormat.Fp8E4M3PerChannel
+                : scale.Shape.Length == 2 ? QuantFormat.Int8Block128 : QuantFormat.Int8PerChannel;
+            return format.Id();
+        });
 }

@@ -60,6 +60,28 @@ public class ConversionRunTests : TempFolderFixture
     }
 
     [Test]
+    public void TheStagesAsCommandsMakeTheSamePackageAsRun()
+    {
+        string teacher = MicroConversion.Teacher(Temp.Path), prompts = MicroConversion.PromptsFile(Temp.Path);
+        var run = Run(teacher, Temp.PathTo("run.turbo"), "--skip-validate");
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
+        var quantize = CliRunner.Run("quantize", teacher, "-o", Temp.PathTo("quantized"), "--calib-samples", "1", "--eval-samples", "1",
+            "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file", prompts, "--device", "cpu");
+        Assert.That(quantize.ExitCode, Is.EqualTo(0), quantize.Err);
+        Assert.That(quantize.Out, Does.Contain("velocity cosine"));
+        var package = CliRunner.Run("package", Temp.PathTo("quantized"), "-o", Temp.PathTo("steps.turbo"));
+        Assert.That(package.ExitCode, Is.EqualTo(0), package.Err);
+        Assert.That(PackageFolder.Open(Temp.PathTo("steps.turbo")).Files, Is.EqualTo(PackageFolder.Open(Temp.PathTo("run.turbo")).Files));
+
+        var again = CliRunner.Run("quantize", teacher, "-o", Temp.PathTo("quantized"), "--calib-prompts-file", prompts, "--device", "cpu");
+        Assert.That(again.ExitCode, Is.EqualTo(2));
+        Assert.That(again.Err, Does.Contain("already holds a quantized model"));
+        var bareOption = CliRunner.Run("quantize", teacher, "-o", Temp.PathTo("q2"), "--calib-steps", "4", "--device", "cpu");
+        Assert.That(bareOption.ExitCode, Is.EqualTo(2));
+        Assert.That(bareOption.Err, Does.Contain("--calib-steps: applies to bare checkpoints"));
+    }
+
+    [Test]
     public void BadInputFailsBeforeAnyWork()
     {
         string teacher = MicroConversion.Teacher(Temp.Path);
