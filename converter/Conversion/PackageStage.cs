@@ -2,6 +2,7 @@ using System.Reflection;
 using Turbo.Runtime;
 using Turbo.Runtime.Attention;
 using Turbo.Runtime.IO;
+using Turbo.Runtime.Native;
 using Turbo.Runtime.Packaging;
 
 namespace Turbo.Converter.Conversion;
@@ -105,10 +106,11 @@ public sealed class PackageStage(string destination, string attention = PackageS
         using var reader = TransformerReader.Open(weights);
         var layout = reader.Tensors.Select(t => (t.Name, t.DType, t.Shape)).ToList();
         using var output = new SafetensorsWriter(path, layout, new Dictionary<string, string> { ["format"] = "pt" });
+        using var pause = CollectionPause.Begin();
         foreach (var tensor in reader.Tensors)
         {
-            using var values = reader.Read(tensor.Name);
-            output.Write(tensor.Name, values);
+            using (var values = reader.Read(tensor.Name)) output.Write(tensor.Name, values);
+            pause.Checkpoint();
             advance(tensor.ByteCount);
         }
         output.Commit();

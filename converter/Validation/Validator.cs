@@ -37,6 +37,7 @@ public static class Validator
         {
             (packageClips, var packageTimes, var packageSettings) = Generate("package", () => WanTextToVideo.LoadPackage(package, device, ScalarType.Float32, manifest),
                 prompts, options.Seed, progress, teacherSettings);
+            using var pause = CollectionPause.Begin();
             var results = prompts.Select((p, i) => new PromptResult(p,
                 VideoMetrics.Psnr(teacherClips[i], packageClips[i]), VideoMetrics.Ssim(teacherClips[i], packageClips[i]),
                 teacherTimes[i].TotalSeconds, packageTimes[i].TotalSeconds)).ToList();
