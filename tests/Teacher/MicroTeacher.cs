@@ -23,7 +23,7 @@ static class MicroTeacher
         Dim = 32, FfnDim = 64, NumHeads = 2, NumLayers = 2, InDim = 4, OutDim = 4, TextDim = 16, TextLen = 8, FreqDim = 16,
     };
 
-    /// <summary>The micro teacher at a size the Shapes oracle judges (sides of at least 32), speaking the Shapes captions' words.</summary>
+    /// <summary>The micro teacher's sampling at a clip size the Shapes oracle judges (sides of at least 32).</summary>
     public static readonly SampleSettings ShapesSampling = Sampling with { Height = 32, Width = 32 };
 
     /// <summary>Writes the folder; returns the canonical DiT weights it holds (CPU copies, the caller disposes).</summary>
@@ -54,4 +54,3 @@ static class MicroTeacher
         return weights;
     }
 }
-
