@@ -8,8 +8,10 @@ namespace Turbo.Converter.Cli;
 /// </summary>
 public static class TurboConvertCli
 {
-    public static RootCommand Build() => new("Inspect, run and synthesize video diffusion transformer checkpoints (Wan2.1).")
+    public static RootCommand Build() => new("Convert video diffusion models (Wan2.1) into accelerated packages; inspect, run and synthesize checkpoints.")
     {
+        RunCommand.Create(),
+        ValidateCommand.Create(),
         InspectCommand.Create(),
         ForwardCommand.Create(),
         SampleCommand.Create(),

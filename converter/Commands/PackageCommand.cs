@@ -1,32 +1,46 @@
 using System.CommandLine;
-using Turbo.Converter.Checkpoints;
+using Spectre.Console;
 using Turbo.Converter.Cli;
-using Turbo.Converter.Inspection;
-using Turbo.Converter.Packaging;
+using Turbo.Converter.Conversion;
+using Turbo.Runtime.Packaging;
 
 namespace Turbo.Converter.Commands;
 
-/// <summary>`package`: a checkpoint as a package folder (turbo.json + canonical safetensors), written atomically.</summary>
+/// <summary>
+/// `package MODEL -o PKG`: the package stage on its own, for a teacher folder (its weights as they are) or a stage's
+/// output folder (e.g. what `quantize` wrote): a self-contained package, written atomically.
+/// </summary>
 public static class PackageCommand
 {
     public static Command Create()
     {
-        var path = CommonOptions.CheckpointArgument();
-        var config = CommonOptions.Config();
+        var model = new Argument<string>("model") { Description = "a text-to-video teacher folder (diffusers layout) or a conversion stage's output folder (state.json)" };
         var output = CommonOptions.Output("package folder to create (must not exist)");
-        var command = new Command("package", "Write a checkpoint as a package: turbo.json manifest with hashes + canonical weights.")
+        var attention = PackageStageOptions.Attention();
+        var command = new Command("package", "Write a text-to-video model as a package: turbo.json (sampler, attention, quantization, provenance, hashes) + its parts.")
         {
-            path, config, output,
+            model, output, attention,
         };
         command.SetAction(parse =>
         {
-            using var checkpoint = AdaptedCheckpoints.OpenWan(parse.GetRequiredValue(path), parse.GetValue(config));
-            string destination = parse.GetRequiredValue(output);
-            long total = checkpoint.Tensors.Sum(t => t.Source.ByteCount);
-            var manifest = ProgressBar.Run(CommandConsoles.ForProgress(parse), $"package {ByteSize.Format(total)}", total,
-                advance => TeacherPackager.Write(checkpoint, destination, advance));
-            CommandConsoles.Output(parse).WriteLine(
-                $"wrote package {destination}: {manifest.Family}, {manifest.Files.Count} file(s), sampler {manifest.Sampler.Solver} × {manifest.Sampler.Steps}, attention {manifest.Config.Attention.Kind}, quantization {manifest.Quantization.Scheme}");
+            string destination = Path.GetFullPath(parse.GetRequiredValue(output));
+            PackageWriter.CheckDestination(destination);
+            var input = ModelState.Open(parse.GetRequiredValue(model));
+            var stage = new PackageStage(destination, parse.GetRequiredValue(attention));
+            // The stage writes into a scratch folder beside the destination (one file system, so the final rename is atomic).
+            string scratch = destination + ".package-" + Environment.ProcessId;
+            Directory.CreateDirectory(scratch);
+            try
+            {
+                var result = SpectreStages.Run(CommandConsoles.ForProgress(parse), progress => stage.Run(new StageContext(input, scratch, progress)));
+                var table = new Table().Border(TableBorder.Rounded).AddColumns("package", "");
+                foreach (var (key, value) in result.Summary) table.AddRow(new Text(key), new Text(value));
+                CommandConsoles.ForOutput(parse).Write(table);
+            }
+            finally
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
             return 0;
         });
         return command;

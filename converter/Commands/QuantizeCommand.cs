@@ -19,7 +19,10 @@ namespace Turbo.Converter.Commands;
 /// <summary>
 /// `quantize`: W8A8 (or FP8) post-training quantization of a Wan2.1 DiT's block Linear layers, calibrated over whole
 /// sampling runs, optionally SmoothQuant-smoothed; writes the quantized checkpoint, config.json, the calibration
-/// statistics (a rerun into the same folder resumes them) and quantization-report.json.
+/// statistics (a rerun into the same folder resumes them) and quantization-report.json. A bare checkpoint is
+/// calibrated on random inputs at the schedule the options give; a text-to-video model folder (a teacher, or a stage's
+/// output) runs the quantize stage of `run` (prompts through its text encoder, its own sampler) and leaves state.json
+/// for `package`.
 /// </summary>
 public static class QuantizeCommand
 {
@@ -28,16 +31,8 @@ public static class QuantizeCommand
         var path = CommonOptions.CheckpointArgument();
         var config = CommonOptions.Config();
         var output = CommonOptions.Output("folder to write the quantized checkpoint to (absent, empty, or holding a previous run's calibration/)");
-        var scheme = new Option<string>("--scheme")
-        {
-            Description = "int8-channel (INT8, per-output-channel weight scales), int8-block128 (INT8, 128x128 weight blocks) or fp8 (e4m3, per channel); activations are quantized per token, dynamically",
-            DefaultValueFactory = _ => QuantFormat.Int8PerChannel.Id(),
-        };
-        scheme.AcceptOnlyFromAmong(QuantFormats.Ids);
-        var smooth = new Option<bool>("--smooth") { Description = "search SmoothQuant smoothing per layer (alpha grid, or none, whichever gives the lowest output error)" };
-        var alphaSteps = new Option<int>("--alpha-steps") { Description = "alpha grid 0, 1/N, ..., 1 for --smooth", DefaultValueFactory = _ => 10 };
-        var samples = new Option<int>("--calib-samples") { Description = "calibration samples (whole sampling runs)", DefaultValueFactory = _ => 4 };
-        var evalSamples = new Option<int>("--eval-samples") { Description = "held-out samples for the end-to-end comparison", DefaultValueFactory = _ => 2 };
+        var stageOptions = new QuantizeStageOptions("--seed");
+        var (scheme, smooth, alphaSteps, samples, evalSamples) = (stageOptions.Scheme, stageOptions.Smooth, stageOptions.AlphaSteps, stageOptions.Samples, stageOptions.EvalSamples);
         var steps = new Option<int>("--calib-steps") { Description = "sampling steps: the timesteps the model will be sampled at", DefaultValueFactory = _ => 8 };
         var shift = new Option<double>("--shift") { Description = "flow shift of the sampling schedule", DefaultValueFactory = _ => 5.0 };
         var solver = new Option<string>("--solver") { Description = "unipc or euler", DefaultValueFactory = _ => "unipc" };
@@ -45,26 +40,27 @@ public static class QuantizeCommand
         var guidance = new Option<double>("--guidance") { Description = "classifier-free guidance scale during calibration (1 = conditional only, as a distilled student samples)", DefaultValueFactory = _ => 1.0 };
         var latent = new Option<string>("--calib-latent") { Description = "calibration latent size FxHxW (latent frames, height, width)", DefaultValueFactory = _ => "3x16x16" };
         var contextLength = new Option<int?>("--calib-context-len") { Description = "rows of the calibration text context (default: the model's text_len)" };
-        var rows = new Option<int>("--calib-rows") { Description = "activation rows kept per layer and model call", DefaultValueFactory = _ => 32 };
-        var maxRows = new Option<int>("--max-rows") { Description = "activation rows kept per layer in all (for the smoothing search and error metrics)", DefaultValueFactory = _ => 2048 };
-        var include = new Option<string[]>("--include")
-        {
-            Description = $"layers to quantize, glob over names like blocks.0.self_attn.q (* within a segment, ** across, {{a,b}}); repeatable; default {string.Join(" ", LayerSelection.DefaultIncludes)}",
-            AllowMultipleArgumentsPerToken = false,
-        };
-        var exclude = new Option<string[]>("--exclude") { Description = "layers to keep in high precision (globs, repeatable)" };
-        var seed = new Option<ulong>("--seed") { Description = "seed of the calibration inputs and row sampling", DefaultValueFactory = _ => 0 };
+        var (rows, maxRows, include, exclude, seed, dtype) = (stageOptions.Rows, stageOptions.MaxRows, stageOptions.Include, stageOptions.Exclude, stageOptions.Seed, stageOptions.Dtype);
         var shardGb = new Option<double>("--max-shard-gb") { Description = "split the output into shards above this size", DefaultValueFactory = _ => 5.0 };
         var json = new Option<bool>("--json") { Description = "print the report as JSON instead of tables" };
         var device = CommonOptions.Device();
-        var dtype = CommonOptions.DType();
-        var command = new Command("quantize", "Quantize the Linear layers inside the blocks to INT8 (W8A8) or FP8, calibrated and with an error report.")
+        var command = new Command("quantize", "Quantize the Linear layers inside the blocks to INT8 (W8A8) or FP8, calibrated and with an error report; a text-to-video model folder is calibrated over prompts at its own sampler's times (the quantize stage of `run`).")
         {
-            path, config, output, scheme, smooth, alphaSteps, samples, evalSamples, steps, shift, solver, guidance, latent,
-            contextLength, rows, maxRows, include, exclude, seed, shardGb, json, device, dtype,
+            path, config, output, stageOptions.PromptsFile, steps, shift, solver, guidance, latent, contextLength, shardGb, json, device,
         };
+        foreach (var option in stageOptions.All.Except(command.Options)) command.Options.Add(option);
+        Option[] checkpointOnly = [config, steps, shift, solver, guidance, latent, contextLength, shardGb, json];
         command.SetAction(parse =>
         {
+            string model = parse.GetRequiredValue(path);
+            if (ModelFolder(model))
+            {
+                if (checkpointOnly.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } given)
+                    throw new TurboException($"{given.Name}: applies to bare checkpoints; a model folder is calibrated over prompts at its own sampler's times");
+                return QuantizeModel(parse, model, parse.GetRequiredValue(output), stageOptions.Read(parse), DeviceChoice.Resolve(parse.GetRequiredValue(device)));
+            }
+            if (parse.GetValue(stageOptions.PromptsFile) is not null)
+                throw new TurboException("--calib-prompts-file: applies to text-to-video model folders; a bare checkpoint is calibrated on random inputs");
             string outputFolder = parse.GetRequiredValue(output);
             var format = QuantFormats.Parse(parse.GetRequiredValue(scheme));
             int calibrationSamples = parse.GetValue(samples), evaluationSamples = parse.GetValue(evalSamples);
@@ -89,7 +85,7 @@ public static class QuantizeCommand
             var extra = new Dictionary<string, string> { ["config.json"] = WanConfigJson.Write(wan, WanConfigFormat.Original) };
 
             var started = DateTime.UtcNow;
-            var report = RunWithProgress(CommandConsoles.ForProgress(parse),
+            var report = SpectreStages.Run(CommandConsoles.ForProgress(parse),
                 stages => WanQuantization.Run(source, inputs, options, outputFolder, extra, stages));
             double seconds = (DateTime.UtcNow - started).TotalSeconds;
 
@@ -109,6 +105,28 @@ public static class QuantizeCommand
         return command;
     }
 
+    /// <summary>A text-to-video model folder (a teacher, or a stage's output) rather than a bare DiT checkpoint.</summary>
+    static bool ModelFolder(string path) => Directory.Exists(path)
+        && (File.Exists(Path.Combine(path, Pipelines.WanTextToVideo.IndexFile)) || File.Exists(Path.Combine(path, Conversion.ModelState.FileName)));
+
+    /// <summary>The quantize stage of `run` on its own: its output folder is the stage's (state.json included, for `package`).</summary>
+    static int QuantizeModel(ParseResult parse, string model, string outputFolder, Conversion.QuantizeSettings settings, TorchSharp.torch.Device device)
+    {
+        if (File.Exists(Path.Combine(outputFolder, Conversion.ModelState.FileName)))
+            throw new TurboException($"{outputFolder}: already holds a quantized model ({Conversion.ModelState.FileName}); choose another output folder");
+        var input = Conversion.ModelState.Open(model);
+        var judge = Validation.QualityJudges.Resolve(Validation.QualityJudges.Auto, input.Teacher);
+        var stage = new Conversion.QuantizeStage(settings, judge, device);
+        Conversion.QuantizeStage.Prompts(settings, judge);
+        Directory.CreateDirectory(outputFolder);
+        var result = SpectreStages.Run(CommandConsoles.ForProgress(parse), progress => stage.Run(new Conversion.StageContext(input, outputFolder, progress)));
+        result.Output.Save(outputFolder);
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("quantize", "");
+        foreach (var (key, value) in result.Summary) table.AddRow(new Text(key), new Text(value));
+        CommandConsoles.ForOutput(parse).Write(table);
+        return 0;
+    }
+
     /// <summary>Full paths, sizes and modification times of the weight files: enough to tell an interrupted run's input apart.</summary>
     static string Identity(IEnumerable<string> files) => string.Join("; ", files.Select(f =>
     {
@@ -124,38 +142,6 @@ public static class QuantizeCommand
         if (values.Length != 3 || values.Any(v => v < 1))
             throw new TurboException($"--calib-latent {text}: expected FxHxW, three positive integers such as 3x16x16");
         return values;
-    }
-
-    static QuantizationReport RunWithProgress(IAnsiConsole console, Func<IStageProgress, QuantizationReport> work) =>
-        console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context =>
-            {
-                var stages = new SpectreStages(context);
-                var report = work(stages);
-                stages.Complete();
-                return report;
-            });
-
-    /// <summary>One Spectre task per stage; a stage is marked complete when the next one begins.</summary>
-    sealed class SpectreStages(ProgressContext context) : IStageProgress
-    {
-        ProgressTask? _current;
-
-        public void Begin(string stage, double total)
-        {
-            Complete();
-            _current = context.AddTask(stage, maxValue: Math.Max(total, 1));
-        }
-
-        public void Advance(double units) => _current?.Increment(units);
-
-        public void Complete()
-        {
-            if (_current is not null) _current.Value = _current.MaxValue;
-        }
     }
 
     static void Render(QuantizationReport r, IAnsiConsole console)

@@ -12,5 +12,5 @@ public sealed class PipelineTeacherSampler(WanTextToVideo pipeline, SampleSettin
         pipeline.GenerateLatents(prompts, seed, settings, firstIndex: firstIndex);
 
     public string Description => FormattableString.Invariant(
-        $"{SampleSettings.SamplerNames[settings.Sampler]} {settings.Steps} steps, guidance {settings.Guidance}, shift {settings.Shift}, sigma_max {settings.SigmaMax}, {settings.Frames}×{settings.Height}×{settings.Width}");
+        $"{settings.Solver} {settings.Steps} steps, guidance {settings.Guidance}, shift {settings.Shift}, times {string.Join(" ", settings.Schedule.Sigmas)}, {settings.Frames}×{settings.Height}×{settings.Width}");
 }

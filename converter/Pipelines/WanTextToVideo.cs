@@ -4,6 +4,7 @@ using Turbo.Converter.Checkpoints;
 using Turbo.Converter.Running;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
+using Turbo.Runtime.Packaging;
 using Turbo.Runtime.Sampling;
 using Turbo.Runtime.Text;
 using static TorchSharp.torch;
@@ -11,14 +12,26 @@ using static TorchSharp.torch;
 namespace Turbo.Converter.Pipelines;
 
 /// <summary>
-/// What a pipeline samples when not told otherwise (model_index.json, "_sample_defaults"). <see cref="Sampler"/> is
-/// UniPC over the shifted grid unless the folder says "rcm" (a distilled student: <see cref="Steps"/> 1–4 from
-/// <see cref="SigmaMax"/>, guidance 1); <see cref="Shift"/> matters to UniPC only.
+/// What a pipeline samples when not told otherwise (model_index.json, "_sample_defaults"; a package's sampler and
+/// video size): clip size, steps, CFG guidance, flow shift, and the solver (<see cref="FlowSolvers"/>) — UniPC for a
+/// diffusion model, "rcm" for a distilled student (1–4 steps, guidance 1); explicit noise levels (<see cref="Times"/>)
+/// replace the solver's own schedule. <see cref="Shift"/> matters to the shifted grid only.
 /// </summary>
 public sealed record SampleSettings(int Frames, int Height, int Width, int Steps, double Guidance, double Shift)
 {
-    public SamplerKind Sampler { get; init; } = SamplerKind.UniPc;
-    public double SigmaMax { get; init; } = RcmSchedule.DefaultSigmaMax;
+    public string Solver { get; init; } = FlowSolvers.UniPc;
+    public IReadOnlyList<double>? Times { get; init; }
+
+    /// <summary>A package's sampler at its video size.</summary>
+    public static SampleSettings From(SamplerSettings sampler, VideoSettings video) =>
+        new(video.Frames, video.Height, video.Width, sampler.Steps, sampler.Guidance, sampler.Shift) { Solver = sampler.Solver, Times = sampler.Times };
+
+    public SamplerSettings Sampler => new() { Solver = Solver, Steps = Steps, Shift = Shift, Guidance = Guidance, Times = Times };
+
+    public VideoSettings Video => new(Frames, Height, Width);
+
+    /// <summary>The noise levels and timesteps sampled (refuses a solver, step count or time list that do not fit).</summary>
+    public FlowMatchSchedule Schedule => FlowSolvers.Schedule(Solver, Steps, Shift, Times);
 
     public JsonObject ToJson()
     {
@@ -27,11 +40,8 @@ public sealed record SampleSettings(int Frames, int Height, int Width, int Steps
             ["frames"] = Frames, ["height"] = Height, ["width"] = Width,
             ["steps"] = Steps, ["guidance_scale"] = Guidance, ["flow_shift"] = Shift,
         };
-        if (Sampler == SamplerKind.Rcm)
-        {
-            json["sampler"] = SamplerNames[SamplerKind.Rcm];
-            json["sigma_max"] = SigmaMax;
-        }
+        if (Solver != FlowSolvers.UniPc) json["solver"] = Solver;
+        if (Times is not null) json["times"] = new JsonArray(Times.Select(t => (JsonNode?)t).ToArray());
         return json;
     }
 
@@ -41,25 +51,24 @@ public sealed record SampleSettings(int Frames, int Height, int Width, int Steps
             : throw new TurboException($"{source}: _sample_defaults.{key} must be a positive integer");
         double Double(string key) => e.TryGetProperty(key, out var v) && v.TryGetDouble(out double d) && double.IsFinite(d) && d > 0 ? d
             : throw new TurboException($"{source}: _sample_defaults.{key} must be a positive number");
-        var sampler = SamplerKind.UniPc;
-        if (e.TryGetProperty("sampler", out var name))
-            sampler = name.ValueKind == JsonValueKind.String && ParseSampler(name.GetString()!) is { } known ? known
-                : throw new TurboException($"{source}: _sample_defaults.sampler must be one of {string.Join(", ", SamplerNames.Values)}");
+        string solver = FlowSolvers.UniPc;
+        if (e.TryGetProperty("solver", out var name))
+            solver = name.ValueKind == JsonValueKind.String && FlowSolvers.Names.Contains(name.GetString()) ? name.GetString()!
+                : throw new TurboException($"{source}: _sample_defaults.solver must be one of {string.Join(", ", FlowSolvers.Names)}");
+        double[]? times = null;
+        if (e.TryGetProperty("times", out var list))
+            times = list.ValueKind == JsonValueKind.Array && list.EnumerateArray().All(t => t.ValueKind == JsonValueKind.Number)
+                ? list.EnumerateArray().Select(t => t.GetDouble()).ToArray()
+                : throw new TurboException($"{source}: _sample_defaults.times must be an array of noise levels");
         var settings = new SampleSettings(Int("frames"), Int("height"), Int("width"), Int("steps"), Double("guidance_scale"), Double("flow_shift"))
         {
-            Sampler = sampler,
-            SigmaMax = e.TryGetProperty("sigma_max", out _) ? Double("sigma_max") : RcmSchedule.DefaultSigmaMax,
+            Solver = solver,
+            Times = times,
         };
-        if (sampler == SamplerKind.Rcm) RcmSchedule.TrigFlowTimes(settings.Steps, settings.SigmaMax); // refuses bad steps or sigma_max now
+        try { _ = settings.Schedule; }
+        catch (TurboException bad) { throw new TurboException($"{source}: _sample_defaults: {bad.Message}"); }
         return settings;
     }
-
-    /// <summary>The sampler's name in model_index.json and on command lines.</summary>
-    public static readonly IReadOnlyDictionary<SamplerKind, string> SamplerNames =
-        new Dictionary<SamplerKind, string> { [SamplerKind.UniPc] = "unipc", [SamplerKind.Rcm] = "rcm" };
-
-    public static SamplerKind? ParseSampler(string name) =>
-        SamplerNames.Where(kv => kv.Value == name).Select(kv => (SamplerKind?)kv.Key).FirstOrDefault();
 }
 
 /// <summary>
@@ -81,26 +90,50 @@ public sealed class WanTextToVideo : IDisposable
     /// <summary>Loads every part from <paramref name="root"/>; a missing or inconsistent part is a TurboException naming it.</summary>
     public static WanTextToVideo Load(string root, Device device, ScalarType transformerDtype)
     {
-        var defaults = ReadDefaults(root);
-        var tokenizer = WordTokenizer.Load(Path.Combine(root, "tokenizer", TokenizerFile));
+        var defaults = ReadIndex(root);
+        return Assemble(root, Path.Combine(root, "tokenizer"), Path.Combine(root, "text_encoder"), Path.Combine(root, "vae"), defaults, () =>
+        {
+            using var checkpoint = AdaptedCheckpoints.OpenWan(Path.Combine(root, "transformer"), null);
+            return WanModelLoader.Load(checkpoint, transformerDtype, device);
+        }, device);
+    }
+
+    /// <summary>
+    /// Loads a package (<see cref="PackageFolder.Open"/> verifies its version and every file's hash first): its text
+    /// encoder, tokenizer and VAE, its transformer with the attention and Linear kinds its manifest names, its sampler.
+    /// </summary>
+    /// <param name="verified">the manifest, when the caller has just opened the package (its hashes need not be checked twice)</param>
+    public static WanTextToVideo LoadPackage(string folder, Device device, ScalarType transformerDtype, PackageManifest? verified = null)
+    {
+        var manifest = verified ?? PackageFolder.Open(folder);
+        _ = SampleSettings.From(manifest.Sampler, manifest.Video).Schedule; // refuses an unknown solver or bad times now
+        var parts = manifest.Components;
+        return Assemble(folder, PackageFolder.Resolve(folder, parts.Tokenizer), PackageFolder.Resolve(folder, parts.TextEncoder),
+            PackageFolder.Resolve(folder, parts.Vae), SampleSettings.From(manifest.Sampler, manifest.Video),
+            () => WanPackage.LoadTransformer(folder, manifest, transformerDtype, device), device);
+    }
+
+    static WanTextToVideo Assemble(string root, string tokenizerFolder, string textEncoderFolder, string vaeFolder, SampleSettings defaults,
+        Func<WanModel> loadTransformer, Device device)
+    {
+        var tokenizer = WordTokenizer.Load(Path.Combine(tokenizerFolder, TokenizerFile));
         var parts = new List<IDisposable>();
         try
         {
-            var textEncoder = Umt5Encoder.FromCheckpoint(Path.Combine(root, "text_encoder"), ScalarType.Float32, device);
+            var textEncoder = Umt5Encoder.FromCheckpoint(textEncoderFolder, ScalarType.Float32, device);
             parts.Add(textEncoder);
             if (textEncoder.Config.VocabSize < tokenizer.VocabSize)
                 throw new TurboException($"{root}: the tokenizer has {tokenizer.VocabSize} words, the text encoder only {textEncoder.Config.VocabSize}");
-            using var checkpoint = AdaptedCheckpoints.OpenWan(Path.Combine(root, "transformer"), null);
-            var transformer = WanModelLoader.Load(checkpoint, transformerDtype, device);
+            var transformer = loadTransformer();
             parts.Add(transformer);
             if (transformer.Config.TextDim != textEncoder.Config.DModel)
                 throw new TurboException($"{root}: the transformer expects text_dim {transformer.Config.TextDim}, the text encoder gives {textEncoder.Config.DModel}");
-            var vae = WanVae.FromCheckpoint(Path.Combine(root, "vae"), device);
+            var vae = WanVae.FromCheckpoint(vaeFolder, device);
             parts.Add(vae);
             if (vae.Config.ZDim != transformer.Config.InDim)
                 throw new TurboException($"{root}: the VAE has z_dim {vae.Config.ZDim}, the transformer in_channels {transformer.Config.InDim}");
             if (vae.Config.ResolvedLatentsMean is null || vae.Config.ResolvedLatentsStd is null)
-                throw new TurboException($"{root}/vae/config.json: latents_mean and latents_std are needed to sample");
+                throw new TurboException($"{vaeFolder}/config.json: latents_mean and latents_std are needed to sample");
             textEncoder.eval();
             return new WanTextToVideo { Tokenizer = tokenizer, TextEncoder = textEncoder, Transformer = transformer, Vae = vae, Defaults = defaults };
         }
@@ -111,8 +144,8 @@ public sealed class WanTextToVideo : IDisposable
         }
     }
 
-    /// <summary>The sampler defaults the folder's model_index.json records (a one-line error when it has none).</summary>
-    public static SampleSettings ReadDefaults(string root)
+    /// <summary>The sampling defaults of a diffusers-layout folder (its model_index.json; a one-line error when it has none).</summary>
+    public static SampleSettings ReadIndex(string root)
     {
         string path = Path.Combine(root, IndexFile);
         if (!File.Exists(path)) throw new TurboException($"{root}: no {IndexFile} (expected a diffusers-layout model folder)");
@@ -157,12 +190,22 @@ public sealed class WanTextToVideo : IDisposable
     /// <summary>
     /// Videos [B, 3, T, H, W] in [−1, 1] (CPU float32) for the prompts: <see cref="GenerateLatents"/>, decoded.
     /// </summary>
-    public Tensor Generate(IReadOnlyList<string> prompts, long seed, SampleSettings settings, SamplingProgress? progress = null, long firstIndex = 0)
+    public Tensor Generate(IReadOnlyList<string> prompts, long seed, SampleSettings settings, SamplingProgress? progress = null, long firstIndex = 0) =>
+        GenerateTimed(prompts, seed, settings, progress, firstIndex).Videos;
+
+    /// <summary><see cref="Generate"/>, with the wall time of each part: prompt encoding, denoising, VAE decoding.</summary>
+    public GeneratedVideos GenerateTimed(IReadOnlyList<string> prompts, long seed, SampleSettings settings, SamplingProgress? progress = null, long firstIndex = 0)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var latents = GenerateLatents(prompts, seed, settings, progress, firstIndex);
-        return Vae.Decode(Vae.Denormalize(latents)).cpu().MoveToOuterDisposeScope();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var device = Transformer.Device;
+        double encoded = 0;
+        var latents = GenerateLatents(prompts, seed, settings, progress, firstIndex, () => encoded = Synchronized(clock, device));
+        double denoised = Synchronized(clock, device);
+        var videos = Vae.Decode(Vae.Denormalize(latents)).cpu().MoveToOuterDisposeScope();
+        double decoded = Synchronized(clock, device);
+        return new GeneratedVideos(videos, encoded, denoised - encoded, decoded - denoised, settings.Steps);
     }
 
     /// <summary>
@@ -171,11 +214,14 @@ public sealed class WanTextToVideo : IDisposable
     /// noise at each step) from its own generator seeded by (<paramref name="seed"/>, <paramref name="firstIndex"/> + i),
     /// so a clip does not depend on the batch it was generated in.
     /// </summary>
-    public Tensor GenerateLatents(IReadOnlyList<string> prompts, long seed, SampleSettings settings, SamplingProgress? progress = null, long firstIndex = 0)
+    /// <param name="promptsEncoded">called once the prompts are encoded, before denoising starts (for timing)</param>
+    public Tensor GenerateLatents(IReadOnlyList<string> prompts, long seed, SampleSettings settings, SamplingProgress? progress = null,
+        long firstIndex = 0, Action? promptsEncoded = null)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var device = Transformer.Device;
+        var schedule = settings.Schedule;
         var shape = LatentShape(1, settings);
         var generators = prompts.Select((_, i) => new Generator((ulong)(seed * 1_000_003 + firstIndex + i))).ToArray();
         try
@@ -184,10 +230,9 @@ public sealed class WanTextToVideo : IDisposable
             var noise = ClipNoise();
             var context = EncodePrompts(prompts);
             var negative = EncodePrompts([""]).expand(prompts.Count, -1, -1);
+            promptsEncoded?.Invoke();
             var velocity = ClassifierFreeGuidance.Guided((x, t, c) => Transformer.Forward(x, t, c), context, negative, settings.Guidance);
-            var (sampler, schedule) = settings.Sampler == SamplerKind.Rcm
-                ? ((IFlowSampler)new RcmSampler(_ => ClipNoise()), RcmSchedule.Create(settings.Steps, settings.SigmaMax))
-                : (new UniPcSampler(), FlowMatchSchedule.DiffusersUniPc(settings.Steps, settings.Shift));
+            var sampler = FlowSolvers.Create(settings.Solver, _ => ClipNoise());
             return sampler.Sample(velocity, noise, schedule, progress).MoveToOuterDisposeScope();
         }
         finally
@@ -196,10 +241,23 @@ public sealed class WanTextToVideo : IDisposable
         }
     }
 
+    /// <summary>Seconds on the clock once the device has finished its queued work (CUDA runs asynchronously).</summary>
+    static double Synchronized(System.Diagnostics.Stopwatch clock, Device device)
+    {
+        if (device.type == TorchSharp.DeviceType.CUDA) TorchSharp.torch.cuda.synchronize(device);
+        return clock.Elapsed.TotalSeconds;
+    }
+
     public void Dispose()
     {
         TextEncoder.Dispose();
         Transformer.Dispose();
         Vae.Dispose();
     }
+}
+
+/// <summary>Generated clips [B, 3, T, H, W] (the caller disposes them) and the seconds each part of the pipeline took.</summary>
+public sealed record GeneratedVideos(Tensor Videos, double EncodeSeconds, double DenoiseSeconds, double DecodeSeconds, int Steps)
+{
+    public double TotalSeconds => EncodeSeconds + DenoiseSeconds + DecodeSeconds;
 }

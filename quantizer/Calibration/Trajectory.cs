@@ -24,6 +24,9 @@ public static class Trajectory
             onStep(x, t, v);
             return v;
         };
-        return settings.CreateSampler().Sample(velocity, noise, settings.Schedule, (_, _) => stepDone?.Invoke());
+        // every sample draws the same fresh-noise sequence: a calibration run does not depend on the global generator
+        using var generator = new Generator(settings.Seed);
+        var sampler = settings.CreateSampler(x => randn(x.shape, generator: generator).to(x.device));
+        return sampler.Sample(velocity, noise, settings.Schedule, (_, _) => stepDone?.Invoke());
     }
 }

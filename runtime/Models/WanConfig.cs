@@ -25,6 +25,16 @@ public sealed record WanConfig
     /// <summary>How self-attention is computed (dense unless a package says otherwise); SLA adds proj_l parameters.</summary>
     public AttentionConfig Attention { get; init; } = AttentionConfig.Dense;
 
+    /// <summary>
+    /// The self-attention of each block, when blocks differ (e.g. a package that keeps the first and last blocks
+    /// dense); null = every block uses <see cref="Attention"/>. Must list every block.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<AttentionConfig>? BlockAttention { get; init; }
+
+    /// <summary>The self-attention of block <paramref name="block"/>.</summary>
+    public AttentionConfig AttentionOf(int block) => BlockAttention?[block] ?? Attention;
+
     [System.Text.Json.Serialization.JsonIgnore] public int HeadDim => Dim / NumHeads;
     [System.Text.Json.Serialization.JsonIgnore] public int PatchVolume => PatchSize[0] * PatchSize[1] * PatchSize[2];
 

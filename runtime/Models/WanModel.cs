@@ -45,7 +45,7 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
         timeEmbedding = new WanMlp(config.FreqDim, config.Dim, config.Dim, WanMlp.Silu, PreciseDtype, device);
         timeProjection = new WanTimeProjection(config.Dim, device, PreciseDtype);
         blocks = new ModuleList<WanAttentionBlock>(
-            Enumerable.Range(0, config.NumLayers).Select(_ => new WanAttentionBlock(config, computeDtype, device)).ToArray());
+            Enumerable.Range(0, config.NumLayers).Select(i => new WanAttentionBlock(config with { Attention = config.AttentionOf(i) }, computeDtype, device)).ToArray());
         head = new WanHead(config, device, PreciseDtype);
 
         register_module("patch_embedding", patchEmbedding);
@@ -209,6 +209,8 @@ public sealed class WanModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
             throw new TurboException($"Wan config: patch size must be 3 positive integers (t, h, w)");
         if (c.FfnDim <= 0 || c.NumLayers < 0 || c.InDim <= 0 || c.OutDim <= 0 || c.TextDim <= 0 || c.TextLen <= 0)
             throw new TurboException("Wan config: ffn_dim, in_dim, out_dim, text_dim, text_len must be positive");
+        if (c.BlockAttention is { } perBlock && perBlock.Count != c.NumLayers)
+            throw new TurboException($"Wan config: block attention lists {perBlock.Count} blocks, the model has {c.NumLayers}");
     }
 
     internal static string ShapeText(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";

@@ -13,16 +13,25 @@ public sealed class PackageWriter : IDisposable
     /// <summary>The temporary folder the files go into.</summary>
     public string Folder { get; }
 
-    public PackageWriter(string destination)
+    /// <param name="temporaryFolder">where the files go until the rename (on the destination's file system; it is
+    /// replaced if present); default: beside the destination, named after it and this process</param>
+    public PackageWriter(string destination, string? temporaryFolder = null)
     {
         _destination = Path.GetFullPath(destination);
-        if (Directory.Exists(_destination) || File.Exists(_destination))
-            throw new TurboException($"{destination}: already exists; choose a new package path or remove it");
-        string? parent = Path.GetDirectoryName(_destination);
-        if (parent is null || !Directory.Exists(parent)) throw new TurboException($"{destination}: its parent folder does not exist");
-        Folder = _destination + ".partial-" + Environment.ProcessId;
+        CheckDestination(destination);
+        Folder = temporaryFolder is null ? _destination + ".partial-" + Environment.ProcessId : Path.GetFullPath(temporaryFolder);
         if (Directory.Exists(Folder)) Directory.Delete(Folder, recursive: true);
         Directory.CreateDirectory(Folder);
+    }
+
+    /// <summary>Throws unless a package can be written to <paramref name="destination"/>: absent, its parent folder present.</summary>
+    public static void CheckDestination(string destination)
+    {
+        string full = Path.GetFullPath(destination);
+        if (Directory.Exists(full) || File.Exists(full))
+            throw new TurboException($"{destination}: already exists; choose a new package path or remove it");
+        string? parent = Path.GetDirectoryName(full);
+        if (parent is null || !Directory.Exists(parent)) throw new TurboException($"{destination}: its parent folder does not exist");
     }
 
     /// <summary>Path of a package-relative file in the temporary folder (its folder is created).</summary>
@@ -33,9 +42,18 @@ public sealed class PackageWriter : IDisposable
         return path;
     }
 
+    /// <summary>Copies every file of <paramref name="sourceFolder"/> (recursively) under the package-relative folder <paramref name="relative"/>.</summary>
+    public void CopyFolder(string sourceFolder, string relative)
+    {
+        if (!Directory.Exists(sourceFolder)) throw new TurboException($"{sourceFolder}: folder not found");
+        foreach (string file in Directory.EnumerateFiles(sourceFolder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            File.Copy(file, PathFor(relative + "/" + Path.GetRelativePath(sourceFolder, file).Replace(Path.DirectorySeparatorChar, '/')));
+    }
+
     /// <summary>Hashes every file, writes turbo.json with the hashes, and renames the folder into place.</summary>
     public void Commit(PackageManifest manifest)
     {
+        CheckDestination(_destination);
         var files = Directory.EnumerateFiles(Folder, "*", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(Folder, f).Replace(Path.DirectorySeparatorChar, '/'))
             .Where(f => f != PackageManifest.FileName)

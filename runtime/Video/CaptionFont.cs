@@ -8,25 +8,28 @@ namespace Turbo.Runtime.Video;
 /// is empty a font file is loaded by path: DejaVu Sans (Debian's fonts-dejavu-core) if present, else the first
 /// TrueType font found.
 /// </summary>
-static class CaptionFont
+public static class CaptionFont
 {
     const string DejaVuSans = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
     static readonly string[] FontFolders = ["/usr/share/fonts", "/usr/local/share/fonts"];
 
-    static readonly Lazy<SKTypeface> Loaded = new(Load);
+    static readonly Lazy<(SKTypeface Typeface, string? File)> Loaded = new(Load);
 
-    public static SKTypeface Typeface => Loaded.Value;
+    public static SKTypeface Typeface => Loaded.Value.Typeface;
 
-    static SKTypeface Load()
+    /// <summary>The font file the typeface was loaded from; null where SkiaSharp's default typeface has glyphs.</summary>
+    public static string? FilePath => Loaded.Value.File;
+
+    static (SKTypeface, string?) Load()
     {
-        if (SKTypeface.Default.GlyphCount > 0) return SKTypeface.Default;
+        if (SKTypeface.Default.GlyphCount > 0) return (SKTypeface.Default, null);
         var candidates = new[] { DejaVuSans }.Where(File.Exists).Concat(FontFolders.Where(Directory.Exists)
             .SelectMany(folder => Directory.EnumerateFiles(folder, "*.ttf", SearchOption.AllDirectories).Order(StringComparer.Ordinal)));
         foreach (string file in candidates)
         {
             var typeface = SKTypeface.FromFile(file);
-            if (typeface is { GlyphCount: > 0 }) return typeface;
+            if (typeface is { GlyphCount: > 0 }) return (typeface, file);
             typeface?.Dispose();
         }
         throw new TurboException("captions: no TrueType font found (install Debian's fonts-dejavu-core)");

@@ -23,24 +23,35 @@ public static class GifWriter
     public static void Write(string path, IEnumerable<RgbFrame> frames, double fps)
     {
         int delay = DelayHundredths(fps);
-        AtomicOutput.Write(path, stream =>
+        AtomicOutput.Write(path, stream => Encode(stream, frames, delay, path));
+    }
+
+    /// <summary>The GIF of <paramref name="frames"/> as bytes (e.g. to embed in a page); see <see cref="Write"/>.</summary>
+    public static byte[] Encode(IEnumerable<RgbFrame> frames, double fps, string what)
+    {
+        int delay = DelayHundredths(fps);
+        using var stream = new MemoryStream();
+        Encode(stream, frames, delay, what);
+        return stream.ToArray();
+    }
+
+    static void Encode(Stream stream, IEnumerable<RgbFrame> frames, int delay, string what)
+    {
+        RgbFrame? first = null;
+        int index = 0;
+        foreach (var frame in frames)
         {
-            RgbFrame? first = null;
-            int index = 0;
-            foreach (var frame in frames)
+            if (first is null)
             {
-                if (first is null)
-                {
-                    first = frame;
-                    WriteHeader(stream, frame.Width, frame.Height, path);
-                }
-                RgbFrame.RequireSameSize(first, frame, index, path);
-                WriteFrame(stream, frame, delay);
-                index++;
+                first = frame;
+                WriteHeader(stream, frame.Width, frame.Height, what);
             }
-            if (first is null) throw new TurboException($"{path}: no frames");
-            stream.WriteByte(0x3B); // trailer
-        });
+            RgbFrame.RequireSameSize(first, frame, index, what);
+            WriteFrame(stream, frame, delay);
+            index++;
+        }
+        if (first is null) throw new TurboException($"{what}: no frames");
+        stream.WriteByte(0x3B); // trailer
     }
 
     /// <summary>The delay field for <paramref name="fps"/>: round(100 / fps), at least 2 (see <see cref="MaxFps"/>).</summary>

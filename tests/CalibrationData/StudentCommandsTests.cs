@@ -40,7 +40,7 @@ public sealed class StudentCommandsTests
         Assert.That(output, Does.Contain("rCM: step 3"));
         using (var student = WanTextToVideo.Load(StudentTraining.RcmModel(work.Path), CPU, ScalarType.Float32))
         {
-            Assert.That(student.Defaults.Sampler, Is.EqualTo(SamplerKind.Rcm));
+            Assert.That(student.Defaults.Solver, Is.EqualTo(FlowSolvers.Rcm));
             Assert.That(student.Defaults.Steps, Is.EqualTo(2));
             Assert.That(student.Defaults.Guidance, Is.EqualTo(1));
             using var clip = student.Generate(["a small red circle moves left"], seed: 1, student.Defaults);

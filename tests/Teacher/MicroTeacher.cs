@@ -23,12 +23,17 @@ static class MicroTeacher
         Dim = 32, FfnDim = 64, NumHeads = 2, NumLayers = 2, InDim = 4, OutDim = 4, TextDim = 16, TextLen = 8, FreqDim = 16,
     };
 
+    /// <summary>The micro teacher's sampling at a clip size the Shapes oracle judges (sides of at least 32).</summary>
+    public static readonly SampleSettings ShapesSampling = Sampling with { Height = 32, Width = 32 };
+
     /// <summary>Writes the folder; returns the canonical DiT weights it holds (CPU copies, the caller disposes).</summary>
-    public static Dictionary<string, Tensor> Write(string root, WanConfig? transformer = null)
+    /// <param name="vocabulary">the tokenizer's words (default: those of two captions)</param>
+    public static Dictionary<string, Tensor> Write(string root, WanConfig? transformer = null, SampleSettings? sampling = null,
+        IEnumerable<string>? vocabulary = null)
     {
         transformer ??= Transformer;
-        var tokenizer = WordTokenizer.Build(["a small red circle moves left over a dark blue background", "a big green square"]);
-        TeacherFolder.WriteIndex(root, Sampling);
+        var tokenizer = WordTokenizer.Build(vocabulary ?? ["a small red circle moves left over a dark blue background", "a big green square"]);
+        TeacherFolder.WriteIndex(root, sampling ?? Sampling);
         TeacherFolder.WriteTokenizer(root, tokenizer);
         using (var encoder = new Umt5Encoder(new Umt5Config { VocabSize = tokenizer.VocabSize, DModel = Transformer.TextDim, DKv = 8, DFf = 32, NumLayers = 1, NumHeads = 2 }))
         {

@@ -8,6 +8,7 @@ using Turbo.Cli.Bench;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
 using Turbo.Runtime.Native;
+using Turbo.Runtime.Packaging;
 using Turbo.Runtime.Sampling;
 using static TorchSharp.torch;
 
@@ -18,15 +19,17 @@ namespace Turbo.Cli.Commands;
 /// warm-up, CUDA events) broken down into linear layers, self-attention, cross-attention and the rest; device memory;
 /// the teacher's own denoising loop (UniPC, 50 steps, CFG = two forwards per step); and, in the same run, the ceilings
 /// every speed-up is a ratio of: bf16 GEMM at the model's shapes, SDPA at its self-attention shape, copy bandwidth.
+/// `turbo bench PKG` (a package folder) times the package's denoising against its teacher's recipe instead
+/// (<see cref="PackageBench"/>), on CUDA or the CPU.
 /// </summary>
 static class BenchCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Argument<string>("checkpoint") { Description = "Wan2.1 checkpoint (file, folder or sharded)" };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "Wan2.1 checkpoint (file, folder or sharded), or a package (turbo.json): the package against its teacher's recipe" };
         var config = new Option<string?>("--config") { Description = "config.json to use instead of the one beside the weights" };
-        var resolution = new Option<string>("--resolution") { Description = "480p (832×480) or 720p (1280×720)", DefaultValueFactory = _ => "480p" };
-        var frames = new Option<int>("--frames") { Description = "Video frames (4n+1)", DefaultValueFactory = _ => 81 };
+        var resolution = new Option<string?>("--resolution") { Description = "480p (832×480) or 720p (1280×720); default 480p, for a package its own clip size" };
+        var frames = new Option<int?>("--frames") { Description = "Video frames (4n+1); default 81, for a package its own" };
         var warmup = new Option<int>("--warmup") { Description = "Forward passes before timing", DefaultValueFactory = _ => 2 };
         var repeats = new Option<int>("--repeats") { Description = "Timed forward passes (median reported)", DefaultValueFactory = _ => 5 };
         var steps = new Option<int>("--steps") { Description = "Denoising steps of the teacher's recipe", DefaultValueFactory = _ => 50 };
@@ -35,12 +38,15 @@ static class BenchCommand
         var referenceOps = new Option<bool>("--reference-ops") { Description = "Use the TorchSharp reference ops instead of the fused CUDA kernels" };
         var noCeilings = new Option<bool>("--no-ceilings") { Description = "Skip the GEMM/SDPA/copy ceiling measurements" };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file" };
-        var device = new Option<string>("--device") { Description = "cuda (GPU timing needs CUDA)", DefaultValueFactory = _ => "cuda" };
+        var device = new Option<string>("--device") { Description = "cuda (a checkpoint's GPU timing needs CUDA); a package may be timed on auto, cuda or cpu", DefaultValueFactory = _ => "cuda" };
         var cmd = new Command("bench", "Measure the bf16 teacher on the GPU: per-step breakdown, memory, denoising loop, ceilings");
         foreach (var o in new Option[] { config, resolution, frames, warmup, repeats, steps, measuredSteps, guidance, referenceOps, noCeilings, json, device })
             cmd.Options.Add(o);
         cmd.Arguments.Add(checkpoint);
-        cmd.SetAction(r => Run(new Settings(r.GetValue(checkpoint)!, r.GetValue(config), VideoSize.Parse(r.GetValue(resolution)!, r.GetValue(frames)),
+        cmd.SetAction(r => File.Exists(Path.Combine(r.GetValue(checkpoint)!, PackageManifest.FileName))
+            ? RunPackage(r.GetValue(checkpoint)!, r.GetValue(resolution), r.GetValue(frames), r.GetValue(warmup), r.GetValue(repeats), r.GetValue(steps),
+                r.GetValue(measuredSteps), r.GetValue(guidance), r.GetValue(json), r.GetValue(device)!)
+            : Run(new Settings(r.GetValue(checkpoint)!, r.GetValue(config), VideoSize.Parse(r.GetValue(resolution) ?? "480p", r.GetValue(frames) ?? 81),
             r.GetValue(warmup), r.GetValue(repeats), r.GetValue(steps), r.GetValue(measuredSteps), r.GetValue(guidance),
             !r.GetValue(referenceOps), !r.GetValue(noCeilings), r.GetValue(json), r.GetValue(device)!)));
         return cmd;
@@ -97,6 +103,15 @@ static class BenchCommand
         if (s.Json is not null)
             File.WriteAllText(s.Json, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
         return 0;
+    }
+
+    static int RunPackage(string package, string? resolution, int? frames, int warmup, int repeats, int steps, int? measuredSteps,
+        double guidance, string? json, string device)
+    {
+        if (repeats < 1 || warmup < 0 || steps < 1 || measuredSteps is < 1)
+            throw new TurboException("--repeats, --steps and --measured-steps must be ≥ 1, --warmup ≥ 0");
+        var size = resolution is null && frames is null ? null : VideoSize.Parse(resolution ?? "480p", frames ?? 81);
+        return PackageBench.Run(new PackageBench.Settings(package, size, warmup, repeats, steps, measuredSteps, guidance, json, DeviceChoice.Resolve(device)));
     }
 
     static double TimeForward(WanModel model, Tensor x, Tensor t, Tensor context)

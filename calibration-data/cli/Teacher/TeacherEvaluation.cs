@@ -21,8 +21,6 @@ public sealed record ModelQuality(int Prompts, double Adherence, double Frechet,
 /// </summary>
 public static class TeacherEvaluation
 {
-    public const ulong RealSeedA = 4242, RealSeedB = 4243;
-
     public static (ModelQuality Quality, Tensor Generated) Run(WanTextToVideo pipeline, IReadOnlyList<string> prompts,
         SampleSettings sampling, int batch, long seed, Action<string> log)
     {
@@ -42,30 +40,9 @@ public static class TeacherEvaluation
 
     public static ModelQuality Score(Tensor generated, IReadOnlyList<string> prompts, double generateSeconds, SampleSettings sampling)
     {
-        using var scope = NewDisposeScope();
-        using var pause = CollectionPause.Begin();
-        var stated = prompts.Select(Captions.Parse).ToList();
-        using var oracle = ShapesOracle.Load(ShapesOracle.DefaultPath);
-        var options = new ShapesOptions(Frames: (int)generated.shape[2], Height: (int)generated.shape[3], Width: (int)generated.shape[4]);
-        var realA = RealClips(prompts, RealSeedA, options);
-        var realB = RealClips(prompts, RealSeedB, options);
-        var (readings, features) = oracle.Read(generated);
-        var report = AdherenceReport.Score(readings, stated);
-        var (realReadings, realFeatures) = oracle.Read(realA);
-        var realReport = AdherenceReport.Score(realReadings, stated);
-        var realFeaturesB = oracle.Features(realB);
-        return new ModelQuality(prompts.Count, report.Adherence, FrechetDistance.Between(features, realFeatures),
-            realReport.Adherence, FrechetDistance.Between(realFeaturesB, realFeatures),
-            FactorRules.All.ToDictionary(f => f.ToString().ToLowerInvariant(), f => report.Accuracy(f)), generateSeconds, sampling);
-    }
-
-    static Tensor RealClips(IReadOnlyList<string> prompts, ulong seed, ShapesOptions options)
-    {
-        var dataset = new ShapesDataset(seed, options);
-        var clips = prompts.Select(p => dataset.ClipFor(p, 0).Video).ToArray();
-        var stacked = stack(clips);
-        foreach (var c in clips) c.Dispose();
-        return stacked;
+        var scores = OracleQuality.Score(generated, prompts);
+        return new ModelQuality(prompts.Count, scores.Adherence, scores.Frechet, scores.RealAdherence, scores.RealFrechet,
+            scores.PerFactor, generateSeconds, sampling);
     }
 
     public static string Json(ModelQuality quality) => JsonSerializer.Serialize(quality, new JsonSerializerOptions { WriteIndented = true });

@@ -88,7 +88,7 @@ public static class TeacherCommands
         var count = new Option<int>("--prompts") { Description = "how many evaluation prompts (all 288 by default)", DefaultValueFactory = _ => PromptSets.Evaluation().Count };
         var batch = new Option<int>("--batch") { Description = "clips generated at once", DefaultValueFactory = _ => 32 };
         var steps = new Option<int?>("--steps") { Description = "sampling steps (default: the model's; 4 when switching to rcm)" };
-        var sampler = new Option<string?>("--sampler") { Description = "unipc or rcm (default: the model's)" };
+        var sampler = new Option<string?>("--sampler") { Description = "unipc, euler or rcm (default: the model's)" };
         var guidance = new Option<double?>("--guidance") { Description = "classifier-free guidance (default: the model's; 1 when switching to rcm)" };
         var transformer = new Option<string?>("--transformer") { Description = "a transformer checkpoint (student-sla, student-merge) evaluated in place of the model's own, in its pipeline" };
         var seed = new Option<long>("--seed") { Description = "noise seed", DefaultValueFactory = _ => 0 };
@@ -100,9 +100,9 @@ public static class TeacherCommands
         };
         command.SetAction(parse =>
         {
-            var samplerKind = parse.GetValue(sampler) is { } name
-                ? SampleSettings.ParseSampler(name) ?? throw new TurboException($"--sampler {name}: expected {string.Join(" or ", SampleSettings.SamplerNames.Values)}")
-                : (SamplerKind?)null;
+            string? solver = parse.GetValue(sampler);
+            if (solver is not null && !FlowSolvers.Names.Contains(solver))
+                throw new TurboException($"--sampler {solver}: expected {string.Join(", ", FlowSolvers.Names)}");
             string? transformerPath = parse.GetValue(transformer);
             if (transformerPath is not null && !File.Exists(transformerPath)) throw new TurboException($"--transformer {transformerPath}: no such file");
             var target = Prepare(parse.GetRequiredValue(device));
@@ -117,7 +117,7 @@ public static class TeacherCommands
             {
                 Tokenizer = loaded.Tokenizer, TextEncoder = loaded.TextEncoder, Transformer = swapped, Vae = loaded.Vae, Defaults = loaded.Defaults,
             };
-            var sampling = Sampling(pipeline.Defaults, samplerKind, parse.GetValue(steps), parse.GetValue(guidance));
+            var sampling = Sampling(pipeline.Defaults, solver, parse.GetValue(steps), parse.GetValue(guidance));
             var (quality, clips) = TeacherEvaluation.Run(pipeline, all.Take(n).ToArray(), sampling, parse.GetValue(batch), parse.GetValue(seed), console.WriteLine);
             using (clips)
             {
@@ -131,7 +131,7 @@ public static class TeacherCommands
                 string modelFolder = parse.GetRequiredValue(model);
                 if (n == all.Count && sampling == pipeline.Defaults && swapped is null && TrainingRecord.Load(modelFolder, "transformer") is not null)
                     WriteCard(modelFolder, quality, Path.Combine(folder, "generated.gif"), console);
-                console.WriteLine(Invariant($"{quality.Prompts} prompts, {SampleSettings.SamplerNames[sampling.Sampler]} {sampling.Steps} steps, CFG {sampling.Guidance}: adherence {quality.Adherence:P1} (real {quality.RealAdherence:P1}), Fréchet {quality.Frechet:F2} (real {quality.RealFrechet:F2}), {quality.GenerateSeconds:F0} s"));
+                console.WriteLine(Invariant($"{quality.Prompts} prompts, {sampling.Solver} {sampling.Steps} steps, CFG {sampling.Guidance}: adherence {quality.Adherence:P1} (real {quality.RealAdherence:P1}), Fréchet {quality.Frechet:F2} (real {quality.RealFrechet:F2}), {quality.GenerateSeconds:F0} s"));
                 console.WriteLine($"wrote quality.json, generated.gif and generated.png to {folder}");
             }
             return 0;
@@ -153,7 +153,7 @@ public static class TeacherCommands
             string folder = parse.GetRequiredValue(model), gridFile = parse.GetRequiredValue(grid);
             if (!File.Exists(gridFile)) throw new TurboException($"{gridFile}: no such grid file");
             var measured = TeacherEvaluation.ReadJson(parse.GetRequiredValue(quality));
-            var defaults = WanTextToVideo.ReadDefaults(folder);
+            var defaults = WanTextToVideo.ReadIndex(folder);
             if (measured.Prompts != PromptSets.Evaluation().Count || measured.Sampling != defaults)
                 throw new TurboException(Invariant($"{parse.GetRequiredValue(quality)}: the card needs all {PromptSets.Evaluation().Count} evaluation prompts with the model's own sampler; this evaluation has {measured.Prompts} prompts, {measured.Sampling.Steps} steps, CFG {measured.Sampling.Guidance}"));
             WriteCard(folder, measured, gridFile, parse.InvocationConfiguration.Output);
@@ -175,17 +175,18 @@ public static class TeacherCommands
     /// The model's sampling defaults with the options given. Switching a model to the rCM sampler defaults to its 4
     /// steps without guidance (a distilled student's); otherwise unstated settings stay the model's.
     /// </summary>
-    static SampleSettings Sampling(SampleSettings defaults, SamplerKind? sampler, int? steps, double? guidance)
+    static SampleSettings Sampling(SampleSettings defaults, string? solver, int? steps, double? guidance)
     {
-        bool toRcm = sampler == SamplerKind.Rcm && defaults.Sampler != SamplerKind.Rcm;
+        bool switched = solver is not null && solver != defaults.Solver, toRcm = switched && solver == FlowSolvers.Rcm;
         var settings = defaults with
         {
-            Sampler = sampler ?? defaults.Sampler,
+            Solver = solver ?? defaults.Solver,
             Steps = steps ?? (toRcm ? RcmSchedule.MaxSteps : defaults.Steps),
             Guidance = guidance ?? (toRcm ? 1.0 : defaults.Guidance),
+            Times = switched || steps is not null ? null : defaults.Times,
         };
         if (settings.Steps < 1) throw new TurboException($"--steps {settings.Steps}: expected at least 1");
-        if (settings.Sampler == SamplerKind.Rcm) RcmSchedule.TrigFlowTimes(settings.Steps, settings.SigmaMax);
+        _ = settings.Schedule; // refuses a step count the solver cannot take
         if (!(settings.Guidance >= 1) || !double.IsFinite(settings.Guidance)) throw new TurboException($"--guidance {settings.Guidance}: expected a number ≥ 1");
         return settings;
     }

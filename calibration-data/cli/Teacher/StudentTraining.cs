@@ -70,7 +70,7 @@ public static class StudentTraining
             var ema = distiller.EmaWeights();
             try
             {
-                var sampling = pipeline.Defaults with { Sampler = SamplerKind.Rcm, Steps = studentSteps, Guidance = 1, SigmaMax = RcmSchedule.DefaultSigmaMax };
+                var sampling = pipeline.Defaults with { Solver = FlowSolvers.Rcm, Steps = studentSteps, Guidance = 1, Times = null };
                 StudentFolder.Write(teacherFolder, RcmModel(work), sampling, student.Config, ema);
             }
             finally { foreach (var t in ema.Values) t.Dispose(); }

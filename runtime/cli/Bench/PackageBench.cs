@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Spectre.Console;
+using Turbo.Runtime;
+using Turbo.Runtime.Models;
+using Turbo.Runtime.Packaging;
+using Turbo.Runtime.Sampling;
+using static TorchSharp.torch;
+
+namespace Turbo.Cli.Bench;
+
+/// <summary>
+/// `turbo bench PKG`: the package's denoising (its sampler, steps, guidance, attention and Linear kinds) against its
+/// teacher's recipe (UniPC × 50 steps × CFG, dense attention, float Linears) on the same architecture and latent:
+/// one step (median of repeats after warm-up) and the whole loop, wall time with the device synchronized. The
+/// teacher is timed on a model of the package's architecture with initial weights: time does not depend on values.
+/// Text encoding and VAE decoding are not included (they are the same for both; `turbo-convert validate` times them).
+/// </summary>
+static class PackageBench
+{
+    public sealed record Settings(string Package, VideoSize? Size, int Warmup, int Repeats, int TeacherSteps, int? MeasuredSteps,
+        double TeacherGuidance, string? Json, Device Device);
+
+    public sealed record LoopResult(string Solver, int Steps, int ForwardsPerStep, double MsPerStep, int MeasuredSteps, double LoopSeconds);
+
+    public static int Run(Settings s)
+    {
+        var manifest = PackageFolder.Open(s.Package);
+        var dtype = s.Device.type == TorchSharp.DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+        using var noGrad = no_grad();
+        using var package = WanPackage.LoadTransformer(s.Package, manifest, dtype, s.Device);
+        using var teacher = new WanModel(manifest.Config with { Attention = Runtime.Attention.AttentionConfig.Dense, BlockAttention = null }, dtype, s.Device);
+        teacher.eval();
+
+        var config = manifest.Config;
+        long[] latent = s.Size?.LatentShape(config.InDim) ?? PackageLatent(s.Package, manifest);
+        Log($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(s.Package))}: latent [{string.Join(", ", latent)}], {dtype} on {s.Device}");
+        using var noise = randn(latent, device: s.Device);
+        using var context = randn(1, config.TextLen, config.TextDim, device: s.Device);
+        using var negative = randn(1, config.TextLen, config.TextDim, device: s.Device);
+
+        var sampler = manifest.Sampler;
+        var packageLoop = Time("package", package, sampler.Solver, FlowSolvers.Schedule(sampler.Solver, sampler.Steps, sampler.Shift, sampler.Times),
+            sampler.Guidance, noise, context, negative, s, measured: null);
+        var teacherLoop = Time("teacher recipe", teacher, "unipc", FlowSolvers.Schedule(FlowSolvers.UniPc, s.TeacherSteps, SamplerSettings.WanTeacher.Shift, null),
+            s.TeacherGuidance, noise, context, negative, s, s.MeasuredSteps);
+
+        var table = new Table().Title("denoising, batch 1").AddColumns("", "sampler", "forwards/step", "ms/step", "loop s", "measured steps");
+        foreach (var (who, r) in new[] { ("teacher recipe", teacherLoop), ("package", packageLoop) })
+            table.AddRow(who, $"{r.Solver} × {r.Steps}", $"{r.ForwardsPerStep}", $"{r.MsPerStep:F1}", $"{r.LoopSeconds:F2}", $"{r.MeasuredSteps}");
+        double perStep = teacherLoop.MsPerStep / packageLoop.MsPerStep, loop = teacherLoop.LoopSeconds / packageLoop.LoopSeconds;
+        table.AddRow("speed-up", "", "", $"{perStep:F2}×", $"{loop:F2}×", "");
+        AnsiConsole.Write(table);
+        if (s.Json is not null)
+            File.WriteAllText(s.Json, JsonSerializer.Serialize(new
+            {
+                date = DateTime.UtcNow.ToString("yyyy-MM-dd"), package = Path.GetFullPath(s.Package), device = s.Device.ToString(), dtype = dtype.ToString(),
+                latent, quantization = manifest.Quantization.Scheme,
+                attention = Enumerable.Range(0, config.NumLayers).Select(i => config.AttentionOf(i).Kind.ToString()).ToArray(),
+                teacher = teacherLoop, packageLoop, speedupPerStep = perStep, speedupLoop = loop,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+        return 0;
+    }
+
+    /// <summary>The latent of the package's own clip size, through its VAE's compression.</summary>
+    static long[] PackageLatent(string folder, PackageManifest manifest)
+    {
+        string path = Path.Combine(PackageFolder.Resolve(folder, manifest.Components.Vae), "config.json");
+        var vae = WanVaeConfig.FromJson(File.ReadAllText(path), path);
+        var v = manifest.Video;
+        return [1, manifest.Config.InDim, 1 + (v.Frames - 1) / vae.TemporalCompression, v.Height / vae.SpatialCompression, v.Width / vae.SpatialCompression];
+    }
+
+    static LoopResult Time(string who, WanModel model, string solver, FlowMatchSchedule whole, double guidance, Tensor noise, Tensor context,
+        Tensor negative, Settings s, int? measured)
+    {
+        var velocity = ClassifierFreeGuidance.Guided((x, t, c) => model.Forward(x, t, c), context, negative, guidance);
+        using var t0 = full([1], whole.Timesteps[0], dtype: ScalarType.Float32, device: s.Device);
+        for (int i = 0; i < s.Warmup; i++) velocity(noise, t0).Dispose();
+        var steps = new List<double>();
+        for (int i = 0; i < s.Repeats; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            velocity(noise, t0).Dispose();
+            Synchronize(s.Device);
+            steps.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        int count = Math.Min(measured ?? whole.Steps, whole.Steps);
+        var schedule = count == whole.Steps ? whole : new FlowMatchSchedule(whole.Sigmas.Take(count + 1).ToArray(), whole.Timesteps.Take(count).ToArray());
+        Log($"{who}: {count} of {whole.Steps} {solver} steps, guidance {guidance}");
+        var loop = Stopwatch.StartNew();
+        FlowSolvers.Create(solver).Sample(velocity, noise, schedule).Dispose();
+        Synchronize(s.Device);
+        double seconds = loop.Elapsed.TotalSeconds / count * whole.Steps;
+        steps.Sort();
+        return new LoopResult(solver, whole.Steps, guidance == 1.0 ? 1 : 2, steps[steps.Count / 2], count, seconds);
+    }
+
+    static void Synchronize(Device device)
+    {
+        if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(device);
+    }
+
+    static void Log(string message) => Console.Error.WriteLine(message);
+}

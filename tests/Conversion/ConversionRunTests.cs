@@ -1,0 +1,111 @@
+using System.Text.Json.Nodes;
+using Turbo.Converter.Conversion;
+using Turbo.Converter.Validation;
+using Turbo.Runtime.Packaging;
+using Turbo.Tests.Cli;
+using Turbo.Tests.Support;
+using static TorchSharp.torch;
+
+namespace Turbo.Tests.Conversion;
+
+public class ConversionRunTests : TempFolderFixture
+{
+    CliRunner.Result Run(string teacher, string package, params string[] extra) =>
+        CliRunner.Run(["run", teacher, "-o", package, .. MicroConversion.Quick(Temp.Path), .. extra]);
+
+    /// <summary>The stages `run` builds from <see cref="MicroConversion.Quick"/> (the same settings, so `run --resume` accepts their work).</summary>
+    IReadOnlyList<IConversionStage> Stages(string package) => ConversionRecipe.Stages(new RecipeChoices(package,
+        MicroConversion.QuantizeSettings(Temp.Path), PackageStage.KeepAttention, new ValidationOptions(), SkipQuantize: false, SkipValidate: true,
+        Judge: null, CPU));
+
+    [Test]
+    public void AStopInThePackageWriteLeavesNoPackageAndResumeWritesTheSamePackageAsAnUninterruptedRun()
+    {
+        string teacher = MicroConversion.Teacher(Temp.Path);
+        var clean = Run(teacher, Temp.PathTo("clean.turbo"), "--skip-validate");
+        Assert.That(clean.ExitCode, Is.EqualTo(0), clean.Err);
+        Assert.That(clean.Out, Does.Contain("quantize").And.Contain("package").And.Contain("ran"));
+
+        // A run stopped in the middle of writing the package, after quantize finished (as a kill would stop it).
+        string package = Temp.PathTo("resumed.turbo");
+        var (work, initial) = WorkFolder.Prepare(WorkFolder.DefaultFor(package), teacher, resume: false);
+        var stopped = new StageRunner(work, (name, stage) => stage(new TestProgress(failIn: "package")));
+        var e = Assert.Throws<IOException>(() => stopped.Run(Stages(package), initial));
+        Assert.That(e!.Message, Does.Contain("injected failure"));
+        Assert.That(Directory.Exists(package), Is.False, "no package folder after a failed write");
+        Assert.That(Directory.GetFileSystemEntries(Temp.Path, "resumed.turbo*").Select(Path.GetFileName), Is.EqualTo(new[] { "resumed.turbo.work" }));
+        Assert.That(Directory.Exists(Path.Combine(work.Root, "package", "partial")), Is.False, "the partial package was removed");
+        Assert.That(File.Exists(Path.Combine(work.Root, "quantize", StageMarker.FileName)), Is.True);
+
+        var resumed = Run(teacher, package, "--skip-validate", "--resume");
+        Assert.That(resumed.ExitCode, Is.EqualTo(0), resumed.Err);
+        Assert.That(resumed.Out, Does.Contain("done before"));
+        var a = PackageFolder.Open(Temp.PathTo("clean.turbo"));
+        var b = PackageFolder.Open(package);
+        Assert.That(b.Files, Is.EqualTo(a.Files), "every file of the package has the same SHA-256");
+        Assert.That(Comparable(package), Is.EqualTo(Comparable(Temp.PathTo("clean.turbo"))), "the same manifest but for the start time");
+        Assert.That(b.Quantization.Scheme, Is.EqualTo("int8-block128"));
+        Assert.That(b.Quantization.Layers, Is.EqualTo(2 * 10));
+        Assert.That(b.Stages.Select(s => s.Name), Is.EqualTo(new[] { "quantize", "package" }));
+
+        string manifestHash = PackageFolder.Sha256(Path.Combine(package, PackageManifest.FileName));
+        var again = Run(teacher, package, "--skip-validate", "--resume");
+        Assert.That(again.ExitCode, Is.EqualTo(0), again.Err);
+        Assert.That(again.Out, Does.Not.Contain("│ ran"), "a finished conversion resumes to nothing");
+        Assert.That(PackageFolder.Sha256(Path.Combine(package, PackageManifest.FileName)), Is.EqualTo(manifestHash));
+
+        var changed = Run(teacher, package, "--skip-validate", "--resume", "--scheme", "int8-channel");
+        Assert.That(changed.ExitCode, Is.EqualTo(2));
+        Assert.That(changed.Err, Does.Contain("stage quantize finished with other settings").And.Contain("scheme: int8-block128 → int8-channel"));
+    }
+
+    [Test]
+    public void TheStagesAsCommandsMakeTheSamePackageAsRun()
+    {
+        string teacher = MicroConversion.Teacher(Temp.Path), prompts = MicroConversion.PromptsFile(Temp.Path);
+        var run = Run(teacher, Temp.PathTo("run.turbo"), "--skip-validate");
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
+        var quantize = CliRunner.Run("quantize", teacher, "-o", Temp.PathTo("quantized"), "--calib-samples", "1", "--eval-samples", "1",
+            "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file", prompts, "--device", "cpu");
+        Assert.That(quantize.ExitCode, Is.EqualTo(0), quantize.Err);
+        Assert.That(quantize.Out, Does.Contain("velocity cosine"));
+        var package = CliRunner.Run("package", Temp.PathTo("quantized"), "-o", Temp.PathTo("steps.turbo"));
+        Assert.That(package.ExitCode, Is.EqualTo(0), package.Err);
+        Assert.That(PackageFolder.Open(Temp.PathTo("steps.turbo")).Files, Is.EqualTo(PackageFolder.Open(Temp.PathTo("run.turbo")).Files));
+
+        var again = CliRunner.Run("quantize", teacher, "-o", Temp.PathTo("quantized"), "--calib-prompts-file", prompts, "--device", "cpu");
+        Assert.That(again.ExitCode, Is.EqualTo(2));
+        Assert.That(again.Err, Does.Contain("already holds a quantized model"));
+        var bareOption = CliRunner.Run("quantize", teacher, "-o", Temp.PathTo("q2"), "--calib-steps", "4", "--device", "cpu");
+        Assert.That(bareOption.ExitCode, Is.EqualTo(2));
+        Assert.That(bareOption.Err, Does.Contain("--calib-steps: applies to bare checkpoints"));
+    }
+
+    [Test]
+    public void BadInputFailsBeforeAnyWork()
+    {
+        string teacher = MicroConversion.Teacher(Temp.Path);
+        var r = CliRunner.Run("run", teacher, "-o", Temp.PathTo("a.turbo"), "--device", "cpu");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("no prompts known for this teacher").And.Contain("--calib-prompts-file"));
+        r = Run(teacher, Temp.PathTo("b.turbo"), "--gate-max-adherence-drop", "0.05");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("needs a quality judge"));
+        r = Run(Temp.PathTo("nothing"), Temp.PathTo("c.turbo"));
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Err.Trim().Split('\n'), Has.Length.EqualTo(1));
+        Directory.CreateDirectory(Temp.PathTo("d.turbo"));
+        r = Run(teacher, Temp.PathTo("d.turbo"));
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("already exists"));
+        Assert.That(Directory.GetDirectories(Temp.Path).Select(Path.GetFileName), Is.EquivalentTo(new[] { "teacher", "d.turbo" }), "nothing written");
+    }
+
+    /// <summary>The manifest without its start time (two separate conversions begin at different times).</summary>
+    static string Comparable(string package)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(package, PackageManifest.FileName)))!;
+        json["provenance"]!.AsObject().Remove("created");
+        return json.ToJsonString();
+    }
+}

@@ -1,0 +1,55 @@
+using Turbo.CalibrationData.Prompts;
+using Turbo.Converter.Conversion;
+using Turbo.Quantizer;
+using Turbo.Tests.Teacher;
+
+namespace Turbo.Tests.Conversion;
+
+/// <summary>Micro teachers and the options that make their conversions take seconds.</summary>
+static class MicroConversion
+{
+    public static readonly string[] Prompts = ["a small red circle moves left", "a big green square", "a red square over a dark blue background"];
+
+    /// <summary>The micro teacher (no judge knows it) and a prompts file beside it; returns the teacher folder.</summary>
+    public static string Teacher(string root)
+    {
+        string teacher = Path.Combine(root, "teacher");
+        foreach (var w in MicroTeacher.Write(teacher).Values) w.Dispose();
+        File.WriteAllLines(PromptsFile(root), Prompts);
+        return teacher;
+    }
+
+    /// <summary>A micro teacher that the Shapes oracle judges: the captions' words, clips of 32×32.</summary>
+    public static string ShapesTeacher(string root)
+    {
+        string teacher = Path.Combine(root, "shapes-teacher");
+        foreach (var w in MicroTeacher.Write(teacher, sampling: MicroTeacher.ShapesSampling, vocabulary: PromptSets.Vocabulary()).Values) w.Dispose();
+        return teacher;
+    }
+
+    public static string PromptsFile(string root) => Path.Combine(root, "prompts.txt");
+
+    /// <summary>Small calibration and validation: 1 + 1 prompts, few rows; 2 validation prompts.</summary>
+    public static string[] Quick(string root) =>
+    [
+        "--calib-samples", "1", "--eval-samples", "1", "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file", PromptsFile(root),
+        "--prompts", "2", "--prompts-file", PromptsFile(root), "--device", "cpu",
+    ];
+
+    public static QuantizeSettings QuantizeSettings(string root) =>
+        new(Prompts: 1, EvaluationPrompts: 1, PromptList: PromptChoice.ReadFile(PromptsFile(root)), RowsPerCall: 8, MaxRows: 64);
+}
+
+/// <summary>Progress nobody watches; optionally throws when a stage it names advances (a stop in the middle of a write).</summary>
+sealed class TestProgress(string? failIn = null) : IStageProgress
+{
+    string _current = "";
+
+    public void Begin(string stage, double total) => _current = stage;
+
+    public void Advance(double units)
+    {
+        if (failIn is not null && _current.StartsWith(failIn, StringComparison.Ordinal))
+            throw new IOException($"injected failure in {_current}");
+    }
+}
