@@ -21,45 +21,35 @@ public static class CheckpointSynthesizer
     /// <summary>diffusers' weight file stem (constants.py), used by both the original and the diffusers releases.</summary>
     public const string Stem = "diffusion_pytorch_model";
 
-    static readonly IReadOnlyDictionary<string, string> Metadata = new Dictionary<string, string> { ["format"] = "pt" };
-
     /// <param name="tensorWritten">Called with each tensor's byte count as it is produced (for progress).</param>
     public static SynthResult Write(SynthRequest request, Action<long>? tensorWritten = null)
     {
         if (request.Shards < 1) throw new TurboException($"--shards {request.Shards}: expected at least 1");
         PrepareEmptyFolder(request.OutputDir);
         var tensors = SynthLayout.For(request.Config, request.Naming, request.DType);
-        var indexOf = tensors.Select((t, i) => (t.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
-        var layout = tensors.Select(t => (t.Name, t.DType, t.Shape)).ToList();
-        using var source = new SynthTensorSource(tensors, request.Seed);
-
-        TorchSharp.torch.Tensor Produce(string name)
-        {
-            int i = indexOf[name];
-            var produced = source.Produce(i);
-            tensorWritten?.Invoke(tensors[i].ByteCount);
-            return produced;
-        }
-
         var files = new List<string>();
         if (request.Shards == 1)
         {
             string path = Path.Combine(request.OutputDir, Stem + ".safetensors");
-            using (var writer = new SafetensorsWriter(path, layout, Metadata))
-            {
-                foreach (var t in tensors)
-                {
-                    using var created = Produce(t.Name);
-                    writer.Write(t.Name, created);
-                }
-                writer.Commit();
-            }
+            SynthFile.Write(path, tensors, request.Seed, firstStream: 0, tensorWritten);
             files.Add(path);
         }
         else
         {
+            var indexOf = tensors.Select((t, i) => (t.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+            using var source = new SynthTensorSource(tensors, request.Seed);
+
+            TorchSharp.torch.Tensor Produce(string name)
+            {
+                int i = indexOf[name];
+                var produced = source.Produce(i);
+                tensorWritten?.Invoke(tensors[i].ByteCount);
+                return produced;
+            }
+
             long maxShardBytes = ShardPlanner.MaxShardBytesFor(tensors.Select(t => t.ByteCount).ToArray(), request.Shards);
-            files.AddRange(ShardedCheckpointWriter.Write(request.OutputDir, Stem, layout, Produce, maxShardBytes, Metadata));
+            var layout = tensors.Select(t => (t.Name, t.DType, t.Shape)).ToList();
+            files.AddRange(ShardedCheckpointWriter.Write(request.OutputDir, Stem, layout, Produce, maxShardBytes, SynthFile.Metadata));
         }
 
         var format = request.Naming == WanNaming.Diffusers ? WanConfigFormat.Diffusers : WanConfigFormat.Original;

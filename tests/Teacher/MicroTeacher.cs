@@ -33,8 +33,8 @@ static class MicroTeacher
     {
         transformer ??= Transformer;
         var tokenizer = WordTokenizer.Build(vocabulary ?? ["a small red circle moves left over a dark blue background", "a big green square"]);
-        TeacherFolder.WriteIndex(root, sampling ?? Sampling);
-        TeacherFolder.WriteTokenizer(root, tokenizer);
+        PipelineFolder.WriteIndex(root, sampling ?? Sampling);
+        PipelineFolder.WriteTokenizer(root, tokenizer);
         using (var encoder = new Umt5Encoder(new Umt5Config { VocabSize = tokenizer.VocabSize, DModel = Transformer.TextDim, DKv = 8, DFf = 32, NumLayers = 1, NumHeads = 2 }))
         {
             Initializers.Umt5(encoder, seed: 1);

@@ -10,27 +10,26 @@ namespace Turbo.CalibrationData.Teacher;
 /// </summary>
 public static class StudentFolder
 {
-    static readonly string[] SharedComponents = ["tokenizer", "text_encoder", "vae"];
+    static readonly string[] SharedComponents = [PipelineFolder.Tokenizer, PipelineFolder.TextEncoder, PipelineFolder.Vae];
 
     public static void Write(string teacherFolder, string studentFolder, SampleSettings sampling, WanConfig config,
         IReadOnlyDictionary<string, Tensor> weights)
     {
         Directory.CreateDirectory(studentFolder);
         foreach (string component in SharedComponents)
-            CopyComponent(Path.Combine(teacherFolder, component), Path.Combine(studentFolder, component));
+            CopyComponent(teacherFolder, studentFolder, component);
         TeacherFolder.WriteTransformer(studentFolder, config, weights);
-        TeacherFolder.WriteIndex(studentFolder, sampling);
+        PipelineFolder.WriteIndex(studentFolder, sampling);
     }
 
-    /// <summary>Copies a component folder beside its final name, then renames it into place.</summary>
-    static void CopyComponent(string from, string to)
+    /// <summary>Copies one of the teacher's component folders into the student's, renamed into place when complete.</summary>
+    static void CopyComponent(string teacherFolder, string studentFolder, string component)
     {
+        string from = Path.Combine(teacherFolder, component);
         if (!Directory.Exists(from)) throw new Turbo.Runtime.TurboException($"{from}: missing (expected the teacher's component)");
-        string temp = to + ".partial";
-        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        Directory.CreateDirectory(temp);
-        foreach (string file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(temp, Path.GetFileName(file)));
-        if (Directory.Exists(to)) Directory.Delete(to, recursive: true);
-        Directory.Move(temp, to);
+        PipelineFolder.WriteComponent(studentFolder, component, dir =>
+        {
+            foreach (string file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+        });
     }
 }

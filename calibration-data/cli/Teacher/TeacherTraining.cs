@@ -48,10 +48,10 @@ public static class TeacherTraining
         log($"VAE: held-out PSNR {psnr:F2} dB; latent std per channel {string.Join(" ", std.Select(s => s.ToString("F2")))}");
 
         string model = ModelFolder(work);
-        TeacherFolder.WriteIndex(model, TeacherRecipe.Sampling);
+        PipelineFolder.WriteIndex(model, TeacherRecipe.Sampling);
         TeacherFolder.WriteVae(model, config, vae.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter));
         var tokenizer = TeacherRecipe.Tokenizer();
-        TeacherFolder.WriteTokenizer(model, tokenizer);
+        PipelineFolder.WriteTokenizer(model, tokenizer);
         using var textEncoder = new Umt5Encoder(TeacherRecipe.TextEncoder(tokenizer.VocabSize));
         Initializers.Umt5(textEncoder, TeacherRecipe.TextEncoderSeed);
         TeacherFolder.WriteTextEncoder(model, textEncoder);
