@@ -21,7 +21,7 @@ public static class SynthCommand
         var preset = new Option<string>("--preset") { Description = "size: tiny (the golden test config), 1.3b or 14b", Required = true };
         preset.AcceptOnlyFromAmong(SynthPreset.Names);
         var layers = new Option<int?>("--layers") { Description = "number of blocks (default: the preset's)" };
-        var dtype = new Option<string>("--dtype") { Description = "stored dtype: f32 (as released) or bf16", DefaultValueFactory = _ => "f32" };
+        var dtype = new Option<string>("--dtype") { Description = "stored dtype: f32 (as released) or bf16 (with --pipeline: of the transformer and text encoder; the VAE stays f32)", DefaultValueFactory = _ => "f32" };
         dtype.AcceptOnlyFromAmong("f32", "bf16");
         var naming = new Option<string>("--naming") { Description = "tensor names: original, diffusers or comfyui (with --pipeline: diffusers, the default there)", DefaultValueFactory = _ => "original" };
         naming.AcceptOnlyFromAmong("original", "diffusers", "comfyui");
@@ -30,7 +30,7 @@ public static class SynthCommand
         var pipeline = new Option<bool>("--pipeline")
         {
             Description = "write a whole text-to-video folder in diffusers layout (model_index.json, tokenizer/, text_encoder/, transformer/, vae/) "
-                + "that run and generate take, for speed measurements: this transformer, Wan2.1's VAE (a small one for tiny), the size's sampling "
+                + "that turbo-convert run and turbo generate take, for speed measurements: this transformer, Wan2.1's VAE (a small one for tiny), the size's sampling "
                 + "defaults, and a 2-layer UMT5 of the DiT's text width that only stands in for UMT5-XXL (real UMT5-XXL is not synthesized)",
         };
         var output = CommonOptions.Output("folder to create (must be empty or absent)");

@@ -22,7 +22,7 @@ public static class AtomicFolder
         try
         {
             write(temp);
-            if (Directory.Exists(final)) Directory.Delete(final);
+            if (Directory.Exists(final)) Directory.Delete(final); // the empty folder the caller may have made: a rename does not replace it
             Directory.Move(temp, final);
         }
         catch

@@ -28,8 +28,8 @@ public sealed record SynthPipelinePreset(WordTokenizer Tokenizer, Umt5Config Tex
         var tokenizer = WordTokenizer.Build(PromptSets.Vocabulary());
         return preset switch
         {
-            // Wan2.1's compression (4× time, 8× space, 16 channels) at a sixth of its width, and a clip of 3 latent
-            // frames: a whole generation takes seconds on a CPU.
+            // Wan2.1's VAE compression (4× time, 8× space, 16 channels) at a sixth of its width with one residual block
+            // per stage, and a clip of 3 latent frames: a whole generation takes seconds on a CPU.
             "tiny" => new(tokenizer, StandInTextEncoder(transformer.TextDim, tokenizer.VocabSize, heads: 2, dKv: 24, dFf: 96),
                 WithWan21Statistics(new WanVaeConfig { BaseDim = 16, NumResBlocks = 1 }),
                 new SampleSettings(Frames: 9, Height: 64, Width: 64, WanSteps, WanGuidance, Shift: 3.0)),
