@@ -78,7 +78,7 @@ public static class DistillBenchCommand
     static string OutOfMemoryLine(RcmBenchResult r, OutOfMemoryFailure failure)
     {
         string what = $"{r.Tangent} tangent at {r.Resolution}×{r.Frames} frames" + (r.Batch > 1 ? $", batch {r.Batch}," : "");
-        string memory = r.Memory.CapacityBytes is { } capacity ? $"more than {GiB(capacity)} of {r.Device} memory" : $"more memory than the {r.Device} has";
+        string memory = r.Memory.CapacityBytes is { } capacity ? $"more than {GiB(capacity)} of {r.Device} memory" : "more memory than the device has";
         string hint = r.Tangent == "exact" ? "try --tangent fd" : "try fewer --frames, a lower --resolution or a smaller --batch";
         return $"{what} needs {memory} (ran out {failure.Where}); {hint}";
     }
