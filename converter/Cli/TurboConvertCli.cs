@@ -18,6 +18,7 @@ public static class TurboConvertCli
         SynthCommand.Create(),
         PackageCommand.Create(),
         QuantizeCommand.Create(),
+        DistillBenchCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given streams (tests pass string writers).</summary>

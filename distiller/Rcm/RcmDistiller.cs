@@ -2,6 +2,7 @@ using TorchSharp;
 using Turbo.Distiller.Training;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
+using Turbo.Runtime.Native;
 using Turbo.Runtime.Sampling;
 using static TorchSharp.torch;
 
@@ -66,19 +67,39 @@ public sealed class RcmDistiller : IDisposable
     /// <remarks>Measures: "sCM" (loss), "g rms" (size of the sCM direction before normalising), "DMD", "critic".</remarks>
     public TrainingSummary Train(ITrainingBatches data, Action<TrainingProgress>? progress = null)
     {
+        SetModes();
+        return TrainingLoop.Run(_state, new LearningRateSchedule(_settings.Steps), _settings.CheckpointEvery, _settings.TimeLimit, _settings,
+            () => TrainStep(data), progress);
+    }
+
+    /// <summary>
+    /// The next step as <see cref="Train"/> takes it, but outside the training loop: no checkpoint (the loop always
+    /// writes one at its last step, gigabytes for a real model), no progress, the base learning rates. For timing
+    /// iterations; the step counter advances, so the step kinds alternate as in training. A caller timing a series
+    /// of steps holds a <see cref="CollectionPause"/> around them, as the loop does (else each step starts one, and
+    /// with it a collection).
+    /// </summary>
+    public StepResult TrainOneStep(ITrainingBatches data)
+    {
+        SetModes();
+        using var pause = CollectionPause.Begin();
+        var result = TrainStep(data);
+        _state.Step++;
+        return result;
+    }
+
+    void SetModes()
+    {
         _student.train();
         _critic?.train();
         _teacher.eval();
-        return TrainingLoop.Run(_state, new LearningRateSchedule(_settings.Steps), _settings.CheckpointEvery, _settings.TimeLimit, _settings,
-            () => TrainStep(data), progress);
     }
 
     /// <summary>The student's EMA weights (what ships), CPU float32 copies the caller disposes.</summary>
     public Dictionary<string, Tensor> EmaWeights() => _state.EmaWeights();
 
     /// <summary>Whether step <paramref name="step"/> updates the student (else the critic).</summary>
-    public bool IsStudentStep(long step) =>
-        !_settings.TrainsCritic || step < _settings.TangentWarmup || step % _settings.StudentUpdateEvery == 0;
+    public bool IsStudentStep(long step) => _settings.IsStudentStep(step);
 
     /// <summary>Student steps taken before step <paramref name="step"/>.</summary>
     long StudentStepsBefore(long step)

@@ -52,6 +52,9 @@ public sealed record RcmSettings
 
     public bool TrainsCritic => DmdWeight > 0;
 
+    /// <summary>Whether step <paramref name="step"/> of a run updates the student (else the critic).</summary>
+    public bool IsStudentStep(long step) => !TrainsCritic || step < TangentWarmup || step % StudentUpdateEvery == 0;
+
     /// <summary>
     /// rCM's p_G mean for videos of <paramref name="latentFrames"/> latent frames: its log-normal mean −0.8 with σ
     /// scaled by √frames (so 0.7 for Wan2.1's 20 frames at 77 video frames).

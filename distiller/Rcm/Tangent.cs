@@ -49,7 +49,13 @@ public static class Tangent
     /// <summary>
     /// w(u) = Jᵀu is linear in u, so ∂⟨w(u), (dx, dt)⟩/∂u = J·(dx, dt) for any u (zeros here): the first reverse pass
     /// keeps its graph (create_graph) so that the second can differentiate it with respect to u. f must depend on both
-    /// x and t (libtorch refuses a gradient of an input the graph does not use).
+    /// x and t.
+    /// <para>
+    /// Both passes are backward() into the inputs' .grad rather than autograd.grad: TorchSharp 0.107 lets an error
+    /// inside grad (such as running out of memory, what this pass does first on a large model) abort the process,
+    /// while backward's becomes an exception. Jᵀu in .grad keeps its graph, which holds the inputs: libtorch has no
+    /// cycle collector, so the .grad fields are cleared after (libtorch warns of the cycle once per process).
+    /// </para>
     /// </summary>
     static Tensor ByDoubleBackward(Func<Tensor, Tensor, Tensor> f, Tensor x, Tensor t, Tensor dx, Tensor dt)
     {
@@ -58,12 +64,22 @@ public static class Tangent
         using var explicitAttention = DenseAttention.ExplicitMath();
         var xIn = x.detach().requires_grad_();
         var tIn = t.detach().requires_grad_();
-        var y = f(xIn, tIn);
-        CheckOutput(y, x);
-        var u = zeros_like(y).requires_grad_();
-        var transposed = autograd.grad([y], [xIn, tIn], [u], retain_graph: true, create_graph: true);
-        var jvp = autograd.grad(transposed, [u], [dx.to(xIn.dtype), dt.to(tIn.dtype)])[0];
-        return jvp.detach().MoveToOuterDisposeScope();
+        try
+        {
+            var y = f(xIn, tIn);
+            CheckOutput(y, x);
+            var u = zeros_like(y).requires_grad_();
+            autograd.backward([y], [u], retain_graph: true, create_graph: true, inputs: [xIn, tIn]);
+            if (xIn.grad is not { } xTransposed || tIn.grad is not { } tTransposed)
+                throw new TurboException("tangent: the exact tangent needs a function of both x and t (its graph must reach both)");
+            autograd.backward([xTransposed, tTransposed], [dx.to(xIn.dtype), dt.to(tIn.dtype)], inputs: [u]);
+            return u.grad!.detach().MoveToOuterDisposeScope();
+        }
+        finally
+        {
+            xIn.grad = null;
+            tIn.grad = null;
+        }
     }
 
     /// <summary>(8·(f(+h) − f(−h)) − (f(+2h) − f(−2h))) / 12h: Richardson's combination of two central differences cancels their h² error.</summary>

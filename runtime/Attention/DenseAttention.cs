@@ -30,11 +30,18 @@ public sealed class DenseAttention : IAttentionBackend
     {
         AttentionInputs.Validate(q, k, v, keyLengths);
         using var scope = NewDisposeScope();
-        var scores = q.matmul(k.transpose(-1, -2)) * (1.0 / Math.Sqrt(q.shape[3]));
+        var scores = PerHeadProduct(q, k.transpose(-1, -2)) * (1.0 / Math.Sqrt(q.shape[3]));
         if (keyLengths is not null)
             scores = scores.masked_fill(AttentionInputs.KeyMask(keyLengths, k.shape[2], q.device).logical_not(), double.NegativeInfinity);
-        return scores.softmax(-1).matmul(v).MoveToOuterDisposeScope();
+        return PerHeadProduct(scores.softmax(-1), v).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// a·b of [B, H, M, K] and [B, H, K, N] by bmm, which is what matmul does with them: TorchSharp 0.107 lets an error
+    /// inside matmul (such as running out of memory, what this form does first at long sequences) abort the process,
+    /// while bmm's becomes an exception.
+    /// </summary>
+    static Tensor PerHeadProduct(Tensor a, Tensor b) => a.flatten(0, 1).bmm(b.flatten(0, 1)).unflatten(0, a.shape[0], a.shape[1]);
 
     /// <summary>
     /// Until disposed, dense attention on this thread is computed by <see cref="Explicit"/> (twice differentiable).

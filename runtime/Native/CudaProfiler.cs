@@ -81,6 +81,13 @@ public sealed class CudaProfiler : IDisposable
         return total - free;
     }
 
+    /// <summary>The device's memory, bytes.</summary>
+    public static ulong DeviceMemoryTotal()
+    {
+        TurboNative.Check(TurboNative.turbo_mem_info(out _, out ulong total));
+        return total;
+    }
+
     public static void Synchronize() => TurboNative.Check(TurboNative.turbo_device_synchronize());
 
     /// <summary>Median GPU time of <paramref name="op"/> over <paramref name="repeats"/> calls after <paramref name="warmup"/>.</summary>

@@ -34,4 +34,13 @@ public class DenseAttentionTests
         var second = autograd.grad([first.sum()], [q])[0];
         Assert.That(second.isfinite().all().item<bool>() && second.abs().sum().item<double>() > 0);
     }
+
+    /// <summary>2²⁴ queries and keys make 1 PiB of scores, an allocation that fails at once: an exception, not the end of the process.</summary>
+    [Test]
+    public void TheExplicitFormRunningOutOfMemoryIsAnException()
+    {
+        using var q = zeros(1, 1, 1, 4).expand(1, 1, 1L << 24, 4);
+        var e = Assert.Catch(() => DenseAttention.Explicit(q, q, q).Dispose())!;
+        Assert.That(e.Message, Does.Contain("can't allocate memory"));
+    }
 }

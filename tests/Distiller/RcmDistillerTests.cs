@@ -159,6 +159,21 @@ public class RcmDistillerTests
     }
 
     [Test]
+    public void OneStepOutsideTheLoopTakesTheNextKindOfStepAndWritesNoCheckpoint()
+    {
+        using var teacher = MicroWan.New(seed: 1);
+        using var student = MicroWan.Copy(teacher);
+        using var empty = zeros(1, 4, 8);
+        using var dir = new TempFolder();
+        var settings = Settings(10) with { TangentWarmup = 0, StudentUpdateEvery = 2 };
+        using var distiller = new RcmDistiller(student, teacher, empty, settings, dir.Path);
+        var kinds = Enumerable.Range(0, 3).Select(_ => string.Join(",", distiller.TrainOneStep(new FixedSamples()).Measures!.Keys.Order())).ToList();
+        Assert.That(kinds, Is.EqualTo(new[] { "DMD,g rms,sCM", "critic", "DMD,g rms,sCM" }));
+        Assert.That(distiller.Step, Is.EqualTo(3));
+        Assert.That(Directory.EnumerateFileSystemEntries(dir.Path), Is.Empty, "no checkpoint");
+    }
+
+    [Test]
     public void BadSettingsOrModelsAreRefusedBeforeTraining()
     {
         using var teacher = MicroWan.New(seed: 1);

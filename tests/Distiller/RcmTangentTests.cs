@@ -70,5 +70,22 @@ public class RcmTangentTests
         Assert.Throws<TurboException>(() => Tangent.Jvp(F, x, badT, x, badT, TangentMethod.FiniteDifference));
         Assert.That(Assert.Throws<TurboException>(() => Tangent.Jvp((xi, _) => xi.sum(1), x, t, x, t, TangentMethod.FiniteDifference))!.Message,
             Does.Contain("shape of x"));
+        Assert.That(Assert.Throws<TurboException>(() => Tangent.Jvp((xi, _) => xi * 2, x, t, x, t, TangentMethod.DoubleBackward))!.Message,
+            Does.Contain("both x and t"));
+    }
+
+    /// <summary>
+    /// The reverse pass of f scatters into a 1 PiB tensor, an allocation that fails at once: the failure must reach the
+    /// caller as an exception (a benchmark reports it), not end the process.
+    /// </summary>
+    [Test]
+    public void RunningOutOfMemoryInTheExactTangentIsAnException()
+    {
+        using var x = ones(1, 3);
+        using var t = ones(1);
+        using var rows = zeros([3], ScalarType.Int64);
+        Tensor F(Tensor xi, Tensor ti) => xi * ti.reshape(1, 1).expand(1L << 48, 1).index_select(0, rows).reshape(1, 3);
+        var e = Assert.Catch(() => Tangent.Jvp(F, x, t, x, t, TangentMethod.DoubleBackward))!;
+        Assert.That(e.Message, Does.Contain("can't allocate memory"));
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Spectre.Console;
+using Turbo.Converter.Running;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
 using Turbo.Runtime.Packaging;

@@ -1,6 +1,6 @@
 using Turbo.Runtime;
 
-namespace Turbo.Cli.Bench;
+namespace Turbo.Converter.Running;
 
 /// <summary>A video size and the Wan VAE latent it maps to (4× in time, causal first frame; 8× in space).</summary>
 public sealed record VideoSize(string Name, int Width, int Height, int Frames)
@@ -16,6 +16,6 @@ public sealed record VideoSize(string Name, int Width, int Height, int Frames)
         };
     }
 
-    /// <summary>[1, channels, (F−1)/4 + 1, H/8, W/8].</summary>
-    public long[] LatentShape(int channels) => [1, channels, (Frames - 1) / 4 + 1, Height / 8, Width / 8];
+    /// <summary>[batch, channels, (F−1)/4 + 1, H/8, W/8].</summary>
+    public long[] LatentShape(int channels, int batch = 1) => [batch, channels, (Frames - 1) / 4 + 1, Height / 8, Width / 8];
 }
