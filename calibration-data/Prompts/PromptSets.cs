@@ -11,7 +11,7 @@ public static class PromptSets
 {
     public const int CalibrationCount = 64;
     public const string CalibrationFile = "calibration.txt", EvaluationFile = "evaluation.txt", VocabularyFile = "vocabulary.txt";
-    const ulong CalibrationSeed = 2024;
+    const ulong CalibrationSeed = 2024, TrainingSeed = 2026;
 
     /// <summary>The first 64 distinct captions of the training split of seed 2024.</summary>
     public static IReadOnlyList<string> Calibration()
@@ -25,6 +25,16 @@ public static class PromptSets
             if (seen.Add(caption)) prompts.Add(caption);
         }
         return prompts;
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> captions of the training split (seed 2026; repeats allowed, as in training): the
+    /// prompts a distilled student learns from the teacher's own samples of them.
+    /// </summary>
+    public static IReadOnlyList<string> Training(int count)
+    {
+        var dataset = new ShapesDataset(TrainingSeed);
+        return Enumerable.Range(0, count).Select(i => dataset.Prompt(ShapesSplit.Train, i).Caption).ToArray();
     }
 
     /// <summary>Every size × background × speed of every held-out triple, in a fixed order (288 prompts).</summary>

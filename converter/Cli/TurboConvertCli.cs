@@ -16,8 +16,10 @@ public static class TurboConvertCli
         ForwardCommand.Create(),
         SampleCommand.Create(),
         SynthCommand.Create(),
-        PackageCommand.Create(),
+        DistillerCommands.Distill(),
+        DistillerCommands.Sparsify(),
         QuantizeCommand.Create(),
+        PackageCommand.Create(),
         DistillBenchCommand.Create(),
     };
 

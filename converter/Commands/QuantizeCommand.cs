@@ -112,19 +112,9 @@ public static class QuantizeCommand
     /// <summary>The quantize stage of `run` on its own: its output folder is the stage's (state.json included, for `package`).</summary>
     static int QuantizeModel(ParseResult parse, string model, string outputFolder, Conversion.QuantizeSettings settings, TorchSharp.torch.Device device)
     {
-        if (File.Exists(Path.Combine(outputFolder, Conversion.ModelState.FileName)))
-            throw new TurboException($"{outputFolder}: already holds a quantized model ({Conversion.ModelState.FileName}); choose another output folder");
-        var input = Conversion.ModelState.Open(model);
-        var judge = Validation.QualityJudges.Resolve(Validation.QualityJudges.Auto, input.Teacher);
-        var stage = new Conversion.QuantizeStage(settings, judge, device);
+        var judge = Validation.QualityJudges.Resolve(Validation.QualityJudges.Auto, Conversion.ModelState.Open(model).Teacher);
         Conversion.QuantizeStage.Prompts(settings, judge);
-        Directory.CreateDirectory(outputFolder);
-        var result = SpectreStages.Run(CommandConsoles.ForProgress(parse), progress => stage.Run(new Conversion.StageContext(input, outputFolder, progress)));
-        result.Output.Save(outputFolder);
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("quantize", "");
-        foreach (var (key, value) in result.Summary) table.AddRow(new Text(key), new Text(value));
-        CommandConsoles.ForOutput(parse).Write(table);
-        return 0;
+        return StageAlone.Run(parse, new Conversion.QuantizeStage(settings, judge, device), model, outputFolder);
     }
 
     /// <summary>Full paths, sizes and modification times of the weight files: enough to tell an interrupted run's input apart.</summary>

@@ -22,17 +22,22 @@ public static class RunCommand
         var output = CommonOptions.Output("package folder to create (must not exist)");
         var work = new Option<string?>("--work") { Description = "work folder of the stages (default: the package path + .work)" };
         var resume = new Option<bool>("--resume") { Description = "continue the conversion in the work folder: skip finished stages, refuse changed settings" };
+        var skipDistill = new Option<bool>("--skip-distill") { Description = "keep the teacher's sampler (no rCM student)" };
+        var skipSparsify = new Option<bool>("--skip-sparsify") { Description = "keep dense self-attention (no SLA fine-tune)" };
         var skipQuantize = new Option<bool>("--skip-quantize") { Description = "package the weights unquantized" };
         var skipValidate = new Option<bool>("--skip-validate") { Description = "do not validate the package against the teacher" };
+        var data = new TeacherDataOptions();
+        var distill = new DistillStageOptions();
+        var sparsify = new SparsifyStageOptions();
         var quantize = new QuantizeStageOptions("--calib-seed");
         var attention = PackageStageOptions.Attention();
         var validate = new ValidateStageOptions();
         var device = CommonOptions.Device();
-        var command = new Command("run", "Convert a text-to-video teacher into a package: quantize (W8A8), package, validate; resumable, each stage also a command.")
+        var command = new Command("run", "Convert a text-to-video teacher into a package: distill (rCM), sparsify (SLA), quantize (W8A8), package, validate; resumable, each stage also a command.")
         {
-            teacher, output, work, resume, skipQuantize, skipValidate, attention, device,
+            teacher, output, work, resume, skipDistill, skipSparsify, skipQuantize, skipValidate, attention, device,
         };
-        foreach (var option in quantize.All.Concat(validate.All)) command.Options.Add(option);
+        foreach (var option in data.All.Concat(distill.All).Concat(sparsify.All).Concat(quantize.All).Concat(validate.All)) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string teacherPath = parse.GetRequiredValue(teacher), package = Path.GetFullPath(parse.GetRequiredValue(output));
@@ -42,9 +47,16 @@ public static class RunCommand
             var validation = validate.Read(parse);
             var quantizeSettings = quantize.Read(parse);
             var judge = QualityJudges.Resolve(validation.Judge, teacherPath);
-            var choices = new RecipeChoices(package, quantizeSettings, parse.GetRequiredValue(attention), validation,
-                parse.GetValue(skipQuantize), parse.GetValue(skipValidate), judge, target);
-            // Prompts and gates are checked now, not after an hour of calibration.
+            var teacherData = data.Read(parse);
+            var choices = new RecipeChoices(package, distill.Read(parse, teacherData), sparsify.Read(parse, teacherData), quantizeSettings,
+                parse.GetRequiredValue(attention), validation, judge, target)
+            {
+                SkipDistill = parse.GetValue(skipDistill), SkipSparsify = parse.GetValue(skipSparsify),
+                SkipQuantize = parse.GetValue(skipQuantize), SkipValidate = parse.GetValue(skipValidate),
+            };
+            // Settings, prompts and gates are checked now, not after an hour of training or calibration.
+            if (!choices.SkipDistill) new DistillStage(choices.Distill, judge, target).Check();
+            if (!choices.SkipSparsify) new SparsifyStage(choices.Sparsify, judge, target).Check();
             if (!choices.SkipQuantize) QuantizeStage.Prompts(quantizeSettings, judge);
             if (!choices.SkipValidate) Validator.Check(validation, teacherPath);
 

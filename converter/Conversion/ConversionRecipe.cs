@@ -4,19 +4,27 @@ using static TorchSharp.torch;
 namespace Turbo.Converter.Conversion;
 
 /// <summary>What `turbo-convert run` was asked for: which stages, and each one's settings.</summary>
-public sealed record RecipeChoices(string Package, QuantizeSettings Quantize, string Attention, ValidationOptions Validate,
-    bool SkipQuantize, bool SkipValidate, IQualityJudge? Judge, Device Device);
+public sealed record RecipeChoices(string Package, DistillSettings Distill, SparsifySettings Sparsify, QuantizeSettings Quantize,
+    string Attention, ValidationOptions Validate, IQualityJudge? Judge, Device Device)
+{
+    public bool SkipDistill { get; init; }
+    public bool SkipSparsify { get; init; }
+    public bool SkipQuantize { get; init; }
+    public bool SkipValidate { get; init; }
+}
 
 /// <summary>
-/// The TurboDiffusion recipe as stages, in order. The distiller's two stages — distill (rCM: the few-step student,
-/// the teacher's CFG distilled in, its sampler's explicit times) and sparsify (SLA fine-tuning: per-block attention)
-/// — go before quantize, which calibrates on whatever model and sampler they leave.
+/// The TurboDiffusion recipe as stages, in order: distill (rCM: the few-step student, the teacher's CFG distilled
+/// in), sparsify (SLA fine-tuning, merged into the student), quantize (W8A8, calibrated on whatever model and sampler
+/// they leave), package, validate.
 /// </summary>
 public static class ConversionRecipe
 {
     public static IReadOnlyList<IConversionStage> Stages(RecipeChoices choices)
     {
         var stages = new List<IConversionStage>();
+        if (!choices.SkipDistill) stages.Add(new DistillStage(choices.Distill, choices.Judge, choices.Device));
+        if (!choices.SkipSparsify) stages.Add(new SparsifyStage(choices.Sparsify, choices.Judge, choices.Device));
         if (!choices.SkipQuantize) stages.Add(new QuantizeStage(choices.Quantize, choices.Judge, choices.Device));
         stages.Add(new PackageStage(choices.Package, choices.Attention));
         if (!choices.SkipValidate) stages.Add(new ValidateStage(choices.Validate, choices.Device));

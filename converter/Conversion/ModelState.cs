@@ -30,6 +30,8 @@ public sealed record ModelState
     public required VideoSettings Video { get; init; }
     public QuantizationSettings Quantization { get; init; } = new();
     public IReadOnlyList<StageRecord> Stages { get; init; } = [];
+    /// <summary>The folder of the teacher's own samples a distill stage drew (sparsify trains on them too), or null.</summary>
+    public string? TeacherSamples { get; init; }
     /// <summary>The package written from this state (set by the package stage), which validation reads.</summary>
     public string? Package { get; init; }
 

@@ -18,6 +18,9 @@ public interface IQualityJudge
     /// <summary>Prompts to calibrate on (what the model was trained to answer).</summary>
     IReadOnlyList<string> CalibrationPrompts { get; }
 
+    /// <summary>Prompts to distil on (from the training split where the judge knows it): the first <paramref name="count"/>.</summary>
+    IReadOnlyList<string> TrainingPrompts(int count);
+
     /// <summary>Prompts to evaluate on (held out from training where the judge knows the split).</summary>
     IReadOnlyList<string> EvaluationPrompts { get; }
 

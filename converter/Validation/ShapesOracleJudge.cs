@@ -36,6 +36,8 @@ public sealed class ShapesOracleJudge : IQualityJudge
 
     public IReadOnlyList<string> CalibrationPrompts => PromptSets.Calibration();
 
+    public IReadOnlyList<string> TrainingPrompts(int count) => PromptSets.Training(count);
+
     public IReadOnlyList<string> EvaluationPrompts => PromptSets.Evaluation();
 
     public JudgeScores Score(Tensor clips, IReadOnlyList<string> prompts)

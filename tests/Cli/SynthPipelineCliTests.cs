@@ -17,7 +17,7 @@ public class SynthPipelineCliTests : TempFolderFixture
             "diffusers naming without --naming");
 
         string package = Temp.PathTo("tiny.turbo");
-        var run = CliRunner.Run("run", folder, "-o", package, "--skip-quantize", "--skip-validate", "--device", "cpu");
+        var run = CliRunner.Run("run", folder, "-o", package, "--skip-distill", "--skip-sparsify", "--skip-quantize", "--skip-validate", "--device", "cpu");
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
         var manifest = PackageFolder.Open(package);
         Assert.That(manifest.Stages.Select(s => s.Name), Is.EqualTo(new[] { "package" }));

@@ -1,9 +1,11 @@
 using System.Text.Json.Nodes;
 using Turbo.Converter.Conversion;
 using Turbo.Converter.Validation;
+using Turbo.Runtime.Attention;
 using Turbo.Runtime.Packaging;
 using Turbo.Tests.Cli;
 using Turbo.Tests.Support;
+using Turbo.Tests.Teacher;
 using static TorchSharp.torch;
 
 namespace Turbo.Tests.Conversion;
@@ -15,8 +17,8 @@ public class ConversionRunTests : TempFolderFixture
 
     /// <summary>The stages `run` builds from <see cref="MicroConversion.Quick"/> (the same settings, so `run --resume` accepts their work).</summary>
     IReadOnlyList<IConversionStage> Stages(string package) => ConversionRecipe.Stages(new RecipeChoices(package,
-        MicroConversion.QuantizeSettings(Temp.Path), PackageStage.KeepAttention, new ValidationOptions(), SkipQuantize: false, SkipValidate: true,
-        Judge: null, CPU));
+        MicroConversion.DistillSettings(Temp.Path), MicroConversion.SparsifySettings(Temp.Path), MicroConversion.QuantizeSettings(Temp.Path),
+        PackageStage.KeepAttention, new ValidationOptions(), Judge: null, CPU) { SkipValidate = true });
 
     [Test]
     public void AStopInThePackageWriteLeavesNoPackageAndResumeWritesTheSamePackageAsAnUninterruptedRun()
@@ -26,11 +28,17 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(clean.ExitCode, Is.EqualTo(0), clean.Err);
         Assert.That(clean.Out, Does.Contain("quantize").And.Contain("package").And.Contain("ran"));
 
-        // A run stopped in the middle of writing the package, after quantize finished (as a kill would stop it).
+        // A run stopped inside rCM training, after the teacher's samples were drawn (as a kill would stop it) ...
         string package = Temp.PathTo("resumed.turbo");
         var (work, initial) = WorkFolder.Prepare(WorkFolder.DefaultFor(package), teacher, resume: false);
-        var stopped = new StageRunner(work, (name, stage) => stage(new TestProgress(failIn: "package")));
-        var e = Assert.Throws<IOException>(() => stopped.Run(Stages(package), initial));
+        var inDistill = new StageRunner(work, (name, stage) => stage(new TestProgress(failIn: "rCM")));
+        Assert.That(Assert.Throws<IOException>(() => inDistill.Run(Stages(package), initial))!.Message, Does.Contain("injected failure"));
+        Assert.That(Directory.GetFiles(Path.Combine(work.Root, "distill", TeacherData.FolderName), "*.safetensors"), Is.Not.Empty);
+        Assert.That(File.Exists(Path.Combine(work.Root, "distill", StageMarker.FileName)), Is.False);
+
+        // ... then, resumed, stopped in the middle of writing the package, after quantize finished.
+        var inPackage = new StageRunner(work, (name, stage) => stage(new TestProgress(failIn: "package")));
+        var e = Assert.Throws<IOException>(() => inPackage.Run(Stages(package), initial));
         Assert.That(e!.Message, Does.Contain("injected failure"));
         Assert.That(Directory.Exists(package), Is.False, "no package folder after a failed write");
         Assert.That(Directory.GetFileSystemEntries(Temp.Path, "resumed.turbo*").Select(Path.GetFileName), Is.EqualTo(new[] { "resumed.turbo.work" }));
@@ -46,7 +54,9 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(Comparable(package), Is.EqualTo(Comparable(Temp.PathTo("clean.turbo"))), "the same manifest but for the start time");
         Assert.That(b.Quantization.Scheme, Is.EqualTo("int8-block128"));
         Assert.That(b.Quantization.Layers, Is.EqualTo(2 * 10));
-        Assert.That(b.Stages.Select(s => s.Name), Is.EqualTo(new[] { "quantize", "package" }));
+        Assert.That(b.Stages.Select(s => s.Name), Is.EqualTo(new[] { "distill", "sparsify", "quantize", "package" }));
+        Assert.That(b.Sampler, Is.EqualTo(new SamplerSettings { Solver = "rcm", Steps = 2, Guidance = 1, Shift = MicroTeacher.Sampling.Shift }));
+        Assert.That(Enumerable.Range(0, b.Config.NumLayers).Select(i => b.Config.AttentionOf(i).Kind), Is.All.EqualTo(AttentionKind.Sla));
 
         string manifestHash = PackageFolder.Sha256(Path.Combine(package, PackageManifest.FileName));
         var again = Run(teacher, package, "--skip-validate", "--resume");
@@ -65,7 +75,16 @@ public class ConversionRunTests : TempFolderFixture
         string teacher = MicroConversion.Teacher(Temp.Path), prompts = MicroConversion.PromptsFile(Temp.Path);
         var run = Run(teacher, Temp.PathTo("run.turbo"), "--skip-validate");
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
-        var quantize = CliRunner.Run("quantize", teacher, "-o", Temp.PathTo("quantized"), "--calib-samples", "1", "--eval-samples", "1",
+        string[] data = ["--distill-samples", "2", "--sample-batch", "2", "--distill-prompts-file", prompts, "--device", "cpu"];
+        var distill = CliRunner.Run(["distill", teacher, "-o", Temp.PathTo("distilled"), .. data,
+            "--student-steps", "2", "--distill-steps", "2", "--distill-batch", "1", "--tangent-warmup", "1"]);
+        Assert.That(distill.ExitCode, Is.EqualTo(0), distill.Err);
+        Assert.That(distill.Out, Does.Contain("rCM sampler × 2 steps"));
+        var sparsify = CliRunner.Run(["sparsify", Temp.PathTo("distilled"), "-o", Temp.PathTo("sparse"), .. data,
+            "--sla-steps", "2", "--sla-batch", "1", "--block-q", "16", "--block-k", "16"]);
+        Assert.That(sparsify.ExitCode, Is.EqualTo(0), sparsify.Err);
+        Assert.That(sparsify.Out, Does.Contain("the distilled student + (SLA-tuned − teacher)"));
+        var quantize = CliRunner.Run("quantize", Temp.PathTo("sparse"), "-o", Temp.PathTo("quantized"), "--calib-samples", "1", "--eval-samples", "1",
             "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file", prompts, "--device", "cpu");
         Assert.That(quantize.ExitCode, Is.EqualTo(0), quantize.Err);
         Assert.That(quantize.Out, Does.Contain("velocity cosine"));
@@ -75,7 +94,7 @@ public class ConversionRunTests : TempFolderFixture
 
         var again = CliRunner.Run("quantize", teacher, "-o", Temp.PathTo("quantized"), "--calib-prompts-file", prompts, "--device", "cpu");
         Assert.That(again.ExitCode, Is.EqualTo(2));
-        Assert.That(again.Err, Does.Contain("already holds a quantized model"));
+        Assert.That(again.Err, Does.Contain("already holds a finished stage"));
         var bareOption = CliRunner.Run("quantize", teacher, "-o", Temp.PathTo("q2"), "--calib-steps", "4", "--device", "cpu");
         Assert.That(bareOption.ExitCode, Is.EqualTo(2));
         Assert.That(bareOption.Err, Does.Contain("--calib-steps: applies to bare checkpoints"));
@@ -87,7 +106,17 @@ public class ConversionRunTests : TempFolderFixture
         string teacher = MicroConversion.Teacher(Temp.Path);
         var r = CliRunner.Run("run", teacher, "-o", Temp.PathTo("a.turbo"), "--device", "cpu");
         Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("no training prompts known for this teacher").And.Contain("--distill-prompts-file"));
+        r = CliRunner.Run("run", teacher, "-o", Temp.PathTo("a.turbo"), "--device", "cpu", "--skip-distill", "--skip-sparsify");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
         Assert.That(r.Err, Does.Contain("no prompts known for this teacher").And.Contain("--calib-prompts-file"));
+        string prompts = MicroConversion.PromptsFile(Temp.Path);
+        r = CliRunner.Run("run", teacher, "-o", Temp.PathTo("a.turbo"), "--distill-prompts-file", prompts, "--student-steps", "5");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("steps must be 1 to 4"));
+        r = CliRunner.Run("run", teacher, "-o", Temp.PathTo("a.turbo"), "--distill-prompts-file", prompts, "--top-k", "1.5");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("--top-k 1.5"));
         r = Run(teacher, Temp.PathTo("b.turbo"), "--gate-max-adherence-drop", "0.05");
         Assert.That(r.ExitCode, Is.EqualTo(2));
         Assert.That(r.Err, Does.Contain("needs a quality judge"));

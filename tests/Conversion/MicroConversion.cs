@@ -29,12 +29,24 @@ static class MicroConversion
 
     public static string PromptsFile(string root) => Path.Combine(root, "prompts.txt");
 
-    /// <summary>Small calibration and validation: 1 + 1 prompts, few rows; 2 validation prompts.</summary>
+    /// <summary>
+    /// Two teacher samples, two rCM and two SLA steps of one sample (SLA blocks of 16 tokens); small calibration and
+    /// validation: 1 + 1 prompts, few rows; 2 validation prompts.
+    /// </summary>
     public static string[] Quick(string root) =>
     [
+        "--distill-samples", "2", "--sample-batch", "2", "--distill-prompts-file", PromptsFile(root), "--student-steps", "2",
+        "--distill-steps", "2", "--distill-batch", "1", "--tangent-warmup", "1",
+        "--sla-steps", "2", "--sla-batch", "1", "--block-q", "16", "--block-k", "16",
         "--calib-samples", "1", "--eval-samples", "1", "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file", PromptsFile(root),
         "--prompts", "2", "--prompts-file", PromptsFile(root), "--device", "cpu",
     ];
+
+    public static TeacherData TeacherData(string root) => new(Samples: 2, PromptList: PromptChoice.ReadFile(PromptsFile(root)), Batch: 2);
+
+    public static DistillSettings DistillSettings(string root) => new(TeacherData(root), StudentSteps: 2, Steps: 2, BatchSize: 1, TangentWarmup: 1);
+
+    public static SparsifySettings SparsifySettings(string root) => new(TeacherData(root), BlockQ: 16, BlockK: 16, Steps: 2, BatchSize: 1);
 
     public static QuantizeSettings QuantizeSettings(string root) =>
         new(Prompts: 1, EvaluationPrompts: 1, PromptList: PromptChoice.ReadFile(PromptsFile(root)), RowsPerCall: 8, MaxRows: 64);

@@ -5,7 +5,7 @@ using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
 using static TorchSharp.torch;
 
-namespace Turbo.CalibrationData.Teacher;
+namespace Turbo.Converter.Pipelines;
 
 /// <summary>
 /// A transformer's weights alone: transformer.safetensors under canonical names, its self-attention config in the

@@ -1,0 +1,118 @@
+using System.Globalization;
+using Turbo.Converter.Pipelines;
+using Turbo.Converter.Validation;
+using Turbo.Distiller.Data;
+using Turbo.Distiller.Merge;
+using Turbo.Distiller.Sla;
+using Turbo.Runtime;
+using Turbo.Runtime.Attention;
+using Turbo.Runtime.Models;
+using Turbo.Runtime.Packaging;
+using Turbo.Runtime.Sampling;
+using static TorchSharp.torch;
+
+namespace Turbo.Converter.Conversion;
+
+/// <summary>The sparsify stage's settings (turbo-convert run / sparsify options): SLA at top-k 0.1 (90% of key blocks skipped).</summary>
+/// <param name="Data">the teacher's samples to train on when no distill stage drew them</param>
+public sealed record SparsifySettings(
+    TeacherData Data, double TopK = 0.1, int BlockQ = 128, int BlockK = 64, int Steps = 2000, int BatchSize = 16, double LearningRate = 1e-4)
+{
+    public AttentionConfig Attention => new() { Kind = AttentionKind.Sla, TopK = TopK, BlockQ = BlockQ, BlockK = BlockK };
+}
+
+/// <summary>
+/// SLA sparse-linear attention (the distiller's <see cref="SlaFineTuner"/>): a copy of the teacher with SLA in every
+/// self-attention is fine-tuned to the dense teacher's velocity on the teacher's own samples (the distill stage's, or
+/// drawn here). After distillation the change is added to the student, student + (SLA-tuned − teacher), as
+/// TurboDiffusion merges them; without it the SLA-tuned teacher is the model. Resumes an interrupted fine-tune.
+/// </summary>
+public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judge, Device device) : IConversionStage
+{
+    public const string ModelFile = "model/" + TransformerCheckpoint.FileName;
+
+    public string Name => "sparsify";
+
+    public IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>(settings.Data.Describe(judge))
+    {
+        ["top-k"] = Text(settings.TopK),
+        ["blocks"] = $"{settings.BlockQ} × {settings.BlockK}",
+        ["steps"] = Text(settings.Steps),
+        ["batch"] = Text(settings.BatchSize),
+        ["learning rate"] = Text(settings.LearningRate),
+    };
+
+    /// <summary>Refuses settings that cannot run, before any work (the attention against the model's head size at run time).</summary>
+    public void Check()
+    {
+        if (!(settings.TopK > 0 && settings.TopK <= 1)) throw new TurboException($"--top-k {settings.TopK}: expected a share in (0, 1]");
+        if (settings.Steps < 1 || settings.BatchSize < 1 || !(settings.LearningRate > 0))
+            throw new TurboException("--sla-steps and --sla-batch must be ≥ 1 and --sla-lr positive");
+        settings.Data.Prompts(judge);
+    }
+
+    public StageResult Run(StageContext context)
+    {
+        var input = context.Input;
+        if (input.Quantization.Scheme != QuantizationSettings.None)
+            throw new TurboException("sparsify: fine-tunes float weights, so it goes before quantize");
+        if (input.Config.Attention.Kind != AttentionKind.Dense || input.Config.BlockAttention is not null)
+            throw new TurboException("sparsify: the model's self-attention is already not dense");
+        var attention = settings.Attention;
+        attention.Validate(input.Config.HeadDim);
+        var sla = new SlaSettings
+        {
+            Steps = settings.Steps, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate, Shift = input.Sampler.Shift,
+            CheckpointEvery = 100, Seed = settings.Data.Seed,
+        };
+        sla.Validate();
+
+        using var teacher = WanTextToVideo.Load(input.Teacher, device, ScalarType.Float32);
+        using var samples = input.TeacherSamples is { } drawn && Directory.Exists(drawn)
+            ? TeacherSamples.Open(drawn, settings.Data.Seed)
+            : settings.Data.Draw(teacher, judge, Path.Combine(context.Folder, TeacherData.FolderName), context.Progress);
+        using var model = SlaFineTuner.SparseCopy(teacher.Transformer, attention);
+        using var tuner = new SlaFineTuner(model, teacher.Transformer, sla, Path.Combine(context.Folder, "sla-training"));
+        context.Progress.Begin("SLA fine-tune", sla.Steps);
+        long reported = 0;
+        var summary = tuner.Train(samples, p =>
+        {
+            context.Progress.Advance(p.Step - reported);
+            reported = p.Step;
+        });
+
+        bool distilled = input.Sampler.Solver == FlowSolvers.Rcm;
+        string output = Path.Combine(context.Folder, ModelFile);
+        var tuned = tuner.EmaWeights();
+        try
+        {
+            if (distilled) WriteMerged(input.Transformer, teacher.Transformer, tuned, attention, output);
+            else TransformerCheckpoint.Write(output, attention, tuned);
+        }
+        finally { foreach (var t in tuned.Values) t.Dispose(); }
+
+        var sparse = input.With(new StageRecord(Name, Settings)) with
+        {
+            Transformer = new TransformerWeights(output, Canonical: true),
+            Config = input.Config with { Attention = attention, BlockAttention = null },
+        };
+        return new StageResult(sparse,
+        [
+            new("SLA", $"every block, top-k {Text(settings.TopK)} of {settings.BlockQ} × {settings.BlockK} blocks; {tuner.Step} steps of {sla.BatchSize}, white-box loss {summary.Loss.ToString("G4", CultureInfo.InvariantCulture)}"),
+            new("model", distilled ? "the distilled student + (SLA-tuned − teacher)" : "the SLA-tuned teacher"),
+        ]);
+    }
+
+    /// <summary>TurboDiffusion's merge: the distilled student plus what the SLA fine-tune changed in the teacher.</summary>
+    static void WriteMerged(TransformerWeights studentWeights, WanModel teacher, IReadOnlyDictionary<string, Tensor> tuned, AttentionConfig attention, string output)
+    {
+        using var scope = NewDisposeScope();
+        using var reader = TransformerReader.Open(studentWeights);
+        var student = reader.Tensors.ToDictionary(t => t.Name, t => reader.Read(t.Name));
+        var teacherWeights = teacher.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().cpu());
+        var merged = StudentMerge.Merge(student, teacherWeights, tuned.ToDictionary(kv => kv.Key, kv => kv.Value.cpu()));
+        TransformerCheckpoint.Write(output, attention, merged);
+    }
+
+    static string Text(double value) => value.ToString(CultureInfo.InvariantCulture);
+}
