@@ -31,7 +31,7 @@ public class RuntimeCliPackageTests : TempFolderFixture
         string package = QuantizedPackage(), gif = Temp.PathTo("out.gif");
         var r = Turbo("generate", package, "-p", "a small red circle moves left", "-o", gif, "--scale", "1", "--device", "cpu");
         Assert.That(r.Code, Is.EqualTo(0), r.Err);
-        Assert.That(r.Out, Does.Contain("int8-block128 (reference) × 20").And.Contain("unipc × 2 steps"));
+        Assert.That(r.Out, Does.Contain("int8-block128 (reference) × 20").And.Contain("rcm × 2 steps, guidance 1").And.Contain("attention Sla × 2"));
         var decoded = DecodedGif.Read(gif);
         Assert.That((decoded.Frames.Length, decoded.Width, decoded.Height), Is.EqualTo((5, 16, 16)));
 
