@@ -15,7 +15,8 @@ namespace Turbo.Converter.Conversion;
 /// bundled teacher (docs/distillation.md: its 4-step student matches the teacher's adherence), sized for a GPU.
 /// </summary>
 /// <param name="StudentSteps">sampling steps of the student (1–4, rCM's TrigFlow times)</param>
-/// <param name="Steps">optimizer steps in all (student and critic)</param>
+/// <param name="Steps">optimizer steps in all (student and critic); 0 keeps the teacher's weights with the student's
+/// sampler: a speed preview of the package before any training (its quality is the undistilled teacher's at few steps)</param>
 /// <param name="Guidance">the teacher's CFG scale distilled in; null: the teacher's own</param>
 public sealed record DistillSettings(
     TeacherData Data, int StudentSteps = 4, int Steps = 3000, int BatchSize = 16, double LearningRate = 2e-5,
@@ -61,7 +62,8 @@ public sealed class DistillStage(DistillSettings settings, IQualityJudge? judge,
     {
         RcmSchedule.TrigFlowTimes(settings.StudentSteps);
         _ = settings.TangentMethod;
-        settings.Data.Prompts(judge);
+        if (settings.Steps < 0) throw new TurboException($"--distill-steps {settings.Steps}: expected 0 (a speed preview) or more");
+        if (settings.Steps > 0) settings.Data.Prompts(judge);
     }
 
     public StageResult Run(StageContext context)
@@ -70,6 +72,10 @@ public sealed class DistillStage(DistillSettings settings, IQualityJudge? judge,
         if (input.Stages.Count > 0)
             throw new TurboException($"distill: distils the teacher itself, so it comes first (this model has been through {string.Join(", ", input.Stages.Select(s => s.Name))})");
         Check();
+        var studentSampler = input.Sampler with { Solver = FlowSolvers.Rcm, Steps = settings.StudentSteps, Guidance = 1, Times = null };
+        if (settings.Steps == 0)
+            return new StageResult(input.With(new StageRecord(Name, Settings)) with { Sampler = studentSampler },
+                [new("student", $"the teacher's weights, untrained (0 steps: a speed preview); rCM sampler × {settings.StudentSteps} steps, no CFG")]);
         using var teacher = WanTextToVideo.Load(input.Teacher, device, ScalarType.Float32);
         string samplesFolder = Path.Combine(context.Folder, TeacherData.FolderName);
         using var samples = settings.Data.Draw(teacher, judge, samplesFolder, context.Progress);
@@ -105,7 +111,7 @@ public sealed class DistillStage(DistillSettings settings, IQualityJudge? judge,
         var distilled = input.With(new StageRecord(Name, Settings)) with
         {
             Transformer = new TransformerWeights(studentPath, Canonical: true),
-            Sampler = input.Sampler with { Solver = FlowSolvers.Rcm, Steps = settings.StudentSteps, Guidance = 1, Times = null },
+            Sampler = studentSampler,
             TeacherSamples = samplesFolder,
         };
         return new StageResult(distilled,

@@ -46,9 +46,9 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
     public void Check()
     {
         if (!(settings.TopK > 0 && settings.TopK <= 1)) throw new TurboException($"--top-k {settings.TopK}: expected a share in (0, 1]");
-        if (settings.Steps < 1 || settings.BatchSize < 1 || !(settings.LearningRate > 0))
-            throw new TurboException("--sla-steps and --sla-batch must be ≥ 1 and --sla-lr positive");
-        settings.Data.Prompts(judge);
+        if (settings.Steps < 0 || settings.BatchSize < 1 || !(settings.LearningRate > 0))
+            throw new TurboException("--sla-steps must be ≥ 0 (0: a speed preview), --sla-batch ≥ 1 and --sla-lr positive");
+        if (settings.Steps > 0) settings.Data.Prompts(judge);
     }
 
     public StageResult Run(StageContext context)
@@ -60,30 +60,14 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
             throw new TurboException("sparsify: the model's self-attention is already not dense");
         var attention = settings.Attention;
         attention.Validate(input.Config.HeadDim);
-        var sla = new SlaSettings
-        {
-            Steps = settings.Steps, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate, Shift = input.Sampler.Shift,
-            CheckpointEvery = 100, Seed = settings.Data.Seed,
-        };
-        sla.Validate();
-
         using var teacher = WanTextToVideo.Load(input.Teacher, device, ScalarType.Float32);
-        using var samples = input.TeacherSamples is { } drawn && Directory.Exists(drawn)
-            ? TeacherSamples.Open(drawn, settings.Data.Seed)
-            : settings.Data.Draw(teacher, judge, Path.Combine(context.Folder, TeacherData.FolderName), context.Progress);
         using var model = SlaFineTuner.SparseCopy(teacher.Transformer, attention);
-        using var tuner = new SlaFineTuner(model, teacher.Transformer, sla, Path.Combine(context.Folder, "sla-training"));
-        context.Progress.Begin("SLA fine-tune", sla.Steps);
-        long reported = 0;
-        var summary = tuner.Train(samples, p =>
-        {
-            context.Progress.Advance(p.Step - reported);
-            reported = p.Step;
-        });
+        var (tuned, training) = settings.Steps == 0
+            ? (model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone()), "untrained (0 steps: a speed preview)")
+            : FineTune(context, teacher, model);
 
         bool distilled = input.Sampler.Solver == FlowSolvers.Rcm;
         string output = Path.Combine(context.Folder, ModelFile);
-        var tuned = tuner.EmaWeights();
         try
         {
             if (distilled) WriteMerged(input.Transformer, teacher.Transformer, tuned, attention, output);
@@ -98,9 +82,32 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
         };
         return new StageResult(sparse,
         [
-            new("SLA", $"every block, top-k {Text(settings.TopK)} of {settings.BlockQ} × {settings.BlockK} blocks; {tuner.Step} steps of {sla.BatchSize}, white-box loss {summary.Loss.ToString("G4", CultureInfo.InvariantCulture)}"),
+            new("SLA", $"every block, top-k {Text(settings.TopK)} of {settings.BlockQ} × {settings.BlockK} blocks; {training}"),
             new("model", distilled ? "the distilled student + (SLA-tuned − teacher)" : "the SLA-tuned teacher"),
         ]);
+    }
+
+    /// <summary>The fine-tune on the teacher's samples (the distill stage's, or drawn here): its EMA weights and a line on it.</summary>
+    (Dictionary<string, Tensor> Weights, string Summary) FineTune(StageContext context, WanTextToVideo teacher, WanModel model)
+    {
+        var sla = new SlaSettings
+        {
+            Steps = settings.Steps, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate, Shift = context.Input.Sampler.Shift,
+            CheckpointEvery = 100, Seed = settings.Data.Seed,
+        };
+        sla.Validate();
+        using var samples = context.Input.TeacherSamples is { } drawn && Directory.Exists(drawn)
+            ? TeacherSamples.Open(drawn, settings.Data.Seed)
+            : settings.Data.Draw(teacher, judge, Path.Combine(context.Folder, TeacherData.FolderName), context.Progress);
+        using var tuner = new SlaFineTuner(model, teacher.Transformer, sla, Path.Combine(context.Folder, "sla-training"));
+        context.Progress.Begin("SLA fine-tune", sla.Steps);
+        long reported = 0;
+        var summary = tuner.Train(samples, p =>
+        {
+            context.Progress.Advance(p.Step - reported);
+            reported = p.Step;
+        });
+        return (tuner.EmaWeights(), $"{tuner.Step} steps of {sla.BatchSize}, white-box loss {summary.Loss.ToString("G4", CultureInfo.InvariantCulture)}");
     }
 
     /// <summary>TurboDiffusion's merge: the distilled student plus what the SLA fine-tune changed in the teacher.</summary>

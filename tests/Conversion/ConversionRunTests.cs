@@ -100,6 +100,21 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(bareOption.Err, Does.Contain("--calib-steps: applies to bare checkpoints"));
     }
 
+    /// <summary>0 training steps: the package has the student's sampler and SLA with untrained weights, without any teacher samples.</summary>
+    [Test]
+    public void ZeroTrainingStepsMakeASpeedPreviewWithoutTeacherSamples()
+    {
+        string teacher = MicroConversion.Teacher(Temp.Path), package = Temp.PathTo("preview.turbo");
+        var r = CliRunner.Run("run", teacher, "-o", package, "--distill-steps", "0", "--sla-steps", "0", "--student-steps", "3", "--block-q", "16",
+            "--block-k", "16", "--skip-quantize", "--skip-validate", "--device", "cpu");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
+        Assert.That(r.Out, Does.Contain("speed preview"));
+        var manifest = PackageFolder.Open(package);
+        Assert.That((manifest.Sampler.Solver, manifest.Sampler.Steps, manifest.Sampler.Guidance), Is.EqualTo(("rcm", 3, 1.0)));
+        Assert.That(manifest.Config.AttentionOf(0).Kind, Is.EqualTo(AttentionKind.Sla));
+        Assert.That(Directory.GetDirectories(WorkFolder.DefaultFor(package), TeacherData.FolderName, SearchOption.AllDirectories), Is.Empty);
+    }
+
     [Test]
     public void BadInputFailsBeforeAnyWork()
     {
