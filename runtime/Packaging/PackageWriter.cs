@@ -19,19 +19,20 @@ public sealed class PackageWriter : IDisposable
     {
         _destination = Path.GetFullPath(destination);
         CheckDestination(destination);
+        Directory.CreateDirectory(Path.GetDirectoryName(_destination)!);
         Folder = temporaryFolder is null ? _destination + ".partial-" + Environment.ProcessId : Path.GetFullPath(temporaryFolder);
         if (Directory.Exists(Folder)) Directory.Delete(Folder, recursive: true);
         Directory.CreateDirectory(Folder);
     }
 
-    /// <summary>Throws unless a package can be written to <paramref name="destination"/>: absent, its parent folder present.</summary>
+    /// <summary>Throws unless a package can be written to <paramref name="destination"/>: absent, its parent a folder or absent (then created).</summary>
     public static void CheckDestination(string destination)
     {
         string full = Path.GetFullPath(destination);
         if (Directory.Exists(full) || File.Exists(full))
             throw new TurboException($"{destination}: already exists; choose a new package path or remove it");
         string? parent = Path.GetDirectoryName(full);
-        if (parent is null || !Directory.Exists(parent)) throw new TurboException($"{destination}: its parent folder does not exist");
+        if (parent is null || File.Exists(parent)) throw new TurboException($"{destination}: its parent is not a folder");
     }
 
     /// <summary>Path of a package-relative file in the temporary folder (its folder is created).</summary>

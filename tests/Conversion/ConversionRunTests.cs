@@ -100,11 +100,14 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(bareOption.Err, Does.Contain("--calib-steps: applies to bare checkpoints"));
     }
 
-    /// <summary>0 training steps: the package has the student's sampler and SLA with untrained weights, without any teacher samples.</summary>
+    /// <summary>
+    /// 0 training steps: the package has the student's sampler and SLA with untrained weights, without any teacher
+    /// samples; the package's parent folder is created.
+    /// </summary>
     [Test]
     public void ZeroTrainingStepsMakeASpeedPreviewWithoutTeacherSamples()
     {
-        string teacher = MicroConversion.Teacher(Temp.Path), package = Temp.PathTo("preview.turbo");
+        string teacher = MicroConversion.Teacher(Temp.Path), package = Temp.PathTo("new/preview.turbo");
         var r = CliRunner.Run("run", teacher, "-o", package, "--distill-steps", "0", "--sla-steps", "0", "--student-steps", "3", "--block-q", "16",
             "--block-k", "16", "--skip-quantize", "--skip-validate", "--device", "cpu");
         Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
