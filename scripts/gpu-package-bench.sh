@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# A package's denoising against its teacher's recipe at a Wan2.1 size — speed only: random weights, no training.
+#   bash scripts/gpu-package-bench.sh PRESET RESULTS_DIR [DEVICE]      (PRESET: tiny, 1.3b or 14b; DEVICE: cuda)
+# Synthesizes a whole text-to-video folder of the preset (`synth --pipeline`), converts it with the recipe's sampler
+# (rCM, 4 steps, no CFG), SLA top-k 0.1 run as SageSLA, and W8A8 — with 0 training steps, a speed preview — then
+# times the package against UniPC × 50 × CFG on the same architecture with `turbo bench`. Programs come from
+# $TURBO_APP (default .gpu/app, published by stage.sh and run through .gpu/on-device.sh; set TURBO_LAUNCHER= to run
+# them directly, e.g. TURBO_APP=runtime/cli/bin/Release/net10.0 on a CPU machine).
+set -euo pipefail
+preset=${1:?preset: tiny, 1.3b or 14b}; out=${2:?results dir}; device=${3:-cuda}
+app=${TURBO_APP:-.gpu/app}; launcher=${TURBO_LAUNCHER-bash .gpu/on-device.sh}
+run() { $launcher dotnet "$app/$1.dll" "${@:2}"; }
+mkdir -p "$out"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+printf '%s\n' "a small red circle moves left over a black background" "a large blue square moves up quickly over a gray background" >"$work/prompts.txt"
+run turbo-convert synth --family wan2.1 --preset "$preset" --dtype bf16 --pipeline -o "$work/teacher" | tail -2
+SECONDS=0
+run turbo-convert run "$work/teacher" -o "$work/package" --distill-steps 0 --sla-steps 0 --attention sage \
+  --calib-prompts-file "$work/prompts.txt" --calib-samples 1 --eval-samples 1 --skip-validate --device "$device" 2>&1 |
+  grep -v NNPACK | tee "$out/convert-$preset.log" | tail -25
+echo "converted in $SECONDS s"
+run turbo bench "$work/package" --device "$device" --measured-steps 3 --json "$out/package-bench-$preset.json" 2>&1 |
+  grep -v NNPACK | tee "$out/package-bench-$preset.log" | tail -15
