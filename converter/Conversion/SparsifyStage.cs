@@ -15,9 +15,15 @@ namespace Turbo.Converter.Conversion;
 
 /// <summary>The sparsify stage's settings (turbo-convert run / sparsify options): SLA at top-k 0.1 (90% of key blocks skipped).</summary>
 /// <param name="Data">the teacher's samples to train on when no distill stage drew them</param>
+/// <param name="Tune">after distillation, what gets SLA: "teacher" (fine-tuned to the teacher, the change merged into the
+/// student: TurboDiffusion's way) or "student" (the student itself fine-tuned to its dense self)</param>
 public sealed record SparsifySettings(
-    TeacherData Data, double TopK = 0.1, int BlockQ = 128, int BlockK = 64, int Steps = 2000, int BatchSize = 16, double LearningRate = 1e-4)
+    TeacherData Data, double TopK = 0.1, int BlockQ = 128, int BlockK = 64, int Steps = 2000, int BatchSize = 16, double LearningRate = 1e-4,
+    string Tune = SparsifySettings.TuneTeacher)
 {
+    public const string TuneTeacher = "teacher", TuneStudent = "student";
+    public static readonly string[] TuneChoices = [TuneTeacher, TuneStudent];
+
     public AttentionConfig Attention => new() { Kind = AttentionKind.Sla, TopK = TopK, BlockQ = BlockQ, BlockK = BlockK };
 }
 
@@ -25,7 +31,8 @@ public sealed record SparsifySettings(
 /// SLA sparse-linear attention (the distiller's <see cref="SlaFineTuner"/>): a copy of the teacher with SLA in every
 /// self-attention is fine-tuned to the dense teacher's velocity on the teacher's own samples (the distill stage's, or
 /// drawn here). After distillation the change is added to the student, student + (SLA-tuned − teacher), as
-/// TurboDiffusion merges them; without it the SLA-tuned teacher is the model. Resumes an interrupted fine-tune.
+/// TurboDiffusion merges them, or (<see cref="SparsifySettings.Tune"/> "student") the student itself is fine-tuned to
+/// its dense self; without distillation the SLA-tuned teacher is the model. Resumes an interrupted fine-tune.
 /// </summary>
 public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judge, Device device) : IConversionStage
 {
@@ -40,6 +47,7 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
         ["steps"] = Text(settings.Steps),
         ["batch"] = Text(settings.BatchSize),
         ["learning rate"] = Text(settings.LearningRate),
+        ["tune"] = settings.Tune,
     };
 
     /// <summary>Refuses settings that cannot run, before any work (the attention against the model's head size at run time).</summary>
@@ -49,6 +57,8 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
         if (settings.Steps < 0 || settings.BatchSize < 1 || !(settings.LearningRate > 0))
             throw new TurboException("--sla-steps must be ≥ 0 (0: a speed preview), --sla-batch ≥ 1 and --sla-lr positive");
         if (settings.Steps > 0) settings.Data.Prompts(judge);
+        if (!SparsifySettings.TuneChoices.Contains(settings.Tune))
+            throw new TurboException($"--sla-tune {settings.Tune}: expected {string.Join(" or ", SparsifySettings.TuneChoices)}");
     }
 
     public StageResult Run(StageContext context)
@@ -60,17 +70,21 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
             throw new TurboException("sparsify: the model's self-attention is already not dense");
         var attention = settings.Attention;
         attention.Validate(input.Config.HeadDim);
+        bool distilled = input.Sampler.Solver == FlowSolvers.Rcm, tuneStudent = settings.Tune == SparsifySettings.TuneStudent;
+        if (tuneStudent && !distilled) throw new TurboException("--sla-tune student: the model is not a distilled student (run distill first)");
         using var teacher = WanTextToVideo.Load(input.Teacher, device, ScalarType.Float32);
-        using var model = SlaFineTuner.SparseCopy(teacher.Transformer, attention);
+        using var student = tuneStudent && input.Transformer.Canonical
+            ? TransformerCheckpoint.Load(input.Transformer.Path, input.Config, device) : null;
+        var dense = tuneStudent ? student ?? teacher.Transformer : teacher.Transformer;
+        using var model = SlaFineTuner.SparseCopy(dense, attention);
         var (tuned, training) = settings.Steps == 0
             ? (model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone()), "untrained (0 steps: a speed preview)")
-            : FineTune(context, teacher, model);
+            : FineTune(context, teacher, model, dense);
 
-        bool distilled = input.Sampler.Solver == FlowSolvers.Rcm;
         string output = Path.Combine(context.Folder, ModelFile);
         try
         {
-            if (distilled) WriteMerged(input.Transformer, teacher.Transformer, tuned, attention, output);
+            if (distilled && !tuneStudent) WriteMerged(input.Transformer, teacher.Transformer, tuned, attention, output);
             else TransformerCheckpoint.Write(output, attention, tuned);
         }
         finally { foreach (var t in tuned.Values) t.Dispose(); }
@@ -83,12 +97,16 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
         return new StageResult(sparse,
         [
             new("SLA", $"every block, top-k {Text(settings.TopK)} of {settings.BlockQ} × {settings.BlockK} blocks; {training}"),
-            new("model", distilled ? "the distilled student + (SLA-tuned − teacher)" : "the SLA-tuned teacher"),
+            new("model", tuneStudent ? "the distilled student, SLA-tuned to its dense self"
+                : distilled ? "the distilled student + (SLA-tuned − teacher)" : "the SLA-tuned teacher"),
         ]);
     }
 
-    /// <summary>The fine-tune on the teacher's samples (the distill stage's, or drawn here): its EMA weights and a line on it.</summary>
-    (Dictionary<string, Tensor> Weights, string Summary) FineTune(StageContext context, WanTextToVideo teacher, WanModel model)
+    /// <summary>
+    /// The fine-tune of <paramref name="model"/> to <paramref name="dense"/>'s velocity on the teacher's samples (the
+    /// distill stage's, or drawn here): its EMA weights and a line on it.
+    /// </summary>
+    (Dictionary<string, Tensor> Weights, string Summary) FineTune(StageContext context, WanTextToVideo teacher, WanModel model, WanModel dense)
     {
         var sla = new SlaSettings
         {
@@ -99,7 +117,7 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
         using var samples = context.Input.TeacherSamples is { } drawn && Directory.Exists(drawn)
             ? TeacherSamples.Open(drawn, settings.Data.Seed)
             : settings.Data.Draw(teacher, judge, Path.Combine(context.Folder, TeacherData.FolderName), context.Progress);
-        using var tuner = new SlaFineTuner(model, teacher.Transformer, sla, Path.Combine(context.Folder, "sla-training"));
+        using var tuner = new SlaFineTuner(model, dense, sla, Path.Combine(context.Folder, "sla-training"));
         context.Progress.Begin("SLA fine-tune", sla.Steps);
         long reported = 0;
         var summary = tuner.Train(samples, p =>

@@ -100,6 +100,27 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(bareOption.Err, Does.Contain("--calib-steps: applies to bare checkpoints"));
     }
 
+    /// <summary>The alternative to the merge: the distilled student itself fine-tuned with SLA; refused without distillation.</summary>
+    [Test]
+    public void SparsifyCanTuneTheStudentItself()
+    {
+        string teacher = MicroConversion.Teacher(Temp.Path), prompts = MicroConversion.PromptsFile(Temp.Path);
+        string[] data = ["--distill-samples", "2", "--sample-batch", "2", "--distill-prompts-file", prompts, "--device", "cpu"];
+        string[] sla = ["--sla-steps", "2", "--sla-batch", "1", "--block-q", "16", "--block-k", "16", "--sla-tune", "student"];
+        var distill = CliRunner.Run(["distill", teacher, "-o", Temp.PathTo("distilled"), .. data, "--student-steps", "2", "--distill-steps", "2",
+            "--distill-batch", "1", "--tangent-warmup", "1"]);
+        Assert.That(distill.ExitCode, Is.EqualTo(0), distill.Err);
+        var tuned = CliRunner.Run(["sparsify", Temp.PathTo("distilled"), "-o", Temp.PathTo("sparse"), .. data, .. sla]);
+        Assert.That(tuned.ExitCode, Is.EqualTo(0), tuned.Err);
+        Assert.That(tuned.Out, Does.Contain("SLA-tuned to its dense self"));
+        var state = ModelState.Load(Path.Combine(Temp.PathTo("sparse"), ModelState.FileName));
+        Assert.That((state.Sampler.Solver, state.Config.Attention.Kind), Is.EqualTo(("rcm", AttentionKind.Sla)));
+
+        var refused = CliRunner.Run(["sparsify", teacher, "-o", Temp.PathTo("no"), .. data, .. sla]);
+        Assert.That(refused.ExitCode, Is.EqualTo(2));
+        Assert.That(refused.Err, Does.Contain("--sla-tune student: the model is not a distilled student"));
+    }
+
     /// <summary>
     /// 0 training steps: the package has the student's sampler and SLA with untrained weights, without any teacher
     /// samples; the package's parent folder is created.
