@@ -1,4 +1,3 @@
-using Turbo.CalibrationData.Cli;
 using Turbo.CalibrationData.Teacher;
 using Turbo.Converter.Cli;
 using Turbo.Converter.Pipelines;
@@ -6,6 +5,7 @@ using Turbo.Distiller.Data;
 using Turbo.Runtime.Attention;
 using Turbo.Runtime.IO;
 using Turbo.Runtime.Sampling;
+using Turbo.Tests.Cli;
 using Turbo.Tests.Support;
 using Turbo.Tests.Teacher;
 using static TorchSharp.torch;
@@ -15,13 +15,6 @@ namespace Turbo.Tests.CalibrationData;
 /// <summary>The student stages end to end on a micro teacher in the teacher's layout (a few steps each).</summary>
 public sealed class StudentCommandsTests
 {
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = ShapesCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     [Test]
     public void TheStudentStagesRunInTurnOnATeacherFolder()
@@ -30,12 +23,12 @@ public sealed class StudentCommandsTests
         foreach (var w in MicroTeacher.Write(TeacherTraining.ModelFolder(work.Path)).Values) w.Dispose();
         string[] common = ["--work", work.Path, "--device", "cpu"];
 
-        var (code, output, error) = Run(["student-data", "--prompts", "3", "--batch", "2", "--shard", "2", .. common]);
+        var (code, output, error) = CliRunner.RunShapes(["student-data", "--prompts", "3", "--batch", "2", "--shard", "2", .. common]);
         Assert.That(code, Is.EqualTo(0), error);
         using (var samples = TeacherSamples.Open(StudentTraining.SamplesFolder(work.Path)))
             Assert.That(samples.Count, Is.EqualTo(3));
 
-        (code, output, error) = Run(["student-rcm", "--steps", "3", "--warmup", "1", "--batch", "2", "--steps-student", "2", .. common]);
+        (code, output, error) = CliRunner.RunShapes(["student-rcm", "--steps", "3", "--warmup", "1", "--batch", "2", "--steps-student", "2", .. common]);
         Assert.That(code, Is.EqualTo(0), error);
         Assert.That(output, Does.Contain("rCM: step 3"));
         using (var student = WanTextToVideo.Load(StudentTraining.RcmModel(work.Path), CPU, ScalarType.Float32))
@@ -48,9 +41,9 @@ public sealed class StudentCommandsTests
         }
         Assert.That(TrainingRecord.Load(StudentTraining.RcmModel(work.Path), "rcm")!.Steps, Is.EqualTo(3));
 
-        (code, _, error) = Run(["student-sla", "--steps", "2", "--batch", "2", "--top-k", "0.5", "--block-q", "16", "--block-k", "16", .. common]);
+        (code, _, error) = CliRunner.RunShapes(["student-sla", "--steps", "2", "--batch", "2", "--top-k", "0.5", "--block-q", "16", "--block-k", "16", .. common]);
         Assert.That(code, Is.EqualTo(0), error);
-        (code, _, error) = Run(["student-merge", .. common]);
+        (code, _, error) = CliRunner.RunShapes(["student-merge", .. common]);
         Assert.That(code, Is.EqualTo(0), error);
         using var merged = SafetensorsFile.Open(StudentTraining.MergedTransformer(work.Path));
         Assert.That(merged.Tensors.Count(t => t.Name.EndsWith("proj_l.weight")), Is.EqualTo(MicroTeacher.Transformer.NumLayers));
@@ -63,17 +56,17 @@ public sealed class StudentCommandsTests
     [Test]
     public void BadChoicesAreOneLineUserErrors()
     {
-        var (code, _, error) = Run("student-rcm", "--tangent", "forward", "--device", "cpu");
+        var (code, _, error) = CliRunner.RunShapes("student-rcm", "--tangent", "forward", "--device", "cpu");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("--tangent forward"));
-        (code, _, error) = Run("teacher-evaluate", "--sampler", "ddim", "--device", "cpu");
+        (code, _, error) = CliRunner.RunShapes("teacher-evaluate", "--sampler", "ddim", "--device", "cpu");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("--sampler ddim"));
-        (code, _, error) = Run("student-sla", "--top-k", "0", "--device", "cpu");
+        (code, _, error) = CliRunner.RunShapes("student-sla", "--top-k", "0", "--device", "cpu");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("top-k"));
         using var empty = new TempFolder();
-        (code, _, error) = Run("student-rcm", "--work", empty.Path, "--device", "cpu", "--steps", "1");
+        (code, _, error) = CliRunner.RunShapes("student-rcm", "--work", empty.Path, "--device", "cpu", "--steps", "1");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("model_index.json"));
     }

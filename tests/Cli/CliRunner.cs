@@ -1,17 +1,22 @@
+using Turbo.CalibrationData.Cli;
 using Turbo.Converter.Cli;
 
 namespace Turbo.Tests.Cli;
 
-/// <summary>Runs turbo-convert in-process with captured output.</summary>
+/// <summary>Runs turbo-convert or turbo-shapes in-process with captured output.</summary>
 public static class CliRunner
 {
     public sealed record Result(int ExitCode, string Out, string Err);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => Capture(TurboConvertCli.Run, args);
+
+    public static Result RunShapes(params string[] args) => Capture(ShapesCli.Run, args);
+
+    static Result Capture(Func<string[], TextWriter, TextWriter, int> cli, string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = TurboConvertCli.Run(args, output, error);
+        int code = cli(args, output, error);
         return new Result(code, output.ToString(), error.ToString());
     }
 }

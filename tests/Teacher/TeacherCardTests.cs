@@ -1,7 +1,7 @@
-using Turbo.CalibrationData.Cli;
 using Turbo.CalibrationData.Prompts;
 using Turbo.CalibrationData.Teacher;
 using Turbo.Converter.Pipelines;
+using Turbo.Tests.Cli;
 using Turbo.Tests.Support;
 
 namespace Turbo.Tests.Teacher;
@@ -44,28 +44,21 @@ public class TeacherCardTests
         string quality = Path.Combine(folder.Path, "quality.json");
 
         File.WriteAllText(quality, TeacherEvaluation.Json(full with { Prompts = 16 }));
-        var (code, _, err) = Run("teacher-card", "--model", model, "--quality", quality, "--grid", grid);
+        var (code, _, err) = CliRunner.RunShapes("teacher-card", "--model", model, "--quality", quality, "--grid", grid);
         Assert.That(code, Is.EqualTo(2));
         Assert.That(err, Does.Contain("this evaluation has 16 prompts"));
         Assert.That(File.Exists(Path.Combine(model, "generated.gif")), Is.False);
 
         File.WriteAllText(quality, "{ \"Prompts\": ");
-        (code, _, err) = Run("teacher-card", "--model", model, "--quality", quality, "--grid", grid);
+        (code, _, err) = CliRunner.RunShapes("teacher-card", "--model", model, "--quality", quality, "--grid", grid);
         Assert.That(code, Is.EqualTo(2));
         Assert.That(err, Does.StartWith($"error: {quality}: not an evaluation written by teacher-evaluate"));
 
         File.WriteAllText(quality, TeacherEvaluation.Json(full));
-        (code, _, err) = Run("teacher-card", "--model", model, "--quality", quality, "--grid", grid);
+        (code, _, err) = CliRunner.RunShapes("teacher-card", "--model", model, "--quality", quality, "--grid", grid);
         Assert.That(code, Is.EqualTo(0), err);
         Assert.That(File.ReadAllText(Path.Combine(model, "README.md")), Does.Contain("| generated | 75.0 % | 190.00 |"));
         Assert.That(File.ReadAllBytes(Path.Combine(model, "generated.gif")), Is.EqualTo(File.ReadAllBytes(grid)));
     }
 
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = ShapesCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 }
