@@ -58,7 +58,7 @@ public sealed class QuantizeStage(QuantizeSettings settings, IQualityJudge? judg
             throw new TurboException($"quantize: the model is already quantized ({input.Quantization.Scheme})");
         var format = QuantFormats.Parse(settings.Scheme);
         var sampler = input.Sampler;
-        var calibration = new CalibrationSettings(FlowSolvers.Schedule(sampler.Solver, sampler.Steps, sampler.Shift, sampler.Times), sampler.Solver,
+        var calibration = new CalibrationSettings(sampler.Schedule, sampler.Solver,
             sampler.Guidance, settings.RowsPerCall, settings.Seed);
         var prompts = Prompts(settings, judge);
         var options = new QuantizationOptions(format, settings.Smooth ? SmoothQuant.Grid(settings.AlphaSteps) : null,

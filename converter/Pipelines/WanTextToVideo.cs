@@ -31,7 +31,7 @@ public sealed record SampleSettings(int Frames, int Height, int Width, int Steps
     public VideoSettings Video => new(Frames, Height, Width);
 
     /// <summary>The noise levels and timesteps sampled (refuses a solver, step count or time list that do not fit).</summary>
-    public FlowMatchSchedule Schedule => FlowSolvers.Schedule(Solver, Steps, Shift, Times);
+    public FlowMatchSchedule Schedule => Sampler.Schedule;
 
     public JsonObject ToJson()
     {
@@ -106,7 +106,7 @@ public sealed class WanTextToVideo : IDisposable
     public static WanTextToVideo LoadPackage(string folder, Device device, ScalarType transformerDtype, PackageManifest? verified = null)
     {
         var manifest = verified ?? PackageFolder.Open(folder);
-        _ = SampleSettings.From(manifest.Sampler, manifest.Video).Schedule; // refuses an unknown solver or bad times now
+        _ = manifest.Sampler.Schedule; // refuses an unknown solver or bad times now
         var parts = manifest.Components;
         return Assemble(folder, PackageFolder.Resolve(folder, parts.Tokenizer), PackageFolder.Resolve(folder, parts.TextEncoder),
             PackageFolder.Resolve(folder, parts.Vae), SampleSettings.From(manifest.Sampler, manifest.Video),

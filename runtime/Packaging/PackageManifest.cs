@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Turbo.Runtime.Models;
+using Turbo.Runtime.Sampling;
 
 namespace Turbo.Runtime.Packaging;
 
@@ -59,6 +60,9 @@ public sealed record SamplerSettings
 
     /// <summary>Wan2.1 T2V's own recipe: UniPC, 50 steps, shift 5, CFG 5.</summary>
     public static SamplerSettings WanTeacher => new();
+
+    /// <summary>The noise levels and timesteps sampled (refuses a solver, step count or time list that do not fit).</summary>
+    [JsonIgnore] public FlowMatchSchedule Schedule => FlowSolvers.Schedule(Solver, Steps, Shift, Times);
 
     /// <summary>Model evaluations per step: two with classifier-free guidance, one without.</summary>
     [JsonIgnore] public int ForwardsPerStep => Guidance == 1.0 ? 1 : 2;

@@ -41,7 +41,7 @@ static class PackageBench
         using var negative = randn(1, config.TextLen, config.TextDim, device: s.Device);
 
         var sampler = manifest.Sampler;
-        var packageLoop = Time("package", package, sampler.Solver, FlowSolvers.Schedule(sampler.Solver, sampler.Steps, sampler.Shift, sampler.Times),
+        var packageLoop = Time("package", package, sampler.Solver, sampler.Schedule,
             sampler.Guidance, noise, context, negative, s, measured: null);
         var teacherLoop = Time("teacher recipe", teacher, "unipc", FlowSolvers.Schedule(FlowSolvers.UniPc, s.TeacherSteps, SamplerSettings.WanTeacher.Shift, null),
             s.TeacherGuidance, noise, context, negative, s, s.MeasuredSteps);
