@@ -17,8 +17,15 @@ public static class StageAlone
         if (File.Exists(Path.Combine(outputFolder, ModelState.FileName)))
             throw new TurboException($"{outputFolder}: already holds a finished stage ({ModelState.FileName}); choose another output folder");
         var input = ModelState.Open(model);
+        bool created = !Directory.Exists(outputFolder);
         Directory.CreateDirectory(outputFolder);
-        var result = SpectreStages.Run(CommandConsoles.ForProgress(parse), progress => stage.Run(new StageContext(input, outputFolder, progress)));
+        StageResult result;
+        try { result = SpectreStages.Run(CommandConsoles.ForProgress(parse), progress => stage.Run(new StageContext(input, outputFolder, progress))); }
+        catch when (created && !Directory.EnumerateFileSystemEntries(outputFolder).Any())
+        {
+            Directory.Delete(outputFolder); // refused before writing anything: leave no empty folder behind
+            throw;
+        }
         result.Output.Save(outputFolder);
         var table = new Table().Border(TableBorder.Rounded).AddColumns(stage.Name, "");
         foreach (var (key, value) in result.Summary) table.AddRow(new Text(key), new Text(value));

@@ -119,6 +119,7 @@ public class ConversionRunTests : TempFolderFixture
         var refused = CliRunner.Run(["sparsify", teacher, "-o", Temp.PathTo("no"), .. data, .. sla]);
         Assert.That(refused.ExitCode, Is.EqualTo(2));
         Assert.That(refused.Err, Does.Contain("--sla-tune student: the model is not a distilled student"));
+        Assert.That(Directory.Exists(Temp.PathTo("no")), Is.False, "a refused stage leaves no output folder");
     }
 
     /// <summary>
