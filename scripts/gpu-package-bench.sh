@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A package's denoising against its teacher's recipe at a Wan2.1 size — speed only: random weights, no training.
-#   bash scripts/gpu-package-bench.sh PRESET RESULTS_DIR [DEVICE]      (PRESET: tiny, 1.3b or 14b; DEVICE: cuda)
+#   bash scripts/gpu-package-bench.sh PRESET RESULTS_DIR [DEVICE [BENCH OPTIONS...]]   (PRESET: tiny, 1.3b or 14b; DEVICE: cuda)
+# $SCHEME picks the weight quantization (default: the converter's, int8-block128; int8-channel runs on cuBLASLt).
+# e.g. `bash scripts/gpu-package-bench.sh 14b results cuda --resolution 720p --warmup 1 --repeats 2 --measured-steps 2`.
 # Synthesizes a whole text-to-video folder of the preset (`synth --pipeline`), converts it with the recipe's sampler
 # (rCM, 4 steps, no CFG), SLA top-k 0.1 run as SageSLA, and W8A8 — with 0 training steps, a speed preview — then
 # times the package against UniPC × 50 × CFG on the same architecture with `turbo bench`. Programs come from
@@ -16,8 +18,9 @@ printf '%s\n' "a small red circle moves left over a black background" "a large b
 run turbo-convert synth --family wan2.1 --preset "$preset" --dtype bf16 --pipeline -o "$work/teacher" | tail -2
 SECONDS=0
 run turbo-convert run "$work/teacher" -o "$work/package" --distill-steps 0 --sla-steps 0 --attention sage \
-  --calib-prompts-file "$work/prompts.txt" --calib-samples 1 --eval-samples 1 --skip-validate --device "$device" 2>&1 |
-  grep -v NNPACK | tee "$out/convert-$preset.log" | tail -25
+  ${SCHEME:+--scheme "$SCHEME"} --calib-prompts-file "$work/prompts.txt" --calib-samples 1 --eval-samples 1 --skip-validate --device "$device" 2>&1 |
+  grep -v NNPACK | tee "$out/convert-$preset${SCHEME:+-$SCHEME}.log" | tail -25
 echo "converted in $SECONDS s"
-run turbo bench "$work/package" --device "$device" --measured-steps 3 --json "$out/package-bench-$preset.json" 2>&1 |
-  grep -v NNPACK | tee "$out/package-bench-$preset.log" | tail -15
+bench_options=("${@:4}"); [ ${#bench_options[@]} -gt 0 ] || bench_options=(--measured-steps 3)
+run turbo bench "$work/package" --device "$device" "${bench_options[@]}" --json "$out/package-bench-$preset${SCHEME:+-$SCHEME}.json" 2>&1 |
+  grep -v NNPACK | tee "$out/package-bench-$preset${SCHEME:+-$SCHEME}.log" | tail -40

@@ -22,6 +22,8 @@ public static class BlockSelection
     /// <summary>
     /// q [B, H, Lq, D], k [B, H, Lk, D] → bool [B, H, ⌈Lq/blockQ⌉, ⌈Lk/blockK⌉], true for the kept (query block, key
     /// block) pairs. Computed without autograd (a selection has no gradient), in float32 (float64 for float64 input).
+    /// K is smoothed after pooling — the mean of a block of smoothed keys is the block's mean minus K's mean — so the
+    /// only passes over the tokens are one sum per block of q and of k, accumulated in float32 from the input's dtype.
     /// </summary>
     public static Tensor Select(Tensor q, Tensor k, double topK, int blockQ, int blockK, Tensor? keyLengths = null)
     {
@@ -31,9 +33,13 @@ public static class BlockSelection
         var (batch, keys) = (q.shape[0], k.shape[2]);
         long[] lengths = AttentionInputs.HostLengths(keyLengths, batch, keys);
 
-        var pooledQ = BlockMeans(q.to(dtype), blockQ, validKeys: null);
-        var validKeys = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device).view(batch, 1, keys, 1).to(dtype);
-        var pooledK = BlockMeans(SmoothK(k.to(dtype), validKeys, lengths), blockK, validKeys);
+        var pooledQ = BlockSums(q, blockQ, dtype) / TokenCounts(null, q.shape[2], blockQ, q.device, dtype).clamp_min(1);
+        var validKeys = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device).view(batch, 1, keys, 1);
+        var keySums = BlockSums(validKeys is null ? k : k * validKeys.to(k.dtype), blockK, dtype);   // [B, H, nK, D]
+        var keyCounts = TokenCounts(validKeys, keys, blockK, q.device, dtype);                       // [B or 1, 1, nK, 1]
+        var counts = tensor(lengths.Select(n => (double)n).ToArray(), dtype: ScalarType.Float64, device: q.device).view(-1, 1, 1, 1);
+        var keyMean = (keySums.sum([2L], keepdim: true, type: ScalarType.Float64) / counts).to(dtype);
+        var pooledK = keySums / keyCounts.clamp_min(1) - keyMean;   // blocks without valid keys are masked out below
 
         var scores = pooledQ.matmul(pooledK.transpose(-1, -2));                  // [B, H, nQ, nK]
         long keyBlocks = scores.shape[3];
@@ -61,21 +67,24 @@ public static class BlockSelection
         return (validKeys is null ? centred : centred * validKeys).MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// x [B, H, L, D] → per-block means [B, H, ⌈L/block⌉, D] over the tokens each block holds (only the valid ones
-    /// when <paramref name="validKeys"/> [B, 1, L, 1] is given; x must already be 0 past the lengths then).
-    /// A block without valid tokens gets 0.
-    /// </summary>
-    static Tensor BlockMeans(Tensor x, int block, Tensor? validKeys)
+    /// <summary>x [B, H, L, D] → per-block sums [B, H, ⌈L/block⌉, D] in <paramref name="dtype"/> (a shorter last block sums what it has).</summary>
+    static Tensor BlockSums(Tensor x, int block, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         var (b, h, length, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
         long blocks = (length + block - 1) / block;
-        long pad = blocks * block - length;
-        var sums = nn.functional.pad(x, [0, 0, 0, pad]).view(b, h, blocks, block, d).sum([3L]);
-        var weights = validKeys ?? ones(1, 1, length, 1, dtype: x.dtype, device: x.device);
-        var counts = nn.functional.pad(weights, [0, 0, 0, pad]).view(weights.shape[0], 1, blocks, block, 1).sum([3L]);
-        return (sums / counts.clamp_min(1)).MoveToOuterDisposeScope();
+        var padded = length == blocks * block ? x : nn.functional.pad(x, [0, 0, 0, blocks * block - length]);
+        return padded.reshape(b, h, blocks, block, d).sum([3L], type: dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Tokens per block [B or 1, 1, ⌈L/block⌉, 1]: the valid ones when <paramref name="validKeys"/> [B, 1, L, 1] is given.</summary>
+    static Tensor TokenCounts(Tensor? validKeys, long length, int block, Device device, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        long blocks = (length + block - 1) / block;
+        var weights = validKeys?.to(dtype) ?? ones(1, 1, length, 1, dtype: dtype, device: device);
+        var padded = nn.functional.pad(weights, [0, 0, 0, blocks * block - length]);
+        return padded.view(weights.shape[0], 1, blocks, block, 1).sum([3L]).MoveToOuterDisposeScope();
     }
 
     /// <summary>A block map [B, H, nQ, nK] → a per-query map [B, H, Lq, nK] (each query row takes its block's row).</summary>

@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Turbo.Runtime.Attention;
@@ -16,11 +17,12 @@ namespace Turbo.Runtime.Attention;
 /// <c>proj_l.weight</c> / <c>proj_l.bias</c>. It is a plain Linear on purpose: it stays in high precision when the
 /// model's own Linear layers are quantized.
 /// <para>
-/// Both branches run in float32 (float64 for float64 input, for gradient checks) whatever the input dtype, and are
-/// differentiable: gradients reach q, k, v (not through the selection, which is discrete) and proj_l. The sparse
+/// With kind Sla (the reference, and what fine-tuning trains) both branches run in float32 (float64 for float64 input,
+/// for gradient checks) whatever the input dtype, and are differentiable: gradients reach q, k, v (not through the selection, which is discrete) and proj_l. The sparse
 /// branch is a masked dense computation here (the reference); with <see cref="AttentionKind.SageSla"/> it is the
 /// quantized Sage attention over the kept blocks instead (<see cref="NativeSageAttention"/>: the block-sparse CUDA
-/// kernel on the GPU, the reference elsewhere), and the module is forward-only.
+/// kernel on the GPU, the reference elsewhere), its linear branch is computed in the input's dtype with proj_l folded
+/// in (<see cref="FoldedLinearBranch"/>), and the module is forward-only.
 /// </para>
 /// </summary>
 public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
@@ -60,25 +62,77 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
             throw new TurboException($"sparse-linear attention: expected head dim {HeadDim}, found {q.shape[3]}");
         using var scope = NewDisposeScope();
         var work = q.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        var blockMap = BlockSelection.Select(q, k, TopK, BlockQ, BlockK, keyLengths);
-        var sparse = quantizedSparse is null
-            ? BlockSparseSoftmax(q.to(work), k.to(work), v.to(work), blockMap, keyLengths)
-            : quantizedSparse.Attend(q, k, v, keyLengths, blockMap).to(work);
+        Tensor blockMap, sparse;
+        using (CudaProfiler.Scope("self-attention/selection"))
+            blockMap = BlockSelection.Select(q, k, TopK, BlockQ, BlockK, keyLengths);
+        if (quantizedSparse is null)
+            using (CudaProfiler.Scope("self-attention/sparse reference"))
+                sparse = BlockSparseSoftmax(q.to(work), k.to(work), v.to(work), blockMap, BlockQ, BlockK, keyLengths);
+        else sparse = quantizedSparse.Attend(q, k, v, keyLengths, blockMap);
+        using var linearScope = CudaProfiler.Scope("self-attention/linear branch");
+        if (quantizedSparse is not null)
+            return FoldedLinearBranch(q, k, v, keyLengths, proj_l.weight!, proj_l.bias!, sparse).MoveToOuterDisposeScope();
         var linear = LinearAttention(q.to(work), k.to(work), v.to(work), keyLengths);
         var projected = nn.functional.linear(linear, proj_l.weight!.to(work), proj_l.bias!.to(work));
-        return (sparse + projected).to(q.dtype).MoveToOuterDisposeScope();
+        return (sparse.to(work) + projected).to(q.dtype).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Exact softmax attention over the kept blocks' keys (a masked dense computation).</summary>
-    Tensor BlockSparseSoftmax(Tensor q, Tensor k, Tensor v, Tensor blockMap, Tensor? keyLengths)
+    /// <summary>Score elements (batch × heads × query rows × keys) one chunk of the masked dense computation holds: 512 MiB in float32.</summary>
+    public const long DefaultChunkScores = 1L << 27;
+
+    /// <summary>
+    /// Exact softmax attention over the kept blocks' keys: a masked dense computation, a chunk of query blocks at a time
+    /// so that memory stays bounded at long lengths (at most about <paramref name="chunkScores"/> scores at once,
+    /// never less than one query block); the chunks' results are those of the whole computation, row by row.
+    /// </summary>
+    public static Tensor BlockSparseSoftmax(Tensor q, Tensor k, Tensor v, Tensor blockMap, int blockQ, int blockK, Tensor? keyLengths,
+        long chunkScores = DefaultChunkScores)
     {
         using var scope = NewDisposeScope();
         var (queries, keys) = (q.shape[2], k.shape[2]);
-        var kept = BlockSelection.PerToken(blockMap, BlockQ, BlockK, queries, keys);
-        if (keyLengths is not null) kept = kept.logical_and(AttentionInputs.KeyMask(keyLengths, keys, q.device));
-        var scores = q.matmul(k.transpose(-1, -2)) * (1.0 / Math.Sqrt(q.shape[3]));
-        var weights = scores.masked_fill(kept.logical_not(), double.NegativeInfinity).softmax(-1);
-        return weights.matmul(v).MoveToOuterDisposeScope();
+        long rowsPerBlockQ = q.shape[0] * q.shape[1] * keys * blockQ;
+        long rowsPerChunk = Math.Max(1, chunkScores / rowsPerBlockQ) * blockQ;
+        var keyMask = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device);
+        double scale = 1.0 / Math.Sqrt(q.shape[3]);
+        var chunks = new List<Tensor>();
+        for (long start = 0; start < queries; start += rowsPerChunk)
+        {
+            using var chunkScope = NewDisposeScope();   // frees each chunk's scores before the next (autograd keeps what it needs)
+            long rows = Math.Min(rowsPerChunk, queries - start);
+            var map = blockMap.narrow(2, start / blockQ, (rows + blockQ - 1) / blockQ);
+            var kept = BlockSelection.PerToken(map, blockQ, blockK, rows, keys);
+            if (keyMask is not null) kept = kept.logical_and(keyMask);
+            var scores = q.narrow(2, start, rows).matmul(k.transpose(-1, -2)) * scale;
+            var weights = scores.masked_fill(kept.logical_not(), double.NegativeInfinity).softmax(-1);
+            chunks.Add(weights.matmul(v).MoveToOuterDisposeScope());
+        }
+        return (chunks.Count == 1 ? chunks[0] : cat(chunks, 2)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// SageSLA's linear branch added to its sparse output: the same function as <see cref="LinearAttention"/> followed
+    /// by proj_l, computed for speed (the package's forward pass) rather than as the formula reads. proj_l is linear
+    /// and the normaliser a scalar per row, so proj_l(φ(q)KV / n) = φ(q)(KV·Wᵀ) / n + b: one [D, D + 1] matrix per head,
+    /// [KV·Wᵀ | Σφ(k)], gives numerator and normaliser in one product over the tokens, and no pass applies proj_l.
+    /// The token-sized tensors stay in the input's dtype (bf16 on the GPU; the products accumulate in float32), the
+    /// per-head sums are float32; the result is in the input's dtype. A test compares it with the float32 formula.
+    /// </summary>
+    static Tensor FoldedLinearBranch(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor weight, Tensor bias, Tensor sparse)
+    {
+        using var scope = NewDisposeScope();
+        var dtype = q.dtype;
+        var phiQ = q.softmax(-1);
+        var phiK = k.softmax(-1);
+        if (keyLengths is not null)
+            phiK = phiK * AttentionInputs.KeyMask(keyLengths, k.shape[2], k.device).view(k.shape[0], 1, k.shape[2], 1).to(dtype);
+        var keyValue = phiK.transpose(-1, -2).matmul(v).to(ScalarType.Float32);             // [B, H, D, D]
+        var keySum = phiK.sum([-2L], keepdim: true, type: ScalarType.Float32);              // [B, H, 1, D]
+        var folded = cat([keyValue.matmul(weight.to(ScalarType.Float32).t()), keySum.transpose(-1, -2)], -1).to(dtype);
+        var product = phiQ.matmul(folded);                                                  // [B, H, L, D + 1]
+        long dim = q.shape[3];
+        var numerator = product.narrow(-1, 0, dim);
+        var normaliser = product.narrow(-1, dim, 1) + LinearEps;
+        return sparse.to(dtype).add(bias.to(dtype)).addcdiv_(numerator, normaliser).MoveToOuterDisposeScope();
     }
 
     /// <summary>φ(q)(φ(k)ᵀv) / (1e−5 + φ(q)·Σφ(k)) with φ = softmax over head_dim; keys past the lengths left out.</summary>

@@ -22,7 +22,8 @@ public sealed class CudaProfiler : IDisposable
 
     /// <summary>
     /// Marks a region of model code (e.g. "linear") for the active profiler; free when none is active. Regions of
-    /// different categories must not nest, so that their times add up.
+    /// different categories must not nest, so that their times add up — except details, named "parent/part" (e.g.
+    /// "self-attention/selection"), which lie inside a region of their parent and are reported as parts of it.
     /// </summary>
     public static Region Scope(string category) => _active?.Measure(category) ?? default;
 

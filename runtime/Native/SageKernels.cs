@@ -108,12 +108,15 @@ public static class SageKernels
         var lengths = keyLengths?.to(ScalarType.Int32, q.device).contiguous();
         var (batch, heads, queries, dim) = Dims(q);
         long keys = k.shape[2];
+        // The profiler's details name self-attention: that is where the models use these kernels.
+        var prep = CudaProfiler.Scope("self-attention/sage prep");
         var (qCodes, qScales) = QuantizeBlocks(q, blockQ);
         var (kCodes, kScales) = QuantizeBlocks(k, blockK, TokenMean(k, lengths), lengths);
         var vScales = e4m3Values ? E4M3Scales(v, lengths) : null;
         var values = PrepareValues(v, blockK, lengths, vScales);
         var (kept, counts, maxKept) = blockMap is null ? (null, null, 0) : KeptBlockLists(blockMap);
         var output = NewOutput([batch, queries, heads, dim], q.dtype, q.device);
+        prep.Dispose();
         var args = new TurboNative.SageArgs
         {
             QCodes = TurboNative.Ptr(qCodes), QScales = TurboNative.Ptr(qScales),
@@ -127,7 +130,8 @@ public static class SageKernels
             HeadDim = (int)dim, BlockQ = blockQ, BlockK = blockK, MaxKept = maxKept,
             OutDtype = TurboNative.DType(q), ScoreScale = (float)scoreScale,
         };
-        TurboNative.Check(TurboNative.turbo_sage_attention(in args, IntPtr.Zero));
+        using (CudaProfiler.Scope("self-attention/sage kernel"))
+            TurboNative.Check(TurboNative.turbo_sage_attention(in args, IntPtr.Zero));
         return output.transpose(1, 2).MoveToOuterDisposeScope();
     }
 

@@ -69,11 +69,18 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
         // The kernels read float32, bfloat16 and float16 as they are; other dtypes go to float32 first, as the reference does.
         var x = rows.dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 ? rows : rows.to(ScalarType.Float32);
         var outDtype = bias.dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 ? bias.dtype : ScalarType.Float32;
-        var (values, scale) = Int8Kernels.QuantizeRows(x, Weight.Smooth);
+        Tensor values, scale, y;
+        using (CudaProfiler.Scope("linear/quantize")) (values, scale) = Int8Kernels.QuantizeRows(x, Weight.Smooth);
         var bias32 = bias.to(ScalarType.Float32);
-        var y = Gemm == Int8Gemm.Mma
-            ? Int8Kernels.Linear(values, scale, Weight.Values, Weight.Scale, Weight.Format, bias32, outDtype)
-            : Int8Kernels.Dequantize(Int8Kernels.MatmulInt32(values, Weight.Values, Int8Gemm.CublasLt), scale, Weight.Scale, bias32, outDtype);
+        if (Gemm == Int8Gemm.Mma)
+            using (CudaProfiler.Scope("linear/int8 gemm + epilogue"))
+                y = Int8Kernels.Linear(values, scale, Weight.Values, Weight.Scale, Weight.Format, bias32, outDtype);
+        else
+        {
+            Tensor accumulators;
+            using (CudaProfiler.Scope("linear/int8 gemm")) accumulators = Int8Kernels.MatmulInt32(values, Weight.Values, Int8Gemm.CublasLt);
+            using (CudaProfiler.Scope("linear/epilogue")) y = Int8Kernels.Dequantize(accumulators, scale, Weight.Scale, bias32, outDtype);
+        }
         return y.to(bias.dtype).MoveToOuterDisposeScope();
     }
 

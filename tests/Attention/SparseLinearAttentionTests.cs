@@ -79,6 +79,26 @@ public class SparseLinearAttentionTests
             }
     }
 
+    [TestCase(77, 0)]
+    [TestCase(333, 1)]
+    [TestCase(333, 5)]
+    public void SparseBranchInChunksOfQueryBlocksEqualsTheWholeComputation(int length, long chunkScores)
+    {
+        // chunkScores 0 and 1 force one query block per chunk, 5 is also below one block: the chunking must never
+        // change a row's result, with or without key lengths (odd lengths leave partial last blocks).
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (q, k, v) = AttentionMetrics.RandomQkv(2, 3, length, 64, seed: length + (int)chunkScores);
+        var lengths = tensor(new long[] { length, length / 2 + 3 });
+        foreach (var keyLengths in new[] { null, lengths })
+        {
+            var map = BlockSelection.Select(q, k, 0.3, 32, 16, keyLengths);
+            var whole = SparseLinearAttention.BlockSparseSoftmax(q, k, v, map, 32, 16, keyLengths);
+            var chunked = SparseLinearAttention.BlockSparseSoftmax(q, k, v, map, 32, 16, keyLengths, chunkScores);
+            Assert.That(AttentionMetrics.MaxRelative(chunked, whole), Is.LessThanOrEqualTo(1e-6), $"L={length}, lengths {keyLengths is not null}");
+        }
+    }
+
     [Test]
     public void LinearBranchIsNormalisedKernelAttentionOverAllKeys()
     {
@@ -167,6 +187,34 @@ public class SparseLinearAttentionTests
         TestContext.Out.WriteLine($"SageSLA vs SLA at top-k 0.4: cosine {cosine:F6}, relative L1 {l1:P3}");
         Assert.That(cosine, Is.GreaterThanOrEqualTo(0.999));
         Assert.That(l1, Is.InRange(1e-6, 0.03));
+    }
+
+    [TestCase(ScalarType.Float32, 1e-5)]
+    [TestCase(ScalarType.BFloat16, 2e-2)]
+    public void SageSlaLinearBranchWithProjLFoldedInEqualsTheFormula(ScalarType dtype, double tolerance)
+    {
+        // At top-k 1.0 SageSLA's sparse part is Sage attention; what SageSLA adds to it must be the float32 formula
+        // (SLA's LinearAttention then proj_l), with a non-trivial proj_l and with key lengths.
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (q, k, v) = AttentionMetrics.RandomQkv(2, 2, 150, 64, seed: 21, qScale: 2, vOffset: 1, dtype: dtype);
+        using var sageSla = Sla(64, 1.0, 64, 64, AttentionKind.SageSla);
+        using var reference = Sla(64, 1.0, 64, 64);
+        var generator = manual_seed(5);
+        var (weight, bias) = (randn([64, 64], generator: generator) * 0.2, randn([64], generator: generator) * 0.1);
+        SetProjL(sageSla, weight, bias);
+        foreach (var keyLengths in new[] { null, tensor(new long[] { 150, 77 }) })
+        {
+            var sage = new SageAttention(64, 64).Attend(q, k, v, keyLengths).to(ScalarType.Float32);
+            var added = sageSla.Attend(q, k, v, keyLengths).to(ScalarType.Float32) - sage;
+            SetProjL(reference, zeros(64, 64), zeros(64));
+            var sparseOnly = reference.Attend(q, k, v, keyLengths).to(ScalarType.Float32);
+            SetProjL(reference, weight, bias);
+            var expected = reference.Attend(q, k, v, keyLengths).to(ScalarType.Float32) - sparseOnly;
+            double error = AttentionMetrics.MaxRelative(added, expected);
+            TestContext.Out.WriteLine($"{dtype}, key lengths {keyLengths is not null}: linear branch max rel err {error:E2}");
+            Assert.That(error, Is.LessThanOrEqualTo(tolerance));
+        }
     }
 
     [Test]

@@ -4,6 +4,7 @@ using Spectre.Console;
 using Turbo.Converter.Running;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
+using Turbo.Runtime.Native;
 using Turbo.Runtime.Packaging;
 using Turbo.Runtime.Sampling;
 using static TorchSharp.torch;
@@ -15,6 +16,7 @@ namespace Turbo.Cli.Bench;
 /// teacher's recipe (UniPC × 50 steps × CFG, dense attention, float Linears) on the same architecture and latent:
 /// one step (median of repeats after warm-up) and the whole loop, wall time with the device synchronized. The
 /// teacher is timed on a model of the package's architecture with initial weights: time does not depend on values.
+/// On CUDA, one step of each is also broken down by part (linears, attention and their details, the rest).
 /// Text encoding and VAE decoding are not included (they are the same for both; `turbo-convert validate` times them).
 /// </summary>
 static class PackageBench
@@ -22,7 +24,9 @@ static class PackageBench
     public sealed record Settings(string Package, VideoSize? Size, int Warmup, int Repeats, int TeacherSteps, int? MeasuredSteps,
         double TeacherGuidance, string? Json, Device Device);
 
-    public sealed record LoopResult(string Solver, int Steps, int ForwardsPerStep, double MsPerStep, int MeasuredSteps, double LoopSeconds);
+    /// <param name="StepParts">one step's GPU time by part (<see cref="ForwardBreakdown"/>), on CUDA with the native library</param>
+    public sealed record LoopResult(string Solver, int Steps, int ForwardsPerStep, double MsPerStep, int MeasuredSteps, double LoopSeconds,
+        Dictionary<string, double>? StepParts);
 
     public static int Run(Settings s)
     {
@@ -52,6 +56,8 @@ static class PackageBench
         double perStep = teacherLoop.MsPerStep / packageLoop.MsPerStep, loop = teacherLoop.LoopSeconds / packageLoop.LoopSeconds;
         table.AddRow("speed-up", "", "", $"{perStep:F2}×", $"{loop:F2}×", "");
         AnsiConsole.Write(table);
+        if (teacherLoop.StepParts is { } teacherParts && packageLoop.StepParts is { } packageParts)
+            AnsiConsole.Write(ForwardBreakdown.Table("one denoising step by part (CUDA events)", ("teacher recipe", teacherParts), ("package", packageParts)));
         if (s.Json is not null)
             File.WriteAllText(s.Json, JsonSerializer.Serialize(new
             {
@@ -86,6 +92,9 @@ static class PackageBench
             Synchronize(s.Device);
             steps.Add(clock.Elapsed.TotalMilliseconds);
         }
+        var parts = s.Device.type == TorchSharp.DeviceType.CUDA && TurboNative.IsAvailable
+            ? ForwardBreakdown.Measure(() => velocity(noise, t0).Dispose(), s.Repeats)
+            : null;
         int count = Math.Min(measured ?? whole.Steps, whole.Steps);
         var schedule = count == whole.Steps ? whole : new FlowMatchSchedule(whole.Sigmas.Take(count + 1).ToArray(), whole.Timesteps.Take(count).ToArray());
         Log($"{who}: {count} of {whole.Steps} {solver} steps, guidance {guidance}");
@@ -94,7 +103,7 @@ static class PackageBench
         Synchronize(s.Device);
         double seconds = loop.Elapsed.TotalSeconds / count * whole.Steps;
         steps.Sort();
-        return new LoopResult(solver, whole.Steps, guidance == 1.0 ? 1 : 2, steps[steps.Count / 2], count, seconds);
+        return new LoopResult(solver, whole.Steps, guidance == 1.0 ? 1 : 2, steps[steps.Count / 2], count, seconds, parts);
     }
 
     static void Synchronize(Device device)

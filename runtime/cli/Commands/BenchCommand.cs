@@ -82,8 +82,8 @@ static class BenchCommand
 
         Log($"{s.Size.Name}: latent [{string.Join(", ", latent)}] → {tokens:N0} tokens; {s.Warmup} warm-up + {s.Repeats} timed forwards");
         for (int i = 0; i < s.Warmup; i++) model.Forward(x, t, context).Dispose();
-        var forwardMs = Median(Enumerable.Range(0, s.Repeats).Select(_ => TimeForward(model, x, t, context)).ToList());
-        var breakdown = Breakdown(model, x, t, context, s.Repeats);
+        var forwardMs = ForwardBreakdown.Median(Enumerable.Range(0, s.Repeats).Select(_ => TimeForward(model, x, t, context)).ToList());
+        var breakdown = ForwardBreakdown.Measure(() => model.Forward(x, t, context).Dispose(), s.Repeats);
         ulong memoryUsed = CudaProfiler.DeviceMemoryUsed() - memoryBefore;
 
         var loop = TimeDenoisingLoop(model, x, context, s);
@@ -121,26 +121,6 @@ static class BenchCommand
         return profiler.Collect()["forward"];
     }
 
-    /// <summary>Median per category over profiled forwards; "rest" = whole forward − the named categories.</summary>
-    static Dictionary<string, double> Breakdown(WanModel model, Tensor x, Tensor t, Tensor context, int repeats)
-    {
-        using var profiler = new CudaProfiler();
-        var runs = new List<Dictionary<string, double>>();
-        for (int i = 0; i < repeats; i++)
-        {
-            using (profiler.Measure("total"))
-            {
-                CudaProfiler.Active = profiler;
-                try { model.Forward(x, t, context).Dispose(); }
-                finally { CudaProfiler.Active = null; }
-            }
-            var run = profiler.Collect();
-            run["rest"] = run["total"] - run.Where(kv => kv.Key != "total").Sum(kv => kv.Value);
-            runs.Add(run);
-        }
-        return runs[0].Keys.ToDictionary(k => k, k => Median(runs.Select(r => r.GetValueOrDefault(k)).ToList()));
-    }
-
     record LoopTiming(int Steps, int MeasuredSteps, int ForwardsPerStep, double MeasuredSeconds, double SecondsPerStep, double TotalSeconds);
 
     /// <summary>The teacher's recipe: UniPC on Wan's shifted schedule with CFG, wall time (the GPU synchronized).</summary>
@@ -163,11 +143,7 @@ static class BenchCommand
     static void Report(double forwardMs, Dictionary<string, double> breakdown, ulong memory, LoopTiming loop,
         Ceilings? ceilings, FlopFloor floor)
     {
-        var table = new Table().Title("one DiT forward (bf16, batch 1)").AddColumns("part", "ms", "share");
-        double total = breakdown["total"];
-        foreach (var key in new[] { "linear", "self-attention", "cross-attention", "rest" })
-            table.AddRow(key, $"{breakdown.GetValueOrDefault(key):F1}", $"{100 * breakdown.GetValueOrDefault(key) / total:F0}%");
-        table.AddRow("[bold]total (profiled)[/]", $"{total:F1}", "100%");
+        var table = ForwardBreakdown.Table("one DiT forward (bf16, batch 1)", ("forward", breakdown));
         table.AddRow("[bold]total (unprofiled)[/]", $"{forwardMs:F1}", "");
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"device memory held by the run (weights + activations + allocator cache): {memory / (double)(1L << 30):F1} GiB");
@@ -181,13 +157,6 @@ static class BenchCommand
         ct.AddRow("SDPA (flash)", Markup.Escape($"B 1 H {ceilings.Sdpa.Heads} L {ceilings.Sdpa.Length} D {ceilings.Sdpa.HeadDim}"), $"{ceilings.Sdpa.Ms:F2}", $"{ceilings.Sdpa.Tflops:F0} TFLOP/s");
         ct.AddRow("device copy", $"{ceilings.CopyGiB:F0} GiB", $"{ceilings.CopyMs:F2}", $"{ceilings.CopyGBps:F0} GB/s");
         AnsiConsole.Write(ct);
-    }
-
-    static double Median(List<double> values)
-    {
-        values.Sort();
-        int n = values.Count;
-        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
     }
 
     static void Log(string message) => Console.Error.WriteLine(message);
