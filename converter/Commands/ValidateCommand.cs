@@ -38,8 +38,8 @@ public static class ValidateCommand
             using var run = SpectreStages.Run(CommandConsoles.ForProgress(parse),
                 progress => Validator.Run(parse.GetRequiredValue(package), teacher, settings, target, progress));
             ValidationSummary.Render(run.Report, CommandConsoles.ForOutput(parse));
-            if (html is not null) ValidationHtml.Write(html, run);
             if (jsonPath is not null) AtomicFile.WriteAllText(jsonPath, run.Report.ToJson());
+            if (html is not null) ValidationHtml.Write(html, run);
             var output = CommandConsoles.Output(parse);
             foreach (var gate in run.Report.Gates.Where(g => g.Passed)) output.WriteLine("gate passed: " + gate.Line);
             if (html is not null) output.WriteLine($"wrote {html}");

@@ -32,8 +32,8 @@ public sealed class ValidateStage(ValidationOptions options, Device device) : IC
         string package = context.Input.Package ?? throw new TurboException("validate: no package to validate (the package stage runs before it)");
         using var run = Validator.Run(package, context.Input.Teacher, options, device, context.Progress);
         string html = Path.Combine(context.Folder, HtmlFile), json = Path.Combine(context.Folder, JsonFile);
+        AtomicFile.WriteAllText(json, run.Report.ToJson());   // first: the results survive a report that cannot be drawn
         ValidationHtml.Write(html, run);
-        AtomicFile.WriteAllText(json, run.Report.ToJson());
         return new StageResult(context.Input, ValidationSummary.Lines(run.Report).Append(new("report", html)).ToList(),
             run.Report.Passed ? 0 : ValidationReport.GateFailedExitCode);
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Turbo.Converter.Files;
+using Turbo.Runtime;
 using Turbo.Runtime.Video;
 
 namespace Turbo.Converter.Validation;
@@ -16,7 +17,24 @@ public static class ValidationHtml
     /// <summary>Small clips are enlarged (whole pixels) to at least this many pixels a side in the previews.</summary>
     const int PreviewSide = 128;
 
+    /// <summary>
+    /// Writes the report to <paramref name="path"/> (atomically). Charts and previews are drawn with SkiaSharp; where
+    /// its native library cannot be loaded, a <see cref="TurboException"/> says so instead of a crash, and nothing is
+    /// written (callers write report.json first, so no result is lost).
+    /// </summary>
     public static void Write(string path, ValidationRun run)
+    {
+        try { WriteHtml(path, run); }
+        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException)
+        {
+            var cause = e;
+            while (cause.InnerException is not null) cause = cause.InnerException;
+            throw new TurboException($"validation report {path}: drawing its charts and previews needs SkiaSharp's native library, " +
+                $"which could not be loaded ({cause.Message.Split('\n')[0].Trim()})");
+        }
+    }
+
+    static void WriteHtml(string path, ValidationRun run)
     {
         var r = run.Report;
         var html = new StringBuilder();
