@@ -37,19 +37,37 @@ public static class BlockSelection
         var validKeys = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device).view(batch, 1, keys, 1);
         var keySums = BlockSums(validKeys is null ? k : k * validKeys.to(k.dtype), blockK, dtype);   // [B, H, nK, D]
         var keyCounts = TokenCounts(validKeys, keys, blockK, q.device, dtype);                       // [B or 1, 1, nK, 1]
-        var counts = tensor(lengths.Select(n => (double)n).ToArray(), dtype: ScalarType.Float64, device: q.device).view(-1, 1, 1, 1);
-        var keyMean = (keySums.sum([2L], keepdim: true, type: ScalarType.Float64) / counts).to(dtype);
-        var pooledK = keySums / keyCounts.clamp_min(1) - keyMean;   // blocks without valid keys are masked out below
-
-        var scores = pooledQ.matmul(pooledK.transpose(-1, -2));                  // [B, H, nQ, nK]
+        var pooledK = keySums / keyCounts.clamp_min(1) - KeyMean(keySums, lengths, dtype);
+        var scores = pooledQ.matmul(pooledK.transpose(-1, -2));                                      // [B, H, nQ, nK]
         long keyBlocks = scores.shape[3];
+        // Without key lengths every row keeps the same number of blocks: no host data goes to the device (a copy from
+        // pageable host memory would wait for the GPU), so the forward pass keeps the GPU's queue full.
+        if (keyLengths is null) return Ranks(scores).lt(KeptBlocks(topK, keyBlocks)).MoveToOuterDisposeScope();
+
         var blockStarts = arange(keyBlocks, dtype: ScalarType.Int64, device: q.device) * blockK;
         var lengthColumn = tensor(lengths, device: q.device).view(batch, 1, 1, 1);
-        scores = scores.masked_fill(blockStarts.view(1, 1, 1, keyBlocks).ge(lengthColumn), double.NegativeInfinity);
-
+        var beyond = blockStarts.view(1, 1, 1, keyBlocks).ge(lengthColumn);                         // blocks without valid keys
+        var rank = Ranks(scores.masked_fill(beyond, double.NegativeInfinity));
         var kept = tensor(lengths.Select(n => KeptBlocks(topK, (n + blockK - 1) / blockK)).ToArray(), device: q.device);
-        var rank = scores.argsort(-1, descending: true).argsort(-1);
         return rank.lt(kept.view(batch, 1, 1, 1)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Each score's place in its row, highest first (0 = the best block).</summary>
+    static Tensor Ranks(Tensor scores)
+    {
+        using var order = scores.argsort(-1, descending: true);
+        return order.argsort(-1);
+    }
+
+    /// <summary>K's mean over the valid tokens [B, H, 1, D] from its block sums (summed in float64: no order effects).</summary>
+    static Tensor KeyMean(Tensor keySums, long[] lengths, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var sums = keySums.sum([2L], keepdim: true, type: ScalarType.Float64);
+        var mean = lengths.Distinct().Count() == 1
+            ? sums / lengths[0]
+            : sums / tensor(lengths.Select(n => (double)n).ToArray(), dtype: ScalarType.Float64, device: keySums.device).view(-1, 1, 1, 1);
+        return mean.to(dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -112,7 +112,7 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
     /// <summary>
     /// SageSLA's linear branch added to its sparse output: the same function as <see cref="LinearAttention"/> followed
     /// by proj_l, computed for speed (the package's forward pass) rather than as the formula reads. proj_l is linear
-    /// and the normaliser a scalar per row, so proj_l(φ(q)KV / n) = φ(q)(KV·Wᵀ) / n + b: one [D, D + 1] matrix per head,
+    /// and the normaliser a scalar per row, so proj_l(φ(q)KV / n) = φ(q)(KV·Wᵀ) / n + b: one matrix per head,
     /// [KV·Wᵀ | Σφ(k)], gives numerator and normaliser in one product over the tokens, and no pass applies proj_l.
     /// The token-sized tensors stay in the input's dtype (bf16 on the GPU; the products accumulate in float32), the
     /// per-head sums are float32; the result is in the input's dtype. A test compares it with the float32 formula.
@@ -127,9 +127,12 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
             phiK = phiK * AttentionInputs.KeyMask(keyLengths, k.shape[2], k.device).view(k.shape[0], 1, k.shape[2], 1).to(dtype);
         var keyValue = phiK.transpose(-1, -2).matmul(v).to(ScalarType.Float32);             // [B, H, D, D]
         var keySum = phiK.sum([-2L], keepdim: true, type: ScalarType.Float32);              // [B, H, 1, D]
-        var folded = cat([keyValue.matmul(weight.to(ScalarType.Float32).t()), keySum.transpose(-1, -2)], -1).to(dtype);
-        var product = phiQ.matmul(folded);                                                  // [B, H, L, D + 1]
         long dim = q.shape[3];
+        // [KV·Wᵀ | Σφ(k) | 0 …]: 7 zero columns make the product's rows D + 8 wide, 16-byte aligned in bf16 as cuBLAS's
+        // tensor-core kernels prefer (D + 1 would not be).
+        var padding = zeros([q.shape[0], q.shape[1], dim, 7], ScalarType.Float32, q.device);
+        var folded = cat([keyValue.matmul(weight.to(ScalarType.Float32).t()), keySum.transpose(-1, -2), padding], -1).to(dtype);
+        var product = phiQ.matmul(folded);                                                  // [B, H, L, D + 8]
         var numerator = product.narrow(-1, 0, dim);
         var normaliser = product.narrow(-1, dim, 1) + LinearEps;
         return sparse.to(dtype).add(bias.to(dtype)).addcdiv_(numerator, normaliser).MoveToOuterDisposeScope();

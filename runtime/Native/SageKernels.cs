@@ -76,15 +76,16 @@ public static class SageKernels
 
     /// <summary>
     /// A block map (bool [B, H, nQ, nK]) → the kept key-block indices of each query block in ascending order, int32
-    /// [B, H, nQ, MaxKept] (slots past a row's count unspecified), and the counts, int32 [B, H, nQ].
+    /// [B, H, nQ, MaxKept = nK] (slots past a row's count unspecified), and the counts, int32 [B, H, nQ].
     /// </summary>
     public static (Tensor Indices, Tensor Counts, int MaxKept) KeptBlockLists(Tensor blockMap)
     {
         using var scope = NewDisposeScope();
         var map = blockMap.contiguous();
         var (batch, heads, queryBlocks, keyBlocks) = (map.shape[0], map.shape[1], map.shape[2], map.shape[3]);
-        // The widest row sizes the lists (one host synchronisation); at least 1 so the buffer is never empty.
-        int maxKept = (int)Math.Max(1, map.sum([3L], type: ScalarType.Int64).max().item<long>());
+        // Each list has room for every key block: finding the widest row would wait for the GPU (a host read), and the
+        // kernel reads only a row's count of entries, so the width costs memory (4 bytes per block pair), not time.
+        int maxKept = (int)keyBlocks;
         var indices = PoisonOutputs ? full([batch, heads, queryBlocks, maxKept], -1, ScalarType.Int32, map.device)
                                     : empty([batch, heads, queryBlocks, maxKept], ScalarType.Int32, map.device);
         var counts = PoisonOutputs ? full([batch, heads, queryBlocks], -1, ScalarType.Int32, map.device)

@@ -106,4 +106,20 @@ public class BlockSelectionTests
         using var map = BlockSelection.Select(q, k, 0.34, 16, 16);
         Assert.That(Map(map), Is.EqualTo(new[,] { { false, false, true } }));
     }
+
+    [TestCase(333, 0.1)]
+    [TestCase(256, 0.3)]
+    public void WithoutKeyLengthsTheSelectionIsThatOfFullLengths(int length, double topK)
+    {
+        // The path without key lengths takes no host data; it must choose what full-length key lengths choose. q and
+        // k come as the models give them: head-major views of token-major tensors (not contiguous).
+        using var scope = NewDisposeScope();
+        var generator = manual_seed(length);
+        var q = randn([2, length, 3, 64], generator: generator).transpose(1, 2);
+        var k = (randn([2, length, 3, 64], generator: generator) + 2).transpose(1, 2);
+        using var without = BlockSelection.Select(q, k, topK, 32, 16);
+        using var full = BlockSelection.Select(q, k, topK, 32, 16, tensor(new long[] { length, length }));
+        Assert.That(without.eq(full).all().item<bool>(), Is.True);
+        Assert.That(without.sum([3L]).eq(BlockSelection.KeptBlocks(topK, (length + 15) / 16)).all().item<bool>(), Is.True);
+    }
 }
