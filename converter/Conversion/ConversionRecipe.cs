@@ -25,7 +25,7 @@ public static class ConversionRecipe
         var stages = new List<IConversionStage>();
         if (!choices.SkipDistill) stages.Add(new DistillStage(choices.Distill, choices.Judge, choices.Device));
         if (!choices.SkipSparsify) stages.Add(new SparsifyStage(choices.Sparsify, choices.Judge, choices.Device));
-        if (!choices.SkipQuantize) stages.Add(new QuantizeStage(choices.Quantize, choices.Judge, choices.Device));
+        if (!choices.SkipQuantize) stages.Add(new QuantizeStage(choices.Quantize, choices.Judge, choices.Device, choices.Attention));
         stages.Add(new PackageStage(choices.Package, choices.Attention));
         if (!choices.SkipValidate) stages.Add(new ValidateStage(choices.Validate, choices.Device));
         return stages;

@@ -28,9 +28,13 @@ public sealed record QuantizeSettings(
 /// W8A8 post-training quantization of the model's block Linears (the quantizer), calibrated on the model itself at
 /// its own sampler's times (steps, shift, guidance: exactly the evaluations it will make) over prompts encoded by
 /// the teacher's text encoder. Writes the quantized canonical checkpoint, the calibration statistics (an
-/// interrupted stage resumes them) and the quantizer's report into its folder.
+/// interrupted stage resumes them) and the quantizer's report into its folder. The model is calibrated with the
+/// self-attention the package will run (<paramref name="attention"/>, the package stage's choice): the inputs of
+/// the output projections are then those the package will see, and on a GPU SageSLA's kernels compute them.
 /// </summary>
-public sealed class QuantizeStage(QuantizeSettings settings, IQualityJudge? judge, Device device) : IConversionStage
+/// <param name="attention"><see cref="PackageStage.KeepAttention"/> or <see cref="PackageStage.SageAttention"/></param>
+public sealed class QuantizeStage(QuantizeSettings settings, IQualityJudge? judge, Device device, string attention = PackageStage.KeepAttention)
+    : IConversionStage
 {
     public const string CheckpointFolder = "checkpoint";
 
@@ -49,6 +53,7 @@ public sealed class QuantizeStage(QuantizeSettings settings, IQualityJudge? judg
         ["exclude"] = string.Join(" ", settings.Exclude ?? []),
         ["seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
         ["dtype"] = settings.Dtype,
+        ["calibration attention"] = attention,
     };
 
     public StageResult Run(StageContext context)
@@ -69,7 +74,7 @@ public sealed class QuantizeStage(QuantizeSettings settings, IQualityJudge? judg
         ClearAllButStatistics(output);
         using var reader = TransformerReader.Open(input.Transformer);
         using var inputs = new PromptCalibrationSource(input.Teacher, prompts, input.Config, VideoLatent.Of(input.Video, input.Teacher), settings.Seed);
-        var source = new SourceCheckpoint(input.Config, reader.Tensors, reader.Read,
+        var source = new SourceCheckpoint(PackageStage.WithAttention(input.Config, attention), reader.Tensors, reader.Read,
             string.Join(", ", reader.Files.Select(Path.GetFileName)), StageMarker.Sha256(input.ToJson()));
         var report = WanQuantization.Run(source, inputs, options, output, new Dictionary<string, string>(), context.Progress);
 

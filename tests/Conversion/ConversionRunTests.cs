@@ -140,6 +140,23 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(Directory.GetDirectories(WorkFolder.DefaultFor(package), TeacherData.FolderName, SearchOption.AllDirectories), Is.Empty);
     }
 
+    /// <summary>The quantize stage calibrates the model with the attention the package will run (--attention sage: SageSLA).</summary>
+    [Test]
+    public void QuantizationIsCalibratedWithThePackagesAttention()
+    {
+        string teacher = MicroConversion.Teacher(Temp.Path), package = Temp.PathTo("sage.turbo");
+        string[] quantize = ["--calib-samples", "1", "--eval-samples", "1", "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file",
+            MicroConversion.PromptsFile(Temp.Path)];
+        var r = CliRunner.Run(["run", teacher, "-o", package, "--distill-steps", "0", "--sla-steps", "0", "--block-q", "64", "--block-k", "64",
+            "--attention", "sage", .. quantize, "--skip-validate", "--device", "cpu"]);
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
+        string settings = File.ReadAllText(Path.Combine(WorkFolder.DefaultFor(package), "quantize", QuantizeStage.CheckpointFolder,
+            Turbo.Quantizer.Output.QuantizationOutput.CalibrationFolder, Turbo.Quantizer.Calibration.CalibrationStore.SettingsFile));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.Nodes.JsonNode.Parse(settings)!["config"]!.GetValue<string>())!;
+        Assert.That(config["Attention"]!["Kind"]!.GetValue<int>(), Is.EqualTo((int)AttentionKind.SageSla), "the calibration's model config");
+        Assert.That(PackageFolder.Open(package).Config.AttentionOf(0).Kind, Is.EqualTo(AttentionKind.SageSla));
+    }
+
     [Test]
     public void BadInputFailsBeforeAnyWork()
     {
