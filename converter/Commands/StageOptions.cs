@@ -13,7 +13,7 @@ public sealed class QuantizeStageOptions
 
     public Option<string> Scheme { get; } = new("--scheme")
     {
-        Description = "int8-block128 (INT8, 128x128 weight blocks, TurboDiffusion's), int8-channel (INT8, per-output-channel weight scales) or fp8 (e4m3, per channel); activations are quantized per token, dynamically",
+        Description = "int8-channel (INT8, per-output-channel weight scales: cuBLASLt's INT8 GEMM on the GPU), int8-block128 (INT8, 128x128 weight blocks, TurboDiffusion's: the slower mma kernel) or fp8 (e4m3, per channel); activations are quantized per token, dynamically",
         DefaultValueFactory = _ => Defaults.Scheme,
     };
     public Option<bool> Smooth { get; } = new("--smooth") { Description = "search SmoothQuant smoothing per layer (alpha grid, or none, whichever gives the lowest output error)" };

@@ -52,7 +52,7 @@ public class ConversionRunTests : TempFolderFixture
         var b = PackageFolder.Open(package);
         Assert.That(b.Files, Is.EqualTo(a.Files), "every file of the package has the same SHA-256");
         Assert.That(Comparable(package), Is.EqualTo(Comparable(Temp.PathTo("clean.turbo"))), "the same manifest but for the start time");
-        Assert.That(b.Quantization.Scheme, Is.EqualTo("int8-block128"));
+        Assert.That(b.Quantization.Scheme, Is.EqualTo("int8-channel"));
         Assert.That(b.Quantization.Layers, Is.EqualTo(2 * 10));
         Assert.That(b.Stages.Select(s => s.Name), Is.EqualTo(new[] { "distill", "sparsify", "quantize", "package" }));
         Assert.That(b.Sampler, Is.EqualTo(new SamplerSettings { Solver = "rcm", Steps = 2, Guidance = 1, Shift = MicroTeacher.Sampling.Shift }));
@@ -64,9 +64,9 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(again.Out, Does.Not.Contain("│ ran"), "a finished conversion resumes to nothing");
         Assert.That(PackageFolder.Sha256(Path.Combine(package, PackageManifest.FileName)), Is.EqualTo(manifestHash));
 
-        var changed = Run(teacher, package, "--skip-validate", "--resume", "--scheme", "int8-channel");
+        var changed = Run(teacher, package, "--skip-validate", "--resume", "--scheme", "int8-block128");
         Assert.That(changed.ExitCode, Is.EqualTo(2));
-        Assert.That(changed.Err, Does.Contain("stage quantize finished with other settings").And.Contain("scheme: int8-block128 → int8-channel"));
+        Assert.That(changed.Err, Does.Contain("stage quantize finished with other settings").And.Contain("scheme: int8-channel → int8-block128"));
     }
 
     [Test]

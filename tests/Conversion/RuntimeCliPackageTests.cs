@@ -31,7 +31,7 @@ public class RuntimeCliPackageTests : TempFolderFixture
         string package = QuantizedPackage(), gif = Temp.PathTo("out.gif");
         var r = Turbo("generate", package, "-p", "a small red circle moves left", "-o", gif, "--scale", "1", "--device", "cpu");
         Assert.That(r.Code, Is.EqualTo(0), r.Err);
-        Assert.That(r.Out, Does.Contain("int8-block128 (reference) × 20").And.Contain("rcm × 2 steps, guidance 1").And.Contain("attention Sla × 2"));
+        Assert.That(r.Out, Does.Contain("int8-channel (reference) × 20").And.Contain("rcm × 2 steps, guidance 1").And.Contain("attention Sla × 2"));
         var decoded = DecodedGif.Read(gif);
         Assert.That((decoded.Frames.Length, decoded.Width, decoded.Height), Is.EqualTo((5, 16, 16)));
 
@@ -49,7 +49,7 @@ public class RuntimeCliPackageTests : TempFolderFixture
         var r = Turbo("bench", package, "--device", "cpu", "--warmup", "0", "--repeats", "1", "--steps", "4", "--measured-steps", "2", "--json", json);
         Assert.That(r.Code, Is.EqualTo(0), r.Err);
         var result = JsonNode.Parse(File.ReadAllText(json))!;
-        Assert.That((string)result["quantization"]!, Is.EqualTo("int8-block128"));
+        Assert.That((string)result["quantization"]!, Is.EqualTo("int8-channel"));
         Assert.That((int)result["teacher"]!["Steps"]!, Is.EqualTo(4));
         Assert.That((int)result["teacher"]!["MeasuredSteps"]!, Is.EqualTo(2));
         Assert.That((int)result["packageLoop"]!["Steps"]!, Is.EqualTo(2), "the package's own sampler");
