@@ -18,11 +18,12 @@ namespace Turbo.Runtime.Attention;
 /// model's own Linear layers are quantized.
 /// <para>
 /// With kind Sla (the reference, and what fine-tuning trains) both branches run in float32 (float64 for float64 input,
-/// for gradient checks) whatever the input dtype, and are differentiable: gradients reach q, k, v (not through the selection, which is discrete) and proj_l. The sparse
-/// branch is a masked dense computation here (the reference); with <see cref="AttentionKind.SageSla"/> it is the
-/// quantized Sage attention over the kept blocks instead (<see cref="NativeSageAttention"/>: the block-sparse CUDA
-/// kernel on the GPU, the reference elsewhere), its linear branch is computed in the input's dtype with proj_l folded
-/// in (<see cref="FoldedLinearBranch"/>), and the module is forward-only.
+/// for gradient checks) whatever the input dtype, and are differentiable: gradients reach q, k, v (not through the
+/// selection, which is discrete) and proj_l. The sparse branch is a masked dense computation here (the reference).
+/// With <see cref="AttentionKind.SageSla"/> it is the quantized Sage attention over the kept blocks instead
+/// (<see cref="NativeSageAttention"/>: the block-sparse CUDA kernel on the GPU, the reference elsewhere), the linear
+/// branch is computed in the input's dtype with proj_l folded in (<see cref="FoldedLinearBranch"/>), and the module is
+/// forward-only.
 /// </para>
 /// </summary>
 public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
@@ -77,7 +78,7 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
         return (sparse.to(work) + projected).to(q.dtype).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Score elements (batch × heads × query rows × keys) one chunk of the masked dense computation holds: 512 MiB in float32.</summary>
+    /// <summary>Scores (batch × heads × query rows × keys) one chunk of the masked dense computation holds: 512 MiB in float32.</summary>
     public const long DefaultChunkScores = 1L << 27;
 
     /// <summary>
@@ -90,8 +91,8 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
     {
         using var scope = NewDisposeScope();
         var (queries, keys) = (q.shape[2], k.shape[2]);
-        long rowsPerBlockQ = q.shape[0] * q.shape[1] * keys * blockQ;
-        long rowsPerChunk = Math.Max(1, chunkScores / rowsPerBlockQ) * blockQ;
+        long scoresPerQueryBlock = q.shape[0] * q.shape[1] * keys * blockQ;
+        long rowsPerChunk = Math.Max(1, chunkScores / scoresPerQueryBlock) * blockQ;
         var keyMask = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device);
         double scale = 1.0 / Math.Sqrt(q.shape[3]);
         var chunks = new List<Tensor>();
