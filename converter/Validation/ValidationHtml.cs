@@ -18,13 +18,18 @@ public static class ValidationHtml
     const int PreviewSide = 128;
 
     /// <summary>
-    /// Writes the report to <paramref name="path"/> (atomically). Charts and previews are drawn with SkiaSharp; where
-    /// its native library cannot be loaded, a <see cref="TurboException"/> says so instead of a crash, and nothing is
-    /// written (callers write report.json first, so no result is lost).
+    /// Writes the report to <paramref name="path"/> (atomically). Charts and captions are drawn with SkiaSharp and a
+    /// TrueType font: where this machine has no font (a bare GPU server), the charts are left out and the previews
+    /// have no captions, and the report says so. Where SkiaSharp's native library cannot be loaded, a
+    /// <see cref="TurboException"/> says so instead of a crash, and nothing is written (callers write report.json
+    /// first, so no result is lost).
     /// </summary>
-    public static void Write(string path, ValidationRun run)
+    public static void Write(string path, ValidationRun run) => Write(path, run, drawText: CaptionFont.IsAvailable);
+
+    /// <param name="drawText">false: as on a machine without fonts (no charts, uncaptioned previews)</param>
+    public static void Write(string path, ValidationRun run, bool drawText)
     {
-        try { WriteHtml(path, run); }
+        try { WriteHtml(path, run, drawText); }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException)
         {
             var cause = e;
@@ -34,7 +39,7 @@ public static class ValidationHtml
         }
     }
 
-    static void WriteHtml(string path, ValidationRun run)
+    static void WriteHtml(string path, ValidationRun run, bool drawText)
     {
         var r = run.Report;
         var html = new StringBuilder();
@@ -91,8 +96,13 @@ public static class ValidationHtml
         }
         html.Append("</table>");
 
-        html.Append($"<h2>Charts</h2><img alt=\"PSNR per prompt\" src=\"data:image/png;base64,{Convert.ToBase64String(ValidationPlots.PsnrPerPrompt(r))}\"> ");
-        html.Append($"<img alt=\"timings\" src=\"data:image/png;base64,{Convert.ToBase64String(ValidationPlots.Timings(r))}\">");
+        html.Append("<h2>Charts</h2>");
+        if (drawText)
+        {
+            html.Append($"<img alt=\"PSNR per prompt\" src=\"data:image/png;base64,{Convert.ToBase64String(ValidationPlots.PsnrPerPrompt(r))}\"> ");
+            html.Append($"<img alt=\"timings\" src=\"data:image/png;base64,{Convert.ToBase64String(ValidationPlots.Timings(r))}\">");
+        }
+        else html.Append($"<p>{NoFontNote}</p>");
 
         html.Append("<h2>Previews: teacher | package</h2><div class=\"previews\">");
         int scale = Math.Clamp((PreviewSide + r.Width - 1) / r.Width, 1, 8);
@@ -103,12 +113,16 @@ public static class ValidationHtml
                 new("teacher", VideoFrames.FromClip(run.TeacherClips[i])),
                 new($"package, {Db(r.Prompts[i].PsnrDb)} dB", VideoFrames.FromClip(run.PackageClips[i])),
             };
-            var gif = GifWriter.Encode(new ClipGrid(clips, columns: 2, scale).Animate(), PreviewFps, $"preview of prompt {i + 1}");
+            var gif = GifWriter.Encode(new ClipGrid(clips, columns: 2, scale, captions: drawText).Animate(), PreviewFps, $"preview of prompt {i + 1}");
             html.Append($"<figure><img class=\"preview\" alt=\"prompt {i + 1}\" src=\"data:image/gif;base64,{Convert.ToBase64String(gif)}\"><figcaption>{i + 1}. {E(r.Prompts[i].Prompt)}</figcaption></figure>");
         }
         html.Append("</div></body></html>\n");
         AtomicFile.WriteAllText(path, html.ToString());
     }
+
+    /// <summary>What the report says where no font could draw its charts and captions.</summary>
+    public const string NoFontNote = "Charts and preview captions are not drawn: this machine has no TrueType font (on Debian: fonts-dejavu-core). " +
+        "The numbers are in the tables above and in report.json; each preview is teacher (left) | package (right).";
 
     static string Verdict(ValidationReport r) => r.Gates.Count == 0 ? "no gates set"
         : r.Passed ? "<span class=\"pass\">every gate passed</span>"

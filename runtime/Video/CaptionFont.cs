@@ -14,14 +14,18 @@ public static class CaptionFont
 
     static readonly string[] FontFolders = ["/usr/share/fonts", "/usr/local/share/fonts"];
 
-    static readonly Lazy<(SKTypeface Typeface, string? File)> Loaded = new(Load);
+    static readonly Lazy<(SKTypeface? Typeface, string? File)> Loaded = new(Load);
 
-    public static SKTypeface Typeface => Loaded.Value.Typeface;
+    /// <summary>Whether captions can be drawn here: SkiaSharp's default typeface has glyphs, or a TrueType font file was found.</summary>
+    public static bool IsAvailable => Loaded.Value.Typeface is not null;
 
-    /// <summary>The font file the typeface was loaded from; null where SkiaSharp's default typeface has glyphs.</summary>
+    public static SKTypeface Typeface =>
+        Loaded.Value.Typeface ?? throw new TurboException("captions: no TrueType font found (install Debian's fonts-dejavu-core)");
+
+    /// <summary>The font file the typeface was loaded from; null where SkiaSharp's default typeface has glyphs or no font was found.</summary>
     public static string? FilePath => Loaded.Value.File;
 
-    static (SKTypeface, string?) Load()
+    static (SKTypeface?, string?) Load()
     {
         if (SKTypeface.Default.GlyphCount > 0) return (SKTypeface.Default, null);
         var candidates = new[] { DejaVuSans }.Where(File.Exists).Concat(FontFolders.Where(Directory.Exists)
@@ -32,6 +36,6 @@ public static class CaptionFont
             if (typeface is { GlyphCount: > 0 }) return (typeface, file);
             typeface?.Dispose();
         }
-        throw new TurboException("captions: no TrueType font found (install Debian's fonts-dejavu-core)");
+        return (null, null);
     }
 }

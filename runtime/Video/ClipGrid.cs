@@ -3,7 +3,8 @@ using SkiaSharp;
 namespace Turbo.Runtime.Video;
 
 /// <summary>
-/// Lays clips of one size out in rows of <see cref="Columns"/> cells, each clip with its caption in a strip below it,
+/// Lays clips of one size out in rows of <see cref="Columns"/> cells, each clip with its caption in a strip below it
+/// (or without captions, where no font can draw them),
 /// for a person to compare generated videos side by side: <see cref="Animate"/> gives the grid as frames (for
 /// <see cref="GifWriter"/>, <see cref="Mp4Writer"/>, <see cref="VideoFile"/>), <see cref="ContactSheet"/> one still.
 /// Small clips can be enlarged by an integer <c>scale</c> (each pixel repeated, so nothing is blurred).
@@ -23,6 +24,7 @@ public sealed class ClipGrid
 
     readonly IReadOnlyList<CaptionedClip> _clips;
     readonly int _scale;
+    readonly int _captionHeight;
 
     public int Columns { get; }
     public int Rows { get; }
@@ -33,13 +35,13 @@ public sealed class ClipGrid
 
     /// <summary>Size of the whole grid.</summary>
     public int Width => Columns * CellWidth + (Columns + 1) * Gap;
-    public int Height => Rows * (CellHeight + CaptionHeight) + (Rows + 1) * Gap;
+    public int Height => Rows * (CellHeight + _captionHeight) + (Rows + 1) * Gap;
 
     /// <summary>
     /// The grid of <paramref name="clips"/> (at least one, all frames of one size) in <paramref name="columns"/>
-    /// columns, fewer when there are fewer clips.
+    /// columns, fewer when there are fewer clips; <paramref name="captions"/> false leaves the caption strips out.
     /// </summary>
-    public ClipGrid(IReadOnlyList<CaptionedClip> clips, int columns, int scale = 1)
+    public ClipGrid(IReadOnlyList<CaptionedClip> clips, int columns, int scale = 1, bool captions = true)
     {
         if (clips.Count == 0) throw new TurboException("grid: no clips");
         if (columns < 1) throw new TurboException($"grid: columns must be at least 1, got {columns}");
@@ -53,6 +55,7 @@ public sealed class ClipGrid
         }
         _clips = clips;
         _scale = scale;
+        _captionHeight = captions ? CaptionHeight : 0;
         Columns = Math.Min(columns, clips.Count);
         Rows = (clips.Count + Columns - 1) / Columns;
         CellWidth = clips[0].Frames[0].Width * scale;
@@ -61,7 +64,7 @@ public sealed class ClipGrid
 
     /// <summary>Top-left corner of clip <paramref name="index"/>'s cell; its caption strip starts CellHeight below.</summary>
     public (int X, int Y) CellOrigin(int index) =>
-        (Gap + index % Columns * (CellWidth + Gap), Gap + index / Columns * (CellHeight + CaptionHeight + Gap));
+        (Gap + index % Columns * (CellWidth + Gap), Gap + index / Columns * (CellHeight + _captionHeight + Gap));
 
     /// <summary>
     /// One grid frame per frame of the longest clip (shorter clips hold their last frame), made as they are enumerated:
@@ -111,7 +114,7 @@ public sealed class ClipGrid
         {
             canvas.Clear(Background);
             using var paint = new SKPaint { Color = CaptionColour, IsAntialias = true };
-            for (int i = 0; i < _clips.Count; i++)
+            for (int i = 0; i < _clips.Count && _captionHeight > 0; i++)
             {
                 var (x, y) = CellOrigin(i);
                 DrawCaption(canvas, paint, _clips[i].Caption, x, y + CellHeight);

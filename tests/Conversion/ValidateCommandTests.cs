@@ -91,4 +91,19 @@ public class ValidateCommandTests : TempFolderFixture
         Assert.That(none.ExitCode, Is.EqualTo(2));
         Assert.That(none.Err, Does.Contain("needs a quality judge"));
     }
+
+    /// <summary>On a machine without fonts the report is still written: the tables and previews, no charts, and a note.</summary>
+    [Test]
+    public void WithoutAFontTheReportLeavesOutTheChartsAndSaysSo()
+    {
+        var (teacher, package) = Convert();
+        var options = new ValidationOptions(Prompts: 2, PromptList: MicroConversion.Prompts);
+        using var run = Validator.Run(package, teacher, options, TorchSharp.torch.CPU, new TestProgress());
+        string html = Temp.PathTo("no-font.html");
+        ValidationHtml.Write(html, run, drawText: false);
+        string page = File.ReadAllText(html);
+        Assert.That(page, Does.Contain(ValidationHtml.NoFontNote));
+        Assert.That(page, Does.Not.Contain("data:image/png"), "no charts");
+        Assert.That(System.Text.RegularExpressions.Regex.Matches(page, "data:image/gif;base64,").Count, Is.EqualTo(2), "a preview per prompt");
+    }
 }

@@ -27,6 +27,26 @@ public class ClipGridTests : TempFolderFixture
         Assert.That((sheet.Width, sheet.Height), Is.EqualTo((grid.Width, grid.Height)));
     }
 
+    /// <summary>Without captions (no font on the machine) the strips are left out and only background surrounds the cells.</summary>
+    [Test]
+    public void WithoutCaptionsTheStripsAreLeftOut()
+    {
+        var clips = Clips(3, width: 6, height: 5, frames: 1);
+        var grid = new ClipGrid(clips, columns: 2, captions: false);
+        Assert.That(grid.Height, Is.EqualTo(2 * 5 + 3 * ClipGrid.Gap));
+        Assert.That(grid.CellOrigin(2), Is.EqualTo((ClipGrid.Gap, ClipGrid.Gap + 5 + ClipGrid.Gap)));
+        var sheet = grid.ContactSheet();
+        var inCells = Enumerable.Range(0, 3).SelectMany(i =>
+        {
+            var (x0, y0) = grid.CellOrigin(i);
+            return Enumerable.Range(0, 5).SelectMany(y => Enumerable.Range(0, 6).Select(x => (x0 + x, y0 + y)));
+        }).ToHashSet();
+        for (int y = 0; y < sheet.Height; y++)
+            for (int x = 0; x < sheet.Width; x++)
+                if (!inCells.Contains((x, y)))
+                    Assert.That(TestFrames.Pixel(sheet, x, y), Is.EqualTo(Background), $"({x}, {y}) outside the cells");
+    }
+
     [Test]
     public void FewerClipsThanColumnsMakeOneRow()
     {

@@ -72,10 +72,13 @@ static class GenerateCommand
             using (videos)
             {
                 var clips = texts.Select((text, i) => new CaptionedClip(text, VideoFrames.FromClip(videos[i]))).ToList();
-                var frames = clips.Count == 1 && parse.GetValue(scale) == 1
-                    ? clips[0].Frames
-                    : new ClipGrid(clips, columns: Math.Min(clips.Count, 4), parse.GetValue(scale)).Animate();
+                bool grid = clips.Count > 1 || parse.GetValue(scale) != 1;
+                var frames = grid
+                    ? new ClipGrid(clips, columns: Math.Min(clips.Count, 4), parse.GetValue(scale), captions: CaptionFont.IsAvailable).Animate()
+                    : clips[0].Frames;
                 string written = VideoFile.Write(path, frames, parse.GetValue(fps));
+                if (grid && !CaptionFont.IsAvailable)
+                    console.MarkupLine("the grid has no captions: this machine has no TrueType font (on Debian: fonts-dejavu-core)");
                 console.MarkupLine(Markup.Escape($"wrote {written}: {texts.Length} clip(s) of {settings.Frames} frames {settings.Width}×{settings.Height}, {clock.Elapsed.TotalSeconds:F1} s on {target}"));
             }
             return 0;
