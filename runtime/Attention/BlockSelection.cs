@@ -85,14 +85,19 @@ public static class BlockSelection
         return (validKeys is null ? centred : centred * validKeys).MoveToOuterDisposeScope();
     }
 
-    /// <summary>x [B, H, L, D] → per-block sums [B, H, ⌈L/block⌉, D] in <paramref name="dtype"/> (a shorter last block sums what it has).</summary>
+    /// <summary>
+    /// x [B, H, L, D] → per-block sums [B, H, ⌈L/block⌉, D] in <paramref name="dtype"/> (a shorter last block sums what
+    /// it has). The whole blocks are summed through a view (no copy, whatever x's strides), the rest on its own.
+    /// </summary>
     static Tensor BlockSums(Tensor x, int block, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         var (b, h, length, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-        long blocks = (length + block - 1) / block;
-        var padded = length == blocks * block ? x : nn.functional.pad(x, [0, 0, 0, blocks * block - length]);
-        return padded.reshape(b, h, blocks, block, d).sum([3L], type: dtype).MoveToOuterDisposeScope();
+        long whole = length / block, rest = length - whole * block;
+        var sums = whole == 0 ? null : x.narrow(2, 0, whole * block).view(b, h, whole, block, d).sum([3L], type: dtype);
+        var last = rest == 0 ? null : x.narrow(2, whole * block, rest).sum([2L], keepdim: true, type: dtype);
+        var result = sums is null ? last! : last is null ? sums : cat([sums, last], 2);
+        return result.MoveToOuterDisposeScope();
     }
 
     /// <summary>Tokens per block [B or 1, 1, ⌈L/block⌉, 1]: the valid ones when <paramref name="validKeys"/> [B, 1, L, 1] is given.</summary>
