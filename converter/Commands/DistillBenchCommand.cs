@@ -18,7 +18,7 @@ namespace Turbo.Converter.Commands;
 /// </summary>
 public static class DistillBenchCommand
 {
-    public const int OutOfMemoryExitCode = 4;
+    public const int OutOfMemoryExitCode = Cli.CliInvocation.OutOfMemoryExitCode;
 
     public static Command Create()
     {
