@@ -72,27 +72,16 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
         attention.Validate(input.Config.HeadDim);
         bool distilled = input.Sampler.Solver == FlowSolvers.Rcm, tuneStudent = settings.Tune == SparsifySettings.TuneStudent;
         if (tuneStudent && !distilled) throw new TurboException("--sla-tune student: the model is not a distilled student (run distill first)");
-        using var teacher = WanTextToVideo.Load(input.Teacher, device, ScalarType.Float32);
-        using var student = tuneStudent && input.Transformer.Canonical
-            ? TransformerCheckpoint.Load(input.Transformer.Path, input.Config, device) : null;
-        var dense = tuneStudent ? student ?? teacher.Transformer : teacher.Transformer;
-        using var model = SlaFineTuner.SparseCopy(dense, attention);
-        var (tuned, training) = settings.Steps == 0
-            ? (model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone()), "untrained (0 steps: a speed preview)")
-            : FineTune(context, teacher, model, dense);
-
         string output = Path.Combine(context.Folder, ModelFile);
-        try
-        {
-            if (distilled && !tuneStudent) WriteMerged(input.Transformer, teacher.Transformer, tuned, attention, output);
-            else TransformerCheckpoint.Write(output, attention, tuned);
-        }
-        finally { foreach (var t in tuned.Values) t.Dispose(); }
+        var sparseConfig = input.Config with { Attention = attention, BlockAttention = null };
+        string training;
+        if (settings.Steps == 0) training = WriteUntrained(input.Transformer, sparseConfig, attention, output);
+        else training = FineTuneAndWrite(context, input, attention, distilled, tuneStudent, output);
 
         var sparse = input.With(new StageRecord(Name, Settings)) with
         {
             Transformer = new TransformerWeights(output, Canonical: true),
-            Config = input.Config with { Attention = attention, BlockAttention = null },
+            Config = sparseConfig,
         };
         return new StageResult(sparse,
         [
@@ -100,6 +89,38 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
             new("model", tuneStudent ? "the distilled student, SLA-tuned to its dense self"
                 : distilled ? "the distilled student + (SLA-tuned − teacher)" : "the SLA-tuned teacher"),
         ]);
+    }
+
+    /// <summary>
+    /// 0 steps: untrained SLA changes no weight, so whatever the choice (merge or tune the student) the result is the
+    /// model's own weights — the student's after distill — and SLA's zero-initialised proj_l. They are streamed, never
+    /// loaded: a speed preview of a large model needs neither its memory nor a float32 copy on disk.
+    /// </summary>
+    static string WriteUntrained(TransformerWeights weights, WanConfig sparseConfig, AttentionConfig attention, string output)
+    {
+        using var reader = TransformerReader.Open(weights);
+        var fresh = WanAttention.FreshBackendParameters(sparseConfig);
+        try { TransformerCheckpoint.Stream(reader, fresh, attention, output); }
+        finally { foreach (var t in fresh.Values) t.Dispose(); }
+        return "untrained (0 steps: a speed preview)";
+    }
+
+    /// <summary>The SLA fine-tune, then the model written (merged into the distilled student, unless it is the student).</summary>
+    string FineTuneAndWrite(StageContext context, ModelState input, AttentionConfig attention, bool distilled, bool tuneStudent, string output)
+    {
+        using var teacher = WanTextToVideo.Load(input.Teacher, device, ScalarType.Float32);
+        using var student = tuneStudent && input.Transformer.Canonical
+            ? TransformerCheckpoint.Load(input.Transformer.Path, input.Config, device) : null;
+        var dense = tuneStudent ? student ?? teacher.Transformer : teacher.Transformer;
+        using var model = SlaFineTuner.SparseCopy(dense, attention);
+        var (tuned, training) = FineTune(context, teacher, model, dense);
+        try
+        {
+            if (distilled && !tuneStudent) WriteMerged(input.Transformer, teacher.Transformer, tuned, attention, output);
+            else TransformerCheckpoint.Write(output, attention, tuned);
+        }
+        finally { foreach (var t in tuned.Values) t.Dispose(); }
+        return training;
     }
 
     /// <summary>

@@ -278,6 +278,26 @@ public sealed class WanAttentionBlock : nn.Module
 /// </summary>
 public sealed class WanAttention : nn.Module
 {
+    const string BackendModule = "attn_op", BackendEntry = "local_attn";
+
+    /// <summary>
+    /// The parameters a fresh self-attention backend of <paramref name="config"/> adds to every block (SLA's zero
+    /// proj_l), under their full names (blocks.N.self_attn.attn_op.local_attn.…), on the CPU; none for dense and Sage.
+    /// What an untrained sparse-linear model holds beyond its dense weights, made without building the model.
+    /// </summary>
+    public static Dictionary<string, Tensor> FreshBackendParameters(WanConfig config)
+    {
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        for (int block = 0; block < config.NumLayers; block++)
+        {
+            if (config.AttentionOf(block).CreateBackend(config.HeadDim) is not nn.Module backend) continue;
+            using (backend)
+                foreach (var (name, parameter) in backend.named_parameters())
+                    result[$"blocks.{block}.self_attn.{BackendModule}.{BackendEntry}.{name}"] = parameter.detach().clone();
+        }
+        return result;
+    }
+
     readonly WanLinear q, k, v, o;
     readonly RmsNorm? normQ, normK;
     readonly IAttentionBackend attention;
@@ -303,7 +323,7 @@ public sealed class WanAttention : nn.Module
         register_module("v", v);
         register_module("o", o);
         if (attention is nn.Module withParameters)
-            register_module("attn_op", nn.ModuleDict<nn.Module>(("local_attn", withParameters)));
+            register_module(BackendModule, nn.ModuleDict<nn.Module>((BackendEntry, withParameters)));
         if (!config.QkNorm) return;
         normQ = new RmsNorm(config.Dim, config.Eps, device, WanModel.Precise(computeDtype));
         normK = new RmsNorm(config.Dim, config.Eps, device, WanModel.Precise(computeDtype));

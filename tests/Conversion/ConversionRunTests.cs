@@ -138,6 +138,21 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That((manifest.Sampler.Solver, manifest.Sampler.Steps, manifest.Sampler.Guidance), Is.EqualTo(("rcm", 3, 1.0)));
         Assert.That(manifest.Config.AttentionOf(0).Kind, Is.EqualTo(AttentionKind.Sla));
         Assert.That(Directory.GetDirectories(WorkFolder.DefaultFor(package), TeacherData.FolderName, SearchOption.AllDirectories), Is.Empty);
+
+        // Untrained SLA is the teacher's own weights, streamed as they are, and SLA's zero proj_l in every block.
+        using var sparse = Turbo.Runtime.IO.SafetensorsFile.Open(Path.Combine(WorkFolder.DefaultFor(package), "sparsify", SparsifyStage.ModelFile));
+        using var source = TransformerReader.Open(new TransformerWeights(Path.Combine(teacher, "transformer"), Canonical: false));
+        var projL = sparse.Tensors.Where(t => t.Name.Contains(".proj_l.", StringComparison.Ordinal)).ToList();
+        Assert.That(projL, Has.Count.EqualTo(2 * manifest.Config.NumLayers));
+        foreach (var t in projL)
+            using (var values = sparse.Read(t.Name)) Assert.That(values.count_nonzero().item<long>(), Is.EqualTo(0), t.Name);
+        Assert.That(sparse.Tensors.Count - projL.Count, Is.EqualTo(source.Tensors.Count));
+        foreach (var t in source.Tensors)
+        {
+            using var expected = source.Read(t.Name);
+            using var actual = sparse.Read(t.Name);
+            Assert.That((actual.dtype, actual.eq(expected).all().item<bool>()), Is.EqualTo((expected.dtype, true)), t.Name);
+        }
     }
 
     /// <summary>The quantize stage calibrates the model with the attention the package will run (--attention sage: SageSLA).</summary>
