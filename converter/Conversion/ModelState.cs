@@ -86,4 +86,6 @@ public sealed record ModelState
 /// Where the DiT's weights are: a teacher's transformer folder in its own naming (read through the family adapter),
 /// or a canonical single-file checkpoint a stage wrote (e.g. quantized), copied into a package as it is.
 /// </summary>
-public sealed record TransformerWeights(string Path, bool Canonical);
+/// <param name="Extra">a canonical file of tensors the model has beyond those of <paramref name="Path"/> (an untrained
+/// SLA's zero proj_l), or null: what a stage that changes no weight adds, without a copy of the others</param>
+public sealed record TransformerWeights(string Path, bool Canonical, string? Extra = null);

@@ -94,10 +94,10 @@ public sealed class PackageStage(string destination, string attention = PackageS
         return reader.Tensors.Sum(t => t.ByteCount);
     }
 
-    /// <summary>A canonical checkpoint is copied byte for byte; a teacher's is streamed under canonical names.</summary>
+    /// <summary>A canonical checkpoint is copied byte for byte; a teacher's, or weights with an extra file, are streamed under canonical names.</summary>
     static void WriteTransformer(TransformerWeights weights, string path, Action<double> advance)
     {
-        if (weights.Canonical)
+        if (weights.Canonical && weights.Extra is null)
         {
             File.Copy(weights.Path, path);
             advance(new FileInfo(path).Length);

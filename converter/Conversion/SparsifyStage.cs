@@ -6,6 +6,7 @@ using Turbo.Distiller.Merge;
 using Turbo.Distiller.Sla;
 using Turbo.Runtime;
 using Turbo.Runtime.Attention;
+using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
 using Turbo.Runtime.Packaging;
 using Turbo.Runtime.Sampling;
@@ -37,6 +38,9 @@ public sealed record SparsifySettings(
 public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judge, Device device) : IConversionStage
 {
     public const string ModelFile = "model/" + TransformerCheckpoint.FileName;
+
+    /// <summary>What 0 steps write: SLA's fresh parameters (zero proj_l), an extra file beside the model's own weights.</summary>
+    public const string FreshParametersFile = "model/sla-fresh.safetensors";
 
     public string Name => "sparsify";
 
@@ -72,17 +76,19 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
         attention.Validate(input.Config.HeadDim);
         bool distilled = input.Sampler.Solver == FlowSolvers.Rcm, tuneStudent = settings.Tune == SparsifySettings.TuneStudent;
         if (tuneStudent && !distilled) throw new TurboException("--sla-tune student: the model is not a distilled student (run distill first)");
-        string output = Path.Combine(context.Folder, ModelFile);
         var sparseConfig = input.Config with { Attention = attention, BlockAttention = null };
+        TransformerWeights weights;
         string training;
-        if (settings.Steps == 0) training = WriteUntrained(input.Transformer, sparseConfig, attention, output);
-        else training = FineTuneAndWrite(context, input, attention, distilled, tuneStudent, output);
-
-        var sparse = input.With(new StageRecord(Name, Settings)) with
+        if (settings.Steps == 0)
+            (weights, training) = (WriteUntrained(input.Transformer, sparseConfig, context.Folder), "untrained (0 steps: a speed preview)");
+        else
         {
-            Transformer = new TransformerWeights(output, Canonical: true),
-            Config = sparseConfig,
-        };
+            string output = Path.Combine(context.Folder, ModelFile);
+            training = FineTuneAndWrite(context, input, attention, distilled, tuneStudent, output);
+            weights = new TransformerWeights(output, Canonical: true);
+        }
+
+        var sparse = input.With(new StageRecord(Name, Settings)) with { Transformer = weights, Config = sparseConfig };
         return new StageResult(sparse,
         [
             new("SLA", $"every block, top-k {Text(settings.TopK)} of {settings.BlockQ} × {settings.BlockK} blocks; {training}"),
@@ -92,17 +98,18 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
     }
 
     /// <summary>
-    /// 0 steps: untrained SLA changes no weight, so whatever the choice (merge or tune the student) the result is the
-    /// model's own weights — the student's after distill — and SLA's zero-initialised proj_l. They are streamed, never
-    /// loaded: a speed preview of a large model needs neither its memory nor a float32 copy on disk.
+    /// 0 steps: untrained SLA changes no weight, so whatever the choice (merge or tune the student) the model is its
+    /// own weights — the student's after distill — plus SLA's zero-initialised proj_l. Only those are written, as the
+    /// weights' extra file: a speed preview of a large model needs neither its memory nor a copy of its weights.
     /// </summary>
-    static string WriteUntrained(TransformerWeights weights, WanConfig sparseConfig, AttentionConfig attention, string output)
+    static TransformerWeights WriteUntrained(TransformerWeights weights, WanConfig sparseConfig, string folder)
     {
-        using var reader = TransformerReader.Open(weights);
+        string path = Path.Combine(folder, FreshParametersFile);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var fresh = WanAttention.FreshBackendParameters(sparseConfig);
-        try { TransformerCheckpoint.Stream(reader, fresh, attention, output); }
+        try { SafetensorsWriter.Save(path, fresh); }
         finally { foreach (var t in fresh.Values) t.Dispose(); }
-        return "untrained (0 steps: a speed preview)";
+        return weights with { Extra = path };
     }
 
     /// <summary>The SLA fine-tune, then the model written (merged into the distilled student, unless it is the student).</summary>

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Turbo.Converter.Conversion;
 using Turbo.Runtime;
 using Turbo.Runtime.Attention;
 using Turbo.Runtime.IO;
@@ -23,23 +22,6 @@ public static class TransformerCheckpoint
         using var scope = NewDisposeScope();
         var cpu = weights.ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(ScalarType.Float32).cpu().contiguous());
         SafetensorsWriter.Save(path, cpu, new Dictionary<string, string> { [AttentionKey] = JsonSerializer.Serialize(attention) });
-    }
-
-    /// <summary>
-    /// <paramref name="source"/>'s tensors streamed one at a time in their own dtype, then <paramref name="extra"/>
-    /// (small tensors such as a fresh SLA's proj_l), with the attention config in the metadata: a checkpoint made
-    /// without holding the model in memory.
-    /// </summary>
-    public static void Stream(TransformerReader source, IReadOnlyDictionary<string, Tensor> extra, AttentionConfig attention, string path)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var layout = source.Tensors.Select(t => (t.Name, t.DType, t.Shape))
-            .Concat(extra.Select(kv => (kv.Key, SafetensorsTorchTypes.ToSafetensors(kv.Value.dtype), kv.Value.shape))).ToList();
-        using var output = new SafetensorsWriter(path, layout, new Dictionary<string, string> { [AttentionKey] = JsonSerializer.Serialize(attention) });
-        foreach (var tensor in source.Tensors)
-            using (var values = source.Read(tensor.Name)) output.Write(tensor.Name, values);
-        foreach (var (name, values) in extra) output.Write(name, values);
-        output.Commit();
     }
 
     /// <summary>The attention config (dense when the file records none) and the weights (CPU; the caller disposes them).</summary>
