@@ -1,4 +1,5 @@
 using System.Reflection;
+using Turbo.Converter.Files;
 using Turbo.Runtime;
 using Turbo.Runtime.Attention;
 using Turbo.Runtime.IO;
@@ -94,12 +95,15 @@ public sealed class PackageStage(string destination, string attention = PackageS
         return reader.Tensors.Sum(t => t.ByteCount);
     }
 
-    /// <summary>A canonical checkpoint is copied byte for byte; a teacher's, or weights with an extra file, are streamed under canonical names.</summary>
+    /// <summary>
+    /// A canonical checkpoint goes in as it is (hard-linked where the package is on the same volume, else copied); a
+    /// teacher's, or weights with an extra file, are streamed under canonical names.
+    /// </summary>
     static void WriteTransformer(TransformerWeights weights, string path, Action<double> advance)
     {
         if (weights.Canonical && weights.Extra is null)
         {
-            File.Copy(weights.Path, path);
+            FileLink.LinkOrCopy(weights.Path, path);
             advance(new FileInfo(path).Length);
             return;
         }
