@@ -138,16 +138,9 @@ public static class Validator
 
     static SamplingSpeed Speed(SampleSettings settings, IReadOnlyList<GeneratedTimes> times)
     {
-        double denoise = Median(times.Select(t => t.Denoise));
+        double denoise = Statistics.Median(times.Select(t => t.Denoise));
         return new SamplingSpeed(settings.Solver, settings.Steps, settings.Sampler.ForwardsPerStep, denoise / settings.Steps, denoise,
-            Median(times.Select(t => t.Encode)), Median(times.Select(t => t.Decode)), Median(times.Select(t => t.TotalSeconds)));
-    }
-
-    static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        int n = sorted.Count;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+            Statistics.Median(times.Select(t => t.Encode)), Statistics.Median(times.Select(t => t.Decode)), Statistics.Median(times.Select(t => t.TotalSeconds)));
     }
 
     static List<GateResult> Gates(ValidationOptions options, QualityTable quality)

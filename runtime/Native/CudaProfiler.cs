@@ -102,7 +102,6 @@ public sealed class CudaProfiler : IDisposable
             using (profiler.Measure("op")) op();
             samples.Add(profiler.Collect()["op"]);
         }
-        samples.Sort();
-        return samples[samples.Count / 2];
+        return Statistics.Median(samples);
     }
 }

@@ -1,4 +1,5 @@
 using Spectre.Console;
+using Turbo.Runtime;
 using Turbo.Runtime.Native;
 
 namespace Turbo.Cli.Bench;
@@ -30,7 +31,7 @@ static class ForwardBreakdown
             runs.Add(run);
         }
         var keys = runs.SelectMany(r => r.Keys).Distinct();
-        return keys.ToDictionary(k => k, k => Median(runs.Select(r => r.GetValueOrDefault(k)).ToList()));
+        return keys.ToDictionary(k => k, k => Statistics.Median(runs.Select(r => r.GetValueOrDefault(k))));
     }
 
     /// <summary>A table of the parts (rows) of one or more breakdowns (columns), details indented under their parent.</summary>
@@ -53,11 +54,4 @@ static class ForwardBreakdown
         parts.TryGetValue(key, out double ms) ? [$"{ms:F1}", $"{100 * ms / parts["total"]:F0}%"] : ["", ""];
 
     static bool IsDetail(string category) => category.Contains('/');
-
-    public static double Median(List<double> values)
-    {
-        values.Sort();
-        int n = values.Count;
-        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-    }
 }

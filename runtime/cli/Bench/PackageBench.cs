@@ -102,8 +102,7 @@ static class PackageBench
         FlowSolvers.Create(solver).Sample(velocity, noise, schedule).Dispose();
         Synchronize(s.Device);
         double seconds = loop.Elapsed.TotalSeconds / count * whole.Steps;
-        steps.Sort();
-        return new LoopResult(solver, whole.Steps, guidance == 1.0 ? 1 : 2, steps[steps.Count / 2], count, seconds, parts);
+        return new LoopResult(solver, whole.Steps, guidance == 1.0 ? 1 : 2, Statistics.Median(steps), count, seconds, parts);
     }
 
     static void Synchronize(Device device)

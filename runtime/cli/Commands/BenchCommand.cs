@@ -82,7 +82,7 @@ static class BenchCommand
 
         Log($"{s.Size.Name}: latent [{string.Join(", ", latent)}] → {tokens:N0} tokens; {s.Warmup} warm-up + {s.Repeats} timed forwards");
         for (int i = 0; i < s.Warmup; i++) model.Forward(x, t, context).Dispose();
-        var forwardMs = ForwardBreakdown.Median(Enumerable.Range(0, s.Repeats).Select(_ => TimeForward(model, x, t, context)).ToList());
+        var forwardMs = Statistics.Median(Enumerable.Range(0, s.Repeats).Select(_ => TimeForward(model, x, t, context)).ToList());
         var breakdown = ForwardBreakdown.Measure(() => model.Forward(x, t, context).Dispose(), s.Repeats);
         ulong memoryUsed = CudaProfiler.DeviceMemoryUsed() - memoryBefore;
 
