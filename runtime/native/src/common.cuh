@@ -1,6 +1,7 @@
 // Shared helpers for the kernels: error reporting, dtype loads/stores, block reductions.
 #pragma once
 #include <cmath>
+#include <cstdint>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -49,6 +50,71 @@ __device__ __forceinline__ float block_max(float v, float* scratch /* >= 32 floa
   float t = lane < warps ? scratch[lane] : -INFINITY;
   for (int o = 16; o > 0; o >>= 1) t = fmaxf(t, __shfl_xor_sync(0xffffffffu, t, o));
   return t;
+}
+
+inline bool aligned_to(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+// The vector paths move 8 elements per lane per step: 16 bytes of bf16/f16, 32 of fp32.
+constexpr int kVectorWidth = 8;
+
+// Eight consecutive elements of x starting at i (i a multiple of 8, rows 16-byte aligned) as float32.
+__device__ __forceinline__ void load8(const void* x, int dtype, int64_t i, float (&v)[kVectorWidth]) {
+  if (dtype == TURBO_F32) {
+    const float4 a = *reinterpret_cast<const float4*>(static_cast<const float*>(x) + i);
+    const float4 b = *reinterpret_cast<const float4*>(static_cast<const float*>(x) + i + 4);
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+    return;
+  }
+  const uint4 raw = *reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(x) + i);
+  const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const unsigned short lo = static_cast<unsigned short>(words[j] & 0xffffu);
+    const unsigned short hi = static_cast<unsigned short>(words[j] >> 16);
+    if (dtype == TURBO_BF16) {  // a bf16 is the upper half of the float32 with the same value
+      v[2 * j] = __uint_as_float(static_cast<uint32_t>(lo) << 16);
+      v[2 * j + 1] = __uint_as_float(static_cast<uint32_t>(hi) << 16);
+    } else {
+      v[2 * j] = __half2float(__ushort_as_half(lo));
+      v[2 * j + 1] = __half2float(__ushort_as_half(hi));
+    }
+  }
+}
+
+// Eight float32 values as the dtype's 8 consecutive elements at i (i a multiple of 8, rows 16-byte aligned).
+__device__ __forceinline__ void store8(void* y, int dtype, int64_t i, const float (&v)[kVectorWidth]) {
+  if (dtype == TURBO_F32) {
+    float* out = static_cast<float*>(y) + i;
+    *reinterpret_cast<float4*>(out) = make_float4(v[0], v[1], v[2], v[3]);
+    *reinterpret_cast<float4*>(out + 4) = make_float4(v[4], v[5], v[6], v[7]);
+    return;
+  }
+  uint32_t words[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    if (dtype == TURBO_BF16) {
+      const __nv_bfloat162 pair = __floats2bfloat162_rn(v[2 * j], v[2 * j + 1]);
+      words[j] = *reinterpret_cast<const uint32_t*>(&pair);
+    } else {
+      const __half2 pair = __floats2half2_rn(v[2 * j], v[2 * j + 1]);
+      words[j] = *reinterpret_cast<const uint32_t*>(&pair);
+    }
+  }
+  *reinterpret_cast<uint4*>(static_cast<uint16_t*>(y) + i) = make_uint4(words[0], words[1], words[2], words[3]);
+}
+
+// Eight consecutive float32 values of p at i (p + i 16-byte aligned).
+__device__ __forceinline__ void load8_f32(const float* p, int64_t i, float (&v)[kVectorWidth]) {
+  const float4 a = *reinterpret_cast<const float4*>(p + i), b = *reinterpret_cast<const float4*>(p + i + 4);
+  v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+  v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+}
+
+// Sum over one warp; every lane gets the result.
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
 }
 
 inline bool valid_dtype(int d) { return d == TURBO_F32 || d == TURBO_BF16 || d == TURBO_F16; }

@@ -35,4 +35,3 @@ __device__ __forceinline__ void store_pair(int32_t* p, int a, int b) { *reinterp
 // acc[rows, n] = x·wᵀ in INT32 through cuBLASLt (int8_gemm_cublaslt.cu).
 int int8_cublaslt_i32(const int8_t* x, const int8_t* w, int32_t* acc, int64_t rows, int n, int k, cudaStream_t stream);
 
-inline bool aligned_to(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }

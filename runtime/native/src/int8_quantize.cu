@@ -10,7 +10,6 @@
 
 namespace {
 constexpr int kWarpsPerBlock = 8;
-constexpr int kVector = 8;  // elements per lane per step on the vector path: 16 bytes of bf16/f16, 32 of fp32
 
 __device__ __forceinline__ float smoothed(float v, const float* smooth, int col) {
   return smooth ? __fdiv_rn(v, smooth[col]) : v;
@@ -19,31 +18,6 @@ __device__ __forceinline__ float smoothed(float v, const float* smooth, int col)
 __device__ __forceinline__ int8_t quantize_one(float v, float scale) {
   const int q = __float2int_rn(__fdiv_rn(v, scale));  // round half to even, as torch.round
   return static_cast<int8_t>(max(-127, min(127, q)));
-}
-
-// Eight consecutive elements of x starting at i (i a multiple of 8, rows 16-byte aligned) as float32.
-__device__ __forceinline__ void load8(const void* x, int dtype, int64_t i, float (&v)[kVector]) {
-  if (dtype == TURBO_F32) {
-    const float4 a = *reinterpret_cast<const float4*>(static_cast<const float*>(x) + i);
-    const float4 b = *reinterpret_cast<const float4*>(static_cast<const float*>(x) + i + 4);
-    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
-    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
-    return;
-  }
-  const uint4 raw = *reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(x) + i);
-  const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    const unsigned short lo = static_cast<unsigned short>(words[j] & 0xffffu);
-    const unsigned short hi = static_cast<unsigned short>(words[j] >> 16);
-    if (dtype == TURBO_BF16) {  // a bf16 is the upper half of the float32 with the same value
-      v[2 * j] = __uint_as_float(static_cast<uint32_t>(lo) << 16);
-      v[2 * j + 1] = __uint_as_float(static_cast<uint32_t>(hi) << 16);
-    } else {
-      v[2 * j] = __half2float(__ushort_as_half(lo));
-      v[2 * j + 1] = __half2float(__ushort_as_half(hi));
-    }
-  }
 }
 
 // kVectorized: cols % 8 == 0, x 16-byte and q 8-byte aligned (checked by the launcher), so every row is too.
@@ -58,11 +32,11 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
   float amax = 0.f;
   if (kVectorized) {
 #pragma unroll 2
-    for (int c = lane * kVector; c < cols; c += 32 * kVector) {
-      float v[kVector];
+    for (int c = lane * kVectorWidth; c < cols; c += 32 * kVectorWidth) {
+      float v[kVectorWidth];
       load8(x, x_dtype, base + c, v);
 #pragma unroll
-      for (int j = 0; j < kVector; ++j) amax = fmaxf(amax, fabsf(smoothed(v[j], smooth, c + j)));
+      for (int j = 0; j < kVectorWidth; ++j) amax = fmaxf(amax, fabsf(smoothed(v[j], smooth, c + j)));
     }
   } else {
     for (int c = lane; c < cols; c += 32)
@@ -73,12 +47,12 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
 
   if (kVectorized) {
 #pragma unroll 2
-    for (int c = lane * kVector; c < cols; c += 32 * kVector) {
-      float v[kVector];
+    for (int c = lane * kVectorWidth; c < cols; c += 32 * kVectorWidth) {
+      float v[kVectorWidth];
       load8(x, x_dtype, base + c, v);
       uint32_t packed[2] = {0u, 0u};
 #pragma unroll
-      for (int j = 0; j < kVector; ++j) {
+      for (int j = 0; j < kVectorWidth; ++j) {
         const uint32_t byte = static_cast<uint8_t>(quantize_one(smoothed(v[j], smooth, c + j), s));
         packed[j / 4] |= byte << (8 * (j % 4));
       }
@@ -100,7 +74,7 @@ extern "C" int turbo_int8_quantize_rows(const void* x, int x_dtype, const float*
   if (!x || !q || !scale) { turbo_set_error(fn, "x, q and scale are required"); return -1; }
   const int64_t blocks = (rows + kWarpsPerBlock - 1) / kWarpsPerBlock;
   if (blocks > 0x7fffffff) { turbo_set_error(fn, "too many rows"); return -1; }
-  const bool vectorized = cols % kVector == 0 && aligned_to(x, 16) && aligned_to(q, 8);
+  const bool vectorized = cols % kVectorWidth == 0 && aligned_to(x, 16) && aligned_to(q, 8);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   if (vectorized)
     quantize_rows_kernel<true><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
