@@ -1,3 +1,4 @@
+using Turbo.Runtime.Quant;
 using static TorchSharp.torch;
 
 namespace Turbo.Runtime.Attention;
@@ -25,10 +26,10 @@ namespace Turbo.Runtime.Attention;
 public sealed class SageAttention : IAttentionBackend
 {
     /// <summary>P is at most 1 after the running max is subtracted; ×448 uses E4M3's whole range (the kernel's 2^8.807).</summary>
-    const double PScale = Fp8E4M3.Max;
+    const double PScale = Fp8E4M3.MaxFinite;
 
     /// <summary>The float32 reciprocal the per-channel V scales are multiplied by (the kernel's constant).</summary>
-    const float InverseE4M3Max = (float)(1.0 / Fp8E4M3.Max);
+    const float InverseE4M3Max = (float)(1.0 / Fp8E4M3.MaxFinite);
 
     /// <summary>
     /// The scores' scale in log2 units, log2(e)/√D: exp2(s·this) = exp(s/√D). One double shared by this reference

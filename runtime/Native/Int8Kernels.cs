@@ -20,7 +20,7 @@ public enum Int8Gemm
 /// float32 steps in the same order, so the results are equal bit for bit. Every argument is checked here first — shapes
 /// and dtypes, then the device — and a bad one is a <see cref="TurboException"/> naming the tensor: the library would
 /// only return an error code. Inputs are made contiguous (and copied when a view does not start 16-byte aligned).
-/// Outputs are poisoned when <see cref="FusedOps.PoisonOutputs"/> is set (NaN, or −128 / int.MinValue, values the
+/// Outputs are poisoned when <see cref="FusedOps.PoisonOutputs"/> is set (NaN, or −128 / int.MinValue / the e4m3 NaN code, values the
 /// kernels never produce), so that an element a kernel skips is caught.
 /// </summary>
 public static class Int8Kernels
@@ -139,9 +139,9 @@ public static class Int8Kernels
         return y;
     }
 
-    static bool IsKernelFloat(ScalarType t) => t is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;
+    internal static bool IsKernelFloat(ScalarType t) => t is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;
 
-    static TurboException Bad(string op, string tensor, string expected, Tensor found) =>
+    internal static TurboException Bad(string op, string tensor, string expected, Tensor found) =>
         new($"{op}: {tensor} must be {expected}, found {found.dtype} {QuantizedWeight.Shape(found.shape)}");
 
     static (long Rows, int N, int K) CheckProduct(string op, Tensor x, Tensor w, Int8Gemm gemm)
@@ -155,7 +155,7 @@ public static class Int8Kernels
         return (x.shape[0], (int)w.shape[0], (int)k);
     }
 
-    static void CheckVector(string op, string name, Tensor t, long length)
+    internal static void CheckVector(string op, string name, Tensor t, long length)
     {
         if (t.dtype != ScalarType.Float32 || !t.shape.SequenceEqual([length])) throw Bad(op, name, $"Float32 [{length}]", t);
     }
@@ -166,7 +166,7 @@ public static class Int8Kernels
     }
 
     /// <summary>Checked after shapes and dtypes: every tensor on one CUDA device, and the library there to run.</summary>
-    static void RequireCuda(string op, params (string Name, Tensor? Tensor)[] tensors)
+    internal static void RequireCuda(string op, params (string Name, Tensor? Tensor)[] tensors)
     {
         var present = tensors.Where(p => p.Tensor is not null).ToList();
         foreach (var (name, t) in present)
@@ -178,26 +178,27 @@ public static class Int8Kernels
     }
 
     /// <summary>A contiguous tensor whose data starts 16-byte aligned (fresh allocations do; a view may not): the kernels copy 16 bytes at a time.</summary>
-    static Tensor Operand(Tensor t)
+    internal static Tensor Operand(Tensor t)
     {
         var c = t.contiguous();
         if (TurboNative.Ptr(c) % 16 == 0) return c;
         using (c) return c.clone();
     }
 
-    static Tensor NewOutput(long[] shape, ScalarType dtype, Device device)
+    internal static Tensor NewOutput(long[] shape, ScalarType dtype, Device device)
     {
         if (!FusedOps.PoisonOutputs) return empty(shape, dtype, device);
         return dtype switch
         {
             ScalarType.Int8 => full(shape, -128, dtype, device),       // quantized values are clamped to ±127
             ScalarType.Int32 => full(shape, int.MinValue, dtype, device), // |acc| ≤ k·127² < 2³¹
+            ScalarType.Byte => full(shape, Fp8E4M3.NaNCode, dtype, device), // e4m3 codes are saturated, never NaN
             _ => full(shape, float.NaN, dtype, device),
         };
     }
 
     /// <summary>Runs a native call that writes <paramref name="outputs"/>; on failure they are released and the library's message thrown.</summary>
-    static void Run(Func<int> call, params Tensor[] outputs)
+    internal static void Run(Func<int> call, params Tensor[] outputs)
     {
         try
         {

@@ -11,6 +11,17 @@ public static partial class TurboNative
     /// <summary>True when the library is loaded and new enough to have the W8A8 kernels (an older build would fail on the first call).</summary>
     public static bool HasInt8Kernels => IsAvailable && turbo_version() >= Int8AbiVersion;
 
+    /// <summary>The ABI version from which the library has the FP8 linear entries.</summary>
+    const int Fp8AbiVersion = 4;
+
+    static readonly Lazy<bool> Fp8KernelsUsable = new(() => IsAvailable && turbo_version() >= Fp8AbiVersion && turbo_fp8_linear_available() == 1);
+
+    /// <summary>
+    /// True when the FP8 linear kernels can run here: the library new enough, built with cuBLAS 12.9 or newer (per-channel
+    /// FP8 scales), and the current GPU of compute capability 9.0 or newer (asked once, of the device current then).
+    /// </summary>
+    public static bool HasFp8Kernels => Fp8KernelsUsable.Value;
+
     [DllImport(Lib)]
     internal static extern int turbo_int8_quantize_rows(IntPtr x, int xDtype, IntPtr smooth, IntPtr q, IntPtr scale,
         long rows, int cols, IntPtr stream);
@@ -26,4 +37,15 @@ public static partial class TurboNative
     [DllImport(Lib)]
     internal static extern int turbo_int8_linear(IntPtr x, IntPtr xScale, IntPtr w, IntPtr wScale, int wScaleKind,
         IntPtr bias, IntPtr y, int yDtype, long rows, int n, int k, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_fp8_quantize_rows(IntPtr x, int xDtype, IntPtr smooth, IntPtr q, IntPtr scale,
+        long rows, int cols, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_fp8_linear(IntPtr x, IntPtr xScale, IntPtr w, IntPtr wScale, IntPtr bias, IntPtr y,
+        int yDtype, long rows, int n, int k, IntPtr stream);
+
+    [DllImport(Lib)]
+    static extern int turbo_fp8_linear_available();
 }

@@ -2,7 +2,7 @@ using Turbo.Runtime.Native;
 
 namespace Turbo.Runtime.Quant;
 
-/// <summary>Chooses how a quantized Linear layer is computed: on the GPU where the CUDA kernels can run it, else by the reference.</summary>
+/// <summary>Chooses how a quantized Linear layer is computed: on the GPU where the CUDA kernels (INT8 or FP8) can run it, else by the reference.</summary>
 public static class LinearKernels
 {
     /// <summary>
@@ -13,9 +13,14 @@ public static class LinearKernels
     /// </summary>
     public static Int8Gemm PerChannelGemm { get; set; } = Int8Gemm.CublasLt;
 
-    /// <summary>A kernel for <paramref name="weight"/> (which it takes ownership of): CUDA INT8 or the reference.</summary>
+    /// <summary>A kernel for <paramref name="weight"/> (which it takes ownership of): CUDA INT8 or FP8, or the reference.</summary>
     public static ILinearKernel For(QuantizedWeight weight)
     {
+        if (weight.Format == QuantFormat.Fp8E4M3PerChannel)
+            return CudaFp8LinearKernel.Unsupported(weight.Format, weight.Device.type, weight.OutFeatures, weight.InFeatures,
+                TurboNative.HasFp8Kernels) is null
+                ? new CudaFp8LinearKernel(weight)
+                : new QuantizedLinear(weight);
         var gemm = weight.Format == QuantFormat.Int8Block128 ? Int8Gemm.Mma : PerChannelGemm;
         return CudaInt8LinearKernel.Unsupported(weight.Format, weight.Device.type, weight.OutFeatures, weight.InFeatures, gemm,
             TurboNative.HasInt8Kernels) is null

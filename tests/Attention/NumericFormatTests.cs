@@ -1,5 +1,6 @@
 using Turbo.Tests.Support;
 using Turbo.Runtime.Attention;
+using Turbo.Runtime.Quant;
 using static TorchSharp.torch;
 
 namespace Turbo.Tests.Attention;

@@ -96,6 +96,31 @@ public class Int8KernelArgumentTests
         AssertRefused(() => Int8Kernels.Linear(x, sx, w, blocks, QuantFormat.Int8Block128, null, ScalarType.BFloat16), "x must be on a CUDA device");
     }
 
+    [Test]
+    public void Fp8QuantizationAndLinearCheckTheirArguments()
+    {
+        using var integers = Int8(2, 16);
+        AssertRefused(() => Fp8Kernels.QuantizeRows(integers, null), "fp8 quantization", "x must be", "Int8 [2, 16]");
+        using var x = ones(2, 16, ScalarType.BFloat16);
+        using var shortSmooth = ones(15);
+        AssertRefused(() => Fp8Kernels.QuantizeRows(x, shortSmooth), "smooth must be Float32 [16]", "[15]");
+        AssertRefused(() => Fp8Kernels.QuantizeRows(x, null), "x must be on a CUDA device", "cpu");
+
+        using var codes = zeros(3, 32, ScalarType.Byte);
+        using var sx = ones(3);
+        using var w = zeros(48, 32, ScalarType.Byte);
+        using var sw = ones(48);
+        using var int8 = Int8(3, 32);
+        AssertRefused(() => Fp8Kernels.Linear(int8, sx, w, sw, null, ScalarType.BFloat16), "fp8 linear", "x must be", "e4m3 codes", "Int8");
+        using var w40 = zeros(40, 32, ScalarType.Byte);
+        using var sw40 = ones(40);
+        AssertRefused(() => Fp8Kernels.Linear(codes, sx, w40, sw40, null, ScalarType.BFloat16), "multiples of 16", "n = 40");
+        AssertRefused(() => Fp8Kernels.Linear(codes, sx, w, sw, null, ScalarType.Float32), "output dtype must be BFloat16 or Float16", "Float32");
+        using var floatBias = ones(48);
+        AssertRefused(() => Fp8Kernels.Linear(codes, sx, w, sw, floatBias, ScalarType.BFloat16), "bias must be BFloat16 [48]", "Float32");
+        AssertRefused(() => Fp8Kernels.Linear(codes, sx, w, sw, null, ScalarType.BFloat16), "x must be on a CUDA device");
+    }
+
     [TestCase(Int8Gemm.Mma, 1536, 1536, true)]
     [TestCase(Int8Gemm.Mma, 5120, 13824, true)]
     [TestCase(Int8Gemm.Mma, 99, 48, true)]

@@ -32,6 +32,20 @@ public class LinearKernelChoiceTests
             Does.Contain("multiple of 16"));
     }
 
+    [Test]
+    public void TheCudaFp8KernelServesFp8WeightsOnTheGpuWhereTheLibraryHasIt()
+    {
+        Assert.That(CudaFp8LinearKernel.Unsupported(QuantFormat.Fp8E4M3PerChannel, DeviceType.CUDA, 8960, 1536, fp8Available: true), Is.Null);
+        Assert.That(CudaFp8LinearKernel.Unsupported(QuantFormat.Fp8E4M3PerChannel, DeviceType.CUDA, 8960, 1536, fp8Available: false),
+            Does.Contain("not available"));
+        Assert.That(CudaFp8LinearKernel.Unsupported(QuantFormat.Fp8E4M3PerChannel, DeviceType.CPU, 8960, 1536, fp8Available: true),
+            Does.Contain("not CUDA"));
+        Assert.That(CudaFp8LinearKernel.Unsupported(QuantFormat.Int8PerChannel, DeviceType.CUDA, 8960, 1536, fp8Available: true),
+            Does.Contain("not fp8"));
+        Assert.That(CudaFp8LinearKernel.Unsupported(QuantFormat.Fp8E4M3PerChannel, DeviceType.CUDA, 100, 208, fp8Available: true),
+            Does.Contain("multiples of 16"));
+    }
+
     [TestCase(QuantFormat.Int8PerChannel)]
     [TestCase(QuantFormat.Int8Block128)]
     [TestCase(QuantFormat.Fp8E4M3PerChannel)]

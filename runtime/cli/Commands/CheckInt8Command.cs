@@ -10,7 +10,8 @@ using static TorchSharp.torch;
 namespace Turbo.Cli.Commands;
 
 /// <summary>
-/// `turbo check-int8`: the W8A8 CUDA path (per-token quantization, mma and cuBLASLt INT8 GEMMs, epilogue) against the
+/// `turbo check-int8`: the W8A8 CUDA paths (per-token quantization, mma and cuBLASLt INT8 GEMMs, epilogue; FP8 through
+/// cuBLASLt where the GPU has it) against the
 /// reference on fresh random inputs (Int8Parity), then timed against bf16 at Wan's linear shapes (Int8Timing).
 /// Exit 1 when any check disagrees. With --json the results are written after the checks and again after the timings.
 /// </summary>
@@ -66,20 +67,22 @@ static class CheckInt8Command
     static void ReportTimings(List<Int8Timing.Row> rows)
     {
         var stages = new Table().Title("stages, ms (bf16 input and output, no smoothing)")
-            .AddColumns("model", "layer", "M", "K × N", "quantize", "mma fused", "mma INT32", "cuBLASLt INT32", "epilogue", "mma block128");
+            .AddColumns("model", "layer", "M", "K × N", "quantize", "mma fused", "mma INT32", "cuBLASLt INT32", "epilogue", "mma block128",
+                "fp8 quantize", "cuBLASLt FP8 (fused)");
         foreach (var r in rows)
             stages.AddRow(r.Model, Markup.Escape(r.Layer), $"{r.M}", $"{r.K} × {r.N}", $"{r.QuantizeMs:F3}", $"{r.MmaFusedMs:F3}",
                 $"{r.MmaInt32Ms:F3} ({r.MmaInt32Tops:F0} TOPS)", $"{r.CublasLtInt32Ms:F3} ({r.CublasLtInt32Tops:F0} TOPS)",
-                $"{r.DequantizeMs:F3}", $"{r.MmaBlockFusedMs:F3}");
+                $"{r.DequantizeMs:F3}", $"{r.MmaBlockFusedMs:F3}", $"{r.Fp8QuantizeMs:F3}", $"{r.Fp8GemmMs:F3} ({r.Fp8GemmTflops:F0} TFLOPS)");
         AnsiConsole.Write(stages);
 
         var layers = new Table().Title("whole layer (quantize + GEMM + epilogue) vs bf16 linear, ms, TFLOP/s and speed-up")
-            .AddColumns("model", "layer", "M", "bf16", "W8A8 mma", "W8A8 cuBLASLt", "W8A8 block128 (mma)", "faster per-channel");
+            .AddColumns("model", "layer", "M", "bf16", "W8A8 mma", "W8A8 cuBLASLt", "W8A8 block128 (mma)", "faster per-channel", "W8A8 fp8 (cuBLASLt)");
         foreach (var r in rows)
             layers.AddRow(r.Model, Markup.Escape(r.Layer), $"{r.M}", $"{r.Bf16Ms:F3} ({r.Bf16Tflops:F0})",
                 $"{r.LayerMmaMs:F3} ({r.LayerMmaTflops:F0}, {r.SpeedupMma:F2}×)",
                 $"{r.LayerCublasLtMs:F3} ({r.LayerCublasLtTflops:F0}, {r.SpeedupCublasLt:F2}×)",
-                $"{r.LayerMmaBlockMs:F3} ({r.SpeedupMmaBlock:F2}×)", r.FasterPerChannel);
+                $"{r.LayerMmaBlockMs:F3} ({r.SpeedupMmaBlock:F2}×)", r.FasterPerChannel,
+                $"{r.LayerFp8Ms:F3} ({r.LayerFp8Tflops:F0}, {r.SpeedupFp8:F2}×)");
         AnsiConsole.Write(layers);
     }
 

@@ -40,6 +40,9 @@ public static class Int8Parity
             cases.Add(new Case(rows, k, n, QuantFormat.Int8PerChannel, ScalarType.BFloat16, Smoothed: true, ScalarType.BFloat16));
             cases.Add(new Case(rows, k, n, QuantFormat.Int8PerChannel, ScalarType.Float32, Smoothed: false, ScalarType.Float32));
             cases.Add(new Case(rows, k, n, QuantFormat.Int8Block128, ScalarType.Float32, Smoothed: rows % 2 == 1, ScalarType.Float32));
+            if (Fp8Kernels.Unsupported(n, k) is null)
+                cases.Add(new Case(rows, k, n, QuantFormat.Fp8E4M3PerChannel, ScalarType.BFloat16, Smoothed: rows % 2 == 1,
+                    rows == 37 ? ScalarType.Float16 : ScalarType.BFloat16));
         }
         return cases;
     }
@@ -58,11 +61,13 @@ public static class Int8Parity
                          (2, 24, ScalarType.Float16, true), (33, 4096, ScalarType.Float16, false),
                      })
             {
-                results.AddRange(CheckQuantization(rows, cols, dtype, smoothed, device));
+                results.AddRange(CheckQuantization(rows, cols, dtype, smoothed, QuantFormat.Int8PerChannel, device));
+                if (TurboNative.HasFp8Kernels) results.AddRange(CheckQuantization(rows, cols, dtype, smoothed, QuantFormat.Fp8E4M3PerChannel, device));
                 pause.Checkpoint();
             }
             foreach (var c in Cases())
             {
+                if (c.Format == QuantFormat.Fp8E4M3PerChannel && !TurboNative.HasFp8Kernels) continue;
                 log($"parity {c.Shape} {c.Detail}");
                 results.AddRange(CheckCase(c, device));
                 pause.Checkpoint();
@@ -86,22 +91,30 @@ public static class Int8Parity
 
     static Tensor RandomSmoothing(long cols, Device device) => rand(cols, device: device) * 3 + 0.25;
 
-    static List<Agreement> CheckQuantization(long rows, long cols, ScalarType dtype, bool smoothed, Device device)
+    static List<Agreement> CheckQuantization(long rows, long cols, ScalarType dtype, bool smoothed, QuantFormat format, Device device)
     {
         using var scope = NewDisposeScope();
         var x = RandomInput(rows, cols, dtype, device);
         var smooth = smoothed ? RandomSmoothing(cols, device) : null;
-        using var weight = QuantizedWeight.Create(QuantFormat.Int8PerChannel, zeros(1, cols, ScalarType.Int8), ones(1),
-            smooth?.cpu(), "parity weight");
+        var values = format.IsInt8() ? zeros(1, cols, ScalarType.Int8) : zeros(1, cols, ScalarType.Byte);
+        using var weight = QuantizedWeight.Create(format, values, ones(1), smooth?.cpu(), "parity weight");
         using var reference = QuantizedLinear.QuantizeInput(x.cpu(), weight);
-        string shape = $"M {rows} K {cols}", detail = $"{dtype}{(smoothed ? ", smoothed" : "")}";
+        string shape = $"M {rows} K {cols}", detail = $"{format.Id()}, {dtype}{(smoothed ? ", smoothed" : "")}";
         var results = new List<Agreement>();
-        Guarded(results, "quantization", shape, detail, () =>
+        Guarded(results, "quantization", shape, detail, () => QuantizationAgrees(reference, x, smooth, shape, detail));
+        return results;
+    }
+
+    /// <summary>The kernel's codes and scales against the reference's, bit for bit (FP8: its values encoded as e4m3 codes).</summary>
+    static Agreement[] QuantizationAgrees(QuantizedActivation reference, Tensor x, Tensor? smooth, string shape, string detail)
+    {
+        if (reference.Format.IsInt8())
         {
             var (values, scale) = Int8Kernels.QuantizeRows(x, smooth);
             return [Exactly("quantized values", shape, detail, reference.Values, values), Exactly("activation scales", shape, detail, reference.Scale, scale)];
-        });
-        return results;
+        }
+        var (codes, scales) = Fp8Kernels.QuantizeRows(x, smooth);
+        return [Exactly("e4m3 codes", shape, detail, Fp8E4M3.Encode(reference.Values), codes), Exactly("activation scales", shape, detail, reference.Scale, scales)];
     }
 
     static List<Agreement> CheckCase(Case c, Device device)
@@ -120,12 +133,12 @@ public static class Int8Parity
         var expected = ReferenceGemm.Compute(quantized, weightCpu, bias.cpu(), c.Output);
 
         // Quantization, bit for bit.
-        Guarded(results, "quantization", c.Shape, c.Detail, () =>
+        Guarded(results, "quantization", c.Shape, c.Detail, () => QuantizationAgrees(quantized, x, smooth, c.Shape, c.Detail));
+        if (c.Format == QuantFormat.Fp8E4M3PerChannel)
         {
-            var (values, scale) = Int8Kernels.QuantizeRows(x, smooth);
-            return [Exactly("quantized values", c.Shape, c.Detail, quantized.Values, values),
-                Exactly("activation scales", c.Shape, c.Detail, quantized.Scale, scale)];
-        });
+            CheckFp8Product(results, c, quantized, weight, x, bias, expected);
+            return results;
+        }
 
         // The GEMMs from the reference's quantized activations, so that each stage is judged on its own.
         var q = quantized.Values.to(device);
@@ -169,6 +182,25 @@ public static class Int8Parity
             });
         }
         return results;
+    }
+
+    /// <summary>The FP8 GEMM from the reference's codes, and the layer as the model calls it (CudaFp8LinearKernel).</summary>
+    static void CheckFp8Product(List<Agreement> results, Case c, QuantizedActivation quantized, QuantizedWeight weight, Tensor x,
+        Tensor bias, Tensor expected)
+    {
+        var device = x.device;
+        Guarded(results, "GEMM (cuBLASLt FP8)", c.Shape, c.Detail, () =>
+        {
+            var codes = Fp8E4M3.Encode(quantized.Values).to(device);
+            var y = Fp8Kernels.Linear(codes, quantized.Scale.to(device), weight.Values, weight.Scale, bias, c.Output);
+            return [Close("output (cuBLASLt FP8, scales and bias fused)", c.Shape, c.Detail, expected, y)];
+        });
+        Guarded(results, "CudaFp8LinearKernel", c.Shape, c.Detail, () =>
+        {
+            using var kernel = new CudaFp8LinearKernel(QuantizedWeight.Create(c.Format, weight.Values.clone(), weight.Scale.clone(),
+                weight.Smooth?.clone(), "parity weight"));
+            return [Close("CudaFp8LinearKernel", c.Shape, c.Detail, expected, kernel.Forward(x.unsqueeze(0), bias).squeeze(0))];
+        });
     }
 
     /// <summary>

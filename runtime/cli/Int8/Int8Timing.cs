@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace Turbo.Cli.Int8;
 
 /// <summary>
-/// W8A8 against bf16 at Wan2.1's linear shapes: the bf16 layer (torch linear, cuBLAS) and the INT8 layer
-/// (per-token quantization + INT8 GEMM + epilogue, through CudaInt8LinearKernel) for each GEMM, and each stage on its own
+/// W8A8 against bf16 at Wan2.1's linear shapes: the bf16 layer (torch linear, cuBLAS), the INT8 layer
+/// (per-token quantization + INT8 GEMM + epilogue, through CudaInt8LinearKernel) for each GEMM, the FP8 layer where the
+/// GPU has it (quantization + cuBLASLt FP8 GEMM with scales and bias fused, CudaFp8LinearKernel), and each stage on its own
 /// so the time can be placed. CUDA-event medians after warm-up (CudaProfiler.MedianMs). Inputs are bf16 and random
 /// (never zeros: a tensor-core product of zeros runs faster than of real data); no smoothing (one more division per
 /// input element of a memory-bound pass).
@@ -29,7 +30,8 @@ public static class Int8Timing
     /// <summary>Milliseconds (medians) of one shape.</summary>
     public sealed record Row(string Model, string Layer, long M, long K, long N,
         double Bf16Ms, double QuantizeMs, double MmaFusedMs, double MmaInt32Ms, double CublasLtInt32Ms, double DequantizeMs,
-        double MmaBlockFusedMs, double LayerMmaMs, double LayerCublasLtMs, double LayerMmaBlockMs)
+        double MmaBlockFusedMs, double LayerMmaMs, double LayerCublasLtMs, double LayerMmaBlockMs,
+        double Fp8QuantizeMs, double Fp8GemmMs, double LayerFp8Ms)
     {
         public double Flop => 2.0 * M * K * N;
         public double Bf16Tflops => Tflops(Bf16Ms);
@@ -40,6 +42,9 @@ public static class Int8Timing
         public double SpeedupMma => Bf16Ms / LayerMmaMs;
         public double SpeedupCublasLt => Bf16Ms / LayerCublasLtMs;
         public double SpeedupMmaBlock => Bf16Ms / LayerMmaBlockMs;
+        public double Fp8GemmTflops => Tflops(Fp8GemmMs);
+        public double LayerFp8Tflops => Tflops(LayerFp8Ms);
+        public double SpeedupFp8 => Bf16Ms / LayerFp8Ms;
         public string FasterPerChannel => double.IsNaN(LayerCublasLtMs) || LayerMmaMs <= LayerCublasLtMs ? "mma" : "cuBLASLt";
         double Tflops(double ms) => Flop / (ms * 1e9);
     }
@@ -103,8 +108,25 @@ public static class Int8Timing
             return Time(() => kernel.Forward(x, bias).Dispose());
         }
 
+        // FP8 e4m3 (where the library and GPU have it): quantize, then cuBLASLt's GEMM with scales and bias fused.
+        double fp8Quantize = double.NaN, fp8Gemm = double.NaN, layerFp8 = double.NaN;
+        if (TurboNative.HasFp8Kernels)
+        {
+            using var fp8 = WeightQuantizer.Quantize(weight, QuantFormat.Fp8E4M3PerChannel);
+            var (codes, sx8) = Fp8Kernels.QuantizeRows(x, null);
+            fp8Quantize = Time(() =>
+            {
+                var (c, s) = Fp8Kernels.QuantizeRows(x, null);
+                c.Dispose();
+                s.Dispose();
+            });
+            fp8Gemm = Time(() => Fp8Kernels.Linear(codes, sx8, fp8.Values, fp8.Scale, bias, ScalarType.BFloat16).Dispose());
+            using var kernel = new CudaFp8LinearKernel(WeightQuantizer.Quantize(weight, QuantFormat.Fp8E4M3PerChannel));
+            layerFp8 = Time(() => kernel.Forward(x, bias).Dispose());
+        }
+
         return new Row(layer.Model, layer.Name, m, layer.K, layer.N, bf16, quantize, mmaFused, mmaInt32, cublasLtInt32, dequantize,
             mmaBlock, LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.Mma), LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.CublasLt),
-            LayerMs(QuantFormat.Int8Block128, Int8Gemm.Mma));
+            LayerMs(QuantFormat.Int8Block128, Int8Gemm.Mma), fp8Quantize, fp8Gemm, layerFp8);
     }
 }

@@ -69,6 +69,24 @@ enum turbo_int8_scale { TURBO_INT8_SCALE_CHANNEL = 0, TURBO_INT8_SCALE_BLOCK128 
  * acc_b, and y = 0 + fp32(acc_0) * x_scale[m] * w_scale[j/128, 0] + ... slice by slice in float32 (+ bias[j]). */
 int turbo_int8_linear(const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale, int w_scale_kind,
                       const float* bias, void* y, int y_dtype, int64_t rows, int n, int k, void* stream);
+/* FP8 (e4m3) W8A8 linear layers: the same per-token / per-channel scheme with e4m3 codes (uint8 bytes, OCP E4M3FN).
+ * Per-token quantization as turbo_int8_quantize_rows with scale[r] = max_c |v| / 448 (1 for an all-zero row) and
+ * q[r, c] = e4m3(v / scale[r]), rounded to nearest even, saturated at ±448. Bit-equal to the reference. */
+int turbo_fp8_quantize_rows(const void* x, int x_dtype, const float* smooth, uint8_t* q, float* scale,
+                            int64_t rows, int cols, void* stream);
+
+/* y[m, j] = x_scale[m] * w_scale[j] * sum_k x[m, k] * w[j, k] (+ bias[j]) through cuBLASLt's FP8 GEMM with its
+ * outer-vector scales and bias epilogue (cuBLAS 12.9 or newer, Hopper or newer): float32 accumulation, so within
+ * float32 rounding of the reference, not bit-equal. x: [rows, k], w: [n, k] e4m3 codes; x_scale [rows], w_scale [n]
+ * fp32; bias [n] of y_dtype or NULL; y: [rows, n] of y_dtype, TURBO_BF16 or TURBO_F16. n and k multiples of 16,
+ * k <= 2^17, every pointer 16-byte aligned; one device per process (shared with TURBO_INT8_CUBLASLT). */
+int turbo_fp8_linear(const uint8_t* x, const float* x_scale, const uint8_t* w, const float* w_scale, const void* bias,
+                     void* y, int y_dtype, int64_t rows, int n, int k, void* stream);
+
+/* 1 when turbo_fp8_linear can run on the current device (built with cuBLAS 12.9 or newer, compute capability 9.0 or
+ * newer), else 0. */
+int turbo_fp8_linear_available(void);
+
 /* ---- Quantized attention (SageAttention-style INT8 q·kᵀ; SLA's block-sparse branch). docs/attention.md. ----
  * Token tensors x are [B, H, L, D] of a turbo_dtype, D = 64 or 128, channels contiguous; `strides` gives the element
  * strides of the batch, head and token dimensions (so a [B, L, H, D] buffer viewed as [B, H, L, D] needs no copy).

@@ -32,6 +32,6 @@ __device__ __forceinline__ void store_pair(__half* p, float a, float b) {
 }
 __device__ __forceinline__ void store_pair(int32_t* p, int a, int b) { *reinterpret_cast<int2*>(p) = make_int2(a, b); }
 
-// acc[rows, n] = x·wᵀ in INT32 through cuBLASLt (int8_gemm_cublaslt.cu).
+// acc[rows, n] = x·wᵀ in INT32 through cuBLASLt (gemm_cublaslt.cu).
 int int8_cublaslt_i32(const int8_t* x, const int8_t* w, int32_t* acc, int64_t rows, int n, int k, cudaStream_t stream);
 

@@ -1,29 +1,41 @@
-// Per-token INT8 quantization of a linear layer's input (W8A8). Reference:
+// Per-token quantization of a linear layer's input (W8A8), to INT8 or to FP8 e4m3. Reference:
 // Turbo.Runtime.Quant.ActivationQuantizer.PerToken after QuantizedLinear's smoothing division; the kernel computes
-// the same float32 operations in the same order, so values and scales agree bit for bit:
-//   v = x / smooth (IEEE division, skipped without smoothing), scale = absmax(v) / 127 (1 for an all-zero row),
-//   q = clamp(round_half_even(v / scale), -127, 127).
+// the same float32 operations in the same order, so codes and scales agree bit for bit:
+//   v = x / smooth (IEEE division, skipped without smoothing), scale = absmax(v) / max_code (1 for an all-zero row),
+//   INT8: q = clamp(round_half_even(v / scale), -127, 127), max_code 127;
+//   e4m3: q = e4m3(v / scale) rounded to nearest even and saturated at ±448 (cvt .satfinite), max_code 448.
 // One warp per row, two passes over the row (absmax, then quantize): the second pass re-reads x from L1/L2 instead of
 // holding a row of up to 2^17 values. Memory-bound: read x once (twice from cache), write q and one scale per row.
 #include <cstdint>
+#include <cuda_fp8.h>
 #include "int8_common.cuh"
 
 namespace {
 constexpr int kWarpsPerBlock = 8;
 
+struct Int8Code {
+  static constexpr float kMax = 127.f;
+  __device__ static uint8_t encode(float scaled) {
+    const int q = __float2int_rn(scaled);  // round half to even, as torch.round
+    return static_cast<uint8_t>(static_cast<int8_t>(max(-127, min(127, q))));
+  }
+};
+
+struct E4M3Code {
+  static constexpr float kMax = 448.f;
+  __device__ static uint8_t encode(float scaled) {
+    return static_cast<uint8_t>(__nv_cvt_float_to_fp8(scaled, __NV_SATFINITE, __NV_E4M3));
+  }
+};
+
 __device__ __forceinline__ float smoothed(float v, const float* smooth, int col) {
   return smooth ? __fdiv_rn(v, smooth[col]) : v;
 }
 
-__device__ __forceinline__ int8_t quantize_one(float v, float scale) {
-  const int q = __float2int_rn(__fdiv_rn(v, scale));  // round half to even, as torch.round
-  return static_cast<int8_t>(max(-127, min(127, q)));
-}
-
 // kVectorized: cols % 8 == 0, x 16-byte and q 8-byte aligned (checked by the launcher), so every row is too.
-template <bool kVectorized>
+template <typename Code, bool kVectorized>
 __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, const float* __restrict__ smooth,
-                                     int8_t* __restrict__ q, float* __restrict__ scale, int64_t rows, int cols) {
+                                     uint8_t* __restrict__ q, float* __restrict__ scale, int64_t rows, int cols) {
   const int lane = threadIdx.x & 31;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
   if (row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
@@ -43,7 +55,7 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
       amax = fmaxf(amax, fabsf(smoothed(load_as_float(x, x_dtype, base + c), smooth, c)));
   }
   for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-  const float s = amax > 0.f ? __fdiv_rn(amax, 127.f) : 1.f;
+  const float s = amax > 0.f ? __fdiv_rn(amax, Code::kMax) : 1.f;
 
   if (kVectorized) {
 #pragma unroll 2
@@ -53,22 +65,21 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
       uint32_t packed[2] = {0u, 0u};
 #pragma unroll
       for (int j = 0; j < kVectorWidth; ++j) {
-        const uint32_t byte = static_cast<uint8_t>(quantize_one(smoothed(v[j], smooth, c + j), s));
+        const uint32_t byte = Code::encode(__fdiv_rn(smoothed(v[j], smooth, c + j), s));
         packed[j / 4] |= byte << (8 * (j % 4));
       }
       *reinterpret_cast<uint2*>(q + base + c) = make_uint2(packed[0], packed[1]);
     }
   } else {
     for (int c = lane; c < cols; c += 32)
-      q[base + c] = quantize_one(smoothed(load_as_float(x, x_dtype, base + c), smooth, c), s);
+      q[base + c] = Code::encode(__fdiv_rn(smoothed(load_as_float(x, x_dtype, base + c), smooth, c), s));
   }
   if (lane == 0) scale[row] = s;
 }
-}  // namespace
 
-extern "C" int turbo_int8_quantize_rows(const void* x, int x_dtype, const float* smooth, int8_t* q, float* scale,
-                                        int64_t rows, int cols, void* stream) {
-  const char* fn = "turbo_int8_quantize_rows";
+template <typename Code>
+int launch(const char* fn, const void* x, int x_dtype, const float* smooth, uint8_t* q, float* scale, int64_t rows,
+           int cols, void* stream) {
   if (!valid_dtype(x_dtype)) { turbo_set_error(fn, "unsupported dtype"); return -1; }
   if (rows <= 0 || cols <= 0 || cols > kInt8MaxK) { turbo_set_error(fn, "rows must be positive and cols in 1..131072"); return -1; }
   if (!x || !q || !scale) { turbo_set_error(fn, "x, q and scale are required"); return -1; }
@@ -77,8 +88,19 @@ extern "C" int turbo_int8_quantize_rows(const void* x, int x_dtype, const float*
   const bool vectorized = cols % kVectorWidth == 0 && aligned_to(x, 16) && aligned_to(q, 8);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   if (vectorized)
-    quantize_rows_kernel<true><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
+    quantize_rows_kernel<Code, true><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
   else
-    quantize_rows_kernel<false><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
+    quantize_rows_kernel<Code, false><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
   return TURBO_LAUNCH_CHECK(fn);
+}
+}  // namespace
+
+extern "C" int turbo_int8_quantize_rows(const void* x, int x_dtype, const float* smooth, int8_t* q, float* scale,
+                                        int64_t rows, int cols, void* stream) {
+  return launch<Int8Code>("turbo_int8_quantize_rows", x, x_dtype, smooth, reinterpret_cast<uint8_t*>(q), scale, rows, cols, stream);
+}
+
+extern "C" int turbo_fp8_quantize_rows(const void* x, int x_dtype, const float* smooth, uint8_t* q, float* scale,
+                                       int64_t rows, int cols, void* stream) {
+  return launch<E4M3Code>("turbo_fp8_quantize_rows", x, x_dtype, smooth, q, scale, rows, cols, stream);
 }
