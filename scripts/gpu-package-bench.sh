@@ -14,6 +14,11 @@ set -euo pipefail
 preset=${1:?preset: tiny, 1.3b or 14b}; out=${2:?results dir}; device=${3:-cuda}
 app=${TURBO_APP:-.gpu/app}; launcher=${TURBO_LAUNCHER-bash .gpu/on-device.sh}
 run() { $launcher dotnet "$app/$1.dll" "${@:2}"; }
+# Without the CUDA library every kernel falls back to TorchSharp's reference ops: slower by minutes, and not the runtime's speed.
+if [ "$device" = cuda ] && [ ! -f "${TURBO_NATIVE_LIB:-runtime/native/build/libturbo_native.so}" ]; then
+  echo "no CUDA library at ${TURBO_NATIVE_LIB:-runtime/native/build/libturbo_native.so}: build runtime/native first (see runtime/native/CMakeLists.txt)" >&2
+  exit 2
+fi
 mkdir -p "$out"
 if [ -n "${WORK:-}" ]; then work=$WORK; mkdir -p "$work"; else work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; fi
 printf '%s\n' "a small red circle moves left over a black background" "a large blue square moves up quickly over a gray background" >"$work/prompts.txt"
