@@ -137,7 +137,8 @@ public sealed class WanLayerNorm : nn.Module<Tensor, Tensor>
 
 /// <summary>
 /// Linear → activation → Linear, registered as <c>0</c> and <c>2</c> like the upstream nn.Sequential (the
-/// activation at index 1 has no parameters). Used for the text embedding, the time embedding and the FFN.
+/// activation at index 1 has no parameters). Used for the text embedding, the time embedding and the FFN. A GELU
+/// block whose two layers run W8A8 CUDA kernels is computed by <see cref="Int8FeedForward"/> (its middle fused).
 /// </summary>
 public sealed class WanMlp : nn.Module<Tensor, Tensor>
 {
@@ -157,6 +158,7 @@ public sealed class WanMlp : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        if (activation == GeluTanh && Int8FeedForward.TryForward(first, second, x) is { } fused) return fused;
         using var hidden = first.call(x);
         using var activated = activation(hidden);
         return second.call(activated);

@@ -109,6 +109,42 @@ public static class Int8Kernels
     }
 
     /// <summary>
+    /// A W8A8 feed-forward block's middle in one pass: the first Linear's epilogue on acc Int32 [rows, n] (xScale
+    /// Float32 [rows], wScale and bias Float32 [n]) rounded to <paramref name="hiddenDtype"/>, GELU (tanh form) in that
+    /// dtype, and the second Linear's per-token quantization (divided first by <paramref name="smooth"/>, Float32 [n],
+    /// when given): values Int8 [rows, n] and scales Float32 [rows]. Reference: <see cref="ReferenceGemm"/>, then GELU,
+    /// then <see cref="QuantizedLinear.QuantizeInput"/>.
+    /// </summary>
+    public static (Tensor Values, Tensor Scale) GeluRequantize(Tensor acc, Tensor xScale, Tensor wScale, Tensor? bias,
+        ScalarType hiddenDtype, Tensor? smooth)
+    {
+        const string op = "int8 gelu requantization";
+        if (acc.dim() != 2 || acc.dtype != ScalarType.Int32 || acc.shape[0] < 1 || acc.shape[0] > int.MaxValue
+            || acc.shape[1] < 1 || acc.shape[1] > QuantFormats.MaxInFeatures)
+            throw Bad(op, "acc", $"a 2-D Int32 tensor [1..{int.MaxValue} rows, 1..{QuantFormats.MaxInFeatures}]", acc);
+        long rows = acc.shape[0], n = acc.shape[1];
+        CheckVector(op, "x_scale", xScale, rows);
+        CheckVector(op, "w_scale", wScale, n);
+        if (bias is not null) CheckVector(op, "bias", bias, n);
+        if (smooth is not null) CheckVector(op, "smooth", smooth, n);
+        if (!IsKernelFloat(hiddenDtype)) throw new TurboException($"{op}: the hidden dtype must be Float32, BFloat16 or Float16, found {hiddenDtype}");
+        RequireCuda(op, ("acc", acc), ("x_scale", xScale), ("w_scale", wScale), ("bias", bias), ("smooth", smooth));
+        if (!TurboNative.HasGeluRequantize) throw new TurboException($"{op}: {TurboNative.Describe()} predates this kernel: rebuild runtime/native");
+
+        using var ac = Operand(acc);
+        using var xs = Operand(xScale);
+        using var ws = Operand(wScale);
+        using var bc = bias is null ? null : Operand(bias);
+        using var sc = smooth is null ? null : Operand(smooth);
+        var values = NewOutput([rows, n], ScalarType.Int8, acc.device);
+        var scale = NewOutput([rows], ScalarType.Float32, acc.device);
+        Run(() => TurboNative.turbo_int8_gelu_requantize(TurboNative.Ptr(ac), TurboNative.Ptr(xs), TurboNative.Ptr(ws),
+            TurboNative.PtrOrNull(bc), TurboNative.DType(hiddenDtype), TurboNative.PtrOrNull(sc), TurboNative.Ptr(values),
+            TurboNative.Ptr(scale), rows, (int)n, IntPtr.Zero), values, scale);
+        return (values, scale);
+    }
+
+    /// <summary>
     /// The whole quantized product in one kernel (mma, epilogue fused): x Int8 [rows, k] with scales Float32 [rows],
     /// w Int8 [n, k] with scales of <paramref name="format"/> (Float32 [n], or [⌈n/128⌉, ⌈k/128⌉] for 128×128 blocks),
     /// bias Float32 [n] or null → [rows, n] in <paramref name="outDtype"/>, as <see cref="ReferenceGemm.Compute"/>.

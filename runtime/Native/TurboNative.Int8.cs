@@ -11,6 +11,9 @@ public static partial class TurboNative
     /// <summary>True when the library is loaded and new enough to have the W8A8 kernels (an older build would fail on the first call).</summary>
     public static bool HasInt8Kernels => IsAvailable && turbo_version() >= Int8AbiVersion;
 
+    /// <summary>True when the library has turbo_int8_gelu_requantize (ABI 5): a W8A8 feed-forward block's middle in one pass.</summary>
+    public static bool HasGeluRequantize => IsAvailable && turbo_version() >= 5;
+
     /// <summary>The ABI version from which the library has the FP8 linear entries.</summary>
     const int Fp8AbiVersion = 4;
 
@@ -48,4 +51,8 @@ public static partial class TurboNative
 
     [DllImport(Lib)]
     static extern int turbo_fp8_linear_available();
+
+    [DllImport(Lib)]
+    internal static extern int turbo_int8_gelu_requantize(IntPtr acc, IntPtr xScale, IntPtr wScale, IntPtr bias, int hiddenDtype,
+        IntPtr smooth, IntPtr q, IntPtr scale, long rows, int n, IntPtr stream);
 }

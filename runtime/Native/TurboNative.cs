@@ -64,12 +64,14 @@ public static partial class TurboNative
     internal static IntPtr StridedPtr(Tensor t) =>
         THSStorage_data_ptr(t.Handle) + (nint)(t.storage_offset() * t.element_size());
 
-    internal static int DType(Tensor t) => t.dtype switch
+    internal static int DType(Tensor t) => DType(t.dtype);
+
+    internal static int DType(ScalarType dtype) => dtype switch
     {
         ScalarType.Float32 => 0,
         ScalarType.BFloat16 => 1,
         ScalarType.Float16 => 2,
-        _ => throw new ArgumentException($"native kernels take float32, bfloat16 or float16, not {t.dtype}"),
+        _ => throw new ArgumentException($"native kernels take float32, bfloat16 or float16, not {dtype}"),
     };
 
     [DllImport("LibTorchSharp")] static extern IntPtr THSStorage_data_ptr(IntPtr tensor);

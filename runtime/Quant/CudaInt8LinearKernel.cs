@@ -66,19 +66,38 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
     Tensor Product(Tensor rows, Tensor bias)
     {
         using var scope = NewDisposeScope();
+        var (values, scale) = QuantizeInput(rows);
+        return ProductOfQuantized(values, scale, bias).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The input's per-token quantization for this layer: rows [M, K] → Int8 values and Float32 scales [M].</summary>
+    public (Tensor Values, Tensor Scale) QuantizeInput(Tensor rows)
+    {
         // The kernels read float32, bfloat16 and float16 as they are; other dtypes go to float32 first, as the reference does.
-        var x = rows.dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 ? rows : rows.to(ScalarType.Float32);
+        using var x = rows.dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 ? rows.alias() : rows.to(ScalarType.Float32);
+        using (CudaProfiler.Scope("linear/quantize")) return Int8Kernels.QuantizeRows(x, Weight.Smooth);
+    }
+
+    /// <summary>The exact INT32 product of quantized rows [M, K] with the weight (cuBLASLt only: the mma kernel fuses its epilogue).</summary>
+    public Tensor Accumulate(Tensor values)
+    {
+        if (Gemm != Int8Gemm.CublasLt) throw new TurboException($"CUDA int8 linear: the INT32 product alone is cuBLASLt's, this layer uses {Gemm}");
+        using (CudaProfiler.Scope("linear/int8 gemm")) return Int8Kernels.MatmulInt32(values, Weight.Values, Int8Gemm.CublasLt);
+    }
+
+    /// <summary>Quantized rows (values, scales) → values·Wᵀ·scales + bias [M, N] in the bias's dtype.</summary>
+    public Tensor ProductOfQuantized(Tensor values, Tensor scale, Tensor bias)
+    {
+        using var scope = NewDisposeScope();
         var outDtype = bias.dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 ? bias.dtype : ScalarType.Float32;
-        Tensor values, scale, y;
-        using (CudaProfiler.Scope("linear/quantize")) (values, scale) = Int8Kernels.QuantizeRows(x, Weight.Smooth);
         var bias32 = bias.to(ScalarType.Float32);
+        Tensor y;
         if (Gemm == Int8Gemm.Mma)
             using (CudaProfiler.Scope("linear/int8 gemm + epilogue"))
                 y = Int8Kernels.Linear(values, scale, Weight.Values, Weight.Scale, Weight.Format, bias32, outDtype);
         else
         {
-            Tensor accumulators;
-            using (CudaProfiler.Scope("linear/int8 gemm")) accumulators = Int8Kernels.MatmulInt32(values, Weight.Values, Int8Gemm.CublasLt);
+            var accumulators = Accumulate(values);
             using (CudaProfiler.Scope("linear/epilogue")) y = Int8Kernels.Dequantize(accumulators, scale, Weight.Scale, bias32, outDtype);
         }
         return y.to(bias.dtype).MoveToOuterDisposeScope();

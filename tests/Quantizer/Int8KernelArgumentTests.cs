@@ -97,6 +97,24 @@ public class Int8KernelArgumentTests
     }
 
     [Test]
+    public void GeluRequantizationChecksItsOperands()
+    {
+        using var acc = zeros(3, 8, ScalarType.Int32);
+        using var rows = ones(3);
+        using var channels = ones(8);
+        using var floats = ones(3, 8);
+        AssertRefused(() => Int8Kernels.GeluRequantize(floats, rows, channels, null, ScalarType.BFloat16, null), "int8 gelu requantization", "acc must be a 2-D Int32");
+        using var wrongRows = ones(4);
+        AssertRefused(() => Int8Kernels.GeluRequantize(acc, wrongRows, channels, null, ScalarType.BFloat16, null), "x_scale must be Float32 [3]", "[4]");
+        using var shortSmooth = ones(7);
+        AssertRefused(() => Int8Kernels.GeluRequantize(acc, rows, channels, null, ScalarType.BFloat16, shortSmooth), "smooth must be Float32 [8]", "[7]");
+        using var halfBias = ones(8, ScalarType.BFloat16);
+        AssertRefused(() => Int8Kernels.GeluRequantize(acc, rows, channels, halfBias, ScalarType.BFloat16, null), "bias must be Float32 [8]");
+        AssertRefused(() => Int8Kernels.GeluRequantize(acc, rows, channels, null, ScalarType.Int8, null), "hidden dtype", "Int8");
+        AssertRefused(() => Int8Kernels.GeluRequantize(acc, rows, channels, channels, ScalarType.BFloat16, channels), "acc must be on a CUDA device");
+    }
+
+    [Test]
     public void Fp8QuantizationAndLinearCheckTheirArguments()
     {
         using var integers = Int8(2, 16);

@@ -58,6 +58,23 @@ public class LinearKernelChoiceTests
     }
 
     [Test]
+    public void TheFusedFeedForwardAppliesOnlyToCudaInt8LayersSoElsewhereTheBlockIsUnchanged()
+    {
+        using var mlp = new Turbo.Runtime.Models.WanMlp(32, 64, 32, Turbo.Runtime.Models.WanMlp.GeluTanh, ScalarType.Float32, CPU);
+        var layers = mlp.named_children().Select(c => (Turbo.Runtime.Models.WanLinear)c.module).ToArray();
+        foreach (var layer in layers)
+        {
+            using (no_grad()) layer.Bias.normal_();
+            layer.UseKernel(LinearKernels.For(WeightQuantizer.Quantize(randn(layer.OutFeatures, layer.InFeatures), QuantFormat.Int8PerChannel)));
+        }
+        using var x = randn(2, 5, 32);
+        Assert.That(Int8FeedForward.TryForward(layers[0], layers[1], x), Is.Null, "reference kernels are not fused");
+        using var expected = layers[1].call(Turbo.Runtime.Models.WanMlp.GeluTanh(layers[0].call(x)));
+        using var actual = mlp.call(x);
+        Assert.That(actual.allclose(expected, rtol: 0, atol: 0), Is.True, "the unfused path, unchanged");
+    }
+
+    [Test]
     public void WithoutTheNativeLibraryAGpuWeightGetsTheReferenceToo()
     {
         Assume.That(TurboNative.HasInt8Kernels, Is.False, "the native library is loaded here");

@@ -1,3 +1,4 @@
+using Turbo.Runtime.Models;
 using Turbo.Runtime.Native;
 using Turbo.Runtime.Quant;
 using static TorchSharp.torch;
@@ -65,6 +66,18 @@ public static class Int8Parity
                 if (TurboNative.HasFp8Kernels) results.AddRange(CheckQuantization(rows, cols, dtype, smoothed, QuantFormat.Fp8E4M3PerChannel, device));
                 pause.Checkpoint();
             }
+            // The fused middle of a feed-forward block: odd widths (its scalar path), Wan's hidden widths, each hidden dtype.
+            if (TurboNative.HasGeluRequantize)
+                foreach (var (rows, k, n, hidden, smoothed) in new (long, long, long, ScalarType, bool)[]
+                         {
+                             (7, 48, 101, ScalarType.BFloat16, true), (33, 1536, 8960, ScalarType.BFloat16, true),
+                             (5, 5120, 13824, ScalarType.BFloat16, false), (9, 64, 260, ScalarType.Float32, true), (12, 96, 200, ScalarType.Float16, false),
+                         })
+                {
+                    log($"parity gelu requantization M {rows} K {k} N {n} {hidden}");
+                    results.AddRange(CheckGeluRequantize(rows, k, n, hidden, smoothed, device));
+                    pause.Checkpoint();
+                }
             foreach (var c in Cases())
             {
                 if (c.Format == QuantFormat.Fp8E4M3PerChannel && !TurboNative.HasFp8Kernels) continue;
@@ -184,6 +197,69 @@ public static class Int8Parity
         return results;
     }
 
+    /// <summary>
+    /// Int8Kernels.GeluRequantize against the reference chain (ReferenceGemm in the hidden dtype, GELU on the CPU, the
+    /// second layer's input quantization), and Int8FeedForward against the unfused CUDA layers. GELU's tanh differs
+    /// between libraries in the last bit, so codes may differ by one and scales by a step of the hidden dtype.
+    /// </summary>
+    static List<Agreement> CheckGeluRequantize(long rows, long k, long n, ScalarType hidden, bool smoothed, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var results = new List<Agreement>();
+        string shape = $"M {rows} K {k} N {n}", detail = $"{hidden}{(smoothed ? ", smoothed" : "")}";
+        var x = RandomInput(rows, k, ScalarType.Float32, device).cpu();
+        var bias = (randn(n) * 0.5).to(hidden);
+        using var first = WeightQuantizer.Quantize(randn(n, k) * 0.05, QuantFormat.Int8PerChannel);
+        var secondSmooth = smoothed ? RandomSmoothing(n, device).cpu() : null;
+        using var second = QuantizedWeight.Create(QuantFormat.Int8PerChannel, zeros(1, n, ScalarType.Int8), ones(1), secondSmooth, "parity weight");
+        using var input = QuantizedLinear.QuantizeInput(x, first);
+        var acc = input.Values.to(ScalarType.Float64).matmul(first.Values.to(ScalarType.Float64).t()).to(ScalarType.Int32);
+        var activated = WanMlp.GeluTanh(ReferenceGemm.Compute(input, first, bias, hidden));
+        using var expected = QuantizedLinear.QuantizeInput(activated, second);
+        Guarded(results, "gelu requantization", shape, detail, () =>
+        {
+            var (values, scale) = Int8Kernels.GeluRequantize(acc.to(device), input.Scale.to(device), first.Scale.to(device),
+                bias.to(ScalarType.Float32).to(device), hidden, secondSmooth?.to(device));
+            double scaleTolerance = hidden == ScalarType.Float32 ? 1e-6 : 8e-3;
+            return [WithinOneCode("gelu requantization: codes", shape, detail, expected.Values, values),
+                Close("gelu requantization: scales", shape, detail, expected.Scale, scale, scaleTolerance)];
+        });
+        if (n % Int8Kernels.CublasLtMultiple == 0 && k % Int8Kernels.CublasLtMultiple == 0 && hidden == ScalarType.BFloat16)
+            Guarded(results, "Int8FeedForward", shape, detail, () => [CheckFeedForward(rows, k, n, smoothed, device, shape, detail)]);
+        return results;
+    }
+
+    /// <summary>A bf16 feed-forward block with cuBLASLt INT8 layers: fused (Int8FeedForward) against first → GELU → second.</summary>
+    static Agreement CheckFeedForward(long rows, long dim, long hidden, bool smoothed, Device device, string shape, string detail)
+    {
+        using var scope = NewDisposeScope();
+        using var mlp = new WanMlp((int)dim, (int)hidden, (int)dim, WanMlp.GeluTanh, ScalarType.BFloat16, device);
+        foreach (var (name, inFeatures, outFeatures) in new[] { ("0", dim, hidden), ("2", hidden, dim) })
+        {
+            var layer = (WanLinear)mlp.named_children().Single(c => c.name == name).module;
+            using (no_grad()) layer.Bias.copy_(randn(outFeatures, device: device) * 0.1);
+            var smooth = smoothed ? RandomSmoothing(inFeatures, device) : null;
+            layer.UseKernel(new CudaInt8LinearKernel(
+                WeightQuantizer.Quantize(randn(outFeatures, inFeatures, device: device) * 0.05, QuantFormat.Int8PerChannel, smooth, "parity weight"),
+                Int8Gemm.CublasLt));
+        }
+        using var noGrad = no_grad();
+        var x = RandomInput(rows, dim, ScalarType.BFloat16, device).unsqueeze(0);
+        var first = (WanLinear)mlp.named_children().Single(c => c.name == "0").module;
+        var second = (WanLinear)mlp.named_children().Single(c => c.name == "2").module;
+        var fused = Int8FeedForward.TryForward(first, second, x) ?? throw new InvalidOperationException("the fused path did not apply");
+        var unfused = second.call(WanMlp.GeluTanh(first.call(x)));
+        return Close("Int8FeedForward vs unfused layers", shape, detail, unfused, fused);
+    }
+
+    /// <summary>Integer codes that may differ by one (a last-bit difference before rounding) in at most 0.1% of elements.</summary>
+    static Agreement WithinOneCode(string check, string shape, string detail, Tensor reference, Tensor actual)
+    {
+        var exact = Exactly(check, shape, detail, reference, actual);
+        bool ok = exact.MaxAbsDiff <= 1 && exact.Mismatched <= exact.Elements / 1000;
+        return exact with { Tolerance = 1, Ok = ok };
+    }
+
     /// <summary>The FP8 GEMM from the reference's codes, and the layer as the model calls it (CudaFp8LinearKernel).</summary>
     static void CheckFp8Product(List<Agreement> results, Case c, QuantizedActivation quantized, QuantizedWeight weight, Tensor x,
         Tensor bias, Tensor expected)
@@ -231,9 +307,9 @@ public static class Int8Parity
     }
 
     /// <summary>Within float32 rounding of the output dtype, measured against the largest reference magnitude.</summary>
-    static Agreement Close(string check, string shape, string detail, Tensor reference, Tensor actual)
+    static Agreement Close(string check, string shape, string detail, Tensor reference, Tensor actual, double? relTolerance = null)
     {
-        double tolerance = reference.dtype switch
+        double tolerance = relTolerance ?? reference.dtype switch
         {
             ScalarType.BFloat16 => 8e-3, // two bf16 steps (2⁻⁸ relative): a last-bit float32 difference can round either way
             ScalarType.Float16 => 1e-3,

@@ -1,3 +1,4 @@
+using Turbo.Runtime.Models;
 using Turbo.Runtime.Native;
 using Turbo.Runtime.Quant;
 using static TorchSharp.torch;
@@ -31,7 +32,7 @@ public static class Int8Timing
     public sealed record Row(string Model, string Layer, long M, long K, long N,
         double Bf16Ms, double QuantizeMs, double MmaFusedMs, double MmaInt32Ms, double CublasLtInt32Ms, double DequantizeMs,
         double MmaBlockFusedMs, double LayerMmaMs, double LayerCublasLtMs, double LayerMmaBlockMs,
-        double Fp8QuantizeMs, double Fp8GemmMs, double LayerFp8Ms)
+        double Fp8QuantizeMs, double Fp8GemmMs, double LayerFp8Ms, double FfnMiddleMs, double FfnMiddleFusedMs)
     {
         public double Flop => 2.0 * M * K * N;
         public double Bf16Tflops => Tflops(Bf16Ms);
@@ -125,8 +126,29 @@ public static class Int8Timing
             layerFp8 = Time(() => kernel.Forward(x, bias).Dispose());
         }
 
+        // The middle of a feed-forward block after its first layer (ffn.0): epilogue, GELU and the second layer's input
+        // quantization as three passes, and fused into one (Int8FeedForward).
+        double ffnMiddle = double.NaN, ffnMiddleFused = double.NaN;
+        if (layer.Name == "ffn.0" && TurboNative.HasGeluRequantize)
+        {
+            ffnMiddle = Time(() =>
+            {
+                using var h = Int8Kernels.Dequantize(acc, sx, channel.Scale, bias32, ScalarType.BFloat16);
+                using var g = WanMlp.GeluTanh(h);
+                var (v, sc) = Int8Kernels.QuantizeRows(g, null);
+                v.Dispose();
+                sc.Dispose();
+            });
+            ffnMiddleFused = Time(() =>
+            {
+                var (v, sc) = Int8Kernels.GeluRequantize(acc, sx, channel.Scale, bias32, ScalarType.BFloat16, null);
+                v.Dispose();
+                sc.Dispose();
+            });
+        }
+
         return new Row(layer.Model, layer.Name, m, layer.K, layer.N, bf16, quantize, mmaFused, mmaInt32, cublasLtInt32, dequantize,
             mmaBlock, LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.Mma), LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.CublasLt),
-            LayerMs(QuantFormat.Int8Block128, Int8Gemm.Mma), fp8Quantize, fp8Gemm, layerFp8);
+            LayerMs(QuantFormat.Int8Block128, Int8Gemm.Mma), fp8Quantize, fp8Gemm, layerFp8, ffnMiddle, ffnMiddleFused);
     }
 }

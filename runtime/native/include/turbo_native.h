@@ -61,6 +61,14 @@ int turbo_int8_matmul_i32(const int8_t* x, const int8_t* w, int32_t* acc, int64_
 int turbo_int8_dequantize(const int32_t* acc, const float* x_scale, const float* w_scale, const float* bias,
                           void* y, int y_dtype, int64_t rows, int n, void* stream);
 
+/* The middle of a W8A8 feed-forward block in one pass: h = hidden_dtype(fp32(acc) * x_scale[m] * w_scale[j] (+ bias[j]))
+ * (the first Linear's epilogue), g = hidden_dtype(gelu_tanh(h)) (PyTorch's formula in fp32), then per-token INT8
+ * quantization of g for the second Linear as turbo_int8_quantize_rows (divided by smooth [n] first unless NULL).
+ * acc: [rows, n] int32; x_scale [rows], w_scale [n], bias [n] or NULL, all fp32; q: [rows, n] int8; scale: [rows]. */
+int turbo_int8_gelu_requantize(const int32_t* acc, const float* x_scale, const float* w_scale, const float* bias,
+                               int hidden_dtype, const float* smooth, int8_t* q, float* scale, int64_t rows, int n,
+                               void* stream);
+
 enum turbo_int8_scale { TURBO_INT8_SCALE_CHANNEL = 0, TURBO_INT8_SCALE_BLOCK128 = 1 };
 
 /* The whole quantized product in one kernel (INT8 mma.sync, epilogue fused; operands as TURBO_INT8_MMA above).

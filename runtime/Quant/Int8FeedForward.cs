@@ -1,0 +1,39 @@
+using TorchSharp;
+using Turbo.Runtime.Models;
+using Turbo.Runtime.Native;
+using static TorchSharp.torch;
+
+namespace Turbo.Runtime.Quant;
+
+/// <summary>
+/// A W8A8 feed-forward block (Linear → GELU → Linear) on the GPU with its middle fused: the first Linear's INT32
+/// product goes through its epilogue, GELU and the second Linear's per-token quantization in one kernel
+/// (<see cref="Int8Kernels.GeluRequantize"/>), so the hidden activations — the widest tensor of a Wan block — are never
+/// written in the model dtype, read for GELU, written again and read for quantization. Used where both layers run
+/// cuBLASLt INT8 kernels; anything else (calibration observers, autograd, other kernels) takes the unfused path.
+/// </summary>
+public static class Int8FeedForward
+{
+    /// <summary>first → GELU (tanh form) → second on x [..., K] fused, or null where the fused path does not apply.</summary>
+    public static Tensor? TryForward(WanLinear first, WanLinear second, Tensor x)
+    {
+        if (first.Kernel is not CudaInt8LinearKernel a || second.Kernel is not CudaInt8LinearKernel b) return null;
+        if (a.Gemm != Int8Gemm.CublasLt || b.Gemm != Int8Gemm.CublasLt || !TurboNative.HasGeluRequantize) return null;
+        if (first.InputObserver is not null || second.InputObserver is not null) return null;
+        if (is_grad_enabled() && x.requires_grad) return null;
+        if (x.device_type != DeviceType.CUDA || x.dim() < 1 || x.shape[^1] != a.InFeatures || !x.is_floating_point()) return null;
+        var hiddenDtype = first.Bias.dtype;
+        if (hiddenDtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16)) return null;
+
+        using var scope = NewDisposeScope();
+        using var profiled = CudaProfiler.Scope("linear");
+        var (values, scale) = a.QuantizeInput(x.reshape(-1, a.InFeatures));
+        var accumulators = a.Accumulate(values);
+        Tensor hidden, hiddenScale;
+        using (CudaProfiler.Scope("linear/epilogue + gelu + quantize"))
+            (hidden, hiddenScale) = Int8Kernels.GeluRequantize(accumulators, scale, a.Weight.Scale, first.Bias.to(ScalarType.Float32),
+                hiddenDtype, b.Weight.Smooth);
+        var y = b.ProductOfQuantized(hidden, hiddenScale, second.Bias);
+        return y.reshape([.. x.shape[..^1], b.OutFeatures]).MoveToOuterDisposeScope();
+    }
+}
