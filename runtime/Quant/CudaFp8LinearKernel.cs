@@ -41,12 +41,7 @@ public sealed class CudaFp8LinearKernel : ILinearKernel
 
     public Tensor Forward(Tensor input, Tensor bias)
     {
-        if (input.dim() < 1 || input.shape[^1] != InFeatures || !input.is_floating_point())
-            throw new TurboException($"quantized linear: expected a floating-point input [..., {InFeatures}], found {input.dtype} {QuantizedWeight.Shape(input.shape)}");
-        if (input.device_type != DeviceType.CUDA)
-            throw new TurboException($"quantized linear: input on {input.device} but the weight on {Weight.Device}");
-        if (!bias.shape.SequenceEqual([OutFeatures]))
-            throw new TurboException($"quantized linear: bias {QuantizedWeight.Shape(bias.shape)} does not match the weight's {OutFeatures} output features");
+        Weight.CheckCall(input, bias);
         using var rows = input.reshape(-1, InFeatures);
         bool reference = (is_grad_enabled() && input.requires_grad) || bias.dtype is not (ScalarType.BFloat16 or ScalarType.Float16);
         using var output = reference ? QuantizedLinear.Product(rows, Weight, bias, bias.dtype) : Product(rows, bias);

@@ -16,8 +16,7 @@ public sealed class QuantizedLinear(QuantizedWeight weight) : ILinearKernel
 
     public Tensor Forward(Tensor input, Tensor bias)
     {
-        if (input.dim() < 1 || input.shape[^1] != InFeatures || !input.is_floating_point())
-            throw new TurboException($"quantized linear: expected a floating-point input [..., {InFeatures}], found {input.dtype} {QuantizedWeight.Shape(input.shape)}");
+        Weight.CheckCall(input, bias);
         using var rows = input.reshape(-1, InFeatures);
         using var output = Product(rows, Weight, bias, bias.dtype);
         return output.reshape([.. input.shape[..^1], OutFeatures]);

@@ -28,6 +28,20 @@ public sealed class QuantizedWeight : IDisposable
     public long InFeatures => Values.shape[1];
     public Device Device => Values.device;
 
+    /// <summary>
+    /// Checks a layer call against this weight: a floating-point input [..., InFeatures] on the weight's device type and
+    /// a bias [OutFeatures]; a mismatch is a <see cref="TurboException"/> naming what was expected.
+    /// </summary>
+    public void CheckCall(Tensor input, Tensor bias)
+    {
+        if (input.dim() < 1 || input.shape[^1] != InFeatures || !input.is_floating_point())
+            throw new TurboException($"quantized linear: expected a floating-point input [..., {InFeatures}], found {input.dtype} {Shape(input.shape)}");
+        if (input.device_type != Device.type)
+            throw new TurboException($"quantized linear: input on {input.device} but the weight on {Device}");
+        if (!bias.shape.SequenceEqual([OutFeatures]))
+            throw new TurboException($"quantized linear: bias {Shape(bias.shape)} does not match the weight's {OutFeatures} output features");
+    }
+
     /// <summary>Bytes the three tensors take (1 per weight value, 4 per scale and smoothing factor).</summary>
     public long ByteCount => Values.numel() + 4 * Scale.numel() + 4 * (Smooth?.numel() ?? 0);
 
