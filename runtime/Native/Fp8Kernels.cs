@@ -30,13 +30,7 @@ public static class Fp8Kernels
     public static (Tensor Codes, Tensor Scale) QuantizeRows(Tensor x, Tensor? smooth)
     {
         const string op = "fp8 quantization";
-        if (x.dim() != 2 || !Int8Kernels.IsKernelFloat(x.dtype))
-            throw Int8Kernels.Bad(op, "x", "a 2-D Float32, BFloat16 or Float16 tensor [rows, cols]", x);
-        long rows = x.shape[0], cols = x.shape[1];
-        if (rows < 1 || cols < 1 || cols > QuantFormats.MaxInFeatures)
-            throw Int8Kernels.Bad(op, "x", $"[rows ≥ 1, 1..{QuantFormats.MaxInFeatures} cols]", x);
-        if (smooth is not null && (smooth.dtype != ScalarType.Float32 || !smooth.shape.SequenceEqual([cols])))
-            throw Int8Kernels.Bad(op, "smooth", $"Float32 [{cols}]", smooth);
+        var (rows, cols) = Int8Kernels.CheckQuantizerInput(op, x, smooth);
         RequireFp8(op, ("x", x), ("smooth", smooth));
 
         using var xc = Int8Kernels.Operand(x);

@@ -50,13 +50,7 @@ public static class Int8Kernels
     public static (Tensor Values, Tensor Scale) QuantizeRows(Tensor x, Tensor? smooth)
     {
         const string op = "int8 quantization";
-        if (x.dim() != 2 || !IsKernelFloat(x.dtype))
-            throw Bad(op, "x", "a 2-D Float32, BFloat16 or Float16 tensor [rows, cols]", x);
-        long rows = x.shape[0], cols = x.shape[1];
-        if (rows < 1 || cols < 1 || cols > QuantFormats.MaxInFeatures)
-            throw Bad(op, "x", $"[rows ≥ 1, 1..{QuantFormats.MaxInFeatures} cols]", x);
-        if (smooth is not null && (smooth.dtype != ScalarType.Float32 || !smooth.shape.SequenceEqual([cols])))
-            throw Bad(op, "smooth", $"Float32 [{cols}]", smooth);
+        var (rows, cols) = CheckQuantizerInput(op, x, smooth);
         RequireCuda(op, ("x", x), ("smooth", smooth));
 
         using var xc = Operand(x);
@@ -176,6 +170,19 @@ public static class Int8Kernels
     }
 
     internal static bool IsKernelFloat(ScalarType t) => t is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;
+
+    /// <summary>A per-token quantizer's input: x [rows ≥ 1, 1..2¹⁷ cols] of a kernel float dtype, smooth Float32 [cols] or null.</summary>
+    internal static (long Rows, long Cols) CheckQuantizerInput(string op, Tensor x, Tensor? smooth)
+    {
+        if (x.dim() != 2 || !IsKernelFloat(x.dtype))
+            throw Bad(op, "x", "a 2-D Float32, BFloat16 or Float16 tensor [rows, cols]", x);
+        long rows = x.shape[0], cols = x.shape[1];
+        if (rows < 1 || cols < 1 || cols > QuantFormats.MaxInFeatures)
+            throw Bad(op, "x", $"[rows ≥ 1, 1..{QuantFormats.MaxInFeatures} cols]", x);
+        if (smooth is not null && (smooth.dtype != ScalarType.Float32 || !smooth.shape.SequenceEqual([cols])))
+            throw Bad(op, "smooth", $"Float32 [{cols}]", smooth);
+        return (rows, cols);
+    }
 
     internal static TurboException Bad(string op, string tensor, string expected, Tensor found) =>
         new($"{op}: {tensor} must be {expected}, found {found.dtype} {QuantizedWeight.Shape(found.shape)}");

@@ -11,8 +11,11 @@ public static partial class TurboNative
     /// <summary>True when the library is loaded and new enough to have the W8A8 kernels (an older build would fail on the first call).</summary>
     public static bool HasInt8Kernels => IsAvailable && turbo_version() >= Int8AbiVersion;
 
-    /// <summary>True when the library has turbo_int8_gelu_requantize (ABI 5): a W8A8 feed-forward block's middle in one pass.</summary>
-    public static bool HasGeluRequantize => IsAvailable && turbo_version() >= 5;
+    /// <summary>The ABI version from which the library has turbo_int8_gelu_requantize.</summary>
+    const int GeluRequantizeAbiVersion = 5;
+
+    /// <summary>True when the library has turbo_int8_gelu_requantize: a W8A8 feed-forward block's middle in one pass.</summary>
+    public static bool HasGeluRequantize => IsAvailable && turbo_version() >= GeluRequantizeAbiVersion;
 
     /// <summary>The ABI version from which the library has the FP8 linear entries.</summary>
     const int Fp8AbiVersion = 4;

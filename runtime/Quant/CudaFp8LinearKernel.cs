@@ -53,7 +53,7 @@ public sealed class CudaFp8LinearKernel : ILinearKernel
     {
         using var scope = NewDisposeScope();
         // The quantizer reads float32, bfloat16 and float16 as they are; other dtypes go to float32 first, as the reference does.
-        var x = rows.dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 ? rows : rows.to(ScalarType.Float32);
+        var x = Int8Kernels.IsKernelFloat(rows.dtype) ? rows : rows.to(ScalarType.Float32);
         Tensor codes, scale, y;
         using (CudaProfiler.Scope("linear/quantize")) (codes, scale) = Fp8Kernels.QuantizeRows(x, Weight.Smooth);
         using (CudaProfiler.Scope("linear/fp8 gemm + epilogue")) y = Fp8Kernels.Linear(codes, scale, Weight.Values, Weight.Scale, bias, bias.dtype);

@@ -69,7 +69,7 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
     public (Tensor Values, Tensor Scale) QuantizeInput(Tensor rows)
     {
         // The kernels read float32, bfloat16 and float16 as they are; other dtypes go to float32 first, as the reference does.
-        using var x = rows.dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 ? rows.alias() : rows.to(ScalarType.Float32);
+        using var x = Int8Kernels.IsKernelFloat(rows.dtype) ? rows.alias() : rows.to(ScalarType.Float32);
         using (CudaProfiler.Scope("linear/quantize")) return Int8Kernels.QuantizeRows(x, Weight.Smooth);
     }
 
@@ -84,7 +84,7 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
     public Tensor ProductOfQuantized(Tensor values, Tensor scale, Tensor bias)
     {
         using var scope = NewDisposeScope();
-        var outDtype = bias.dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 ? bias.dtype : ScalarType.Float32;
+        var outDtype = Int8Kernels.IsKernelFloat(bias.dtype) ? bias.dtype : ScalarType.Float32;
         var bias32 = bias.to(ScalarType.Float32);
         Tensor y;
         if (Gemm == Int8Gemm.Mma)

@@ -23,7 +23,7 @@ public static class Int8FeedForward
         if (is_grad_enabled() && x.requires_grad) return null;
         if (x.device_type != DeviceType.CUDA || x.dim() < 1 || x.shape[^1] != a.InFeatures || !x.is_floating_point()) return null;
         var hiddenDtype = first.Bias.dtype;
-        if (hiddenDtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16)) return null;
+        if (!Int8Kernels.IsKernelFloat(hiddenDtype)) return null;
 
         using var scope = NewDisposeScope();
         using var profiled = CudaProfiler.Scope("linear");

@@ -233,20 +233,20 @@ public static class Int8Parity
     static Agreement CheckFeedForward(long rows, long dim, long hidden, bool smoothed, Device device, string shape, string detail)
     {
         using var scope = NewDisposeScope();
-        using var mlp = new WanMlp((int)dim, (int)hidden, (int)dim, WanMlp.GeluTanh, ScalarType.BFloat16, device);
-        foreach (var (name, inFeatures, outFeatures) in new[] { ("0", dim, hidden), ("2", hidden, dim) })
+        WanLinear Layer(long inFeatures, long outFeatures)
         {
-            var layer = (WanLinear)mlp.named_children().Single(c => c.name == name).module;
+            var layer = new WanLinear(inFeatures, outFeatures, ScalarType.BFloat16, device);
             using (no_grad()) layer.Bias.copy_(randn(outFeatures, device: device) * 0.1);
             var smooth = smoothed ? RandomSmoothing(inFeatures, device) : null;
             layer.UseKernel(new CudaInt8LinearKernel(
                 WeightQuantizer.Quantize(randn(outFeatures, inFeatures, device: device) * 0.05, QuantFormat.Int8PerChannel, smooth, "parity weight"),
                 Int8Gemm.CublasLt));
+            return layer;
         }
+        using var first = Layer(dim, hidden);
+        using var second = Layer(hidden, dim);
         using var noGrad = no_grad();
         var x = RandomInput(rows, dim, ScalarType.BFloat16, device).unsqueeze(0);
-        var first = (WanLinear)mlp.named_children().Single(c => c.name == "0").module;
-        var second = (WanLinear)mlp.named_children().Single(c => c.name == "2").module;
         var fused = Int8FeedForward.TryForward(first, second, x) ?? throw new InvalidOperationException("the fused path did not apply");
         var unfused = second.call(WanMlp.GeluTanh(first.call(x)));
         return Close("Int8FeedForward vs unfused layers", shape, detail, unfused, fused);
