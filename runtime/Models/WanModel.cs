@@ -232,6 +232,9 @@ public sealed class WanAttentionBlock : nn.Module
     readonly double eps;
     readonly ScalarType computeDtype;
 
+    // Parts of the step outside linears and attention, timed by the per-step breakdown.
+    internal const string NormPart = "rest/norm + modulation", ResidualPart = "rest/residual";
+
     public WanAttentionBlock(WanConfig config, ScalarType computeDtype, Device device) : base(nameof(WanAttentionBlock))
     {
         var precise = WanModel.Precise(computeDtype);
@@ -257,12 +260,15 @@ public sealed class WanAttentionBlock : nn.Module
         // shift/scale/gate for self-attention, then shift/scale/gate for the FFN; each [B, D]
         var m = (modulation + e0).unbind(1);
         var attended = selfAttention.Forward(
-            FusedOps.LayerNormModulate(x, null, null, m[0], m[1], eps, computeDtype), keyValueSource: null, rope: (cos, sin));
-        x = FusedOps.GateResidual(x, attended, m[2]);
-        var crossInput = norm3 is null ? x : FusedOps.LayerNormModulate(x, norm3.Weight, norm3.Bias, null, null, eps, computeDtype);
-        x = x + crossAttention.Forward(crossInput, context, rope: null);
-        var fed = ffn.call(FusedOps.LayerNormModulate(x, null, null, m[3], m[4], eps, computeDtype));
-        x = FusedOps.GateResidual(x, fed, m[5]);
+            CudaProfiler.Timed(NormPart, () => FusedOps.LayerNormModulate(x, null, null, m[0], m[1], eps, computeDtype)),
+            keyValueSource: null, rope: (cos, sin));
+        x = CudaProfiler.Timed(ResidualPart, () => FusedOps.GateResidual(x, attended, m[2]));
+        var crossInput = norm3 is null ? x
+            : CudaProfiler.Timed(NormPart, () => FusedOps.LayerNormModulate(x, norm3.Weight, norm3.Bias, null, null, eps, computeDtype));
+        var crossAttended = crossAttention.Forward(crossInput, context, rope: null);
+        x = CudaProfiler.Timed(ResidualPart, () => x + crossAttended);
+        var fed = ffn.call(CudaProfiler.Timed(NormPart, () => FusedOps.LayerNormModulate(x, null, null, m[3], m[4], eps, computeDtype)));
+        x = CudaProfiler.Timed(ResidualPart, () => FusedOps.GateResidual(x, fed, m[5]));
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -297,6 +303,8 @@ public sealed class WanAttention : nn.Module
         }
         return result;
     }
+
+    const string QkNormPart = "rest/q, k norm (+ RoPE)", LayoutPart = "rest/heads → tokens";
 
     readonly WanLinear q, k, v, o;
     readonly RmsNorm? normQ, normK;
@@ -345,14 +353,16 @@ public sealed class WanAttention : nn.Module
         using var scope = NewDisposeScope();
         var kvSource = keyValueSource ?? input;
         long batch = input.shape[0], length = input.shape[1], kvLength = kvSource.shape[1];
-        var query = Heads(NormAndRotate(q.call(input), normQ, rope), batch, length);
-        var key = Heads(NormAndRotate(k.call(kvSource), normK, rope), batch, kvLength);
+        var projectedQ = q.call(input);
+        var query = Heads(CudaProfiler.Timed(QkNormPart, () => NormAndRotate(projectedQ, normQ, rope)), batch, length);
+        var projectedK = k.call(kvSource);
+        var key = Heads(CudaProfiler.Timed(QkNormPart, () => NormAndRotate(projectedK, normK, rope)), batch, kvLength);
         var value = Heads(v.call(kvSource), batch, kvLength);
         AttentionInputsObserver?.Invoke(query, key, value);
         Tensor attended;
         using (CudaProfiler.Scope(rope is null ? "cross-attention" : "self-attention"))
             attended = attention.Attend(query, key, value);
-        var merged = attended.transpose(1, 2).reshape(batch, length, -1);
+        var merged = CudaProfiler.Timed(LayoutPart, () => attended.transpose(1, 2).reshape(batch, length, -1));
         return o.call(merged).MoveToOuterDisposeScope();
     }
 

@@ -27,6 +27,12 @@ public sealed class CudaProfiler : IDisposable
     /// </summary>
     public static Region Scope(string category) => _active?.Measure(category) ?? default;
 
+    /// <summary>Runs <paramref name="work"/> inside <see cref="Scope"/>(<paramref name="category"/>): one expression, timed.</summary>
+    public static T Timed<T>(string category, Func<T> work)
+    {
+        using (Scope(category)) return work();
+    }
+
     /// <summary>Marks the start of a region; dispose the result at its end.</summary>
     public Region Measure(string category)
     {
