@@ -54,7 +54,7 @@ __global__ void gelu_requantize_kernel(const int32_t* __restrict__ acc, const fl
                                        const float* __restrict__ smooth, int8_t* __restrict__ q, float* __restrict__ scale,
                                        int n) {
   __shared__ float scratch[32];
-  extern __shared__ float cached[];
+  extern __shared__ __align__(16) float cached[];  // float4 accesses
   const int64_t row = blockIdx.x;
   const int32_t* a = acc + row * n;
   const float sx = x_scale[row];
