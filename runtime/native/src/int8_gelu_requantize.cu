@@ -8,12 +8,16 @@
 //   v = g / smooth; scale = absmax(v) / 127 (1 for a zero row); q = clamp(round_half_even(v / scale), ±127)
 // Everything but tanh is the reference's arithmetic step for step; tanhf may differ from the CPU's tanh in the last
 // bit, which can move a g by one step of the model dtype and a code by one (`turbo check-int8` measures this).
-// One block per row, two passes over the row's accumulators (absmax, then quantize; the second from L2).
+// One block per row, two passes: the first computes each v (rescale, GELU, smoothing division — the expensive part)
+// and the absmax, the second quantizes. Where the row of v fits in shared memory (n ≤ kMaxCachedColumns) the second
+// pass reads it from there; otherwise it recomputes v from the accumulators (read again, from L2).
 #include <cstdint>
 #include "int8_common.cuh"
 
 namespace {
 constexpr int kThreads = 256;
+// Largest row kept in shared memory between the passes: 160 KB of float32, within Hopper's and Ampere's opt-in limits.
+constexpr int kMaxCachedColumns = 40 * 1024;
 
 __device__ __forceinline__ float to_dtype(float v, int dtype) {
   switch (dtype) {
@@ -43,12 +47,14 @@ __device__ __forceinline__ int8_t quantize_one(float v, float scale) {
 }
 
 // kVector: n % 4 == 0 and acc 16-byte, q 4-byte aligned (so every row is), four columns per thread and step.
-template <bool kVector>
+// kCached: the row's v kept in dynamic shared memory (n floats) between the passes.
+template <bool kVector, bool kCached>
 __global__ void gelu_requantize_kernel(const int32_t* __restrict__ acc, const float* __restrict__ x_scale,
                                        const float* __restrict__ w_scale, const float* __restrict__ bias, int dtype,
                                        const float* __restrict__ smooth, int8_t* __restrict__ q, float* __restrict__ scale,
                                        int n) {
   __shared__ float scratch[32];
+  extern __shared__ __align__(16) float cached[];  // float4 accesses
   const int64_t row = blockIdx.x;
   const int32_t* a = acc + row * n;
   const float sx = x_scale[row];
@@ -57,33 +63,61 @@ __global__ void gelu_requantize_kernel(const int32_t* __restrict__ acc, const fl
   float amax = 0.f;
   for (int c = threadIdx.x * kStep; c < n; c += kThreads * kStep) {
     if (kVector) {
-      const int4 v = *reinterpret_cast<const int4*>(a + c);
-      const int accs[4] = {v.x, v.y, v.z, v.w};
+      const int4 i = *reinterpret_cast<const int4*>(a + c);
+      const int accs[4] = {i.x, i.y, i.z, i.w};
+      float v[4];
 #pragma unroll
-      for (int j = 0; j < 4; ++j) amax = fmaxf(amax, fabsf(hidden_value(accs[j], sx, w_scale, bias, smooth, dtype, c + j)));
+      for (int j = 0; j < 4; ++j) {
+        v[j] = hidden_value(accs[j], sx, w_scale, bias, smooth, dtype, c + j);
+        amax = fmaxf(amax, fabsf(v[j]));
+      }
+      if (kCached) *reinterpret_cast<float4*>(cached + c) = make_float4(v[0], v[1], v[2], v[3]);
     } else {
-      amax = fmaxf(amax, fabsf(hidden_value(a[c], sx, w_scale, bias, smooth, dtype, c)));
+      const float v = hidden_value(a[c], sx, w_scale, bias, smooth, dtype, c);
+      amax = fmaxf(amax, fabsf(v));
+      if (kCached) cached[c] = v;
     }
   }
-  amax = block_max(amax, scratch);
+  amax = block_max(amax, scratch);  // its barriers also make `cached` visible to the whole block
   const float s = amax > 0.f ? __fdiv_rn(amax, 127.f) : 1.f;
 
   int8_t* out = q + row * n;
   for (int c = threadIdx.x * kStep; c < n; c += kThreads * kStep) {
     if (kVector) {
-      const int4 v = *reinterpret_cast<const int4*>(a + c);
-      const int accs[4] = {v.x, v.y, v.z, v.w};
+      float v[4];
+      if (kCached) {
+        const float4 f = *reinterpret_cast<const float4*>(cached + c);
+        v[0] = f.x; v[1] = f.y; v[2] = f.z; v[3] = f.w;
+      } else {
+        const int4 i = *reinterpret_cast<const int4*>(a + c);
+        const int accs[4] = {i.x, i.y, i.z, i.w};
+#pragma unroll
+        for (int j = 0; j < 4; ++j) v[j] = hidden_value(accs[j], sx, w_scale, bias, smooth, dtype, c + j);
+      }
       char4 packed;
-      packed.x = quantize_one(hidden_value(accs[0], sx, w_scale, bias, smooth, dtype, c), s);
-      packed.y = quantize_one(hidden_value(accs[1], sx, w_scale, bias, smooth, dtype, c + 1), s);
-      packed.z = quantize_one(hidden_value(accs[2], sx, w_scale, bias, smooth, dtype, c + 2), s);
-      packed.w = quantize_one(hidden_value(accs[3], sx, w_scale, bias, smooth, dtype, c + 3), s);
+      packed.x = quantize_one(v[0], s);
+      packed.y = quantize_one(v[1], s);
+      packed.z = quantize_one(v[2], s);
+      packed.w = quantize_one(v[3], s);
       *reinterpret_cast<char4*>(out + c) = packed;
     } else {
-      out[c] = quantize_one(hidden_value(a[c], sx, w_scale, bias, smooth, dtype, c), s);
+      out[c] = quantize_one(kCached ? cached[c] : hidden_value(a[c], sx, w_scale, bias, smooth, dtype, c), s);
     }
   }
   if (threadIdx.x == 0) scale[row] = s;
+}
+template <bool kVector, bool kCached>
+int launch(const char* fn, const int32_t* acc, const float* x_scale, const float* w_scale, const float* bias, int dtype,
+           const float* smooth, int8_t* q, float* scale, int64_t rows, int n, void* stream) {
+  const size_t cached_bytes = kCached ? sizeof(float) * static_cast<size_t>(n) : 0;
+  // Above 48 KB a kernel must opt in to dynamic shared memory (per device; repeating it is harmless).
+  if (cached_bytes > 48 * 1024)
+    if (int rc = turbo_check(fn, cudaFuncSetAttribute(gelu_requantize_kernel<kVector, kCached>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                      static_cast<int>(cached_bytes))))
+      return rc;
+  gelu_requantize_kernel<kVector, kCached><<<static_cast<unsigned>(rows), kThreads, cached_bytes, static_cast<cudaStream_t>(stream)>>>(
+      acc, x_scale, w_scale, bias, dtype, smooth, q, scale, n);
+  return TURBO_LAUNCH_CHECK(fn);
 }
 }  // namespace
 
@@ -94,10 +128,10 @@ extern "C" int turbo_int8_gelu_requantize(const int32_t* acc, const float* x_sca
   if (!valid_dtype(hidden_dtype)) { turbo_set_error(fn, "unsupported hidden dtype"); return -1; }
   if (rows <= 0 || rows > 0x7fffffff || n <= 0 || n > kInt8MaxK) { turbo_set_error(fn, "rows in 1..2^31-1 and n in 1..131072"); return -1; }
   if (!acc || !x_scale || !w_scale || !q || !scale) { turbo_set_error(fn, "acc, x_scale, w_scale, q and scale are required"); return -1; }
-  const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (n % 4 == 0 && aligned_to(acc, 16) && aligned_to(q, 4))
-    gelu_requantize_kernel<true><<<static_cast<unsigned>(rows), kThreads, 0, s>>>(acc, x_scale, w_scale, bias, hidden_dtype, smooth, q, scale, n);
-  else
-    gelu_requantize_kernel<false><<<static_cast<unsigned>(rows), kThreads, 0, s>>>(acc, x_scale, w_scale, bias, hidden_dtype, smooth, q, scale, n);
-  return TURBO_LAUNCH_CHECK(fn);
+  const bool vector = n % 4 == 0 && aligned_to(acc, 16) && aligned_to(q, 4);
+  const bool cached = n <= kMaxCachedColumns;
+  if (vector && cached) return launch<true, true>(fn, acc, x_scale, w_scale, bias, hidden_dtype, smooth, q, scale, rows, n, stream);
+  if (vector) return launch<true, false>(fn, acc, x_scale, w_scale, bias, hidden_dtype, smooth, q, scale, rows, n, stream);
+  if (cached) return launch<false, true>(fn, acc, x_scale, w_scale, bias, hidden_dtype, smooth, q, scale, rows, n, stream);
+  return launch<false, false>(fn, acc, x_scale, w_scale, bias, hidden_dtype, smooth, q, scale, rows, n, stream);
 }
