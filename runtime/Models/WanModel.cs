@@ -366,15 +366,13 @@ public sealed class WanAttention : nn.Module
         return o.call(merged).MoveToOuterDisposeScope();
     }
 
-    /// <summary>q or k projection → RMSNorm across heads (→ RoPE) in the compute dtype, [B, L, D].</summary>
+    /// <summary>q or k projection → RMSNorm across heads (→ RoPE), [B, L, D] in the projection's dtype.</summary>
     Tensor NormAndRotate(Tensor projected, RmsNorm? norm, (Tensor Cos, Tensor Sin)? rope)
     {
         if (norm is null)
             return rope is null ? projected
                 : throw new TurboException("Wan attention: RoPE without the q/k RMSNorm is not supported");
-        if (rope is { } table) return FusedOps.RmsNormRope(projected, norm.Weight, table.Cos, table.Sin, headDim, eps);
-        using var normed = norm.call(projected);
-        return normed.to(computeDtype);
+        return FusedOps.RmsNormRope(projected, norm.Weight, rope?.Cos, rope?.Sin, headDim, eps);
     }
 
     /// <summary>[B, L, D] → [B, heads, L, headDim] in the compute dtype, the layout attention backends take.</summary>

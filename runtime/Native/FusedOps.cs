@@ -59,18 +59,22 @@ public static class FusedOps
 
     /// <summary>
     /// RoPE(RMSNorm(x)·weight): RMS over all D channels (across heads), then each head's interleaved channel pairs
-    /// (2j, 2j+1) rotated by angle θ[token, j] given as cos/sin tables [L, headDim/2]. x: [B, L, D]; output x's dtype.
+    /// (2j, 2j+1) rotated by angle θ[token, j] given as cos/sin tables [L, headDim/2]; without tables (both null) the
+    /// plain RMSNorm(x)·weight (cross-attention's q/k norm). x: [B, L, D]; output x's dtype.
     /// </summary>
-    public static Tensor RmsNormRope(Tensor x, Tensor weight, Tensor cos, Tensor sin, int headDim, double eps) =>
-        UseNative(x) ? RmsNormRopeNative(x, weight, cos, sin, headDim, eps)
-                     : RmsNormRopeReference(x, weight, cos, sin, headDim, eps);
+    public static Tensor RmsNormRope(Tensor x, Tensor weight, Tensor? cos, Tensor? sin, int headDim, double eps) =>
+        UseNative(x) && (cos is not null || TurboNative.HasPlainRmsNorm)
+            ? RmsNormRopeNative(x, weight, cos, sin, headDim, eps)
+            : RmsNormRopeReference(x, weight, cos, sin, headDim, eps);
 
-    public static Tensor RmsNormRopeReference(Tensor x, Tensor weight, Tensor cos, Tensor sin, int headDim, double eps)
+    public static Tensor RmsNormRopeReference(Tensor x, Tensor weight, Tensor? cos, Tensor? sin, int headDim, double eps)
     {
+        CheckTables(cos, sin);
         using var scope = NewDisposeScope();
         var (b, l, d) = (x.shape[0], x.shape[1], x.shape[2]);
         var xf = x.to(Widened(x.dtype));
         var n = xf * rsqrt(xf.pow(2).mean([-1], keepdim: true) + eps) * weight.to(xf.dtype);
+        if (cos is null || sin is null) return n.to(x.dtype).MoveToOuterDisposeScope();
         var pairs = n.view(b, l, d / headDim, headDim / 2, 2);
         var (re, im) = (pairs.select(-1, 0), pairs.select(-1, 1));
         var c = cos.view(1, l, 1, headDim / 2);
@@ -79,18 +83,24 @@ public static class FusedOps
         return rotated.view(b, l, d).to(x.dtype).MoveToOuterDisposeScope();
     }
 
-    public static Tensor RmsNormRopeNative(Tensor x, Tensor weight, Tensor cos, Tensor sin, int headDim, double eps)
+    public static Tensor RmsNormRopeNative(Tensor x, Tensor weight, Tensor? cos, Tensor? sin, int headDim, double eps)
     {
+        CheckTables(cos, sin);
         var (batch, tokens, dim) = (x.shape[0], x.shape[1], (int)x.shape[2]);
         using var xc = x.contiguous();
         using var w = weight.to(ScalarType.Float32).contiguous();
-        using var c = cos.to(ScalarType.Float32).contiguous();
-        using var s = sin.to(ScalarType.Float32).contiguous();
+        using var c = cos?.to(ScalarType.Float32).contiguous();
+        using var s = sin?.to(ScalarType.Float32).contiguous();
         var y = NewOutput(xc.shape, xc.dtype, xc.device);
-        TurboNative.Check(TurboNative.turbo_rmsnorm_rope(TurboNative.Ptr(xc), TurboNative.Ptr(w), TurboNative.Ptr(c),
-            TurboNative.Ptr(s), TurboNative.Ptr(y), TurboNative.DType(xc), batch * tokens, tokens, dim, headDim,
+        TurboNative.Check(TurboNative.turbo_rmsnorm_rope(TurboNative.Ptr(xc), TurboNative.Ptr(w), TurboNative.PtrOrNull(c),
+            TurboNative.PtrOrNull(s), TurboNative.Ptr(y), TurboNative.DType(xc), batch * tokens, tokens, dim, headDim,
             (float)eps, IntPtr.Zero));
         return y;
+    }
+
+    static void CheckTables(Tensor? cos, Tensor? sin)
+    {
+        if ((cos is null) != (sin is null)) throw new TurboException("RMSNorm + RoPE: give both the cos and the sin table, or neither");
     }
 
     /// <summary>x + y·gate (x: the fp32 residual stream [B, L, D]; y: [B, L, D]; gate: [B, D]), float32.</summary>

@@ -21,6 +21,12 @@ public static partial class TurboNative
     /// <summary>True when the library was found and loads.</summary>
     public static bool IsAvailable => LoadedFrom.Value is not null;
 
+    /// <summary>The ABI version from which turbo_rmsnorm_rope takes no RoPE tables (the plain RMSNorm).</summary>
+    const int PlainRmsNormAbiVersion = 6;
+
+    /// <summary>True when the library can run the plain RMSNorm (an older build would read absent tables).</summary>
+    public static bool HasPlainRmsNorm => IsAvailable && turbo_version() >= PlainRmsNormAbiVersion;
+
     /// <summary>Where the library was found, or why not: printed by commands so users know which path runs.</summary>
     public static string Describe() => LoadedFrom.Value is { } f
         ? $"native CUDA library {f} (ABI v{turbo_version()})"

@@ -143,6 +143,20 @@ public class WanModelInputTests
     }
 
     [Test]
+    public void RmsNormWithoutTablesIsTheNormModule()
+    {
+        // Cross-attention's q/k norm runs through the same fused op with no RoPE tables; it must equal the RmsNorm module.
+        using var x = randn(2, 5, 48);
+        using var norm = new RmsNorm(48, 1e-6, CPU);
+        using (no_grad()) norm.Weight.copy_(randn(48));
+        using var expected = norm.call(x);
+        using var fused = FusedOps.RmsNormRopeReference(x, norm.Weight, null, null, headDim: 6, eps: 1e-6);
+        Assert.That(fused.allclose(expected, rtol: 1e-6, atol: 1e-6), Is.True);
+        using var table = ones(5, 3);
+        Assert.Throws<TurboException>(() => FusedOps.RmsNormRopeReference(x, norm.Weight, table, null, headDim: 6, eps: 1e-6));
+    }
+
+    [Test]
     public void PadContextAppendsZeroRows()
     {
         using var context = ones(2, 3, 8);

@@ -35,7 +35,7 @@ static class CheckNativeCommand
         manual_seed(seed);
         FusedOps.PoisonOutputs = true;
         var agreements = new List<Agreement>();
-        foreach (var (b, l, d, hd) in new[] { (1, 1, 64, 32), (2, 33, 64, 32), (1, 777, 1536, 128), (2, 1001, 5120, 128), (1, 5, 8192, 128) })
+        foreach (var (b, l, d, hd) in new[] { (1, 1, 64, 32), (2, 33, 64, 32), (2, 9, 60, 6), (1, 777, 1536, 128), (2, 1001, 5120, 128), (1, 5, 8192, 128) })
             foreach (var dt in new[] { ScalarType.Float32, ScalarType.BFloat16 })
                 agreements.AddRange(CheckShape(b, l, d, hd, dt, device));
         FusedOps.PoisonOutputs = false;
@@ -81,6 +81,9 @@ static class CheckNativeCommand
         yield return Compare("rmsnorm+rope", shape, dt, tol,
             FusedOps.RmsNormRopeReference(x, w, cos, sin, hd, 1e-6),
             FusedOps.RmsNormRopeNative(x, w, cos, sin, hd, 1e-6));
+        yield return Compare("rmsnorm", shape, dt, tol,
+            FusedOps.RmsNormRopeReference(x, w, null, null, hd, 1e-6),
+            FusedOps.RmsNormRopeNative(x, w, null, null, hd, 1e-6));
         var residual = randn(b, l, d, device: dev);
         var gate = randn(b, d, device: dev);
         yield return Compare("gate+residual", shape, dt, 1e-5,
@@ -117,6 +120,9 @@ static class CheckNativeCommand
         yield return Time("rmsnorm+rope (bf16)", shape, n * 4,
             () => FusedOps.RmsNormRopeReference(xb, w, cos, sin, 128, 1e-6).Dispose(),
             () => FusedOps.RmsNormRopeNative(xb, w, cos, sin, 128, 1e-6).Dispose());
+        yield return Time("rmsnorm (bf16)", shape, n * 4,
+            () => FusedOps.RmsNormRopeReference(xb, w, null, null, 128, 1e-6).Dispose(),
+            () => FusedOps.RmsNormRopeNative(xb, w, null, null, 128, 1e-6).Dispose());
         yield return Time("gate+residual (bf16 y)", shape, n * 10,
             () => FusedOps.GateResidualReference(x, xb, shift).Dispose(),
             () => FusedOps.GateResidualNative(x, xb, shift).Dispose());

@@ -30,7 +30,7 @@ int turbo_layernorm_modulate(const void* x, int x_dtype, const float* weight, co
 
 /* y = RoPE(RMSNorm(x) * weight) for q or k: RMS over the whole row (all heads), then each head's interleaved
  * pairs (2j, 2j+1) rotated by cos/sin[token, j]. x, y: [rows, D] bf16/f32 (same dtype); weight: [D] fp32;
- * cos, sin: [tokens, head_dim/2] fp32; rows = batch * tokens. */
+ * cos, sin: [tokens, head_dim/2] fp32, or both NULL for the plain RMSNorm (since ABI v6); rows = batch * tokens. */
 int turbo_rmsnorm_rope(const void* x, const float* weight, const float* cos_table, const float* sin_table,
                        void* y, int dtype, int64_t rows, int64_t tokens, int dim, int head_dim, float eps,
                        void* stream);

@@ -1,7 +1,9 @@
-// RMSNorm over the whole row (across heads, as Wan2.1's q/k norm) times weight, then 3D RoPE on each head's
-// interleaved pairs. Reference: Turbo.Runtime.Native.FusedOps.RmsNormRopeReference. Rows of up to 2,048 elements in
-// multiples of 256 (Wan2.1-1.3B's 1,536) with head_dim a multiple of 8 take one warp each, with 16-byte loads and
-// stores (four whole pairs of one head per lane and step); other rows take one block each.
+// RMSNorm over the whole row (across heads, as Wan2.1's q/k norm) times weight, then — when cos/sin tables are given —
+// 3D RoPE on each head's interleaved pairs (without tables: the plain norm, e.g. cross-attention's q norm).
+// Reference: Turbo.Runtime.Native.FusedOps.RmsNormRopeReference. Rows in multiples of 8 elements with head_dim a
+// multiple of 8 use 16-byte loads and stores (four whole pairs of one head per lane and step): up to 2,048 elements
+// (Wan2.1-1.3B's 1,536) one warp per row, wider rows (14B's 5,120) one block of 128 threads per row; other rows take
+// the scalar block-per-row kernel.
 #include "common.cuh"
 
 namespace {
@@ -10,6 +12,8 @@ constexpr int kMaxPairsPerThread = 16;  // dim <= 8192
 constexpr int kWarpsPerBlock = 8;
 constexpr int kWarpRowChunk = 32 * kVectorWidth;  // elements a warp covers per step: 256
 constexpr int kMaxWarpRowChunks = 8;               // a warp's row holds at most 2,048 elements
+constexpr int kVectorThreads = 128;
+constexpr int kMaxVectorsPerThread = 8;            // a block's row holds at most 128 · 8 · 8 = 8,192 elements
 
 __global__ void rmsnorm_rope_kernel(const void* __restrict__ x, const float* __restrict__ weight,
                                     const float* __restrict__ cos_t, const float* __restrict__ sin_t,
@@ -35,14 +39,44 @@ __global__ void rmsnorm_rope_kernel(const void* __restrict__ x, const float* __r
     const int p = threadIdx.x + k * kThreads;
     if (p >= pairs) break;
     const float u = a[k] * rms * weight[2 * p], w = b[k] * rms * weight[2 * p + 1];
+    if (cos_t == nullptr) {
+      store_from_float(y, dtype, base + 2 * p, u);
+      store_from_float(y, dtype, base + 2 * p + 1, w);
+      continue;
+    }
     const int j = p % half_head;  // pair index inside the head
     const float c = cos_t[token * half_head + j], s = sin_t[token * half_head + j];
     store_from_float(y, dtype, base + 2 * p, u * c - w * s);
     store_from_float(y, dtype, base + 2 * p + 1, u * s + w * c);
   }
 }
-// One warp per row of kChunks·256 elements: lane l holds elements [(k·32 + l)·8, +8) for k < kChunks, i.e. pairs
-// p = (k·32 + l)·4 … p + 3, which lie in one head (head_dim % 8 == 0), so their cos/sin are 4 adjacent table entries.
+
+// Normalizes the 8 elements v of a row starting at element c (c % 8 == 0: four whole pairs of one head, as
+// head_dim % 8 == 0), rotates them when there are tables, and stores them at y[base + c].
+__device__ __forceinline__ void norm_rotate_store8(const float (&v)[kVectorWidth], int c, float rms,
+                                                   const float* __restrict__ weight, const float* __restrict__ cos_t,
+                                                   const float* __restrict__ sin_t, int64_t table_row, int half_head,
+                                                   void* __restrict__ y, int dtype, int64_t base) {
+  float w[kVectorWidth], out[kVectorWidth];
+  load8_f32(weight, c, w);
+#pragma unroll
+  for (int i = 0; i < kVectorWidth; ++i) out[i] = v[i] * rms * w[i];
+  if (cos_t != nullptr) {
+    const int first_pair = c / 2 % half_head;  // the pair index inside the head of the first of the four pairs
+    const float4 cos4 = *reinterpret_cast<const float4*>(cos_t + table_row + first_pair);
+    const float4 sin4 = *reinterpret_cast<const float4*>(sin_t + table_row + first_pair);
+    const float cs[4] = {cos4.x, cos4.y, cos4.z, cos4.w}, sn[4] = {sin4.x, sin4.y, sin4.z, sin4.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float u = out[2 * i], t = out[2 * i + 1];
+      out[2 * i] = u * cs[i] - t * sn[i];
+      out[2 * i + 1] = u * sn[i] + t * cs[i];
+    }
+  }
+  store8(y, dtype, base + c, out);
+}
+
+// One warp per row of kChunks·256 elements: lane l holds elements [(k·32 + l)·8, +8) for k < kChunks.
 template <int kChunks>
 __global__ void rmsnorm_rope_warp_kernel(const void* __restrict__ x, const float* __restrict__ weight,
                                          const float* __restrict__ cos_t, const float* __restrict__ sin_t,
@@ -53,33 +87,48 @@ __global__ void rmsnorm_rope_warp_kernel(const void* __restrict__ x, const float
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
   if (row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
   const int64_t base = row * dim;
-  const int half_head = head_dim / 2;
   float v[kChunks][kVectorWidth];
   float sq = 0.f;
 #pragma unroll
   for (int k = 0; k < kChunks; ++k) {
     load8(x, dtype, base + (k * 32 + lane) * kVectorWidth, v[k]);
 #pragma unroll
-    for (int j = 0; j < kVectorWidth; j += 2) sq += v[k][j] * v[k][j] + v[k][j + 1] * v[k][j + 1];
+    for (int j = 0; j < kVectorWidth; ++j) sq += v[k][j] * v[k][j];
   }
   const float rms = rsqrtf(warp_sum(sq) / dim + eps);
-  const int64_t table_row = row % tokens * half_head;
+  const int64_t table_row = row % tokens * (head_dim / 2);
 #pragma unroll
-  for (int k = 0; k < kChunks; ++k) {
-    const int c = (k * 32 + lane) * kVectorWidth;
-    const int first_pair = c / 2 % half_head;  // the pair index inside the head of this lane's first pair
-    float w[kVectorWidth], out[kVectorWidth];
-    load8_f32(weight, c, w);
-    const float4 cos4 = *reinterpret_cast<const float4*>(cos_t + table_row + first_pair);
-    const float4 sin4 = *reinterpret_cast<const float4*>(sin_t + table_row + first_pair);
-    const float cs[4] = {cos4.x, cos4.y, cos4.z, cos4.w}, sn[4] = {sin4.x, sin4.y, sin4.z, sin4.w};
+  for (int k = 0; k < kChunks; ++k)
+    norm_rotate_store8(v[k], (k * 32 + lane) * kVectorWidth, rms, weight, cos_t, sin_t, table_row, head_dim / 2, y,
+                       dtype, base);
+}
+
+// One block of 128 threads per row of up to 8,192 elements (dim % 8 == 0): thread t holds the 8-element vectors
+// t, t + 128, … of the row.
+__global__ void rmsnorm_rope_vector_kernel(const void* __restrict__ x, const float* __restrict__ weight,
+                                           const float* __restrict__ cos_t, const float* __restrict__ sin_t,
+                                           void* __restrict__ y, int dtype, int64_t tokens, int dim, int head_dim,
+                                           float eps) {
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.x, base = row * dim;
+  const int vectors = dim / kVectorWidth;
+  float v[kMaxVectorsPerThread][kVectorWidth];
+  float sq = 0.f;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const float u = v[k][2 * i] * rms * w[2 * i], t = v[k][2 * i + 1] * rms * w[2 * i + 1];
-      out[2 * i] = u * cs[i] - t * sn[i];
-      out[2 * i + 1] = u * sn[i] + t * cs[i];
-    }
-    store8(y, dtype, base + c, out);
+  for (int k = 0; k < kMaxVectorsPerThread; ++k) {
+    const int i = threadIdx.x + k * kVectorThreads;
+    if (i >= vectors) break;
+    load8(x, dtype, base + static_cast<int64_t>(i) * kVectorWidth, v[k]);
+#pragma unroll
+    for (int j = 0; j < kVectorWidth; ++j) sq += v[k][j] * v[k][j];
+  }
+  const float rms = rsqrtf(block_sum(sq, scratch) / dim + eps);
+  const int64_t table_row = row % tokens * (head_dim / 2);
+#pragma unroll
+  for (int k = 0; k < kMaxVectorsPerThread; ++k) {
+    const int i = threadIdx.x + k * kVectorThreads;
+    if (i >= vectors) break;
+    norm_rotate_store8(v[k], i * kVectorWidth, rms, weight, cos_t, sin_t, table_row, head_dim / 2, y, dtype, base);
   }
 }
 
@@ -91,11 +140,12 @@ void launch_warp_rows(const void* x, const float* weight, const float* cos_t, co
       x, weight, cos_t, sin_t, y, dtype, rows, tokens, head_dim, eps);
 }
 
-bool fits_warp_rows(const void* x, const float* weight, const float* cos_t, const float* sin_t, const void* y, int dim,
-                    int head_dim) {
-  if (dim % kWarpRowChunk != 0 || dim / kWarpRowChunk > kMaxWarpRowChunks || head_dim % 8 != 0) return false;
+// The 16-byte paths: whole vectors of four pairs of one head, every pointer 16-byte aligned (tables may be absent).
+bool fits_vectors(const void* x, const float* weight, const float* cos_t, const float* sin_t, const void* y, int dim,
+                  int head_dim) {
+  if (dim % kVectorWidth != 0 || head_dim % 8 != 0) return false;
   for (const void* p : {x, static_cast<const void*>(weight), static_cast<const void*>(cos_t), static_cast<const void*>(sin_t), y})
-    if (!aligned_to(p, 16)) return false;
+    if (p != nullptr && !aligned_to(p, 16)) return false;
   return true;
 }
 }  // namespace
@@ -110,9 +160,15 @@ extern "C" int turbo_rmsnorm_rope(const void* x, const float* weight, const floa
     return -1;
   }
   if (rows <= 0 || tokens <= 0 || rows % tokens != 0) { turbo_set_error(fn, "rows must be a multiple of tokens"); return -1; }
+  if ((cos_table == nullptr) != (sin_table == nullptr)) { turbo_set_error(fn, "give both RoPE tables or neither"); return -1; }
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (!fits_warp_rows(x, weight, cos_table, sin_table, y, dim, head_dim)) {
+  if (!fits_vectors(x, weight, cos_table, sin_table, y, dim, head_dim)) {
     rmsnorm_rope_kernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(
+        x, weight, cos_table, sin_table, y, dtype, tokens, dim, head_dim, eps);
+    return TURBO_LAUNCH_CHECK(fn);
+  }
+  if (dim % kWarpRowChunk != 0 || dim / kWarpRowChunk > kMaxWarpRowChunks) {
+    rmsnorm_rope_vector_kernel<<<static_cast<unsigned>(rows), kVectorThreads, 0, s>>>(
         x, weight, cos_table, sin_table, y, dtype, tokens, dim, head_dim, eps);
     return TURBO_LAUNCH_CHECK(fn);
   }
