@@ -156,13 +156,19 @@ public sealed class WanMlp : nn.Module<Tensor, Tensor>
         register_module("2", second);
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(NormedInput.Wrap(x));
+
+    /// <summary>The block on a norm's output, which may come as the first layer's quantized input (<see cref="NormedInput"/>).</summary>
+    public Tensor Forward(NormedInput x)
     {
         if (activation == GeluTanh && Int8FeedForward.TryForward(first, second, x) is { } fused) return fused;
-        using var hidden = first.call(x);
+        using var hidden = x.Project(first);
         using var activated = activation(hidden);
         return second.call(activated);
     }
+
+    /// <summary>The layers a norm in front of this block quantizes for: the first.</summary>
+    public WanLinear[] InputLayers => [first];
 
     public static Tensor GeluTanh(Tensor x) => nn.functional.gelu(x, GELU.Approximate.tanh);
     public static Tensor Silu(Tensor x) => nn.functional.silu(x);

@@ -232,8 +232,8 @@ public sealed class WanAttentionBlock : nn.Module
     readonly double eps;
     readonly ScalarType computeDtype;
 
-    // Parts of the step outside linears and attention, timed by the per-step breakdown.
-    internal const string NormPart = "rest/norm + modulation", ResidualPart = "rest/residual";
+    // Part of the step outside linears and attention, timed by the per-step breakdown.
+    const string ResidualPart = "rest/residual";
 
     public WanAttentionBlock(WanConfig config, ScalarType computeDtype, Device device) : base(nameof(WanAttentionBlock))
     {
@@ -260,14 +260,14 @@ public sealed class WanAttentionBlock : nn.Module
         // shift/scale/gate for self-attention, then shift/scale/gate for the FFN; each [B, D]
         var m = (modulation + e0).unbind(1);
         var attended = selfAttention.Forward(
-            CudaProfiler.Timed(NormPart, () => FusedOps.LayerNormModulate(x, null, null, m[0], m[1], eps, computeDtype)),
+            NormedInput.Of(x, null, null, m[0], m[1], eps, computeDtype, selfAttention.InputLayers(selfAttention: true)),
             keyValueSource: null, rope: (cos, sin));
         x = CudaProfiler.Timed(ResidualPart, () => FusedOps.GateResidual(x, attended, m[2]));
-        var crossInput = norm3 is null ? x
-            : CudaProfiler.Timed(NormPart, () => FusedOps.LayerNormModulate(x, norm3.Weight, norm3.Bias, null, null, eps, computeDtype));
+        var crossInput = norm3 is null ? NormedInput.Wrap(x)
+            : NormedInput.Of(x, norm3.Weight, norm3.Bias, null, null, eps, computeDtype, crossAttention.InputLayers(selfAttention: false));
         var crossAttended = crossAttention.Forward(crossInput, context, rope: null);
         x = CudaProfiler.Timed(ResidualPart, () => x + crossAttended);
-        var fed = ffn.call(CudaProfiler.Timed(NormPart, () => FusedOps.LayerNormModulate(x, null, null, m[3], m[4], eps, computeDtype)));
+        var fed = ffn.Forward(NormedInput.Of(x, null, null, m[3], m[4], eps, computeDtype, ffn.InputLayers));
         x = CudaProfiler.Timed(ResidualPart, () => FusedOps.GateResidual(x, fed, m[5]));
         return x.MoveToOuterDisposeScope();
     }
@@ -345,19 +345,21 @@ public sealed class WanAttention : nn.Module
     /// </summary>
     public Action<Tensor, Tensor, Tensor>? AttentionInputsObserver { get; set; }
 
-    /// <param name="input">queries' source [B, L, D]</param>
+    /// <summary>The layers that read the queries' source: q, and k and v too in self-attention (the norm in front quantizes for them).</summary>
+    public WanLinear[] InputLayers(bool selfAttention) => selfAttention ? [q, k, v] : [q];
+
+    /// <param name="input">queries' source [B, L, D] (keys' and values' too in self-attention)</param>
     /// <param name="keyValueSource">keys/values' source [B, Lkv, D], or null for self-attention</param>
     /// <param name="rope">RoPE tables applied to q and k (self-attention only; needs the q/k norm, as in Wan2.1)</param>
-    public Tensor Forward(Tensor input, Tensor? keyValueSource, (Tensor Cos, Tensor Sin)? rope)
+    public Tensor Forward(NormedInput input, Tensor? keyValueSource, (Tensor Cos, Tensor Sin)? rope)
     {
         using var scope = NewDisposeScope();
-        var kvSource = keyValueSource ?? input;
-        long batch = input.shape[0], length = input.shape[1], kvLength = kvSource.shape[1];
-        var projectedQ = q.call(input);
+        long batch = input.Shape[0], length = input.Shape[1], kvLength = keyValueSource?.shape[1] ?? length;
+        var projectedQ = input.Project(q);
         var query = Heads(CudaProfiler.Timed(QkNormPart, () => NormAndRotate(projectedQ, normQ, rope)), batch, length);
-        var projectedK = k.call(kvSource);
+        var projectedK = keyValueSource is null ? input.Project(k) : k.call(keyValueSource);
         var key = Heads(CudaProfiler.Timed(QkNormPart, () => NormAndRotate(projectedK, normK, rope)), batch, kvLength);
-        var value = Heads(v.call(kvSource), batch, kvLength);
+        var value = Heads(keyValueSource is null ? input.Project(v) : v.call(keyValueSource), batch, kvLength);
         AttentionInputsObserver?.Invoke(query, key, value);
         Tensor attended;
         using (CudaProfiler.Scope(rope is null ? "cross-attention" : "self-attention"))

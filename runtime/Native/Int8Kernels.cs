@@ -138,6 +138,61 @@ public static class Int8Kernels
         return (values, scale);
     }
 
+    /// <summary>Most layers one <see cref="LayerNormQuantize"/> call makes inputs for (a block's q, k and v).</summary>
+    public const int MaxLayerNormQuantizers = 3;
+
+    /// <summary>Widest row the norm kernels take.</summary>
+    public const int MaxNormWidth = 8192;
+
+    /// <summary>
+    /// The inputs of up to three W8A8 layers that read one LayerNorm's output, made by the norm kernel itself:
+    /// <see cref="FusedOps.LayerNormModulate"/>'s rows of x [B, L, D] (weight, bias Float32 [D] or null; shift, scale
+    /// [B, D] or null), rounded to <paramref name="roundDtype"/>, then per-token quantized once per layer, divided first
+    /// by that layer's <paramref name="smooths"/> entry (Float32 [D] or null): values Int8 [B·L, D] and scales Float32
+    /// [B·L] per layer. Reference: LayerNormModulate, then <see cref="QuantizeRows"/> per layer.
+    /// </summary>
+    public static (Tensor Values, Tensor Scale)[] LayerNormQuantize(Tensor x, Tensor? weight, Tensor? bias, Tensor? shift,
+        Tensor? scale, double eps, ScalarType roundDtype, IReadOnlyList<Tensor?> smooths)
+    {
+        const string op = "int8 layernorm quantization";
+        if (x.dim() != 3 || !IsKernelFloat(x.dtype) || x.shape[0] < 1 || x.shape[1] < 1 || x.shape[2] < 1 || x.shape[2] > MaxNormWidth)
+            throw Bad(op, "x", $"a 3-D Float32, BFloat16 or Float16 tensor [B, L, 1..{MaxNormWidth}]", x);
+        long batch = x.shape[0], tokens = x.shape[1], dim = x.shape[2];
+        if ((weight is null) != (bias is null) || (shift is null) != (scale is null))
+            throw new TurboException($"{op}: weight and bias, and shift and scale, come in pairs");
+        if (weight is not null) CheckVector(op, "weight", weight, dim);
+        if (bias is not null) CheckVector(op, "bias", bias, dim);
+        foreach (var (name, t) in new[] { ("shift", shift), ("scale", scale) })
+            if (t is not null && (t.dtype != ScalarType.Float32 || !t.shape.SequenceEqual([batch, dim])))
+                throw Bad(op, name, $"Float32 [{batch}, {dim}]", t);
+        if (smooths.Count is < 1 or > MaxLayerNormQuantizers)
+            throw new TurboException($"{op}: 1..{MaxLayerNormQuantizers} layers, found {smooths.Count}");
+        foreach (var smooth in smooths)
+            if (smooth is not null) CheckVector(op, "smooth", smooth, dim);
+        if (!IsKernelFloat(roundDtype)) throw new TurboException($"{op}: the model dtype must be Float32, BFloat16 or Float16, found {roundDtype}");
+        RequireCuda(op, [("x", x), ("weight", weight), ("bias", bias), ("shift", shift), ("scale", scale), .. smooths.Select(s => ("smooth", s))]);
+        if (!TurboNative.HasLayerNormQuantize) throw new TurboException($"{op}: {TurboNative.Describe()} predates this kernel: rebuild runtime/native");
+
+        using var scope = NewDisposeScope();
+        var xc = Operand(x);
+        var operands = new[] { weight, bias, shift, scale }.Select(t => t is null ? null : Operand(t)).ToArray();
+        var smoothOperands = smooths.Select(t => t is null ? null : Operand(t)).ToArray();
+        long rows = batch * tokens;
+        var outputs = smooths.Select(_ => (Values: NewOutput([rows, dim], ScalarType.Int8, x.device),
+            Scale: NewOutput([rows], ScalarType.Float32, x.device))).ToArray();
+        Run(() => TurboNative.turbo_int8_layernorm_quantize(TurboNative.Ptr(xc), TurboNative.DType(xc),
+            TurboNative.PtrOrNull(operands[0]), TurboNative.PtrOrNull(operands[1]), TurboNative.PtrOrNull(operands[2]),
+            TurboNative.PtrOrNull(operands[3]), TurboNative.DType(roundDtype), smooths.Count,
+            smoothOperands.Select(TurboNative.PtrOrNull).ToArray(), outputs.Select(o => TurboNative.Ptr(o.Values)).ToArray(),
+            outputs.Select(o => TurboNative.Ptr(o.Scale)).ToArray(), rows, tokens, (int)dim, (float)eps, IntPtr.Zero));
+        foreach (var (values, scales) in outputs)
+        {
+            values.MoveToOuterDisposeScope();
+            scales.MoveToOuterDisposeScope();
+        }
+        return outputs;
+    }
+
     /// <summary>
     /// The whole quantized product in one kernel (mma, epilogue fused): x Int8 [rows, k] with scales Float32 [rows],
     /// w Int8 [n, k] with scales of <paramref name="format"/> (Float32 [n], or [⌈n/128⌉, ⌈k/128⌉] for 128×128 blocks),

@@ -17,6 +17,12 @@ public static partial class TurboNative
     /// <summary>True when the library has turbo_int8_gelu_requantize: a W8A8 feed-forward block's middle in one pass.</summary>
     public static bool HasGeluRequantize => IsAvailable && turbo_version() >= GeluRequantizeAbiVersion;
 
+    /// <summary>The ABI version from which the library has turbo_int8_layernorm_quantize.</summary>
+    const int LayerNormQuantizeAbiVersion = 7;
+
+    /// <summary>True when the library has turbo_int8_layernorm_quantize: W8A8 inputs made by the norm kernel before them.</summary>
+    public static bool HasLayerNormQuantize => IsAvailable && turbo_version() >= LayerNormQuantizeAbiVersion;
+
     /// <summary>The ABI version from which the library has the FP8 linear entries.</summary>
     const int Fp8AbiVersion = 4;
 
@@ -54,6 +60,11 @@ public static partial class TurboNative
 
     [DllImport(Lib)]
     static extern int turbo_fp8_linear_available();
+
+    [DllImport(Lib)]
+    internal static extern int turbo_int8_layernorm_quantize(IntPtr x, int xDtype, IntPtr weight, IntPtr bias, IntPtr shift,
+        IntPtr scale, int roundDtype, int count, IntPtr[] smooth, IntPtr[] q, IntPtr[] qScale, long rows, long tokens, int dim,
+        float eps, IntPtr stream);
 
     [DllImport(Lib)]
     internal static extern int turbo_int8_gelu_requantize(IntPtr acc, IntPtr xScale, IntPtr wScale, IntPtr bias, int hiddenDtype,

@@ -14,26 +14,25 @@ namespace Turbo.Runtime.Quant;
 /// </summary>
 public static class Int8FeedForward
 {
-    /// <summary>first → GELU (tanh form) → second on x [..., K] fused, or null where the fused path does not apply.</summary>
-    public static Tensor? TryForward(WanLinear first, WanLinear second, Tensor x)
+    /// <summary>first → GELU (tanh form) → second on the normed input [..., K] fused, or null where the fused path does not apply.</summary>
+    public static Tensor? TryForward(WanLinear first, WanLinear second, NormedInput input)
     {
         if (first.Kernel is not CudaInt8LinearKernel a || second.Kernel is not CudaInt8LinearKernel b) return null;
         if (a.Gemm != Int8Gemm.CublasLt || b.Gemm != Int8Gemm.CublasLt || !TurboNative.HasGeluRequantize) return null;
-        if (first.InputObserver is not null || second.InputObserver is not null) return null;
-        if (is_grad_enabled() && x.requires_grad) return null;
-        if (x.device_type != DeviceType.CUDA || x.dim() < 1 || x.shape[^1] != a.InFeatures || !x.is_floating_point()) return null;
+        if (second.InputObserver is not null) return null;
         var hiddenDtype = first.Bias.dtype;
         if (!Int8Kernels.IsKernelFloat(hiddenDtype)) return null;
 
         using var scope = NewDisposeScope();
         using var profiled = CudaProfiler.Scope("linear");
-        var (values, scale) = a.QuantizeInput(x.reshape(-1, a.InFeatures));
+        if (input.QuantizedFor(first) is not { } quantizedInput) return null;
+        var (values, scale) = quantizedInput;
         var accumulators = a.Accumulate(values);
         Tensor hidden, hiddenScale;
         using (CudaProfiler.Scope("linear/epilogue + gelu + quantize"))
             (hidden, hiddenScale) = Int8Kernels.GeluRequantize(accumulators, scale, a.Weight.Scale, first.Bias.to(ScalarType.Float32),
                 hiddenDtype, b.Weight.Smooth);
         var y = b.ProductOfQuantized(hidden, hiddenScale, second.Bias);
-        return y.reshape([.. x.shape[..^1], b.OutFeatures]).MoveToOuterDisposeScope();
+        return y.view([.. input.Shape[..^1], b.OutFeatures]).MoveToOuterDisposeScope();
     }
 }

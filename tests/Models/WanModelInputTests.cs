@@ -157,6 +157,26 @@ public class WanModelInputTests
     }
 
     [Test]
+    public void NormedInputWithoutTheKernelIsTheNormThenEachLayer()
+    {
+        // Off the GPU no norm quantizes: a NormedInput is the modulated norm's tensor, and Project is the layer's call.
+        using var scope = NewDisposeScope();
+        var x = randn(2, 5, 16);
+        var (shift, scale) = (randn(2, 16), randn(2, 16));
+        var layers = new[] { new WanLinear(16, 8, ScalarType.Float32, CPU), new WanLinear(16, 4, ScalarType.Float32, CPU) };
+        using (no_grad())
+            foreach (var layer in layers) { layer.Weight!.normal_(); layer.Bias.normal_(); }
+        var input = NormedInput.Of(x, null, null, shift, scale, 1e-6, ScalarType.Float32, layers);
+        Assert.That(input.IsQuantized, Is.False);
+        Assert.That(input.Shape, Is.EqualTo(new long[] { 2, 5, 16 }));
+        var normed = FusedOps.LayerNormModulate(x, null, null, shift, scale, 1e-6, ScalarType.Float32);
+        foreach (var layer in layers)
+            Assert.That(input.Project(layer).allclose(layer.call(normed), rtol: 0, atol: 0), Is.True);
+        Assert.That(input.QuantizedFor(layers[0]), Is.Null, "a float layer takes no quantized input");
+        foreach (var layer in layers) layer.Dispose();
+    }
+
+    [Test]
     public void PadContextAppendsZeroRows()
     {
         using var context = ones(2, 3, 8);

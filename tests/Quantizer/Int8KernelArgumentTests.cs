@@ -115,6 +115,31 @@ public class Int8KernelArgumentTests
     }
 
     [Test]
+    public void NormQuantizationChecksItsOperands()
+    {
+        using var x = ones(2, 3, 8);
+        using var modulation = ones(2, 8);
+        using var smooth = ones(8);
+        Tensor?[] one = [smooth];
+        using var flat = ones(6, 8);
+        AssertRefused(() => Int8Kernels.LayerNormQuantize(flat, null, null, modulation, modulation, 1e-6, ScalarType.BFloat16, one),
+            "int8 layernorm quantization", "x must be a 3-D", "[6, 8]");
+        using var vector = ones(8);
+        AssertRefused(() => Int8Kernels.LayerNormQuantize(x, vector, null, null, null, 1e-6, ScalarType.BFloat16, one), "come in pairs");
+        using var perToken = ones(3, 8);
+        AssertRefused(() => Int8Kernels.LayerNormQuantize(x, null, null, perToken, modulation, 1e-6, ScalarType.BFloat16, one),
+            "shift must be Float32 [2, 8]", "[3, 8]");
+        using var shortSmooth = ones(7);
+        AssertRefused(() => Int8Kernels.LayerNormQuantize(x, null, null, modulation, modulation, 1e-6, ScalarType.BFloat16, [smooth, shortSmooth]),
+            "smooth must be Float32 [8]", "[7]");
+        AssertRefused(() => Int8Kernels.LayerNormQuantize(x, null, null, modulation, modulation, 1e-6, ScalarType.BFloat16, [smooth, smooth, smooth, smooth]),
+            "1..3 layers", "found 4");
+        AssertRefused(() => Int8Kernels.LayerNormQuantize(x, null, null, modulation, modulation, 1e-6, ScalarType.Int8, one), "model dtype", "Int8");
+        AssertRefused(() => Int8Kernels.LayerNormQuantize(x, null, null, modulation, modulation, 1e-6, ScalarType.BFloat16, one),
+            "x must be on a CUDA device", "cpu");
+    }
+
+    [Test]
     public void Fp8QuantizationAndLinearCheckTheirArguments()
     {
         using var integers = Int8(2, 16);

@@ -68,7 +68,7 @@ public class LinearKernelChoiceTests
             layer.UseKernel(LinearKernels.For(WeightQuantizer.Quantize(randn(layer.OutFeatures, layer.InFeatures), QuantFormat.Int8PerChannel)));
         }
         using var x = randn(2, 5, 32);
-        Assert.That(Int8FeedForward.TryForward(layers[0], layers[1], x), Is.Null, "reference kernels are not fused");
+        Assert.That(Int8FeedForward.TryForward(layers[0], layers[1], Turbo.Runtime.Models.NormedInput.Wrap(x)), Is.Null, "reference kernels are not fused");
         using var expected = layers[1].call(Turbo.Runtime.Models.WanMlp.GeluTanh(layers[0].call(x)));
         using var actual = mlp.call(x);
         Assert.That(actual.allclose(expected, rtol: 0, atol: 0), Is.True, "the unfused path, unchanged");

@@ -68,12 +68,13 @@ static class CheckInt8Command
     {
         var stages = new Table().Title("stages, ms (bf16 input and output, no smoothing)")
             .AddColumns("model", "layer", "M", "K × N", "quantize", "mma fused", "mma INT32", "cuBLASLt INT32", "epilogue", "mma block128",
-                "fp8 quantize", "cuBLASLt FP8 (fused)", "ffn middle: 3 passes → fused");
+                "fp8 quantize", "cuBLASLt FP8 (fused)", "ffn middle: 3 passes → fused", "norm + q/k/v quantize: 4 passes → 1");
         foreach (var r in rows)
             stages.AddRow(r.Model, Markup.Escape(r.Layer), $"{r.M}", $"{r.K} × {r.N}", $"{r.QuantizeMs:F3}", $"{r.MmaFusedMs:F3}",
                 $"{r.MmaInt32Ms:F3} ({r.MmaInt32Tops:F0} TOPS)", $"{r.CublasLtInt32Ms:F3} ({r.CublasLtInt32Tops:F0} TOPS)",
                 $"{r.DequantizeMs:F3}", $"{r.MmaBlockFusedMs:F3}", $"{r.Fp8QuantizeMs:F3}", $"{r.Fp8GemmMs:F3} ({r.Fp8GemmTflops:F0} TFLOPS)",
-                double.IsNaN(r.FfnMiddleMs) ? "" : $"{r.FfnMiddleMs:F3} → {r.FfnMiddleFusedMs:F3}");
+                double.IsNaN(r.FfnMiddleMs) ? "" : $"{r.FfnMiddleMs:F3} → {r.FfnMiddleFusedMs:F3}",
+                double.IsNaN(r.NormQkvMs) ? "" : $"{r.NormQkvMs:F3} → {r.NormQkvFusedMs:F3}");
         AnsiConsole.Write(stages);
 
         var layers = new Table().Title("whole layer (quantize + GEMM + epilogue) vs bf16 linear, ms, TFLOP/s and speed-up")

@@ -12,7 +12,7 @@ namespace Turbo.Cli.Int8;
 /// the INT32 accumulators of both GEMMs equal the exact integer products; outputs within float32 rounding of the
 /// reference (reported: whether they are also bit-identical, which the kernels' operation order is meant to give).
 /// </summary>
-public static class Int8Parity
+public static partial class Int8Parity
 {
     public sealed record Agreement(string Check, string Shape, string Detail, long Elements, long Mismatched, double MaxAbsDiff,
         double RelError, double Tolerance, bool Exact, bool Ok);
@@ -77,6 +77,19 @@ public static class Int8Parity
                 {
                     log($"parity gelu requantization M {rows} K {k} N {n} {hidden}");
                     results.AddRange(CheckGeluRequantize(rows, k, n, hidden, smoothed, device));
+                    pause.Checkpoint();
+                }
+            // Quantization by the norm kernel: Wan's widths on the warp and block paths, an odd width, both kinds of norm.
+            if (TurboNative.HasLayerNormQuantize)
+                foreach (var (batch, tokens, dim, affine, model, layers) in new (long, long, long, bool, ScalarType, int)[]
+                         {
+                             (2, 33, 1536, false, ScalarType.BFloat16, 3), (1, 17, 1536, true, ScalarType.BFloat16, 1),
+                             (1, 9, 5120, false, ScalarType.BFloat16, 3), (2, 5, 5120, true, ScalarType.Float32, 2),
+                             (1, 7, 200, false, ScalarType.Float16, 2),
+                         })
+                {
+                    log($"parity layernorm quantization B {batch} L {tokens} D {dim} {model}");
+                    results.AddRange(CheckLayerNormQuantize(batch, tokens, dim, affine, model, layers, device));
                     pause.Checkpoint();
                 }
             foreach (var c in Cases())
@@ -234,23 +247,25 @@ public static class Int8Parity
     static Agreement CheckFeedForward(long rows, long dim, long hidden, bool smoothed, Device device, string shape, string detail)
     {
         using var scope = NewDisposeScope();
-        WanLinear Layer(long inFeatures, long outFeatures)
-        {
-            var layer = new WanLinear(inFeatures, outFeatures, ScalarType.BFloat16, device);
-            using (no_grad()) layer.Bias.copy_(randn(outFeatures, device: device) * 0.1);
-            var smooth = smoothed ? RandomSmoothing(inFeatures, device) : null;
-            layer.UseKernel(new CudaInt8LinearKernel(
-                WeightQuantizer.Quantize(randn(outFeatures, inFeatures, device: device) * 0.05, QuantFormat.Int8PerChannel, smooth, "parity weight"),
-                Int8Gemm.CublasLt));
-            return layer;
-        }
-        using var first = Layer(dim, hidden);
-        using var second = Layer(hidden, dim);
+        using var first = CublasLtLayer(dim, hidden, smoothed, device);
+        using var second = CublasLtLayer(hidden, dim, smoothed, device);
         using var noGrad = no_grad();
         var x = RandomInput(rows, dim, ScalarType.BFloat16, device).unsqueeze(0);
-        var fused = Int8FeedForward.TryForward(first, second, x) ?? throw new InvalidOperationException("the fused path did not apply");
+        var fused = Int8FeedForward.TryForward(first, second, NormedInput.Wrap(x)) ?? throw new InvalidOperationException("the fused path did not apply");
         var unfused = second.call(WanMlp.GeluTanh(first.call(x)));
         return Close("Int8FeedForward vs unfused layers", shape, detail, unfused, fused);
+    }
+
+    /// <summary>A bf16 WanLinear computed by a cuBLASLt INT8 kernel, with random weights, bias and (optionally) smoothing.</summary>
+    static WanLinear CublasLtLayer(long inFeatures, long outFeatures, bool smoothed, Device device)
+    {
+        var layer = new WanLinear(inFeatures, outFeatures, ScalarType.BFloat16, device);
+        using (no_grad()) layer.Bias.copy_(randn(outFeatures, device: device) * 0.1);
+        var smooth = smoothed ? RandomSmoothing(inFeatures, device) : null;
+        layer.UseKernel(new CudaInt8LinearKernel(
+            WeightQuantizer.Quantize(randn(outFeatures, inFeatures, device: device) * 0.05, QuantFormat.Int8PerChannel, smooth, "parity weight"),
+            Int8Gemm.CublasLt));
+        return layer;
     }
 
     /// <summary>Integer codes that may differ by one (a last-bit difference before rounding) in at most 0.1% of elements.</summary>

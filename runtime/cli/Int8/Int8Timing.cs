@@ -32,7 +32,8 @@ public static class Int8Timing
     public sealed record Row(string Model, string Layer, long M, long K, long N,
         double Bf16Ms, double QuantizeMs, double MmaFusedMs, double MmaInt32Ms, double CublasLtInt32Ms, double DequantizeMs,
         double MmaBlockFusedMs, double LayerMmaMs, double LayerCublasLtMs, double LayerMmaBlockMs,
-        double Fp8QuantizeMs, double Fp8GemmMs, double LayerFp8Ms, double FfnMiddleMs, double FfnMiddleFusedMs)
+        double Fp8QuantizeMs, double Fp8GemmMs, double LayerFp8Ms, double FfnMiddleMs, double FfnMiddleFusedMs,
+        double NormQkvMs, double NormQkvFusedMs)
     {
         public double Flop => 2.0 * M * K * N;
         public double Bf16Tflops => Tflops(Bf16Ms);
@@ -147,8 +148,38 @@ public static class Int8Timing
             });
         }
 
+        // The inputs of self-attention's q, k and v from the modulated LayerNorm before them (the float32 residual
+        // stream in, each layer smoothed): the norm, then three quantizations, against the norm kernel quantizing itself.
+        double normQkv = double.NaN, normQkvFused = double.NaN;
+        if (layer.Name == "attn q/k/v/o" && TurboNative.HasLayerNormQuantize)
+        {
+            var residual = randn(1, m, layer.K, device: device);
+            var (shift, scale) = (randn(1, layer.K, device: device), randn(1, layer.K, device: device) * 0.5);
+            var smooths = Enumerable.Range(0, 3).Select(_ => rand(layer.K, device: device) + 0.5).ToArray();
+            normQkv = Time(() =>
+            {
+                using var normed = FusedOps.LayerNormModulateNative(residual, null, null, shift, scale, 1e-6, ScalarType.BFloat16);
+                using var rows = normed.view(-1, layer.K);
+                foreach (var smooth in smooths)
+                {
+                    var (v, sc) = Int8Kernels.QuantizeRows(rows, smooth);
+                    v.Dispose();
+                    sc.Dispose();
+                }
+            });
+            normQkvFused = Time(() =>
+            {
+                foreach (var (v, sc) in Int8Kernels.LayerNormQuantize(residual, null, null, shift, scale, 1e-6, ScalarType.BFloat16, smooths))
+                {
+                    v.Dispose();
+                    sc.Dispose();
+                }
+            });
+        }
+
         return new Row(layer.Model, layer.Name, m, layer.K, layer.N, bf16, quantize, mmaFused, mmaInt32, cublasLtInt32, dequantize,
             mmaBlock, LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.Mma), LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.CublasLt),
-            LayerMs(QuantFormat.Int8Block128, Int8Gemm.Mma), fp8Quantize, fp8Gemm, layerFp8, ffnMiddle, ffnMiddleFused);
+            LayerMs(QuantFormat.Int8Block128, Int8Gemm.Mma), fp8Quantize, fp8Gemm, layerFp8, ffnMiddle, ffnMiddleFused,
+            normQkv, normQkvFused);
     }
 }

@@ -61,6 +61,15 @@ int turbo_int8_matmul_i32(const int8_t* x, const int8_t* w, int32_t* acc, int64_
 int turbo_int8_dequantize(const int32_t* acc, const float* x_scale, const float* w_scale, const float* bias,
                           void* y, int y_dtype, int64_t rows, int n, void* stream);
 
+/* A linear layer's input straight from its LayerNorm (since ABI v7): the rows of turbo_layernorm_modulate (same
+ * arguments, x [rows, D], dim <= 8192), rounded to round_dtype (the model's dtype, where the unfused norm stores them),
+ * quantized as turbo_int8_quantize_rows once per layer that reads them: count (1..3) outputs, smooth[i] [D] fp32 or
+ * NULL, q[i] [rows, D] int8, q_scale[i] [rows] fp32 (host arrays of device pointers). Nothing is written in round_dtype. */
+int turbo_int8_layernorm_quantize(const void* x, int x_dtype, const float* weight, const float* bias,
+                                  const float* shift, const float* scale, int round_dtype, int count,
+                                  const float* const* smooth, int8_t* const* q, float* const* q_scale,
+                                  int64_t rows, int64_t tokens, int dim, float eps, void* stream);
+
 /* The middle of a W8A8 feed-forward block in one pass: h = hidden_dtype(fp32(acc) * x_scale[m] * w_scale[j] (+ bias[j]))
  * (the first Linear's epilogue), g = hidden_dtype(gelu_tanh(h)) (PyTorch's formula in fp32), then per-token INT8
  * quantization of g for the second Linear as turbo_int8_quantize_rows (divided by smooth [n] first unless NULL).

@@ -117,4 +117,19 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+// Largest value over one warp; every lane gets the result.
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// v rounded to the dtype and back: the value a store of v as that dtype followed by a load would give.
+__device__ __forceinline__ float round_through(int dtype, float v) {
+  switch (dtype) {
+    case TURBO_BF16: return __bfloat162float(__float2bfloat16_rn(v));
+    case TURBO_F16: return __half2float(__float2half_rn(v));
+    default: return v;
+  }
+}
+
 inline bool valid_dtype(int d) { return d == TURBO_F32 || d == TURBO_BF16 || d == TURBO_F16; }

@@ -7,11 +7,28 @@
 // Largest k an INT32 accumulator takes without overflow: k·127² < 2³¹ (the reference's MaxInFeatures, 2¹⁷).
 constexpr int kInt8MaxK = 1 << 17;
 
+// Most layers one normalized row is quantized for at once (turbo_int8_layernorm_quantize): a block's q, k and v.
+constexpr int kMaxLayerNormQuantizers = 3;
+
 // fp32(acc)·sx·sw, each step rounded to float32 on its own. The _rn intrinsics are never contracted into an FMA,
 // which would round once instead of twice and differ from the reference in the last bit.
 __device__ __forceinline__ float int8_rescale(int acc, float sx, float sw) {
   return __fmul_rn(__fmul_rn(__int2float_rn(acc), sx), sw);
 }
+
+// The activation quantizer's steps (Turbo.Runtime.Quant.ActivationQuantizer after QuantizedLinear's smoothing):
+// v = x / smooth (IEEE division, none without smoothing); q = clamp(round_half_even(v / scale), -127, 127).
+__device__ __forceinline__ float activation_smoothed(float v, const float* smooth, int col) {
+  return smooth ? __fdiv_rn(v, smooth[col]) : v;
+}
+
+__device__ __forceinline__ uint8_t int8_encode(float scaled) {
+  const int q = __float2int_rn(scaled);  // round half to even, as torch.round
+  return static_cast<uint8_t>(static_cast<int8_t>(max(-127, min(127, q))));
+}
+
+// A row's scale from its largest |v|: absmax / 127, or 1 for an all-zero row.
+__device__ __forceinline__ float int8_row_scale(float amax) { return amax > 0.f ? __fdiv_rn(amax, 127.f) : 1.f; }
 
 __device__ __forceinline__ float int8_add_bias(float y, const float* bias, int col) {
   return bias ? __fadd_rn(y, bias[col]) : y;

@@ -19,14 +19,6 @@ constexpr int kThreads = 256;
 // Largest row kept in shared memory between the passes: 160 KB of float32, within Hopper's and Ampere's opt-in limits.
 constexpr int kMaxCachedColumns = 40 * 1024;
 
-__device__ __forceinline__ float to_dtype(float v, int dtype) {
-  switch (dtype) {
-    case TURBO_BF16: return __bfloat162float(__float2bfloat16_rn(v));
-    case TURBO_F16: return __half2float(__float2half_rn(v));
-    default: return v;
-  }
-}
-
 __device__ __forceinline__ float gelu_tanh(float x) {
   const float beta = 0.7978845608028654f;  // √(2/π)
   const float inner = __fmul_rn(beta, __fadd_rn(x, __fmul_rn(0.044715f, __fmul_rn(__fmul_rn(x, x), x))));
@@ -36,15 +28,12 @@ __device__ __forceinline__ float gelu_tanh(float x) {
 // The value v of one hidden element (column c of a row whose accumulators start at acc).
 __device__ __forceinline__ float hidden_value(int acc, float sx, const float* __restrict__ w_scale, const float* __restrict__ bias,
                                               const float* __restrict__ smooth, int dtype, int c) {
-  const float h = to_dtype(int8_add_bias(int8_rescale(acc, sx, w_scale[c]), bias, c), dtype);
-  const float g = to_dtype(gelu_tanh(h), dtype);
-  return smooth ? __fdiv_rn(g, smooth[c]) : g;
+  const float h = round_through(dtype, int8_add_bias(int8_rescale(acc, sx, w_scale[c]), bias, c));
+  const float g = round_through(dtype, gelu_tanh(h));
+  return activation_smoothed(g, smooth, c);
 }
 
-__device__ __forceinline__ int8_t quantize_one(float v, float scale) {
-  const int q = __float2int_rn(__fdiv_rn(v, scale));
-  return static_cast<int8_t>(max(-127, min(127, q)));
-}
+__device__ __forceinline__ int8_t quantize_one(float v, float scale) { return static_cast<int8_t>(int8_encode(__fdiv_rn(v, scale))); }
 
 // kVector: n % 4 == 0 and acc 16-byte, q 4-byte aligned (so every row is), four columns per thread and step.
 // kCached: the row's v kept in dynamic shared memory (n floats) between the passes.
@@ -79,7 +68,7 @@ __global__ void gelu_requantize_kernel(const int32_t* __restrict__ acc, const fl
     }
   }
   amax = block_max(amax, scratch);  // its barriers also make `cached` visible to the whole block
-  const float s = amax > 0.f ? __fdiv_rn(amax, 127.f) : 1.f;
+  const float s = int8_row_scale(amax);
 
   int8_t* out = q + row * n;
   for (int c = threadIdx.x * kStep; c < n; c += kThreads * kStep) {

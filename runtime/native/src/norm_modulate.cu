@@ -3,7 +3,11 @@
 // read once (two-pass mean/variance in fp32, as torch's LayerNorm). Rows of up to 2,048 elements in multiples of 256
 // (Wan2.1-1.3B's 1,536) take one warp each with 16-byte loads and stores: a 256-thread block per row is too little
 // work to hide memory latency there. Other rows take one block each.
-#include "common.cuh"
+// The quantizing variant (turbo_int8_layernorm_quantize) hands the normalized row, rounded to the model's dtype, to
+// the W8A8 activation quantizer of each layer that reads it (a block's q, k and v share one input) while it is still
+// in registers: the same numbers as this kernel followed by turbo_int8_quantize_rows, without writing and re-reading
+// the row in the model's dtype.
+#include "int8_common.cuh"
 
 namespace {
 constexpr int kThreads = 256;
@@ -12,10 +16,20 @@ constexpr int kWarpsPerBlock = 8;
 constexpr int kWarpRowChunk = 32 * kVectorWidth;  // elements a warp covers per step: 256
 constexpr int kMaxWarpRowChunks = 8;               // a warp's row holds at most 2,048 elements
 
+// The W8A8 inputs made from each normalized row: count (1..3) outputs, each with its layer's smoothing (or none).
+struct RowQuantizers {
+  int count;
+  int round_dtype;  // the model's dtype: the row is rounded to it first, as the unfused norm's output is
+  const float* smooth[kMaxLayerNormQuantizers];
+  int8_t* q[kMaxLayerNormQuantizers];
+  float* scale[kMaxLayerNormQuantizers];
+};
+
+template <bool kQuantize>
 __global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtype, const float* __restrict__ weight,
                                           const float* __restrict__ bias, const float* __restrict__ shift,
                                           const float* __restrict__ scale, void* __restrict__ y, int y_dtype,
-                                          int64_t tokens, int dim, float eps) {
+                                          int64_t tokens, int dim, float eps, RowQuantizers quant) {
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
   const int64_t base = row * dim;
@@ -44,16 +58,36 @@ __global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtyp
     float n = (v[k] - mean) * rstd;
     if (weight) n = n * weight[c] + bias[c];
     if (scale) n = n * (1.f + scale[b * dim + c]) + shift[b * dim + c];
-    store_from_float(y, y_dtype, base + c, n);
+    if constexpr (kQuantize) v[k] = round_through(quant.round_dtype, n);
+    else store_from_float(y, y_dtype, base + c, n);
+  }
+  if constexpr (kQuantize) {
+    for (int o = 0; o < quant.count; ++o) {
+      const float* smooth = quant.smooth[o];
+      float amax = 0.f;
+#pragma unroll
+      for (int k = 0; k < kMaxPerThread; ++k) {
+        const int c = threadIdx.x + k * kThreads;
+        if (c < dim) amax = fmaxf(amax, fabsf(activation_smoothed(v[k], smooth, c)));
+      }
+      const float s = int8_row_scale(block_max(amax, scratch));
+#pragma unroll
+      for (int k = 0; k < kMaxPerThread; ++k) {
+        const int c = threadIdx.x + k * kThreads;
+        if (c >= dim) break;
+        quant.q[o][base + c] = static_cast<int8_t>(int8_encode(__fdiv_rn(activation_smoothed(v[k], smooth, c), s)));
+      }
+      if (threadIdx.x == 0) quant.scale[o][row] = s;
+    }
   }
 }
 // One warp per row of kChunks·256 elements: lane l holds elements [(k·32 + l)·8, +8) for k < kChunks, so each step
 // of the warp reads 32 adjacent 16-byte pieces. weight/bias and shift/scale rows are read the same way.
-template <int kChunks>
+template <int kChunks, bool kQuantize>
 __global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x_dtype, const float* __restrict__ weight,
                                                const float* __restrict__ bias, const float* __restrict__ shift,
                                                const float* __restrict__ scale, void* __restrict__ y, int y_dtype,
-                                               int64_t rows, int64_t tokens, float eps) {
+                                               int64_t rows, int64_t tokens, float eps, RowQuantizers quant) {
   constexpr int dim = kChunks * kWarpRowChunk;
   const int lane = threadIdx.x & 31;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
@@ -89,35 +123,65 @@ __global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x
       n[j] = (v[k][j] - mean) * rstd;
       if (weight) n[j] = n[j] * w[j] + b[j];
       if (scale) n[j] = n[j] * (1.f + sc[j]) + sh[j];
+      if constexpr (kQuantize) v[k][j] = round_through(quant.round_dtype, n[j]);
     }
-    store8(y, y_dtype, base + c, n);
+    if constexpr (!kQuantize) store8(y, y_dtype, base + c, n);
+  }
+  if constexpr (kQuantize) {
+    for (int o = 0; o < quant.count; ++o) {
+      const float* smooth = quant.smooth[o];
+      float u[kChunks][kVectorWidth];  // the smoothed row
+      float amax = 0.f;
+#pragma unroll
+      for (int k = 0; k < kChunks; ++k) {
+        const int c = (k * 32 + lane) * kVectorWidth;
+        float sm[kVectorWidth];
+        if (smooth) load8_f32(smooth, c, sm);
+#pragma unroll
+        for (int j = 0; j < kVectorWidth; ++j) {
+          u[k][j] = smooth ? __fdiv_rn(v[k][j], sm[j]) : v[k][j];
+          amax = fmaxf(amax, fabsf(u[k][j]));
+        }
+      }
+      const float s = int8_row_scale(warp_max(amax));
+#pragma unroll
+      for (int k = 0; k < kChunks; ++k) {
+        uint32_t packed[2] = {0u, 0u};
+#pragma unroll
+        for (int j = 0; j < kVectorWidth; ++j) packed[j / 4] |= static_cast<uint32_t>(int8_encode(__fdiv_rn(u[k][j], s))) << (8 * (j % 4));
+        *reinterpret_cast<uint2*>(quant.q[o] + base + (k * 32 + lane) * kVectorWidth) = make_uint2(packed[0], packed[1]);
+      }
+      if (lane == 0) quant.scale[o][row] = s;
+    }
   }
 }
 
-template <int kChunks>
+template <int kChunks, bool kQuantize>
 void launch_warp_rows(const void* x, int x_dtype, const float* weight, const float* bias, const float* shift,
-                      const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, float eps, cudaStream_t stream) {
+                      const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, float eps,
+                      const RowQuantizers& quant, cudaStream_t stream) {
   const unsigned blocks = static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  layernorm_modulate_warp_kernel<kChunks><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
-      x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps);
+  layernorm_modulate_warp_kernel<kChunks, kQuantize><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
+      x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant);
 }
 
-// The warp kernel takes rows of 256·k elements (k ≤ 8) whose every pointer is 16-byte aligned; rows and modulation
-// rows are then too (their lengths are multiples of 256 elements).
+// The warp kernel takes rows of 256·k elements (k ≤ 8) whose every pointer is 16-byte aligned (8-byte for the INT8
+// outputs); rows and modulation rows are then too (their lengths are multiples of 256 elements).
 bool fits_warp_rows(const void* x, const float* weight, const float* bias, const float* shift, const float* scale,
-                    const void* y, int dim) {
+                    const void* y, int dim, const RowQuantizers& quant) {
   if (dim % kWarpRowChunk != 0 || dim / kWarpRowChunk > kMaxWarpRowChunks) return false;
   for (const void* p : {x, static_cast<const void*>(weight), static_cast<const void*>(bias), static_cast<const void*>(shift),
                         static_cast<const void*>(scale), y})
     if (p && !aligned_to(p, 16)) return false;
+  for (int o = 0; o < quant.count; ++o)
+    if ((quant.smooth[o] && !aligned_to(quant.smooth[o], 16)) || !aligned_to(quant.q[o], 8)) return false;
   return true;
 }
-}  // namespace
 
-extern "C" int turbo_layernorm_modulate(const void* x, int x_dtype, const float* weight, const float* bias,
-                                        const float* shift, const float* scale, void* y, int y_dtype,
-                                        int64_t rows, int64_t tokens, int dim, float eps, void* stream) {
-  const char* fn = "turbo_layernorm_modulate";
+template <bool kQuantize>
+int run(const char* fn, const void* x, int x_dtype, const float* weight, const float* bias, const float* shift,
+        const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, int dim, float eps,
+        const RowQuantizers& quant, void* stream) {
   if (!valid_dtype(x_dtype) || !valid_dtype(y_dtype)) { turbo_set_error(fn, "unsupported dtype"); return -1; }
   if (dim <= 0 || dim > kThreads * kMaxPerThread) { turbo_set_error(fn, "dim must be in 1..8192"); return -1; }
   if (rows <= 0 || tokens <= 0 || rows % tokens != 0) { turbo_set_error(fn, "rows must be a multiple of tokens"); return -1; }
@@ -126,20 +190,47 @@ extern "C" int turbo_layernorm_modulate(const void* x, int x_dtype, const float*
     return -1;
   }
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (!fits_warp_rows(x, weight, bias, shift, scale, y, dim)) {
-    layernorm_modulate_kernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(
-        x, x_dtype, weight, bias, shift, scale, y, y_dtype, tokens, dim, eps);
+  if (!fits_warp_rows(x, weight, bias, shift, scale, y, dim, quant)) {
+    layernorm_modulate_kernel<kQuantize><<<static_cast<unsigned>(rows), kThreads, 0, s>>>(
+        x, x_dtype, weight, bias, shift, scale, y, y_dtype, tokens, dim, eps, quant);
     return TURBO_LAUNCH_CHECK(fn);
   }
   switch (dim / kWarpRowChunk) {
-    case 1: launch_warp_rows<1>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, s); break;
-    case 2: launch_warp_rows<2>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, s); break;
-    case 3: launch_warp_rows<3>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, s); break;
-    case 4: launch_warp_rows<4>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, s); break;
-    case 5: launch_warp_rows<5>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, s); break;
-    case 6: launch_warp_rows<6>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, s); break;
-    case 7: launch_warp_rows<7>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, s); break;
-    default: launch_warp_rows<8>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, s); break;
+    case 1: launch_warp_rows<1, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 2: launch_warp_rows<2, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 3: launch_warp_rows<3, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 4: launch_warp_rows<4, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 5: launch_warp_rows<5, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 6: launch_warp_rows<6, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 7: launch_warp_rows<7, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    default: launch_warp_rows<8, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
   }
   return TURBO_LAUNCH_CHECK(fn);
+}
+}  // namespace
+
+extern "C" int turbo_layernorm_modulate(const void* x, int x_dtype, const float* weight, const float* bias,
+                                        const float* shift, const float* scale, void* y, int y_dtype,
+                                        int64_t rows, int64_t tokens, int dim, float eps, void* stream) {
+  return run<false>("turbo_layernorm_modulate", x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, dim,
+                    eps, RowQuantizers{}, stream);
+}
+
+extern "C" int turbo_int8_layernorm_quantize(const void* x, int x_dtype, const float* weight, const float* bias,
+                                             const float* shift, const float* scale, int round_dtype, int count,
+                                             const float* const* smooth, int8_t* const* q, float* const* q_scale,
+                                             int64_t rows, int64_t tokens, int dim, float eps, void* stream) {
+  const char* fn = "turbo_int8_layernorm_quantize";
+  if (count < 1 || count > kMaxLayerNormQuantizers || !smooth || !q || !q_scale) {
+    turbo_set_error(fn, "count must be in 1..3, with a smoothing (or NULL), an output and a scale array entry each");
+    return -1;
+  }
+  RowQuantizers quant{count, round_dtype, {}, {}, {}};
+  for (int o = 0; o < count; ++o) {
+    if (!q[o] || !q_scale[o]) { turbo_set_error(fn, "every output needs its values and scales"); return -1; }
+    quant.smooth[o] = smooth[o];
+    quant.q[o] = q[o];
+    quant.scale[o] = q_scale[o];
+  }
+  return run<true>(fn, x, x_dtype, weight, bias, shift, scale, nullptr, round_dtype, rows, tokens, dim, eps, quant, stream);
 }

@@ -15,10 +15,7 @@ constexpr int kWarpsPerBlock = 8;
 
 struct Int8Code {
   static constexpr float kMax = 127.f;
-  __device__ static uint8_t encode(float scaled) {
-    const int q = __float2int_rn(scaled);  // round half to even, as torch.round
-    return static_cast<uint8_t>(static_cast<int8_t>(max(-127, min(127, q))));
-  }
+  __device__ static uint8_t encode(float scaled) { return int8_encode(scaled); }
 };
 
 struct E4M3Code {
@@ -27,10 +24,6 @@ struct E4M3Code {
     return static_cast<uint8_t>(__nv_cvt_float_to_fp8(scaled, __NV_SATFINITE, __NV_E4M3));
   }
 };
-
-__device__ __forceinline__ float smoothed(float v, const float* smooth, int col) {
-  return smooth ? __fdiv_rn(v, smooth[col]) : v;
-}
 
 // kVectorized: cols % 8 == 0, x 16-byte and q 8-byte aligned (checked by the launcher), so every row is too.
 template <typename Code, bool kVectorized>
@@ -48,11 +41,11 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
       float v[kVectorWidth];
       load8(x, x_dtype, base + c, v);
 #pragma unroll
-      for (int j = 0; j < kVectorWidth; ++j) amax = fmaxf(amax, fabsf(smoothed(v[j], smooth, c + j)));
+      for (int j = 0; j < kVectorWidth; ++j) amax = fmaxf(amax, fabsf(activation_smoothed(v[j], smooth, c + j)));
     }
   } else {
     for (int c = lane; c < cols; c += 32)
-      amax = fmaxf(amax, fabsf(smoothed(load_as_float(x, x_dtype, base + c), smooth, c)));
+      amax = fmaxf(amax, fabsf(activation_smoothed(load_as_float(x, x_dtype, base + c), smooth, c)));
   }
   for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
   const float s = amax > 0.f ? __fdiv_rn(amax, Code::kMax) : 1.f;
@@ -65,14 +58,14 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
       uint32_t packed[2] = {0u, 0u};
 #pragma unroll
       for (int j = 0; j < kVectorWidth; ++j) {
-        const uint32_t byte = Code::encode(__fdiv_rn(smoothed(v[j], smooth, c + j), s));
+        const uint32_t byte = Code::encode(__fdiv_rn(activation_smoothed(v[j], smooth, c + j), s));
         packed[j / 4] |= byte << (8 * (j % 4));
       }
       *reinterpret_cast<uint2*>(q + base + c) = make_uint2(packed[0], packed[1]);
     }
   } else {
     for (int c = lane; c < cols; c += 32)
-      q[base + c] = Code::encode(__fdiv_rn(smoothed(load_as_float(x, x_dtype, base + c), smooth, c), s));
+      q[base + c] = Code::encode(__fdiv_rn(activation_smoothed(load_as_float(x, x_dtype, base + c), smooth, c), s));
   }
   if (lane == 0) scale[row] = s;
 }

@@ -1,0 +1,99 @@
+using TorchSharp;
+using Turbo.Runtime.Native;
+using Turbo.Runtime.Quant;
+using static TorchSharp.torch;
+
+namespace Turbo.Runtime.Models;
+
+/// <summary>
+/// The output of one of a block's LayerNorms (+ modulation), [B, L, D], as the linear layers that read it need it.
+/// Where every one of them is a W8A8 layer on the GPU (the package), the norm kernel makes their quantized inputs
+/// itself (<see cref="Int8Kernels.LayerNormQuantize"/>): the normalized tensor is never written in the model's dtype,
+/// nor read back once per layer to quantize it. Anywhere else (the CPU, float layers, calibration observers, autograd)
+/// it is <see cref="FusedOps.LayerNormModulate"/>'s tensor and <see cref="Project"/> is the layer's own call. Both give
+/// the same numbers: the fused kernel rounds each row to the model's dtype before quantizing, as the norm's output is.
+/// Its tensors belong to the caller's dispose scope.
+/// </summary>
+public sealed class NormedInput
+{
+    readonly Tensor? tensor;
+    readonly Dictionary<WanLinear, (Tensor Values, Tensor Scale)>? quantized;
+
+    NormedInput(long[] shape, Tensor? tensor, Dictionary<WanLinear, (Tensor Values, Tensor Scale)>? quantized) =>
+        (Shape, this.tensor, this.quantized) = (shape, tensor, quantized);
+
+    /// <summary>[B, L, D].</summary>
+    public long[] Shape { get; }
+
+    /// <summary>True when the norm kernel made the readers' quantized inputs (no tensor in the model's dtype exists).</summary>
+    public bool IsQuantized => quantized is not null;
+
+    /// <summary>
+    /// (LayerNorm(x)[·weight + bias])·(1 + scale) + shift in <paramref name="dtype"/> for <paramref name="readers"/>,
+    /// the layers that will <see cref="Project"/> it (arguments as <see cref="FusedOps.LayerNormModulate"/>).
+    /// </summary>
+    public static NormedInput Of(Tensor x, Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale, double eps,
+        ScalarType dtype, params WanLinear[] readers)
+    {
+        if (FusedQuantizers(x, readers, dtype) is { } smooths)
+            using (CudaProfiler.Scope("linear"))
+            using (CudaProfiler.Scope("linear/norm + quantize"))
+            {
+                var inputs = Int8Kernels.LayerNormQuantize(x, weight, bias, shift?.to(ScalarType.Float32), scale?.to(ScalarType.Float32),
+                    eps, dtype, smooths);
+                return new(x.shape, null, readers.Zip(inputs).ToDictionary(p => p.First, p => p.Second));
+            }
+        using (CudaProfiler.Scope("rest/norm + modulation"))
+            return new(x.shape, FusedOps.LayerNormModulate(x, weight, bias, shift, scale, eps, dtype), null);
+    }
+
+    /// <summary>An input already normalized (a module called with a tensor): every layer takes it as it is.</summary>
+    public static NormedInput Wrap(Tensor normalized) => new(normalized.shape, normalized, null);
+
+    /// <summary>layer(this) [B, L, N]: from the layer's quantized input where the norm made one, else the layer's call.</summary>
+    public Tensor Project(WanLinear layer)
+    {
+        if (tensor is not null) return layer.call(tensor);
+        var (values, scale) = NormQuantized(layer);
+        var kernel = (CudaInt8LinearKernel)layer.Kernel!;
+        using (CudaProfiler.Scope("linear"))
+        using (var rows = kernel.ProductOfQuantized(values, scale, layer.Bias))
+            return rows.view([.. Shape[..^1], kernel.OutFeatures]);
+    }
+
+    /// <summary>
+    /// A CUDA W8A8 layer's per-token quantized input rows [B·L, D] (values, scales): the norm's own, or the tensor
+    /// quantized by the layer's kernel now; null where the layer cannot take one (it then takes <see cref="Project"/>).
+    /// </summary>
+    public (Tensor Values, Tensor Scale)? QuantizedFor(WanLinear layer)
+    {
+        if (quantized is not null) return NormQuantized(layer);
+        if (layer.Kernel is not CudaInt8LinearKernel kernel || layer.InputObserver is not null) return null;
+        if (tensor!.device_type != DeviceType.CUDA || (is_grad_enabled() && tensor.requires_grad)) return null;
+        if (!tensor.is_floating_point() || tensor.dim() < 1 || tensor.shape[^1] != kernel.InFeatures) return null;
+        using var rows = tensor.reshape(-1, kernel.InFeatures);
+        return kernel.QuantizeInput(rows);
+    }
+
+    (Tensor Values, Tensor Scale) NormQuantized(WanLinear layer) => quantized!.TryGetValue(layer, out var input) ? input
+        : throw new TurboException("normed input: this layer was not among the readers the norm quantized for");
+
+    /// <summary>
+    /// The readers' smoothing vectors when the norm kernel can quantize for all of them; null when they take the tensor:
+    /// each a CUDA W8A8 layer with no observer, x on CUDA and not recording gradients, and the library new enough.
+    /// </summary>
+    static Tensor?[]? FusedQuantizers(Tensor x, WanLinear[] readers, ScalarType dtype)
+    {
+        if (readers.Length is < 1 or > Int8Kernels.MaxLayerNormQuantizers || !TurboNative.HasLayerNormQuantize) return null;
+        if (x.device_type != DeviceType.CUDA || x.dim() != 3 || x.shape[2] > Int8Kernels.MaxNormWidth) return null;
+        if (!Int8Kernels.IsKernelFloat(x.dtype) || !Int8Kernels.IsKernelFloat(dtype) || (is_grad_enabled() && x.requires_grad)) return null;
+        var smooths = new Tensor?[readers.Length];
+        for (int i = 0; i < readers.Length; i++)
+        {
+            if (readers[i].Kernel is not CudaInt8LinearKernel kernel || readers[i].InputObserver is not null) return null;
+            if (kernel.InFeatures != x.shape[2]) return null;
+            smooths[i] = kernel.Weight.Smooth;
+        }
+        return smooths;
+    }
+}

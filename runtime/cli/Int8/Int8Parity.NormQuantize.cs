@@ -1,0 +1,71 @@
+using Turbo.Runtime.Models;
+using Turbo.Runtime.Native;
+using Turbo.Runtime.Quant;
+using static TorchSharp.torch;
+
+namespace Turbo.Cli.Int8;
+
+public static partial class Int8Parity
+{
+    const double NormEps = 1e-6;
+
+    /// <summary>
+    /// Int8Kernels.LayerNormQuantize — the norm kernel quantizing its rows for up to three layers — against the unfused
+    /// CUDA chain (the norm kernel, then the quantizer per layer) bit for bit, as both sum the row in the same order;
+    /// against the CPU reference chain within one code (the CPU's LayerNorm sums in another order, which can move a
+    /// normalized value by one step of the model dtype); and NormedInput's projections against the layers' own calls.
+    /// One of the layers is unsmoothed.
+    /// </summary>
+    static List<Agreement> CheckLayerNormQuantize(long batch, long tokens, long dim, bool affine, ScalarType model, int layers, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var results = new List<Agreement>();
+        string shape = $"B {batch} L {tokens} D {dim}", detail = $"{model}, {layers} layer(s), {(affine ? "affine" : "modulated")}";
+        var x = randn(batch, tokens, dim, device: device) * (rand(dim, device: device) * 4 + 0.1) + 0.5; // the float32 residual stream
+        var weight = affine ? randn(dim, device: device) * 0.1 + 1 : null;
+        var bias = affine ? randn(dim, device: device) * 0.1 : null;
+        var shift = affine ? null : randn(batch, dim, device: device);
+        var scale = affine ? null : randn(batch, dim, device: device) * 0.5;
+        var smooths = Enumerable.Range(0, layers).Select(i => i == 1 ? null : RandomSmoothing(dim, device)).ToArray();
+
+        Guarded(results, "layernorm quantization", shape, detail, () =>
+        {
+            var fused = Int8Kernels.LayerNormQuantize(x, weight, bias, shift, scale, NormEps, model, smooths);
+            var normed = FusedOps.LayerNormModulateNative(x, weight, bias, shift, scale, NormEps, model).reshape(-1, dim);
+            var normedOnCpu = FusedOps.LayerNormModulateReference(x.cpu(), weight?.cpu(), bias?.cpu(), shift?.cpu(), scale?.cpu(),
+                NormEps, model).reshape(-1, dim);
+            var agreements = new List<Agreement>();
+            for (int i = 0; i < layers; i++)
+            {
+                var (values, scales) = Int8Kernels.QuantizeRows(normed, smooths[i]);
+                agreements.Add(Exactly("norm quantization: codes vs norm → quantizer", shape, detail, values, fused[i].Values));
+                agreements.Add(Exactly("norm quantization: scales vs norm → quantizer", shape, detail, scales, fused[i].Scale));
+                using var format = QuantizedWeight.Create(QuantFormat.Int8PerChannel, zeros(1, dim, ScalarType.Int8), ones(1),
+                    smooths[i]?.cpu(), "parity weight");
+                using var reference = QuantizedLinear.QuantizeInput(normedOnCpu, format);
+                agreements.Add(WithinOneCode("norm quantization: codes vs CPU reference", shape, detail, reference.Values, fused[i].Values));
+            }
+            return agreements;
+        });
+        if (model == ScalarType.BFloat16 && dim % Int8Kernels.CublasLtMultiple == 0)
+            Guarded(results, "NormedInput", shape, detail, () => CheckNormedProjections(x, weight, bias, shift, scale, layers, shape, detail));
+        return results;
+    }
+
+    /// <summary>What the model does: bf16 cuBLASLt INT8 layers projecting a NormedInput, against each layer called on the norm's tensor.</summary>
+    static IEnumerable<Agreement> CheckNormedProjections(Tensor x, Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale, int layers,
+        string shape, string detail)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        long dim = x.shape[2];
+        var readers = Enumerable.Range(0, layers).Select(i => CublasLtLayer(dim, 256, smoothed: i != 1, x.device)).ToArray();
+        var input = NormedInput.Of(x, weight, bias, shift, scale, NormEps, ScalarType.BFloat16, readers);
+        if (!input.IsQuantized) throw new InvalidOperationException("the norm did not quantize for the layers");
+        var normed = FusedOps.LayerNormModulate(x, weight, bias, shift, scale, NormEps, ScalarType.BFloat16);
+        var agreements = readers.Select(layer => Exactly("NormedInput projection vs the layer's call", shape, detail,
+            layer.call(normed), input.Project(layer))).ToList();
+        foreach (var layer in readers) layer.Dispose();
+        return agreements;
+    }
+}
