@@ -1,12 +1,12 @@
 // LayerNorm (optionally affine) fused with Wan's adaptive modulation: y = LN(x)·(1+scale)+shift.
 // Reference: Turbo.Runtime.Native.FusedOps.LayerNormModulateReference. Each row's elements stay in registers so x is
-// read once (two-pass mean/variance in fp32, as torch's LayerNorm). Three paths, by row width: multiples of 256 up to
-// 2,048 (Wan2.1-1.3B's 1,536) take one warp per row, other multiples of 8 up to 8,192 (14B's 5,120) one block of 128
-// threads per row, both with 16-byte loads and stores; any other width one block of 256 threads, element by element.
+// read once (two-pass mean/variance in fp32, as torch's LayerNorm). Rows of up to 2,048 elements in multiples of 256
+// (Wan2.1-1.3B's 1,536) take one warp each with 16-byte loads and stores: a 256-thread block per row is too little
+// work to hide memory latency there. Other rows take one block each.
 // The quantizing variant (turbo_int8_layernorm_quantize) hands the normalized row, rounded to the model's dtype, to
 // the W8A8 activation quantizer of each layer that reads it (a block's q, k and v share one input) while it is still
-// in registers: the same numbers as this kernel followed by turbo_int8_quantize_rows (the same path sums the row in
-// the same order), without writing and re-reading the row in the model's dtype.
+// in registers: the same numbers as this kernel followed by turbo_int8_quantize_rows, without writing and re-reading
+// the row in the model's dtype.
 #include "int8_common.cuh"
 
 namespace {
@@ -15,8 +15,6 @@ constexpr int kMaxPerThread = 32;  // dim <= 8192
 constexpr int kWarpsPerBlock = 8;
 constexpr int kWarpRowChunk = 32 * kVectorWidth;  // elements a warp covers per step: 256
 constexpr int kMaxWarpRowChunks = 8;               // a warp's row holds at most 2,048 elements
-constexpr int kVectorThreads = 128;
-constexpr int kMaxVectorsPerThread = 8;            // a block's row holds at most 128 · 8 · 8 = 8,192 elements
 
 // The W8A8 inputs made from each normalized row: count (1..3) outputs, each with its layer's smoothing (or none).
 struct RowQuantizers {
@@ -26,44 +24,6 @@ struct RowQuantizers {
   int8_t* q[kMaxLayerNormQuantizers];
   float* scale[kMaxLayerNormQuantizers];
 };
-
-// Quantizes a normalized row for each output of quant (turbo_int8_quantize_rows' steps, in its order). This thread
-// holds `held` vectors v[k] of 8 consecutive elements starting at column(k); row_max reduces over the row's threads.
-// The smoothing division is done again in the second pass rather than kept: fewer registers, more rows in flight.
-template <int kVectors, typename Column, typename RowMax>
-__device__ __forceinline__ void quantize_held_row(const float (&v)[kVectors][kVectorWidth], int held, Column column,
-                                                  RowMax row_max, const RowQuantizers& quant, int64_t row, int dim,
-                                                  bool writes_scale) {
-  const int64_t base = row * dim;
-  for (int o = 0; o < quant.count; ++o) {
-    const float* smooth = quant.smooth[o];
-    float amax = 0.f;
-#pragma unroll
-    for (int k = 0; k < kVectors; ++k) {
-      if (k >= held) break;
-      float sm[kVectorWidth];
-      if (smooth) load8_f32(smooth, column(k), sm);
-#pragma unroll
-      for (int j = 0; j < kVectorWidth; ++j) amax = fmaxf(amax, fabsf(smooth ? __fdiv_rn(v[k][j], sm[j]) : v[k][j]));
-    }
-    const float s = int8_row_scale(row_max(amax));
-#pragma unroll
-    for (int k = 0; k < kVectors; ++k) {
-      if (k >= held) break;
-      const int c = column(k);
-      float sm[kVectorWidth];
-      if (smooth) load8_f32(smooth, c, sm);
-      uint32_t packed[2] = {0u, 0u};
-#pragma unroll
-      for (int j = 0; j < kVectorWidth; ++j) {
-        const float u = smooth ? __fdiv_rn(v[k][j], sm[j]) : v[k][j];
-        packed[j / 4] |= static_cast<uint32_t>(int8_encode(__fdiv_rn(u, s))) << (8 * (j % 4));
-      }
-      *reinterpret_cast<uint2*>(quant.q[o] + base + c) = make_uint2(packed[0], packed[1]);
-    }
-    if (writes_scale) quant.scale[o][row] = s;
-  }
-}
 
 template <bool kQuantize>
 __global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtype, const float* __restrict__ weight,
@@ -167,64 +127,33 @@ __global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x
     }
     if constexpr (!kQuantize) store8(y, y_dtype, base + c, n);
   }
-  if constexpr (kQuantize)
-    quantize_held_row<kChunks>(v, kChunks, [&](int k) { return (k * 32 + lane) * kVectorWidth; }, warp_max, quant, row,
-                               dim, lane == 0);
-}
-
-// One block of 128 threads per row of up to 8,192 elements (dim % 8 == 0): thread t holds the 8-element vectors
-// t, t + 128, … of the row.
-template <bool kQuantize>
-__global__ void __launch_bounds__(kVectorThreads) layernorm_modulate_vector_kernel(
-    const void* __restrict__ x, int x_dtype, const float* __restrict__ weight, const float* __restrict__ bias,
-    const float* __restrict__ shift, const float* __restrict__ scale, void* __restrict__ y, int y_dtype, int64_t tokens,
-    int dim, float eps, RowQuantizers quant) {
-  __shared__ float scratch[32];
-  const int64_t row = blockIdx.x, base = row * dim;
-  const int vectors = dim / kVectorWidth;
-  const auto column = [&](int k) { return (threadIdx.x + k * kVectorThreads) * kVectorWidth; };
-  const int held = min(kMaxVectorsPerThread, (vectors - static_cast<int>(threadIdx.x) + kVectorThreads - 1) / kVectorThreads);
-  float v[kMaxVectorsPerThread][kVectorWidth];
-  float sum = 0.f;
+  if constexpr (kQuantize) {
+    for (int o = 0; o < quant.count; ++o) {
+      const float* smooth = quant.smooth[o];
+      float u[kChunks][kVectorWidth];  // the smoothed row
+      float amax = 0.f;
 #pragma unroll
-  for (int k = 0; k < kMaxVectorsPerThread; ++k) {
-    if (k >= held) break;
-    load8(x, x_dtype, base + column(k), v[k]);
+      for (int k = 0; k < kChunks; ++k) {
+        const int c = (k * 32 + lane) * kVectorWidth;
+        float sm[kVectorWidth];
+        if (smooth) load8_f32(smooth, c, sm);
 #pragma unroll
-    for (int j = 0; j < kVectorWidth; ++j) sum += v[k][j];
-  }
-  const float mean = block_sum(sum, scratch) / dim;
-  float sq = 0.f;
+        for (int j = 0; j < kVectorWidth; ++j) {
+          u[k][j] = smooth ? __fdiv_rn(v[k][j], sm[j]) : v[k][j];
+          amax = fmaxf(amax, fabsf(u[k][j]));
+        }
+      }
+      const float s = int8_row_scale(warp_max(amax));
 #pragma unroll
-  for (int k = 0; k < kMaxVectorsPerThread; ++k) {
-    if (k >= held) break;
+      for (int k = 0; k < kChunks; ++k) {
+        uint32_t packed[2] = {0u, 0u};
 #pragma unroll
-    for (int j = 0; j < kVectorWidth; ++j) {
-      const float d = v[k][j] - mean;
-      sq += d * d;
+        for (int j = 0; j < kVectorWidth; ++j) packed[j / 4] |= static_cast<uint32_t>(int8_encode(__fdiv_rn(u[k][j], s))) << (8 * (j % 4));
+        *reinterpret_cast<uint2*>(quant.q[o] + base + (k * 32 + lane) * kVectorWidth) = make_uint2(packed[0], packed[1]);
+      }
+      if (lane == 0) quant.scale[o][row] = s;
     }
   }
-  const float rstd = rsqrtf(block_sum(sq, scratch) / dim + eps);
-  const int64_t modulation = row / tokens * dim;
-#pragma unroll
-  for (int k = 0; k < kMaxVectorsPerThread; ++k) {
-    if (k >= held) break;
-    const int c = column(k);
-    float n[kVectorWidth], w[kVectorWidth], b[kVectorWidth], sc[kVectorWidth], sh[kVectorWidth];
-    if (weight) { load8_f32(weight, c, w); load8_f32(bias, c, b); }
-    if (scale) { load8_f32(scale, modulation + c, sc); load8_f32(shift, modulation + c, sh); }
-#pragma unroll
-    for (int j = 0; j < kVectorWidth; ++j) {
-      n[j] = (v[k][j] - mean) * rstd;
-      if (weight) n[j] = n[j] * w[j] + b[j];
-      if (scale) n[j] = n[j] * (1.f + sc[j]) + sh[j];
-      if constexpr (kQuantize) v[k][j] = round_through(quant.round_dtype, n[j]);
-    }
-    if constexpr (!kQuantize) store8(y, y_dtype, base + c, n);
-  }
-  if constexpr (kQuantize)
-    quantize_held_row<kMaxVectorsPerThread>(v, held, column, [&](float a) { return block_max(a, scratch); }, quant, row,
-                                            dim, threadIdx.x == 0);
 }
 
 template <int kChunks, bool kQuantize>
@@ -236,11 +165,11 @@ void launch_warp_rows(const void* x, int x_dtype, const float* weight, const flo
       x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant);
 }
 
-// The 16-byte paths take rows of 8·k elements whose every pointer is 16-byte aligned (8-byte for the INT8 outputs);
-// rows and modulation rows are then too.
-bool fits_vectors(const void* x, const float* weight, const float* bias, const float* shift, const float* scale,
-                  const void* y, int dim, const RowQuantizers& quant) {
-  if (dim % kVectorWidth != 0) return false;
+// The warp kernel takes rows of 256·k elements (k ≤ 8) whose every pointer is 16-byte aligned (8-byte for the INT8
+// outputs); rows and modulation rows are then too (their lengths are multiples of 256 elements).
+bool fits_warp_rows(const void* x, const float* weight, const float* bias, const float* shift, const float* scale,
+                    const void* y, int dim, const RowQuantizers& quant) {
+  if (dim % kWarpRowChunk != 0 || dim / kWarpRowChunk > kMaxWarpRowChunks) return false;
   for (const void* p : {x, static_cast<const void*>(weight), static_cast<const void*>(bias), static_cast<const void*>(shift),
                         static_cast<const void*>(scale), y})
     if (p && !aligned_to(p, 16)) return false;
@@ -261,13 +190,8 @@ int run(const char* fn, const void* x, int x_dtype, const float* weight, const f
     return -1;
   }
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (!fits_vectors(x, weight, bias, shift, scale, y, dim, quant)) {
+  if (!fits_warp_rows(x, weight, bias, shift, scale, y, dim, quant)) {
     layernorm_modulate_kernel<kQuantize><<<static_cast<unsigned>(rows), kThreads, 0, s>>>(
-        x, x_dtype, weight, bias, shift, scale, y, y_dtype, tokens, dim, eps, quant);
-    return TURBO_LAUNCH_CHECK(fn);
-  }
-  if (dim % kWarpRowChunk != 0 || dim / kWarpRowChunk > kMaxWarpRowChunks) {
-    layernorm_modulate_vector_kernel<kQuantize><<<static_cast<unsigned>(rows), kVectorThreads, 0, s>>>(
         x, x_dtype, weight, bias, shift, scale, y, y_dtype, tokens, dim, eps, quant);
     return TURBO_LAUNCH_CHECK(fn);
   }
