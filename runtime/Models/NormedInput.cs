@@ -80,12 +80,13 @@ public sealed class NormedInput
 
     /// <summary>
     /// The readers' smoothing vectors when the norm kernel can quantize for all of them; null when they take the tensor:
-    /// each a CUDA W8A8 layer with no observer, x on CUDA and not recording gradients, and the library new enough.
+    /// each a CUDA W8A8 layer with no observer, x on CUDA and not recording gradients, a width where the fused kernel
+    /// is the faster, and the library new enough.
     /// </summary>
     static Tensor?[]? FusedQuantizers(Tensor x, WanLinear[] readers, ScalarType dtype)
     {
         if (readers.Length is < 1 or > Int8Kernels.MaxLayerNormQuantizers || !TurboNative.HasLayerNormQuantize) return null;
-        if (x.device_type != DeviceType.CUDA || x.dim() != 3 || x.shape[2] > Int8Kernels.MaxNormWidth) return null;
+        if (x.device_type != DeviceType.CUDA || x.dim() != 3 || !Int8Kernels.LayerNormQuantizePays(x.shape[2])) return null;
         if (!Int8Kernels.IsKernelFloat(x.dtype) || !Int8Kernels.IsKernelFloat(dtype) || (is_grad_enabled() && x.requires_grad)) return null;
         var smooths = new Tensor?[readers.Length];
         for (int i = 0; i < readers.Length; i++)
