@@ -42,7 +42,7 @@ public static class BlockSelection
         long keyBlocks = scores.shape[3];
         // Without key lengths every row keeps the same number of blocks: no host data goes to the device (a copy from
         // pageable host memory would wait for the GPU), so the forward pass keeps the GPU's queue full.
-        if (keyLengths is null) return Ranks(scores).lt(KeptBlocks(topK, keyBlocks)).MoveToOuterDisposeScope();
+        if (keyLengths is null) return Highest(scores, KeptBlocks(topK, keyBlocks)).MoveToOuterDisposeScope();
 
         var blockStarts = arange(keyBlocks, dtype: ScalarType.Int64, device: q.device) * blockK;
         var lengthColumn = tensor(lengths, device: q.device).view(batch, 1, 1, 1);
@@ -50,6 +50,16 @@ public static class BlockSelection
         var rank = Ranks(scores.masked_fill(beyond, double.NegativeInfinity));
         var kept = tensor(lengths.Select(n => KeptBlocks(topK, (n + blockK - 1) / blockK)).ToArray(), device: q.device);
         return rank.lt(kept.view(batch, 1, 1, 1)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>True at the <paramref name="count"/> highest scores of each row: one selection pass, where ranks take two sorts.</summary>
+    static Tensor Highest(Tensor scores, long count)
+    {
+        var (values, indices) = scores.topk((int)count, dim: -1, largest: true, sorted: false);
+        using (values)
+        using (indices)
+        using (var chosen = ones(indices.shape, ScalarType.Bool, scores.device))
+            return zeros(scores.shape, ScalarType.Bool, scores.device).scatter_(-1, indices, chosen);
     }
 
     /// <summary>Each score's place in its row, highest first (0 = the best block).</summary>
