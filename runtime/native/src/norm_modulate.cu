@@ -6,7 +6,8 @@
 // The quantizing variant (turbo_int8_layernorm_quantize) hands the normalized row, rounded to the model's dtype, to
 // the W8A8 activation quantizer of each layer that reads it (a block's q, k and v share one input) while it is still
 // in registers: the same numbers as this kernel followed by turbo_int8_quantize_rows, without writing and re-reading
-// the row in the model's dtype.
+// the row in the model's dtype. It is latency-bound (up to six IEEE divisions per element): faster than the two
+// passes on the warp path, slower on the block path, which the model therefore does not use (docs/PERF.md).
 #include "int8_common.cuh"
 
 namespace {
@@ -130,7 +131,7 @@ __global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x
   if constexpr (kQuantize) {
     for (int o = 0; o < quant.count; ++o) {
       const float* smooth = quant.smooth[o];
-      float u[kChunks][kVectorWidth];  // the smoothed row
+      float u[kChunks][kVectorWidth];  // the smoothed row, kept: dividing again in the second pass measured slower
       float amax = 0.f;
 #pragma unroll
       for (int k = 0; k < kChunks; ++k) {
