@@ -68,10 +68,8 @@ public sealed class NormedInput
     public (Tensor Values, Tensor Scale)? QuantizedFor(WanLinear layer)
     {
         if (quantized is not null) return NormQuantized(layer);
-        if (layer.Kernel is not CudaInt8LinearKernel kernel || layer.InputObserver is not null) return null;
-        if (tensor!.device_type != DeviceType.CUDA || (is_grad_enabled() && tensor.requires_grad)) return null;
-        if (!tensor.is_floating_point() || tensor.dim() < 1 || tensor.shape[^1] != kernel.InFeatures) return null;
-        using var rows = tensor.reshape(-1, kernel.InFeatures);
+        if (QuantizingKernel(layer, tensor!) is not { } kernel) return null;
+        using var rows = tensor!.reshape(-1, kernel.InFeatures);
         return kernel.QuantizeInput(rows);
     }
 
@@ -86,15 +84,26 @@ public sealed class NormedInput
     static Tensor?[]? FusedQuantizers(Tensor x, WanLinear[] readers, ScalarType dtype)
     {
         if (readers.Length is < 1 or > Int8Kernels.MaxLayerNormQuantizers || !TurboNative.HasLayerNormQuantize) return null;
-        if (x.device_type != DeviceType.CUDA || x.dim() != 3 || !Int8Kernels.LayerNormQuantizePays(x.shape[2])) return null;
-        if (!Int8Kernels.IsKernelFloat(x.dtype) || !Int8Kernels.IsKernelFloat(dtype) || (is_grad_enabled() && x.requires_grad)) return null;
+        if (x.dim() != 3 || !Int8Kernels.LayerNormQuantizePays(x.shape[2])) return null;
+        if (!Int8Kernels.IsKernelFloat(x.dtype) || !Int8Kernels.IsKernelFloat(dtype)) return null;
         var smooths = new Tensor?[readers.Length];
         for (int i = 0; i < readers.Length; i++)
         {
-            if (readers[i].Kernel is not CudaInt8LinearKernel kernel || readers[i].InputObserver is not null) return null;
-            if (kernel.InFeatures != x.shape[2]) return null;
+            if (QuantizingKernel(readers[i], x) is not { } kernel) return null;
             smooths[i] = kernel.Weight.Smooth;
         }
         return smooths;
+    }
+
+    /// <summary>
+    /// The layer's CUDA W8A8 kernel when it can take a quantized copy of x [..., D] (no observer on the layer, x a
+    /// floating-point CUDA tensor of its width, not recording gradients); null when the layer must take x itself.
+    /// </summary>
+    static CudaInt8LinearKernel? QuantizingKernel(WanLinear layer, Tensor x)
+    {
+        if (layer.Kernel is not CudaInt8LinearKernel kernel || layer.InputObserver is not null) return null;
+        if (x.device_type != DeviceType.CUDA || (is_grad_enabled() && x.requires_grad)) return null;
+        if (!x.is_floating_point() || x.dim() < 1 || x.shape[^1] != kernel.InFeatures) return null;
+        return kernel;
     }
 }
