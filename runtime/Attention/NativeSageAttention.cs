@@ -34,8 +34,12 @@ public sealed class NativeSageAttention : IAttentionBackend
     public Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap) =>
         RunsNative(q) ? AttendNative(q, k, v, keyLengths, blockMap) : Reference.Attend(q, k, v, keyLengths, blockMap);
 
-    /// <summary>The kernels, whatever <see cref="Enabled"/> says; a clear error where they cannot run.</summary>
-    public Tensor AttendNative(Tensor q, Tensor k, Tensor v, Tensor? keyLengths = null, Tensor? blockMap = null)
+    /// <summary>
+    /// The kernels, whatever <see cref="Enabled"/> says (the one <paramref name="kernel"/> names; Auto: the fastest that
+    /// runs here); a clear error where they cannot run.
+    /// </summary>
+    public Tensor AttendNative(Tensor q, Tensor k, Tensor v, Tensor? keyLengths = null, Tensor? blockMap = null,
+        SageKernel kernel = SageKernel.Auto)
     {
         Reference.Validate(q, k, v, keyLengths, blockMap);
         if (q.device_type != DeviceType.CUDA || q.dtype == ScalarType.Float64)
@@ -49,7 +53,7 @@ public sealed class NativeSageAttention : IAttentionBackend
         long kernelDim = dim <= 64 ? 64 : 128;
         var (qk, kk, vk) = kernelDim == dim ? (q, k, v) : (PadChannels(q, kernelDim), PadChannels(k, kernelDim), PadChannels(v, kernelDim));
         var output = SageKernels.Attend(qk, kk, vk, keyLengths, blockMap, Reference.BlockQ, Reference.BlockK,
-            e4m3Values: Reference.PvPrecision == PvPrecision.Fp8E4M3, scoreScale: SageAttention.ScoreScale(dim));
+            e4m3Values: Reference.PvPrecision == PvPrecision.Fp8E4M3, scoreScale: SageAttention.ScoreScale(dim), kernel);
         return (kernelDim == dim ? output : output.narrow(3, 0, dim)).MoveToOuterDisposeScope();
     }
 

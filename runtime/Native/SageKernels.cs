@@ -3,6 +3,14 @@ using static TorchSharp.torch;
 namespace Turbo.Runtime.Native;
 
 /// <summary>
+/// Which kernel computes Sage attention (turbo_native.h, turbo_sage_kernel). Both compute the same function and differ
+/// only in the order of float32 sums: <see cref="Wgmma"/>, Hopper's warpgroup instructions, for head dim 128 with
+/// 128×64 blocks; <see cref="Mma"/>, warp mma.sync, for every shape on sm_80 and newer; <see cref="Auto"/> takes the
+/// first that can run.
+/// </summary>
+public enum SageKernel { Auto = 0, Mma = 1, Wgmma = 2 }
+
+/// <summary>
 /// The quantized-attention kernels of the bundled library (attention_prep.cu, block_indices.cu, sage_attention.cu)
 /// on CUDA tensors: each preparation pass alone, so that `turbo check-attention` can compare it with its TorchSharp
 /// reference, and <see cref="Attend"/>, the whole pipeline. Token tensors are [B, H, L, D] with D = 64 or 128 and any
@@ -13,6 +21,10 @@ public static class SageKernels
 {
     /// <summary>The head dims the kernels are built for (others are zero-padded to one of them by the caller).</summary>
     public static bool IsKernelHeadDim(long headDim) => headDim is 64 or 128;
+
+    /// <summary>True when <see cref="SageKernel.Auto"/> takes the warpgroup kernel for this head dim (64 or 128) and these blocks.</summary>
+    public static bool AutoIsWgmma(long kernelHeadDim, int blockQ, int blockK) =>
+        TurboNative.HasWgmmaAttention && kernelHeadDim == 128 && blockQ == 128 && blockK == 64;
 
     /// <summary>Outputs start as NaN (floats), −128 (INT8 codes, never produced) or −1 (indices), so unwritten elements show.</summary>
     public static bool PoisonOutputs { get; set; }
@@ -103,7 +115,7 @@ public static class SageKernels
     /// q's dtype, a view of a [B, Lq, H, D] buffer (what the output projection wants).
     /// </summary>
     public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap, int blockQ, int blockK,
-        bool e4m3Values, double scoreScale)
+        bool e4m3Values, double scoreScale, SageKernel kernel = SageKernel.Auto)
     {
         using var scope = NewDisposeScope();
         var lengths = keyLengths?.to(ScalarType.Int32, q.device).contiguous();
@@ -129,7 +141,7 @@ public static class SageKernels
             OutStrideB = queries * heads * dim, OutStrideH = dim, OutStrideL = heads * dim,
             Batch = batch, Heads = heads, QueryLength = queries, KeyLength = keys,
             HeadDim = (int)dim, BlockQ = blockQ, BlockK = blockK, MaxKept = maxKept,
-            OutDtype = TurboNative.DType(q), ScoreScale = (float)scoreScale,
+            OutDtype = TurboNative.DType(q), ScoreScale = (float)scoreScale, Kernel = (int)kernel,
         };
         using (CudaProfiler.Scope("self-attention/sage kernel"))
             TurboNative.Check(TurboNative.turbo_sage_attention(in args, IntPtr.Zero));

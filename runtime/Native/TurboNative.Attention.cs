@@ -22,7 +22,17 @@ public static partial class TurboNative
         public long Batch, Heads, QueryLength, KeyLength;
         public int HeadDim, BlockQ, BlockK, MaxKept, OutDtype;
         public float ScoreScale;
+        public int Kernel;
     }
+
+    /// <summary>First ABI version whose attention call takes a kernel choice and has the warpgroup (wgmma) kernel.</summary>
+    const int WgmmaAttentionAbi = 8;
+
+    static readonly Lazy<bool> WgmmaAttentionUsable = new(() =>
+        IsAvailable && turbo_version() >= WgmmaAttentionAbi && turbo_sage_wgmma_available() == 1);
+
+    /// <summary>True when the warpgroup attention kernel can run here (a compute capability 9.0 GPU, a library built for sm_90a).</summary>
+    public static bool HasWgmmaAttention => WgmmaAttentionUsable.Value;
 
     internal const int StatMean = 0;
     internal const int StatE4M3Scale = 1;
@@ -46,4 +56,6 @@ public static partial class TurboNative
         IntPtr counts, IntPtr stream);
 
     [DllImport(Lib)] internal static extern int turbo_sage_attention(in SageArgs args, IntPtr stream);
+
+    [DllImport(Lib)] static extern int turbo_sage_wgmma_available();
 }

@@ -16,7 +16,8 @@ public sealed record AttentionTiming(string Shape, string Method, double Ms, dou
 /// L 75,600): torch's scaled_dot_product_attention (flash) as the baseline; Sage dense (both tile shapes, both P·V
 /// formats), each including its preparation passes; SageSLA at 85/90/95% block sparsity (top-k 0.15/0.10/0.05,
 /// TurboDiffusion's 128×64 blocks and E4M3 P·V), whole (block selection, sparse kernel, linear branch, proj_l) and its
-/// sparse kernel alone. Inputs are [B, H, L, D] views of token-major memory, as the model passes them.
+/// sparse kernel alone. Where the warpgroup (wgmma) kernel runs, the warp (mma.sync) kernel is timed beside it.
+/// Inputs are [B, H, L, D] views of token-major memory, as the model passes them.
 /// </summary>
 static class AttentionBenchmark
 {
@@ -45,8 +46,14 @@ static class AttentionBenchmark
         foreach (var (blockQ, blockK, pv) in new[] { (128, 64, PvPrecision.Fp8E4M3), (128, 64, PvPrecision.Fp16), (64, 128, PvPrecision.Fp8E4M3) })
         {
             var sage = new NativeSageAttention(blockQ, blockK, pv);
+            bool wgmma = SageKernels.AutoIsWgmma(HeadDim, blockQ, blockK);
             double ms = Time(() => sage.AttendNative(q, k, v));
-            rows.Add(Row(shape, $"Sage dense {blockQ}×{blockK} {Format(pv)}", ms, dense, dense, sdpaMs));
+            rows.Add(Row(shape, $"Sage dense {blockQ}×{blockK} {Format(pv)}{KernelName(wgmma)}", ms, dense, dense, sdpaMs));
+            if (wgmma)
+            {
+                double mmaMs = Time(() => sage.AttendNative(q, k, v, kernel: SageKernel.Mma));
+                rows.Add(Row(shape, $"Sage dense {blockQ}×{blockK} {Format(pv)}{KernelName(false)}", mmaMs, dense, dense, sdpaMs));
+            }
         }
         foreach (double topK in new[] { 0.15, 0.10, 0.05 })
         {
@@ -59,8 +66,14 @@ static class AttentionBenchmark
             double whole = Time(() => sla.Attend(q, k, v));
             rows.Add(Row(shape, name, whole, dense, sparse + linear, sdpaMs));
             var kernel = new NativeSageAttention(config.BlockQ, config.BlockK, config.PvPrecision);
+            bool wgmma = SageKernels.AutoIsWgmma(HeadDim, config.BlockQ, config.BlockK);
             double kernelMs = Time(() => kernel.AttendNative(q, k, v, null, map));
-            rows.Add(Row(shape, name + ": sparse kernel alone", kernelMs, dense, sparse, sdpaMs));
+            rows.Add(Row(shape, name + ": sparse kernel alone" + KernelName(wgmma), kernelMs, dense, sparse, sdpaMs));
+            if (wgmma)
+            {
+                double mmaMs = Time(() => kernel.AttendNative(q, k, v, null, map, SageKernel.Mma));
+                rows.Add(Row(shape, name + ": sparse kernel alone" + KernelName(false), mmaMs, dense, sparse, sdpaMs));
+            }
             map.Dispose();
         }
         return rows;
@@ -68,6 +81,8 @@ static class AttentionBenchmark
 
     static AttentionTiming Row(string shape, string method, double ms, double denseFlop, double actualFlop, double sdpaMs) =>
         new(shape, method, ms, denseFlop / 1e12, actualFlop / 1e12, denseFlop / (ms * 1e9), actualFlop / (ms * 1e9), sdpaMs / ms);
+
+    static string KernelName(bool wgmma) => wgmma ? " (wgmma)" : " (mma.sync)";
 
     static string Format(PvPrecision pv) => pv == PvPrecision.Fp8E4M3 ? "E4M3 P·V" : "FP16 P·V";
 }

@@ -8,7 +8,8 @@ namespace Turbo.Cli.Attention;
 /// The quantized-attention kernels against their TorchSharp references on fresh random inputs, outputs poisoned with
 /// NaN: each preparation pass, then Sage attention and SageSLA whole, over odd lengths (1, 77, 1001, 4097: partial
 /// blocks, single-row blocks), head dims 64 and 128 (and 40, zero-padded), with and without key lengths, both tile
-/// shapes and both P·V formats, token-major and contiguous layouts.
+/// shapes and both P·V formats, token-major and contiguous layouts. Where the warpgroup (wgmma) kernel runs, the
+/// shapes it takes are checked on both kernels.
 /// </summary>
 static class AttentionParity
 {
@@ -94,24 +95,32 @@ static class AttentionParity
             foreach (long dim in new long[] { 64, 128 })
                 foreach (bool masked in new[] { false, true })
                     foreach (var tile in Tiles)
-                        results.Add(SageCase(length, length, dim, masked, tile, ScalarType.BFloat16, tokenMajor: index++ % 2 == 0, device));
+                    {
+                        bool tokenMajor = index++ % 2 == 0;
+                        results.Add(SageCase(length, length, dim, masked, tile, ScalarType.BFloat16, tokenMajor, device));
+                        if (SageKernels.AutoIsWgmma(dim, tile.BlockQ, tile.BlockK))
+                            results.Add(SageCase(length, length, dim, masked, tile, ScalarType.BFloat16, tokenMajor, device, SageKernel.Mma));
+                    }
         results.Add(SageCase(77, 1001, 128, true, (64, 64, PvPrecision.Fp8E4M3), ScalarType.BFloat16, true, device));
         results.Add(SageCase(1001, 1001, 128, false, (128, 128, PvPrecision.Fp16), ScalarType.Float16, true, device));
         results.Add(SageCase(1001, 1001, 64, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.Float32, false, device));
+        results.Add(SageCase(4097, 4097, 128, true, (128, 64, PvPrecision.Fp16), ScalarType.Float16, false, device));
         results.Add(SageCase(333, 333, 40, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.BFloat16, true, device));
         return results;
     }
 
+    /// <summary>One case on the kernel <paramref name="kernel"/> asks for (Auto: the one the models get), named after the kernel that ran.</summary>
     static KernelAgreement SageCase(long queries, long keys, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile,
-        ScalarType dtype, bool tokenMajor, Device device)
+        ScalarType dtype, bool tokenMajor, Device device, SageKernel kernel = SageKernel.Auto)
     {
         using var scope = NewDisposeScope();
         var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, queries, keys, dim, dtype, tokenMajor, device);
         var keyLengths = masked ? AttentionSamples.KeyLengths(Batch, keys, device) : null;
         var backend = new NativeSageAttention(tile.BlockQ, tile.BlockK, tile.Pv);
-        var native = backend.AttendNative(q, k, v, keyLengths);
+        var native = backend.AttendNative(q, k, v, keyLengths, kernel: kernel);
         var reference = backend.Reference.Attend(q, k, v, keyLengths);
-        return AgreementRules.Compare("Sage", CaseName(queries, keys, dim, masked, tile, tokenMajor), native, reference,
+        bool wgmma = kernel == SageKernel.Wgmma || (kernel == SageKernel.Auto && SageKernels.AutoIsWgmma(dim <= 64 ? 64 : 128, tile.BlockQ, tile.BlockK));
+        return AgreementRules.Compare(wgmma ? "Sage wgmma" : "Sage mma", CaseName(queries, keys, dim, masked, tile, tokenMajor), native, reference,
             AttentionSamples.ExactDense(q, k, v, keyLengths));
     }
 

@@ -158,8 +158,16 @@ typedef struct turbo_sage_args {
   int64_t batch, heads, q_len, kv_len;
   int32_t head_dim, block_q, block_k, max_kept, out_dtype;
   float score_scale;           /* softmax scale × log2(e) */
+  int32_t kernel;              /* enum turbo_sage_kernel */
 } turbo_sage_args;
+/* Which kernel computes it (the same function; they differ only in the order of fp32 sums): AUTO takes the
+ * warpgroup (wgmma) kernel where turbo_sage_wgmma_available() and the shape is head_dim 128, block_q 128, block_k 64,
+ * else the warp (mma.sync) kernel; MMA and WGMMA ask for one (WGMMA fails where it cannot run). */
+enum turbo_sage_kernel { TURBO_SAGE_KERNEL_AUTO = 0, TURBO_SAGE_KERNEL_MMA = 1, TURBO_SAGE_KERNEL_WGMMA = 2 };
 int turbo_sage_attention(const turbo_sage_args* args, void* stream);
+/* 1 when the warpgroup attention kernel can run on the current device (a compute capability 9.0 GPU and a library
+ * built for sm_90a), else 0. */
+int turbo_sage_wgmma_available(void);
 
 #ifdef __cplusplus
 }

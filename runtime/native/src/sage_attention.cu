@@ -1,7 +1,8 @@
-// C ABI of the quantized attention kernel (sage_attention_kernel.cuh): argument checks and the dispatch over head
-// dim, block sizes and P·V format to the kernel's 16 instantiations.
+// C ABI of the quantized attention kernels: argument checks, the choice between the warpgroup kernel
+// (sage_attention_wgmma.cuh, Hopper) and the warp kernel (sage_attention_kernel.cuh), and the dispatch over head dim,
+// block sizes and P·V format to their instantiations.
 #include <cmath>
-#include "sage_attention_kernel.cuh"
+#include "sage_attention_wgmma.cuh"
 
 namespace {
 using namespace turbo;
@@ -16,6 +17,42 @@ int launch(const turbo_sage_args& a, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((a.q_len + BQ - 1) / BQ), static_cast<unsigned>(a.batch * a.heads));
   kernel<<<grid, T::kThreads, T::kSharedBytes, stream>>>(a);
   return TURBO_LAUNCH_CHECK(fn);
+}
+
+template <bool kE4M3>
+int launch_wgmma(const turbo_sage_args& a, cudaStream_t stream) {
+  const char* fn = "turbo_sage_attention";
+  using T = SageWgmmaTile;
+  auto kernel = sage_attention_wgmma_kernel<kE4M3>;
+  if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes)))
+    return rc;
+  const dim3 grid(static_cast<unsigned>((a.q_len + T::BQ - 1) / T::BQ), static_cast<unsigned>(a.batch * a.heads));
+  kernel<<<grid, T::kThreads, T::kSharedBytes, stream>>>(a);
+  return TURBO_LAUNCH_CHECK(fn);
+}
+
+bool wgmma_shape(const turbo_sage_args& a) {
+  return a.head_dim == SageWgmmaTile::D && a.block_q == SageWgmmaTile::BQ && a.block_k == SageWgmmaTile::BK;
+}
+
+// Asked once per process: a compute capability 9.0 device, and the probe built for it reports sm_90a code (a library
+// built without sm_90a would run PTX of an older target, in which the wgmma kernel is empty).
+bool wgmma_available() {
+  static const bool available = [] {
+    int device = 0, major = 0, minor = 0;
+    if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess || major != 9 || minor != 0)
+      return false;
+    int* flag = nullptr;
+    int built = 0;
+    if (cudaMalloc(&flag, sizeof(int)) != cudaSuccess) return false;
+    sm90a_probe_kernel<<<1, 1>>>(flag);
+    const bool ok = cudaMemcpy(&built, flag, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess;
+    cudaFree(flag);
+    cudaGetLastError();  // a failed probe (no kernel image for this device) must not linger as the next call's error
+    return ok && built == 1;
+  }();
+  return available;
 }
 
 template <int D, int BQ, int BK>
@@ -44,6 +81,9 @@ const char* invalid(const turbo_sage_args& a) {
   if (!(a.score_scale > 0.f) || std::isinf(a.score_scale)) return "score_scale must be positive and finite";
   if ((a.kept_blocks == nullptr) != (a.kept_counts == nullptr)) return "kept_blocks and kept_counts come together";
   if (a.kept_blocks && a.max_kept < 1) return "max_kept must be positive";
+  if (a.kernel < TURBO_SAGE_KERNEL_AUTO || a.kernel > TURBO_SAGE_KERNEL_WGMMA) return "unknown kernel";
+  if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !wgmma_shape(a)) return "the wgmma kernel needs head_dim 128, block_q 128, block_k 64";
+  if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !wgmma_available()) return "the wgmma kernel needs a compute capability 9.0 GPU and a library built for sm_90a";
   return nullptr;
 }
 }  // namespace
@@ -52,5 +92,10 @@ extern "C" int turbo_sage_attention(const turbo_sage_args* args, void* stream) {
   if (!args) { turbo_set_error("turbo_sage_attention", "null arguments"); return -1; }
   if (const char* why = invalid(*args)) { turbo_set_error("turbo_sage_attention", why); return -1; }
   const auto s = static_cast<cudaStream_t>(stream);
-  return args->head_dim == 64 ? launch_bq<64>(*args, s) : launch_bq<128>(*args, s);
+  const turbo_sage_args& a = *args;
+  const bool wgmma = a.kernel == TURBO_SAGE_KERNEL_WGMMA || (a.kernel == TURBO_SAGE_KERNEL_AUTO && wgmma_shape(a) && wgmma_available());
+  if (wgmma) return a.v_scales ? launch_wgmma<true>(a, s) : launch_wgmma<false>(a, s);
+  return a.head_dim == 64 ? launch_bq<64>(a, s) : launch_bq<128>(a, s);
 }
+
+extern "C" int turbo_sage_wgmma_available(void) { return wgmma_available() ? 1 : 0; }
