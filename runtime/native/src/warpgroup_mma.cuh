@@ -37,6 +37,19 @@ __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sy
 // Makes this thread's generic-proxy writes to shared memory (cp.async, st.shared) visible to the tensor cores.
 __device__ __forceinline__ void fence_shared_for_async_proxy() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
+// Pins accumulator registers in place around asynchronous wgmma (the compiler must not move their reads or writes
+// across the instructions that issue or wait for it).
+template <int n>
+__device__ __forceinline__ void pin_registers(int (&r)[n]) {
+#pragma unroll
+  for (int i = 0; i < n; ++i) asm volatile("" : "+r"(r[i])::"memory");
+}
+template <int n>
+__device__ __forceinline__ void pin_registers(float (&r)[n]) {
+#pragma unroll
+  for (int i = 0; i < n; ++i) asm volatile("" : "+f"(r[i])::"memory");
+}
+
 // D (64×64 s32) = A·Bᵀ (+ D when accumulate): A 64×32 s8 and B 64×32 s8, both K-major in shared memory.
 __device__ __forceinline__ void wgmma_s8_m64n64k32(int (&d)[32], uint64_t a, uint64_t b, bool accumulate) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
