@@ -219,10 +219,14 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1) sage_attention_wgm
     softmax(block, decay, p_next);
     wgmma_wait<0>();  // O holds blocks up to i − 1, relative to the old max: rescale it to the new one
     pin_registers(out);
+    // Once the row maxima settle most blocks leave them unchanged (decay exactly 1): the warp then skips the 64
+    // multiplications.
+    if (__any_sync(0xffffffffu, decay[0] != 1.f || decay[1] != 1.f)) {
 #pragma unroll
-    for (int n = 0; n < T::kOutTiles; ++n)
+      for (int n = 0; n < T::kOutTiles; ++n)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) out[4 * n + e] *= decay[e >> 1];
+        for (int e = 0; e < 4; ++e) out[4 * n + e] *= decay[e >> 1];
+    }
   };
   auto finish = [&](const Fragments& p_last) {
     wgmma_fence();
