@@ -51,6 +51,67 @@ __device__ __forceinline__ uint32_t pack_e4m3_as_f16(float lo, float hi) {
   return static_cast<uint32_t>(r.x) | (static_cast<uint32_t>(r.y) << 16);
 }
 
+// What one CTA works on (both attention kernels): query block blockIdx.x of head blockIdx.y, its codes, the head's K
+// codes, V and K scales, and the key blocks it visits (the kept ones, or all up to the key length).
+template <int D, int BQ, int BK>
+struct SageQueryBlock {
+  int q_block, q_blocks, tiles;
+  int64_t bh, b, h, key_len;
+  const int8_t* q_tile;
+  const int8_t* k_head;
+  const __half* v_head;
+  const float* k_scales;
+  const int32_t* kept;
+
+  __device__ explicit SageQueryBlock(const turbo_sage_args& a) {
+    q_block = blockIdx.x;
+    q_blocks = gridDim.x;
+    bh = blockIdx.y;
+    b = bh / a.heads;
+    h = bh % a.heads;
+    const int64_t k_blocks = (a.kv_len + BK - 1) / BK;
+    key_len = a.key_lengths ? min(static_cast<int64_t>(a.key_lengths[b]), a.kv_len) : a.kv_len;
+    q_tile = a.q_codes + (bh * q_blocks + q_block) * static_cast<int64_t>(BQ) * D;
+    k_head = a.k_codes + bh * k_blocks * BK * D;
+    v_head = static_cast<const __half*>(a.values) + bh * k_blocks * BK * D;
+    k_scales = a.k_scales + bh * k_blocks;
+    kept = a.kept_blocks ? a.kept_blocks + (bh * q_blocks + q_block) * a.max_kept : nullptr;
+    tiles = kept ? a.kept_counts[bh * q_blocks + q_block] : static_cast<int>((key_len + BK - 1) / BK);
+  }
+  // The key block of the i-th tile this CTA visits.
+  __device__ int key_block(int i) const { return kept ? kept[i] : i; }
+};
+
+// The epilogue of a warp's 16 query rows from `first_row` on: each row's sum of P over the 4 threads that share it,
+// out / sum (· the per-channel V scale for E4M3), rows past Lq dropped. out(n, k) is the accumulator register k of
+// the 8-channel tile n (the mma.sync C fragment: rows lane/4 and +8, channels 8n + 2·(lane%4) and +1).
+template <bool kE4M3, int D, int BQ, int BK, class Accumulator>
+__device__ __forceinline__ void store_attention_rows(const turbo_sage_args& a, const SageQueryBlock<D, BQ, BK>& cta,
+                                                     int64_t first_row, float (&row_sum)[2], Accumulator out) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
+    row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
+  }
+  const float* const v_scales = a.v_scales ? a.v_scales + cta.bh * D : nullptr;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t q = first_row + lane / 4 + 8 * r;
+    if (q >= a.q_len) continue;
+    const int64_t row = cta.b * a.out_strides[0] + cta.h * a.out_strides[1] + q * a.out_strides[2];
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int channel = n * 8 + (lane & 3) * 2 + e;
+        float value = out(n, 2 * r + e) / row_sum[r];
+        if constexpr (kE4M3) value *= v_scales[channel];
+        store_from_float(a.out, a.out_dtype, row + channel, value);
+      }
+  }
+}
+
 template <int D, int BQ, int BK, bool kE4M3>
 __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turbo_sage_args a) {
   using T = SageTile<D, BQ, BK>;
@@ -59,29 +120,18 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
   int8_t* const k_smem = q_smem + T::kQBytes;                            // 2 stages
   __half* const v_smem = reinterpret_cast<__half*>(k_smem + 2 * T::kKBytes);  // 2 stages
 
-  const int q_block = blockIdx.x, q_blocks = gridDim.x;
-  const int64_t bh = blockIdx.y, b = bh / a.heads, h = bh % a.heads;
-  const int64_t k_blocks = (a.kv_len + BK - 1) / BK;
+  const SageQueryBlock<D, BQ, BK> cta(a);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t key_len = a.key_lengths ? min(static_cast<int64_t>(a.key_lengths[b]), a.kv_len) : a.kv_len;
-
-  const int8_t* const q_tile = a.q_codes + (bh * q_blocks + q_block) * static_cast<int64_t>(BQ) * D;
-  const int8_t* const k_head = a.k_codes + bh * k_blocks * BK * D;
-  const __half* const v_head = static_cast<const __half*>(a.values) + bh * k_blocks * BK * D;
-  const float* const k_scales = a.k_scales + bh * k_blocks;
-  const int32_t* const kept = a.kept_blocks ? a.kept_blocks + (bh * q_blocks + q_block) * a.max_kept : nullptr;
-  const int tiles = kept ? a.kept_counts[bh * q_blocks + q_block] : static_cast<int>((key_len + BK - 1) / BK);
-  auto key_block = [&](int i) { return kept ? kept[i] : i; };
 
   auto load_key_block = [&](int block, int stage) {
-    const int8_t* k_src = k_head + static_cast<int64_t>(block) * BK * D;
+    const int8_t* k_src = cta.k_head + static_cast<int64_t>(block) * BK * D;
     int8_t* k_dst = k_smem + stage * T::kKBytes;
 #pragma unroll
     for (int it = 0; it < BK * T::kCodeChunks / T::kThreads; ++it) {
       const int c = threadIdx.x + it * T::kThreads, row = c / T::kCodeChunks, chunk = c % T::kCodeChunks;
       cp_async_16(k_dst + swizzled_chunk<T::kCodeChunks>(row, chunk) * 16, k_src + row * D + chunk * 16);
     }
-    const __half* v_src = v_head + static_cast<int64_t>(block) * BK * D;
+    const __half* v_src = cta.v_head + static_cast<int64_t>(block) * BK * D;
     __half* v_dst = v_smem + stage * BK * D;
 #pragma unroll
     for (int it = 0; it < BK * T::kValueChunks / T::kThreads; ++it) {
@@ -90,17 +140,17 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
     }
   };
 
-  if (tiles > 0) {
+  if (cta.tiles > 0) {
 #pragma unroll
     for (int it = 0; it < BQ * T::kCodeChunks / T::kThreads; ++it) {
       const int c = threadIdx.x + it * T::kThreads, row = c / T::kCodeChunks, chunk = c % T::kCodeChunks;
-      cp_async_16(q_smem + swizzled_chunk<T::kCodeChunks>(row, chunk) * 16, q_tile + row * D + chunk * 16);
+      cp_async_16(q_smem + swizzled_chunk<T::kCodeChunks>(row, chunk) * 16, cta.q_tile + row * D + chunk * 16);
     }
-    load_key_block(key_block(0), 0);
+    load_key_block(cta.key_block(0), 0);
   }
   cp_async_commit();
 
-  const float q_scale = a.q_scales[bh * q_blocks + q_block];
+  const float q_scale = a.q_scales[cta.bh * cta.q_blocks + cta.q_block];
   uint32_t q_frag[T::kQkSteps][4];
   float out[T::kOutTiles][4];
 #pragma unroll
@@ -108,14 +158,14 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
   // Rows g and g+8 of the warp's 16 (g = lane / 4): running max (log2 domain) and this thread's part of the sum.
   float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
 
-  int block = tiles > 0 ? key_block(0) : 0;
-  int next_block = tiles > 1 ? key_block(1) : 0;
-  for (int i = 0; i < tiles; ++i) {
+  int block = cta.tiles > 0 ? cta.key_block(0) : 0;
+  int next_block = cta.tiles > 1 ? cta.key_block(1) : 0;
+  for (int i = 0; i < cta.tiles; ++i) {
     const int stage = i & 1;
-    if (i + 1 < tiles) load_key_block(next_block, stage ^ 1);
+    if (i + 1 < cta.tiles) load_key_block(next_block, stage ^ 1);
     cp_async_commit();  // possibly empty: keeps "all but the newest group" meaning "this tile" below
-    const int block_after = i + 2 < tiles ? key_block(i + 2) : 0;
-    const float qk_scale = (q_scale * k_scales[block]) * a.score_scale;
+    const int block_after = i + 2 < cta.tiles ? cta.key_block(i + 2) : 0;
+    const float qk_scale = (q_scale * cta.k_scales[block]) * a.score_scale;
     cp_async_wait<1>();
     __syncthreads();
 
@@ -141,7 +191,7 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
     }
 
     // Dequantize (log2 domain), mask keys past the length, row max over the tile (4 threads share a row).
-    const bool partial = static_cast<int64_t>(block + 1) * BK > key_len;
+    const bool partial = static_cast<int64_t>(block + 1) * BK > cta.key_len;
     float score[T::kScoreTiles][4];
     float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
@@ -149,7 +199,7 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         float x = static_cast<float>(acc[j][e]) * qk_scale;
-        if (partial && static_cast<int64_t>(block) * BK + j * 8 + (lane & 3) * 2 + (e & 1) >= key_len) x = -INFINITY;
+        if (partial && static_cast<int64_t>(block) * BK + j * 8 + (lane & 3) * 2 + (e & 1) >= cta.key_len) x = -INFINITY;
         score[j][e] = x;
         tile_max[e >> 1] = fmaxf(tile_max[e >> 1], x);
       }
@@ -207,28 +257,8 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
     next_block = block_after;
   }
 
-  // out / sum (· per-channel V scale), rows past Lq dropped.
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
-    row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
-  }
-  const float* const v_scales = a.v_scales ? a.v_scales + bh * D : nullptr;
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int64_t q = static_cast<int64_t>(q_block) * BQ + warp * 16 + lane / 4 + 8 * r;
-    if (q >= a.q_len) continue;
-    const int64_t row = b * a.out_strides[0] + h * a.out_strides[1] + q * a.out_strides[2];
-#pragma unroll
-    for (int n = 0; n < T::kOutTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int channel = n * 8 + (lane & 3) * 2 + e;
-        float value = out[n][2 * r + e] / row_sum[r];
-        if constexpr (kE4M3) value *= v_scales[channel];
-        store_from_float(a.out, a.out_dtype, row + channel, value);
-      }
-  }
+  store_attention_rows<kE4M3>(a, cta, static_cast<int64_t>(cta.q_block) * BQ + warp * 16, row_sum,
+                              [&](int n, int k) { return out[n][k]; });
 }
 
 }  // namespace turbo

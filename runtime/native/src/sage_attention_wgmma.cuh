@@ -62,29 +62,18 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1) sage_attention_wgm
   auto k_stage = [&](int stage) { return reinterpret_cast<int8_t*>(shared + T::kQBytes + stage * T::kStageBytes); };
   auto v_stage = [&](int stage) { return shared + T::kQBytes + stage * T::kStageBytes + T::kKBytes; };
 
-  const int q_block = blockIdx.x, q_blocks = gridDim.x;
-  const int64_t bh = blockIdx.y, b = bh / a.heads, h = bh % a.heads;
-  const int64_t k_blocks = (a.kv_len + BK - 1) / BK;
+  const SageQueryBlock<D, BQ, BK> cta(a);
   const int warpgroup = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
-  const int64_t key_len = a.key_lengths ? min(static_cast<int64_t>(a.key_lengths[b]), a.kv_len) : a.kv_len;
-
-  const int8_t* const q_tile = a.q_codes + (bh * q_blocks + q_block) * static_cast<int64_t>(BQ) * D;
-  const int8_t* const k_head = a.k_codes + bh * k_blocks * BK * D;
-  const __half* const v_head = static_cast<const __half*>(a.values) + bh * k_blocks * BK * D;
-  const float* const k_scales = a.k_scales + bh * k_blocks;
-  const int32_t* const kept = a.kept_blocks ? a.kept_blocks + (bh * q_blocks + q_block) * a.max_kept : nullptr;
-  const int tiles = kept ? a.kept_counts[bh * q_blocks + q_block] : static_cast<int>((key_len + BK - 1) / BK);
-  auto key_block = [&](int i) { return kept ? kept[i] : i; };
 
   auto load_key_block = [&](int block, int stage) {
-    const int8_t* k_src = k_head + static_cast<int64_t>(block) * BK * D;
+    const int8_t* k_src = cta.k_head + static_cast<int64_t>(block) * BK * D;
     int8_t* k_dst = k_stage(stage);
 #pragma unroll
     for (int it = 0; it < BK * 8 / T::kThreads; ++it) {
       const int c = threadIdx.x + it * T::kThreads, row = c / 8, chunk = c % 8;
       cp_async_16(k_dst + swizzled_chunk<8>(row, chunk) * 16, k_src + row * D + chunk * 16);
     }
-    const __half* v_src = v_head + static_cast<int64_t>(block) * BK * D;
+    const __half* v_src = cta.v_head + static_cast<int64_t>(block) * BK * D;
     unsigned char* v_dst = v_stage(stage);
 #pragma unroll
     for (int it = 0; it < BK * 16 / T::kThreads; ++it) {
@@ -93,24 +82,24 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1) sage_attention_wgm
     }
   };
 
-  if (tiles > 0) {
+  if (cta.tiles > 0) {
 #pragma unroll
     for (int it = 0; it < BQ * 8 / T::kThreads; ++it) {
       const int c = threadIdx.x + it * T::kThreads, row = c / 8, chunk = c % 8;
-      cp_async_16(q_smem + swizzled_chunk<8>(row, chunk) * 16, q_tile + row * D + chunk * 16);
+      cp_async_16(q_smem + swizzled_chunk<8>(row, chunk) * 16, cta.q_tile + row * D + chunk * 16);
     }
-    load_key_block(key_block(0), 0);
+    load_key_block(cta.key_block(0), 0);
   }
   cp_async_commit();
 #pragma unroll
   for (int ahead = 1; ahead < T::kPrefetch; ++ahead) {
-    if (ahead < tiles) load_key_block(key_block(ahead), ahead);
+    if (ahead < cta.tiles) load_key_block(cta.key_block(ahead), ahead);
     cp_async_commit();
   }
 
   // Q: this warpgroup's 64 rows, 8 atoms of 8 rows 1024 bytes apart; K likewise; V: halves kVHalfBytes apart.
   const uint64_t q_desc = wgmma_descriptor(shared_address(q_smem + warpgroup * 64 * D), 16, 1024);
-  const float q_scale = a.q_scales[bh * q_blocks + q_block];
+  const float q_scale = a.q_scales[cta.bh * cta.q_blocks + cta.q_block];
   float out[T::kOutTiles * 4];
 #pragma unroll
   for (int i = 0; i < T::kOutTiles * 4; ++i) out[i] = 0.f;
@@ -139,20 +128,20 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1) sage_attention_wgm
     fence_shared_for_async_proxy();
     __syncthreads();
     const int ahead = i + T::kPrefetch;
-    if (ahead < tiles) load_key_block(key_block(ahead), ahead % T::kStages);
+    if (ahead < cta.tiles) load_key_block(cta.key_block(ahead), ahead % T::kStages);
     cp_async_commit();
-    return i + 1 < tiles ? key_block(i + 1) : 0;
+    return i + 1 < cta.tiles ? cta.key_block(i + 1) : 0;
   };
 
   // The softmax update of one key block from its scores in acc: the new row max, O's decay factor, the row sums and P
   // (exp2(s − max), summed unrounded, rounded into the A fragments of P·V: tiles 2t, 2t+1 → k-step t).
   auto softmax = [&](int block, float (&decay)[2], Fragments& p_frag) {
-    const float qk_scale = (q_scale * k_scales[block]) * a.score_scale;
+    const float qk_scale = (q_scale * cta.k_scales[block]) * a.score_scale;
     // Keys past the length (only in a key block that reaches past it) get the sentinel INT_MIN, which no sum of 128
     // products of INT8 codes reaches; their P is 0.
-    const bool partial = static_cast<int64_t>(block + 1) * BK > key_len;
+    const bool partial = static_cast<int64_t>(block + 1) * BK > cta.key_len;
     if (partial) {
-      const int64_t valid = key_len - static_cast<int64_t>(block) * BK;
+      const int64_t valid = cta.key_len - static_cast<int64_t>(block) * BK;
 #pragma unroll
       for (int j = 0; j < T::kScoreTiles; ++j)
 #pragma unroll
@@ -230,25 +219,25 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1) sage_attention_wgm
   };
   auto finish = [&](const Fragments& p_last) {
     wgmma_fence();
-    issue_pv((tiles - 1) % T::kStages, p_last);
+    issue_pv((cta.tiles - 1) % T::kStages, p_last);
     wgmma_wait<0>();
   };
 
-  if (tiles > 0) {
+  if (cta.tiles > 0) {
     // Key block 0: S, then P (O is still zero: nothing to rescale).
     Fragments p0, p1;
-    block = key_block(0);
+    block = cta.key_block(0);
     next = next_key_block(0);
     wgmma_fence();
     issue_qk(0);
     wgmma_wait<0>();
     softmax(block, decay, p0);
     int i = 1;
-    for (; i + 1 < tiles; i += 2) {  // p0 holds P of block i − 1
+    for (; i + 1 < cta.tiles; i += 2) {  // p0 holds P of block i − 1
       step(i, p0, p1);
       step(i + 1, p1, p0);
     }
-    if (i < tiles) {
+    if (i < cta.tiles) {
       step(i, p0, p1);
       finish(p1);
     } else {
@@ -256,28 +245,8 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1) sage_attention_wgm
     }
   }
 
-  // out / sum (· per-channel V scale), rows past Lq dropped.
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
-    row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
-  }
-  const float* const v_scales = a.v_scales ? a.v_scales + bh * D : nullptr;
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int64_t q = static_cast<int64_t>(q_block) * BQ + warpgroup * 64 + warp * 16 + lane / 4 + 8 * r;
-    if (q >= a.q_len) continue;
-    const int64_t row = b * a.out_strides[0] + h * a.out_strides[1] + q * a.out_strides[2];
-#pragma unroll
-    for (int n = 0; n < T::kOutTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int channel = n * 8 + (lane & 3) * 2 + e;
-        float value = out[4 * n + 2 * r + e] / row_sum[r];
-        if constexpr (kE4M3) value *= v_scales[channel];
-        store_from_float(a.out, a.out_dtype, row + channel, value);
-      }
-  }
+  store_attention_rows<kE4M3>(a, cta, static_cast<int64_t>(cta.q_block) * BQ + warpgroup * 64 + warp * 16, row_sum,
+                              [&](int n, int k) { return out[4 * n + k]; });
 #endif
 }
 
