@@ -50,7 +50,7 @@ public sealed class NativeSageAttention : IAttentionBackend
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         long dim = q.shape[3];
-        long kernelDim = dim <= 64 ? 64 : 128;
+        long kernelDim = SageKernels.KernelHeadDim(dim);
         var (qk, kk, vk) = kernelDim == dim ? (q, k, v) : (PadChannels(q, kernelDim), PadChannels(k, kernelDim), PadChannels(v, kernelDim));
         var output = SageKernels.Attend(qk, kk, vk, keyLengths, blockMap, Reference.BlockQ, Reference.BlockK,
             e4m3Values: Reference.PvPrecision == PvPrecision.Fp8E4M3, scoreScale: SageAttention.ScoreScale(dim), kernel);

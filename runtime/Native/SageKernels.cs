@@ -22,9 +22,12 @@ public static class SageKernels
     /// <summary>The head dims the kernels are built for (others are zero-padded to one of them by the caller).</summary>
     public static bool IsKernelHeadDim(long headDim) => headDim is 64 or 128;
 
-    /// <summary>True when <see cref="SageKernel.Auto"/> takes the warpgroup kernel for this head dim (64 or 128) and these blocks.</summary>
-    public static bool AutoIsWgmma(long kernelHeadDim, int blockQ, int blockK) =>
-        TurboNative.HasWgmmaAttention && kernelHeadDim == 128 && blockQ == 128 && blockK == 64;
+    /// <summary>The kernel head dim a head dim runs at: 64 or 128, smaller ones zero-padded up to it.</summary>
+    public static long KernelHeadDim(long headDim) => headDim <= 64 ? 64 : 128;
+
+    /// <summary>True when <see cref="SageKernel.Auto"/> takes the warpgroup kernel for this head dim and these blocks.</summary>
+    public static bool AutoIsWgmma(long headDim, int blockQ, int blockK) =>
+        TurboNative.HasWgmmaAttention && KernelHeadDim(headDim) == 128 && blockQ == 128 && blockK == 64;
 
     /// <summary>Outputs start as NaN (floats), −128 (INT8 codes, never produced) or −1 (indices), so unwritten elements show.</summary>
     public static bool PoisonOutputs { get; set; }
