@@ -120,7 +120,7 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
             ? TransformerCheckpoint.Load(input.Transformer.Path, input.Config, device) : null;
         var dense = tuneStudent ? student ?? teacher.Transformer : teacher.Transformer;
         using var model = SlaFineTuner.SparseCopy(dense, attention);
-        var (tuned, training) = FineTune(context, teacher, model, dense);
+        var (tuned, training) = FineTune(context, teacher, model, dense, tuneStudent ? StudentLevels(input.Sampler) : null);
         try
         {
             if (distilled && !tuneStudent) WriteMerged(input.Transformer, teacher.Transformer, tuned, attention, output);
@@ -130,16 +130,20 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
         return training;
     }
 
+    /// <summary>The noise levels a distilled student is called at (its schedule's, without the final 0).</summary>
+    static IReadOnlyList<double> StudentLevels(SamplerSettings sampler) => sampler.Schedule.Sigmas.Take(sampler.Steps).ToArray();
+
     /// <summary>
     /// The fine-tune of <paramref name="model"/> to <paramref name="dense"/>'s velocity on the teacher's samples (the
     /// distill stage's, or drawn here): its EMA weights and a line on it.
     /// </summary>
-    (Dictionary<string, Tensor> Weights, string Summary) FineTune(StageContext context, WanTextToVideo teacher, WanModel model, WanModel dense)
+    (Dictionary<string, Tensor> Weights, string Summary) FineTune(StageContext context, WanTextToVideo teacher, WanModel model, WanModel dense,
+        IReadOnlyList<double>? noiseLevels)
     {
         var sla = new SlaSettings
         {
             Steps = settings.Steps, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate, Shift = context.Input.Sampler.Shift,
-            CheckpointEvery = 100, Seed = settings.Data.Seed,
+            NoiseLevels = noiseLevels, CheckpointEvery = 100, Seed = settings.Data.Seed,
         };
         sla.Validate();
         using var samples = context.Input.TeacherSamples is { } drawn && Directory.Exists(drawn)

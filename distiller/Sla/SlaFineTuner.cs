@@ -12,7 +12,8 @@ namespace Turbo.Distiller.Sla;
 /// TurboDiffusion's SLA fine-tune ("white-box"): a copy of the teacher whose self-attention is sparse-linear
 /// (<see cref="AttentionKind.Sla"/>, proj_l starting at zero) is trained, every parameter of it, to give the dense
 /// teacher's velocity at the same noisy input: x_σ = (1 − σ)·x0 + σ·ε from the teacher's samples, σ where a shifted
-/// sampler looks, loss = MSE(v_SLA, v_teacher). Resumable like every trainer here (<see cref="TrainingState"/>).
+/// sampler looks (for a distilled student: its sampling levels), loss = MSE(v_SLA, v_teacher). Resumable like every
+/// trainer here (<see cref="TrainingState"/>).
 /// </summary>
 public sealed class SlaFineTuner : IDisposable
 {
@@ -87,8 +88,7 @@ public sealed class SlaFineTuner : IDisposable
         var x0 = latents.to(ScalarType.Float32, device);
         context = context.to(device);
         long b = x0.shape[0];
-        var uniform = 1 - rand(b, dtype: ScalarType.Float64, generator: generator);
-        var sigma = (_settings.Shift * uniform / (1 + (_settings.Shift - 1) * uniform)).to(ScalarType.Float32, device);
+        var sigma = _settings.DrawSigmas(b, generator).to(ScalarType.Float32, device);
         var noise = randn(x0.shape, generator: generator).to(device);
         var s = sigma.view(b, 1, 1, 1, 1);
         var noisy = (1 - s) * x0 + s * noise;

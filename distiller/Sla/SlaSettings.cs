@@ -1,4 +1,5 @@
 using Turbo.Runtime;
+using static TorchSharp.torch;
 
 namespace Turbo.Distiller.Sla;
 
@@ -16,11 +17,25 @@ public sealed record SlaSettings
     public double? GradientClip { get; init; }
     /// <summary>Noise levels σ = k·u / (1 + (k − 1)·u), u uniform on (0, 1]: where a sampler with flow shift k evaluates the model.</summary>
     public double Shift { get; init; } = 5.0;
+    /// <summary>
+    /// When set, σ is drawn uniformly from these levels instead (and <see cref="Shift"/> is unused): a distilled
+    /// student's sampling levels, the only ones it is ever called at, so its fine-tune spends no step elsewhere.
+    /// </summary>
+    public IReadOnlyList<double>? NoiseLevels { get; init; }
     public double EmaDecay { get; init; } = 0.999;
     public int CheckpointEvery { get; init; } = 500;
     public long Seed { get; init; }
     /// <summary>Stop early, checkpointed, once a run has taken this long; a later run resumes.</summary>
     public TimeSpan? TimeLimit { get; init; }
+
+    /// <summary>σ for <paramref name="count"/> training samples (float64, on the CPU): see <see cref="Shift"/>, <see cref="NoiseLevels"/>.</summary>
+    public Tensor DrawSigmas(long count, Generator generator)
+    {
+        if (NoiseLevels is { } levels)
+            return tensor(levels.ToArray()).index_select(0, randint(levels.Count, [count], generator: generator));
+        var uniform = 1 - rand(count, dtype: ScalarType.Float64, generator: generator);
+        return Shift * uniform / (1 + (Shift - 1) * uniform);
+    }
 
     public void Validate()
     {
@@ -30,6 +45,8 @@ public sealed record SlaSettings
             throw new TurboException("SLA settings: the learning rate and a gradient clip must be positive, the weight decay ≥ 0");
         if (!(Shift > 0) || !double.IsFinite(Shift))
             throw new TurboException($"SLA settings: the shift must be a positive number, found {Shift}");
+        if (NoiseLevels is { } levels && (levels.Count == 0 || levels.Any(l => !(l > 0 && l <= 1))))
+            throw new TurboException($"SLA settings: noise levels must be a non-empty list in (0, 1], found [{string.Join(", ", levels)}]");
         if (EmaDecay is < 0 or >= 1)
             throw new TurboException("SLA settings: the EMA decay must be in [0, 1)");
     }

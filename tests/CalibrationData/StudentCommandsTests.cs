@@ -51,6 +51,14 @@ public sealed class StudentCommandsTests
         foreach (var t in weights.Values) t.Dispose();
         Assert.That(attention.Kind, Is.EqualTo(AttentionKind.Sla));
         Assert.That(attention.TopK, Is.EqualTo(0.5));
+
+        (code, output, error) = CliRunner.RunShapes(["student-sla", "--tune", "student", "--steps", "2", "--batch", "2", "--top-k", "0.5", "--block-q", "16", "--block-k", "16", .. common]);
+        Assert.That(code, Is.EqualTo(0), error);
+        Assert.That(output, Does.Contain(StudentTraining.TunedStudentTransformer(work.Path)));
+        var (studentAttention, studentWeights) = TransformerCheckpoint.Read(StudentTraining.TunedStudentTransformer(work.Path));
+        foreach (var t in studentWeights.Values) t.Dispose();
+        Assert.That(studentAttention.Kind, Is.EqualTo(AttentionKind.Sla));
+        Assert.That(TrainingRecord.Load(Path.GetDirectoryName(StudentTraining.TunedStudentTransformer(work.Path))!, "sla")!.Steps, Is.EqualTo(2));
     }
 
     [Test]
@@ -62,6 +70,9 @@ public sealed class StudentCommandsTests
         (code, _, error) = CliRunner.RunShapes("teacher-evaluate", "--sampler", "ddim", "--device", "cpu");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("--sampler ddim"));
+        (code, _, error) = CliRunner.RunShapes("student-sla", "--tune", "critic", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
+        Assert.That(error, Does.Contain("--tune critic"));
         (code, _, error) = CliRunner.RunShapes("student-sla", "--top-k", "0", "--device", "cpu");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("top-k"));

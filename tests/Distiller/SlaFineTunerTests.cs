@@ -106,6 +106,19 @@ public class SlaFineTunerTests
     }
 
     [Test]
+    public void NoiseLevelsAreDrawnFromTheGivenLevelsOnly()
+    {
+        double[] levels = [0.9877, 0.934, 0.6];
+        using var drawn = (Settings(1) with { NoiseLevels = levels }).DrawSigmas(300, new Generator(5));
+        var values = drawn.data<double>().ToArray();
+        Assert.That(values.Distinct().Order(), Is.EqualTo(levels.Order()), "every level drawn, nothing else");
+        using var shifted = Settings(1).DrawSigmas(300, new Generator(5));
+        Assert.That(shifted.data<double>().ToArray().Distinct().Count(), Is.GreaterThan(290), "without levels: a continuous draw");
+        Assert.Throws<TurboException>(() => (Settings(1) with { NoiseLevels = [0.5, 1.5] }).Validate());
+        Assert.Throws<TurboException>(() => (Settings(1) with { NoiseLevels = [] }).Validate());
+    }
+
+    [Test]
     public void ADenseModelOrAnotherArchitectureIsRefused()
     {
         using var teacher = MicroWan.New(seed: 1);

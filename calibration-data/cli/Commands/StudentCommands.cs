@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Turbo.CalibrationData.Teacher;
+using Turbo.Converter.Conversion;
 using Turbo.Distiller.Data;
 using Turbo.Distiller.Rcm;
 using Turbo.Distiller.Sla;
@@ -98,12 +99,21 @@ public static class StudentCommands
         var topK = new Option<double>("--top-k") { Description = "share of key blocks each query block keeps", DefaultValueFactory = _ => 0.1 };
         var blockQ = new Option<int>("--block-q") { Description = "query block (tokens)", DefaultValueFactory = _ => 128 };
         var blockK = new Option<int>("--block-k") { Description = "key block (tokens)", DefaultValueFactory = _ => 64 };
-        var command = new Command("student-sla", "Fine-tune a copy of the teacher with sparse-linear self-attention to the dense teacher's velocity; write WORK/student-sla.")
+        var tune = new Option<string>("--tune")
         {
-            work, steps, batch, rate, topK, blockQ, blockK, limit, device,
+            Description = "teacher: the teacher to its dense self, for student-merge (WORK/student-sla); student: the rCM student to its dense self at its sampling levels (WORK/student-rcm-sla)",
+            DefaultValueFactory = _ => SparsifySettings.TuneTeacher,
+        };
+        var command = new Command("student-sla", "Fine-tune a copy of the teacher (or of the rCM student) with sparse-linear self-attention to its dense velocity.")
+        {
+            work, steps, batch, rate, topK, blockQ, blockK, tune, limit, device,
         };
         command.SetAction(parse =>
         {
+            string tuned = parse.GetRequiredValue(tune);
+            if (!SparsifySettings.TuneChoices.Contains(tuned))
+                throw new TurboException($"--tune {tuned}: expected {string.Join(" or ", SparsifySettings.TuneChoices)}");
+            bool tuneStudent = tuned == SparsifySettings.TuneStudent;
             var attention = new AttentionConfig { Kind = AttentionKind.Sla, TopK = parse.GetValue(topK), BlockQ = parse.GetValue(blockQ), BlockK = parse.GetValue(blockK) };
             attention.Validate(TeacherRecipe.Transformer.HeadDim);
             var target = TeacherCommands.Prepare(parse.GetRequiredValue(device));
@@ -114,9 +124,10 @@ public static class StudentCommands
             };
             settings.Validate();
             var console = parse.InvocationConfiguration.Output;
-            var result = StudentTraining.FineTuneSla(parse.GetRequiredValue(work), settings, attention, target, console.WriteLine);
+            string folder = parse.GetRequiredValue(work);
+            var result = StudentTraining.FineTuneSla(folder, settings, attention, tuneStudent, target, console.WriteLine);
             console.WriteLine(Invariant($"SLA: step {result.Steps}, white-box loss {result.Measures.Values.Single():E3} (mean of the last 50 steps), {result.Seconds:F0} s over {result.Runs} run(s)"));
-            console.WriteLine($"wrote {StudentTraining.SlaTransformer(parse.GetRequiredValue(work))}");
+            console.WriteLine($"wrote {(tuneStudent ? StudentTraining.TunedStudentTransformer(folder) : StudentTraining.SlaTransformer(folder))}");
             return 0;
         });
         return command;

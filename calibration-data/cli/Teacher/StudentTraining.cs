@@ -16,15 +16,17 @@ namespace Turbo.CalibrationData.Teacher;
 
 /// <summary>
 /// TurboDiffusion's recipe on the bundled teacher, stage by stage in one work folder (the teacher's): its own samples
-/// as training data, rCM distillation to a few-step student, the SLA fine-tune of the teacher, and their merge.
+/// as training data, rCM distillation to a few-step student, the SLA fine-tune of the teacher, and their merge (or the
+/// SLA fine-tune of the student itself).
 /// <code>
 ///   WORK/model/              the teacher (diffusers layout)
 ///   WORK/teacher-samples/    its 50-step CFG samples of training-split captions, with their embeddings
 ///   WORK/student-rcm/model/  the rCM student (diffusers layout, rCM sampler): usable by turbo generate, teacher-evaluate
 ///   WORK/student-sla/        the SLA-tuned teacher: transformer.safetensors (canonical names, attention in its metadata)
 ///   WORK/student/            the merge: transformer.safetensors (SLA self-attention, rCM sampling)
+///   WORK/student-rcm-sla/    the alternative: the rCM student itself SLA-tuned to its dense self (rCM sampling)
 /// </code>
-/// Each training stage resumes from its own checkpoint folder (rcm-training/, sla-training/).
+/// Each training stage resumes from its own checkpoint folder (rcm-training/, sla-training/, rcm-sla-training/).
 /// </summary>
 public static class StudentTraining
 {
@@ -32,6 +34,7 @@ public static class StudentTraining
     public static string RcmModel(string work) => Path.Combine(work, "student-rcm", "model");
     public static string SlaTransformer(string work) => Path.Combine(work, "student-sla", TransformerCheckpoint.FileName);
     public static string MergedTransformer(string work) => Path.Combine(work, "student", TransformerCheckpoint.FileName);
+    public static string TunedStudentTransformer(string work) => Path.Combine(work, "student-rcm-sla", TransformerCheckpoint.FileName);
 
     /// <summary>The teacher's own samples (its sampler, its guidance) for the first <paramref name="count"/> training-split captions.</summary>
     public static int SampleTeacher(string work, int count, TeacherSampleSettings settings, Device device, Action<string> log)
@@ -80,24 +83,30 @@ public static class StudentTraining
             device.ToString(), clock.Elapsed.TotalSeconds, 1, student.parameters().Sum(p => p.numel()), measures));
     }
 
-    public static TrainingRecord FineTuneSla(string work, SlaSettings settings, AttentionConfig attention, Device device, Action<string> log)
+    /// <summary>
+    /// The SLA fine-tune: of the teacher to the dense teacher (TurboDiffusion's way, merged into the student after), or
+    /// with <paramref name="tuneStudent"/> of the rCM student to its dense self, at its own sampling levels.
+    /// </summary>
+    public static TrainingRecord FineTuneSla(string work, SlaSettings settings, AttentionConfig attention, bool tuneStudent, Device device, Action<string> log)
     {
         var clock = Stopwatch.StartNew();
-        using var pipeline = WanTextToVideo.Load(TeacherTraining.ModelFolder(work), device, ScalarType.Float32);
+        using var pipeline = WanTextToVideo.Load(tuneStudent ? RcmModel(work) : TeacherTraining.ModelFolder(work), device, ScalarType.Float32);
+        if (tuneStudent) settings = settings with { NoiseLevels = pipeline.Defaults.Schedule.Sigmas.Take(pipeline.Defaults.Steps).ToArray() };
         using var samples = TeacherSamples.Open(SamplesFolder(work), settings.Seed);
         using var model = SlaFineTuner.SparseCopy(pipeline.Transformer, attention);
+        string output = tuneStudent ? TunedStudentTransformer(work) : SlaTransformer(work);
         TrainingSummary summary;
         long reached;
-        using (var tuner = new SlaFineTuner(model, pipeline.Transformer, settings, Path.Combine(work, "sla-training")))
+        using (var tuner = new SlaFineTuner(model, pipeline.Transformer, settings, Path.Combine(work, tuneStudent ? "rcm-sla-training" : "sla-training")))
         {
             if (tuner.Step > 0) log($"SLA: resuming at step {tuner.Step}");
             summary = tuner.Train(samples, TeacherTraining.Progress("SLA", log));
             reached = tuner.Step;
             var ema = tuner.EmaWeights();
-            try { TransformerCheckpoint.Write(SlaTransformer(work), model.Config.Attention, ema); }
+            try { TransformerCheckpoint.Write(output, model.Config.Attention, ema); }
             finally { foreach (var t in ema.Values) t.Dispose(); }
         }
-        return TrainingRecord.Save(Path.GetDirectoryName(SlaTransformer(work))!, new TrainingRecord("sla", reached, settings.BatchSize,
+        return TrainingRecord.Save(Path.GetDirectoryName(output)!, new TrainingRecord("sla", reached, settings.BatchSize,
             settings.LearningRate, device.ToString(), clock.Elapsed.TotalSeconds, 1, model.parameters().Sum(p => p.numel()),
             new Dictionary<string, double> { ["white-box loss (last 50)"] = summary.Loss }));
     }
