@@ -54,10 +54,9 @@ public sealed class SparsifyStageOptions
     public Option<int> Steps { get; } = new("--sla-steps") { Description = "SLA fine-tune optimizer steps", DefaultValueFactory = _ => Defaults.Steps };
     public Option<int> Batch { get; } = new("--sla-batch") { Description = "teacher samples per SLA step", DefaultValueFactory = _ => Defaults.BatchSize };
     public Option<double> LearningRate { get; } = new("--sla-lr") { Description = "SLA fine-tune learning rate", DefaultValueFactory = _ => Defaults.LearningRate };
-    public Option<string> Tune { get; } = new("--sla-tune")
+    public Option<string?> Tune { get; } = new("--sla-tune")
     {
-        Description = "after distill: teacher (fine-tune the teacher with SLA and merge the change into the student, TurboDiffusion's way) or student (fine-tune the student itself to its dense self)",
-        DefaultValueFactory = _ => Defaults.Tune,
+        Description = "after distill: student (fine-tune the student itself to its dense self, at its sampling levels; the default) or teacher (fine-tune the teacher with SLA and merge the change into the student, TurboDiffusion's way)",
     };
 
     public SparsifyStageOptions() => Tune.AcceptOnlyFromAmong(SparsifySettings.TuneChoices);
@@ -65,5 +64,5 @@ public sealed class SparsifyStageOptions
     public IEnumerable<Option> All => [TopK, BlockQ, BlockK, Steps, Batch, LearningRate, Tune];
 
     public SparsifySettings Read(ParseResult parse, TeacherData data) => new(data, parse.GetValue(TopK), parse.GetValue(BlockQ),
-        parse.GetValue(BlockK), parse.GetValue(Steps), parse.GetValue(Batch), parse.GetValue(LearningRate), parse.GetRequiredValue(Tune));
+        parse.GetValue(BlockK), parse.GetValue(Steps), parse.GetValue(Batch), parse.GetValue(LearningRate), parse.GetValue(Tune));
 }

@@ -83,7 +83,7 @@ public class ConversionRunTests : TempFolderFixture
         var sparsify = CliRunner.Run(["sparsify", Temp.PathTo("distilled"), "-o", Temp.PathTo("sparse"), .. data,
             "--sla-steps", "2", "--sla-batch", "1", "--block-q", "16", "--block-k", "16"]);
         Assert.That(sparsify.ExitCode, Is.EqualTo(0), sparsify.Err);
-        Assert.That(sparsify.Out, Does.Contain("the distilled student + (SLA-tuned − teacher)"));
+        Assert.That(sparsify.Out, Does.Contain("the distilled student, SLA-tuned to its dense self"), "the default after distill");
         var quantize = CliRunner.Run("quantize", Temp.PathTo("sparse"), "-o", Temp.PathTo("quantized"), "--calib-samples", "1", "--eval-samples", "1",
             "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file", prompts, "--device", "cpu");
         Assert.That(quantize.ExitCode, Is.EqualTo(0), quantize.Err);
@@ -100,23 +100,29 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(bareOption.Err, Does.Contain("--calib-steps: applies to bare checkpoints"));
     }
 
-    /// <summary>The alternative to the merge: the distilled student itself fine-tuned with SLA; refused without distillation.</summary>
+    /// <summary>
+    /// TurboDiffusion's merge instead of tuning the student (the default); tuning the student is refused without
+    /// distillation, where by default the teacher is tuned.
+    /// </summary>
     [Test]
-    public void SparsifyCanTuneTheStudentItself()
+    public void SparsifyCanMergeATunedTeacherIntoTheStudent()
     {
         string teacher = MicroConversion.Teacher(Temp.Path), prompts = MicroConversion.PromptsFile(Temp.Path);
         string[] data = ["--distill-samples", "2", "--sample-batch", "2", "--distill-prompts-file", prompts, "--device", "cpu"];
-        string[] sla = ["--sla-steps", "2", "--sla-batch", "1", "--block-q", "16", "--block-k", "16", "--sla-tune", "student"];
+        string[] sla = ["--sla-steps", "2", "--sla-batch", "1", "--block-q", "16", "--block-k", "16"];
         var distill = CliRunner.Run(["distill", teacher, "-o", Temp.PathTo("distilled"), .. data, "--student-steps", "2", "--distill-steps", "2",
             "--distill-batch", "1", "--tangent-warmup", "1"]);
         Assert.That(distill.ExitCode, Is.EqualTo(0), distill.Err);
-        var tuned = CliRunner.Run(["sparsify", Temp.PathTo("distilled"), "-o", Temp.PathTo("sparse"), .. data, .. sla]);
-        Assert.That(tuned.ExitCode, Is.EqualTo(0), tuned.Err);
-        Assert.That(tuned.Out, Does.Contain("SLA-tuned to its dense self"));
+        var merged = CliRunner.Run(["sparsify", Temp.PathTo("distilled"), "-o", Temp.PathTo("sparse"), .. data, .. sla, "--sla-tune", "teacher"]);
+        Assert.That(merged.ExitCode, Is.EqualTo(0), merged.Err);
+        Assert.That(merged.Out, Does.Contain("the distilled student + (SLA-tuned − teacher)"));
         var state = ModelState.Load(Path.Combine(Temp.PathTo("sparse"), ModelState.FileName));
         Assert.That((state.Sampler.Solver, state.Config.Attention.Kind), Is.EqualTo(("rcm", AttentionKind.Sla)));
 
-        var refused = CliRunner.Run(["sparsify", teacher, "-o", Temp.PathTo("no"), .. data, .. sla]);
+        var tunedTeacher = CliRunner.Run(["sparsify", teacher, "-o", Temp.PathTo("sparse-teacher"), .. data, .. sla]);
+        Assert.That(tunedTeacher.ExitCode, Is.EqualTo(0), tunedTeacher.Err);
+        Assert.That(tunedTeacher.Out, Does.Contain("the SLA-tuned teacher"));
+        var refused = CliRunner.Run(["sparsify", teacher, "-o", Temp.PathTo("no"), .. data, .. sla, "--sla-tune", "student"]);
         Assert.That(refused.ExitCode, Is.EqualTo(2));
         Assert.That(refused.Err, Does.Contain("--sla-tune student: the model is not a distilled student"));
         Assert.That(Directory.Exists(Temp.PathTo("no")), Is.False, "a refused stage leaves no output folder");
