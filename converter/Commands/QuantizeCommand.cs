@@ -44,9 +44,10 @@ public static class QuantizeCommand
         var shardGb = new Option<double>("--max-shard-gb") { Description = "split the output into shards above this size", DefaultValueFactory = _ => 5.0 };
         var json = new Option<bool>("--json") { Description = "print the report as JSON instead of tables" };
         var device = CommonOptions.Device();
+        var attention = PackageStageOptions.Attention();
         var command = new Command("quantize", "Quantize the Linear layers inside the blocks to INT8 (W8A8) or FP8, calibrated and with an error report; a text-to-video model folder is calibrated over prompts at its own sampler's times (the quantize stage of `run`).")
         {
-            path, config, output, stageOptions.PromptsFile, steps, shift, solver, guidance, latent, contextLength, shardGb, json, device,
+            path, config, output, stageOptions.PromptsFile, steps, shift, solver, guidance, latent, contextLength, shardGb, json, attention, device,
         };
         foreach (var option in stageOptions.All.Except(command.Options)) command.Options.Add(option);
         Option[] checkpointOnly = [config, steps, shift, solver, guidance, latent, contextLength, shardGb, json];
@@ -57,10 +58,13 @@ public static class QuantizeCommand
             {
                 if (checkpointOnly.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } given)
                     throw new TurboException($"{given.Name}: applies to bare checkpoints; a model folder is calibrated over prompts at its own sampler's times");
-                return QuantizeModel(parse, model, parse.GetRequiredValue(output), stageOptions.Read(parse), DeviceChoice.Resolve(parse.GetRequiredValue(device)));
+                return QuantizeModel(parse, model, parse.GetRequiredValue(output), stageOptions.Read(parse), parse.GetRequiredValue(attention),
+                    DeviceChoice.Resolve(parse.GetRequiredValue(device)));
             }
             if (parse.GetValue(stageOptions.PromptsFile) is not null)
                 throw new TurboException("--calib-prompts-file: applies to text-to-video model folders; a bare checkpoint is calibrated on random inputs");
+            if (parse.GetResult(attention) is { Implicit: false })
+                throw new TurboException("--attention: applies to text-to-video model folders (the attention their package will run); a bare checkpoint is calibrated with its own");
             string outputFolder = parse.GetRequiredValue(output);
             var format = QuantFormats.Parse(parse.GetRequiredValue(scheme));
             int calibrationSamples = parse.GetValue(samples), evaluationSamples = parse.GetValue(evalSamples);
@@ -110,11 +114,12 @@ public static class QuantizeCommand
         && (File.Exists(Path.Combine(path, Pipelines.WanTextToVideo.IndexFile)) || File.Exists(Path.Combine(path, Conversion.ModelState.FileName)));
 
     /// <summary>The quantize stage of `run` on its own: its output folder is the stage's (state.json included, for `package`).</summary>
-    static int QuantizeModel(ParseResult parse, string model, string outputFolder, Conversion.QuantizeSettings settings, TorchSharp.torch.Device device)
+    static int QuantizeModel(ParseResult parse, string model, string outputFolder, Conversion.QuantizeSettings settings, string attention,
+        TorchSharp.torch.Device device)
     {
         var judge = Validation.QualityJudges.Resolve(Validation.QualityJudges.Auto, Conversion.ModelState.Open(model).Teacher);
         Conversion.QuantizeStage.Prompts(settings, judge);
-        return StageAlone.Run(parse, new Conversion.QuantizeStage(settings, judge, device), model, outputFolder);
+        return StageAlone.Run(parse, new Conversion.QuantizeStage(settings, judge, device, attention), model, outputFolder);
     }
 
     /// <summary>Full paths, sizes and modification times of the weight files: enough to tell an interrupted run's input apart.</summary>

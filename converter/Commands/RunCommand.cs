@@ -57,6 +57,7 @@ public static class RunCommand
             // Settings, prompts and gates are checked now, not after an hour of training or calibration.
             if (!choices.SkipDistill) new DistillStage(choices.Distill, judge, target).Check();
             if (!choices.SkipSparsify) new SparsifyStage(choices.Sparsify, judge, target).Check();
+            PackageStage.Check(choices.Attention, choices.SkipSparsify ? null : choices.Sparsify);
             if (!choices.SkipQuantize) QuantizeStage.Prompts(quantizeSettings, judge);
             if (!choices.SkipValidate) Validator.Check(validation, teacherPath);
 

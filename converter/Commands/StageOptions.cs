@@ -76,8 +76,8 @@ public static class PackageStageOptions
     {
         var option = new Option<string>("--attention")
         {
-            Description = "self-attention of the package: keep (the model's), or sage (SageAttention-style INT8 q·k and FP8 P·V in every block; SLA blocks become SageSLA)",
-            DefaultValueFactory = _ => PackageStage.KeepAttention,
+            Description = "self-attention of the package: sage (SageAttention-style INT8 q·k and FP8 P·V in every block, SLA blocks become SageSLA: what the CUDA kernels run) or keep (the model's own, exact: a reference path, slow at video lengths)",
+            DefaultValueFactory = _ => PackageStage.SageAttention,
         };
         option.AcceptOnlyFromAmong(PackageStage.AttentionChoices);
         return option;

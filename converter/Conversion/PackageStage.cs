@@ -15,8 +15,9 @@ namespace Turbo.Converter.Conversion;
 /// quantization, stages and provenance. The files go into <c>partial/</c> in the stage folder and the folder is
 /// renamed to the destination only when every file is written and hashed: a stopped write leaves no package.
 /// </summary>
-/// <param name="attention">"keep" the model's attention, or "sage": SageAttention-style INT8 attention in every block (dense → sage, SLA → SageSLA)</param>
-public sealed class PackageStage(string destination, string attention = PackageStage.KeepAttention) : IConversionStage
+/// <param name="attention">"sage": SageAttention-style INT8 attention in every block (dense → Sage, SLA → SageSLA: what the CUDA
+/// kernels run; the command's default), or "keep" the model's attention</param>
+public sealed class PackageStage(string destination, string attention) : IConversionStage
 {
     public const string KeepAttention = "keep", SageAttention = "sage";
     public static readonly string[] AttentionChoices = [KeepAttention, SageAttention];
@@ -76,6 +77,18 @@ public sealed class PackageStage(string destination, string attention = PackageS
         File.Exists(Path.Combine(_destination, PackageManifest.FileName))
         && result.Summary.FirstOrDefault(s => s.Key == ManifestHashKey).Value == PackageFolder.Sha256(Path.Combine(_destination, PackageManifest.FileName));
 
+    /// <summary>
+    /// Refuses, before any work, an attention choice that the SLA blocks of the sparsify stage (null: none) cannot take:
+    /// SageSLA's kernels are built for blocks of 64 and 128 tokens.
+    /// </summary>
+    public static void Check(string choice, SparsifySettings? sparsify)
+    {
+        if (!AttentionChoices.Contains(choice)) throw new TurboException($"--attention {choice}: expected {string.Join(" or ", AttentionChoices)}");
+        if (choice == SageAttention && sparsify is { } s && !AttentionConfig.AreQuantizedBlocks(s.BlockQ, s.BlockK))
+            throw new TurboException($"--attention sage runs SLA as SageSLA, whose kernels take blocks of 64 or 128 tokens: found --block-q {s.BlockQ} " +
+                $"--block-k {s.BlockK} (choose such blocks, or --attention keep to package SLA as it is)");
+    }
+
     /// <summary>The config with every block's attention as <paramref name="choice"/> asks.</summary>
     public static Runtime.Models.WanConfig WithAttention(Runtime.Models.WanConfig config, string choice)
     {
@@ -83,7 +96,12 @@ public sealed class PackageStage(string destination, string attention = PackageS
         if (choice != SageAttention) throw new TurboException($"--attention {choice}: expected {string.Join(" or ", AttentionChoices)}");
         var blocks = Enumerable.Range(0, config.NumLayers).Select(config.AttentionOf)
             .Select(a => a with { Kind = a.IsSparseLinear ? AttentionKind.SageSla : AttentionKind.Sage }).ToList();
-        foreach (var block in blocks) block.Validate(config.HeadDim);
+        foreach (var block in blocks)
+        {
+            if (block.IsSparseLinear && !AttentionConfig.AreQuantizedBlocks(block.BlockQ, block.BlockK))
+                throw new TurboException($"--attention sage: the model's SLA blocks are {block.BlockQ} × {block.BlockK}, SageSLA's kernels take 64 or 128 (use --attention keep)");
+            block.Validate(config.HeadDim);
+        }
         return blocks.Distinct().Count() <= 1 && blocks.Count > 0
             ? config with { Attention = blocks[0], BlockAttention = null }
             : config with { BlockAttention = blocks };

@@ -36,7 +36,7 @@ public sealed record QuantizeSettings(
 /// the output projections are then those the package will see, and on a GPU SageSLA's kernels compute them.
 /// </summary>
 /// <param name="attention"><see cref="PackageStage.KeepAttention"/> or <see cref="PackageStage.SageAttention"/></param>
-public sealed class QuantizeStage(QuantizeSettings settings, IQualityJudge? judge, Device device, string attention = PackageStage.KeepAttention)
+public sealed class QuantizeStage(QuantizeSettings settings, IQualityJudge? judge, Device device, string attention)
     : IConversionStage
 {
     public const string CheckpointFolder = "checkpoint";

@@ -71,6 +71,9 @@ public sealed record AttentionConfig
     /// <summary>The quantized kernels exist for these tile sizes only (128×64 on sm80/89, 64×128 on sm90).</summary>
     internal static readonly int[] QuantizedBlocks = [64, 128];
 
+    /// <summary>True when Sage and SageSLA can take these blocks (<see cref="QuantizedBlocks"/>).</summary>
+    public static bool AreQuantizedBlocks(int blockQ, int blockK) => QuantizedBlocks.Contains(blockQ) && QuantizedBlocks.Contains(blockK);
+
     /// <summary>Block-sparse kernels need power-of-two tiles of at least 16 tokens (one tensor-core fragment).</summary>
     internal static readonly int[] SparseBlocks = [16, 32, 64, 128, 256];
 

@@ -85,10 +85,10 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(sparsify.ExitCode, Is.EqualTo(0), sparsify.Err);
         Assert.That(sparsify.Out, Does.Contain("the distilled student, SLA-tuned to its dense self"), "the default after distill");
         var quantize = CliRunner.Run("quantize", Temp.PathTo("sparse"), "-o", Temp.PathTo("quantized"), "--calib-samples", "1", "--eval-samples", "1",
-            "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file", prompts, "--device", "cpu");
+            "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file", prompts, "--attention", "keep", "--device", "cpu");
         Assert.That(quantize.ExitCode, Is.EqualTo(0), quantize.Err);
         Assert.That(quantize.Out, Does.Contain("velocity cosine"));
-        var package = CliRunner.Run("package", Temp.PathTo("quantized"), "-o", Temp.PathTo("steps.turbo"));
+        var package = CliRunner.Run("package", Temp.PathTo("quantized"), "-o", Temp.PathTo("steps.turbo"), "--attention", "keep");
         Assert.That(package.ExitCode, Is.EqualTo(0), package.Err);
         Assert.That(PackageFolder.Open(Temp.PathTo("steps.turbo")).Files, Is.EqualTo(PackageFolder.Open(Temp.PathTo("run.turbo")).Files));
 
@@ -137,7 +137,7 @@ public class ConversionRunTests : TempFolderFixture
     {
         string teacher = MicroConversion.Teacher(Temp.Path), package = Temp.PathTo("new/preview.turbo");
         var r = CliRunner.Run("run", teacher, "-o", package, "--distill-steps", "0", "--sla-steps", "0", "--student-steps", "3", "--block-q", "16",
-            "--block-k", "16", "--skip-quantize", "--skip-validate", "--device", "cpu");
+            "--block-k", "16", "--attention", "keep", "--skip-quantize", "--skip-validate", "--device", "cpu");
         Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
         Assert.That(r.Out, Does.Contain("speed preview"));
         var manifest = PackageFolder.Open(package);
@@ -193,6 +193,9 @@ public class ConversionRunTests : TempFolderFixture
         r = CliRunner.Run("run", teacher, "-o", Temp.PathTo("a.turbo"), "--distill-prompts-file", prompts, "--top-k", "1.5");
         Assert.That(r.ExitCode, Is.EqualTo(2));
         Assert.That(r.Err, Does.Contain("--top-k 1.5"));
+        r = CliRunner.Run("run", teacher, "-o", Temp.PathTo("a.turbo"), "--distill-prompts-file", prompts, "--block-q", "16");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("--attention sage runs SLA as SageSLA").And.Contain("--block-q 16").And.Contain("--attention keep"));
         r = Run(teacher, Temp.PathTo("b.turbo"), "--gate-max-adherence-drop", "0.05");
         Assert.That(r.ExitCode, Is.EqualTo(2));
         Assert.That(r.Err, Does.Contain("needs a quality judge"));

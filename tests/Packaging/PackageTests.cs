@@ -25,7 +25,7 @@ public class PackageTests : TempFolderFixture
     [Test]
     public void ATeacherPackageIsSelfContainedAndGeneratesWhatTheTeacherGenerates()
     {
-        var (teacher, package) = WritePackage();
+        var (teacher, package) = WritePackage("--attention", "keep");
         var manifest = PackageFolder.Open(package);
         Assert.That(manifest.FormatVersion, Is.EqualTo(2));
         Assert.That(manifest.Family, Is.EqualTo("wan2.1"));
@@ -95,9 +95,9 @@ public class PackageTests : TempFolderFixture
     }
 
     [Test]
-    public void SageAttentionIsRecordedPerBlockAndRunByTheLoadedModel()
+    public void SageAttentionIsTheDefaultRecordedPerBlockAndRunByTheLoadedModel()
     {
-        var (_, package) = WritePackage("--attention", "sage");
+        var (_, package) = WritePackage();
         var (manifest, model) = WanPackage.Load(package, ScalarType.Float32, CPU);
         using (model)
         {
