@@ -96,12 +96,7 @@ public sealed class PackageStage(string destination, string attention) : IConver
         if (choice != SageAttention) throw new TurboException($"--attention {choice}: expected {string.Join(" or ", AttentionChoices)}");
         var blocks = Enumerable.Range(0, config.NumLayers).Select(config.AttentionOf)
             .Select(a => a with { Kind = a.IsSparseLinear ? AttentionKind.SageSla : AttentionKind.Sage }).ToList();
-        foreach (var block in blocks)
-        {
-            if (block.IsSparseLinear && !AttentionConfig.AreQuantizedBlocks(block.BlockQ, block.BlockK))
-                throw new TurboException($"--attention sage: the model's SLA blocks are {block.BlockQ} × {block.BlockK}, SageSLA's kernels take 64 or 128 (use --attention keep)");
-            block.Validate(config.HeadDim);
-        }
+        foreach (var block in blocks) block.Validate(config.HeadDim);
         return blocks.Distinct().Count() <= 1 && blocks.Count > 0
             ? config with { Attention = blocks[0], BlockAttention = null }
             : config with { BlockAttention = blocks };

@@ -126,7 +126,7 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
             ? TransformerCheckpoint.Load(input.Transformer.Path, input.Config, device) : null;
         var dense = tuneStudent ? student ?? teacher.Transformer : teacher.Transformer;
         using var model = SlaFineTuner.SparseCopy(dense, attention);
-        var (tuned, training) = FineTune(context, teacher, model, dense, tuneStudent ? StudentLevels(input.Sampler) : null);
+        var (tuned, training) = FineTune(context, teacher, model, dense, tuneStudent ? input.Sampler.Schedule.ModelSigmas : null);
         try
         {
             if (distilled && !tuneStudent) WriteMerged(input.Transformer, teacher.Transformer, tuned, attention, output);
@@ -135,9 +135,6 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
         finally { foreach (var t in tuned.Values) t.Dispose(); }
         return training;
     }
-
-    /// <summary>The noise levels a distilled student is called at (its schedule's, without the final 0).</summary>
-    static IReadOnlyList<double> StudentLevels(SamplerSettings sampler) => sampler.Schedule.Sigmas.Take(sampler.Steps).ToArray();
 
     /// <summary>
     /// The fine-tune of <paramref name="model"/> to <paramref name="dense"/>'s velocity on the teacher's samples (the

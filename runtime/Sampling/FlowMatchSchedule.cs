@@ -17,6 +17,9 @@ public sealed class FlowMatchSchedule
 
     public int Steps => Timesteps.Count;
 
+    /// <summary>The N noise levels the model is called at (every level but the last).</summary>
+    public IReadOnlyList<double> ModelSigmas => Sigmas.Take(Steps).ToArray();
+
     public FlowMatchSchedule(IReadOnlyList<double> sigmas, IReadOnlyList<double> timesteps)
     {
         if (timesteps.Count < 1 || sigmas.Count != timesteps.Count + 1)

@@ -18,6 +18,7 @@ public class RcmSamplerTests
         var schedule = RcmSchedule.Create(3);
         Assert.That(schedule.Sigmas, Is.EqualTo(new[] { 80.0 / 81, S(1.5), S(1.4), 0 }).Within(1e-15));
         Assert.That(schedule.Timesteps, Is.EqualTo(new[] { 80000.0 / 81, 1000 * S(1.5), 1000 * S(1.4) }).Within(1e-12));
+        Assert.That(schedule.ModelSigmas, Is.EqualTo(schedule.Sigmas.Take(3)), "the levels the student is called at: all but the final 0");
         Assert.That(S(1.5), Is.EqualTo(0.934).Within(1e-3), "TrigFlow 1.5 is rectified-flow noise level 0.934");
     }
 

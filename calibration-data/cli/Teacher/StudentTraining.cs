@@ -91,7 +91,7 @@ public static class StudentTraining
     {
         var clock = Stopwatch.StartNew();
         using var pipeline = WanTextToVideo.Load(tuneStudent ? RcmModel(work) : TeacherTraining.ModelFolder(work), device, ScalarType.Float32);
-        if (tuneStudent) settings = settings with { NoiseLevels = pipeline.Defaults.Schedule.Sigmas.Take(pipeline.Defaults.Steps).ToArray() };
+        if (tuneStudent) settings = settings with { NoiseLevels = pipeline.Defaults.Schedule.ModelSigmas };
         using var samples = TeacherSamples.Open(SamplesFolder(work), settings.Seed);
         using var model = SlaFineTuner.SparseCopy(pipeline.Transformer, attention);
         string output = tuneStudent ? TunedStudentTransformer(work) : SlaTransformer(work);
