@@ -38,7 +38,7 @@ public static class SlaLinearKernels
         TurboNative.Check(TurboNative.turbo_sla_key_sums(TurboNative.StridedPtr(key), Strides(key), TurboNative.StridedPtr(value),
             Strides(value), TurboNative.DType(key), TurboNative.PtrOrNull(lengths), batch, heads, length, dim, TokensPerSplit,
             TurboNative.Ptr(kvPartial), TurboNative.Ptr(sumPartial), IntPtr.Zero));
-        return (kvPartial.sum(0).MoveToOuterDisposeScope(), sumPartial.sum(0).MoveToOuterDisposeScope());
+        return (kvPartial.sum([0L]).MoveToOuterDisposeScope(), sumPartial.sum([0L]).MoveToOuterDisposeScope());
     }
 
     /// <summary>
