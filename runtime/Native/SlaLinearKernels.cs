@@ -11,8 +11,11 @@ namespace Turbo.Runtime.Native;
 /// </summary>
 public static class SlaLinearKernels
 {
-    /// <summary>Tokens one block of the key kernel sums: 2,048 gives 192 blocks at Wan2.1-1.3B's 12 heads × 32,760 tokens.</summary>
-    public const long TokensPerSplit = 2048;
+    /// <summary>
+    /// Tokens one block of the key kernel sums: 1,024 gives 384 blocks at Wan2.1-1.3B's 12 heads × 32,760 tokens, about
+    /// three waves of the H200's 132 SMs at one block each (the kernel's registers allow one of 256 threads).
+    /// </summary>
+    public const long TokensPerSplit = 1024;
 
     /// <summary>Rows of the folded matrix Fᵀ the query kernel reads: D columns of KV·Wᵀ, Σφ(k), zeros to a multiple of 16.</summary>
     public static long FoldedRows(long headDim) => headDim + 16;
