@@ -22,7 +22,7 @@ namespace Turbo.Runtime.Attention;
 /// selection, which is discrete) and proj_l. The sparse branch is a masked dense computation here (the reference).
 /// With <see cref="AttentionKind.SageSla"/> it is the quantized Sage attention over the kept blocks instead
 /// (<see cref="NativeSageAttention"/>: the block-sparse CUDA kernel on the GPU, the reference elsewhere), the linear
-/// branch is computed in the input's dtype with proj_l folded in (<see cref="FoldedLinearBranch"/>), and the module is
+/// branch has proj_l folded in (<see cref="FoldedLinearBranch"/>: fused kernels on the GPU), and the module is
 /// forward-only.
 /// </para>
 /// </summary>
@@ -114,29 +114,37 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
     /// SageSLA's linear branch added to its sparse output: the same function as <see cref="LinearAttention"/> followed
     /// by proj_l, computed for speed (the package's forward pass) rather than as the formula reads. proj_l is linear
     /// and the normaliser a scalar per row, so proj_l(φ(q)KV / n) = φ(q)(KV·Wᵀ) / n + b: one matrix per head,
-    /// [KV·Wᵀ | Σφ(k)], gives numerator and normaliser in one product over the tokens, and no pass applies proj_l.
-    /// The token-sized tensors stay in the input's dtype (bf16 on the GPU; the products accumulate in float32), the
-    /// per-head sums are float32; the result is in the input's dtype. A test compares it with the float32 formula.
+    /// F = [KV·Wᵀ | Σφ(k)], gives numerator and normaliser in one product over the tokens, and no pass applies proj_l.
+    /// φ(q), φ(k) and F are rounded to the input's dtype; the products and sums are float32 and the result is rounded
+    /// once, to the input's dtype. On the GPU the two token-sized passes are the fused kernels of
+    /// <see cref="SlaLinearKernels"/> (unless <see cref="NativeSageAttention.Enabled"/> is off); these torch ops are
+    /// their reference, and a test compares them with the float32 formula.
     /// </summary>
-    static Tensor FoldedLinearBranch(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor weight, Tensor bias, Tensor sparse)
+    public static Tensor FoldedLinearBranch(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor weight, Tensor bias, Tensor sparse)
     {
         using var scope = NewDisposeScope();
         var dtype = q.dtype;
-        var phiQ = q.softmax(-1);
-        var phiK = k.softmax(-1);
-        if (keyLengths is not null)
-            phiK = phiK * AttentionInputs.KeyMask(keyLengths, k.shape[2], k.device).view(k.shape[0], 1, k.shape[2], 1).to(dtype);
-        var keyValue = phiK.transpose(-1, -2).matmul(v).to(ScalarType.Float32);             // [B, H, D, D]
-        var keySum = phiK.sum([-2L], keepdim: true, type: ScalarType.Float32);              // [B, H, 1, D]
         long dim = q.shape[3];
-        // [KV·Wᵀ | Σφ(k) | 0 …]: 7 zero columns make the product's rows D + 8 wide, 16-byte aligned in bf16 as cuBLAS's
-        // tensor-core kernels prefer (D + 1 would not be).
-        var padding = zeros([q.shape[0], q.shape[1], dim, 7], ScalarType.Float32, q.device);
-        var folded = cat([keyValue.matmul(weight.to(ScalarType.Float32).t()), keySum.transpose(-1, -2), padding], -1).to(dtype);
-        var product = phiQ.matmul(folded);                                                  // [B, H, L, D + 8]
+        bool native = NativeSageAttention.Enabled && SlaLinearKernels.Supports(q) && k.dtype == dtype && v.dtype == dtype && sparse.dtype == dtype;
+        Tensor keyValue, keySum;                                                            // float32 [B, H, D, D], [B, H, D]
+        if (native) (keyValue, keySum) = SlaLinearKernels.KeySums(k, v, keyLengths);
+        else
+        {
+            var phiK = k.softmax(-1);
+            if (keyLengths is not null)
+                phiK = phiK * AttentionInputs.KeyMask(keyLengths, k.shape[2], k.device).view(k.shape[0], 1, k.shape[2], 1).to(dtype);
+            var phiK32 = phiK.to(ScalarType.Float32);
+            keyValue = phiK32.transpose(-1, -2).matmul(v.to(ScalarType.Float32));
+            keySum = phiK32.sum(-2);
+        }
+        // Fᵀ = [W·KVᵀ; Σφ(k); 0 …]: rows are F's columns, D + 16 of them so that the kernel's tiles of 16 cover them.
+        var padding = zeros([q.shape[0], q.shape[1], SlaLinearKernels.FoldedRows(dim) - dim - 1, dim], ScalarType.Float32, q.device);
+        var foldedT = cat([weight.to(ScalarType.Float32).matmul(keyValue.transpose(-1, -2)), keySum.unsqueeze(-2), padding], -2).to(dtype);
+        if (native) return SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).MoveToOuterDisposeScope();
+        var product = q.softmax(-1).to(ScalarType.Float32).matmul(foldedT.to(ScalarType.Float32).transpose(-1, -2)); // [B, H, L, D + 16]
         var numerator = product.narrow(-1, 0, dim);
         var normaliser = product.narrow(-1, dim, 1) + LinearEps;
-        return sparse.to(dtype).add(bias.to(dtype)).addcdiv_(numerator, normaliser).MoveToOuterDisposeScope();
+        return sparse.to(ScalarType.Float32).add(bias.to(ScalarType.Float32)).add(numerator / normaliser).to(dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>φ(q)(φ(k)ᵀv) / (1e−5 + φ(q)·Σφ(k)) with φ = softmax over head_dim; keys past the lengths left out.</summary>

@@ -34,6 +34,14 @@ public static partial class TurboNative
     /// <summary>True when the warpgroup attention kernel can run here (a compute capability 9.0 GPU, a library built for sm_90a).</summary>
     public static bool HasWgmmaAttention => WgmmaAttentionUsable.Value;
 
+    /// <summary>First ABI version with SLA's fused linear branch (turbo_sla_key_sums, turbo_sla_linear_out).</summary>
+    const int SlaLinearAbi = 9;
+
+    static readonly Lazy<bool> SlaLinearLoaded = new(() => IsAvailable && turbo_version() >= SlaLinearAbi);
+
+    /// <summary>True when the library has SLA's fused linear-branch kernels (<see cref="SlaLinearKernels"/>).</summary>
+    public static bool HasSlaLinearKernels => SlaLinearLoaded.Value;
+
     internal const int StatMean = 0;
     internal const int StatE4M3Scale = 1;
 
@@ -58,4 +66,12 @@ public static partial class TurboNative
     [DllImport(Lib)] internal static extern int turbo_sage_attention(in SageArgs args, IntPtr stream);
 
     [DllImport(Lib)] static extern int turbo_sage_wgmma_available();
+
+    [DllImport(Lib)]
+    internal static extern int turbo_sla_key_sums(IntPtr k, long[] kStrides, IntPtr v, long[] vStrides, int dtype, IntPtr keyLengths,
+        long batch, long heads, long length, int dim, long tokensPerSplit, IntPtr kvPartial, IntPtr ksumPartial, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_sla_linear_out(IntPtr q, long[] qStrides, IntPtr foldedT, IntPtr bias, IntPtr sparse,
+        long[] sparseStrides, IntPtr output, long[] outStrides, int dtype, long batch, long heads, long length, int dim, IntPtr stream);
 }

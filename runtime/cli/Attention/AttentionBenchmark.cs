@@ -76,7 +76,24 @@ static class AttentionBenchmark
             }
             map.Dispose();
         }
+        rows.AddRange(LinearBranch(shape, q, k, v, time: Time, sdpaMs));
         return rows;
+    }
+
+    /// <summary>SLA's linear branch alone (with proj_l and the sum with the sparse output): the fused kernels, then the torch ops.</summary>
+    static IEnumerable<AttentionTiming> LinearBranch(string shape, Tensor q, Tensor k, Tensor v, Func<Func<Tensor>, double> time, double sdpaMs)
+    {
+        long heads = q.shape[1], length = q.shape[2];
+        var weight = randn([HeadDim, HeadDim], device: q.device) * 0.01;
+        var bias = zeros([HeadDim], device: q.device);
+        var sparse = zeros([1, length, heads, HeadDim], q.dtype, q.device).transpose(1, 2);
+        double linear = AttentionFlops.LinearBranch(1, heads, length, length, HeadDim), dense = AttentionFlops.Dense(1, heads, length, length, HeadDim);
+        Tensor Branch() => SparseLinearAttention.FoldedLinearBranch(q, k, v, null, weight, bias, sparse);
+        if (SlaLinearKernels.Supports(q))
+            yield return Row(shape, "SLA linear branch (fused kernels)", time(Branch), dense, linear, sdpaMs);
+        NativeSageAttention.Enabled = false;
+        try { yield return Row(shape, "SLA linear branch (torch ops)", time(Branch), dense, linear, sdpaMs); }
+        finally { NativeSageAttention.Enabled = true; }
     }
 
     static AttentionTiming Row(string shape, string method, double ms, double denseFlop, double actualFlop, double sdpaMs) =>

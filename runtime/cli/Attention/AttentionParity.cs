@@ -170,6 +170,43 @@ static class AttentionParity
             native, reference, exact);
     }
 
+    /// <summary>
+    /// SLA's linear branch alone (<see cref="SparseLinearAttention.FoldedLinearBranch"/>) with a random proj_l and a
+    /// random sparse output in the attention kernel's token-major layout: the fused kernels vs the torch ops, both
+    /// 16-bit dtypes, judged against the same branch in float32.
+    /// </summary>
+    public static List<KernelAgreement> SlaLinear(Device device)
+    {
+        var results = new List<KernelAgreement>();
+        int index = 0;
+        foreach (long length in Lengths)
+            foreach (long dim in new long[] { 64, 128 })
+            {
+                var dtype = index % 2 == 0 ? ScalarType.BFloat16 : ScalarType.Float16;
+                results.Add(SlaLinearCase(length, dim, masked: index % 3 == 1, dtype, tokenMajor: index++ % 4 != 3, device));
+            }
+        return results;
+    }
+
+    static KernelAgreement SlaLinearCase(long length, long dim, bool masked, ScalarType dtype, bool tokenMajor, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, length, length, dim, dtype, tokenMajor, device);
+        var keyLengths = masked ? AttentionSamples.KeyLengths(Batch, length, device) : null;
+        var weight = randn([dim, dim], device: device) * 0.2;
+        var bias = randn([dim], device: device) * 0.2;
+        var sparse = randn([Batch, length, Heads, dim], device: device).to(dtype).transpose(1, 2);
+        var exact = SparseLinearAttention.FoldedLinearBranch(q.to(ScalarType.Float32), k.to(ScalarType.Float32),
+            v.to(ScalarType.Float32), keyLengths, weight, bias, sparse.to(ScalarType.Float32));
+        Tensor reference;
+        NativeSageAttention.Enabled = false;
+        try { reference = SparseLinearAttention.FoldedLinearBranch(q, k, v, keyLengths, weight, bias, sparse.clone()); }
+        finally { NativeSageAttention.Enabled = true; }
+        var native = SparseLinearAttention.FoldedLinearBranch(q, k, v, keyLengths, weight, bias, sparse);
+        string name = $"L {length} D {dim}{(masked ? " masked" : "")}{(tokenMajor ? " token-major" : "")}";
+        return AgreementRules.Compare(SlaLinearKernels.Supports(q) ? "SLA linear (fused)" : "SLA linear (NOT RUN)", name, native, reference, exact);
+    }
+
     static string CaseName(long queries, long keys, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile, bool tokenMajor) =>
         (queries == keys ? $"L {queries}" : $"Lq {queries} Lk {keys}") + $" D {dim}{(masked ? " masked" : "")} " +
         $"{tile.BlockQ}×{tile.BlockK} {(tile.Pv == PvPrecision.Fp8E4M3 ? "E4M3" : "FP16")}{(tokenMajor ? " token-major" : "")}";

@@ -49,7 +49,7 @@ static class CheckAttentionCommand
         try
         {
             stages = AttentionParity.Stages(device);
-            kernels = [.. AttentionParity.Sage(device), .. AttentionParity.SageSla(device)];
+            kernels = [.. AttentionParity.Sage(device), .. AttentionParity.SageSla(device), .. AttentionParity.SlaLinear(device)];
         }
         finally { SageKernels.PoisonOutputs = false; }
         ReportAgreement(stages, kernels);

@@ -169,6 +169,25 @@ int turbo_sage_attention(const turbo_sage_args* args, void* stream);
  * built for sm_90a), else 0. */
 int turbo_sage_wgmma_available(void);
 
+/* ---- SLA's linear branch (SageSLA's forward; reference: Turbo.Runtime.Attention.SparseLinearAttention) ----
+ * φ = softmax over the head dim, rounded to the dtype (TURBO_BF16 or TURBO_F16); D = 64 or 128; token tensors as above
+ * (strides of b, h, token), rows 16-byte aligned, strides multiples of 8 elements. Since ABI v9. */
+
+/* Key side, per split s of tokens_per_split tokens (a positive multiple of 64) and (b, h) = bh:
+ * kv_partial[s, bh, d, e] = Σ_t φ(k_t)[d]·v_t[e], ksum_partial[s, bh, d] = Σ_t φ(k_t)[d], over the split's tokens below
+ * the key length (float32 sums; every split is written, zeros where it has no valid token). kv_partial: fp32
+ * [⌈L/tokens_per_split⌉, B·H, D, D]; ksum_partial: fp32 [⌈L/tokens_per_split⌉, B·H, D]. The caller sums over s. */
+int turbo_sla_key_sums(const void* k, const int64_t* k_strides, const void* v, const int64_t* v_strides, int dtype,
+                       const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length, int dim,
+                       int64_t tokens_per_split, float* kv_partial, float* ksum_partial, void* stream);
+
+/* Query side: out_t = sparse_t + bias + num / (den + 1e-5) with [num | den] = φ(q_t)·F in float32, rounded once to the
+ * dtype. folded_t: [B·H, D + 16, D] of the dtype, contiguous: row j < D is column j of KV·Wᵀ (proj_l folded in), row D
+ * is Σφ(k), the rest zeros. bias: fp32 [D]. q, sparse, out: [B, H, L, D] at their strides; out may be sparse. */
+int turbo_sla_linear_out(const void* q, const int64_t* q_strides, const void* folded_t, const float* bias,
+                         const void* sparse, const int64_t* sparse_strides, void* out, const int64_t* out_strides,
+                         int dtype, int64_t batch, int64_t heads, int64_t length, int dim, void* stream);
+
 #ifdef __cplusplus
 }
 #endif

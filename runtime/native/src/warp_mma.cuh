@@ -66,6 +66,15 @@ __device__ __forceinline__ void mma_f16(float (&d)[4], const uint32_t (&a)[4], u
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// D = A·B + D, 16×8×16, BF16 operands, FP32 accumulators.
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
 // Index of the 16-byte chunk `chunk` of tile row `row` in shared memory, for rows of `chunks` chunks (4, 8 or 16).
 // ldmatrix reads 8 consecutive rows at one chunk position; unswizzled, rows of 64, 128 or 256 bytes put those 8
 // reads in 2, 1 or 1 bank groups (4- or 8-way conflicts). XOR-ing the chunk with the row spreads them over all 8:

@@ -1,0 +1,341 @@
+// SLA's linear branch (SageSLA's forward in the packages) in two kernels. With φ = softmax over the head dim, rounded
+// to the model's 16-bit dtype as the reference rounds it:
+//   key side    KV[d][e] = Σ_t φ(k_t)[d]·v_t[e] and Σφ(k)[d] over a (b, h)'s valid keys, float32 (per split of the
+//               tokens; the caller sums the splits);
+//   query side  out_t = sparse_t + bias + (φ(q_t)·F[:, :D]) / (φ(q_t)·F[:, D] + 1e-5), F = [KV·Wᵀ | Σφ(k)] with proj_l's
+//               W folded in by the caller, products and sums in float32, one rounding at the end.
+// Both products run on tensor cores (mma.sync m16n8k16, fp32 sums). Reference:
+// Turbo.Runtime.Attention.SparseLinearAttention.FoldedLinearBranch (the same roundings, torch ops).
+#include <type_traits>
+#include "common.cuh"
+#include "warp_mma.cuh"
+
+namespace {
+using namespace turbo;
+
+constexpr float kLinearEps = 1e-5f;
+constexpr int kKeyTile = 64;     // tokens per step of the key kernel
+constexpr int kQueryTile = 128;  // query rows per step of the query kernel: 8 warps of 16
+constexpr int kQueryWarps = kQueryTile / 16;
+constexpr int kQueryTilesPerCta = 2;  // F is loaded once per CTA, for this many tiles
+
+struct View {
+  const uint16_t* data;
+  int64_t stride_b, stride_h, stride_l;
+  __device__ const uint16_t* row(int64_t b, int64_t h, int64_t t) const {
+    return data + b * stride_b + h * stride_h + t * stride_l;
+  }
+};
+
+template <typename T> __device__ __forceinline__ uint32_t pack2(float a, float b);
+template <> __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float a, float b) {
+  const __nv_bfloat162 p = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<const uint32_t*>(&p);
+}
+template <> __device__ __forceinline__ uint32_t pack2<__half>(float a, float b) {
+  const __half2 p = __floats2half2_rn(a, b);
+  return *reinterpret_cast<const uint32_t*>(&p);
+}
+template <typename T> __device__ __forceinline__ float2 unpack2(uint32_t w);
+template <> __device__ __forceinline__ float2 unpack2<__nv_bfloat16>(uint32_t w) {
+  return make_float2(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
+}
+template <> __device__ __forceinline__ float2 unpack2<__half>(uint32_t w) {
+  return __half22float2(*reinterpret_cast<const __half2*>(&w));
+}
+template <typename T> __device__ __forceinline__ float round_to(float x);
+template <> __device__ __forceinline__ float round_to<__nv_bfloat16>(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+template <> __device__ __forceinline__ float round_to<__half>(float x) { return __half2float(__float2half_rn(x)); }
+
+template <typename T>
+__device__ __forceinline__ void mma_16bit(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  if constexpr (std::is_same_v<T, __half>) {
+    mma_f16(d, a, b0, b1);
+  } else {
+    mma_bf16(d, a, b0, b1);
+  }
+}
+
+// Element (row, c) of a tile with D-element rows in swizzled 16-byte chunks (ldmatrix reads without bank conflicts).
+template <int D>
+__device__ __forceinline__ int tile_index(int row, int c) {
+  return swizzled_chunk<D / 8>(row, c / 8) * 8 + c % 8;
+}
+
+// One block per (split of tokens, b·H + h); D/16 warps, warp w owns rows 16w..16w+15 of KV (channels d of φ(k)).
+// Each 64-token step: every warp turns 1024/D rows of k into φ(k) (a lane holds D/32 channels) and copies the same rows
+// of v, into shared memory; then KV += φ(k)ᵀ·v, both operands through ldmatrix.trans.
+template <int D, typename T>
+__global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, const int32_t* __restrict__ key_lengths,
+                                                             int64_t heads, int64_t length, int64_t tokens_per_split,
+                                                             float* __restrict__ kv_partial, float* __restrict__ ksum_partial) {
+  constexpr int kWarps = D / 16, kPerLane = D / 32, kRowsPerWarp = kKeyTile / kWarps;
+  __shared__ __align__(16) uint16_t phi[kKeyTile * D];
+  __shared__ __align__(16) uint16_t vals[kKeyTile * D];
+  __shared__ float warp_sums[kWarps][D];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t split = blockIdx.x, bh = blockIdx.y, b = bh / heads, h = bh % heads;
+  const int64_t valid = key_lengths ? min(static_cast<int64_t>(key_lengths[b]), length) : length;
+  const int64_t begin = split * tokens_per_split, end = min(begin + tokens_per_split, valid);
+
+  float acc[D / 8][4] = {};
+  float ksum[kPerLane] = {};
+  for (int64_t start = begin; start < end; start += kKeyTile) {
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      const int row = warp * kRowsPerWarp + r;
+      const int64_t t = start + row;
+      float x[kPerLane], y[kPerLane];
+      const bool live = t < end;
+#pragma unroll
+      for (int i = 0; i < kPerLane; i += 2) {
+        const uint32_t kw = live ? *reinterpret_cast<const uint32_t*>(k.row(b, h, t) + lane * kPerLane + i) : 0u;
+        const uint32_t vw = live ? *reinterpret_cast<const uint32_t*>(v.row(b, h, t) + lane * kPerLane + i) : 0u;
+        const float2 kf = unpack2<T>(kw), vf = unpack2<T>(vw);
+        x[i] = kf.x; x[i + 1] = kf.y; y[i] = vf.x; y[i + 1] = vf.y;
+      }
+      float m = x[0];
+#pragma unroll
+      for (int i = 1; i < kPerLane; ++i) m = fmaxf(m, x[i]);
+      m = warp_max(m);
+      float s = 0.f;
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) { x[i] = expf(x[i] - m); s += x[i]; }
+      const float inv = live ? 1.f / warp_sum(s) : 0.f;  // a token past the end (or the key length) adds nothing
+#pragma unroll
+      for (int i = 0; i < kPerLane; i += 2) {
+        const float p0 = round_to<T>(x[i] * inv), p1 = round_to<T>(x[i + 1] * inv);
+        ksum[i] += p0;
+        ksum[i + 1] += p1;
+        const int at = tile_index<D>(row, lane * kPerLane + i);
+        *reinterpret_cast<uint32_t*>(&phi[at]) = pack2<T>(p0, p1);
+        *reinterpret_cast<uint32_t*>(&vals[at]) = pack2<T>(y[i], y[i + 1]);
+      }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int s = 0; s < kKeyTile / 16; ++s) {
+      uint32_t a[4];
+      {
+        const int row = 16 * s + (lane & 7) + ((lane >> 4) << 3), c = 16 * warp + ((lane >> 3) & 1) * 8;
+        ldmatrix_x4_trans(a, &phi[tile_index<D>(row, c)]);
+      }
+#pragma unroll
+      for (int p = 0; p < D / 16; ++p) {
+        uint32_t bf[4];
+        const int row = 16 * s + (lane & 7) + ((lane >> 3) & 1) * 8, c = 16 * p + (lane >> 4) * 8;
+        ldmatrix_x4_trans(bf, &vals[tile_index<D>(row, c)]);
+        mma_16bit<T>(acc[2 * p], a, bf[0], bf[1]);
+        mma_16bit<T>(acc[2 * p + 1], a, bf[2], bf[3]);
+      }
+    }
+    __syncthreads();
+  }
+
+  const int g = lane / 4, q4 = lane % 4;
+  float* kv = kv_partial + (split * gridDim.y + bh) * D * D;
+#pragma unroll
+  for (int j = 0; j < D / 8; ++j) {
+    const int d = 16 * warp + g, e = 8 * j + 2 * q4;
+    *reinterpret_cast<float2*>(&kv[d * D + e]) = make_float2(acc[j][0], acc[j][1]);
+    *reinterpret_cast<float2*>(&kv[(d + 8) * D + e]) = make_float2(acc[j][2], acc[j][3]);
+  }
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) warp_sums[warp][lane * kPerLane + i] = ksum[i];
+  __syncthreads();
+  if (threadIdx.x < D) {
+    float total = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) total += warp_sums[w][threadIdx.x];
+    ksum_partial[(split * gridDim.y + bh) * D + threadIdx.x] = total;
+  }
+}
+
+// One block per kQueryTilesPerCta tiles of 128 query rows of one b·H + h; 8 warps of 16 rows. Fᵀ ([D + 16, D]: output
+// column n by channel d; row D is Σφ(k), rows past it zero) stays in shared memory; each tile of q goes through shared
+// memory into A fragments, whose rows get their softmax from the quad that holds them, then φ(q)·F on tensor cores
+// and the epilogue straight from the accumulators.
+template <int D, typename T>
+__global__ void __launch_bounds__(32 * kQueryWarps) sla_linear_out_kernel(View q, const uint16_t* __restrict__ folded_t,
+                                                                          const float* __restrict__ bias, View sparse,
+                                                                          uint16_t* __restrict__ out, int64_t out_stride_b,
+                                                                          int64_t out_stride_h, int64_t out_stride_l,
+                                                                          int64_t heads, int64_t length) {
+  constexpr int kN = D + 16, kChunks = D / 8, kSteps = D / 16;
+  extern __shared__ __align__(16) uint16_t shared[];
+  uint16_t* f = shared;                // [kN][D]
+  uint16_t* tile = shared + kN * D;    // [kQueryTile][D]
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q4 = lane % 4;
+  const int64_t bh = blockIdx.y, b = bh / heads, h = bh % heads;
+
+  const uint16_t* fsrc = folded_t + bh * kN * D;
+  for (int i = threadIdx.x; i < kN * kChunks; i += blockDim.x) {
+    const int row = i / kChunks, chunk = i % kChunks;
+    *reinterpret_cast<uint4*>(&f[swizzled_chunk<kChunks>(row, chunk) * 8]) =
+        *reinterpret_cast<const uint4*>(fsrc + row * D + chunk * 8);
+  }
+
+  const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
+  for (int64_t tile_number = blockIdx.x * kQueryTilesPerCta;
+       tile_number < min(tiles, static_cast<int64_t>(blockIdx.x + 1) * kQueryTilesPerCta); ++tile_number) {
+    const int64_t first = tile_number * kQueryTile;
+    __syncthreads();  // the previous tile's fragments are loaded (and, the first time, nothing to wait for but F)
+    for (int i = threadIdx.x; i < kQueryTile * kChunks; i += blockDim.x) {
+      const int row = i / kChunks, chunk = i % kChunks;
+      const int64_t t = first + row;
+      const uint4 w = t < length ? *reinterpret_cast<const uint4*>(q.row(b, h, t) + chunk * 8) : make_uint4(0, 0, 0, 0);
+      *reinterpret_cast<uint4*>(&tile[swizzled_chunk<kChunks>(row, chunk) * 8]) = w;
+    }
+    __syncthreads();
+
+    // φ(q) in A fragments: a[s] holds rows g and g+8 of this warp's 16, channels 16s + 2·q4 (+1) and 16s + 8 + 2·q4 (+1).
+    uint32_t a[kSteps][4];
+#pragma unroll
+    for (int s = 0; s < kSteps; ++s) {
+      const int row = 16 * warp + (lane & 7) + ((lane >> 3) & 1) * 8, c = 16 * s + (lane >> 4) * 8;
+      ldmatrix_x4(a[s], &tile[tile_index<D>(row, c)]);
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {  // registers 0, 2 are row g; 1, 3 are row g + 8
+      float m = -INFINITY;
+#pragma unroll
+      for (int s = 0; s < kSteps; ++s)
+#pragma unroll
+        for (int r = half; r < 4; r += 2) {
+          const float2 x = unpack2<T>(a[s][r]);
+          m = fmaxf(m, fmaxf(x.x, x.y));
+        }
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+      float sum = 0.f;
+#pragma unroll
+      for (int s = 0; s < kSteps; ++s)
+#pragma unroll
+        for (int r = half; r < 4; r += 2) {
+          const float2 x = unpack2<T>(a[s][r]);
+          sum += expf(x.x - m) + expf(x.y - m);
+        }
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const float inv = 1.f / sum;
+#pragma unroll
+      for (int s = 0; s < kSteps; ++s)
+#pragma unroll
+        for (int r = half; r < 4; r += 2) {
+          const float2 x = unpack2<T>(a[s][r]);
+          a[s][r] = pack2<T>(expf(x.x - m) * inv, expf(x.y - m) * inv);
+        }
+    }
+
+    float acc[kN / 8][4] = {};
+#pragma unroll
+    for (int s = 0; s < kSteps; ++s)
+#pragma unroll
+      for (int p = 0; p < kN / 16; ++p) {
+        uint32_t bf[4];
+        const int row = 16 * p + (lane & 7) + (lane >> 4) * 8, chunk = 2 * s + ((lane >> 3) & 1);
+        ldmatrix_x4(bf, &f[swizzled_chunk<kChunks>(row, chunk) * 8]);
+        mma_16bit<T>(acc[2 * p], a[s], bf[0], bf[1]);
+        mma_16bit<T>(acc[2 * p + 1], a[s], bf[2], bf[3]);
+      }
+
+    // Column D (n-tile D/8, element 0 of the quad's first thread) is the normaliser of rows g and g + 8.
+    const float norm_g = __shfl_sync(0xffffffffu, acc[D / 8][0], lane & ~3);
+    const float norm_g8 = __shfl_sync(0xffffffffu, acc[D / 8][2], lane & ~3);
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int64_t t = first + 16 * warp + g + 8 * half;
+      if (t >= length) continue;
+      const float denominator = (half ? norm_g8 : norm_g) + kLinearEps;
+      const uint16_t* in_row = sparse.row(b, h, t);
+      uint16_t* out_row = out + b * out_stride_b + h * out_stride_h + t * out_stride_l;
+#pragma unroll
+      for (int j = 0; j < D / 8; ++j) {
+        const int c = 8 * j + 2 * q4;
+        const float2 base = unpack2<T>(*reinterpret_cast<const uint32_t*>(in_row + c));
+        const float o0 = base.x + bias[c] + acc[j][2 * half] / denominator;
+        const float o1 = base.y + bias[c + 1] + acc[j][2 * half + 1] / denominator;
+        *reinterpret_cast<uint32_t*>(out_row + c) = pack2<T>(o0, o1);
+      }
+    }
+  }
+}
+
+View view_of(const void* data, const int64_t* strides) {
+  return View{static_cast<const uint16_t*>(data), strides[0], strides[1], strides[2]};
+}
+
+// Rows are read in 4-byte (key side) and 16-byte (query side) pieces: 16-byte aligned rows at strides of 8 elements.
+bool aligned_rows(const void* data, const int64_t* strides) {
+  return aligned_to(data, 16) && strides[0] % 8 == 0 && strides[1] % 8 == 0 && strides[2] % 8 == 0;
+}
+
+const char* invalid_shape(int dtype, int64_t batch, int64_t heads, int64_t length, int dim) {
+  if (dtype != TURBO_BF16 && dtype != TURBO_F16) return "dtype must be bf16 or f16";
+  if (dim != 64 && dim != 128) return "dim must be 64 or 128";
+  if (batch < 1 || heads < 1 || batch * heads > 65535) return "batch·heads must be in 1..65535";
+  if (length < 1) return "length must be positive";
+  return nullptr;
+}
+
+template <int D, typename T>
+int launch_key_sums(View k, View v, const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length,
+                    int64_t tokens_per_split, float* kv_partial, float* ksum_partial, cudaStream_t s) {
+  const dim3 grid(static_cast<unsigned>((length + tokens_per_split - 1) / tokens_per_split), static_cast<unsigned>(batch * heads));
+  sla_key_sums_kernel<D, T><<<grid, 2 * D, 0, s>>>(k, v, key_lengths, heads, length, tokens_per_split, kv_partial, ksum_partial);
+  return TURBO_LAUNCH_CHECK("turbo_sla_key_sums");
+}
+
+template <int D, typename T>
+int launch_linear_out(View q, const uint16_t* folded_t, const float* bias, View sparse, uint16_t* out, const int64_t* out_strides,
+                      int64_t batch, int64_t heads, int64_t length, cudaStream_t s) {
+  constexpr int smem = ((D + 16) * D + kQueryTile * D) * static_cast<int>(sizeof(uint16_t));
+  const auto kernel = sla_linear_out_kernel<D, T>;
+  if (int err = turbo_check("turbo_sla_linear_out", cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem)))
+    return err;
+  const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
+  const dim3 grid(static_cast<unsigned>((tiles + kQueryTilesPerCta - 1) / kQueryTilesPerCta), static_cast<unsigned>(batch * heads));
+  kernel<<<grid, 32 * kQueryWarps, smem, s>>>(q, folded_t, bias, sparse, out, out_strides[0], out_strides[1], out_strides[2],
+                                              heads, length);
+  return TURBO_LAUNCH_CHECK("turbo_sla_linear_out");
+}
+}  // namespace
+
+extern "C" int turbo_sla_key_sums(const void* k, const int64_t* k_strides, const void* v, const int64_t* v_strides, int dtype,
+                                  const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length, int dim,
+                                  int64_t tokens_per_split, float* kv_partial, float* ksum_partial, void* stream) {
+  const char* why = invalid_shape(dtype, batch, heads, length, dim);
+  if (!why && (!k || !v || !k_strides || !v_strides || !kv_partial || !ksum_partial)) why = "null buffer";
+  if (!why && (tokens_per_split < kKeyTile || tokens_per_split % kKeyTile != 0)) why = "tokens_per_split must be a positive multiple of 64";
+  if (!why && (length + tokens_per_split - 1) / tokens_per_split > 0x7fffffff) why = "too many splits";
+  if (!why && (!aligned_rows(k, k_strides) || !aligned_rows(v, v_strides))) why = "k and v rows must be 16-byte aligned";
+  if (why) { turbo_set_error("turbo_sla_key_sums", why); return -1; }
+  const auto s = static_cast<cudaStream_t>(stream);
+  const View kv = view_of(k, k_strides), vv = view_of(v, v_strides);
+  if (dtype == TURBO_BF16)
+    return dim == 64 ? launch_key_sums<64, __nv_bfloat16>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, s)
+                     : launch_key_sums<128, __nv_bfloat16>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, s);
+  return dim == 64 ? launch_key_sums<64, __half>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, s)
+                   : launch_key_sums<128, __half>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, s);
+}
+
+extern "C" int turbo_sla_linear_out(const void* q, const int64_t* q_strides, const void* folded_t, const float* bias,
+                                    const void* sparse, const int64_t* sparse_strides, void* out, const int64_t* out_strides,
+                                    int dtype, int64_t batch, int64_t heads, int64_t length, int dim, void* stream) {
+  const char* why = invalid_shape(dtype, batch, heads, length, dim);
+  if (!why && (!q || !q_strides || !folded_t || !bias || !sparse || !sparse_strides || !out || !out_strides)) why = "null buffer";
+  if (!why && (length + kQueryTile - 1) / kQueryTile / kQueryTilesPerCta >= 0x7fffffff) why = "too many query tiles";
+  if (!why && (!aligned_rows(q, q_strides) || !aligned_rows(sparse, sparse_strides) || !aligned_rows(out, out_strides) ||
+               !aligned_to(folded_t, 16)))
+    why = "q, sparse, out and folded_t rows must be 16-byte aligned";
+  if (why) { turbo_set_error("turbo_sla_linear_out", why); return -1; }
+  const auto s = static_cast<cudaStream_t>(stream);
+  const View qv = view_of(q, q_strides), sv = view_of(sparse, sparse_strides);
+  const auto f = static_cast<const uint16_t*>(folded_t);
+  const auto o = static_cast<uint16_t*>(out);
+  if (dtype == TURBO_BF16)
+    return dim == 64 ? launch_linear_out<64, __nv_bfloat16>(qv, f, bias, sv, o, out_strides, batch, heads, length, s)
+                     : launch_linear_out<128, __nv_bfloat16>(qv, f, bias, sv, o, out_strides, batch, heads, length, s);
+  return dim == 64 ? launch_linear_out<64, __half>(qv, f, bias, sv, o, out_strides, batch, heads, length, s)
+                   : launch_linear_out<128, __half>(qv, f, bias, sv, o, out_strides, batch, heads, length, s);
+}
