@@ -15,6 +15,12 @@ constexpr int64_t kTokensPerSplit = 512;
 // an exact, device-independent definition (torch itself turns a division by a scalar into this product on CUDA).
 constexpr float kInverseInt8Max = 1.f / 127.f;
 constexpr float kInverseE4M3Max = 1.f / 448.f;
+// The passes are latency-bound when each thread waits for one load before issuing the next: each loop reads this many
+// tokens (or groups of channels) into registers first.
+constexpr int kLoadBatch = 8;
+constexpr int kQuadBatch = 4;  // the quantizer's groups of 4 channels (16 values: registers for 3–4 blocks per SM)
+// Padded rows of V one block of the value pass writes (padded lengths are multiples of the 64- or 128-token blocks).
+constexpr int kValueRows = 64;
 
 bool valid_attention_dim(int dim) { return dim == 64 || dim == 128; }
 
@@ -40,9 +46,16 @@ __global__ void channel_partials_kernel(TokenView x, const int32_t* __restrict__
   const int64_t end = min((split + 1) * kTokensPerSplit, valid_tokens(key_lengths, b, length));
   const int parallel = kThreads / dim, channel = threadIdx.x % dim, slot = threadIdx.x / dim;
   double acc = 0.0;
-  for (int64_t t = split * kTokensPerSplit + slot; t < end; t += parallel) {
-    const double v = x.at(b, h, t, channel);
-    acc = absmax ? fmax(acc, fabs(v)) : acc + v;
+  // kLoadBatch tokens' loads are issued before any is used (in the same order of sums: a token past the end adds 0).
+  for (int64_t t0 = split * kTokensPerSplit + slot; t0 < end; t0 += parallel * kLoadBatch) {
+    double v[kLoadBatch];
+#pragma unroll
+    for (int u = 0; u < kLoadBatch; ++u) {
+      const int64_t t = t0 + u * parallel;
+      v[u] = t < end ? x.at(b, h, t, channel) : 0.0;
+    }
+#pragma unroll
+    for (int u = 0; u < kLoadBatch; ++u) acc = absmax ? fmax(acc, fabs(v[u])) : acc + v[u];
   }
   scratch[threadIdx.x] = acc;
   __syncthreads();
@@ -86,46 +99,80 @@ __global__ void quantize_int8_kernel(TokenView x, const float* __restrict__ mean
     return mean ? v - mean[bh * dim + channel] : v;
   };
 
+  // Both passes read kQuadBatch quads of every thread before using any, so that their loads are in flight together.
+  auto load_quads = [&](int first, float (&v)[kQuadBatch][4]) {
+#pragma unroll
+    for (int u = 0; u < kQuadBatch; ++u) {
+      const int i = first + u * static_cast<int>(blockDim.x);
+      const int64_t token = static_cast<int64_t>(blk) * block + i / quads;
+      const int channel = (i % quads) * 4;
+#pragma unroll
+      for (int c = 0; c < 4; ++c) v[u][c] = i < count ? value(token, channel + c) : 0.f;
+    }
+  };
+  const int stride = static_cast<int>(blockDim.x) * kQuadBatch;
+
   float amax = 0.f;
-  for (int i = threadIdx.x; i < count; i += blockDim.x) {
-    const int64_t token = static_cast<int64_t>(blk) * block + i / quads;
-    const int channel = (i % quads) * 4;
-    for (int c = 0; c < 4; ++c) amax = fmaxf(amax, fabsf(value(token, channel + c)));
+  for (int first = threadIdx.x; first < count; first += stride) {
+    float v[kQuadBatch][4];
+    load_quads(first, v);
+#pragma unroll
+    for (int u = 0; u < kQuadBatch; ++u)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) amax = fmaxf(amax, fabsf(v[u][c]));
   }
   amax = block_max(amax, scratch);
   const float scale = amax > 0.f ? amax * kInverseInt8Max : 1.f;
 
-  for (int i = threadIdx.x; i < count; i += blockDim.x) {
-    const int64_t row = static_cast<int64_t>(blk) * block + i / quads;
-    const int channel = (i % quads) * 4;
-    char4 q;
-    q.x = static_cast<signed char>(__float2int_rn(value(row, channel) / scale));
-    q.y = static_cast<signed char>(__float2int_rn(value(row, channel + 1) / scale));
-    q.z = static_cast<signed char>(__float2int_rn(value(row, channel + 2) / scale));
-    q.w = static_cast<signed char>(__float2int_rn(value(row, channel + 3) / scale));
-    *reinterpret_cast<char4*>(codes + ((bh * blocks * block) + row) * dim + channel) = q;
+  for (int first = threadIdx.x; first < count; first += stride) {
+    float v[kQuadBatch][4];
+    load_quads(first, v);
+#pragma unroll
+    for (int u = 0; u < kQuadBatch; ++u) {
+      const int i = first + u * static_cast<int>(blockDim.x);
+      if (i >= count) break;
+      const int64_t row = static_cast<int64_t>(blk) * block + i / quads;
+      const int channel = (i % quads) * 4;
+      char4 q;
+      q.x = static_cast<signed char>(__float2int_rn(v[u][0] / scale));
+      q.y = static_cast<signed char>(__float2int_rn(v[u][1] / scale));
+      q.z = static_cast<signed char>(__float2int_rn(v[u][2] / scale));
+      q.w = static_cast<signed char>(__float2int_rn(v[u][3] / scale));
+      *reinterpret_cast<char4*>(codes + ((bh * blocks * block) + row) * dim + channel) = q;
+    }
   }
   if (threadIdx.x == 0) scales[bh * blocks + blk] = scale;
 }
 
-// One thread per pair of channels of every padded row.
+// One block per (kValueRows padded rows, b·H + h): a thread holds one pair of channels and visits every
+// (kThreads / (D/2))-th row of the block's rows, kLoadBatch rows' loads at a time.
 __global__ void prepare_values_kernel(TokenView v, const int32_t* __restrict__ key_lengths,
                                       const float* __restrict__ e4m3_scales, int64_t heads, int64_t length, int dim,
-                                      int64_t padded, int64_t pairs, __half2* __restrict__ out) {
-  const int half_dim = dim / 2;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < pairs;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int channel = static_cast<int>(i % half_dim) * 2;
-    const int64_t row = (i / half_dim) % padded, bh = i / half_dim / padded, b = bh / heads, h = bh % heads;
-    const bool valid = row < valid_tokens(key_lengths, b, length);
-    float x0 = valid ? v.at(b, h, row, channel) : 0.f, x1 = valid ? v.at(b, h, row, channel + 1) : 0.f;
-    if (e4m3_scales) {
-      x0 = x0 / e4m3_scales[bh * dim + channel];
-      x1 = x1 / e4m3_scales[bh * dim + channel + 1];
-      const __nv_fp8x2_storage_t fp8 = __nv_cvt_float2_to_fp8x2(make_float2(x0, x1), __NV_SATFINITE, __NV_E4M3);
-      out[i] = __half2(__nv_cvt_fp8x2_to_halfraw2(fp8, __NV_E4M3));
-    } else {
-      out[i] = __floats2half2_rn(x0, x1);
+                                      int64_t padded, __half2* __restrict__ out) {
+  const int half_dim = dim / 2, rows_per_pass = static_cast<int>(blockDim.x) / half_dim;
+  const int channel = (static_cast<int>(threadIdx.x) % half_dim) * 2;
+  const int64_t bh = blockIdx.y, b = bh / heads, h = bh % heads;
+  const int64_t valid = valid_tokens(key_lengths, b, length);
+  const int64_t first_row = static_cast<int64_t>(blockIdx.x) * kValueRows;
+  for (int r0 = static_cast<int>(threadIdx.x) / half_dim; r0 < kValueRows; r0 += rows_per_pass * kLoadBatch) {
+    float2 x[kLoadBatch];
+#pragma unroll
+    for (int u = 0; u < kLoadBatch; ++u) {
+      const int64_t row = first_row + r0 + u * rows_per_pass;
+      const bool live = r0 + u * rows_per_pass < kValueRows && row < valid;
+      x[u] = live ? make_float2(v.at(b, h, row, channel), v.at(b, h, row, channel + 1)) : make_float2(0.f, 0.f);
+    }
+#pragma unroll
+    for (int u = 0; u < kLoadBatch; ++u) {
+      if (r0 + u * rows_per_pass >= kValueRows) break;
+      const int64_t at = (bh * padded + first_row + r0 + u * rows_per_pass) * half_dim + channel / 2;
+      if (e4m3_scales) {
+        const float x0 = x[u].x / e4m3_scales[bh * dim + channel], x1 = x[u].y / e4m3_scales[bh * dim + channel + 1];
+        const __nv_fp8x2_storage_t fp8 = __nv_cvt_float2_to_fp8x2(make_float2(x0, x1), __NV_SATFINITE, __NV_E4M3);
+        out[at] = __half2(__nv_cvt_fp8x2_to_halfraw2(fp8, __NV_E4M3));
+      } else {
+        out[at] = __floats2half2_rn(x[u].x, x[u].y);
+      }
     }
   }
 }
@@ -192,11 +239,11 @@ extern "C" int turbo_prepare_values(const void* v, int dtype, const int64_t* str
   if (!check_tokens(fn, v, dtype, strides, batch, heads, length, dim)) return -1;
   if (block != 64 && block != 128) { turbo_set_error(fn, "block must be 64 or 128"); return -1; }
   if (!values) { turbo_set_error(fn, "null output"); return -1; }
-  const int64_t padded = (length + block - 1) / block * block;
-  const int64_t pairs = batch * heads * padded * dim / 2;
-  const int grid = static_cast<int>(std::min<int64_t>((pairs + kThreads - 1) / kThreads, 132 * 32));
+  const int64_t padded = (length + block - 1) / block * block;  // a multiple of kValueRows: blocks are 64 or 128
+  if (padded / kValueRows > 0x7fffffff) { turbo_set_error(fn, "too many tokens"); return -1; }
   const TokenView view{v, dtype, strides[0], strides[1], strides[2]};
+  const dim3 grid(static_cast<unsigned>(padded / kValueRows), static_cast<unsigned>(batch * heads));
   prepare_values_kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      view, key_lengths, e4m3_scales, heads, length, dim, padded, pairs, static_cast<__half2*>(values));
+      view, key_lengths, e4m3_scales, heads, length, dim, padded, static_cast<__half2*>(values));
   return TURBO_LAUNCH_CHECK(fn);
 }

@@ -5,7 +5,8 @@
 //   query side  out_t = sparse_t + bias + (φ(q_t)·F[:, :D]) / (φ(q_t)·F[:, D] + 1e-5), F = [KV·Wᵀ | Σφ(k)] with proj_l's
 //               W folded in by the caller, products and sums in float32, one rounding at the end.
 // Both products run on tensor cores (mma.sync m16n8k16, fp32 sums). Reference:
-// Turbo.Runtime.Attention.SparseLinearAttention.FoldedLinearBranch (the same roundings, torch ops).
+// Turbo.Runtime.Attention.SparseLinearAttention.FoldedLinearBranch (the same roundings, torch ops; the exponentials here
+// are the fast ones, a float32 ulp or two from torch's, which can move a rounded φ by one 16-bit ulp).
 #include <type_traits>
 #include "common.cuh"
 #include "warp_mma.cuh"
@@ -62,9 +63,32 @@ __device__ __forceinline__ int tile_index(int row, int c) {
   return swizzled_chunk<D / 8>(row, c / 8) * 8 + c % 8;
 }
 
+// The raw words of one warp's rows of a key step: a lane holds D/32 channels of each row as D/64 4-byte words.
+template <int D, int Rows>
+struct RawRows {
+  uint32_t k[Rows][D / 64], v[Rows][D / 64];
+};
+
+// Loads every word of the warp's rows of the step that starts at `start` before using any, so that the loads are in
+// flight together (and under the previous step's products when called ahead); tokens past `end` read as 0.
+template <int D, int Rows>
+__device__ __forceinline__ void load_rows(RawRows<D, Rows>& raw, View k, View v, int64_t b, int64_t h, int64_t first_row,
+                                          int64_t end, int lane) {
+#pragma unroll
+  for (int r = 0; r < Rows; ++r) {
+    const int64_t t = first_row + r;
+    const bool live = t < end;
+#pragma unroll
+    for (int i = 0; i < D / 64; ++i) {
+      raw.k[r][i] = live ? *reinterpret_cast<const uint32_t*>(k.row(b, h, t) + lane * (D / 32) + 2 * i) : 0u;
+      raw.v[r][i] = live ? *reinterpret_cast<const uint32_t*>(v.row(b, h, t) + lane * (D / 32) + 2 * i) : 0u;
+    }
+  }
+}
+
 // One block per (split of tokens, b·H + h); D/16 warps, warp w owns rows 16w..16w+15 of KV (channels d of φ(k)).
 // Each 64-token step: every warp turns 1024/D rows of k into φ(k) (a lane holds D/32 channels) and copies the same rows
-// of v, into shared memory; then KV += φ(k)ᵀ·v, both operands through ldmatrix.trans.
+// of v, into shared memory; then KV += φ(k)ᵀ·v, both operands through ldmatrix.trans, while the next step's rows load.
 template <int D, typename T>
 __global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, const int32_t* __restrict__ key_lengths,
                                                              int64_t heads, int64_t length, int64_t tokens_per_split,
@@ -80,18 +104,17 @@ __global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, con
 
   float acc[D / 8][4] = {};
   float ksum[kPerLane] = {};
+  RawRows<D, kRowsPerWarp> raw;
+  load_rows(raw, k, v, b, h, begin + warp * kRowsPerWarp, end, lane);
   for (int64_t start = begin; start < end; start += kKeyTile) {
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const int row = warp * kRowsPerWarp + r;
-      const int64_t t = start + row;
+      const bool live = start + row < end;
       float x[kPerLane], y[kPerLane];
-      const bool live = t < end;
 #pragma unroll
       for (int i = 0; i < kPerLane; i += 2) {
-        const uint32_t kw = live ? *reinterpret_cast<const uint32_t*>(k.row(b, h, t) + lane * kPerLane + i) : 0u;
-        const uint32_t vw = live ? *reinterpret_cast<const uint32_t*>(v.row(b, h, t) + lane * kPerLane + i) : 0u;
-        const float2 kf = unpack2<T>(kw), vf = unpack2<T>(vw);
+        const float2 kf = unpack2<T>(raw.k[r][i / 2]), vf = unpack2<T>(raw.v[r][i / 2]);
         x[i] = kf.x; x[i + 1] = kf.y; y[i] = vf.x; y[i + 1] = vf.y;
       }
       float m = x[0];
@@ -100,7 +123,7 @@ __global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, con
       m = warp_max(m);
       float s = 0.f;
 #pragma unroll
-      for (int i = 0; i < kPerLane; ++i) { x[i] = expf(x[i] - m); s += x[i]; }
+      for (int i = 0; i < kPerLane; ++i) { x[i] = __expf(x[i] - m); s += x[i]; }
       const float inv = live ? 1.f / warp_sum(s) : 0.f;  // a token past the end (or the key length) adds nothing
 #pragma unroll
       for (int i = 0; i < kPerLane; i += 2) {
@@ -113,6 +136,7 @@ __global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, con
       }
     }
     __syncthreads();
+    if (start + kKeyTile < end) load_rows(raw, k, v, b, h, start + kKeyTile + warp * kRowsPerWarp, end, lane);
 #pragma unroll
     for (int s = 0; s < kKeyTile / 16; ++s) {
       uint32_t a[4];
@@ -213,7 +237,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps) sla_linear_out_kernel(View q
 #pragma unroll
         for (int r = half; r < 4; r += 2) {
           const float2 x = unpack2<T>(a[s][r]);
-          sum += expf(x.x - m) + expf(x.y - m);
+          sum += __expf(x.x - m) + __expf(x.y - m);
         }
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
@@ -223,7 +247,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps) sla_linear_out_kernel(View q
 #pragma unroll
         for (int r = half; r < 4; r += 2) {
           const float2 x = unpack2<T>(a[s][r]);
-          a[s][r] = pack2<T>(expf(x.x - m) * inv, expf(x.y - m) * inv);
+          a[s][r] = pack2<T>(__expf(x.x - m) * inv, __expf(x.y - m) * inv);
         }
     }
 
@@ -242,17 +266,26 @@ __global__ void __launch_bounds__(32 * kQueryWarps) sla_linear_out_kernel(View q
     // Column D (n-tile D/8, element 0 of the quad's first thread) is the normaliser of rows g and g + 8.
     const float norm_g = __shfl_sync(0xffffffffu, acc[D / 8][0], lane & ~3);
     const float norm_g8 = __shfl_sync(0xffffffffu, acc[D / 8][2], lane & ~3);
+    // Both rows' sparse words are read before any output is written: out is usually sparse itself, and a load after a
+    // store that may alias it would wait for that store, one memory round trip per word.
+    uint32_t base_words[2][D / 8];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int64_t t = first + 16 * warp + g + 8 * half;
+#pragma unroll
+      for (int j = 0; j < D / 8; ++j)
+        base_words[half][j] = t < length ? *reinterpret_cast<const uint32_t*>(sparse.row(b, h, t) + 8 * j + 2 * q4) : 0u;
+    }
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int64_t t = first + 16 * warp + g + 8 * half;
       if (t >= length) continue;
       const float denominator = (half ? norm_g8 : norm_g) + kLinearEps;
-      const uint16_t* in_row = sparse.row(b, h, t);
       uint16_t* out_row = out + b * out_stride_b + h * out_stride_h + t * out_stride_l;
 #pragma unroll
       for (int j = 0; j < D / 8; ++j) {
         const int c = 8 * j + 2 * q4;
-        const float2 base = unpack2<T>(*reinterpret_cast<const uint32_t*>(in_row + c));
+        const float2 base = unpack2<T>(base_words[half][j]);
         const float o0 = base.x + bias[c] + acc[j][2 * half] / denominator;
         const float o1 = base.y + bias[c + 1] + acc[j][2 * half + 1] / denominator;
         *reinterpret_cast<uint32_t*>(out_row + c) = pack2<T>(o0, o1);
