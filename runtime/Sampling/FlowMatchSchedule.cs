@@ -20,6 +20,16 @@ public sealed class FlowMatchSchedule
     /// <summary>The N noise levels the model is called at (every level but the last).</summary>
     public IReadOnlyList<double> ModelSigmas => Sigmas.Take(Steps).ToArray();
 
+    /// <summary>
+    /// The first <paramref name="count"/> steps of this schedule (all of them when count ≥ N): what a benchmark runs to
+    /// time part of a long loop and extrapolate.
+    /// </summary>
+    public FlowMatchSchedule Leading(int count)
+    {
+        if (count < 1) throw new TurboException($"schedule: expected at least 1 leading step, found {count}");
+        return count >= Steps ? this : new FlowMatchSchedule(Sigmas.Take(count + 1).ToArray(), Timesteps.Take(count).ToArray());
+    }
+
     public FlowMatchSchedule(IReadOnlyList<double> sigmas, IReadOnlyList<double> timesteps)
     {
         if (timesteps.Count < 1 || sigmas.Count != timesteps.Count + 1)

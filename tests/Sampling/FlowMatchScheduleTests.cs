@@ -38,6 +38,19 @@ public class FlowMatchScheduleTests
     }
 
     [Test]
+    public void LeadingStepsKeepTheirLevelsAndTimesteps()
+    {
+        var schedule = FlowMatchSchedule.WanOriginal(50, shift: 5.0);
+        var first3 = schedule.Leading(3);
+        Assert.That(first3.Steps, Is.EqualTo(3));
+        Assert.That(first3.Sigmas, Is.EqualTo(schedule.Sigmas.Take(4)), "the 3 steps' levels and the level they end at");
+        Assert.That(first3.Timesteps, Is.EqualTo(schedule.Timesteps.Take(3)));
+        Assert.That(schedule.Leading(50), Is.SameAs(schedule));
+        Assert.That(schedule.Leading(80), Is.SameAs(schedule), "more than N: the whole schedule");
+        Assert.Throws<TurboException>(() => schedule.Leading(0));
+    }
+
+    [Test]
     public void InvalidSchedulesAreRejected()
     {
         Assert.Throws<TurboException>(() => FlowMatchSchedule.DiffusersUniPc(0, 3));

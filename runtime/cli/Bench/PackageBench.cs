@@ -96,7 +96,7 @@ static class PackageBench
             ? ForwardBreakdown.Measure(() => velocity(noise, t0).Dispose(), s.Repeats)
             : null;
         int count = Math.Min(measured ?? whole.Steps, whole.Steps);
-        var schedule = count == whole.Steps ? whole : new FlowMatchSchedule(whole.Sigmas.Take(count + 1).ToArray(), whole.Timesteps.Take(count).ToArray());
+        var schedule = whole.Leading(count);
         Log($"{who}: {count} of {whole.Steps} {solver} steps, guidance {guidance}");
         var loop = Stopwatch.StartNew();
         FlowSolvers.Create(solver).Sample(velocity, noise, schedule).Dispose();

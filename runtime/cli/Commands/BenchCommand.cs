@@ -127,8 +127,7 @@ static class BenchCommand
     static LoopTiming TimeDenoisingLoop(WanModel model, Tensor noise, Tensor context, Settings s)
     {
         int measured = Math.Min(s.MeasuredSteps ?? s.Steps, s.Steps);
-        var full = FlowMatchSchedule.WanOriginal(s.Steps, shift: 5.0);
-        var schedule = new FlowMatchSchedule(full.Sigmas.Take(measured + 1).ToArray(), full.Timesteps.Take(measured).ToArray());
+        var schedule = FlowMatchSchedule.WanOriginal(s.Steps, shift: 5.0).Leading(measured);
         using var negative = randn_like(context);
         var velocity = ClassifierFreeGuidance.Guided((a, b, c) => model.Forward(a, b, c), context, negative, s.Guidance);
         Log($"denoising loop: {measured} of {s.Steps} UniPC steps, guidance {s.Guidance}");
