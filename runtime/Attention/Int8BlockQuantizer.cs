@@ -14,7 +14,8 @@ public static class Int8BlockQuantizer
     const float InverseCodeMax = 1f / 127f;
 
     /// <summary>
-    /// x [B, H, L, D] → codes [B, H, L, D] (float64 holding integers, ready for an exact integer matmul) and
+    /// x [B, H, L, D] → codes [B, H, L, D] (float32 holding integers: a matmul of two such over D ≤
+    /// <see cref="AttentionConfig.MaxQuantizedHeadDim"/> channels is exact, every partial sum an integer below 2²⁴) and
     /// scales [B, H, ⌈L/block⌉] float32.
     /// </summary>
     public static (Tensor Codes, Tensor Scales) Quantize(Tensor x, int block)
@@ -27,7 +28,7 @@ public static class Int8BlockQuantizer
         var absmax = grouped.abs().amax([3, 4]);
         var scales = where(absmax.gt(0), absmax * InverseCodeMax, ones_like(absmax));
         var codes = (grouped / scales.view(b, h, blocks, 1, 1)).round()
-            .view(b, h, blocks * block, d).narrow(2, 0, length).to(ScalarType.Float64);
+            .view(b, h, blocks * block, d).narrow(2, 0, length);
         return (codes.MoveToOuterDisposeScope(), scales.MoveToOuterDisposeScope());
     }
 }

@@ -85,8 +85,8 @@ public sealed class SageAttention : IAttentionBackend
         {
             using var step = NewDisposeScope();
             long start = j * BlockK, size = Math.Min(BlockK, keys - start);
-            // Exact integers: |codes·codes| ≤ 128·127² < 2²⁴, so even the cast to float32 loses nothing.
-            var dots = qCodes.matmul(kCodes.narrow(2, start, size).transpose(-1, -2)).to(ScalarType.Float32);
+            // Exact integers: |codes·codes| ≤ 128·127² < 2²⁴, so a float32 matmul loses nothing.
+            var dots = qCodes.matmul(kCodes.narrow(2, start, size).transpose(-1, -2));
             var dequant = qRowScales * kScales.narrow(2, j, 1).unsqueeze(-1) * scoreScale;
             var s = dots * dequant;                                                             // [B, H, Lq, size]
             var masked = keyPositions.narrow(0, start, size).view(1, 1, 1, size).ge(lengthColumn);

@@ -6,8 +6,10 @@ namespace Turbo.Runtime.Quant;
 /// The quantized matrix product, computed exactly: y[m, n] = acc[m, n]·sx[m]·sw[n] + bias[n], where acc is the
 /// dot product of the quantized values. For the INT8 formats acc is what an INT32 accumulator holds (it cannot
 /// overflow for K ≤ <see cref="QuantFormats.MaxInFeatures"/>); for FP8 it is the exact sum of the e4m3 products.
-/// The dot products run as float64 matmuls, which are exact here (every partial sum is a multiple of 2⁻¹⁸ below
-/// 2³⁵) and exist on every device, unlike an int8 matmul, which libtorch lacks on CUDA (it aborts the process).
+/// The dot products run as float matmuls that are exact here and exist on every device, unlike an int8 matmul, which
+/// libtorch lacks on CUDA (it aborts the process): INT8 as float32 over slices of K no wider than
+/// <see cref="ExactFloat32Width"/> (every partial sum an integer of magnitude ≤ 2²⁴; wider K adds the slices in
+/// float64), e4m3 as float64 (every partial sum a multiple of 2⁻¹⁸ below 2³⁵).
 ///
 /// Epilogue, float32, in this order: fp32(acc)·sx[m], then ·sw, then + bias, then cast to the output dtype. With
 /// 128×128 weight blocks, each 128-wide slice of K is one INT32 accumulation, added into a float32 sum slice after
@@ -15,6 +17,9 @@ namespace Turbo.Runtime.Quant;
 /// </summary>
 public static class ReferenceGemm
 {
+    /// <summary>The widest slice of K whose INT8 dot products float32 holds exactly: 1,024 · 128² = 2²⁴.</summary>
+    public const int ExactFloat32Width = 1024;
+
     /// <param name="x">per-token quantized activations [M, K]</param>
     /// <param name="w">quantized weight [N, K] (its smoothing was applied to x before quantization)</param>
     /// <param name="bias">[N] or null</param>
@@ -28,13 +33,15 @@ public static class ReferenceGemm
             throw new TurboException($"quantized GEMM: bias {QuantizedWeight.Shape(bias.shape)} does not match the weight's {w.OutFeatures} output features");
 
         using var scope = NewDisposeScope();
-        var xv = x.Values.to(ScalarType.Float64);
-        var wv = w.ValuesAs(ScalarType.Float64);
+        var valueType = w.Format.IsInt8() ? ScalarType.Float32 : ScalarType.Float64;
+        var xv = x.Values.to(valueType);
+        var wv = w.ValuesAs(valueType);
         var tokenScale = x.Scale.unsqueeze(1);
         Tensor y;
         if (w.Format != QuantFormat.Int8Block128)
         {
-            y = xv.matmul(wv.t()).to(ScalarType.Float32) * tokenScale * w.Scale;
+            var acc = w.Format.IsInt8() ? Int8DotProducts(xv, wv) : xv.matmul(wv.t());
+            y = acc.to(ScalarType.Float32) * tokenScale * w.Scale;
         }
         else
         {
@@ -52,5 +59,21 @@ public static class ReferenceGemm
         }
         if (bias is not null) y = y + bias.to(ScalarType.Float32);
         return y.to(outputDtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>x [M, K] · w [N, K]ᵀ of INT8 values held as float32, exactly: float32 within K ≤ 1,024, else float64 sums of slices.</summary>
+    static Tensor Int8DotProducts(Tensor x, Tensor w)
+    {
+        long k = x.shape[1];
+        if (k <= ExactFloat32Width) return x.matmul(w.t());
+        using var scope = NewDisposeScope();
+        Tensor? sum = null;
+        for (long start = 0; start < k; start += ExactFloat32Width)
+        {
+            long width = Math.Min(ExactFloat32Width, k - start);
+            var slice = x.narrow(1, start, width).matmul(w.narrow(1, start, width).t()).to(ScalarType.Float64);
+            sum = sum is null ? slice : sum.add_(slice);
+        }
+        return sum!.MoveToOuterDisposeScope();
     }
 }

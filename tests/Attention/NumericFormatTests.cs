@@ -76,9 +76,9 @@ public class NumericFormatTests
         {
             Assert.That(scales.shape, Is.EqualTo(new long[] { 1, 1, 3 }));
             Assert.That(scales.data<float>().ToArray(), Is.EqualTo(new[] { 1f, 1f, 0.25f }));
-            Assert.That(codes.dtype, Is.EqualTo(ScalarType.Float64));
-            Assert.That(codes.data<double>().ToArray(),
-                Is.EqualTo(new double[] { 127, 2, -2, 4, 0, 2, 0, 0, 0, 0, 0, 0, 127, -10, 2 }));
+            Assert.That(codes.dtype, Is.EqualTo(ScalarType.Float32));
+            Assert.That(codes.data<float>().ToArray(),
+                Is.EqualTo(new float[] { 127, 2, -2, 4, 0, 2, 0, 0, 0, 0, 0, 0, 127, -10, 2 }));
         }
     }
 }

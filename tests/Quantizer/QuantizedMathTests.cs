@@ -199,6 +199,24 @@ public class QuantizedMathTests
     }
 
     [Test]
+    public void IntegerAccumulationStaysExactPastFloat32sWidth()
+    {
+        // K = 2,500 of codes near ±127: sums reach 4·10⁷, past float32's 2²⁴, so one float32 matmul over all of K would
+        // round; the slices of at most 1,024 must not. Expected: the int64 sum, then float32 as the epilogue takes it.
+        const int m = 3, n = 5, k = 2500;
+        var random = new Random(11);
+        sbyte[] Codes(int count) => Enumerable.Range(0, count).Select(_ => (sbyte)(random.Next(10) == 0 ? random.Next(-127, 128) : 127)).ToArray();
+        using var xCodes = tensor(Codes(m * k), [m, k]);
+        using var wCodes = tensor(Codes(n * k), [n, k]);
+        using var weight = QuantizedWeight.Create(QuantFormat.Int8PerChannel, wCodes.clone(), ones(n), null, "unit scales");
+        using var activations = new QuantizedActivation(QuantFormat.Int8PerChannel, xCodes.clone(), ones(m));
+        using var output = ReferenceGemm.Compute(activations, weight, null, ScalarType.Float64);
+        using var integer = xCodes.to(ScalarType.Int64).matmul(wCodes.to(ScalarType.Int64).t());
+        Assert.That(integer.max().item<long>(), Is.GreaterThan(1L << 24), "the case reaches past float32's integers");
+        Assert.That(output.data<double>().ToArray(), Is.EqualTo(integer.data<long>().Select(v => (double)(float)v).ToArray()));
+    }
+
+    [Test]
     public void SmoothingIsFoldedIntoTheWeightAndDividedOutOfTheInput()
     {
         using var w = ToTensor(Random2D(4, 32, seed: 8, scale: 0.05));
