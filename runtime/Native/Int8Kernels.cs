@@ -12,6 +12,9 @@ public enum Int8Gemm
 
     /// <summary>cuBLASLt's INT8 GEMM writing INT32, then the epilogue as a kernel of its own (per-channel scales only).</summary>
     CublasLt = 1,
+
+    /// <summary>The bundled Hopper kernel (wgmma, tensor copy engine), with the epilogue fused (per-channel scales only).</summary>
+    Wgmma = 2,
 }
 
 /// <summary>
@@ -36,10 +39,11 @@ public static class Int8Kernels
     {
         _ when n < 1 || n > int.MaxValue || k < 1 || k > QuantFormats.MaxInFeatures =>
             $"needs 1..{int.MaxValue} output and 1..{QuantFormats.MaxInFeatures} input features, found {n} and {k}",
-        Int8Gemm.Mma when k % MmaKMultiple != 0 => $"the mma kernel needs input features (k) a multiple of {MmaKMultiple}, found {k}",
+        Int8Gemm.Mma or Int8Gemm.Wgmma when k % MmaKMultiple != 0 =>
+            $"the {(gemm == Int8Gemm.Mma ? "mma" : "wgmma")} kernel needs input features (k) a multiple of {MmaKMultiple}, found {k}",
         Int8Gemm.CublasLt when n % CublasLtMultiple != 0 || k % CublasLtMultiple != 0 =>
             $"cuBLASLt's INT8 GEMM needs output (n) and input (k) features multiples of {CublasLtMultiple}, found n = {n}, k = {k}",
-        Int8Gemm.Mma or Int8Gemm.CublasLt => null,
+        Int8Gemm.Mma or Int8Gemm.CublasLt or Int8Gemm.Wgmma => null,
         _ => $"unknown INT8 GEMM {gemm}",
     };
 
@@ -70,6 +74,7 @@ public static class Int8Kernels
         RequireCuda(op, ("x", x), ("w", w));
         using var xc = Operand(x);
         using var wc = Operand(w);
+        if (gemm == Int8Gemm.Wgmma) RequireWgmma(op);
         var acc = NewOutput([rows, n], ScalarType.Int32, x.device);
         Run(() => TurboNative.turbo_int8_matmul_i32(TurboNative.Ptr(xc), TurboNative.Ptr(wc), TurboNative.Ptr(acc),
             rows, n, k, (int)gemm, IntPtr.Zero), acc);
@@ -229,6 +234,43 @@ public static class Int8Kernels
             TurboNative.Ptr(ws), scaleKind, TurboNative.PtrOrNull(bc), TurboNative.Ptr(y), TurboNative.DType(y), rows, n, k,
             IntPtr.Zero), y);
         return y;
+    }
+
+    /// <summary>
+    /// The per-channel quantized product on the Hopper kernel (wgmma, epilogue fused): as <see cref="Linear"/> with
+    /// Float32 [n] weight scales. With <paramref name="gelu"/> the output is GELU (tanh form) of the layer's output,
+    /// both rounded to <paramref name="outDtype"/> — a feed-forward block's first Linear with its activation, as
+    /// WanMlp computes it. <paramref name="tileN"/>: output channels per CTA, 128 or 256, or 0 to choose by shape.
+    /// </summary>
+    public static Tensor LinearWgmma(Tensor x, Tensor xScale, Tensor w, Tensor wScale, Tensor? bias, ScalarType outDtype,
+        bool gelu = false, int tileN = 0)
+    {
+        const string op = "int8 linear (wgmma)";
+        var (rows, n, k) = CheckProduct(op, x, w, Int8Gemm.Wgmma);
+        CheckVector(op, "x_scale", xScale, rows);
+        CheckVector(op, "w_scale", wScale, n);
+        if (bias is not null) CheckVector(op, "bias", bias, n);
+        CheckOutput(op, outDtype);
+        if (tileN is not (0 or 128 or 256)) throw new TurboException($"{op}: the channel tile must be 0 (by shape), 128 or 256, found {tileN}");
+        RequireCuda(op, ("x", x), ("x_scale", xScale), ("w", w), ("w_scale", wScale), ("bias", bias));
+        RequireWgmma(op);
+
+        using var xc = Operand(x);
+        using var xs = Operand(xScale);
+        using var wc = Operand(w);
+        using var ws = Operand(wScale);
+        using var bc = bias is null ? null : Operand(bias);
+        var y = NewOutput([rows, n], outDtype, x.device);
+        Run(() => TurboNative.turbo_int8_linear_wgmma(TurboNative.Ptr(xc), TurboNative.Ptr(xs), TurboNative.Ptr(wc),
+            TurboNative.Ptr(ws), TurboNative.PtrOrNull(bc), gelu ? 1 : 0, TurboNative.Ptr(y), TurboNative.DType(y), rows, n, k,
+            tileN, IntPtr.Zero), y);
+        return y;
+    }
+
+    static void RequireWgmma(string op)
+    {
+        if (!TurboNative.HasWgmmaInt8)
+            throw new TurboException($"{op}: the wgmma kernel needs a compute capability 9.0 GPU and {TurboNative.Describe()} built for sm_90a with CUDA 12.5 or newer");
     }
 
     internal static bool IsKernelFloat(ScalarType t) => t is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;

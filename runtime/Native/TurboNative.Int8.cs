@@ -34,6 +34,17 @@ public static partial class TurboNative
     /// </summary>
     public static bool HasFp8Kernels => Fp8KernelsUsable.Value;
 
+    /// <summary>The ABI version from which the library has the wgmma INT8 GEMM (TURBO_INT8_WGMMA, turbo_int8_linear_wgmma).</summary>
+    const int WgmmaInt8AbiVersion = 10;
+
+    static readonly Lazy<bool> WgmmaInt8Usable = new(() => IsAvailable && turbo_version() >= WgmmaInt8AbiVersion && turbo_int8_wgmma_available() == 1);
+
+    /// <summary>
+    /// True when the Hopper INT8 GEMM can run here: the library new enough and built for sm_90a with CUDA 12.5 or newer,
+    /// and the current GPU of compute capability 9.0 (asked once, of the device current then).
+    /// </summary>
+    public static bool HasWgmmaInt8 => WgmmaInt8Usable.Value;
+
     [DllImport(Lib)]
     internal static extern int turbo_int8_quantize_rows(IntPtr x, int xDtype, IntPtr smooth, IntPtr q, IntPtr scale,
         long rows, int cols, IntPtr stream);
@@ -49,6 +60,13 @@ public static partial class TurboNative
     [DllImport(Lib)]
     internal static extern int turbo_int8_linear(IntPtr x, IntPtr xScale, IntPtr w, IntPtr wScale, int wScaleKind,
         IntPtr bias, IntPtr y, int yDtype, long rows, int n, int k, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_int8_linear_wgmma(IntPtr x, IntPtr xScale, IntPtr w, IntPtr wScale, IntPtr bias, int gelu,
+        IntPtr y, int yDtype, long rows, int n, int k, int tileN, IntPtr stream);
+
+    [DllImport(Lib)]
+    static extern int turbo_int8_wgmma_available();
 
     [DllImport(Lib)]
     internal static extern int turbo_fp8_quantize_rows(IntPtr x, int xDtype, IntPtr smooth, IntPtr q, IntPtr scale,

@@ -15,7 +15,7 @@ namespace Turbo.Runtime.Quant;
 public sealed class CudaInt8LinearKernel : ILinearKernel
 {
     /// <param name="weight">an INT8 weight on a CUDA device (owned from now on)</param>
-    /// <param name="gemm">the INT8 product to use; 128×128 block scales need <see cref="Int8Gemm.Mma"/></param>
+    /// <param name="gemm">the INT8 product to use; 128×128 block scales need <see cref="Int8Gemm.Mma"/>; <see cref="Int8Gemm.Wgmma"/> needs Hopper</param>
     public CudaInt8LinearKernel(QuantizedWeight weight, Int8Gemm gemm)
     {
         if (Unsupported(weight.Format, weight.Device.type, weight.OutFeatures, weight.InFeatures, gemm, TurboNative.HasInt8Kernels) is { } why)
@@ -30,7 +30,15 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
     public long OutFeatures => Weight.OutFeatures;
 
     public string Description =>
-        $"{Weight.Format.Id()}{(Weight.Smooth is null ? "" : " smoothed")} (CUDA, {(Gemm == Int8Gemm.Mma ? "mma" : "cuBLASLt")})";
+        $"{Weight.Format.Id()}{(Weight.Smooth is null ? "" : " smoothed")} (CUDA, {Name(Gemm)})";
+
+    /// <summary>How reports name each INT8 product.</summary>
+    public static string Name(Int8Gemm gemm) => gemm switch
+    {
+        Int8Gemm.Mma => "mma",
+        Int8Gemm.CublasLt => "cuBLASLt",
+        _ => "wgmma",
+    };
 
     /// <summary>
     /// Why this kernel cannot serve a weight of this kind, or null when it can: the CUDA library with the W8A8 kernels
@@ -43,7 +51,8 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
         if (!nativeAvailable) return "the native CUDA library with the W8A8 kernels is not loaded";
         if (device != DeviceType.CUDA) return $"the weight is on {device}, not CUDA";
         if (!format.IsInt8()) return $"{format.Id()} has no CUDA kernel";
-        if (format == QuantFormat.Int8Block128 && gemm != Int8Gemm.Mma) return "128×128 block scales need the mma kernel (cuBLASLt has no per-slice scales)";
+        if (format == QuantFormat.Int8Block128 && gemm != Int8Gemm.Mma) return "128×128 block scales need the mma kernel (cuBLASLt and wgmma take per-channel scales only)";
+        if (gemm == Int8Gemm.Wgmma && !TurboNative.HasWgmmaInt8) return "the wgmma kernel needs a compute capability 9.0 GPU and the library built for sm_90a";
         return Int8Kernels.Unsupported(gemm, outFeatures, inFeatures);
     }
 
@@ -73,7 +82,7 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
         using (CudaProfiler.Scope("linear/quantize")) return Int8Kernels.QuantizeRows(x, Weight.Smooth);
     }
 
-    /// <summary>The exact INT32 product of quantized rows [M, K] with the weight (cuBLASLt only: the mma kernel fuses its epilogue).</summary>
+    /// <summary>The exact INT32 product of quantized rows [M, K] with the weight (cuBLASLt only: the other kernels fuse their epilogue).</summary>
     public Tensor Accumulate(Tensor values)
     {
         if (Gemm != Int8Gemm.CublasLt) throw new TurboException($"CUDA int8 linear: the INT32 product alone is cuBLASLt's, this layer uses {Gemm}");
@@ -90,12 +99,26 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
         if (Gemm == Int8Gemm.Mma)
             using (CudaProfiler.Scope("linear/int8 gemm + epilogue"))
                 y = Int8Kernels.Linear(values, scale, Weight.Values, Weight.Scale, Weight.Format, bias32, outDtype);
+        else if (Gemm == Int8Gemm.Wgmma)
+            using (CudaProfiler.Scope("linear/int8 gemm + epilogue"))
+                y = Int8Kernels.LinearWgmma(values, scale, Weight.Values, Weight.Scale, bias32, outDtype);
         else
         {
             var accumulators = Accumulate(values);
             using (CudaProfiler.Scope("linear/epilogue")) y = Int8Kernels.Dequantize(accumulators, scale, Weight.Scale, bias32, outDtype);
         }
         return y.to(bias.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Quantized rows → GELU(values·Wᵀ·scales + bias) in <paramref name="hiddenDtype"/>, both rounded to it (a feed-forward
+    /// block's first Linear with its activation, epilogue and GELU fused; wgmma only).
+    /// </summary>
+    public Tensor ProductWithGelu(Tensor values, Tensor scale, Tensor bias32, ScalarType hiddenDtype)
+    {
+        if (Gemm != Int8Gemm.Wgmma) throw new TurboException($"CUDA int8 linear: GELU in the epilogue is the wgmma kernel's, this layer uses {Name(Gemm)}");
+        using (CudaProfiler.Scope("linear/int8 gemm + epilogue + gelu"))
+            return Int8Kernels.LinearWgmma(values, scale, Weight.Values, Weight.Scale, bias32, hiddenDtype, gelu: true);
     }
 
     public void Dispose() => Weight.Dispose();

@@ -6,12 +6,18 @@ namespace Turbo.Runtime.Quant;
 public static class LinearKernels
 {
     /// <summary>
-    /// The INT8 product for per-channel weights when both could run; 128×128 block weights always take
-    /// <see cref="Int8Gemm.Mma"/>. cuBLASLt is the default by measurement (`turbo check-int8`, one H200, docs/PERF.md):
-    /// its INT8 GEMM runs at 940–1,540 TOP/s at Wan's shapes, 2.0–2.7× the fused mma.sync kernel, which more than pays
-    /// for the INT32 round trip through the separate epilogue.
+    /// The INT8 product for per-channel weights; 128×128 block weights always take <see cref="Int8Gemm.Mma"/>. Unless set,
+    /// the Hopper kernel where it runs, else cuBLASLt — by measurement (`turbo check-int8`, one H200, docs/PERF.md):
+    /// cuBLASLt's INT8 GEMM runs at 940–1,540 TOP/s at Wan's shapes, 2.0–2.7× the fused mma.sync kernel, which more than
+    /// pays for the INT32 round trip through its separate epilogue; the wgmma kernel fuses that epilogue at Hopper's rate.
     /// </summary>
-    public static Int8Gemm PerChannelGemm { get; set; } = Int8Gemm.CublasLt;
+    public static Int8Gemm PerChannelGemm
+    {
+        get => chosen ?? (TurboNative.HasWgmmaInt8 ? Int8Gemm.Wgmma : Int8Gemm.CublasLt);
+        set => chosen = value;
+    }
+
+    static Int8Gemm? chosen;
 
     /// <summary>A kernel for <paramref name="weight"/> (which it takes ownership of): CUDA INT8 or FP8, or the reference.</summary>
     public static ILinearKernel For(QuantizedWeight weight)

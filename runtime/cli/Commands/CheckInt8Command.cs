@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace Turbo.Cli.Commands;
 
 /// <summary>
-/// `turbo check-int8`: the W8A8 CUDA paths (per-token quantization, mma and cuBLASLt INT8 GEMMs, epilogue; FP8 through
+/// `turbo check-int8`: the W8A8 CUDA paths (per-token quantization, mma, cuBLASLt and wgmma INT8 GEMMs, epilogue; FP8 through
 /// cuBLASLt where the GPU has it) against the
 /// reference on fresh random inputs (Int8Parity), then timed against bf16 at Wan's linear shapes (Int8Timing).
 /// Exit 1 when any check disagrees. With --json the results are written after the checks and again after the timings.
@@ -86,6 +86,18 @@ static class CheckInt8Command
                 $"{r.LayerMmaBlockMs:F3} ({r.SpeedupMmaBlock:F2}×)", r.FasterPerChannel,
                 $"{r.LayerFp8Ms:F3} ({r.LayerFp8Tflops:F0}, {r.SpeedupFp8:F2}×)");
         AnsiConsole.Write(layers);
+
+        if (rows.All(r => double.IsNaN(r.LayerWgmmaMs))) return;
+        var hopper = new Table().Title("the Hopper kernel (wgmma, epilogue fused), ms, TOP/s and speed-up")
+            .AddColumns("model", "layer", "M", "cuBLASLt INT32", "wgmma INT32", "wgmma fused, 128 / 256 channels per tile",
+                "layer: cuBLASLt → wgmma", "ffn.0 to ffn.2's input: cuBLASLt + fused middle → wgmma with GELU + quantize");
+        foreach (var r in rows)
+            hopper.AddRow(r.Model, Markup.Escape(r.Layer), $"{r.M}", $"{r.CublasLtInt32Ms:F3} ({r.CublasLtInt32Tops:F0})",
+                $"{r.WgmmaInt32Ms:F3} ({r.WgmmaInt32Tops:F0})",
+                $"{r.Wgmma128Ms:F3} ({r.Wgmma128Tops:F0}) / {r.Wgmma256Ms:F3} ({r.Wgmma256Tops:F0})",
+                $"{r.LayerCublasLtMs:F3} ({r.SpeedupCublasLt:F2}×) → {r.LayerWgmmaMs:F3} ({r.SpeedupWgmma:F2}×)",
+                double.IsNaN(r.FfnFirstWgmmaMs) ? "" : $"{r.FfnFirstCublasLtMs:F3} → {r.FfnFirstWgmmaMs:F3}");
+        AnsiConsole.Write(hopper);
     }
 
     static void Write(string? path, object result)

@@ -59,7 +59,7 @@ public static partial class Int8Parity
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         long dim = x.shape[2];
-        var readers = Enumerable.Range(0, layers).Select(i => CublasLtLayer(dim, 256, smoothed: i != 1, x.device)).ToArray();
+        var readers = Enumerable.Range(0, layers).Select(i => Int8Layer(dim, 256, smoothed: i != 1, Int8Gemm.CublasLt, x.device)).ToArray();
         var input = NormedInput.Of(x, weight, bias, shift, scale, NormEps, ScalarType.BFloat16, readers);
         if (!input.IsQuantized) throw new InvalidOperationException("the norm did not quantize for the layers");
         var normed = FusedOps.LayerNormModulate(x, weight, bias, shift, scale, NormEps, ScalarType.BFloat16);

@@ -174,18 +174,23 @@ public static partial class Int8Parity
         if (c.Format == QuantFormat.Int8PerChannel)
         {
             var exactProduct = quantized.Values.to(ScalarType.Float64).matmul(weightCpu.Values.to(ScalarType.Float64).t());
-            foreach (var gemm in new[] { Int8Gemm.Mma, Int8Gemm.CublasLt })
+            foreach (var gemm in Gemms())
             {
                 if (Int8Kernels.Unsupported(gemm, c.N, c.K) is not null) continue;
-                string name = gemm == Int8Gemm.Mma ? "mma" : "cuBLASLt";
+                string name = CudaInt8LinearKernel.Name(gemm);
                 Guarded(results, $"GEMM ({name})", c.Shape, c.Detail, () =>
                 {
                     var acc = Int8Kernels.MatmulInt32(q, weight.Values, gemm);
-                    var y = gemm == Int8Gemm.Mma
-                        ? Int8Kernels.Linear(q, sx, weight.Values, weight.Scale, c.Format, bias32, c.Output)
-                        : Int8Kernels.Dequantize(acc, sx, weight.Scale, bias32, c.Output);
-                    return [Exactly($"INT32 accumulators ({name})", c.Shape, c.Detail, exactProduct, acc),
-                        Close($"output ({name}{(gemm == Int8Gemm.Mma ? ", fused" : " + epilogue")})", c.Shape, c.Detail, expected, y)];
+                    Agreement accumulators = Exactly($"INT32 accumulators ({name})", c.Shape, c.Detail, exactProduct, acc);
+                    return gemm switch
+                    {
+                        Int8Gemm.Mma => [accumulators, Close("output (mma, fused)", c.Shape, c.Detail, expected,
+                            Int8Kernels.Linear(q, sx, weight.Values, weight.Scale, c.Format, bias32, c.Output))],
+                        Int8Gemm.CublasLt => [accumulators, Close("output (cuBLASLt + epilogue)", c.Shape, c.Detail, expected,
+                            Int8Kernels.Dequantize(acc, sx, weight.Scale, bias32, c.Output))],
+                        _ => [accumulators, .. new[] { 128, 256 }.Select(tile => Close($"output (wgmma, fused, {tile} channels per tile)",
+                            c.Shape, c.Detail, expected, Int8Kernels.LinearWgmma(q, sx, weight.Values, weight.Scale, bias32, c.Output, tileN: tile)))],
+                    };
                 });
             }
         }
@@ -197,10 +202,10 @@ public static partial class Int8Parity
         }
 
         // The layer as the model calls it: a 3-D input through CudaInt8LinearKernel (quantization included).
-        foreach (var gemm in new[] { Int8Gemm.Mma, Int8Gemm.CublasLt })
+        foreach (var gemm in Gemms())
         {
             if (CudaInt8LinearKernel.Unsupported(c.Format, device.type, c.N, c.K, gemm, TurboNative.HasInt8Kernels) is not null) continue;
-            string name = $"CudaInt8LinearKernel ({(gemm == Int8Gemm.Mma ? "mma" : "cuBLASLt")})";
+            string name = $"CudaInt8LinearKernel ({CudaInt8LinearKernel.Name(gemm)})";
             Guarded(results, name, c.Shape, c.Detail, () =>
             {
                 using var kernel = new CudaInt8LinearKernel(QuantizedWeight.Create(c.Format, weight.Values.clone(), weight.Scale.clone(),
@@ -210,6 +215,9 @@ public static partial class Int8Parity
         }
         return results;
     }
+
+    /// <summary>The INT8 products this GPU runs: mma and cuBLASLt everywhere, wgmma on Hopper.</summary>
+    static Int8Gemm[] Gemms() => TurboNative.HasWgmmaInt8 ? [Int8Gemm.Mma, Int8Gemm.CublasLt, Int8Gemm.Wgmma] : [Int8Gemm.Mma, Int8Gemm.CublasLt];
 
     /// <summary>
     /// Int8Kernels.GeluRequantize against the reference chain (ReferenceGemm in the hidden dtype, GELU on the CPU, the
@@ -238,34 +246,61 @@ public static partial class Int8Parity
             return [WithinOneCode("gelu requantization: codes", shape, detail, expected.Values, values),
                 Close("gelu requantization: scales", shape, detail, expected.Scale, scale, scaleTolerance)];
         });
-        if (n % Int8Kernels.CublasLtMultiple == 0 && k % Int8Kernels.CublasLtMultiple == 0 && hidden == ScalarType.BFloat16)
-            Guarded(results, "Int8FeedForward", shape, detail, () => [CheckFeedForward(rows, k, n, smoothed, device, shape, detail)]);
+        if (TurboNative.HasWgmmaInt8 && Int8Kernels.Unsupported(Int8Gemm.Wgmma, n, k) is null)
+            Guarded(results, "wgmma with GELU", shape, detail, () =>
+            {
+                var g = Int8Kernels.LinearWgmma(input.Values.to(device), input.Scale.to(device), first.Values.to(device),
+                    first.Scale.to(device), bias.to(ScalarType.Float32).to(device), hidden, gelu: true);
+                return [WithinOneStep("wgmma with GELU: output", shape, detail, activated, g)];
+            });
+        foreach (var gemm in new[] { Int8Gemm.CublasLt, Int8Gemm.Wgmma })
+            if (hidden == ScalarType.BFloat16 && Int8Kernels.Unsupported(gemm, n, k) is null && Int8Kernels.Unsupported(gemm, k, n) is null
+                && (gemm != Int8Gemm.Wgmma || TurboNative.HasWgmmaInt8))
+                Guarded(results, $"Int8FeedForward ({CudaInt8LinearKernel.Name(gemm)})", shape, detail,
+                    () => [CheckFeedForward(rows, k, n, smoothed, gemm, device, shape, detail)]);
         return results;
     }
 
-    /// <summary>A bf16 feed-forward block with cuBLASLt INT8 layers: fused (Int8FeedForward) against first → GELU → second.</summary>
-    static Agreement CheckFeedForward(long rows, long dim, long hidden, bool smoothed, Device device, string shape, string detail)
+    /// <summary>A bf16 feed-forward block with INT8 layers on one GEMM: fused (Int8FeedForward) against first → GELU → second.</summary>
+    static Agreement CheckFeedForward(long rows, long dim, long hidden, bool smoothed, Int8Gemm gemm, Device device, string shape, string detail)
     {
         using var scope = NewDisposeScope();
-        using var first = CublasLtLayer(dim, hidden, smoothed, device);
-        using var second = CublasLtLayer(hidden, dim, smoothed, device);
+        using var first = Int8Layer(dim, hidden, smoothed, gemm, device);
+        using var second = Int8Layer(hidden, dim, smoothed, gemm, device);
         using var noGrad = no_grad();
         var x = RandomInput(rows, dim, ScalarType.BFloat16, device).unsqueeze(0);
         var fused = Int8FeedForward.TryForward(first, second, NormedInput.Wrap(x)) ?? throw new InvalidOperationException("the fused path did not apply");
         var unfused = second.call(WanMlp.GeluTanh(first.call(x)));
-        return Close("Int8FeedForward vs unfused layers", shape, detail, unfused, fused);
+        return Close($"Int8FeedForward ({CudaInt8LinearKernel.Name(gemm)}) vs unfused layers", shape, detail, unfused, fused);
     }
 
-    /// <summary>A bf16 WanLinear computed by a cuBLASLt INT8 kernel, with random weights, bias and (optionally) smoothing.</summary>
-    static WanLinear CublasLtLayer(long inFeatures, long outFeatures, bool smoothed, Device device)
+    /// <summary>A bf16 WanLinear computed by an INT8 kernel on <paramref name="gemm"/>, with random weights, bias and (optionally) smoothing.</summary>
+    static WanLinear Int8Layer(long inFeatures, long outFeatures, bool smoothed, Int8Gemm gemm, Device device)
     {
         var layer = new WanLinear(inFeatures, outFeatures, ScalarType.BFloat16, device);
         using (no_grad()) layer.Bias.copy_(randn(outFeatures, device: device) * 0.1);
         var smooth = smoothed ? RandomSmoothing(inFeatures, device) : null;
         layer.UseKernel(new CudaInt8LinearKernel(
             WeightQuantizer.Quantize(randn(outFeatures, inFeatures, device: device) * 0.05, QuantFormat.Int8PerChannel, smooth, "parity weight"),
-            Int8Gemm.CublasLt));
+            gemm));
         return layer;
+    }
+
+    /// <summary>
+    /// Values of a float dtype that may differ by up to two steps of it, relative to the larger of the two (GELU's tanh
+    /// differs between libraries in the last bit, which can move a rounded value), or by 1e-6 of the largest reference
+    /// magnitude (GELU of a large negative input lands either on zero or just beside it).
+    /// </summary>
+    static Agreement WithinOneStep(string check, string shape, string detail, Tensor reference, Tensor actual)
+    {
+        using var scope = NewDisposeScope();
+        var r = reference.cpu().to(ScalarType.Float64);
+        var a = actual.cpu().to(ScalarType.Float64);
+        double step = reference.dtype switch { ScalarType.BFloat16 => 1.0 / 128, ScalarType.Float16 => 1.0 / 1024, _ => 1.0 / (1 << 23) };
+        var allowed = maximum(r.abs(), a.abs().nan_to_num(0)) * (2 * step) + 1e-6 * r.abs().max().item<double>();
+        var exact = Exactly(check, shape, detail, reference, actual);
+        bool ok = (r - a).abs().nan_to_num(double.PositiveInfinity).le(allowed).all().item<bool>();
+        return exact with { Tolerance = step, Ok = ok };
     }
 
     /// <summary>Integer codes that may differ by one (a last-bit difference before rounding) in at most 0.1% of elements.</summary>

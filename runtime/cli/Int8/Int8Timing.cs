@@ -7,7 +7,8 @@ namespace Turbo.Cli.Int8;
 
 /// <summary>
 /// W8A8 against bf16 at Wan2.1's linear shapes: the bf16 layer (torch linear, cuBLAS), the INT8 layer
-/// (per-token quantization + INT8 GEMM + epilogue, through CudaInt8LinearKernel) for each GEMM, the FP8 layer where the
+/// (per-token quantization + INT8 GEMM + epilogue, through CudaInt8LinearKernel) for each GEMM (mma, cuBLASLt, and
+/// wgmma on Hopper), the FP8 layer where the
 /// GPU has it (quantization + cuBLASLt FP8 GEMM with scales and bias fused, CudaFp8LinearKernel), and each stage on its own
 /// so the time can be placed. CUDA-event medians after warm-up (CudaProfiler.MedianMs). Inputs are bf16 and random
 /// (never zeros: a tensor-core product of zeros runs faster than of real data); no smoothing (one more division per
@@ -33,7 +34,8 @@ public static class Int8Timing
         double Bf16Ms, double QuantizeMs, double MmaFusedMs, double MmaInt32Ms, double CublasLtInt32Ms, double DequantizeMs,
         double MmaBlockFusedMs, double LayerMmaMs, double LayerCublasLtMs, double LayerMmaBlockMs,
         double Fp8QuantizeMs, double Fp8GemmMs, double LayerFp8Ms, double FfnMiddleMs, double FfnMiddleFusedMs,
-        double NormQkvMs, double NormQkvFusedMs)
+        double NormQkvMs, double NormQkvFusedMs, double WgmmaInt32Ms, double Wgmma128Ms, double Wgmma256Ms, double LayerWgmmaMs,
+        double FfnFirstCublasLtMs, double FfnFirstWgmmaMs)
     {
         public double Flop => 2.0 * M * K * N;
         public double Bf16Tflops => Tflops(Bf16Ms);
@@ -47,7 +49,15 @@ public static class Int8Timing
         public double Fp8GemmTflops => Tflops(Fp8GemmMs);
         public double LayerFp8Tflops => Tflops(LayerFp8Ms);
         public double SpeedupFp8 => Bf16Ms / LayerFp8Ms;
-        public string FasterPerChannel => double.IsNaN(LayerCublasLtMs) || LayerMmaMs <= LayerCublasLtMs ? "mma" : "cuBLASLt";
+        public double WgmmaInt32Tops => Tflops(WgmmaInt32Ms);
+        public double Wgmma128Tops => Tflops(Wgmma128Ms);
+        public double Wgmma256Tops => Tflops(Wgmma256Ms);
+        public double LayerWgmmaTflops => Tflops(LayerWgmmaMs);
+        public double SpeedupWgmma => Bf16Ms / LayerWgmmaMs;
+
+        /// <summary>The fastest per-channel INT8 layer of this shape.</summary>
+        public string FasterPerChannel => new[] { ("mma", LayerMmaMs), ("cuBLASLt", LayerCublasLtMs), ("wgmma", LayerWgmmaMs) }
+            .Where(c => !double.IsNaN(c.Item2)).MinBy(c => c.Item2).Item1;
         double Tflops(double ms) => Flop / (ms * 1e9);
     }
 
@@ -177,9 +187,38 @@ public static class Int8Timing
             });
         }
 
+        // The Hopper kernel: the INT32 product alone, the fused product at each channel tile, the layer; for ffn.0 the
+        // first Linear through the second's input quantization, against cuBLASLt with the fused middle.
+        double wgmmaInt32 = double.NaN, wgmma128 = double.NaN, wgmma256 = double.NaN, layerWgmma = double.NaN;
+        double ffnFirstCublasLt = double.NaN, ffnFirstWgmma = double.NaN;
+        if (TurboNative.HasWgmmaInt8)
+        {
+            wgmmaInt32 = Time(() => Int8Kernels.MatmulInt32(q, channel.Values, Int8Gemm.Wgmma).Dispose());
+            wgmma128 = Time(() => Int8Kernels.LinearWgmma(q, sx, channel.Values, channel.Scale, bias32, ScalarType.BFloat16, tileN: 128).Dispose());
+            wgmma256 = Time(() => Int8Kernels.LinearWgmma(q, sx, channel.Values, channel.Scale, bias32, ScalarType.BFloat16, tileN: 256).Dispose());
+            layerWgmma = LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.Wgmma);
+            if (layer.Name == "ffn.0" && TurboNative.HasGeluRequantize)
+            {
+                ffnFirstCublasLt = Time(() =>
+                {
+                    using var a = Int8Kernels.MatmulInt32(q, channel.Values, Int8Gemm.CublasLt);
+                    var (v, sc) = Int8Kernels.GeluRequantize(a, sx, channel.Scale, bias32, ScalarType.BFloat16, null);
+                    v.Dispose();
+                    sc.Dispose();
+                });
+                ffnFirstWgmma = Time(() =>
+                {
+                    using var g = Int8Kernels.LinearWgmma(q, sx, channel.Values, channel.Scale, bias32, ScalarType.BFloat16, gelu: true);
+                    var (v, sc) = Int8Kernels.QuantizeRows(g, null);
+                    v.Dispose();
+                    sc.Dispose();
+                });
+            }
+        }
+
         return new Row(layer.Model, layer.Name, m, layer.K, layer.N, bf16, quantize, mmaFused, mmaInt32, cublasLtInt32, dequantize,
             mmaBlock, LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.Mma), LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.CublasLt),
             LayerMs(QuantFormat.Int8Block128, Int8Gemm.Mma), fp8Quantize, fp8Gemm, layerFp8, ffnMiddle, ffnMiddleFused,
-            normQkv, normQkvFused);
+            normQkv, normQkvFused, wgmmaInt32, wgmma128, wgmma256, layerWgmma, ffnFirstCublasLt, ffnFirstWgmma);
     }
 }

@@ -48,11 +48,12 @@ int turbo_gate_residual(const float* x, const void* y, int y_dtype, const float*
 int turbo_int8_quantize_rows(const void* x, int x_dtype, const float* smooth, int8_t* q, float* scale,
                              int64_t rows, int cols, void* stream);
 
-enum turbo_int8_impl { TURBO_INT8_MMA = 0, TURBO_INT8_CUBLASLT = 1 };
+enum turbo_int8_impl { TURBO_INT8_MMA = 0, TURBO_INT8_CUBLASLT = 1, TURBO_INT8_WGMMA = 2 };
 
 /* acc[m, j] = sum_k x[m, k] * w[j, k], exact in INT32. x: [rows, k] int8; w: [n, k] int8; acc: [rows, n] int32.
  * TURBO_INT8_MMA (this library's kernel): k a multiple of 16, k <= 2^17, x, w and acc 16-byte aligned.
- * TURBO_INT8_CUBLASLT: n and k multiples of 4, k <= 2^17, pointers 4-byte aligned; one device per process. */
+ * TURBO_INT8_CUBLASLT: n and k multiples of 4, k <= 2^17, pointers 4-byte aligned; one device per process.
+ * TURBO_INT8_WGMMA (since ABI v10; Hopper): as TURBO_INT8_MMA, rows < 2^31, where turbo_int8_wgmma_available(). */
 int turbo_int8_matmul_i32(const int8_t* x, const int8_t* w, int32_t* acc, int64_t rows, int n, int k, int impl,
                           void* stream);
 
@@ -86,6 +87,17 @@ enum turbo_int8_scale { TURBO_INT8_SCALE_CHANNEL = 0, TURBO_INT8_SCALE_BLOCK128 
  * acc_b, and y = 0 + fp32(acc_0) * x_scale[m] * w_scale[j/128, 0] + ... slice by slice in float32 (+ bias[j]). */
 int turbo_int8_linear(const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale, int w_scale_kind,
                       const float* bias, void* y, int y_dtype, int64_t rows, int n, int k, void* stream);
+/* The per-channel product of turbo_int8_linear (TURBO_INT8_SCALE_CHANNEL) on Hopper's wgmma, fed by the tensor copy
+ * engine (since ABI v10; operands as TURBO_INT8_WGMMA). gelu != 0: y = y_dtype(gelu_tanh(y_dtype(rescaled + bias)))
+ * instead (a feed-forward block's first Linear with its activation). tile_n: the CTA's channel tile, 128 or 256, or 0
+ * to choose by shape. */
+int turbo_int8_linear_wgmma(const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale,
+                            const float* bias, int gelu, void* y, int y_dtype, int64_t rows, int n, int k, int tile_n,
+                            void* stream);
+/* 1 where turbo_int8_linear_wgmma and TURBO_INT8_WGMMA can run: a compute capability 9.0 GPU, a library built for
+ * sm_90a with CUDA 12.5 or newer, and a driver with tensor maps; 0 elsewhere. */
+int turbo_int8_wgmma_available(void);
+
 /* FP8 (e4m3) W8A8 linear layers: the same per-token / per-channel scheme with e4m3 codes (uint8 bytes, OCP E4M3FN).
  * Per-token quantization as turbo_int8_quantize_rows with scale[r] = max_c |v| / 448 (1 for an all-zero row) and
  * q[r, c] = e4m3(v / scale[r]), rounded to nearest even, saturated at ±448. Bit-equal to the reference. */

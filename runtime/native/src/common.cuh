@@ -12,6 +12,10 @@ int turbo_check(const char* function, cudaError_t err);
 // Checks the launch and returns the status code for the C ABI.
 #define TURBO_LAUNCH_CHECK(fn) turbo_check(fn, cudaGetLastError())
 
+// True when the current device has compute capability 9.0 and this library carries sm_90a code for it (sm90a.cu):
+// then the wgmma / TMA kernels run; elsewhere their bodies are empty.
+bool sm90a_kernels_available();
+
 __device__ __forceinline__ float load_as_float(const void* p, int dtype, int64_t i) {
   switch (dtype) {
     case TURBO_BF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);

@@ -158,7 +158,6 @@ __global__ void __launch_bounds__(kThreads)
   cp_async_wait<0>();
 
   // Epilogue straight from registers: thread holds (row group / group + 8) × (channels pair, pair + 1) of each tile.
-  const bool pairs_aligned = (n % 2) == 0;  // then every (row, even channel) pair is aligned for one vector store
 #pragma unroll
   for (int mi = 0; mi < kMTiles; ++mi)
 #pragma unroll
@@ -171,15 +170,8 @@ __global__ void __launch_bounds__(kThreads)
         const int col = n0 + warp_n * kWarpN + ni * 8 + pair;
         if (col >= n) continue;
         const bool second = col + 1 < n;
-        OutT* out = y + row * n + col;
         if constexpr (kMode == kRawInt32) {
-          const int v0 = acc[mi][ni][2 * h], v1 = acc[mi][ni][2 * h + 1];
-          if (second && pairs_aligned) {
-            store_pair(out, v0, v1);
-          } else {
-            store_one(out, v0);
-            if (second) store_one(out + 1, v1);
-          }
+          store_output_pair(y, row, col, n, acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]);
         } else {
           float v0, v1;
           if (kMode == kChannelScale) {
@@ -191,12 +183,7 @@ __global__ void __launch_bounds__(kThreads)
           }
           v0 = int8_add_bias(v0, bias, col);
           if (second) v1 = int8_add_bias(v1, bias, col + 1);
-          if (second && pairs_aligned) {
-            store_pair(out, v0, v1);
-          } else {
-            store_one(out, v0);
-            if (second) store_one(out + 1, v1);
-          }
+          store_output_pair(y, row, col, n, v0, v1);
         }
       }
     }
@@ -233,6 +220,7 @@ extern "C" int turbo_int8_matmul_i32(const int8_t* x, const int8_t* w, int32_t* 
                                      int impl, void* stream) {
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   if (impl == TURBO_INT8_CUBLASLT) return int8_cublaslt_i32(x, w, acc, rows, n, k, s);
+  if (impl == TURBO_INT8_WGMMA) return int8_wgmma_i32(x, w, acc, rows, n, k, s);
   const char* fn = "turbo_int8_matmul_i32 (mma)";
   if (impl != TURBO_INT8_MMA) { turbo_set_error(fn, "unknown implementation"); return -1; }
   if (int rc = check_operands(fn, x, w, acc, rows, n, k)) return rc;

@@ -35,26 +35,6 @@ bool wgmma_shape(const turbo_sage_args& a) {
   return a.head_dim == SageWgmmaTile::D && a.block_q == SageWgmmaTile::BQ && a.block_k == SageWgmmaTile::BK;
 }
 
-// Asked once per process: a compute capability 9.0 device, and the probe built for it reports sm_90a code (a library
-// built without sm_90a would run PTX of an older target, in which the wgmma kernel is empty).
-bool wgmma_available() {
-  static const bool available = [] {
-    int device = 0, major = 0, minor = 0;
-    if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess || major != 9 || minor != 0)
-      return false;
-    int* flag = nullptr;
-    int built = 0;
-    if (cudaMalloc(&flag, sizeof(int)) != cudaSuccess) return false;
-    sm90a_probe_kernel<<<1, 1>>>(flag);
-    const bool ok = cudaMemcpy(&built, flag, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess;
-    cudaFree(flag);
-    cudaGetLastError();  // a failed probe (no kernel image for this device) must not linger as the next call's error
-    return ok && built == 1;
-  }();
-  return available;
-}
-
 template <int D, int BQ, int BK>
 int launch_pv(const turbo_sage_args& a, cudaStream_t s) {
   return a.v_scales ? launch<D, BQ, BK, true>(a, s) : launch<D, BQ, BK, false>(a, s);
@@ -83,7 +63,7 @@ const char* invalid(const turbo_sage_args& a) {
   if (a.kept_blocks && a.max_kept < 1) return "max_kept must be positive";
   if (a.kernel < TURBO_SAGE_KERNEL_AUTO || a.kernel > TURBO_SAGE_KERNEL_WGMMA) return "unknown kernel";
   if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !wgmma_shape(a)) return "the wgmma kernel needs head_dim 128, block_q 128, block_k 64";
-  if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !wgmma_available()) return "the wgmma kernel needs a compute capability 9.0 GPU and a library built for sm_90a";
+  if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !sm90a_kernels_available()) return "the wgmma kernel needs a compute capability 9.0 GPU and a library built for sm_90a";
   return nullptr;
 }
 }  // namespace
@@ -93,9 +73,9 @@ extern "C" int turbo_sage_attention(const turbo_sage_args* args, void* stream) {
   if (const char* why = invalid(*args)) { turbo_set_error("turbo_sage_attention", why); return -1; }
   const auto s = static_cast<cudaStream_t>(stream);
   const turbo_sage_args& a = *args;
-  const bool wgmma = a.kernel == TURBO_SAGE_KERNEL_WGMMA || (a.kernel == TURBO_SAGE_KERNEL_AUTO && wgmma_shape(a) && wgmma_available());
+  const bool wgmma = a.kernel == TURBO_SAGE_KERNEL_WGMMA || (a.kernel == TURBO_SAGE_KERNEL_AUTO && wgmma_shape(a) && sm90a_kernels_available());
   if (wgmma) return a.v_scales ? launch_wgmma<true>(a, s) : launch_wgmma<false>(a, s);
   return a.head_dim == 64 ? launch_bq<64>(a, s) : launch_bq<128>(a, s);
 }
 
-extern "C" int turbo_sage_wgmma_available(void) { return wgmma_available() ? 1 : 0; }
+extern "C" int turbo_sage_wgmma_available(void) { return sm90a_kernels_available() ? 1 : 0; }

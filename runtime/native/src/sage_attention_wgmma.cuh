@@ -250,13 +250,4 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1) sage_attention_wgm
 #endif
 }
 
-// Writes 1 where the code that runs was built for sm_90a (wgmma present), 0 elsewhere.
-__global__ void sm90a_probe_kernel(int* built_for_sm90a) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  *built_for_sm90a = 1;
-#else
-  *built_for_sm90a = 0;
-#endif
-}
-
 }  // namespace turbo

@@ -1,0 +1,66 @@
+// Hopper's bulk tensor copy engine (TMA, sm_90) and the shared-memory barriers (mbarrier) it completes on, for the
+// INT8 GEMM of int8_gemm_wgmma.cu. A tensor map (built on the host, passed by value as a __grid_constant__ kernel
+// parameter) describes a row-major 2-D tensor in global memory; one thread asks for a box of it, the engine writes the
+// box into shared memory — 128-byte swizzled, the layout wgmma's descriptors read (warpgroup_mma.cuh) — with elements
+// outside the tensor filled with zeros, and counts the bytes it wrote against an mbarrier.
+//
+// An mbarrier completes a phase when its expected arrivals have arrived and its expected bytes have landed; waiting
+// on parity p returns once the phase of parity p has completed (on a fresh barrier, waiting on parity 1 returns at
+// once, which is how a producer passes its first round of "stage empty" barriers).
+#pragma once
+#include <cstdint>
+#include <cuda.h>
+
+namespace turbo {
+
+__device__ __forceinline__ void mbarrier_init(uint32_t barrier, uint32_t arrivals) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(barrier), "r"(arrivals) : "memory");
+#endif
+}
+
+// Makes initialized barriers visible to the copy engine (and, after a barrier of the block, to every thread).
+__device__ __forceinline__ void mbarrier_init_fence() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#endif
+}
+
+// One arrival that also announces `bytes` more to come from the copy engine in this phase.
+__device__ __forceinline__ void mbarrier_arrive_expecting(uint32_t barrier, uint32_t bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(barrier), "r"(bytes) : "memory");
+#endif
+}
+
+__device__ __forceinline__ void mbarrier_arrive(uint32_t barrier) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(barrier) : "memory");
+#endif
+}
+
+__device__ __forceinline__ void mbarrier_wait(uint32_t barrier, uint32_t parity) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  uint32_t done = 0;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(barrier), "r"(parity)
+        : "memory");
+  } while (!done);
+#endif
+}
+
+// Copies the box at (column c0, row c1) of the tensor `map` describes into shared memory at `destination`
+// (1024-byte aligned for the 128-byte swizzle), completing on `barrier`.
+__device__ __forceinline__ void tma_load_2d(uint32_t destination, const CUtensorMap* map, int c0, int c1, uint32_t barrier) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(destination),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(barrier)
+      : "memory");
+#endif
+}
+
+}  // namespace turbo
