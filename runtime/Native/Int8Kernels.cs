@@ -238,12 +238,9 @@ public static class Int8Kernels
 
     /// <summary>
     /// The per-channel quantized product on the Hopper kernel (wgmma, epilogue fused): as <see cref="Linear"/> with
-    /// Float32 [n] weight scales. With <paramref name="gelu"/> the output is GELU (tanh form) of the layer's output,
-    /// both rounded to <paramref name="outDtype"/> — a feed-forward block's first Linear with its activation, as
-    /// WanMlp computes it. <paramref name="tileN"/>: output channels per CTA, 128 or 256, or 0 to choose by shape.
+    /// Float32 [n] weight scales.
     /// </summary>
-    public static Tensor LinearWgmma(Tensor x, Tensor xScale, Tensor w, Tensor wScale, Tensor? bias, ScalarType outDtype,
-        bool gelu = false, int tileN = 0)
+    public static Tensor LinearWgmma(Tensor x, Tensor xScale, Tensor w, Tensor wScale, Tensor? bias, ScalarType outDtype)
     {
         const string op = "int8 linear (wgmma)";
         var (rows, n, k) = CheckProduct(op, x, w, Int8Gemm.Wgmma);
@@ -251,7 +248,6 @@ public static class Int8Kernels
         CheckVector(op, "w_scale", wScale, n);
         if (bias is not null) CheckVector(op, "bias", bias, n);
         CheckOutput(op, outDtype);
-        if (tileN is not (0 or 128 or 256)) throw new TurboException($"{op}: the channel tile must be 0 (by shape), 128 or 256, found {tileN}");
         RequireCuda(op, ("x", x), ("x_scale", xScale), ("w", w), ("w_scale", wScale), ("bias", bias));
         RequireWgmma(op);
 
@@ -262,8 +258,7 @@ public static class Int8Kernels
         using var bc = bias is null ? null : Operand(bias);
         var y = NewOutput([rows, n], outDtype, x.device);
         Run(() => TurboNative.turbo_int8_linear_wgmma(TurboNative.Ptr(xc), TurboNative.Ptr(xs), TurboNative.Ptr(wc),
-            TurboNative.Ptr(ws), TurboNative.PtrOrNull(bc), gelu ? 1 : 0, TurboNative.Ptr(y), TurboNative.DType(y), rows, n, k,
-            tileN, IntPtr.Zero), y);
+            TurboNative.Ptr(ws), TurboNative.PtrOrNull(bc), TurboNative.Ptr(y), TurboNative.DType(y), rows, n, k, IntPtr.Zero), y);
         return y;
     }
 

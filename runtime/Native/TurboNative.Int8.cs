@@ -62,8 +62,8 @@ public static partial class TurboNative
         IntPtr bias, IntPtr y, int yDtype, long rows, int n, int k, IntPtr stream);
 
     [DllImport(Lib)]
-    internal static extern int turbo_int8_linear_wgmma(IntPtr x, IntPtr xScale, IntPtr w, IntPtr wScale, IntPtr bias, int gelu,
-        IntPtr y, int yDtype, long rows, int n, int k, int tileN, IntPtr stream);
+    internal static extern int turbo_int8_linear_wgmma(IntPtr x, IntPtr xScale, IntPtr w, IntPtr wScale, IntPtr bias,
+        IntPtr y, int yDtype, long rows, int n, int k, IntPtr stream);
 
     [DllImport(Lib)]
     static extern int turbo_int8_wgmma_available();

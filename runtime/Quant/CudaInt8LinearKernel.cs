@@ -82,10 +82,16 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
         using (CudaProfiler.Scope("linear/quantize")) return Int8Kernels.QuantizeRows(x, Weight.Smooth);
     }
 
-    /// <summary>The exact INT32 product of quantized rows [M, K] with the weight (cuBLASLt only: the other kernels fuse their epilogue).</summary>
+    /// <summary>Whether <see cref="Accumulate"/> can serve this layer: cuBLASLt takes its shape.</summary>
+    public bool CanAccumulate => Int8Kernels.Unsupported(Int8Gemm.CublasLt, OutFeatures, InFeatures) is null;
+
+    /// <summary>
+    /// The exact INT32 product of quantized rows [M, K] with the weight, through cuBLASLt whichever GEMM the layer's
+    /// own product uses (the integers are the same; the fused kernels never write them).
+    /// </summary>
     public Tensor Accumulate(Tensor values)
     {
-        if (Gemm != Int8Gemm.CublasLt) throw new TurboException($"CUDA int8 linear: the INT32 product alone is cuBLASLt's, this layer uses {Gemm}");
+        if (!CanAccumulate) throw new TurboException($"CUDA int8 linear [{OutFeatures}, {InFeatures}]: {Int8Kernels.Unsupported(Int8Gemm.CublasLt, OutFeatures, InFeatures)}");
         using (CudaProfiler.Scope("linear/int8 gemm")) return Int8Kernels.MatmulInt32(values, Weight.Values, Int8Gemm.CublasLt);
     }
 
@@ -108,17 +114,6 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
             using (CudaProfiler.Scope("linear/epilogue")) y = Int8Kernels.Dequantize(accumulators, scale, Weight.Scale, bias32, outDtype);
         }
         return y.to(bias.dtype).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Quantized rows → GELU(values·Wᵀ·scales + bias) in <paramref name="hiddenDtype"/>, both rounded to it (a feed-forward
-    /// block's first Linear with its activation, epilogue and GELU fused; wgmma only).
-    /// </summary>
-    public Tensor ProductWithGelu(Tensor values, Tensor scale, Tensor bias32, ScalarType hiddenDtype)
-    {
-        if (Gemm != Int8Gemm.Wgmma) throw new TurboException($"CUDA int8 linear: GELU in the epilogue is the wgmma kernel's, this layer uses {Name(Gemm)}");
-        using (CudaProfiler.Scope("linear/int8 gemm + epilogue + gelu"))
-            return Int8Kernels.LinearWgmma(values, scale, Weight.Values, Weight.Scale, bias32, hiddenDtype, gelu: true);
     }
 
     public void Dispose() => Weight.Dispose();

@@ -6,18 +6,18 @@ namespace Turbo.Runtime.Quant;
 public static class LinearKernels
 {
     /// <summary>
-    /// The INT8 product for per-channel weights; 128×128 block weights always take <see cref="Int8Gemm.Mma"/>. Unless set,
-    /// the Hopper kernel where it runs, else cuBLASLt — by measurement (`turbo check-int8`, one H200, docs/PERF.md):
-    /// cuBLASLt's INT8 GEMM runs at 940–1,540 TOP/s at Wan's shapes, 2.0–2.7× the fused mma.sync kernel, which more than
-    /// pays for the INT32 round trip through its separate epilogue; the wgmma kernel fuses that epilogue at Hopper's rate.
+    /// The INT8 product for per-channel weights of <paramref name="inFeatures"/> inputs; 128×128 block weights always
+    /// take <see cref="Int8Gemm.Mma"/>. The Hopper kernel where it runs and k ≤ <see cref="WgmmaMaxInFeatures"/>, else
+    /// cuBLASLt — by measurement (`turbo check-int8`, one H200,
+    /// docs/PERF.md): with its epilogue fused the wgmma kernel beats cuBLASLt's INT32 GEMM plus the epilogue pass at
+    /// k = 1,536 and 5,120, while at k = 8,960 and 13,824 cuBLASLt's GEMM runs faster (1,520 against 1,265 TOP/s).
+    /// cuBLASLt in turn runs at 2.0–2.7× the fused mma.sync kernel, which more than pays for its INT32 round trip.
     /// </summary>
-    public static Int8Gemm PerChannelGemm
-    {
-        get => chosen ?? (TurboNative.HasWgmmaInt8 ? Int8Gemm.Wgmma : Int8Gemm.CublasLt);
-        set => chosen = value;
-    }
+    public static Int8Gemm PerChannelGemm(long inFeatures) =>
+        TurboNative.HasWgmmaInt8 && inFeatures <= WgmmaMaxInFeatures ? Int8Gemm.Wgmma : Int8Gemm.CublasLt;
 
-    static Int8Gemm? chosen;
+    /// <summary>The largest k the default sends to the wgmma kernel.</summary>
+    public const long WgmmaMaxInFeatures = 8192;
 
     /// <summary>A kernel for <paramref name="weight"/> (which it takes ownership of): CUDA INT8 or FP8, or the reference.</summary>
     public static ILinearKernel For(QuantizedWeight weight)
@@ -27,7 +27,7 @@ public static class LinearKernels
                 TurboNative.HasFp8Kernels) is null
                 ? new CudaFp8LinearKernel(weight)
                 : new QuantizedLinear(weight);
-        var gemm = weight.Format == QuantFormat.Int8Block128 ? Int8Gemm.Mma : PerChannelGemm;
+        var gemm = weight.Format == QuantFormat.Int8Block128 ? Int8Gemm.Mma : PerChannelGemm(weight.InFeatures);
         return CudaInt8LinearKernel.Unsupported(weight.Format, weight.Device.type, weight.OutFeatures, weight.InFeatures, gemm,
             TurboNative.HasInt8Kernels) is null
             ? new CudaInt8LinearKernel(weight, gemm)

@@ -89,14 +89,11 @@ static class CheckInt8Command
 
         if (rows.All(r => double.IsNaN(r.LayerWgmmaMs))) return;
         var hopper = new Table().Title("the Hopper kernel (wgmma, epilogue fused), ms, TOP/s and speed-up")
-            .AddColumns("model", "layer", "M", "cuBLASLt INT32", "wgmma INT32", "wgmma fused, 128 / 256 channels per tile",
-                "layer: cuBLASLt → wgmma", "ffn.0 to ffn.2's input: cuBLASLt + fused middle → wgmma with GELU + quantize");
+            .AddColumns("model", "layer", "M", "cuBLASLt INT32", "wgmma INT32", "wgmma fused", "layer: cuBLASLt → wgmma");
         foreach (var r in rows)
             hopper.AddRow(r.Model, Markup.Escape(r.Layer), $"{r.M}", $"{r.CublasLtInt32Ms:F3} ({r.CublasLtInt32Tops:F0})",
-                $"{r.WgmmaInt32Ms:F3} ({r.WgmmaInt32Tops:F0})",
-                $"{r.Wgmma128Ms:F3} ({r.Wgmma128Tops:F0}) / {r.Wgmma256Ms:F3} ({r.Wgmma256Tops:F0})",
-                $"{r.LayerCublasLtMs:F3} ({r.SpeedupCublasLt:F2}×) → {r.LayerWgmmaMs:F3} ({r.SpeedupWgmma:F2}×)",
-                double.IsNaN(r.FfnFirstWgmmaMs) ? "" : $"{r.FfnFirstCublasLtMs:F3} → {r.FfnFirstWgmmaMs:F3}");
+                $"{r.WgmmaInt32Ms:F3} ({r.WgmmaInt32Tops:F0})", $"{r.WgmmaFusedMs:F3} ({r.WgmmaFusedTops:F0})",
+                $"{r.LayerCublasLtMs:F3} ({r.SpeedupCublasLt:F2}×) → {r.LayerWgmmaMs:F3} ({r.SpeedupWgmma:F2}×)");
         AnsiConsole.Write(hopper);
     }
 

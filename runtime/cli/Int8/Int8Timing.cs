@@ -34,8 +34,7 @@ public static class Int8Timing
         double Bf16Ms, double QuantizeMs, double MmaFusedMs, double MmaInt32Ms, double CublasLtInt32Ms, double DequantizeMs,
         double MmaBlockFusedMs, double LayerMmaMs, double LayerCublasLtMs, double LayerMmaBlockMs,
         double Fp8QuantizeMs, double Fp8GemmMs, double LayerFp8Ms, double FfnMiddleMs, double FfnMiddleFusedMs,
-        double NormQkvMs, double NormQkvFusedMs, double WgmmaInt32Ms, double Wgmma128Ms, double Wgmma256Ms, double LayerWgmmaMs,
-        double FfnFirstCublasLtMs, double FfnFirstWgmmaMs)
+        double NormQkvMs, double NormQkvFusedMs, double WgmmaInt32Ms, double WgmmaFusedMs, double LayerWgmmaMs)
     {
         public double Flop => 2.0 * M * K * N;
         public double Bf16Tflops => Tflops(Bf16Ms);
@@ -50,8 +49,7 @@ public static class Int8Timing
         public double LayerFp8Tflops => Tflops(LayerFp8Ms);
         public double SpeedupFp8 => Bf16Ms / LayerFp8Ms;
         public double WgmmaInt32Tops => Tflops(WgmmaInt32Ms);
-        public double Wgmma128Tops => Tflops(Wgmma128Ms);
-        public double Wgmma256Tops => Tflops(Wgmma256Ms);
+        public double WgmmaFusedTops => Tflops(WgmmaFusedMs);
         public double LayerWgmmaTflops => Tflops(LayerWgmmaMs);
         public double SpeedupWgmma => Bf16Ms / LayerWgmmaMs;
 
@@ -187,38 +185,18 @@ public static class Int8Timing
             });
         }
 
-        // The Hopper kernel: the INT32 product alone, the fused product at each channel tile, the layer; for ffn.0 the
-        // first Linear through the second's input quantization, against cuBLASLt with the fused middle.
-        double wgmmaInt32 = double.NaN, wgmma128 = double.NaN, wgmma256 = double.NaN, layerWgmma = double.NaN;
-        double ffnFirstCublasLt = double.NaN, ffnFirstWgmma = double.NaN;
+        // The Hopper kernel: the INT32 product alone, the product with its epilogue, the layer.
+        double wgmmaInt32 = double.NaN, wgmmaFused = double.NaN, layerWgmma = double.NaN;
         if (TurboNative.HasWgmmaInt8)
         {
             wgmmaInt32 = Time(() => Int8Kernels.MatmulInt32(q, channel.Values, Int8Gemm.Wgmma).Dispose());
-            wgmma128 = Time(() => Int8Kernels.LinearWgmma(q, sx, channel.Values, channel.Scale, bias32, ScalarType.BFloat16, tileN: 128).Dispose());
-            wgmma256 = Time(() => Int8Kernels.LinearWgmma(q, sx, channel.Values, channel.Scale, bias32, ScalarType.BFloat16, tileN: 256).Dispose());
+            wgmmaFused = Time(() => Int8Kernels.LinearWgmma(q, sx, channel.Values, channel.Scale, bias32, ScalarType.BFloat16).Dispose());
             layerWgmma = LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.Wgmma);
-            if (layer.Name == "ffn.0" && TurboNative.HasGeluRequantize)
-            {
-                ffnFirstCublasLt = Time(() =>
-                {
-                    using var a = Int8Kernels.MatmulInt32(q, channel.Values, Int8Gemm.CublasLt);
-                    var (v, sc) = Int8Kernels.GeluRequantize(a, sx, channel.Scale, bias32, ScalarType.BFloat16, null);
-                    v.Dispose();
-                    sc.Dispose();
-                });
-                ffnFirstWgmma = Time(() =>
-                {
-                    using var g = Int8Kernels.LinearWgmma(q, sx, channel.Values, channel.Scale, bias32, ScalarType.BFloat16, gelu: true);
-                    var (v, sc) = Int8Kernels.QuantizeRows(g, null);
-                    v.Dispose();
-                    sc.Dispose();
-                });
-            }
         }
 
         return new Row(layer.Model, layer.Name, m, layer.K, layer.N, bf16, quantize, mmaFused, mmaInt32, cublasLtInt32, dequantize,
             mmaBlock, LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.Mma), LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.CublasLt),
             LayerMs(QuantFormat.Int8Block128, Int8Gemm.Mma), fp8Quantize, fp8Gemm, layerFp8, ffnMiddle, ffnMiddleFused,
-            normQkv, normQkvFused, wgmmaInt32, wgmma128, wgmma256, layerWgmma, ffnFirstCublasLt, ffnFirstWgmma);
+            normQkv, normQkvFused, wgmmaInt32, wgmmaFused, layerWgmma);
     }
 }

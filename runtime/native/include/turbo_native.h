@@ -88,12 +88,9 @@ enum turbo_int8_scale { TURBO_INT8_SCALE_CHANNEL = 0, TURBO_INT8_SCALE_BLOCK128 
 int turbo_int8_linear(const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale, int w_scale_kind,
                       const float* bias, void* y, int y_dtype, int64_t rows, int n, int k, void* stream);
 /* The per-channel product of turbo_int8_linear (TURBO_INT8_SCALE_CHANNEL) on Hopper's wgmma, fed by the tensor copy
- * engine (since ABI v10; operands as TURBO_INT8_WGMMA). gelu != 0: y = y_dtype(gelu_tanh(y_dtype(rescaled + bias)))
- * instead (a feed-forward block's first Linear with its activation). tile_n: the CTA's channel tile, 128 or 256, or 0
- * to choose by shape. */
+ * engine (since ABI v10; operands as TURBO_INT8_WGMMA). */
 int turbo_int8_linear_wgmma(const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale,
-                            const float* bias, int gelu, void* y, int y_dtype, int64_t rows, int n, int k, int tile_n,
-                            void* stream);
+                            const float* bias, void* y, int y_dtype, int64_t rows, int n, int k, void* stream);
 /* 1 where turbo_int8_linear_wgmma and TURBO_INT8_WGMMA can run: a compute capability 9.0 GPU, a library built for
  * sm_90a with CUDA 12.5 or newer, and a driver with tensor maps; 0 elsewhere. */
 int turbo_int8_wgmma_available(void);

@@ -2,7 +2,6 @@
 // (Turbo.Runtime.Quant.ReferenceGemm), and stores of one or two adjacent outputs of any output type.
 #pragma once
 #include <cstdint>
-#include <type_traits>
 #include "common.cuh"
 
 // Largest k an INT32 accumulator takes without overflow: k·127² < 2³¹ (the reference's MaxInFeatures, 2¹⁷).
@@ -35,13 +34,6 @@ __device__ __forceinline__ float int8_add_bias(float y, const float* bias, int c
   return bias ? __fadd_rn(y, bias[col]) : y;
 }
 
-// GELU, tanh form, in PyTorch's order of float32 operations (tanhf may differ from the CPU's tanh in the last bit).
-__device__ __forceinline__ float gelu_tanh(float x) {
-  const float beta = 0.7978845608028654f;  // √(2/π)
-  const float inner = __fmul_rn(beta, __fadd_rn(x, __fmul_rn(0.044715f, __fmul_rn(__fmul_rn(x, x), x))));
-  return __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.f, tanhf(inner)));
-}
-
 __device__ __forceinline__ void store_one(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store_one(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 __device__ __forceinline__ void store_one(__half* p, float v) { *p = __float2half_rn(v); }
@@ -69,14 +61,6 @@ __device__ __forceinline__ void store_output_pair(OutT* y, int64_t row, int col,
     store_one(out, a);
     if (second) store_one(out + 1, b);
   }
-}
-
-// v rounded to the output type and back (the model's dtype between two steps of the reference).
-template <typename OutT>
-__device__ __forceinline__ float rounded_to(float v) {
-  if constexpr (std::is_same_v<OutT, __nv_bfloat16>) return __bfloat162float(__float2bfloat16_rn(v));
-  else if constexpr (std::is_same_v<OutT, __half>) return __half2float(__float2half_rn(v));
-  else return v;
 }
 
 // acc[rows, n] = x·wᵀ in INT32 through cuBLASLt (gemm_cublaslt.cu) and through the wgmma kernel (int8_gemm_wgmma.cu).

@@ -19,6 +19,12 @@ constexpr int kThreads = 256;
 // Largest row kept in shared memory between the passes: 160 KB of float32, within Hopper's and Ampere's opt-in limits.
 constexpr int kMaxCachedColumns = 40 * 1024;
 
+__device__ __forceinline__ float gelu_tanh(float x) {
+  const float beta = 0.7978845608028654f;  // √(2/π)
+  const float inner = __fmul_rn(beta, __fadd_rn(x, __fmul_rn(0.044715f, __fmul_rn(__fmul_rn(x, x), x))));
+  return __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.f, tanhf(inner)));
+}
+
 // The value v of one hidden element (column c of a row whose accumulators start at acc).
 __device__ __forceinline__ float hidden_value(int acc, float sx, const float* __restrict__ w_scale, const float* __restrict__ bias,
                                               const float* __restrict__ smooth, int dtype, int c) {

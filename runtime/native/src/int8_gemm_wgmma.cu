@@ -4,15 +4,21 @@
 // same function as the mma.sync kernel of int8_gemm_mma.cu, which runs where this one cannot (before Hopper).
 //
 // y[m, n] = Σ_k x[m, k]·w[n, k]: x [rows, k] and w [n, k] are both k-contiguous — the K-major operands wgmma takes
-// for integers. CTA tile 128 rows × BN output channels (256 or 128) × 128 k, three warpgroups:
-//   warpgroup 0, one thread: the producer. For each k tile it waits until the stage is free, then asks the copy engine
-//     for the x box [128 × 128] and the w box [BN × 128] (128-byte swizzled, zeros past the tensor's edges), which
-//     complete on the stage's "full" barrier.
-//   warpgroups 1 and 2: the consumers, rows 0–63 and 64–127 of the tile. For each k tile they wait on "full", issue
-//     four m64nBNk32 products, and once the previous tile's products have retired release its stage ("empty").
-// Stages: 4 of 48 KB (BN 256) or 6 of 32 KB (BN 128). Tails: boxes past rows, n or k arrive as zeros (they add
-// nothing to a dot product), and outputs past rows and n are never stored. Needs k a multiple of 16 (the tensor
-// map's row pitch) and a compute capability 9.0 GPU with this library built for sm_90a (sm90a_kernels_available).
+// for integers. Tiles of 128 rows × 128 channels, k in steps of 128; one persistent CTA per multiprocessor, three
+// warpgroups per CTA:
+//   warpgroup 0, one thread: the producer. For each of the CTA's tiles and each k tile it waits until the next stage
+//     of the ring is free, then asks the copy engine for the x box [128 × 128] and the w box [128 × 128] (128-byte
+//     swizzled, zeros past the tensor's edges), which complete on the stage's "full" barrier.
+//   warpgroups 1 and 2: the consumers ("ping-pong"). Each takes every other tile of the CTA and computes all of it:
+//     for each k tile it waits on "full", issues the products, and once the previous k tile's products have retired
+//     releases its stage ("empty"); then the epilogue straight from registers — while the other consumer's products
+//     keep the tensor cores busy.
+// (A cooperative schedule — one 128 × 256 tile per CTA, both consumers on it — measured slower at every Wan shape,
+// and GELU in this epilogue slower than cuBLASLt with the fused feed-forward middle: docs/PERF.md.)
+// Tails: boxes past rows, n or k arrive as zeros (they add nothing to a dot product), and outputs past rows and n are
+// never stored. Needs k a multiple of 16 (the tensor map's row pitch) and a compute capability 9.0 GPU with this
+// library built for sm_90a (sm90a_kernels_available).
+#include <algorithm>
 #include <cstdint>
 #include "int8_common.cuh"
 
@@ -25,133 +31,186 @@
 #endif
 
 namespace {
-// What the kernel writes: raw INT32 accumulators (the integer part on its own, for checks), the rescaled output
-// with per-channel weight scales and the bias, or that output passed through GELU (a feed-forward block's first
-// Linear: h = out(rescaled + bias), g = out(gelu(h)), as WanMlp on the layer's output).
-enum Mode { kRawInt32 = 0, kChannelScale = 1, kChannelScaleGelu = 2 };
+// What the kernel writes: raw INT32 accumulators (the integer part on its own, for checks), or the rescaled output
+// with per-channel weight scales and the bias.
+enum Mode { kRawInt32 = 0, kChannelScale = 1 };
 
 #if TURBO_HAS_TENSOR_MAPS
 using namespace turbo;
 
-template <int BN>
-struct WgmmaGemmTile {
-  static constexpr int BM = 128, BK = 128;  // BK: 128 bytes of k, one swizzle row
-  static constexpr int kThreads = 384;       // producer + two consumer warpgroups
-  static constexpr int kConsumerWarps = 8;
-  static constexpr int kStages = BN == 256 ? 4 : 6;
-  static constexpr int kABytes = BM * BK, kBBytes = BN * BK, kStageBytes = kABytes + kBBytes;
-  static constexpr int kAtomAlign = 1024;  // the swizzle pattern repeats every 1024 bytes
-  static constexpr int kBarrierBytes = 2 * kStages * 8;
-  static constexpr int kSharedBytes = kStages * kStageBytes + kBarrierBytes + kAtomAlign;
-  static constexpr int kAccumulators = BN / 2;  // per thread: 64 rows × BN columns over 128 threads
-  static constexpr int kGroupM = 8;             // raster: 8 row tiles walk the output channels together
-  static_assert(kStageBytes % kAtomAlign == 0, "every stage starts on a swizzle atom");
-};
+constexpr int kThreads = 384;        // producer + two consumer warpgroups
+constexpr int kBM = 128, kBK = 128;  // kBK: 128 bytes of k, one swizzle row
+constexpr int kAtomAlign = 1024;     // the swizzle pattern repeats every 1024 bytes
+constexpr int kGroupM = 8;           // raster: 8 row tiles walk the output channels together
 
-template <int BN>
-__device__ __forceinline__ void wgmma_tile_k32(int (&acc)[BN / 2], uint64_t a, uint64_t b) {
-  if constexpr (BN == 256) wgmma_s8_m64n256k32(acc, a, b, true);
-  else wgmma_s8_m64n128k32(acc, a, b, true);
+constexpr int BN = 128, kStages = 6;  // 32 KB per stage
+constexpr int kABytes = kBM * kBK, kBBytes = BN * kBK, kStageBytes = kABytes + kBBytes;
+constexpr int kBarriers = 2 * kStages + 2;  // full and empty per stage; each consumer's turn
+constexpr int kSharedBytes = kStages * kStageBytes + kBarriers * 8 + kAtomAlign;
+static_assert(kStageBytes % kAtomAlign == 0, "every stage starts on a swizzle atom");
+
+// Grouped raster, as the mma kernel: consecutive tiles take kGroupM row tiles down one column of channel tiles, so
+// the CTAs of a wave share their weight tiles through L2.
+__device__ __forceinline__ void tile_origin(int tile, int64_t rows, int n, int64_t& m0, int& n0) {
+  const int tiles_m = static_cast<int>((rows + kBM - 1) / kBM);
+  const int tiles_n = (n + BN - 1) / BN;
+  const int per_group = kGroupM * tiles_n;
+  const int first_m = (tile / per_group) * kGroupM;
+  const int group_m = min(tiles_m - first_m, kGroupM);
+  m0 = static_cast<int64_t>(first_m + (tile % per_group) % group_m) * kBM;
+  n0 = ((tile % per_group) / group_m) * BN;
 }
 
-template <int BN, int kMode, typename OutT>
-__global__ void __launch_bounds__(WgmmaGemmTile<BN>::kThreads, 1)
+// Writes a warp's 16 rows (row0 + g, row0 + g + 8) × BN channels from n0 out of accumulators in wgmma's fragment
+// layout (warpgroup_mma.cuh: register 4j + e holds row g + 8·(e / 2), column 8j + 2t + (e % 2); g = lane / 4,
+// t = lane % 4). scale and bias (null: none) hold the tile's channels, from n0.
+template <int kMode, typename OutT>
+__device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row0, int n0, const float* __restrict__ x_scale,
+                                           const float* scale, const float* bias, OutT* __restrict__ y, int64_t rows, int n) {
+  const int lane = threadIdx.x % 32, group = lane / 4, pair = (lane % 4) * 2;
+  int64_t row[2];
+  float sx[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    row[h] = row0 + group + h * 8;
+    sx[h] = kMode == kRawInt32 || row[h] >= rows ? 0.f : x_scale[row[h]];
+  }
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j) {
+    const int local = 8 * j + pair, col = n0 + local;
+    if (col >= n) continue;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      if (row[h] >= rows) continue;
+      const int a0 = acc[4 * j + 2 * h], a1 = acc[4 * j + 2 * h + 1];
+      if constexpr (kMode == kRawInt32) {
+        store_output_pair(y, row[h], col, n, a0, a1);
+      } else {
+        // Channels past n have scale 0 and are not stored.
+        float v0 = int8_rescale(a0, sx[h], scale[local]), v1 = int8_rescale(a1, sx[h], scale[local + 1]);
+        if (bias) {
+          v0 = __fadd_rn(v0, bias[local]);
+          v1 = __fadd_rn(v1, bias[local + 1]);
+        }
+        store_output_pair(y, row[h], col, n, v0, v1);
+      }
+    }
+  }
+}
+
+// Synchronizes the 128 threads of one consumer warpgroup (named barrier 1 + consumer; 0 is __syncthreads').
+__device__ __forceinline__ void consumer_sync(int consumer) {
+  asm volatile("bar.sync %0, 128;\n" ::"r"(1 + consumer) : "memory");
+}
+
+// Issues the 64 × BN × 128 product of one k tile in `stage` into acc: x rows a_row0..a_row0 + 63 of the tile's 128
+// (8 atoms of 8 rows, 1024 bytes apart), and the BN rows of w stored after them.
+__device__ __forceinline__ void issue_k_tile(int (&acc)[BN / 2], uint32_t stage, int a_row0) {
+  const uint64_t a_desc = wgmma_descriptor(stage + a_row0 * kBK, 16, 1024);
+  const uint64_t b_desc = wgmma_descriptor(stage + kBM * kBK, 16, 1024);
+#pragma unroll
+  for (int ks = 0; ks < kBK / 32; ++ks) wgmma_s8_m64n128k32(acc, wgmma_advance(a_desc, 32 * ks), wgmma_advance(b_desc, 32 * ks), true);
+}
+
+// The producer: the CTA's tiles in order, each k tile into the next stage of the ring once its readers released it.
+// The count of stage uses g runs on across tiles, as in the consumers.
+__device__ __forceinline__ void produce(const CUtensorMap* x_map, const CUtensorMap* w_map, uint32_t base, uint32_t full,
+                                        uint32_t empty, int tiles, int64_t rows, int n, int k_tiles) {
+  uint32_t g = 0;
+  for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+    int64_t m0;
+    int n0;
+    tile_origin(t, rows, n, m0, n0);
+    for (int kt = 0; kt < k_tiles; ++kt, ++g) {
+      const uint32_t s = g % kStages, stage = base + s * kStageBytes;
+      mbarrier_wait(empty + 8 * s, ((g / kStages) & 1) ^ 1);
+      mbarrier_arrive_expecting(full + 8 * s, kStageBytes);
+      tma_load_2d(stage, x_map, kt * kBK, static_cast<int>(m0), full + 8 * s);
+      tma_load_2d(stage + kABytes, w_map, kt * kBK, n0, full + 8 * s);
+    }
+  }
+}
+
+// A consumer's pass over the k tiles of one tile, whose stage uses start at g0: waits for each stage, issues its
+// products into the accumulators of rows 0–63 and 64–127, and releases the stage once they have retired (the last
+// after the final wait).
+__device__ __forceinline__ void consume(int (&top)[BN / 2], int (&bottom)[BN / 2], uint32_t base, uint32_t full, uint32_t empty,
+                                        uint32_t g0, int k_tiles) {
+  const bool releasing = threadIdx.x % 32 == 0;
+#pragma unroll
+  for (int e = 0; e < BN / 2; ++e) top[e] = bottom[e] = 0;
+  for (int kt = 0; kt < k_tiles; ++kt) {
+    const uint32_t g = g0 + kt, s = g % kStages;
+    mbarrier_wait(full + 8 * s, (g / kStages) & 1);
+    wgmma_fence();
+    pin_registers(top);
+    pin_registers(bottom);
+    issue_k_tile(top, base + s * kStageBytes, 0);
+    issue_k_tile(bottom, base + s * kStageBytes, 64);
+    wgmma_commit();
+    wgmma_wait<1>();  // the previous k tile's products have read their stage...
+    pin_registers(top);
+    pin_registers(bottom);
+    if (kt > 0 && releasing) mbarrier_arrive(empty + 8 * ((g - 1) % kStages));  // ...which may be refilled
+  }
+  wgmma_wait<0>();
+  pin_registers(top);
+  pin_registers(bottom);
+  if (releasing) mbarrier_arrive(empty + 8 * ((g0 + k_tiles - 1) % kStages));
+}
+
+template <int kMode, typename OutT>
+__global__ void __launch_bounds__(kThreads, 1)
     int8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap x_map, const __grid_constant__ CUtensorMap w_map,
                            const float* __restrict__ x_scale, const float* __restrict__ w_scale,
                            const float* __restrict__ bias, OutT* __restrict__ y, int64_t rows, int n, int k) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using T = WgmmaGemmTile<BN>;
   extern __shared__ unsigned char shared_raw[];
-  const uint32_t base = (shared_address(shared_raw) + T::kAtomAlign - 1) / T::kAtomAlign * T::kAtomAlign;
-  const uint32_t full = base + T::kStages * T::kStageBytes, empty = full + 8 * T::kStages;  // barrier s at +8·s
-
-  // Grouped raster, as the mma kernel: consecutive CTAs take kGroupM row tiles down one column of channel tiles.
-  const int tiles_m = static_cast<int>((rows + T::BM - 1) / T::BM);
-  const int tiles_n = (n + BN - 1) / BN;
-  const int per_group = T::kGroupM * tiles_n;
-  const int tile = static_cast<int>(blockIdx.x);
-  const int first_m = (tile / per_group) * T::kGroupM;
-  const int group_m = min(tiles_m - first_m, T::kGroupM);
-  const int tile_m = first_m + (tile % per_group) % group_m;
-  const int tile_n = (tile % per_group) / group_m;
-  const int64_t m0 = static_cast<int64_t>(tile_m) * T::BM;
-  const int n0 = tile_n * BN;
-  const int k_tiles = (k + T::BK - 1) / T::BK;
-
+  __shared__ float tile_scale[2][BN], tile_bias[2][BN];  // each consumer's current tile
+  const uint32_t base = (shared_address(shared_raw) + kAtomAlign - 1) / kAtomAlign * kAtomAlign;
+  // Barrier s of each kind at +8·s. turn[c]: consumer c has issued all the products of a tile.
+  const uint32_t full = base + kStages * kStageBytes, empty = full + 8 * kStages, turn = empty + 8 * kStages;
+  const int tiles = static_cast<int>(((rows + kBM - 1) / kBM) * ((n + BN - 1) / BN));
+  const int k_tiles = (k + kBK - 1) / kBK;
   if (threadIdx.x == 0) {
-    for (int s = 0; s < T::kStages; ++s) {
+    for (int s = 0; s < kStages; ++s) {
       mbarrier_init(full + 8 * s, 1);
-      mbarrier_init(empty + 8 * s, T::kConsumerWarps);
+      mbarrier_init(empty + 8 * s, 4);  // the 4 warps of the consumer that read it
     }
+    for (int c = 0; c < 2; ++c) mbarrier_init(turn + 8 * c, 4);
     mbarrier_init_fence();
   }
   __syncthreads();
 
-  const int warpgroup = threadIdx.x / 128;
+  const int warpgroup = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4;
   if (warpgroup == 0) {
-    if (threadIdx.x == 0) {
-      for (int kt = 0; kt < k_tiles; ++kt) {
-        const int s = kt % T::kStages;
-        const uint32_t round = kt / T::kStages;
-        mbarrier_wait(empty + 8 * s, (round & 1) ^ 1);
-        mbarrier_arrive_expecting(full + 8 * s, T::kStageBytes);
-        const uint32_t stage = base + s * T::kStageBytes;
-        tma_load_2d(stage, &x_map, kt * T::BK, static_cast<int>(m0), full + 8 * s);
-        tma_load_2d(stage + T::kABytes, &w_map, kt * T::BK, n0, full + 8 * s);
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (threadIdx.x == 0) produce(&x_map, &w_map, base, full, empty, tiles, rows, n, k_tiles);
+  } else {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    // Consumer c takes the CTA's tiles c, c + 2, ...: the stage uses of its i-th tile start at i·k_tiles. The
+    // consumers take turns at the products — tile i's start after tile i − 1's have all been issued — so that a
+    // consumer never waits on a stage two uses ahead of it, where a barrier's parity could not tell the uses apart.
+    const int consumer = warpgroup - 1, channel = threadIdx.x % 128;
+    for (int i = consumer, j = 0, t = blockIdx.x + consumer * gridDim.x; t < tiles; i += 2, ++j, t += 2 * gridDim.x) {
+      int64_t m0;
+      int n0;
+      tile_origin(t, rows, n, m0, n0);
+      consumer_sync(consumer);  // every warp is done with the previous tile's scales
+      if (kMode != kRawInt32) {
+        const bool inside = n0 + channel < n;
+        tile_scale[consumer][channel] = inside ? w_scale[n0 + channel] : 0.f;
+        tile_bias[consumer][channel] = inside && bias ? bias[n0 + channel] : 0.f;
       }
-    }
-    return;
-  }
-
-  const int consumer = warpgroup - 1, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
-  int acc[T::kAccumulators];
-#pragma unroll
-  for (int i = 0; i < T::kAccumulators; ++i) acc[i] = 0;
-
-  for (int kt = 0; kt < k_tiles; ++kt) {
-    const int s = kt % T::kStages;
-    mbarrier_wait(full + 8 * s, (kt / T::kStages) & 1);
-    const uint32_t stage = base + s * T::kStageBytes;
-    // This consumer's 64 rows of x: 8 atoms of 8 rows, 1024 bytes apart; all BN rows of w likewise.
-    const uint64_t a_desc = wgmma_descriptor(stage + consumer * 64 * T::BK, 16, 1024);
-    const uint64_t b_desc = wgmma_descriptor(stage + T::kABytes, 16, 1024);
-    wgmma_fence();
-    pin_registers(acc);
-#pragma unroll
-    for (int ks = 0; ks < T::BK / 32; ++ks) wgmma_tile_k32<BN>(acc, wgmma_advance(a_desc, 32 * ks), wgmma_advance(b_desc, 32 * ks));
-    wgmma_commit();
-    wgmma_wait<1>();  // the previous tile's products have read their stage...
-    pin_registers(acc);
-    if (kt > 0 && lane == 0) mbarrier_arrive(empty + 8 * ((kt - 1) % T::kStages));  // ...which the producer may refill
-  }
-  wgmma_wait<0>();
-  pin_registers(acc);
-
-  // Epilogue straight from registers: register 4j + e holds row g + 8·(e / 2), column 8j + 2t + (e % 2) of the
-  // warp's 16 rows (warpgroup_mma.cuh), g = lane / 4, t = lane % 4.
-  const int group = lane / 4, pair = (lane % 4) * 2;
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int64_t row = m0 + consumer * 64 + warp * 16 + group + h * 8;
-    if (row >= rows) continue;
-    const float sx = kMode == kRawInt32 ? 0.f : x_scale[row];
-#pragma unroll
-    for (int j = 0; j < BN / 8; ++j) {
-      const int col = n0 + 8 * j + pair;
-      if (col >= n) continue;
-      const int a0 = acc[4 * j + 2 * h], a1 = acc[4 * j + 2 * h + 1];
-      if constexpr (kMode == kRawInt32) {
-        store_output_pair(y, row, col, n, a0, a1);
-      } else {
-        const bool second = col + 1 < n;
-        float v0 = int8_add_bias(int8_rescale(a0, sx, w_scale[col]), bias, col);
-        float v1 = second ? int8_add_bias(int8_rescale(a1, sx, w_scale[col + 1]), bias, col + 1) : 0.f;
-        if constexpr (kMode == kChannelScaleGelu) {
-          v0 = rounded_to<OutT>(gelu_tanh(rounded_to<OutT>(v0)));
-          v1 = rounded_to<OutT>(gelu_tanh(rounded_to<OutT>(v1)));
-        }
-        store_output_pair(y, row, col, n, v0, v1);
-      }
+      if (consumer == 1) mbarrier_wait(turn, j & 1);          // consumer 0's j-th tile
+      else if (j > 0) mbarrier_wait(turn + 8, (j - 1) & 1);  // consumer 1's (j − 1)-th tile
+      int top[BN / 2], bottom[BN / 2];
+      consume(top, bottom, base, full, empty, static_cast<uint32_t>(i) * k_tiles, k_tiles);
+      if (threadIdx.x % 32 == 0) mbarrier_arrive(turn + 8 * consumer);
+      consumer_sync(consumer);  // the tile's scales are in shared memory
+      const float* tile_bias_or_none = bias ? tile_bias[consumer] : nullptr;
+      store_rows<kMode>(top, m0 + warp * 16, n0, x_scale, tile_scale[consumer], tile_bias_or_none, y, rows, n);
+      store_rows<kMode>(bottom, m0 + 64 + warp * 16, n0, x_scale, tile_scale[consumer], tile_bias_or_none, y, rows, n);
     }
   }
 #endif
@@ -186,44 +245,42 @@ int encode_rows(const char* fn, CUtensorMap* map, const int8_t* data, int64_t ro
   return 0;
 }
 
-template <int BN, int kMode, typename OutT>
-int launch(const char* fn, const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale, const float* bias,
-           OutT* y, int64_t rows, int n, int k, cudaStream_t stream) {
-  using T = WgmmaGemmTile<BN>;
-  CUtensorMap x_map, w_map;
-  if (int rc = encode_rows(fn, &x_map, x, rows, k, T::BM)) return rc;
-  if (int rc = encode_rows(fn, &w_map, w, n, k, BN)) return rc;
-  auto kernel = int8_gemm_wgmma_kernel<BN, kMode, OutT>;
-  if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes))) return rc;
-  const int64_t tiles = ((rows + T::BM - 1) / T::BM) * ((n + BN - 1) / BN);
-  kernel<<<static_cast<unsigned>(tiles), T::kThreads, T::kSharedBytes, stream>>>(x_map, w_map, x_scale, w_scale, bias, y, rows, n, k);
-  return TURBO_LAUNCH_CHECK(fn);
-}
-// The channel tile: 256 unless n leaves a 256-wide tile mostly empty, where 128 wastes less.
-int chosen_tile_n(int tile_n, int n) {
-  if (tile_n != 0) return tile_n;
-  return n % 256 == 0 || n % 256 > 128 ? 256 : 128;
+int multiprocessors() {
+  static const int count = [] {
+    int device = 0, sms = 0;
+    if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+      sms = 0;
+    cudaGetLastError();
+    return sms > 0 ? sms : 1;
+  }();
+  return count;
 }
 
 #endif  // TURBO_HAS_TENSOR_MAPS
 
 template <int kMode, typename OutT>
-int dispatch(const char* fn, const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale, const float* bias,
-             OutT* y, int64_t rows, int n, int k, int tile_n, void* stream) {
+int launch(const char* fn, const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale, const float* bias,
+           OutT* y, int64_t rows, int n, int k, void* stream) {
 #if TURBO_HAS_TENSOR_MAPS
-  const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (chosen_tile_n(tile_n, n) == 256) return launch<256, kMode>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, s);
-  return launch<128, kMode>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, s);
+  CUtensorMap x_map, w_map;
+  if (int rc = encode_rows(fn, &x_map, x, rows, k, kBM)) return rc;
+  if (int rc = encode_rows(fn, &w_map, w, n, k, BN)) return rc;
+  auto kernel = int8_gemm_wgmma_kernel<kMode, OutT>;
+  if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes))) return rc;
+  const int64_t tiles = ((rows + kBM - 1) / kBM) * ((n + BN - 1) / BN);
+  const int64_t ctas = std::min<int64_t>(tiles, multiprocessors());
+  kernel<<<static_cast<unsigned>(ctas), kThreads, kSharedBytes, static_cast<cudaStream_t>(stream)>>>(x_map, w_map, x_scale,
+                                                                                                     w_scale, bias, y, rows, n, k);
+  return TURBO_LAUNCH_CHECK(fn);
 #else
   turbo_set_error(fn, "this library was built with a CUDA older than 12.5 (no tensor maps)");
   return -1;
 #endif
 }
 
-int check_operands(const char* fn, const int8_t* x, const int8_t* w, const void* y, int64_t rows, int n, int k, int tile_n) {
+int check_operands(const char* fn, const int8_t* x, const int8_t* w, const void* y, int64_t rows, int n, int k) {
   if (rows <= 0 || rows > 0x7fffffff || n <= 0 || k <= 0) { turbo_set_error(fn, "rows in 1..2^31-1, n and k positive"); return -1; }
   if (k % 16 != 0 || k > kInt8MaxK) { turbo_set_error(fn, "k must be a multiple of 16 and at most 131072"); return -1; }
-  if (tile_n != 0 && tile_n != 128 && tile_n != 256) { turbo_set_error(fn, "tile_n must be 0 (chosen by shape), 128 or 256"); return -1; }
   if (!x || !w || !y) { turbo_set_error(fn, "x, w and the output are required"); return -1; }
   if (!aligned_to(x, 16) || !aligned_to(w, 16) || !aligned_to(y, 16)) {
     turbo_set_error(fn, "x, w and the output must be 16-byte aligned");
@@ -240,25 +297,21 @@ int check_operands(const char* fn, const int8_t* x, const int8_t* w, const void*
 
 int int8_wgmma_i32(const int8_t* x, const int8_t* w, int32_t* acc, int64_t rows, int n, int k, cudaStream_t stream) {
   const char* fn = "turbo_int8_matmul_i32 (wgmma)";
-  if (int rc = check_operands(fn, x, w, acc, rows, n, k, 0)) return rc;
-  return dispatch<kRawInt32>(fn, x, nullptr, w, nullptr, nullptr, acc, rows, n, k, 0, stream);
+  if (int rc = check_operands(fn, x, w, acc, rows, n, k)) return rc;
+  return launch<kRawInt32>(fn, x, nullptr, w, nullptr, nullptr, acc, rows, n, k, stream);
 }
 
 extern "C" int turbo_int8_linear_wgmma(const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale,
-                                       const float* bias, int gelu, void* y, int y_dtype, int64_t rows, int n, int k,
-                                       int tile_n, void* stream) {
+                                       const float* bias, void* y, int y_dtype, int64_t rows, int n, int k,
+                                       void* stream) {
   const char* fn = "turbo_int8_linear_wgmma";
-  if (int rc = check_operands(fn, x, w, y, rows, n, k, tile_n)) return rc;
+  if (int rc = check_operands(fn, x, w, y, rows, n, k)) return rc;
   if (!valid_dtype(y_dtype)) { turbo_set_error(fn, "unsupported output dtype"); return -1; }
   if (!x_scale || !w_scale) { turbo_set_error(fn, "x_scale and w_scale are required"); return -1; }
-  auto run = [&](auto* out) {
-    return gelu ? dispatch<kChannelScaleGelu>(fn, x, x_scale, w, w_scale, bias, out, rows, n, k, tile_n, stream)
-                : dispatch<kChannelScale>(fn, x, x_scale, w, w_scale, bias, out, rows, n, k, tile_n, stream);
-  };
   switch (y_dtype) {
-    case TURBO_BF16: return run(static_cast<__nv_bfloat16*>(y));
-    case TURBO_F16: return run(static_cast<__half*>(y));
-    default: return run(static_cast<float*>(y));
+    case TURBO_BF16: return launch<kChannelScale>(fn, x, x_scale, w, w_scale, bias, static_cast<__nv_bfloat16*>(y), rows, n, k, stream);
+    case TURBO_F16: return launch<kChannelScale>(fn, x, x_scale, w, w_scale, bias, static_cast<__half*>(y), rows, n, k, stream);
+    default: return launch<kChannelScale>(fn, x, x_scale, w, w_scale, bias, static_cast<float*>(y), rows, n, k, stream);
   }
 }
 
