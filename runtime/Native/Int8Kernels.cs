@@ -206,15 +206,20 @@ public static class Int8Kernels
     }
 
     /// <summary>
-    /// The whole quantized product in one kernel (mma, epilogue fused): x Int8 [rows, k] with scales Float32 [rows],
-    /// w Int8 [n, k] with scales of <paramref name="format"/> (Float32 [n], or [⌈n/128⌉, ⌈k/128⌉] for 128×128 blocks),
-    /// bias Float32 [n] or null → [rows, n] in <paramref name="outDtype"/>, as <see cref="ReferenceGemm.Compute"/>.
+    /// The whole quantized product in one kernel, epilogue fused (<paramref name="gemm"/>: mma, or wgmma on Hopper for
+    /// per-channel scales): x Int8 [rows, k] with scales Float32 [rows], w Int8 [n, k] with scales of
+    /// <paramref name="format"/> (Float32 [n], or [⌈n/128⌉, ⌈k/128⌉] for 128×128 blocks), bias Float32 [n] or null →
+    /// [rows, n] in <paramref name="outDtype"/>, as <see cref="ReferenceGemm.Compute"/>.
     /// </summary>
-    public static Tensor Linear(Tensor x, Tensor xScale, Tensor w, Tensor wScale, QuantFormat format, Tensor? bias, ScalarType outDtype)
+    public static Tensor Linear(Tensor x, Tensor xScale, Tensor w, Tensor wScale, QuantFormat format, Tensor? bias, ScalarType outDtype,
+        Int8Gemm gemm = Int8Gemm.Mma)
     {
-        const string op = "int8 linear";
+        string op = gemm == Int8Gemm.Wgmma ? "int8 linear (wgmma)" : "int8 linear";
         if (!format.IsInt8()) throw new TurboException($"{op}: {format.Id()} has no CUDA kernel; expected an INT8 format");
-        var (rows, n, k) = CheckProduct(op, x, w, Int8Gemm.Mma);
+        if (gemm is not (Int8Gemm.Mma or Int8Gemm.Wgmma)) throw new TurboException($"{op}: {gemm} has no fused epilogue; expected mma or wgmma");
+        if (gemm == Int8Gemm.Wgmma && format != QuantFormat.Int8PerChannel)
+            throw new TurboException($"{op}: the wgmma kernel takes per-channel weight scales, found {format.Id()}");
+        var (rows, n, k) = CheckProduct(op, x, w, gemm);
         CheckVector(op, "x_scale", xScale, rows);
         var scaleShape = format.ScaleShape(n, k);
         if (wScale.dtype != ScalarType.Float32 || !wScale.shape.SequenceEqual(scaleShape))
@@ -222,6 +227,7 @@ public static class Int8Kernels
         if (bias is not null) CheckVector(op, "bias", bias, n);
         CheckOutput(op, outDtype);
         RequireCuda(op, ("x", x), ("x_scale", xScale), ("w", w), ("w_scale", wScale), ("bias", bias));
+        if (gemm == Int8Gemm.Wgmma) RequireWgmma(op);
 
         using var xc = Operand(x);
         using var xs = Operand(xScale);
@@ -230,35 +236,12 @@ public static class Int8Kernels
         using var bc = bias is null ? null : Operand(bias);
         var y = NewOutput([rows, n], outDtype, x.device);
         int scaleKind = format == QuantFormat.Int8Block128 ? 1 : 0; // TURBO_INT8_SCALE_BLOCK128 : TURBO_INT8_SCALE_CHANNEL
-        Run(() => TurboNative.turbo_int8_linear(TurboNative.Ptr(xc), TurboNative.Ptr(xs), TurboNative.Ptr(wc),
-            TurboNative.Ptr(ws), scaleKind, TurboNative.PtrOrNull(bc), TurboNative.Ptr(y), TurboNative.DType(y), rows, n, k,
-            IntPtr.Zero), y);
-        return y;
-    }
-
-    /// <summary>
-    /// The per-channel quantized product on the Hopper kernel (wgmma, epilogue fused): as <see cref="Linear"/> with
-    /// Float32 [n] weight scales.
-    /// </summary>
-    public static Tensor LinearWgmma(Tensor x, Tensor xScale, Tensor w, Tensor wScale, Tensor? bias, ScalarType outDtype)
-    {
-        const string op = "int8 linear (wgmma)";
-        var (rows, n, k) = CheckProduct(op, x, w, Int8Gemm.Wgmma);
-        CheckVector(op, "x_scale", xScale, rows);
-        CheckVector(op, "w_scale", wScale, n);
-        if (bias is not null) CheckVector(op, "bias", bias, n);
-        CheckOutput(op, outDtype);
-        RequireCuda(op, ("x", x), ("x_scale", xScale), ("w", w), ("w_scale", wScale), ("bias", bias));
-        RequireWgmma(op);
-
-        using var xc = Operand(x);
-        using var xs = Operand(xScale);
-        using var wc = Operand(w);
-        using var ws = Operand(wScale);
-        using var bc = bias is null ? null : Operand(bias);
-        var y = NewOutput([rows, n], outDtype, x.device);
-        Run(() => TurboNative.turbo_int8_linear_wgmma(TurboNative.Ptr(xc), TurboNative.Ptr(xs), TurboNative.Ptr(wc),
-            TurboNative.Ptr(ws), TurboNative.PtrOrNull(bc), TurboNative.Ptr(y), TurboNative.DType(y), rows, n, k, IntPtr.Zero), y);
+        Run(() => gemm == Int8Gemm.Wgmma
+            ? TurboNative.turbo_int8_linear_wgmma(TurboNative.Ptr(xc), TurboNative.Ptr(xs), TurboNative.Ptr(wc),
+                TurboNative.Ptr(ws), TurboNative.PtrOrNull(bc), TurboNative.Ptr(y), TurboNative.DType(y), rows, n, k, IntPtr.Zero)
+            : TurboNative.turbo_int8_linear(TurboNative.Ptr(xc), TurboNative.Ptr(xs), TurboNative.Ptr(wc),
+                TurboNative.Ptr(ws), scaleKind, TurboNative.PtrOrNull(bc), TurboNative.Ptr(y), TurboNative.DType(y), rows, n, k,
+                IntPtr.Zero), y);
         return y;
     }
 

@@ -102,12 +102,9 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
         var outDtype = Int8Kernels.IsKernelFloat(bias.dtype) ? bias.dtype : ScalarType.Float32;
         var bias32 = bias.to(ScalarType.Float32);
         Tensor y;
-        if (Gemm == Int8Gemm.Mma)
+        if (Gemm is Int8Gemm.Mma or Int8Gemm.Wgmma)
             using (CudaProfiler.Scope("linear/int8 gemm + epilogue"))
-                y = Int8Kernels.Linear(values, scale, Weight.Values, Weight.Scale, Weight.Format, bias32, outDtype);
-        else if (Gemm == Int8Gemm.Wgmma)
-            using (CudaProfiler.Scope("linear/int8 gemm + epilogue"))
-                y = Int8Kernels.LinearWgmma(values, scale, Weight.Values, Weight.Scale, bias32, outDtype);
+                y = Int8Kernels.Linear(values, scale, Weight.Values, Weight.Scale, Weight.Format, bias32, outDtype, Gemm);
         else
         {
             var accumulators = Accumulate(values);

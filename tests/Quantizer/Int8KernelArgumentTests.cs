@@ -97,6 +97,26 @@ public class Int8KernelArgumentTests
     }
 
     [Test]
+    public void FusedLinearOnWgmmaTakesPerChannelScalesOnly()
+    {
+        using var x = Int8(3, 160);
+        using var sx = ones(3);
+        using var w = Int8(200, 160);
+        using var channel = ones(200);
+        using var blocks = ones(2, 2);
+        AssertRefused(() => Int8Kernels.Linear(x, sx, w, blocks, QuantFormat.Int8Block128, null, ScalarType.BFloat16, Int8Gemm.Wgmma),
+            "int8 linear (wgmma): the wgmma kernel takes per-channel weight scales", "int8-block128");
+        AssertRefused(() => Int8Kernels.Linear(x, sx, w, channel, QuantFormat.Int8PerChannel, null, ScalarType.BFloat16, Int8Gemm.CublasLt),
+            "no fused epilogue");
+        using var x24 = Int8(3, 24);
+        using var w24 = Int8(200, 24);
+        AssertRefused(() => Int8Kernels.Linear(x24, sx, w24, channel, QuantFormat.Int8PerChannel, null, ScalarType.BFloat16, Int8Gemm.Wgmma),
+            "the wgmma kernel needs input features (k) a multiple of 16");
+        AssertRefused(() => Int8Kernels.Linear(x, sx, w, channel, QuantFormat.Int8PerChannel, null, ScalarType.BFloat16, Int8Gemm.Wgmma),
+            "x must be on a CUDA device");
+    }
+
+    [Test]
     public void GeluRequantizationChecksItsOperands()
     {
         using var acc = zeros(3, 8, ScalarType.Int32);

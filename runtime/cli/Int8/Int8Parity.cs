@@ -190,7 +190,7 @@ public static partial class Int8Parity
                         Int8Gemm.CublasLt => [accumulators, Close("output (cuBLASLt + epilogue)", c.Shape, c.Detail, expected,
                             Int8Kernels.Dequantize(acc, sx, weight.Scale, bias32, c.Output))],
                         _ => [accumulators, Close("output (wgmma, fused)", c.Shape, c.Detail, expected,
-                            Int8Kernels.LinearWgmma(q, sx, weight.Values, weight.Scale, bias32, c.Output))],
+                            Int8Kernels.Linear(q, sx, weight.Values, weight.Scale, c.Format, bias32, c.Output, Int8Gemm.Wgmma))],
                     };
                 });
             }

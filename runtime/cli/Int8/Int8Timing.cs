@@ -190,7 +190,7 @@ public static class Int8Timing
         if (TurboNative.HasWgmmaInt8)
         {
             wgmmaInt32 = Time(() => Int8Kernels.MatmulInt32(q, channel.Values, Int8Gemm.Wgmma).Dispose());
-            wgmmaFused = Time(() => Int8Kernels.LinearWgmma(q, sx, channel.Values, channel.Scale, bias32, ScalarType.BFloat16).Dispose());
+            wgmmaFused = Time(() => Int8Kernels.Linear(q, sx, channel.Values, channel.Scale, channel.Format, bias32, ScalarType.BFloat16, Int8Gemm.Wgmma).Dispose());
             layerWgmma = LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.Wgmma);
         }
 

@@ -63,6 +63,20 @@ __device__ __forceinline__ void store_output_pair(OutT* y, int64_t row, int col,
   }
 }
 
+// The operand checks of the bundled GEMM kernels (mma, wgmma): 128 × 128 tiles, k-contiguous rows copied 16 bytes at
+// a time. Returns 0 when the shapes and operands suit them, else sets the error and returns -1.
+inline int int8_tiled_operands(const char* fn, const int8_t* x, const int8_t* w, const void* y, int64_t rows, int n, int k) {
+  if (rows <= 0 || n <= 0 || k <= 0) { turbo_set_error(fn, "rows, n and k must be positive"); return -1; }
+  if (k % 16 != 0 || k > kInt8MaxK) { turbo_set_error(fn, "k must be a multiple of 16 and at most 131072"); return -1; }
+  if (!x || !w || !y) { turbo_set_error(fn, "x, w and the output are required"); return -1; }
+  if (!aligned_to(x, 16) || !aligned_to(w, 16) || !aligned_to(y, 16)) {
+    turbo_set_error(fn, "x, w and the output must be 16-byte aligned");
+    return -1;
+  }
+  if (((rows + 127) / 128) * ((n + 127) / 128) > 0x7fffffff) { turbo_set_error(fn, "too many tiles"); return -1; }
+  return 0;
+}
+
 // acc[rows, n] = x·wᵀ in INT32 through cuBLASLt (gemm_cublaslt.cu) and through the wgmma kernel (int8_gemm_wgmma.cu).
 int int8_cublaslt_i32(const int8_t* x, const int8_t* w, int32_t* acc, int64_t rows, int n, int k, cudaStream_t stream);
 int int8_wgmma_i32(const int8_t* x, const int8_t* w, int32_t* acc, int64_t rows, int n, int k, cudaStream_t stream);

@@ -201,18 +201,6 @@ int launch(const int8_t* x, const float* x_scale, const int8_t* w, const float* 
   return TURBO_LAUNCH_CHECK(fn);
 }
 
-// The checks every entry shares; returns 0 when the shapes and operands suit the kernel.
-int check_operands(const char* fn, const int8_t* x, const int8_t* w, const void* y, int64_t rows, int n, int k) {
-  if (rows <= 0 || n <= 0 || k <= 0) { turbo_set_error(fn, "rows, n and k must be positive"); return -1; }
-  if (k % 16 != 0 || k > kInt8MaxK) { turbo_set_error(fn, "k must be a multiple of 16 and at most 131072"); return -1; }
-  if (!x || !w || !y) { turbo_set_error(fn, "x, w and the output are required"); return -1; }
-  if (!aligned_to(x, 16) || !aligned_to(w, 16) || !aligned_to(y, 16)) {
-    turbo_set_error(fn, "x, w and the output must be 16-byte aligned");
-    return -1;
-  }
-  if (((rows + kBM - 1) / kBM) * ((n + kBN - 1) / kBN) > 0x7fffffff) { turbo_set_error(fn, "too many tiles"); return -1; }
-  return 0;
-}
 }  // namespace
 
 // The raw INT32 accumulators, from this kernel or from cuBLASLt: the integer part of the product on its own.
@@ -223,7 +211,7 @@ extern "C" int turbo_int8_matmul_i32(const int8_t* x, const int8_t* w, int32_t* 
   if (impl == TURBO_INT8_WGMMA) return int8_wgmma_i32(x, w, acc, rows, n, k, s);
   const char* fn = "turbo_int8_matmul_i32 (mma)";
   if (impl != TURBO_INT8_MMA) { turbo_set_error(fn, "unknown implementation"); return -1; }
-  if (int rc = check_operands(fn, x, w, acc, rows, n, k)) return rc;
+  if (int rc = int8_tiled_operands(fn, x, w, acc, rows, n, k)) return rc;
   return launch<kRawInt32, int32_t>(x, nullptr, w, nullptr, nullptr, acc, rows, n, k, s, fn);
 }
 
@@ -231,7 +219,7 @@ extern "C" int turbo_int8_linear(const int8_t* x, const float* x_scale, const in
                                  int w_scale_kind, const float* bias, void* y, int y_dtype, int64_t rows, int n, int k,
                                  void* stream) {
   const char* fn = "turbo_int8_linear";
-  if (int rc = check_operands(fn, x, w, y, rows, n, k)) return rc;
+  if (int rc = int8_tiled_operands(fn, x, w, y, rows, n, k)) return rc;
   if (!valid_dtype(y_dtype)) { turbo_set_error(fn, "unsupported output dtype"); return -1; }
   if (!x_scale || !w_scale) { turbo_set_error(fn, "x_scale and w_scale are required"); return -1; }
   const cudaStream_t s = static_cast<cudaStream_t>(stream);

@@ -279,14 +279,8 @@ int launch(const char* fn, const int8_t* x, const float* x_scale, const int8_t* 
 }
 
 int check_operands(const char* fn, const int8_t* x, const int8_t* w, const void* y, int64_t rows, int n, int k) {
-  if (rows <= 0 || rows > 0x7fffffff || n <= 0 || k <= 0) { turbo_set_error(fn, "rows in 1..2^31-1, n and k positive"); return -1; }
-  if (k % 16 != 0 || k > kInt8MaxK) { turbo_set_error(fn, "k must be a multiple of 16 and at most 131072"); return -1; }
-  if (!x || !w || !y) { turbo_set_error(fn, "x, w and the output are required"); return -1; }
-  if (!aligned_to(x, 16) || !aligned_to(w, 16) || !aligned_to(y, 16)) {
-    turbo_set_error(fn, "x, w and the output must be 16-byte aligned");
-    return -1;
-  }
-  if (((rows + 127) / 128) * ((n + 127) / 128) > 0x7fffffff) { turbo_set_error(fn, "too many tiles"); return -1; }
+  if (int rc = int8_tiled_operands(fn, x, w, y, rows, n, k)) return rc;
+  if (rows > 0x7fffffff) { turbo_set_error(fn, "rows must be below 2^31 (a tensor map's coordinate)"); return -1; }
   if (!sm90a_kernels_available()) {
     turbo_set_error(fn, "the wgmma kernel needs a compute capability 9.0 GPU and a library built for sm_90a");
     return -1;
