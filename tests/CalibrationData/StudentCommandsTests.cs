@@ -59,6 +59,22 @@ public sealed class StudentCommandsTests
         foreach (var t in studentWeights.Values) t.Dispose();
         Assert.That(studentAttention.Kind, Is.EqualTo(AttentionKind.Sla));
         Assert.That(TrainingRecord.Load(Path.GetDirectoryName(StudentTraining.TunedStudentTransformer(work.Path))!, "sla")!.Steps, Is.EqualTo(2));
+
+        // rCM with SLA in the student from its first step (the tangent's double backward runs through both branches).
+        (code, output, error) = CliRunner.RunShapes(["student-rcm", "--steps", "3", "--warmup", "1", "--batch", "2", "--top-k", "0.5", "--block-q", "16", "--block-k", "16", .. common]);
+        Assert.That(code, Is.EqualTo(0), error);
+        Assert.That(output, Does.Contain(StudentTraining.SparseRcmTransformer(work.Path)));
+        var (sparseAttention, sparseWeights) = TransformerCheckpoint.Read(StudentTraining.SparseRcmTransformer(work.Path));
+        try
+        {
+            Assert.That(sparseAttention.Kind, Is.EqualTo(AttentionKind.Sla));
+            Assert.That(sparseAttention.BlockQ, Is.EqualTo(16));
+            var projections = sparseWeights.Where(kv => kv.Key.EndsWith("proj_l.weight")).Select(kv => kv.Value).ToList();
+            Assert.That(projections, Has.Count.EqualTo(MicroTeacher.Transformer.NumLayers));
+            Assert.That(projections.Any(p => p.abs().max().item<float>() > 0), "proj_l, zero at the start, is trained");
+        }
+        finally { foreach (var t in sparseWeights.Values) t.Dispose(); }
+        Assert.That(TrainingRecord.Load(Path.GetDirectoryName(StudentTraining.SparseRcmTransformer(work.Path))!, "rcm")!.Steps, Is.EqualTo(3));
     }
 
     [Test]
@@ -74,6 +90,9 @@ public sealed class StudentCommandsTests
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("--tune critic"));
         (code, _, error) = CliRunner.RunShapes("student-sla", "--top-k", "0", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
+        Assert.That(error, Does.Contain("top-k"));
+        (code, _, error) = CliRunner.RunShapes("student-rcm", "--top-k", "1.5", "--device", "cpu");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("top-k"));
         using var empty = new TempFolder();

@@ -58,9 +58,14 @@ public static class StudentCommands
         var guidance = new Option<double?>("--guidance") { Description = "teacher guidance distilled in (default: the teacher's own)" };
         var dmd = new Option<double>("--dmd") { Description = "weight of the DMD regulariser (0: pure sCM, no critic)", DefaultValueFactory = _ => defaults.DmdWeight };
         var tangent = new Option<string>("--tangent") { Description = "tangent method: exact (double backward) or fd (finite differences)", DefaultValueFactory = _ => "exact" };
-        var command = new Command("student-rcm", "Distil the teacher with rCM (sCM + DMD) on its samples; write WORK/student-rcm/model, a few-step text-to-video folder.")
+        var topK = new Option<double?>("--top-k")
         {
-            work, steps, studentSteps, batch, rate, criticRate, warmup, guidance, dmd, tangent, limit, device,
+            Description = "train a sparse student: SLA self-attention keeping this share of key blocks from the first step (WORK/student-rcm-sparse/transformer.safetensors; evaluate with teacher-evaluate --transformer FILE --sampler rcm)",
+        };
+        var (blockQ, blockK) = SlaBlockOptions();
+        var command = new Command("student-rcm", "Distil the teacher with rCM (sCM + DMD) on its samples; write WORK/student-rcm/model, a few-step text-to-video folder (or, with --top-k, a sparse student's transformer).")
+        {
+            work, steps, studentSteps, batch, rate, criticRate, warmup, guidance, dmd, tangent, topK, blockQ, blockK, limit, device,
         };
         command.SetAction(parse =>
         {
@@ -80,10 +85,12 @@ public static class StudentCommands
                 CriticShift = TeacherRecipe.Sampling.Shift, CheckpointEvery = 250, Seed = 1, TimeLimit = Minutes(parse.GetValue(limit)),
             };
             settings.Validate();
+            var sparse = parse.GetValue(topK) is { } share ? SlaAttention(share, parse.GetValue(blockQ), parse.GetValue(blockK)) : null;
             var console = parse.InvocationConfiguration.Output;
-            var result = StudentTraining.DistillRcm(parse.GetRequiredValue(work), settings, parse.GetValue(studentSteps), target, console.WriteLine);
+            string folder = parse.GetRequiredValue(work);
+            var result = StudentTraining.DistillRcm(folder, settings, parse.GetValue(studentSteps), sparse, target, console.WriteLine);
             console.WriteLine(Invariant($"rCM: step {result.Steps}, {string.Join(", ", result.Measures.Select(m => Invariant($"{m.Key} {m.Value:F4}")))}, {result.Seconds:F0} s over {result.Runs} run(s)"));
-            console.WriteLine($"wrote {StudentTraining.RcmModel(parse.GetRequiredValue(work))}");
+            console.WriteLine($"wrote {(sparse is null ? StudentTraining.RcmModel(folder) : StudentTraining.SparseRcmTransformer(folder))}");
             return 0;
         });
         return command;
@@ -97,8 +104,7 @@ public static class StudentCommands
         var batch = new Option<int>("--batch") { Description = "teacher samples per step", DefaultValueFactory = _ => 16 };
         var rate = new Option<double>("--lr") { Description = "learning rate", DefaultValueFactory = _ => 1e-4 };
         var topK = new Option<double>("--top-k") { Description = "share of key blocks each query block keeps", DefaultValueFactory = _ => 0.1 };
-        var blockQ = new Option<int>("--block-q") { Description = "query block (tokens)", DefaultValueFactory = _ => 128 };
-        var blockK = new Option<int>("--block-k") { Description = "key block (tokens)", DefaultValueFactory = _ => 64 };
+        var (blockQ, blockK) = SlaBlockOptions();
         var tune = new Option<string>("--tune")
         {
             Description = "teacher: the teacher to its dense self, for student-merge (WORK/student-sla); student: the rCM student to its dense self at its sampling levels (WORK/student-rcm-sla)",
@@ -114,8 +120,7 @@ public static class StudentCommands
             if (!SparsifySettings.TuneChoices.Contains(tuned))
                 throw new TurboException($"--tune {tuned}: expected {string.Join(" or ", SparsifySettings.TuneChoices)}");
             bool tuneStudent = tuned == SparsifySettings.TuneStudent;
-            var attention = new AttentionConfig { Kind = AttentionKind.Sla, TopK = parse.GetValue(topK), BlockQ = parse.GetValue(blockQ), BlockK = parse.GetValue(blockK) };
-            attention.Validate(TeacherRecipe.Transformer.HeadDim);
+            var attention = SlaAttention(parse.GetValue(topK), parse.GetValue(blockQ), parse.GetValue(blockK));
             var target = TeacherCommands.Prepare(parse.GetRequiredValue(device));
             var settings = new SlaSettings
             {
@@ -146,6 +151,18 @@ public static class StudentCommands
             return 0;
         });
         return command;
+    }
+
+    static (Option<int> BlockQ, Option<int> BlockK) SlaBlockOptions() =>
+        (new("--block-q") { Description = "SLA query block (tokens)", DefaultValueFactory = _ => 128 },
+         new("--block-k") { Description = "SLA key block (tokens)", DefaultValueFactory = _ => 64 });
+
+    /// <summary>Trainable sparse-linear self-attention for the teacher's head size; refuses settings it cannot run.</summary>
+    static AttentionConfig SlaAttention(double topK, int blockQ, int blockK)
+    {
+        var attention = new AttentionConfig { Kind = AttentionKind.Sla, TopK = topK, BlockQ = blockQ, BlockK = blockK };
+        attention.Validate(TeacherRecipe.Transformer.HeadDim);
+        return attention;
     }
 
     static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

@@ -25,8 +25,10 @@ namespace Turbo.CalibrationData.Teacher;
 ///   WORK/student-sla/        the SLA-tuned teacher: transformer.safetensors (canonical names, attention in its metadata)
 ///   WORK/student/            the merge: transformer.safetensors (SLA self-attention, rCM sampling)
 ///   WORK/student-rcm-sla/    the alternative: the rCM student itself SLA-tuned to its dense self (rCM sampling)
+///   WORK/student-rcm-sparse/ the third way: rCM with SLA in the student from its first step (rCM sampling)
 /// </code>
-/// Each training stage resumes from its own checkpoint folder (rcm-training/, sla-training/, rcm-sla-training/).
+/// Each training stage resumes from its own checkpoint folder (rcm-training/, sla-training/, rcm-sla-training/,
+/// rcm-sparse-training/).
 /// </summary>
 public static class StudentTraining
 {
@@ -35,6 +37,7 @@ public static class StudentTraining
     public static string SlaTransformer(string work) => Path.Combine(work, "student-sla", TransformerCheckpoint.FileName);
     public static string MergedTransformer(string work) => Path.Combine(work, "student", TransformerCheckpoint.FileName);
     public static string TunedStudentTransformer(string work) => Path.Combine(work, "student-rcm-sla", TransformerCheckpoint.FileName);
+    public static string SparseRcmTransformer(string work) => Path.Combine(work, "student-rcm-sparse", TransformerCheckpoint.FileName);
 
     /// <summary>The teacher's own samples (its sampler, its guidance) for the first <paramref name="count"/> training-split captions.</summary>
     public static int SampleTeacher(string work, int count, TeacherSampleSettings settings, Device device, Action<string> log)
@@ -54,18 +57,26 @@ public static class StudentTraining
         return samples.Count;
     }
 
+    /// <summary>
+    /// rCM distillation of the teacher. The student starts as a copy of the teacher; with <paramref name="sparse"/>
+    /// (kind Sla) its self-attention is sparse-linear from the first step (proj_l at zero), so that sCM and DMD train
+    /// the sparse student against the dense teacher directly, with no separate SLA fine-tune.
+    /// </summary>
     /// <param name="studentSteps">the sampling steps the student's folder records (1–4)</param>
-    public static TrainingRecord DistillRcm(string work, RcmSettings settings, int studentSteps, Device device, Action<string> log)
+    /// <returns>the run's record; the student is at <see cref="RcmModel"/> (dense) or <see cref="SparseRcmTransformer"/></returns>
+    public static TrainingRecord DistillRcm(string work, RcmSettings settings, int studentSteps, AttentionConfig? sparse, Device device, Action<string> log)
     {
         var clock = Stopwatch.StartNew();
         RcmSchedule.TrigFlowTimes(studentSteps); // refuses a step count the sampler cannot take, before any training
         string teacherFolder = TeacherTraining.ModelFolder(work);
         using var pipeline = WanTextToVideo.Load(teacherFolder, device, ScalarType.Float32);
         using var samples = TeacherSamples.Open(SamplesFolder(work), settings.Seed);
-        using var student = RcmDistiller.CopyOf(pipeline.Transformer);
+        using var student = sparse is null ? RcmDistiller.CopyOf(pipeline.Transformer) : SlaFineTuner.SparseCopy(pipeline.Transformer, sparse);
+        string output = sparse is null ? RcmModel(work) : Path.GetDirectoryName(SparseRcmTransformer(work))!;
         TrainingSummary summary;
         long reached;
-        using (var distiller = new RcmDistiller(student, pipeline.Transformer, samples.EmptyContext, settings, Path.Combine(work, "rcm-training")))
+        using (var distiller = new RcmDistiller(student, pipeline.Transformer, samples.EmptyContext, settings,
+                   Path.Combine(work, sparse is null ? "rcm-training" : "rcm-sparse-training")))
         {
             if (distiller.Step > 0) log($"rCM: resuming at step {distiller.Step}");
             summary = distiller.Train(samples, TeacherTraining.Progress("rCM", log));
@@ -74,12 +85,13 @@ public static class StudentTraining
             try
             {
                 var sampling = pipeline.Defaults with { Solver = FlowSolvers.Rcm, Steps = studentSteps, Guidance = 1, Times = null };
-                StudentFolder.Write(teacherFolder, RcmModel(work), sampling, student.Config, ema);
+                if (sparse is null) StudentFolder.Write(teacherFolder, output, sampling, student.Config, ema);
+                else TransformerCheckpoint.Write(SparseRcmTransformer(work), student.Config.Attention, ema);
             }
             finally { foreach (var t in ema.Values) t.Dispose(); }
         }
         var measures = summary.Measures.ToDictionary(kv => $"{kv.Key} (last 50)", kv => kv.Value);
-        return TrainingRecord.Save(RcmModel(work), new TrainingRecord("rcm", reached, settings.BatchSize, settings.StudentLearningRate,
+        return TrainingRecord.Save(output, new TrainingRecord("rcm", reached, settings.BatchSize, settings.StudentLearningRate,
             device.ToString(), clock.Elapsed.TotalSeconds, 1, student.parameters().Sum(p => p.numel()), measures));
     }
 
