@@ -6,18 +6,22 @@ namespace Turbo.Runtime.Quant;
 public static class LinearKernels
 {
     /// <summary>
-    /// The INT8 product for per-channel weights of <paramref name="inFeatures"/> inputs; 128×128 block weights always
-    /// take <see cref="Int8Gemm.Mma"/>. The Hopper kernel where it runs and k ≤ <see cref="WgmmaMaxInFeatures"/>, else
-    /// cuBLASLt — by measurement (`turbo check-int8`, one H200,
-    /// docs/PERF.md): with its epilogue fused the wgmma kernel beats cuBLASLt's INT32 GEMM plus the epilogue pass at
-    /// k = 1,536 and 5,120, while at k = 8,960 and 13,824 cuBLASLt's GEMM runs faster (1,520 against 1,265 TOP/s).
-    /// cuBLASLt in turn runs at 2.0–2.7× the fused mma.sync kernel, which more than pays for its INT32 round trip.
+    /// The INT8 product for per-channel weights of <paramref name="inFeatures"/> inputs and <paramref name="outFeatures"/>
+    /// outputs; 128×128 block weights always take <see cref="Int8Gemm.Mma"/>. By measurement (`turbo check-int8`, one
+    /// H200, docs/PERF.md): the Hopper kernel where it runs, with its epilogue fused, beats cuBLASLt's INT32 GEMM plus
+    /// the epilogue pass at k = 1,536 and 5,120 and, in its cooperative 128 × 256 schedule, at k = 13,824 with n = 5,120
+    /// (14B ffn.2: 9.13 against 10.46 ms at M 75,600); at k = 8,960 with n = 1,536 cuBLASLt stays faster. So wgmma
+    /// for k ≤ <see cref="WgmmaMaxInFeatures"/> or n ≥ <see cref="WgmmaWideOutFeatures"/>, else cuBLASLt. cuBLASLt in
+    /// turn runs at 2.0–2.7× the fused mma.sync kernel, which more than pays for its INT32 round trip.
     /// </summary>
-    public static Int8Gemm PerChannelGemm(long inFeatures) =>
-        TurboNative.HasWgmmaInt8 && inFeatures <= WgmmaMaxInFeatures ? Int8Gemm.Wgmma : Int8Gemm.CublasLt;
+    public static Int8Gemm PerChannelGemm(long inFeatures, long outFeatures) =>
+        TurboNative.HasWgmmaInt8 && (inFeatures <= WgmmaMaxInFeatures || outFeatures >= WgmmaWideOutFeatures) ? Int8Gemm.Wgmma : Int8Gemm.CublasLt;
 
-    /// <summary>The largest k the default sends to the wgmma kernel.</summary>
+    /// <summary>The largest k the default sends to the wgmma kernel whatever n (the kernel's ping-pong schedule).</summary>
     public const long WgmmaMaxInFeatures = 8192;
+
+    /// <summary>The smallest n from which larger k go to the wgmma kernel too (its cooperative schedule: int8_gemm_wgmma.cu).</summary>
+    public const long WgmmaWideOutFeatures = 4096;
 
     /// <summary>A kernel for <paramref name="weight"/> (which it takes ownership of): CUDA INT8 or FP8, or the reference.</summary>
     public static ILinearKernel For(QuantizedWeight weight)
@@ -27,7 +31,7 @@ public static class LinearKernels
                 TurboNative.HasFp8Kernels) is null
                 ? new CudaFp8LinearKernel(weight)
                 : new QuantizedLinear(weight);
-        var gemm = weight.Format == QuantFormat.Int8Block128 ? Int8Gemm.Mma : PerChannelGemm(weight.InFeatures);
+        var gemm = weight.Format == QuantFormat.Int8Block128 ? Int8Gemm.Mma : PerChannelGemm(weight.InFeatures, weight.OutFeatures);
         return CudaInt8LinearKernel.Unsupported(weight.Format, weight.Device.type, weight.OutFeatures, weight.InFeatures, gemm,
             TurboNative.HasInt8Kernels) is null
             ? new CudaInt8LinearKernel(weight, gemm)

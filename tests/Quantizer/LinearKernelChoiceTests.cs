@@ -78,7 +78,7 @@ public class LinearKernelChoiceTests
     public void WithoutTheNativeLibraryAGpuWeightGetsTheReferenceToo()
     {
         Assume.That(TurboNative.HasInt8Kernels, Is.False, "the native library is loaded here");
-        Assert.That(CudaInt8LinearKernel.Unsupported(QuantFormat.Int8PerChannel, DeviceType.CUDA, 1536, 1536, LinearKernels.PerChannelGemm(1536),
+        Assert.That(CudaInt8LinearKernel.Unsupported(QuantFormat.Int8PerChannel, DeviceType.CUDA, 1536, 1536, LinearKernels.PerChannelGemm(1536, 1536),
             TurboNative.HasInt8Kernels), Does.Contain("not loaded"));
     }
 

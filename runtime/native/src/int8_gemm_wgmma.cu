@@ -4,17 +4,18 @@
 // same function as the mma.sync kernel of int8_gemm_mma.cu, which runs where this one cannot (before Hopper).
 //
 // y[m, n] = Σ_k x[m, k]·w[n, k]: x [rows, k] and w [n, k] are both k-contiguous — the K-major operands wgmma takes
-// for integers. Tiles of 128 rows × 128 channels, k in steps of 128; one persistent CTA per multiprocessor, three
-// warpgroups per CTA:
+// for integers. k in steps of 128; one persistent CTA per multiprocessor, three warpgroups per CTA:
 //   warpgroup 0, one thread: the producer. For each of the CTA's tiles and each k tile it waits until the next stage
-//     of the ring is free, then asks the copy engine for the x box [128 × 128] and the w box [128 × 128] (128-byte
+//     of the ring is free, then asks the copy engine for the x box [128 × 128] and the w box [BN × 128] (128-byte
 //     swizzled, zeros past the tensor's edges), which complete on the stage's "full" barrier.
-//   warpgroups 1 and 2: the consumers ("ping-pong"). Each takes every other tile of the CTA and computes all of it:
-//     for each k tile it waits on "full", issues the products, and once the previous k tile's products have retired
-//     releases its stage ("empty"); then the epilogue straight from registers — while the other consumer's products
-//     keep the tensor cores busy.
-// (A cooperative schedule — one 128 × 256 tile per CTA, both consumers on it — measured slower at every Wan shape,
-// and GELU in this epilogue slower than cuBLASLt with the fused feed-forward middle: docs/PERF.md.)
+//   warpgroups 1 and 2: the consumers. For each k tile they wait on "full", issue the products, and once the previous
+//     k tile's products have retired release its stage ("empty"); then the epilogue straight from registers. Two
+//     schedules (schedule_for picks one by shape):
+//     ping-pong, tiles of 128 × 128: each consumer takes every other tile of the CTA, all its rows, so one's epilogue
+//       runs while the other's products keep the tensor cores busy;
+//     cooperative, tiles of 128 × 256: both take every tile, 64 rows each, with m64n256k32 (less shared-memory
+//       traffic per product, but the epilogue stops the products).
+// (GELU in this epilogue measured slower than cuBLASLt with the fused feed-forward middle: docs/PERF.md.)
 // Tails: boxes past rows, n or k arrive as zeros (they add nothing to a dot product), and outputs past rows and n are
 // never stored. Needs k a multiple of 16 (the tensor map's row pitch) and a compute capability 9.0 GPU with this
 // library built for sm_90a (sm90a_kernels_available).
@@ -42,15 +43,27 @@ constexpr int kThreads = 384;        // producer + two consumer warpgroups
 constexpr int kBM = 128, kBK = 128;  // kBK: 128 bytes of k, one swizzle row
 constexpr int kAtomAlign = 1024;     // the swizzle pattern repeats every 1024 bytes
 constexpr int kGroupM = 8;           // raster: 8 row tiles walk the output channels together
+constexpr int kABytes = kBM * kBK;
 
-constexpr int BN = 128, kStages = 6;  // 32 KB per stage
-constexpr int kABytes = kBM * kBK, kBBytes = BN * kBK, kStageBytes = kABytes + kBBytes;
-constexpr int kBarriers = 2 * kStages + 2;  // full and empty per stage; each consumer's turn
-constexpr int kSharedBytes = kStages * kStageBytes + kBarriers * 8 + kAtomAlign;
-static_assert(kStageBytes % kAtomAlign == 0, "every stage starts on a swizzle atom");
+// The consumers' schedules (the file's comment); both keep 128 accumulators per thread.
+enum Schedule { kPingPong = 0, kCooperative = 1 };
+
+template <int kSchedule>
+struct Tiling {
+  static constexpr bool kCooperativeTiles = kSchedule == kCooperative;
+  static constexpr int BN = kCooperativeTiles ? 256 : 128;
+  static constexpr int kStages = kCooperativeTiles ? 4 : 6;  // 48 or 32 KB each
+  static constexpr int kStageBytes = kABytes + BN * kBK;
+  static constexpr int kParts = kCooperativeTiles ? 1 : 2;    // accumulator sets of 64 rows × BN per consumer
+  static constexpr int kReaders = kCooperativeTiles ? 8 : 4;  // warps that read a stage and release it
+  static constexpr int kBarriers = 2 * kStages + 2;           // full and empty per stage; each ping-pong consumer's turn
+  static constexpr int kSharedBytes = kStages * kStageBytes + kBarriers * 8 + kAtomAlign;
+  static_assert(kStageBytes % kAtomAlign == 0, "every stage starts on a swizzle atom");
+};
 
 // Grouped raster, as the mma kernel: consecutive tiles take kGroupM row tiles down one column of channel tiles, so
 // the CTAs of a wave share their weight tiles through L2.
+template <int BN>
 __device__ __forceinline__ void tile_origin(int tile, int64_t rows, int n, int64_t& m0, int& n0) {
   const int tiles_m = static_cast<int>((rows + kBM - 1) / kBM);
   const int tiles_n = (n + BN - 1) / BN;
@@ -64,7 +77,7 @@ __device__ __forceinline__ void tile_origin(int tile, int64_t rows, int n, int64
 // Writes a warp's 16 rows (row0 + g, row0 + g + 8) × BN channels from n0 out of accumulators in wgmma's fragment
 // layout (warpgroup_mma.cuh: register 4j + e holds row g + 8·(e / 2), column 8j + 2t + (e % 2); g = lane / 4,
 // t = lane % 4). scale and bias (null: none) hold the tile's channels, from n0.
-template <int kMode, typename OutT>
+template <int BN, int kMode, typename OutT>
 __device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row0, int n0, const float* __restrict__ x_scale,
                                            const float* scale, const float* bias, OutT* __restrict__ y, int64_t rows, int n) {
   const int lane = threadIdx.x % 32, group = lane / 4, pair = (lane % 4) * 2;
@@ -98,6 +111,18 @@ __device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row
   }
 }
 
+// A consumer warpgroup's copy of the tile's BN channel scales and biases (zeros past n), thread `channel` of 128.
+template <int BN>
+__device__ __forceinline__ void stage_channels(float* scale, float* bias_out, const float* __restrict__ w_scale,
+                                               const float* __restrict__ bias, int n0, int n, int channel) {
+#pragma unroll
+  for (int c = channel; c < BN; c += 128) {
+    const bool inside = n0 + c < n;
+    scale[c] = inside ? w_scale[n0 + c] : 0.f;
+    bias_out[c] = inside && bias ? bias[n0 + c] : 0.f;
+  }
+}
+
 // Synchronizes the 128 threads of one consumer warpgroup (named barrier 1 + consumer; 0 is __syncthreads').
 __device__ __forceinline__ void consumer_sync(int consumer) {
   asm volatile("bar.sync %0, 128;\n" ::"r"(1 + consumer) : "memory");
@@ -105,77 +130,89 @@ __device__ __forceinline__ void consumer_sync(int consumer) {
 
 // Issues the 64 × BN × 128 product of one k tile in `stage` into acc: x rows a_row0..a_row0 + 63 of the tile's 128
 // (8 atoms of 8 rows, 1024 bytes apart), and the BN rows of w stored after them.
+template <int BN>
 __device__ __forceinline__ void issue_k_tile(int (&acc)[BN / 2], uint32_t stage, int a_row0) {
   const uint64_t a_desc = wgmma_descriptor(stage + a_row0 * kBK, 16, 1024);
-  const uint64_t b_desc = wgmma_descriptor(stage + kBM * kBK, 16, 1024);
+  const uint64_t b_desc = wgmma_descriptor(stage + kABytes, 16, 1024);
 #pragma unroll
-  for (int ks = 0; ks < kBK / 32; ++ks) wgmma_s8_m64n128k32(acc, wgmma_advance(a_desc, 32 * ks), wgmma_advance(b_desc, 32 * ks), true);
+  for (int ks = 0; ks < kBK / 32; ++ks) {
+    if constexpr (BN == 256) wgmma_s8_m64n256k32(acc, wgmma_advance(a_desc, 32 * ks), wgmma_advance(b_desc, 32 * ks), true);
+    else wgmma_s8_m64n128k32(acc, wgmma_advance(a_desc, 32 * ks), wgmma_advance(b_desc, 32 * ks), true);
+  }
 }
 
 // The producer: the CTA's tiles in order, each k tile into the next stage of the ring once its readers released it.
 // The count of stage uses g runs on across tiles, as in the consumers.
+template <int kSchedule>
 __device__ __forceinline__ void produce(const CUtensorMap* x_map, const CUtensorMap* w_map, uint32_t base, uint32_t full,
                                         uint32_t empty, int tiles, int64_t rows, int n, int k_tiles) {
+  using T = Tiling<kSchedule>;
   uint32_t g = 0;
   for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
     int64_t m0;
     int n0;
-    tile_origin(t, rows, n, m0, n0);
+    tile_origin<T::BN>(t, rows, n, m0, n0);
     for (int kt = 0; kt < k_tiles; ++kt, ++g) {
-      const uint32_t s = g % kStages, stage = base + s * kStageBytes;
-      mbarrier_wait(empty + 8 * s, ((g / kStages) & 1) ^ 1);
-      mbarrier_arrive_expecting(full + 8 * s, kStageBytes);
+      const uint32_t s = g % T::kStages, stage = base + s * T::kStageBytes;
+      mbarrier_wait(empty + 8 * s, ((g / T::kStages) & 1) ^ 1);
+      mbarrier_arrive_expecting(full + 8 * s, T::kStageBytes);
       tma_load_2d(stage, x_map, kt * kBK, static_cast<int>(m0), full + 8 * s);
       tma_load_2d(stage + kABytes, w_map, kt * kBK, n0, full + 8 * s);
     }
   }
 }
 
-// A consumer's pass over the k tiles of one tile, whose stage uses start at g0: waits for each stage, issues its
-// products into the accumulators of rows 0–63 and 64–127, and releases the stage once they have retired (the last
-// after the final wait).
-__device__ __forceinline__ void consume(int (&top)[BN / 2], int (&bottom)[BN / 2], uint32_t base, uint32_t full, uint32_t empty,
-                                        uint32_t g0, int k_tiles) {
+// A consumer's pass over the k tiles of one tile, whose stage uses start at g0: waits for each stage, issues the
+// products of its accumulator sets (set p: x rows row0 + 64p .. row0 + 64p + 63 of the tile), and releases the stage
+// once they have retired (the last after the final wait).
+template <int kSchedule>
+__device__ __forceinline__ void consume(int (&acc)[Tiling<kSchedule>::kParts][Tiling<kSchedule>::BN / 2], int row0,
+                                        uint32_t base, uint32_t full, uint32_t empty, uint32_t g0, int k_tiles) {
+  using T = Tiling<kSchedule>;
   const bool releasing = threadIdx.x % 32 == 0;
 #pragma unroll
-  for (int e = 0; e < BN / 2; ++e) top[e] = bottom[e] = 0;
+  for (int p = 0; p < T::kParts; ++p)
+#pragma unroll
+    for (int e = 0; e < T::BN / 2; ++e) acc[p][e] = 0;
   for (int kt = 0; kt < k_tiles; ++kt) {
-    const uint32_t g = g0 + kt, s = g % kStages;
-    mbarrier_wait(full + 8 * s, (g / kStages) & 1);
+    const uint32_t g = g0 + kt, s = g % T::kStages;
+    mbarrier_wait(full + 8 * s, (g / T::kStages) & 1);
     wgmma_fence();
-    pin_registers(top);
-    pin_registers(bottom);
-    issue_k_tile(top, base + s * kStageBytes, 0);
-    issue_k_tile(bottom, base + s * kStageBytes, 64);
+#pragma unroll
+    for (int p = 0; p < T::kParts; ++p) pin_registers(acc[p]);
+#pragma unroll
+    for (int p = 0; p < T::kParts; ++p) issue_k_tile<T::BN>(acc[p], base + s * T::kStageBytes, row0 + 64 * p);
     wgmma_commit();
     wgmma_wait<1>();  // the previous k tile's products have read their stage...
-    pin_registers(top);
-    pin_registers(bottom);
-    if (kt > 0 && releasing) mbarrier_arrive(empty + 8 * ((g - 1) % kStages));  // ...which may be refilled
+#pragma unroll
+    for (int p = 0; p < T::kParts; ++p) pin_registers(acc[p]);
+    if (kt > 0 && releasing) mbarrier_arrive(empty + 8 * ((g - 1) % T::kStages));  // ...which may be refilled
   }
   wgmma_wait<0>();
-  pin_registers(top);
-  pin_registers(bottom);
-  if (releasing) mbarrier_arrive(empty + 8 * ((g0 + k_tiles - 1) % kStages));
+#pragma unroll
+  for (int p = 0; p < T::kParts; ++p) pin_registers(acc[p]);
+  if (releasing) mbarrier_arrive(empty + 8 * ((g0 + k_tiles - 1) % T::kStages));
 }
 
-template <int kMode, typename OutT>
+template <int kSchedule, int kMode, typename OutT>
 __global__ void __launch_bounds__(kThreads, 1)
     int8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap x_map, const __grid_constant__ CUtensorMap w_map,
                            const float* __restrict__ x_scale, const float* __restrict__ w_scale,
                            const float* __restrict__ bias, OutT* __restrict__ y, int64_t rows, int n, int k) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using T = Tiling<kSchedule>;
+  constexpr int BN = T::BN;
   extern __shared__ unsigned char shared_raw[];
   __shared__ float tile_scale[2][BN], tile_bias[2][BN];  // each consumer's current tile
   const uint32_t base = (shared_address(shared_raw) + kAtomAlign - 1) / kAtomAlign * kAtomAlign;
-  // Barrier s of each kind at +8·s. turn[c]: consumer c has issued all the products of a tile.
-  const uint32_t full = base + kStages * kStageBytes, empty = full + 8 * kStages, turn = empty + 8 * kStages;
+  // Barrier s of each kind at +8·s. turn[c] (ping-pong): consumer c has issued all the products of a tile.
+  const uint32_t full = base + T::kStages * T::kStageBytes, empty = full + 8 * T::kStages, turn = empty + 8 * T::kStages;
   const int tiles = static_cast<int>(((rows + kBM - 1) / kBM) * ((n + BN - 1) / BN));
   const int k_tiles = (k + kBK - 1) / kBK;
   if (threadIdx.x == 0) {
-    for (int s = 0; s < kStages; ++s) {
+    for (int s = 0; s < T::kStages; ++s) {
       mbarrier_init(full + 8 * s, 1);
-      mbarrier_init(empty + 8 * s, 4);  // the 4 warps of the consumer that read it
+      mbarrier_init(empty + 8 * s, T::kReaders);
     }
     for (int c = 0; c < 2; ++c) mbarrier_init(turn + 8 * c, 4);
     mbarrier_init_fence();
@@ -185,33 +222,36 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int warpgroup = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4;
   if (warpgroup == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-    if (threadIdx.x == 0) produce(&x_map, &w_map, base, full, empty, tiles, rows, n, k_tiles);
-  } else {
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
-    // Consumer c takes the CTA's tiles c, c + 2, ...: the stage uses of its i-th tile start at i·k_tiles. The
-    // consumers take turns at the products — tile i's start after tile i − 1's have all been issued — so that a
-    // consumer never waits on a stage two uses ahead of it, where a barrier's parity could not tell the uses apart.
-    const int consumer = warpgroup - 1, channel = threadIdx.x % 128;
-    for (int i = consumer, j = 0, t = blockIdx.x + consumer * gridDim.x; t < tiles; i += 2, ++j, t += 2 * gridDim.x) {
-      int64_t m0;
-      int n0;
-      tile_origin(t, rows, n, m0, n0);
-      consumer_sync(consumer);  // every warp is done with the previous tile's scales
-      if (kMode != kRawInt32) {
-        const bool inside = n0 + channel < n;
-        tile_scale[consumer][channel] = inside ? w_scale[n0 + channel] : 0.f;
-        tile_bias[consumer][channel] = inside && bias ? bias[n0 + channel] : 0.f;
-      }
+    if (threadIdx.x == 0) produce<kSchedule>(&x_map, &w_map, base, full, empty, tiles, rows, n, k_tiles);
+    return;
+  }
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+  const int consumer = warpgroup - 1, channel = threadIdx.x % 128;
+  float* const scale = tile_scale[consumer];
+  const float* const bias_or_none = bias ? tile_bias[consumer] : nullptr;
+  // Ping-pong: consumer c takes the CTA's tiles c, c + 2, ..., all 128 rows of each. The consumers take turns at the
+  // products — tile i's start after tile i − 1's have all been issued — so that a consumer never waits on a stage two
+  // uses ahead of it, where a barrier's parity could not tell the uses apart. Cooperative: both take every tile,
+  // consumer c rows 64c .. 64c + 63. Either way the CTA's i-th tile's stage uses start at i·k_tiles.
+  constexpr bool kCooperativeTiles = T::kCooperativeTiles;
+  const int step = kCooperativeTiles ? 1 : 2, row0 = kCooperativeTiles ? 64 * consumer : 0;
+  for (int i = kCooperativeTiles ? 0 : consumer, j = 0, t = blockIdx.x + i * gridDim.x; t < tiles; i += step, ++j, t += step * gridDim.x) {
+    int64_t m0;
+    int n0;
+    tile_origin<BN>(t, rows, n, m0, n0);
+    consumer_sync(consumer);  // every warp is done with the previous tile's scales
+    if (kMode != kRawInt32) stage_channels<BN>(scale, tile_bias[consumer], w_scale, bias, n0, n, channel);
+    if constexpr (!kCooperativeTiles) {
       if (consumer == 1) mbarrier_wait(turn, j & 1);          // consumer 0's j-th tile
       else if (j > 0) mbarrier_wait(turn + 8, (j - 1) & 1);  // consumer 1's (j − 1)-th tile
-      int top[BN / 2], bottom[BN / 2];
-      consume(top, bottom, base, full, empty, static_cast<uint32_t>(i) * k_tiles, k_tiles);
-      if (threadIdx.x % 32 == 0) mbarrier_arrive(turn + 8 * consumer);
-      consumer_sync(consumer);  // the tile's scales are in shared memory
-      const float* tile_bias_or_none = bias ? tile_bias[consumer] : nullptr;
-      store_rows<kMode>(top, m0 + warp * 16, n0, x_scale, tile_scale[consumer], tile_bias_or_none, y, rows, n);
-      store_rows<kMode>(bottom, m0 + 64 + warp * 16, n0, x_scale, tile_scale[consumer], tile_bias_or_none, y, rows, n);
     }
+    int acc[T::kParts][BN / 2];
+    consume<kSchedule>(acc, row0, base, full, empty, static_cast<uint32_t>(i) * k_tiles, k_tiles);
+    if (!kCooperativeTiles && threadIdx.x % 32 == 0) mbarrier_arrive(turn + 8 * consumer);
+    consumer_sync(consumer);  // the tile's scales are in shared memory
+#pragma unroll
+    for (int p = 0; p < T::kParts; ++p)
+      store_rows<BN, kMode>(acc[p], m0 + row0 + 64 * p + warp * 16, n0, x_scale, scale, bias_or_none, y, rows, n);
   }
 #endif
 }
@@ -258,20 +298,36 @@ int multiprocessors() {
 
 #endif  // TURBO_HAS_TENSOR_MAPS
 
+#if TURBO_HAS_TENSOR_MAPS
+template <int kSchedule, int kMode, typename OutT>
+int launch_schedule(const char* fn, const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale,
+                    const float* bias, OutT* y, int64_t rows, int n, int k, void* stream) {
+  using T = Tiling<kSchedule>;
+  CUtensorMap x_map, w_map;
+  if (int rc = encode_rows(fn, &x_map, x, rows, k, kBM)) return rc;
+  if (int rc = encode_rows(fn, &w_map, w, n, k, T::BN)) return rc;
+  auto kernel = int8_gemm_wgmma_kernel<kSchedule, kMode, OutT>;
+  if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes))) return rc;
+  const int64_t tiles = ((rows + kBM - 1) / kBM) * ((n + T::BN - 1) / T::BN);
+  const int64_t ctas = std::min<int64_t>(tiles, multiprocessors());
+  kernel<<<static_cast<unsigned>(ctas), kThreads, T::kSharedBytes, static_cast<cudaStream_t>(stream)>>>(
+      x_map, w_map, x_scale, w_scale, bias, y, rows, n, k);
+  return TURBO_LAUNCH_CHECK(fn);
+}
+
+// By measurement (docs/PERF.md): the cooperative schedule's products run faster at every Wan shape, but its epilogue
+// stops them, which only a long k loop over many channels pays for (14B ffn.2, k 13,824 × n 5,120: 7.92 against
+// 8.36 ms at M 75,600). Elsewhere ping-pong. (LinearKernels.PerChannelGemm sends the same shapes here.)
+Schedule schedule_for(int n, int k) { return k > 8192 && n >= 4096 ? kCooperative : kPingPong; }
+#endif
+
 template <int kMode, typename OutT>
 int launch(const char* fn, const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale, const float* bias,
            OutT* y, int64_t rows, int n, int k, void* stream) {
 #if TURBO_HAS_TENSOR_MAPS
-  CUtensorMap x_map, w_map;
-  if (int rc = encode_rows(fn, &x_map, x, rows, k, kBM)) return rc;
-  if (int rc = encode_rows(fn, &w_map, w, n, k, BN)) return rc;
-  auto kernel = int8_gemm_wgmma_kernel<kMode, OutT>;
-  if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes))) return rc;
-  const int64_t tiles = ((rows + kBM - 1) / kBM) * ((n + BN - 1) / BN);
-  const int64_t ctas = std::min<int64_t>(tiles, multiprocessors());
-  kernel<<<static_cast<unsigned>(ctas), kThreads, kSharedBytes, static_cast<cudaStream_t>(stream)>>>(x_map, w_map, x_scale,
-                                                                                                     w_scale, bias, y, rows, n, k);
-  return TURBO_LAUNCH_CHECK(fn);
+  return schedule_for(n, k) == kCooperative
+             ? launch_schedule<kCooperative, kMode>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream)
+             : launch_schedule<kPingPong, kMode>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
 #else
   turbo_set_error(fn, "this library was built with a CUDA older than 12.5 (no tensor maps)");
   return -1;
