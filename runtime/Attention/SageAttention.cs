@@ -71,40 +71,55 @@ public sealed class SageAttention : IAttentionBackend
 
         var (qCodes, qScales) = Int8BlockQuantizer.Quantize(q, BlockQ);
         var (kCodes, kScales) = Int8BlockQuantizer.Quantize(BlockSelection.SmoothK(k.to(ScalarType.Float32), validKeys, lengths), BlockK);
-        var qRowScales = qScales.repeat_interleave(BlockQ, 2).narrow(2, 0, queries).unsqueeze(-1);   // [B, H, Lq, 1]
         var (vQuantized, vScales) = QuantizeValues(validKeys is null ? v.to(ScalarType.Float32) : v.to(ScalarType.Float32) * validKeys, PvPrecision);
-        var keptRows = blockMap is null ? null : BlockSelection.PerQuery(blockMap, BlockQ, queries); // [B, H, Lq, nK]
-        var keyPositions = arange(keys, dtype: ScalarType.Int64, device: q.device);
-        var lengthColumn = tensor(lengths, device: q.device).view(batch, 1, 1, 1);
         double scoreScale = ScoreScale(dim);
 
-        var rowMax = full(batch, heads, queries, 1, double.NegativeInfinity, dtype: ScalarType.Float32, device: q.device);
-        var rowSum = zeros(batch, heads, queries, 1, dtype: ScalarType.Float32, device: q.device);
-        var acc = zeros(batch, heads, queries, dim, dtype: ScalarType.Float32, device: q.device);
+        // The work comes in tiles of one query block × one key block per (batch, head), as in the kernel; the loop over
+        // key blocks takes, for each, only the query blocks that keep it (all of them without a block map), gathered
+        // into one batch of tiles. Rows are kept per query block: [B·H·nQ, BlockQ, ·], queries padded to whole blocks.
+        long queryBlocks = (queries + BlockQ - 1) / BlockQ, batchHeads = batch * heads, tiles = batchHeads * queryBlocks;
+        var qTiles = nn.functional.pad(qCodes, [0, 0, 0, queryBlocks * BlockQ - queries]).view(tiles, BlockQ, dim);
+        var qTileScales = qScales.reshape(tiles, 1, 1);
+        var kFlat = kCodes.reshape(batchHeads, keys, dim);
+        var kFlatScales = kScales.reshape(batchHeads, keyBlocks);
+        var vFlat = vQuantized.reshape(batchHeads, keys, dim);
+        var tileLengths = tensor(lengths, device: q.device).repeat_interleave(heads * queryBlocks).view(tiles, 1, 1);
+        var keptTiles = blockMap?.reshape(tiles, keyBlocks);
+        var allTiles = arange(tiles, dtype: ScalarType.Int64, device: q.device);
+
+        var rowMax = full(tiles, BlockQ, 1, double.NegativeInfinity, dtype: ScalarType.Float32, device: q.device);
+        var rowSum = zeros(tiles, BlockQ, 1, dtype: ScalarType.Float32, device: q.device);
+        var acc = zeros(tiles, BlockQ, dim, dtype: ScalarType.Float32, device: q.device);
         for (long j = 0; j < keyBlocks; j++)
         {
             using var step = NewDisposeScope();
+            var taken = keptTiles is null ? allTiles : keptTiles.select(1, j).nonzero().squeeze(1);
+            if (taken.numel() == 0) continue;
+            var headOf = taken.div(queryBlocks, rounding_mode: RoundingMode.trunc);
             long start = j * BlockK, size = Math.Min(BlockK, keys - start);
             // Exact integers: |codes·codes| ≤ 128·127² < 2²⁴, so a float32 matmul loses nothing.
-            var dots = qCodes.matmul(kCodes.narrow(2, start, size).transpose(-1, -2));
-            var dequant = qRowScales * kScales.narrow(2, j, 1).unsqueeze(-1) * scoreScale;
-            var s = dots * dequant;                                                             // [B, H, Lq, size]
-            var masked = keyPositions.narrow(0, start, size).view(1, 1, 1, size).ge(lengthColumn);
-            if (keptRows is not null) masked = masked.logical_or(keptRows.narrow(3, j, 1).logical_not());
-            s = s.masked_fill(masked, double.NegativeInfinity);
+            var dots = qTiles.index_select(0, taken).bmm(kFlat.narrow(1, start, size).index_select(0, headOf).transpose(1, 2));
+            var dequant = qTileScales.index_select(0, taken) * kFlatScales.narrow(1, j, 1).index_select(0, headOf).unsqueeze(-1) * scoreScale;
+            var s = dots * dequant;                                                             // [tiles taken, BlockQ, size]
+            var pastLength = arange(start, start + size, dtype: ScalarType.Int64, device: q.device).view(1, 1, size)
+                .ge(tileLengths.index_select(0, taken));
+            s = s.masked_fill(pastLength, double.NegativeInfinity);
 
-            var newMax = maximum(rowMax, s.amax([-1L], keepdim: true));
+            var oldMax = rowMax.index_select(0, taken);
+            var newMax = maximum(oldMax, s.amax([-1L], keepdim: true));
             // A row that has seen only masked keys so far has max −∞; subtracting 0 instead keeps exp2() at 0, not NaN.
             var shift = where(newMax.isinf(), zeros_like(newMax), newMax);
-            var decay = (rowMax - shift).exp2();
+            var decay = (oldMax - shift).exp2();
             var p = (s - shift).exp2();
             if (PvPrecision == PvPrecision.Fp8E4M3) p = p * PScale;
             var pRounded = PvPrecision == PvPrecision.Fp8E4M3 ? Fp8E4M3.Round(p) : p.to(ScalarType.Float16).to(ScalarType.Float32);
-            rowSum.mul_(decay).add_(p.sum([-1L], keepdim: true));
-            acc.mul_(decay).add_(pRounded.matmul(vQuantized.narrow(2, start, size)));
-            rowMax.copy_(newMax);
+            rowSum.index_copy_(0, taken, rowSum.index_select(0, taken).mul_(decay).add_(p.sum([-1L], keepdim: true)));
+            acc.index_copy_(0, taken, acc.index_select(0, taken).mul_(decay)
+                .add_(pRounded.bmm(vFlat.narrow(1, start, size).index_select(0, headOf))));
+            rowMax.index_copy_(0, taken, newMax);
         }
-        return (acc / rowSum * vScales).to(q.dtype).MoveToOuterDisposeScope();
+        var output = (acc / rowSum).view(batch, heads, queryBlocks * BlockQ, dim).narrow(2, 0, queries);
+        return (output * vScales).to(q.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>

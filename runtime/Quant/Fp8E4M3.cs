@@ -14,7 +14,7 @@ public static class Fp8E4M3
     public const double MinNormal = 1.0 / 64;      // 2^-6
     public const double MinSubnormal = 1.0 / 512;  // 2^-9
     public const byte NaNCode = 0x7F;
-    const int MantissaBits = 3, ExponentBias = 7, MinExponent = -6;
+    const int MantissaBits = 3, ExponentBias = 7, MinExponent = -6, MaxExponent = 8; // binades 2^-6 … 2^8 (448 = 1.75·2^8)
 
     /// <summary>
     /// Each element rounded to the nearest e4m3 value (float32; float64 for float64 input, so nothing is rounded twice).
@@ -23,14 +23,26 @@ public static class Fp8E4M3
     {
         if (!x.is_floating_point()) throw new TurboException($"e4m3 rounding: expected a floating-point tensor, found {x.dtype}");
         using var scope = NewDisposeScope();
-        var v = x.to(x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32);
+        var dtype = x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        var v = x.to(dtype);
         var magnitude = v.abs().clamp_max(MaxFinite); // saturate; 448 itself is representable
         // magnitude = m·2^e with m in [0.5, 1), so its binade is 2^(e−1); below 2^-6 the spacing stays that of 2^-6.
         var (_, e) = frexp(magnitude);
-        var quantumExponent = (e - 1).clamp_min(MinExponent) - MantissaBits;
-        // Scaling by powers of two is exact, so the only rounding is torch.round's (half to even).
-        var rounded = ldexp(ldexp(magnitude, quantumExponent.neg()).round(), quantumExponent);
+        var quantum = (e - 1).clamp(MinExponent, MaxExponent).sub_(MinExponent).flatten();
+        // The spacing 2^(binade − 3) and its inverse, looked up (exact powers of two: scaling by them is exact, so the
+        // only rounding is torch.round's, half to even). ldexp would compute the same with a pow per element.
+        var (spacing, inverse) = SpacingTables(dtype, x.device);
+        var rounded = magnitude.mul(inverse.index_select(0, quantum).view_as(magnitude)).round_()
+            .mul_(spacing.index_select(0, quantum).view_as(magnitude));
         return rounded.copysign(v).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>2^(b − 3) and 2^(3 − b) for the binades b = −6 … 8, as tensors of <paramref name="dtype"/>.</summary>
+    static (Tensor Spacing, Tensor Inverse) SpacingTables(ScalarType dtype, Device device)
+    {
+        var exponents = Enumerable.Range(MinExponent, MaxExponent - MinExponent + 1).Select(b => b - MantissaBits).ToArray();
+        return (tensor(exponents.Select(k => Math.ScaleB(1.0, k)).ToArray(), dtype: dtype, device: device),
+                tensor(exponents.Select(k => Math.ScaleB(1.0, -k)).ToArray(), dtype: dtype, device: device));
     }
 
     /// <summary>The e4m3 codes (bytes) of each element after <see cref="Round"/>; NaN becomes 0x7F with its sign bit.</summary>
