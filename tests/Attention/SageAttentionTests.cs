@@ -50,6 +50,36 @@ public class SageAttentionTests
         Assert.That(l1, Is.GreaterThan(0), "quantization must change the result");
     }
 
+    /// <summary>
+    /// With a block map the reference attends each query block over its kept key blocks only (tiles gathered per key
+    /// block): against exact softmax attention over the same keys (the SLA reference's sparse branch, float64), with
+    /// query and key counts that are not multiples of the blocks, key lengths, and a query block that keeps every key.
+    /// </summary>
+    [TestCase(PvPrecision.Fp8E4M3, 0.04)]
+    [TestCase(PvPrecision.Fp16, MaxRelativeL1)]
+    public void BlockSparseAgreesWithExactAttentionOverTheKeptBlocks(PvPrecision pv, double maxL1)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        const int blockQ = 64, blockK = 64;
+        var (q, _, _) = AttentionMetrics.RandomQkv(batch: 2, heads: 3, length: 300, dim: 64, seed: 5);
+        var (_, k, v) = AttentionMetrics.RandomQkv(batch: 2, heads: 3, length: 230, dim: 64, seed: 6);
+        var lengths = tensor(new long[] { 230, 181 });
+        var generator = new Generator(7);
+        var map = rand([2, 3, 5, 4], generator: generator).lt(0.5);
+        map.select(3, 0).fill_(true);         // every query block keeps a block of valid keys
+        map[0, 1, 2] = tensor(true);          // and one keeps them all
+        var exact = SparseLinearAttention.BlockSparseSoftmax(q.to(ScalarType.Float64), k.to(ScalarType.Float64),
+            v.to(ScalarType.Float64), map, blockQ, blockK, lengths).to(ScalarType.Float32);
+        var sage = new SageAttention(blockQ, blockK, pv).Attend(q, k, v, lengths, map);
+        double cosine = AttentionMetrics.Cosine(sage, exact), l1 = AttentionMetrics.RelativeL1(sage, exact);
+        TestContext.Out.WriteLine($"block-sparse Sage {pv}: cosine {cosine:F6}, relative L1 {l1:P3}");
+        Assert.That(cosine, Is.GreaterThanOrEqualTo(MinCosine));
+        Assert.That(l1, Is.LessThanOrEqualTo(maxL1));
+        var dense = new SageAttention(blockQ, blockK, pv).Attend(q, k, v, lengths);
+        Assert.That(AttentionMetrics.RelativeL1(sage, dense), Is.GreaterThan(0.1), "the dropped blocks are left out");
+    }
+
     [Test]
     public void LargeKeyOffsetsCostNoAccuracy()
     {
