@@ -10,7 +10,7 @@ namespace Turbo.Runtime.Attention;
 /// <item>K is smoothed: its mean over the (valid) tokens is subtracted per (batch, head, channel). q·(k − m) differs
 /// from q·k by a constant per query row, which softmax ignores.</item>
 /// <item>q and smoothed k are quantized to INT8 per block of BlockQ / BlockK tokens (<see cref="Int8BlockQuantizer"/>);
-/// q·kᵀ of the codes is computed exactly (in float64: integer products summed exactly) and scaled by
+/// q·kᵀ of the codes is computed exactly (float32 products of integers whose sums stay below 2²⁴) and scaled by
 /// (scale_q·scale_k)·<see cref="ScoreScale"/> in float32, in that order: scores in log2 units, so that softmax is
 /// exp2, as in the kernel (which then agrees with this reference on every score bit for bit, and on every P as far as
 /// the two exp2 implementations agree: both are CUDA's on the GPU).</item>
