@@ -75,6 +75,28 @@ public sealed class StudentCommandsTests
         }
         finally { foreach (var t in sparseWeights.Values) t.Dispose(); }
         Assert.That(TrainingRecord.Load(Path.GetDirectoryName(StudentTraining.SparseRcmTransformer(work.Path))!, "rcm")!.Steps, Is.EqualTo(3));
+
+        // rCM continued from the SLA-tuned student: its weights and its attention are where the student starts.
+        string tuned = StudentTraining.TunedStudentTransformer(work.Path);
+        (code, output, error) = CliRunner.RunShapes(["student-rcm", "--steps", "2", "--warmup", "1", "--batch", "2", "--from", tuned, .. common]);
+        Assert.That(code, Is.EqualTo(0), error);
+        Assert.That(output, Does.Contain(StudentTraining.ContinuedRcmTransformer(work.Path)));
+        var (startAttention, startWeights) = TransformerCheckpoint.Read(tuned);
+        var (continuedAttention, continuedWeights) = TransformerCheckpoint.Read(StudentTraining.ContinuedRcmTransformer(work.Path));
+        try
+        {
+            Assert.That(continuedAttention, Is.EqualTo(startAttention));
+            Assert.That(continuedWeights.Keys, Is.EquivalentTo(startWeights.Keys));
+            // Nearer the checkpoint it started from than the teacher, which the checkpoint's training moved away from.
+            using var teacher = WanTextToVideo.Load(TeacherTraining.ModelFolder(work.Path), CPU, ScalarType.Float32);
+            var teacherWeights = teacher.Transformer.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+            double FromStart(string n) => (continuedWeights[n] - startWeights[n]).abs().sum().item<float>();
+            double FromTeacher(string n) => (continuedWeights[n] - teacherWeights[n]).abs().sum().item<float>();
+            var shared = teacherWeights.Keys.Where(n => n.Contains("ffn")).ToList();
+            Assert.That(shared.Sum(FromStart), Is.GreaterThan(0), "the continued student is trained");
+            Assert.That(shared.Sum(FromStart), Is.LessThan(shared.Sum(FromTeacher)));
+        }
+        finally { foreach (var t in startWeights.Values.Concat(continuedWeights.Values)) t.Dispose(); }
     }
 
     [Test]
@@ -95,6 +117,9 @@ public sealed class StudentCommandsTests
         (code, _, error) = CliRunner.RunShapes("student-rcm", "--top-k", "1.5", "--device", "cpu");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("top-k"));
+        (code, _, error) = CliRunner.RunShapes("student-rcm", "--top-k", "0.1", "--from", "any.safetensors", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
+        Assert.That(error, Does.Contain("not both"));
         using var empty = new TempFolder();
         (code, _, error) = CliRunner.RunShapes("student-rcm", "--work", empty.Path, "--device", "cpu", "--steps", "1");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));

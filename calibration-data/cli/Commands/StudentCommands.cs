@@ -63,9 +63,13 @@ public static class StudentCommands
             Description = "train a sparse student: SLA self-attention keeping this share of key blocks from the first step (WORK/student-rcm-sparse/transformer.safetensors; evaluate with teacher-evaluate --transformer FILE --sampler rcm)",
         };
         var (blockQ, blockK) = SlaBlockOptions();
-        var command = new Command("student-rcm", "Distil the teacher with rCM (sCM + DMD) on its samples; write WORK/student-rcm/model, a few-step text-to-video folder (or, with --top-k, a sparse student's transformer).")
+        var from = new Option<string?>("--from")
         {
-            work, steps, studentSteps, batch, rate, criticRate, warmup, guidance, dmd, tangent, topK, blockQ, blockK, limit, device,
+            Description = "start the student from this transformer checkpoint instead of the teacher, its attention (dense or SLA) included, e.g. WORK/student-rcm-sla/transformer.safetensors (writes WORK/student-rcm-from/transformer.safetensors)",
+        };
+        var command = new Command("student-rcm", "Distil the teacher with rCM (sCM + DMD) on its samples; write WORK/student-rcm/model, a few-step text-to-video folder (or, with --top-k or --from, a student's transformer).")
+        {
+            work, steps, studentSteps, batch, rate, criticRate, warmup, guidance, dmd, tangent, topK, blockQ, blockK, from, limit, device,
         };
         command.SetAction(parse =>
         {
@@ -88,9 +92,10 @@ public static class StudentCommands
             var sparse = parse.GetValue(topK) is { } share ? SlaAttention(share, parse.GetValue(blockQ), parse.GetValue(blockK)) : null;
             var console = parse.InvocationConfiguration.Output;
             string folder = parse.GetRequiredValue(work);
-            var result = StudentTraining.DistillRcm(folder, settings, parse.GetValue(studentSteps), sparse, target, console.WriteLine);
+            string? start = parse.GetValue(from);
+            var result = StudentTraining.DistillRcm(folder, settings, parse.GetValue(studentSteps), sparse, start, target, console.WriteLine);
             console.WriteLine(Invariant($"rCM: step {result.Steps}, {string.Join(", ", result.Measures.Select(m => Invariant($"{m.Key} {m.Value:F4}")))}, {result.Seconds:F0} s over {result.Runs} run(s)"));
-            console.WriteLine($"wrote {(sparse is null ? StudentTraining.RcmModel(folder) : StudentTraining.SparseRcmTransformer(folder))}");
+            console.WriteLine($"wrote {(start is not null ? StudentTraining.ContinuedRcmTransformer(folder) : sparse is not null ? StudentTraining.SparseRcmTransformer(folder) : StudentTraining.RcmModel(folder))}");
             return 0;
         });
         return command;

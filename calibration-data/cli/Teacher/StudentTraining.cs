@@ -26,9 +26,10 @@ namespace Turbo.CalibrationData.Teacher;
 ///   WORK/student/            the merge: transformer.safetensors (SLA self-attention, rCM sampling)
 ///   WORK/student-rcm-sla/    the alternative: the rCM student itself SLA-tuned to its dense self (rCM sampling)
 ///   WORK/student-rcm-sparse/ the third way: rCM with SLA in the student from its first step (rCM sampling)
+///   WORK/student-rcm-from/   rCM continued from a transformer checkpoint, e.g. the SLA-tuned student (rCM sampling)
 /// </code>
 /// Each training stage resumes from its own checkpoint folder (rcm-training/, sla-training/, rcm-sla-training/,
-/// rcm-sparse-training/).
+/// rcm-sparse-training/, rcm-from-training/).
 /// </summary>
 public static class StudentTraining
 {
@@ -38,6 +39,7 @@ public static class StudentTraining
     public static string MergedTransformer(string work) => Path.Combine(work, "student", TransformerCheckpoint.FileName);
     public static string TunedStudentTransformer(string work) => Path.Combine(work, "student-rcm-sla", TransformerCheckpoint.FileName);
     public static string SparseRcmTransformer(string work) => Path.Combine(work, "student-rcm-sparse", TransformerCheckpoint.FileName);
+    public static string ContinuedRcmTransformer(string work) => Path.Combine(work, "student-rcm-from", TransformerCheckpoint.FileName);
 
     /// <summary>The teacher's own samples (its sampler, its guidance) for the first <paramref name="count"/> training-split captions.</summary>
     public static int SampleTeacher(string work, int count, TeacherSampleSettings settings, Device device, Action<string> log)
@@ -60,23 +62,32 @@ public static class StudentTraining
     /// <summary>
     /// rCM distillation of the teacher. The student starts as a copy of the teacher; with <paramref name="sparse"/>
     /// (kind Sla) its self-attention is sparse-linear from the first step (proj_l at zero), so that sCM and DMD train
-    /// the sparse student against the dense teacher directly, with no separate SLA fine-tune.
+    /// the sparse student against the dense teacher directly, with no separate SLA fine-tune; with
+    /// <paramref name="from"/> it starts from that transformer checkpoint instead (its weights and its attention, dense
+    /// or Sla), e.g. an SLA-tuned student whose distribution DMD is to pull towards the teacher's.
     /// </summary>
     /// <param name="studentSteps">the sampling steps the student's folder records (1–4)</param>
-    /// <returns>the run's record; the student is at <see cref="RcmModel"/> (dense) or <see cref="SparseRcmTransformer"/></returns>
-    public static TrainingRecord DistillRcm(string work, RcmSettings settings, int studentSteps, AttentionConfig? sparse, Device device, Action<string> log)
+    /// <returns>the run's record; the student is at <see cref="RcmModel"/> (from the dense teacher),
+    /// <see cref="SparseRcmTransformer"/> or <see cref="ContinuedRcmTransformer"/></returns>
+    public static TrainingRecord DistillRcm(string work, RcmSettings settings, int studentSteps, AttentionConfig? sparse, string? from,
+        Device device, Action<string> log)
     {
+        if (sparse is not null && from is not null)
+            throw new TurboException("rCM: the student starts from the teacher (SLA with --top-k) or from a checkpoint (--from), not both");
         var clock = Stopwatch.StartNew();
         RcmSchedule.TrigFlowTimes(studentSteps); // refuses a step count the sampler cannot take, before any training
         string teacherFolder = TeacherTraining.ModelFolder(work);
         using var pipeline = WanTextToVideo.Load(teacherFolder, device, ScalarType.Float32);
         using var samples = TeacherSamples.Open(SamplesFolder(work), settings.Seed);
-        using var student = sparse is null ? RcmDistiller.CopyOf(pipeline.Transformer) : SlaFineTuner.SparseCopy(pipeline.Transformer, sparse);
-        string output = sparse is null ? RcmModel(work) : Path.GetDirectoryName(SparseRcmTransformer(work))!;
+        using var student = from is not null ? TrainableCheckpoint(from, pipeline.Transformer.Config, device)
+            : sparse is not null ? SlaFineTuner.SparseCopy(pipeline.Transformer, sparse)
+            : RcmDistiller.CopyOf(pipeline.Transformer);
+        string? variant = from is not null ? "from" : sparse is not null ? "sparse" : null;
+        string output = variant is null ? RcmModel(work) : Path.Combine(work, $"student-rcm-{variant}");
         TrainingSummary summary;
         long reached;
         using (var distiller = new RcmDistiller(student, pipeline.Transformer, samples.EmptyContext, settings,
-                   Path.Combine(work, sparse is null ? "rcm-training" : "rcm-sparse-training")))
+                   Path.Combine(work, variant is null ? "rcm-training" : $"rcm-{variant}-training")))
         {
             if (distiller.Step > 0) log($"rCM: resuming at step {distiller.Step}");
             summary = distiller.Train(samples, TeacherTraining.Progress("rCM", log));
@@ -85,14 +96,24 @@ public static class StudentTraining
             try
             {
                 var sampling = pipeline.Defaults with { Solver = FlowSolvers.Rcm, Steps = studentSteps, Guidance = 1, Times = null };
-                if (sparse is null) StudentFolder.Write(teacherFolder, output, sampling, student.Config, ema);
-                else TransformerCheckpoint.Write(SparseRcmTransformer(work), student.Config.Attention, ema);
+                if (variant is null) StudentFolder.Write(teacherFolder, output, sampling, student.Config, ema);
+                else TransformerCheckpoint.Write(Path.Combine(output, TransformerCheckpoint.FileName), student.Config.Attention, ema);
             }
             finally { foreach (var t in ema.Values) t.Dispose(); }
         }
         var measures = summary.Measures.ToDictionary(kv => $"{kv.Key} (last 50)", kv => kv.Value);
         return TrainingRecord.Save(output, new TrainingRecord("rcm", reached, settings.BatchSize, settings.StudentLearningRate,
             device.ToString(), clock.Elapsed.TotalSeconds, 1, student.parameters().Sum(p => p.numel()), measures));
+    }
+
+    /// <summary>A transformer checkpoint of the teacher's architecture that training can run through (dense or Sla attention).</summary>
+    static WanModel TrainableCheckpoint(string path, WanConfig teacher, Device device)
+    {
+        var model = TransformerCheckpoint.Load(path, teacher with { Attention = AttentionConfig.Dense }, device);
+        if (model.Config.Attention.Kind is AttentionKind.Dense or AttentionKind.Sla) return model;
+        var kind = model.Config.Attention.Kind;
+        model.Dispose();
+        throw new TurboException($"{path}: its self-attention is {kind}, which is forward-only; rCM trains dense or Sla attention");
     }
 
     /// <summary>
