@@ -97,6 +97,15 @@ public sealed class StudentCommandsTests
             Assert.That(shared.Sum(FromStart), Is.LessThan(shared.Sum(FromTeacher)));
         }
         finally { foreach (var t in startWeights.Values.Concat(continuedWeights.Values)) t.Dispose(); }
+
+        // A checkpoint whose attention only runs forward (SageSla, what packages run) cannot be trained.
+        string forwardOnly = Path.Combine(work.Path, "sage-sla.safetensors");
+        var (tunedAttention, tunedWeights) = TransformerCheckpoint.Read(tuned);
+        try { TransformerCheckpoint.Write(forwardOnly, tunedAttention with { Kind = AttentionKind.SageSla, BlockQ = 64, BlockK = 64 }, tunedWeights); }
+        finally { foreach (var t in tunedWeights.Values) t.Dispose(); }
+        (code, _, error) = CliRunner.RunShapes(["student-rcm", "--steps", "2", "--batch", "2", "--from", forwardOnly, .. common]);
+        Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
+        Assert.That(error, Does.Contain("forward-only"));
     }
 
     [Test]
