@@ -95,7 +95,7 @@ public static class StudentCommands
             string? start = parse.GetValue(from);
             var result = StudentTraining.DistillRcm(folder, settings, parse.GetValue(studentSteps), sparse, start, target, console.WriteLine);
             console.WriteLine(Invariant($"rCM: step {result.Steps}, {string.Join(", ", result.Measures.Select(m => Invariant($"{m.Key} {m.Value:F4}")))}, {result.Seconds:F0} s over {result.Runs} run(s)"));
-            console.WriteLine($"wrote {(start is not null ? StudentTraining.ContinuedRcmTransformer(folder) : sparse is not null ? StudentTraining.SparseRcmTransformer(folder) : StudentTraining.RcmModel(folder))}");
+            console.WriteLine($"wrote {StudentTraining.RcmOutput(folder, sparse, start)}");
             return 0;
         });
         return command;

@@ -41,6 +41,10 @@ public static class StudentTraining
     public static string SparseRcmTransformer(string work) => Path.Combine(work, "student-rcm-sparse", TransformerCheckpoint.FileName);
     public static string ContinuedRcmTransformer(string work) => Path.Combine(work, "student-rcm-from", TransformerCheckpoint.FileName);
 
+    /// <summary>Where <see cref="DistillRcm"/> writes its student for these starting points.</summary>
+    public static string RcmOutput(string work, AttentionConfig? sparse, string? from) =>
+        from is not null ? ContinuedRcmTransformer(work) : sparse is not null ? SparseRcmTransformer(work) : RcmModel(work);
+
     /// <summary>The teacher's own samples (its sampler, its guidance) for the first <paramref name="count"/> training-split captions.</summary>
     public static int SampleTeacher(string work, int count, TeacherSampleSettings settings, Device device, Action<string> log)
     {
@@ -83,7 +87,7 @@ public static class StudentTraining
             : sparse is not null ? SlaFineTuner.SparseCopy(pipeline.Transformer, sparse)
             : RcmDistiller.CopyOf(pipeline.Transformer);
         string? variant = from is not null ? "from" : sparse is not null ? "sparse" : null;
-        string output = variant is null ? RcmModel(work) : Path.Combine(work, $"student-rcm-{variant}");
+        string written = RcmOutput(work, sparse, from), output = variant is null ? written : Path.GetDirectoryName(written)!;
         TrainingSummary summary;
         long reached;
         using (var distiller = new RcmDistiller(student, pipeline.Transformer, samples.EmptyContext, settings,
@@ -97,7 +101,7 @@ public static class StudentTraining
             {
                 var sampling = pipeline.Defaults with { Solver = FlowSolvers.Rcm, Steps = studentSteps, Guidance = 1, Times = null };
                 if (variant is null) StudentFolder.Write(teacherFolder, output, sampling, student.Config, ema);
-                else TransformerCheckpoint.Write(Path.Combine(output, TransformerCheckpoint.FileName), student.Config.Attention, ema);
+                else TransformerCheckpoint.Write(written, student.Config.Attention, ema);
             }
             finally { foreach (var t in ema.Values) t.Dispose(); }
         }
