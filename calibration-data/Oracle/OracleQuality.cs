@@ -40,7 +40,8 @@ public static class OracleQuality
             FactorRules.All.ToDictionary(f => f.ToString().ToLowerInvariant(), f => report.Accuracy(f)));
     }
 
-    static Tensor RealClips(IReadOnlyList<string> prompts, ulong seed, ShapesOptions options)
+    /// <summary>One real clip per prompt (the factors it leaves out drawn from <paramref name="seed"/>), [N, 3, T, H, W] in [-1, 1].</summary>
+    public static Tensor RealClips(IReadOnlyList<string> prompts, ulong seed, ShapesOptions options)
     {
         var dataset = new ShapesDataset(seed, options);
         var clips = prompts.Select(p => dataset.ClipFor(p, 0).Video).ToArray();

@@ -18,6 +18,7 @@ public static class ShapesCli
         TeacherCommands.Vae(),
         TeacherCommands.Dit(),
         TeacherCommands.Evaluate(),
+        TeacherCommands.VaeCeiling(),
         TeacherCommands.Card(),
         StudentCommands.Data(),
         StudentCommands.Rcm(),

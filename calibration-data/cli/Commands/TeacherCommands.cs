@@ -139,6 +139,39 @@ public static class TeacherCommands
         return command;
     }
 
+    public static Command VaeCeiling()
+    {
+        var model = new Option<string>("--model") { Description = "the model folder (diffusers layout)", DefaultValueFactory = _ => "models/tiny-wan-t2v" };
+        var count = new Option<int>("--prompts") { Description = "how many evaluation prompts (all 288 by default)", DefaultValueFactory = _ => PromptSets.Evaluation().Count };
+        var batch = new Option<int>("--batch") { Description = "clips encoded and decoded at once", DefaultValueFactory = _ => 16 };
+        var output = new Option<string>("--output", "-o") { Description = "the results as JSON", DefaultValueFactory = _ => "out/teacher-evaluation/vae-ceiling.json" };
+        var device = DeviceOption();
+        var command = new Command("teacher-vae-ceiling", "Real clips of the evaluation prompts through the model's VAE, scored by the oracle as generated clips: the adherence and Fréchet distance no DiT can pass through this VAE.")
+        {
+            model, count, batch, output, device,
+        };
+        command.SetAction(parse =>
+        {
+            var all = PromptSets.Evaluation();
+            int n = parse.GetValue(count);
+            if (n < 1 || n > all.Count) throw new TurboException($"--prompts {n}: expected 1 to {all.Count}");
+            if (parse.GetValue(batch) < 1) throw new TurboException("--batch must be at least 1");
+            var target = Prepare(parse.GetRequiredValue(device));
+            var console = parse.InvocationConfiguration.Output;
+            using var pipeline = WanTextToVideo.Load(parse.GetRequiredValue(model), target, ScalarType.Float32);
+            var ceiling = VaeCeilingEvaluation.Run(pipeline.Vae, all.Take(n).ToArray(), TeacherRecipe.Clips, parse.GetValue(batch), console.WriteLine);
+            string path = parse.GetRequiredValue(output);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            File.WriteAllText(path, ceiling.Json());
+            var s = ceiling.Scores;
+            console.WriteLine(Invariant($"{ceiling.Prompts} prompts through the VAE: PSNR {ceiling.Psnr:F2} dB, adherence {s.Adherence:P1} (real {s.RealAdherence:P1}), Fréchet {s.Frechet:F2} (real {s.RealFrechet:F2})"));
+            console.WriteLine("per factor: " + string.Join(", ", s.PerFactor.Select(f => Invariant($"{f.Key} {f.Value:P1}"))));
+            console.WriteLine($"wrote {path}");
+            return 0;
+        });
+        return command;
+    }
+
     public static Command Card()
     {
         var model = new Option<string>("--model") { Description = "the model folder (diffusers layout)", DefaultValueFactory = _ => "models/tiny-wan-t2v" };
