@@ -14,8 +14,11 @@ public static class LinearKernels
     /// for k ≤ <see cref="WgmmaMaxInFeatures"/> or n ≥ <see cref="WgmmaWideOutFeatures"/>, else cuBLASLt. cuBLASLt in
     /// turn runs at 2.0–2.7× the fused mma.sync kernel, which more than pays for its INT32 round trip.
     /// </summary>
-    public static Int8Gemm PerChannelGemm(long inFeatures, long outFeatures) =>
-        TurboNative.HasWgmmaInt8 && (inFeatures <= WgmmaMaxInFeatures || outFeatures >= WgmmaWideOutFeatures) ? Int8Gemm.Wgmma : Int8Gemm.CublasLt;
+    public static Int8Gemm PerChannelGemm(long inFeatures, long outFeatures) => PerChannelGemm(inFeatures, outFeatures, TurboNative.HasWgmmaInt8);
+
+    /// <summary>The same choice on a GPU where the wgmma kernel can (<paramref name="wgmmaRuns"/>) or cannot run.</summary>
+    public static Int8Gemm PerChannelGemm(long inFeatures, long outFeatures, bool wgmmaRuns) =>
+        wgmmaRuns && (inFeatures <= WgmmaMaxInFeatures || outFeatures >= WgmmaWideOutFeatures) ? Int8Gemm.Wgmma : Int8Gemm.CublasLt;
 
     /// <summary>The largest k the default sends to the wgmma kernel whatever n (the kernel's ping-pong schedule).</summary>
     public const long WgmmaMaxInFeatures = 8192;

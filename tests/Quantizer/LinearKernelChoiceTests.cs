@@ -74,6 +74,17 @@ public class LinearKernelChoiceTests
         Assert.That(actual.allclose(expected, rtol: 0, atol: 0), Is.True, "the unfused path, unchanged");
     }
 
+    /// <summary>Wan's per-channel layers on Hopper: wgmma up to k 8,192 and, in its cooperative schedule, for the wide 14B ffn.2.</summary>
+    [TestCase(1536, 1536, true, Int8Gemm.Wgmma)]      // 1.3B attention
+    [TestCase(1536, 8960, true, Int8Gemm.Wgmma)]      // 1.3B ffn.0
+    [TestCase(8960, 1536, true, Int8Gemm.CublasLt)]   // 1.3B ffn.2
+    [TestCase(5120, 13824, true, Int8Gemm.Wgmma)]     // 14B ffn.0
+    [TestCase(13824, 5120, true, Int8Gemm.Wgmma)]     // 14B ffn.2
+    [TestCase(1536, 1536, false, Int8Gemm.CublasLt)]  // no Hopper kernel
+    [TestCase(13824, 5120, false, Int8Gemm.CublasLt)]
+    public void PerChannelLayersTakeTheMeasuredFasterGemm(long inFeatures, long outFeatures, bool wgmmaRuns, Int8Gemm expected) =>
+        Assert.That(LinearKernels.PerChannelGemm(inFeatures, outFeatures, wgmmaRuns), Is.EqualTo(expected));
+
     [Test]
     public void WithoutTheNativeLibraryAGpuWeightGetsTheReferenceToo()
     {
