@@ -37,13 +37,14 @@ public static class Fp8E4M3
         return rounded.copysign(v).MoveToOuterDisposeScope();
     }
 
-    /// <summary>2^(b − 3) and 2^(3 − b) for the binades b = −6 … 8, as tensors of <paramref name="dtype"/>.</summary>
-    static (Tensor Spacing, Tensor Inverse) SpacingTables(ScalarType dtype, Device device)
-    {
-        var exponents = Enumerable.Range(MinExponent, MaxExponent - MinExponent + 1).Select(b => b - MantissaBits).ToArray();
-        return (tensor(exponents.Select(k => Math.ScaleB(1.0, k)).ToArray(), dtype: dtype, device: device),
-                tensor(exponents.Select(k => Math.ScaleB(1.0, -k)).ToArray(), dtype: dtype, device: device));
-    }
+    /// <summary>2^(b − 3) for the binades b = −6 … 8, and their inverses.</summary>
+    static readonly double[] Spacings = Enumerable.Range(MinExponent, MaxExponent - MinExponent + 1)
+        .Select(b => Math.ScaleB(1.0, b - MantissaBits)).ToArray();
+    static readonly double[] InverseSpacings = Spacings.Select(s => 1 / s).ToArray();
+
+    /// <summary><see cref="Spacings"/> and <see cref="InverseSpacings"/> as tensors of <paramref name="dtype"/>.</summary>
+    static (Tensor Spacing, Tensor Inverse) SpacingTables(ScalarType dtype, Device device) =>
+        (tensor(Spacings, dtype: dtype, device: device), tensor(InverseSpacings, dtype: dtype, device: device));
 
     /// <summary>The e4m3 codes (bytes) of each element after <see cref="Round"/>; NaN becomes 0x7F with its sign bit.</summary>
     public static Tensor Encode(Tensor x)

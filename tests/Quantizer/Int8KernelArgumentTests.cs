@@ -75,14 +75,15 @@ public class Int8KernelArgumentTests
         AssertRefused(() => Int8Kernels.Dequantize(acc, rows, channels, channels, ScalarType.Float32), "acc must be on a CUDA device");
     }
 
+    /// <summary>x [3, 160] and w [200, 160] in INT8, their scales per row, per channel and per 128×128 block (CPU).</summary>
+    static (Tensor X, Tensor Sx, Tensor W, Tensor Channel, Tensor Blocks) LinearOperands() =>
+        (Int8(3, 160), ones(3), Int8(200, 160), ones(200), ones(2, 2));
+
     [Test]
     public void FusedLinearChecksTheWeightScalesOfItsFormat()
     {
-        using var x = Int8(3, 160);
-        using var sx = ones(3);
-        using var w = Int8(200, 160);
-        using var channel = ones(200);
-        using var blocks = ones(2, 2);
+        using var scope = NewDisposeScope();
+        var (x, sx, w, channel, blocks) = LinearOperands();
         AssertRefused(() => Int8Kernels.Linear(x, sx, w, channel, QuantFormat.Fp8E4M3PerChannel, null, ScalarType.BFloat16), "fp8 has no CUDA kernel");
         AssertRefused(() => Int8Kernels.Linear(x, sx, w, channel, QuantFormat.Int8Block128, null, ScalarType.BFloat16),
             "w_scale must be Float32 [2, 2] for int8-block128", "[200]");
@@ -99,11 +100,8 @@ public class Int8KernelArgumentTests
     [Test]
     public void FusedLinearOnWgmmaTakesPerChannelScalesOnly()
     {
-        using var x = Int8(3, 160);
-        using var sx = ones(3);
-        using var w = Int8(200, 160);
-        using var channel = ones(200);
-        using var blocks = ones(2, 2);
+        using var scope = NewDisposeScope();
+        var (x, sx, w, channel, blocks) = LinearOperands();
         AssertRefused(() => Int8Kernels.Linear(x, sx, w, blocks, QuantFormat.Int8Block128, null, ScalarType.BFloat16, Int8Gemm.Wgmma),
             "int8 linear (wgmma): the wgmma kernel takes per-channel weight scales", "int8-block128");
         AssertRefused(() => Int8Kernels.Linear(x, sx, w, channel, QuantFormat.Int8PerChannel, null, ScalarType.BFloat16, Int8Gemm.CublasLt),
