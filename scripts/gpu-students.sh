@@ -21,12 +21,16 @@ minutes_left() {
   if [ $s -lt 60 ]; then echo "time budget spent: run again to go on" >&2; exit 0; fi
   limit=$(awk -v s=$s 'BEGIN { printf "%.2f", s / 60 }')
 }
-# Runs a training stage with the time left; the stage is done when its line "<stage>: step N" reaches its steps.
+# Runs a training stage (name, steps, command) with the time left; the stage is done when its run's line
+# "<stage>: step N" reaches its steps, and WORK/<name>.done keeps a done stage from being loaded again.
 train() {
-  local steps=$1; shift
+  local name=$1 steps=$2; shift 2
+  [ -f "$work/$name.done" ] && return
   minutes_left
-  shapes "$@" --work "$work" --steps "$steps" --time-limit "$limit" | grep -v ETA | tail -3 | tee -a "$out/students.log"
-  grep -q "step $steps," <(tail -3 "$out/students.log") || { echo "stopped before step $steps: run again to go on" >&2; exit 0; }
+  local last; last=$(shapes "$@" --work "$work" --steps "$steps" --time-limit "$limit" | grep -v ETA | tail -3)
+  echo "$last" | tee -a "$out/students.log"
+  grep -q "step $steps," <<<"$last" || { echo "$name stopped before step $steps: run again to go on" >&2; exit 0; }
+  touch "$work/$name.done"
 }
 evaluate() { # name, transformer checkpoint (or "" for the rCM student's own folder)
   for n in 4 2 1; do
@@ -43,11 +47,11 @@ mkdir -p "$out" "$work"
   shapes student-data --work "$work" --prompts "${PROMPTS:-4096}" --batch "${SAMPLE_BATCH:-128}" | tail -1
   touch "$work/teacher-samples.done"
 }
-train "${RCM_STEPS:-3000}" student-rcm --batch "${BATCH:-16}"
+train rcm "${RCM_STEPS:-3000}" student-rcm --batch "${BATCH:-16}"
 evaluate rcm ""
-train "${SLA_STEPS:-2000}" student-sla --tune student --block-q 64 --batch "${BATCH:-16}"
+train rcm-sla "${SLA_STEPS:-2000}" student-sla --tune student --block-q 64 --batch "${BATCH:-16}"
 evaluate rcm-sla "$work/student-rcm-sla/transformer.safetensors"
-train "${CONTINUE_STEPS:-1000}" student-rcm --from "$work/student-rcm-sla/transformer.safetensors" --warmup 0 \
+train rcm-sla-continued "${CONTINUE_STEPS:-1000}" student-rcm --from "$work/student-rcm-sla/transformer.safetensors" --warmup 0 \
   --lr "${CONTINUE_LR:-2e-6}" --critic-lr "${CONTINUE_CRITIC_LR:-4e-7}" --batch "${BATCH:-16}"
 evaluate rcm-sla-continued "$work/student-rcm-from/transformer.safetensors"
 echo "all stages done; results in $out"

@@ -59,6 +59,14 @@ public sealed class StudentCommandsTests
         foreach (var t in studentWeights.Values) t.Dispose();
         Assert.That(studentAttention.Kind, Is.EqualTo(AttentionKind.Sla));
         Assert.That(TrainingRecord.Load(Path.GetDirectoryName(StudentTraining.TunedStudentTransformer(work.Path))!, "sla")!.Steps, Is.EqualTo(2));
+        // Run again at its end, as a resumable script does: nothing is trained and the record stays as it was.
+        var finished = TrainingRecord.Load(Path.GetDirectoryName(StudentTraining.TunedStudentTransformer(work.Path))!, "sla")!;
+        (code, output, error) = CliRunner.RunShapes(["student-sla", "--tune", "student", "--steps", "2", "--batch", "2", "--top-k", "0.5", "--block-q", "16", "--block-k", "16", .. common]);
+        Assert.That(code, Is.EqualTo(0), error);
+        Assert.That(output, Does.Contain("SLA: resuming at step 2"));
+        var again = TrainingRecord.Load(Path.GetDirectoryName(StudentTraining.TunedStudentTransformer(work.Path))!, "sla")!;
+        Assert.That((again.Steps, again.Runs, again.Seconds), Is.EqualTo((finished.Steps, finished.Runs, finished.Seconds)));
+        Assert.That(again.Measures, Is.EquivalentTo(finished.Measures));
 
         // rCM with SLA in the student from its first step (the tangent's double backward runs through both branches).
         (code, output, error) = CliRunner.RunShapes(["student-rcm", "--steps", "3", "--warmup", "1", "--batch", "2", "--top-k", "0.5", "--block-q", "16", "--block-k", "16", .. common]);

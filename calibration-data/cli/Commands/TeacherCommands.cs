@@ -125,7 +125,7 @@ public static class TeacherCommands
                 Directory.CreateDirectory(folder);
                 File.WriteAllText(Path.Combine(folder, "quality.json"), TeacherEvaluation.Json(quality));
                 var shown = all.Take((int)Math.Min(16, clips.shape[0])).Select((prompt, i) => new CaptionedClip(prompt, VideoFrames.FromClip(clips[i]))).ToList();
-                var grid = new ClipGrid(shown, columns: 4, scale: 2);
+                var grid = new ClipGrid(shown, columns: 4, scale: 2, captions: CaptionFont.IsAvailable);
                 GifWriter.Write(Path.Combine(folder, "generated.gif"), grid.Animate(), fps: 12);
                 PngFrames.Write(Path.Combine(folder, "generated.png"), grid.ContactSheet());
                 string modelFolder = parse.GetRequiredValue(model);
@@ -133,6 +133,7 @@ public static class TeacherCommands
                     WriteCard(modelFolder, quality, Path.Combine(folder, "generated.gif"), console);
                 console.WriteLine(Invariant($"{quality.Prompts} prompts, {sampling.Solver} {sampling.Steps} steps, CFG {sampling.Guidance}: adherence {quality.Adherence:P1} (real {quality.RealAdherence:P1}), Fréchet {quality.Frechet:F2} (real {quality.RealFrechet:F2}), {quality.GenerateSeconds:F0} s"));
                 console.WriteLine($"wrote quality.json, generated.gif and generated.png to {folder}");
+                if (!CaptionFont.IsAvailable) console.WriteLine("the grid has no captions: this machine has no TrueType font (on Debian: fonts-dejavu-core)");
             }
             return 0;
         });

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Turbo.CalibrationData.Teacher;
 
@@ -9,14 +10,19 @@ namespace Turbo.CalibrationData.Teacher;
 public sealed record TrainingRecord(string Stage, long Steps, int BatchSize, double LearningRate, string Device,
     double Seconds, int Runs, long Parameters, IReadOnlyDictionary<string, double> Measures)
 {
-    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    // A diverged run's NaN loss is recorded as "NaN" rather than failing the save after the training it describes.
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     public static string PathFor(string model, string stage) => Path.Combine(model, $"training-{stage}.json");
 
-    /// <summary>Writes this run's record, adding the time and runs of the record already there (a resumed stage).</summary>
+    /// <summary>
+    /// Writes this run's record, adding the time and runs of the record already there (a resumed stage). A run that
+    /// found the stage already at its steps trained nothing: the record there stays as it is.
+    /// </summary>
     public static TrainingRecord Save(string model, TrainingRecord run)
     {
         var previous = Load(model, run.Stage);
+        if (previous is not null && previous.Steps == run.Steps) return previous;
         var total = previous is null ? run : run with { Seconds = previous.Seconds + run.Seconds, Runs = previous.Runs + 1 };
         string path = PathFor(model, run.Stage), temp = path + ".tmp";
         File.WriteAllText(temp, JsonSerializer.Serialize(total, Indented));
@@ -28,7 +34,7 @@ public sealed record TrainingRecord(string Stage, long Steps, int BatchSize, dou
     {
         string path = PathFor(model, stage);
         if (!File.Exists(path)) return null;
-        try { return JsonSerializer.Deserialize<TrainingRecord>(File.ReadAllText(path)); }
+        try { return JsonSerializer.Deserialize<TrainingRecord>(File.ReadAllText(path), Indented); }
         catch (JsonException e) { throw new Turbo.Runtime.TurboException($"{path}: not a training record ({e.Message})"); }
     }
 }
