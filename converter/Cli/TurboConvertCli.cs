@@ -18,6 +18,7 @@ public static class TurboConvertCli
         SynthCommand.Create(),
         DistillerCommands.Distill(),
         DistillerCommands.Sparsify(),
+        DistillerCommands.Refine(),
         QuantizeCommand.Create(),
         PackageCommand.Create(),
         DistillBenchCommand.Create(),

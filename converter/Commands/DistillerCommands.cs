@@ -5,7 +5,7 @@ using Turbo.Converter.Validation;
 
 namespace Turbo.Converter.Commands;
 
-/// <summary>`distill` and `sparsify`: the distiller's two stages of `run`, each on its own (<see cref="StageAlone"/>).</summary>
+/// <summary>`distill`, `sparsify` and `refine`: the distiller's stages of `run`, each on its own (<see cref="StageAlone"/>).</summary>
 public static class DistillerCommands
 {
     public static Command Distill()
@@ -50,6 +50,30 @@ public static class DistillerCommands
             var stage = new SparsifyStage(sparsify.Read(parse, data.Read(parse)), judge, DeviceChoice.Resolve(parse.GetRequiredValue(device)));
             stage.Check();
             return StageAlone.Run(parse, stage, input, parse.GetRequiredValue(output));
+        });
+        return command;
+    }
+
+    public static Command Refine()
+    {
+        var model = new Argument<string>("model") { Description = "the output folder of `sparsify` run on the output of `distill`" };
+        var output = CommonOptions.Output("folder for the continued rCM's checkpoints and the student (rerun to resume)");
+        var refine = new RefineStageOptions();
+        var distill = new DistillStageOptions();
+        var seed = new TeacherDataOptions().Seed;
+        var device = CommonOptions.Device();
+        var command = new Command("refine", "rCM continued on the sparse student against the dense teacher, on the distill stage's teacher samples (the refine stage of `run`).")
+        {
+            model, output, device, seed, distill.Batch, distill.DmdWeight, distill.Tangent, distill.Guidance,
+        };
+        foreach (var option in refine.All) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var rcm = new DistillSettings(new TeacherData(Seed: parse.GetValue(seed)), BatchSize: parse.GetValue(distill.Batch),
+                DmdWeight: parse.GetValue(distill.DmdWeight), Tangent: parse.GetRequiredValue(distill.Tangent), Guidance: parse.GetValue(distill.Guidance));
+            var stage = new RefineStage(refine.Read(parse), rcm, DeviceChoice.Resolve(parse.GetRequiredValue(device)));
+            stage.Check();
+            return StageAlone.Run(parse, stage, parse.GetRequiredValue(model), parse.GetRequiredValue(output));
         });
         return command;
     }

@@ -66,3 +66,17 @@ public sealed class SparsifyStageOptions
     public SparsifySettings Read(ParseResult parse, TeacherData data) => new(data, parse.GetValue(TopK), parse.GetValue(BlockQ),
         parse.GetValue(BlockK), parse.GetValue(Steps), parse.GetValue(Batch), parse.GetValue(LearningRate), parse.GetValue(Tune));
 }
+
+/// <summary>The tuning options of the refine stage (rCM continued on the sparse student), spelled the same by `run` and `refine`.</summary>
+public sealed class RefineStageOptions
+{
+    static readonly RefineSettings Defaults = new();
+
+    public Option<int> Steps { get; } = new("--refine-steps") { Description = "rCM optimizer steps continued on the sparse student (0: keep it as sparsify left it)", DefaultValueFactory = _ => Defaults.Steps };
+    public Option<double> LearningRate { get; } = new("--refine-lr") { Description = "student learning rate of the continued rCM", DefaultValueFactory = _ => Defaults.LearningRate };
+    public Option<double> CriticLearningRate { get; } = new("--refine-critic-lr") { Description = "critic learning rate of the continued rCM", DefaultValueFactory = _ => Defaults.CriticLearningRate };
+
+    public IEnumerable<Option> All => [Steps, LearningRate, CriticLearningRate];
+
+    public RefineSettings Read(ParseResult parse) => new(parse.GetValue(Steps), parse.GetValue(LearningRate), parse.GetValue(CriticLearningRate));
+}

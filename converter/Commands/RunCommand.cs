@@ -24,20 +24,22 @@ public static class RunCommand
         var resume = new Option<bool>("--resume") { Description = "continue the conversion in the work folder: skip finished stages, refuse changed settings" };
         var skipDistill = new Option<bool>("--skip-distill") { Description = "keep the teacher's sampler (no rCM student)" };
         var skipSparsify = new Option<bool>("--skip-sparsify") { Description = "keep dense self-attention (no SLA fine-tune)" };
+        var skipRefine = new Option<bool>("--skip-refine") { Description = "no rCM continued on the sparse student after sparsify" };
         var skipQuantize = new Option<bool>("--skip-quantize") { Description = "package the weights unquantized" };
         var skipValidate = new Option<bool>("--skip-validate") { Description = "do not validate the package against the teacher" };
         var data = new TeacherDataOptions();
         var distill = new DistillStageOptions();
         var sparsify = new SparsifyStageOptions();
+        var refine = new RefineStageOptions();
         var quantize = new QuantizeStageOptions("--calib-seed");
         var attention = PackageStageOptions.Attention();
         var validate = new ValidateStageOptions();
         var device = CommonOptions.Device();
-        var command = new Command("run", "Convert a text-to-video teacher into a package: distill (rCM), sparsify (SLA), quantize (W8A8), package, validate; resumable, each stage also a command.")
+        var command = new Command("run", "Convert a text-to-video teacher into a package: distill (rCM), sparsify (SLA), refine (rCM continued on the sparse student), quantize (W8A8), package, validate; resumable, each stage also a command.")
         {
-            teacher, output, work, resume, skipDistill, skipSparsify, skipQuantize, skipValidate, attention, device,
+            teacher, output, work, resume, skipDistill, skipSparsify, skipRefine, skipQuantize, skipValidate, attention, device,
         };
-        foreach (var option in data.All.Concat(distill.All).Concat(sparsify.All).Concat(quantize.All).Concat(validate.All)) command.Options.Add(option);
+        foreach (var option in data.All.Concat(distill.All).Concat(sparsify.All).Concat(refine.All).Concat(quantize.All).Concat(validate.All)) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string teacherPath = parse.GetRequiredValue(teacher), package = Path.GetFullPath(parse.GetRequiredValue(output));
@@ -48,15 +50,16 @@ public static class RunCommand
             var quantizeSettings = quantize.Read(parse);
             var judge = QualityJudges.Resolve(validation.Judge, teacherPath);
             var teacherData = data.Read(parse);
-            var choices = new RecipeChoices(package, distill.Read(parse, teacherData), sparsify.Read(parse, teacherData), quantizeSettings,
+            var choices = new RecipeChoices(package, distill.Read(parse, teacherData), sparsify.Read(parse, teacherData), refine.Read(parse), quantizeSettings,
                 parse.GetRequiredValue(attention), validation, judge, target)
             {
-                SkipDistill = parse.GetValue(skipDistill), SkipSparsify = parse.GetValue(skipSparsify),
+                SkipDistill = parse.GetValue(skipDistill), SkipSparsify = parse.GetValue(skipSparsify), SkipRefine = parse.GetValue(skipRefine),
                 SkipQuantize = parse.GetValue(skipQuantize), SkipValidate = parse.GetValue(skipValidate),
             };
             // Settings, prompts and gates are checked now, not after an hour of training or calibration.
             if (!choices.SkipDistill) new DistillStage(choices.Distill, judge, target).Check();
             if (!choices.SkipSparsify) new SparsifyStage(choices.Sparsify, judge, target).Check();
+            if (ConversionRecipe.Refines(choices)) new RefineStage(choices.Refine, choices.Distill, target).Check();
             PackageStage.Check(choices.Attention, choices.SkipSparsify ? null : choices.Sparsify);
             if (!choices.SkipQuantize) QuantizeStage.Prompts(quantizeSettings, judge);
             if (!choices.SkipValidate) Validator.Check(validation, teacherPath);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Turbo.Converter.Pipelines;
 using Turbo.Converter.Validation;
+using Turbo.Distiller.Data;
 using Turbo.Distiller.Rcm;
 using Turbo.Runtime;
 using Turbo.Runtime.Attention;
@@ -30,6 +31,27 @@ public sealed record DistillSettings(
         "fd" => TangentMethod.FiniteDifference,
         _ => throw new TurboException($"--tangent {Tangent}: expected {string.Join(" or ", Tangents)}"),
     };
+
+    /// <summary>
+    /// The distiller's settings for these choices against <paramref name="teacher"/>, trained on
+    /// <paramref name="samples"/> (whose clip length sets the sCM time distribution).
+    /// </summary>
+    public RcmSettings Rcm(WanTextToVideo teacher, TeacherSamples samples)
+    {
+        var (latent, context) = samples.Sample(0);
+        int latentFrames = (int)latent.shape[1];
+        latent.Dispose();
+        context.Dispose();
+        var rcm = new RcmSettings
+        {
+            Steps = Steps, BatchSize = BatchSize, StudentLearningRate = LearningRate, CriticLearningRate = CriticLearningRate,
+            TangentWarmup = TangentWarmup, DmdWeight = DmdWeight, TeacherGuidance = Guidance ?? teacher.Defaults.Guidance,
+            Tangent = TangentMethod, ConsistencyLogMean = RcmSettings.VideoLogMean(latentFrames), CriticShift = teacher.Defaults.Shift,
+            CheckpointEvery = 100, Seed = Data.Seed,
+        };
+        rcm.Validate();
+        return rcm;
+    }
 }
 
 /// <summary>
@@ -80,19 +102,7 @@ public sealed class DistillStage(DistillSettings settings, IQualityJudge? judge,
         string samplesFolder = Path.Combine(context.Folder, TeacherData.FolderName);
         using var samples = settings.Data.Draw(teacher, judge, samplesFolder, context.Progress);
 
-        var (latent, context0) = samples.Sample(0);
-        int latentFrames = (int)latent.shape[1];
-        latent.Dispose();
-        context0.Dispose();
-        var rcm = new RcmSettings
-        {
-            Steps = settings.Steps, BatchSize = settings.BatchSize, StudentLearningRate = settings.LearningRate,
-            CriticLearningRate = settings.CriticLearningRate, TangentWarmup = settings.TangentWarmup, DmdWeight = settings.DmdWeight,
-            TeacherGuidance = settings.Guidance ?? teacher.Defaults.Guidance, Tangent = settings.TangentMethod,
-            ConsistencyLogMean = RcmSettings.VideoLogMean(latentFrames), CriticShift = teacher.Defaults.Shift,
-            CheckpointEvery = 100, Seed = settings.Data.Seed,
-        };
-        rcm.Validate();
+        var rcm = settings.Rcm(teacher, samples);
 
         using var student = RcmDistiller.CopyOf(teacher.Transformer);
         using var distiller = new RcmDistiller(student, teacher.Transformer, samples.EmptyContext, rcm, Path.Combine(context.Folder, "rcm-training"));

@@ -17,7 +17,8 @@ public class ConversionRunTests : TempFolderFixture
 
     /// <summary>The stages `run` builds from <see cref="MicroConversion.Quick"/> (the same settings, so `run --resume` accepts their work).</summary>
     IReadOnlyList<IConversionStage> Stages(string package) => ConversionRecipe.Stages(new RecipeChoices(package,
-        MicroConversion.DistillSettings(Temp.Path), MicroConversion.SparsifySettings(Temp.Path), MicroConversion.QuantizeSettings(Temp.Path),
+        MicroConversion.DistillSettings(Temp.Path), MicroConversion.SparsifySettings(Temp.Path), MicroConversion.RefineSettings(),
+        MicroConversion.QuantizeSettings(Temp.Path),
         PackageStage.KeepAttention, new ValidationOptions(), Judge: null, CPU) { SkipValidate = true });
 
     [Test]
@@ -54,7 +55,7 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(Comparable(package), Is.EqualTo(Comparable(Temp.PathTo("clean.turbo"))), "the same manifest but for the start time");
         Assert.That(b.Quantization.Scheme, Is.EqualTo("int8-channel"));
         Assert.That(b.Quantization.Layers, Is.EqualTo(2 * 10));
-        Assert.That(b.Stages.Select(s => s.Name), Is.EqualTo(new[] { "distill", "sparsify", "quantize", "package" }));
+        Assert.That(b.Stages.Select(s => s.Name), Is.EqualTo(new[] { "distill", "sparsify", "refine", "quantize", "package" }));
         Assert.That(b.Sampler, Is.EqualTo(new SamplerSettings { Solver = "rcm", Steps = 2, Guidance = 1, Shift = MicroTeacher.Sampling.Shift }));
         Assert.That(Enumerable.Range(0, b.Config.NumLayers).Select(i => b.Config.AttentionOf(i).Kind), Is.All.EqualTo(AttentionKind.Sla));
 
@@ -84,7 +85,14 @@ public class ConversionRunTests : TempFolderFixture
             "--sla-steps", "2", "--sla-batch", "1", "--block-q", "16", "--block-k", "16"]);
         Assert.That(sparsify.ExitCode, Is.EqualTo(0), sparsify.Err);
         Assert.That(sparsify.Out, Does.Contain("the distilled student, SLA-tuned to its dense self"), "the default after distill");
-        var quantize = CliRunner.Run("quantize", Temp.PathTo("sparse"), "-o", Temp.PathTo("quantized"), "--calib-samples", "1", "--eval-samples", "1",
+        var refine = CliRunner.Run("refine", Temp.PathTo("sparse"), "-o", Temp.PathTo("refined"), "--refine-steps", "2", "--distill-batch", "1", "--device", "cpu");
+        Assert.That(refine.ExitCode, Is.EqualTo(0), refine.Err);
+        Assert.That(refine.Out, Does.Contain("2 steps of 1 from the sparse student"));
+        var refined = ModelState.Load(Path.Combine(Temp.PathTo("refined"), ModelState.FileName));
+        Assert.That(refined.Config.Attention.Kind, Is.EqualTo(AttentionKind.Sla), "the student stays sparse");
+        Assert.That(PackageFolder.Sha256(refined.Transformer.Path),
+            Is.Not.EqualTo(PackageFolder.Sha256(ModelState.Load(Path.Combine(Temp.PathTo("sparse"), ModelState.FileName)).Transformer.Path)), "refine trains it");
+        var quantize = CliRunner.Run("quantize", Temp.PathTo("refined"), "-o", Temp.PathTo("quantized"), "--calib-samples", "1", "--eval-samples", "1",
             "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file", prompts, "--attention", "keep", "--device", "cpu");
         Assert.That(quantize.ExitCode, Is.EqualTo(0), quantize.Err);
         Assert.That(quantize.Out, Does.Contain("velocity cosine"));
@@ -126,6 +134,10 @@ public class ConversionRunTests : TempFolderFixture
         Assert.That(refused.ExitCode, Is.EqualTo(2));
         Assert.That(refused.Err, Does.Contain("--sla-tune student: the model is not a distilled student"));
         Assert.That(Directory.Exists(Temp.PathTo("no")), Is.False, "a refused stage leaves no output folder");
+        var notDistilled = CliRunner.Run("refine", Temp.PathTo("sparse-teacher"), "-o", Temp.PathTo("no"), "--device", "cpu");
+        Assert.That(notDistilled.ExitCode, Is.EqualTo(2));
+        Assert.That(notDistilled.Err, Does.Contain("refine: continues the rCM distillation of a student"));
+        Assert.That(Directory.Exists(Temp.PathTo("no")), Is.False, "a refused stage leaves no output folder");
     }
 
     /// <summary>
@@ -147,6 +159,8 @@ public class ConversionRunTests : TempFolderFixture
 
         // Untrained SLA is the teacher's own weights, not copied, and an extra file of SLA's zero proj_l for every block.
         var sparsified = ModelState.Load(Path.Combine(WorkFolder.DefaultFor(package), "sparsify", ModelState.FileName));
+        var refined = ModelState.Load(Path.Combine(WorkFolder.DefaultFor(package), "refine", ModelState.FileName));
+        Assert.That(refined.Transformer, Is.EqualTo(sparsified.Transformer), "refine trains nothing either");
         Assert.That(sparsified.Transformer, Is.EqualTo(new TransformerWeights(Path.Combine(teacher, "transformer"), Canonical: false,
             Extra: Path.Combine(WorkFolder.DefaultFor(package), "sparsify", SparsifyStage.FreshParametersFile))));
         using var fresh = Turbo.Runtime.IO.SafetensorsFile.Open(sparsified.Transformer.Extra!);

@@ -30,14 +30,14 @@ static class MicroConversion
     public static string PromptsFile(string root) => Path.Combine(root, "prompts.txt");
 
     /// <summary>
-    /// Two teacher samples, two rCM and two SLA steps of one sample (SLA blocks of 16 tokens, so packaged as SLA: SageSLA
+    /// Two teacher samples, two rCM, two SLA and two continued rCM steps of one sample (SLA blocks of 16 tokens, so packaged as SLA: SageSLA
     /// takes 64 or 128); small calibration and validation: 1 + 1 prompts, few rows; 2 validation prompts.
     /// </summary>
     public static string[] Quick(string root) =>
     [
         "--distill-samples", "2", "--sample-batch", "2", "--distill-prompts-file", PromptsFile(root), "--student-steps", "2",
         "--distill-steps", "2", "--distill-batch", "1", "--tangent-warmup", "1",
-        "--sla-steps", "2", "--sla-batch", "1", "--block-q", "16", "--block-k", "16", "--attention", "keep",
+        "--sla-steps", "2", "--sla-batch", "1", "--block-q", "16", "--block-k", "16", "--refine-steps", "2", "--attention", "keep",
         "--calib-samples", "1", "--eval-samples", "1", "--calib-rows", "8", "--max-rows", "64", "--calib-prompts-file", PromptsFile(root),
         "--prompts", "2", "--prompts-file", PromptsFile(root), "--device", "cpu",
     ];
@@ -47,6 +47,8 @@ static class MicroConversion
     public static DistillSettings DistillSettings(string root) => new(TeacherData(root), StudentSteps: 2, Steps: 2, BatchSize: 1, TangentWarmup: 1);
 
     public static SparsifySettings SparsifySettings(string root) => new(TeacherData(root), BlockQ: 16, BlockK: 16, Steps: 2, BatchSize: 1);
+
+    public static RefineSettings RefineSettings() => new(Steps: 2);
 
     public static QuantizeSettings QuantizeSettings(string root) =>
         new(Prompts: 1, EvaluationPrompts: 1, PromptList: PromptChoice.ReadFile(PromptsFile(root)), RowsPerCall: 8, MaxRows: 64);
