@@ -103,20 +103,10 @@ public sealed class DistillStage(DistillSettings settings, IQualityJudge? judge,
         using var samples = settings.Data.Draw(teacher, judge, samplesFolder, context.Progress);
 
         var rcm = settings.Rcm(teacher, samples);
-
         using var student = RcmDistiller.CopyOf(teacher.Transformer);
         using var distiller = new RcmDistiller(student, teacher.Transformer, samples.EmptyContext, rcm, Path.Combine(context.Folder, "rcm-training"));
-        context.Progress.Begin("rCM", rcm.Steps);
-        long reported = 0;
-        var summary = distiller.Train(samples, p =>
-        {
-            context.Progress.Advance(p.Step - reported);
-            reported = p.Step;
-        });
         string studentPath = Path.Combine(context.Folder, StudentFile);
-        var ema = distiller.EmaWeights();
-        try { TransformerCheckpoint.Write(studentPath, AttentionConfig.Dense, ema); }
-        finally { foreach (var t in ema.Values) t.Dispose(); }
+        string training = StageRcm.TrainAndWrite(distiller, rcm, samples, context, "rCM", studentPath, AttentionConfig.Dense);
 
         var distilled = input.With(new StageRecord(Name, Settings)) with
         {
@@ -127,7 +117,7 @@ public sealed class DistillStage(DistillSettings settings, IQualityJudge? judge,
         return new StageResult(distilled,
         [
             new("teacher samples", $"{samples.Count} ({input.Sampler.Solver} × {input.Sampler.Steps}, CFG {Text(rcm.TeacherGuidance)})"),
-            new("rCM", $"{distiller.Step} steps of {rcm.BatchSize}; " + string.Join(", ", summary.Measures.Select(m => $"{m.Key} {m.Value.ToString("G4", CultureInfo.InvariantCulture)}"))),
+            new("rCM", training),
             new("student", $"rCM sampler × {settings.StudentSteps} steps, no CFG"),
         ]);
     }

@@ -76,23 +76,10 @@ public sealed class RefineStage(RefineSettings settings, DistillSettings rcm, De
         };
         using var student = TransformerCheckpoint.Load(input.Transformer.Path, input.Config, device);
         using var distiller = new RcmDistiller(student, teacher.Transformer, samples.EmptyContext, rcmSettings, Path.Combine(context.Folder, "rcm-training"));
-        context.Progress.Begin("rCM, continued", rcmSettings.Steps);
-        long reported = 0;
-        var summary = distiller.Train(samples, p =>
-        {
-            context.Progress.Advance(p.Step - reported);
-            reported = p.Step;
-        });
         string studentPath = Path.Combine(context.Folder, StudentFile);
-        var ema = distiller.EmaWeights();
-        try { TransformerCheckpoint.Write(studentPath, input.Config.Attention, ema); }
-        finally { foreach (var t in ema.Values) t.Dispose(); }
-
+        string training = StageRcm.TrainAndWrite(distiller, rcmSettings, samples, context, "rCM, continued", studentPath, input.Config.Attention);
         return new StageResult(output with { Transformer = new TransformerWeights(studentPath, Canonical: true) },
-        [
-            new("rCM, continued", $"{distiller.Step} steps of {rcmSettings.BatchSize} from the sparse student; " +
-                string.Join(", ", summary.Measures.Select(m => $"{m.Key} {m.Value.ToString("G4", CultureInfo.InvariantCulture)}"))),
-        ]);
+            [new("rCM, continued from the sparse student", training)]);
     }
 
     static string Text(double value) => value.ToString(CultureInfo.InvariantCulture);
