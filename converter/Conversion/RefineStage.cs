@@ -62,14 +62,13 @@ public sealed class RefineStage(RefineSettings settings, DistillSettings rcm, De
         if (input.Config.Attention.Kind is not (AttentionKind.Dense or AttentionKind.Sla) || input.Config.BlockAttention is not null)
             throw new TurboException($"refine: trains dense or SLA self-attention, not {input.Config.Attention.Kind} (refine goes before package)");
         var output = input.With(new StageRecord(Name, Settings));
-        string? untouched = settings.Steps == 0 ? "0 steps: the sparse student as it is"
-            : input.TeacherSamples is null || !Directory.Exists(input.TeacherSamples) || !input.Transformer.Canonical || input.Transformer.Extra is not null
-                ? "a speed preview (untrained student): nothing to continue"
-            : null;
-        if (untouched is not null) return new StageResult(output, [new("refine", untouched)]);
+        if (settings.Steps == 0) return new StageResult(output, [new("refine", "0 steps: the sparse student as it is")]);
+        // A speed preview: distill drew no samples (0 steps), or sparsify added SLA's untrained parameters (0 steps).
+        if (input.TeacherSamples is not { } samplesFolder || input.Transformer.Extra is not null)
+            return new StageResult(output, [new("refine", "a speed preview (untrained student): nothing to continue")]);
 
         using var teacher = WanTextToVideo.Load(input.Teacher, device, ScalarType.Float32);
-        using var samples = TeacherSamples.Open(input.TeacherSamples!, rcm.Data.Seed);
+        using var samples = TeacherSamples.Open(samplesFolder, rcm.Data.Seed);
         var rcmSettings = rcm.Rcm(teacher, samples) with
         {
             Steps = settings.Steps, StudentLearningRate = settings.LearningRate, CriticLearningRate = settings.CriticLearningRate, TangentWarmup = 0,
