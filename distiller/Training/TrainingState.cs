@@ -81,7 +81,8 @@ public sealed class TrainingState : IDisposable
         using var noGrad = no_grad();
         var ema = _ema[part.Name];
         foreach (var (name, p) in part.Module.named_parameters())
-            ema[name].mul_(decay).add_(p.detach(), alpha: 1 - decay);
+            if (p.requires_grad) // a frozen parameter is its own average; updating it would only add rounding
+                ema[name].mul_(decay).add_(p.detach(), alpha: 1 - decay);
     }
 
     public static double EmaDecayAt(long step, double decay) => Math.Min(decay, (1.0 + step) / (10.0 + step));

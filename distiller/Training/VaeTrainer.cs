@@ -27,6 +27,11 @@ public sealed record VaeTrainingSettings
     public long Seed { get; init; }
     /// <summary>Stop early, checkpointed, once a run has taken this long (GPU time comes in blocks); a later run resumes.</summary>
     public TimeSpan? TimeLimit { get; init; }
+    /// <summary>
+    /// Train only the decoder side (post_quant_conv and decoder) of a trained VAE: the encoder, and so the latent space
+    /// a DiT was trained on, stays exactly as it was, while reconstructions get sharper.
+    /// </summary>
+    public bool DecoderOnly { get; init; }
 }
 
 /// <summary>
@@ -39,6 +44,7 @@ public sealed class VaeTrainer : IDisposable
     readonly WanVae _vae;
     readonly VaeTrainingSettings _settings;
     readonly TrainingState _state;
+    readonly IReadOnlyList<TorchSharp.Modules.Parameter> _trained;
 
     public long Step => _state.Step;
 
@@ -48,7 +54,11 @@ public sealed class VaeTrainer : IDisposable
             throw new TurboException("VAE training: steps, batch size and checkpoint interval must be ≥ 1, the KL weight ≥ 0");
         _vae = vae;
         _settings = settings;
-        var optimizer = optim.AdamW(vae.parameters(), settings.LearningRate, weight_decay: settings.WeightDecay);
+        var parameters = vae.named_parameters().ToList();
+        if (settings.DecoderOnly)
+            foreach (var (name, p) in parameters.Where(p => !IsDecoderSide(p.name))) p.requires_grad = false;
+        _trained = parameters.Where(p => p.parameter.requires_grad).Select(p => p.parameter).ToList();
+        var optimizer = optim.AdamW(_trained, settings.LearningRate, weight_decay: settings.WeightDecay);
         _state = new TrainingState(vae, optimizer, vae.LoadWeights, settings.EmaDecay, workDir);
         _state.TryResume();
     }
@@ -66,18 +76,23 @@ public sealed class VaeTrainer : IDisposable
         using var scope = NewDisposeScope();
         var generator = new Generator((ulong)(_settings.Seed * 1_000_003 + Step));
         var clips = data.Batch(Step, _settings.BatchSize).to(_vae.Device);
-        var (mean, logVar) = _vae.Encode(clips, wholeClip: true);
+        Tensor mean, logVar;
+        using (_settings.DecoderOnly ? no_grad() : null) (mean, logVar) = _vae.Encode(clips, wholeClip: true);
         var z = mean + (0.5 * logVar).exp() * randn(mean.shape, generator: generator).to(_vae.Device);
         var reconstruction = _vae.Decode(z, wholeClip: true, clamp: false);
         var kl = 0.5 * (mean.square() + logVar.exp() - 1 - logVar).mean();
         var loss = (reconstruction - clips).abs().mean() + _settings.KlWeight * kl;
         _state.Optimizer.zero_grad();
         loss.backward();
-        nn.utils.clip_grad_norm_(_vae.parameters(), _settings.GradientClip);
+        nn.utils.clip_grad_norm_(_trained, _settings.GradientClip);
         _state.Optimizer.step();
         _state.UpdateEma();
         return loss.item<float>();
     }
+
+    /// <summary>Parameters that turn latents into video: what <see cref="VaeTrainingSettings.DecoderOnly"/> trains.</summary>
+    public static bool IsDecoderSide(string parameterName) =>
+        parameterName.StartsWith("decoder.", StringComparison.Ordinal) || parameterName.StartsWith("post_quant_conv.", StringComparison.Ordinal);
 
     /// <summary>The EMA weights (what a trained VAE ships), CPU float32 copies.</summary>
     public Dictionary<string, Tensor> EmaWeights() => _state.EmaWeights();

@@ -33,6 +33,53 @@ public class TeacherCardTests
     }
 
     [Test]
+    public void AContinuedStageAddsItsScheduleToTheSourcesStepsTimeAndRuns()
+    {
+        using var folder = new TempFolder();
+        var source = new TrainingRecord("transformer", 3000, 64, 5e-4, "cuda", 418, 2, 9_082_176, new Dictionary<string, double> { ["loss (last 50 steps)"] = 0.073 });
+        TrainingRecord.Save(folder.Path, source); // the copy of the source model the continued run starts from
+        var run = new TrainingRecord("transformer", 4000, 64, 3e-4, "cuda", 500, 1, 9_082_176, new Dictionary<string, double> { ["loss (last 50 steps)"] = 0.06 });
+        TrainingRecord.Save(folder.Path, run.ContinuedFrom(source));
+        var resumed = TrainingRecord.Save(folder.Path, (run with { Steps = 8000, Seconds = 400 }).ContinuedFrom(source));
+        Assert.That(resumed.Steps, Is.EqualTo(11_000));
+        Assert.That(resumed.Schedules, Is.EqualTo(new long[] { 3000, 8000 }));
+        Assert.That(resumed.Seconds, Is.EqualTo(418 + 500 + 400));
+        Assert.That(resumed.Runs, Is.EqualTo(4));
+        Assert.That(TrainingRecord.Load(folder.Path, "transformer")!.Schedules, Is.EqualTo(new long[] { 3000, 8000 }));
+        Assert.That(resumed.ContinuedFrom(resumed with { Steps = 0 }).Schedules, Is.EqualTo(new long[] { 3000, 8000, 11_000 }));
+
+        TeacherCard.Write(folder.Path, null, null);
+        Assert.That(File.ReadAllText(Path.Combine(folder.Path, "README.md")), Does.Contain("| transformer | 9,082,176 | 3,000 + 8,000 | 64 | 0.0003 | 22.0 min | 4 | cuda |"));
+        Assert.That(File.ReadAllText(TrainingRecord.PathFor(folder.Path, "transformer")), Does.Not.Contain("StepsText"));
+    }
+
+    [Test]
+    public void ContinuingNeedsATrainedModelOfTheRecipe()
+    {
+        using var folder = new TempFolder();
+        string model = Path.Combine(folder.Path, "model");
+        foreach (var t in MicroTeacher.Write(model).Values) t.Dispose();
+        string work = Path.Combine(folder.Path, "work");
+
+        var (code, _, err) = CliRunner.RunShapes("teacher-dit", "--from", model, "--work", work, "--steps", "2", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.StartWith($"error: --from {model}: no training-transformer.json"));
+
+        TrainingRecord.Save(model, new TrainingRecord("transformer", 10, 2, 1e-3, "cpu", 1, 1, 1, new Dictionary<string, double>()));
+        (code, _, err) = CliRunner.RunShapes("teacher-dit", "--from", model, "--work", work, "--steps", "2", "--pool", "2", "--batch", "2", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.StartWith($"error: {Path.Combine(model, "transformer")}: not the architecture of tiny-wan-t2v's recipe"));
+
+        (code, _, err) = CliRunner.RunShapes("teacher-vae", "--decoder-only", "--work", work, "--steps", "2", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.StartWith("error: training only the VAE's decoder needs a trained VAE to start from"));
+
+        (code, _, err) = CliRunner.RunShapes("teacher-vae", "--from", Path.Combine(folder.Path, "none"), "--work", work, "--steps", "2", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.StartWith($"error: --from {Path.Combine(folder.Path, "none")}: not a model folder"));
+    }
+
+    [Test]
     public void TeacherCardTakesAFullEvaluationMadeElsewhereAndRefusesAPartialOne()
     {
         using var folder = new TempFolder();

@@ -22,6 +22,10 @@ public static class TeacherCommands
     static Option<double?> TimeLimit() => new("--time-limit") { Description = "minutes after which training stops, checkpointed; run again to resume" };
     static TimeSpan? Minutes(double? minutes) => minutes is { } m ? TimeSpan.FromMinutes(m) : null;
     static Option<string> DeviceOption() => new("--device") { Description = "auto, cuda or cpu", DefaultValueFactory = _ => "auto" };
+    static Option<string?> From(string part) => new("--from")
+    {
+        Description = $"a trained model folder whose {part} this run continues, in a warm-up and cosine schedule of --steps steps (the work folder's model starts as a copy of it)",
+    };
 
     public static Command Vae()
     {
@@ -34,9 +38,11 @@ public static class TeacherCommands
         var frames = new Option<int>("--train-frames") { Description = "frames of the training clips (4n + 1; evaluation uses the full clips)", DefaultValueFactory = _ => TeacherRecipe.Clips.Frames };
         var ema = new Option<double>("--ema") { Description = "EMA decay of the shipped weights", DefaultValueFactory = _ => 0.995 };
         var check = new Option<int>("--check-clips") { Description = "held-out clips for the PSNR (twice as many training clips for the latent statistics)", DefaultValueFactory = _ => 256 };
+        var from = From("VAE");
+        var decoderOnly = new Option<bool>("--decoder-only") { Description = "with --from: train only the decoder, so the latent space (and a DiT trained on it) stays as it is" };
         var command = new Command("teacher-vae", "Train the teacher's Wan-architecture VAE on Shapes; write model/vae, tokenizer, text encoder.")
         {
-            work, steps, batch, rate, frames, ema, check, limit, device,
+            work, steps, batch, rate, frames, ema, check, from, decoderOnly, limit, device,
         };
         command.SetAction(parse =>
         {
@@ -45,9 +51,11 @@ public static class TeacherCommands
             {
                 Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(rate),
                 CheckpointEvery = 250, Seed = 1, TimeLimit = Minutes(parse.GetValue(limit)), EmaDecay = parse.GetValue(ema),
+                DecoderOnly = parse.GetValue(decoderOnly),
             };
             var console = parse.InvocationConfiguration.Output;
-            var result = TeacherTraining.TrainVae(parse.GetRequiredValue(work), settings, parse.GetValue(frames), parse.GetValue(check), target, console.WriteLine);
+            var result = TeacherTraining.TrainVae(parse.GetRequiredValue(work), settings, parse.GetValue(frames), parse.GetValue(check), target, console.WriteLine,
+                parse.GetValue(from));
             console.WriteLine(Invariant($"VAE: step {result.Steps}, {result.Parameters:N0} parameters, held-out PSNR {result.Measures["held-out PSNR dB"]:F2} dB, {result.Seconds:F0} s over {result.Runs} run(s)"));
             return 0;
         });
@@ -62,9 +70,10 @@ public static class TeacherCommands
         var batch = new Option<int>("--batch") { Description = "clips per step", DefaultValueFactory = _ => 64 };
         var rate = new Option<double>("--lr") { Description = "peak learning rate (warm-up, then cosine decay to 10% at the last step)", DefaultValueFactory = _ => 5e-4 };
         var pool = new Option<int>("--pool") { Description = "training clips encoded once and sampled from", DefaultValueFactory = _ => 16384 };
+        var from = From("DiT");
         var command = new Command("teacher-dit", "Train the teacher's Wan2.1 DiT with flow matching and caption dropout; write model/transformer.")
         {
-            work, steps, batch, rate, pool, limit, device,
+            work, steps, batch, rate, pool, from, limit, device,
         };
         command.SetAction(parse =>
         {
@@ -75,7 +84,8 @@ public static class TeacherCommands
                 CaptionDropout = 0.1, EmaDecay = 0.999, CheckpointEvery = 500, Seed = 1, TimeLimit = Minutes(parse.GetValue(limit)),
             };
             var console = parse.InvocationConfiguration.Output;
-            var result = TeacherTraining.TrainTransformer(parse.GetRequiredValue(work), settings, parse.GetValue(pool), target, console.WriteLine);
+            var result = TeacherTraining.TrainTransformer(parse.GetRequiredValue(work), settings, parse.GetValue(pool), target, console.WriteLine,
+                parse.GetValue(from));
             console.WriteLine(Invariant($"DiT: step {result.Steps}, {result.Parameters:N0} parameters, loss {result.Measures["loss (last 50 steps)"]:F4} (mean of the last 50 steps), {result.Seconds:F0} s over {result.Runs} run(s)"));
             return 0;
         });

@@ -32,7 +32,7 @@ public static class TeacherCard
         text.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (string stage in new[] { "vae", "transformer" })
             if (TrainingRecord.Load(model, stage) is { } r)
-                text.AppendLine(Invariant($"| {r.Stage} | {r.Parameters:N0} | {r.Steps:N0} | {r.BatchSize} | {r.LearningRate} | {r.Seconds / 60:F1} min | {r.Runs} | {r.Device} | {string.Join(", ", r.Measures.Select(m => Invariant($"{m.Key} {m.Value:F3}")))} |"));
+                text.AppendLine(Invariant($"| {r.Stage} | {r.Parameters:N0} | {r.StepsText} | {r.BatchSize} | {r.LearningRate} | {r.Seconds / 60:F1} min | {r.Runs} | {r.Device} | {string.Join(", ", r.Measures.Select(m => Invariant($"{m.Key} {m.Value:F3}")))} |"));
         text.AppendLine();
         text.AppendLine("## Quality (oracle, calibration-data/oracle-weights)");
         text.AppendLine();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Turbo.CalibrationData.Shapes;
+using Turbo.Converter.Checkpoints;
 using Turbo.Converter.Pipelines;
 using Turbo.Distiller.Training;
 using Turbo.Runtime;
@@ -25,12 +26,19 @@ public static class TeacherTraining
     /// <param name="trainFrames">frames of the training clips: the VAE is causal and runs chunk by chunk with a cache, so
     /// short clips teach it what long ones need at a fraction of the cost (4n + 1)</param>
     /// <returns>the stage's training record, summed over the runs that resumed it</returns>
-    public static TrainingRecord TrainVae(string work, VaeTrainingSettings settings, int trainFrames, int checkClips, Device device, Action<string> log)
+    /// <param name="from">a model folder whose trained VAE this run continues, in a schedule of its own (null: from a random init)</param>
+    public static TrainingRecord TrainVae(string work, VaeTrainingSettings settings, int trainFrames, int checkClips, Device device, Action<string> log,
+        string? from = null)
     {
+        if (settings.DecoderOnly && from is null) throw new TurboException("training only the VAE's decoder needs a trained VAE to start from (--from MODEL)");
         var clock = Stopwatch.StartNew();
         var dataset = new ShapesDataset(DataSeed, TeacherRecipe.Clips);
-        using var vae = new WanVae(TeacherRecipe.Vae, device);
-        Initializers.Vae(vae, settings.Seed);
+        string model = ModelFolder(work);
+        var source = from is null ? null : StartFrom(from, model, "vae");
+        using var vae = from is null ? new WanVae(TeacherRecipe.Vae, device) : WanVae.FromCheckpoint(Path.Combine(from, "vae"), device);
+        if (from is null) Initializers.Vae(vae, settings.Seed);
+        else RequireRecipe(vae.Config.BaseDim == TeacherRecipe.Vae.BaseDim && vae.Config.ZDim == TeacherRecipe.Vae.ZDim
+            && vae.Config.DimMult.SequenceEqual(TeacherRecipe.Vae.DimMult), Path.Combine(from, "vae"));
         long reached;
         using (var trainer = new VaeTrainer(vae, settings, Path.Combine(work, "vae-training")))
         {
@@ -42,12 +50,11 @@ public static class TeacherTraining
             finally { foreach (var t in ema.Values) t.Dispose(); }
         }
         vae.eval();
-        var (mean, std) = LatentStatistics(vae, dataset, clips: 2 * checkClips);
-        var config = TeacherRecipe.Vae with { LatentsMean = mean, LatentsStd = std };
+        // An unchanged encoder keeps its latent statistics, so a DiT trained on them still fits this VAE.
+        var config = settings.DecoderOnly ? vae.Config : WithLatentStatistics(vae, dataset, clips: 2 * checkClips);
         double psnr = HeldOutPsnr(vae, new ShapesDataset(DataSeed + 1, TeacherRecipe.Clips), clips: checkClips);
-        log($"VAE: held-out PSNR {psnr:F2} dB; latent std per channel {string.Join(" ", std.Select(s => s.ToString("F2")))}");
+        log($"VAE: held-out PSNR {psnr:F2} dB; latent std per channel {string.Join(" ", config.LatentsStd!.Select(s => s.ToString("F2")))}");
 
-        string model = ModelFolder(work);
         PipelineFolder.WriteIndex(model, TeacherRecipe.Sampling);
         TeacherFolder.WriteVae(model, config, vae.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter));
         var tokenizer = TeacherRecipe.Tokenizer();
@@ -55,15 +62,19 @@ public static class TeacherTraining
         using var textEncoder = new Umt5Encoder(TeacherRecipe.TextEncoder(tokenizer.VocabSize));
         Initializers.Umt5(textEncoder, TeacherRecipe.TextEncoderSeed);
         TeacherFolder.WriteTextEncoder(model, textEncoder);
-        return TrainingRecord.Save(model, new TrainingRecord("vae", reached, settings.BatchSize, settings.LearningRate, device.ToString(),
-            clock.Elapsed.TotalSeconds, 1, vae.parameters().Sum(p => p.numel()), new Dictionary<string, double> { ["held-out PSNR dB"] = psnr }));
+        var run = new TrainingRecord("vae", reached, settings.BatchSize, settings.LearningRate, device.ToString(),
+            clock.Elapsed.TotalSeconds, 1, vae.parameters().Sum(p => p.numel()), new Dictionary<string, double> { ["held-out PSNR dB"] = psnr });
+        return TrainingRecord.Save(model, source is null ? run : run.ContinuedFrom(source));
     }
 
     /// <returns>the stage's training record, summed over the runs that resumed it</returns>
-    public static TrainingRecord TrainTransformer(string work, FlowMatchingSettings settings, int poolClips, Device device, Action<string> log)
+    /// <param name="from">a model folder whose trained DiT this run continues, in a schedule of its own (null: from a random init)</param>
+    public static TrainingRecord TrainTransformer(string work, FlowMatchingSettings settings, int poolClips, Device device, Action<string> log,
+        string? from = null)
     {
         var clock = Stopwatch.StartNew();
         string model = ModelFolder(work);
+        var source = from is null ? null : StartFrom(from, model, "transformer");
         var tokenizer = WordTokenizer.Load(Path.Combine(model, "tokenizer", WanTextToVideo.TokenizerFile));
         using var textEncoder = Umt5Encoder.FromCheckpoint(Path.Combine(model, "text_encoder"), ScalarType.Float32, device);
         textEncoder.eval();
@@ -78,7 +89,17 @@ public static class TeacherTraining
         using (var empty = Encode([""]))
         using (var dit = new WanModel(config, ScalarType.Float32, device))
         {
-            Initializers.Wan(dit, settings.Seed);
+            if (from is null) Initializers.Wan(dit, settings.Seed);
+            else
+            {
+                // Loaded into the recipe's architecture: every name and shape of the source is checked against it.
+                using var checkpoint = AdaptedCheckpoints.OpenWan(Path.Combine(from, "transformer"), null);
+                var c = checkpoint.Config;
+                RequireRecipe(c.Dim == config.Dim && c.NumLayers == config.NumLayers && c.NumHeads == config.NumHeads && c.FfnDim == config.FfnDim
+                    && c.TextLen == config.TextLen && c.PatchSize.SequenceEqual(config.PatchSize), Path.Combine(from, "transformer"));
+                var shapes = checkpoint.Tensors.ToDictionary(t => t.Name, t => t.Source.Shape, StringComparer.Ordinal);
+                dit.LoadWeights(name => shapes.GetValueOrDefault(name), checkpoint.Read, Path.Combine(from, "transformer"));
+            }
             double loss;
             long reached;
             using (var trainer = new FlowMatchingTrainer(dit, empty, settings, Path.Combine(work, "dit-training")))
@@ -90,14 +111,54 @@ public static class TeacherTraining
                 try { TeacherFolder.WriteTransformer(model, config, ema); }
                 finally { foreach (var t in ema.Values) t.Dispose(); }
             }
-            var record = TrainingRecord.Save(model, new TrainingRecord("transformer", reached, settings.BatchSize, settings.LearningRate, device.ToString(),
-                clock.Elapsed.TotalSeconds, 1, dit.parameters().Sum(p => p.numel()), new Dictionary<string, double> { ["loss (last 50 steps)"] = loss }));
+            var run = new TrainingRecord("transformer", reached, settings.BatchSize, settings.LearningRate, device.ToString(),
+                clock.Elapsed.TotalSeconds, 1, dit.parameters().Sum(p => p.numel()), new Dictionary<string, double> { ["loss (last 50 steps)"] = loss });
+            var record = TrainingRecord.Save(model, source is null ? run : run.ContinuedFrom(source));
             TeacherCard.Write(model, quality: null, gridFile: null); // a changed DiT: measured again by teacher-evaluate
             return record;
         }
     }
 
-    /// <summary>Per-channel mean and standard deviation of the posterior means of training clips (Wan's latent normalisation).</summary>
+    /// <summary>
+    /// A stage continued from <paramref name="from"/>: the work folder's model starts as a copy of it (the first time),
+    /// and the stage's training record there says how many steps this run continues.
+    /// </summary>
+    static TrainingRecord StartFrom(string from, string model, string stage)
+    {
+        if (!File.Exists(Path.Combine(from, WanTextToVideo.IndexFile)))
+            throw new TurboException($"--from {from}: not a model folder (no {WanTextToVideo.IndexFile})");
+        var record = TrainingRecord.Load(from, stage)
+            ?? throw new TurboException($"--from {from}: no {Path.GetFileName(TrainingRecord.PathFor(from, stage))}; only a model trained by teacher-vae and teacher-dit can be continued");
+        if (!File.Exists(Path.Combine(model, WanTextToVideo.IndexFile))) CopyFolder(from, model);
+        return record;
+    }
+
+    static void CopyFolder(string from, string to)
+    {
+        string temp = to + ".partial";
+        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        foreach (string file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(temp, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        if (Directory.Exists(to)) Directory.Delete(to, recursive: true);
+        Directory.Move(temp, to);
+    }
+
+    static void RequireRecipe(bool matches, string path)
+    {
+        if (!matches) throw new TurboException($"{path}: not the architecture of {TeacherRecipe.Name}'s recipe (TeacherRecipe.cs); only that can be continued");
+    }
+
+    /// <summary>The recipe's VAE config with the per-channel mean and standard deviation of the posterior means of training clips (Wan's latent normalisation).</summary>
+    static WanVaeConfig WithLatentStatistics(WanVae vae, ShapesDataset dataset, int clips)
+    {
+        var (mean, std) = LatentStatistics(vae, dataset, clips);
+        return TeacherRecipe.Vae with { LatentsMean = mean, LatentsStd = std };
+    }
+
     static (double[] Mean, double[] Std) LatentStatistics(WanVae vae, ShapesDataset dataset, int clips)
     {
         using var noGrad = no_grad();

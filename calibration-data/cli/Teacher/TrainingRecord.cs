@@ -10,6 +10,29 @@ namespace Turbo.CalibrationData.Teacher;
 public sealed record TrainingRecord(string Stage, long Steps, int BatchSize, double LearningRate, string Device,
     double Seconds, int Runs, long Parameters, IReadOnlyDictionary<string, double> Measures)
 {
+    /// <summary>
+    /// The steps of each learning-rate schedule (warm-up, then cosine decay) the stage went through, in order, when it
+    /// was continued from an earlier model (<see cref="ContinuedFrom"/>); null for a stage trained in one schedule.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<long>? Schedules { get; init; }
+
+    /// <summary>The steps as a card shows them: "3,000 + 9,000" for a continued stage.</summary>
+    [JsonIgnore]
+    public string StepsText => Schedules is { Count: > 1 } s
+        ? string.Join(" + ", s.Select(n => n.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)))
+        : Steps.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// This run's record as a continuation of <paramref name="source"/>, the stage's record in the model it started
+    /// from: its steps come after the source's, in a schedule of their own.
+    /// </summary>
+    public TrainingRecord ContinuedFrom(TrainingRecord source) => this with
+    {
+        Steps = source.Steps + Steps,
+        Schedules = [.. source.Schedules ?? [source.Steps], Steps],
+    };
+
     // A diverged run's NaN loss is recorded as "NaN" rather than failing the save after the training it describes.
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 

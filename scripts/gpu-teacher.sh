@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The bundled teacher trained further (calibration-data/README.md), resumable within a time budget:
+#   bash scripts/gpu-teacher.sh WORK RESULTS_DIR [DEVICE]     (DEVICE: cuda by default)
+# From $SOURCE (default models/tiny-wan-t2v) it continues, side by side on one device, the VAE's decoder (WORK/vae:
+# the encoder, and so the latent space the DiT learns, stays bit for bit) and the DiT (WORK/dit), each in a warm-up
+# and cosine schedule of its own; then it puts the two together in WORK/model, evaluates that on all held-out
+# prompts with its own sampler (the model card, quality.json and the grid) and measures the VAE's ceiling, into
+# RESULTS_DIR. Both training stages stop, checkpointed, $MINUTES (default 9) after the script started, less the
+# time a stage needs to start and to write its model; run the script again (same WORK) to go on where it stopped.
+# Sizes: $DIT_STEPS (8000), $DIT_LR (3e-4), $DIT_BATCH (64), $VAE_STEPS (4000), $VAE_LR (2e-4), $VAE_BATCH (16),
+# $EVAL_PROMPTS (all); $DIT_POOL (16384) and $CHECK_CLIPS (256) can be made small for a check on a CPU.
+# Programs come from $TURBO_APP (default .gpu/app through .gpu/on-device.sh; set TURBO_LAUNCHER= to run them directly,
+# e.g. TURBO_APP=calibration-data/cli/bin/Release/net10.0 on a CPU machine).
+set -euo pipefail
+work=${1:?work folder}; out=${2:?results dir}; device=${3:-cuda}
+source_model=${SOURCE:-models/tiny-wan-t2v}
+app=${TURBO_APP:-.gpu/app}; launcher=${TURBO_LAUNCHER-bash .gpu/on-device.sh}
+deadline=$((SECONDS + $(awk -v m="${MINUTES:-9}" 'BEGIN { printf "%d", m * 60 }')))
+shapes() { $launcher dotnet "$app/turbo-shapes.dll" "$@" --device "$device"; }
+
+# Runs a training stage (name, steps, command) in WORK/<name> until its time limit; it is done when its run
+# reached "step N/N", and WORK/<name>.done keeps a done stage from being loaded again.
+train() {
+  local name=$1 steps=$2; shift 2
+  [ -f "$work/$name.done" ] && return 0
+  shapes "$@" --from "$source_model" --work "$work/$name" --steps "$steps" --time-limit "$limit" > "$work/$name.log" 2>&1 || {
+    tail -5 "$work/$name.log" >&2; return 1; }
+  grep -v ETA "$work/$name.log" | tail -2 | tee -a "$out/teacher.log"
+  if grep -q "step $steps/$steps " "$work/$name.log"; then touch "$work/$name.done"; fi
+}
+
+mkdir -p "$out" "$work"
+# A stage needs up to two minutes to start (the DiT encodes its pool of latents) and to write its model.
+s=$((deadline - SECONDS - 120))
+if [ $s -lt 60 ]; then echo "time budget too short: give MINUTES more than 3" >&2; exit 1; fi
+limit=$(awk -v s=$s 'BEGIN { printf "%.2f", s / 60 }')
+train vae "${VAE_STEPS:-4000}" teacher-vae --decoder-only --lr "${VAE_LR:-2e-4}" --batch "${VAE_BATCH:-16}" --check-clips "${CHECK_CLIPS:-256}" &
+vae=$!
+train dit "${DIT_STEPS:-8000}" teacher-dit --lr "${DIT_LR:-3e-4}" --batch "${DIT_BATCH:-64}" --pool "${DIT_POOL:-16384}" &
+dit=$!
+wait $vae; wait $dit
+if [ ! -f "$work/vae.done" ] || [ ! -f "$work/dit.done" ]; then echo "training stopped at its time limit: run again to go on" >&2; exit 0; fi
+
+# The continued DiT with the continued decoder: the encoder is the source's, so the DiT's latents are the VAE's.
+if [ ! -f "$work/model.done" ]; then
+  rm -rf "$work/model" "$work/model.partial"
+  cp -r "$work/dit/model" "$work/model.partial"
+  rm -rf "$work/model.partial/vae"
+  cp -r "$work/vae/model/vae" "$work/model.partial/vae"
+  cp "$work/vae/model/training-vae.json" "$work/model.partial/"
+  mv "$work/model.partial" "$work/model"
+  touch "$work/model.done"
+fi
+[ -f "$out/quality.json" ] || {
+  shapes teacher-evaluate --model "$work/model" ${EVAL_PROMPTS:+--prompts $EVAL_PROMPTS} -o "$work/eval" | tail -3 | tee -a "$out/teacher.log"
+  cp "$work/eval/quality.json" "$work/eval/generated.gif" "$out/"
+}
+[ -f "$out/vae-ceiling.json" ] || shapes teacher-vae-ceiling --model "$work/model" ${EVAL_PROMPTS:+--prompts $EVAL_PROMPTS} -o "$out/vae-ceiling.json" | tail -3 | tee -a "$out/teacher.log"
+echo "done: the model is $work/model; results in $out"
