@@ -98,7 +98,8 @@ public sealed class SparsifyStage(SparsifySettings settings, IQualityJudge? judg
         return new StageResult(sparse,
         [
             new("SLA", $"every block, top-k {Text(settings.TopK)} of {settings.BlockQ} × {settings.BlockK} blocks; {training}"),
-            new("model", tuneStudent ? "the distilled student, SLA-tuned to its dense self"
+            new("model", settings.Steps == 0 ? (distilled ? "the distilled student" : "the teacher") + " with untrained SLA (proj_l zero)"
+                : tuneStudent ? "the distilled student, SLA-tuned to its dense self"
                 : distilled ? "the distilled student + (SLA-tuned − teacher)" : "the SLA-tuned teacher"),
         ]);
     }

@@ -152,6 +152,7 @@ public class ConversionRunTests : TempFolderFixture
             "--block-k", "16", "--attention", "keep", "--skip-quantize", "--skip-validate", "--device", "cpu");
         Assert.That(r.ExitCode, Is.EqualTo(0), r.Err);
         Assert.That(r.Out, Does.Contain("speed preview"));
+        Assert.That(r.Out, Does.Contain("the distilled student with untrained SLA"), "nothing was SLA-tuned");
         var manifest = PackageFolder.Open(package);
         Assert.That((manifest.Sampler.Solver, manifest.Sampler.Steps, manifest.Sampler.Guidance), Is.EqualTo(("rcm", 3, 1.0)));
         Assert.That(manifest.Config.AttentionOf(0).Kind, Is.EqualTo(AttentionKind.Sla));
