@@ -75,10 +75,14 @@ public static class TeacherTraining
         var clock = Stopwatch.StartNew();
         string model = ModelFolder(work);
         var source = from is null ? null : StartFrom(from, model, "transformer");
+        var config = TeacherRecipe.Transformer;
+        using var sourceWeights = from is null ? null : AdaptedCheckpoints.OpenWan(Path.Combine(from, "transformer"), null);
+        if (sourceWeights?.Config is { } c) // refused before the minute the latent pool takes
+            RequireRecipe(c.Dim == config.Dim && c.NumLayers == config.NumLayers && c.NumHeads == config.NumHeads && c.FfnDim == config.FfnDim
+                && c.TextLen == config.TextLen && c.PatchSize.SequenceEqual(config.PatchSize), Path.Combine(from!, "transformer"));
         var tokenizer = WordTokenizer.Load(Path.Combine(model, "tokenizer", WanTextToVideo.TokenizerFile));
         using var textEncoder = Umt5Encoder.FromCheckpoint(Path.Combine(model, "text_encoder"), ScalarType.Float32, device);
         textEncoder.eval();
-        var config = TeacherRecipe.Transformer;
         Tensor Encode(IReadOnlyList<string> prompts) => WanTextToVideo.EncodePrompts(tokenizer, textEncoder, prompts, config.TextLen);
 
         LatentPool pool;
@@ -89,16 +93,12 @@ public static class TeacherTraining
         using (var empty = Encode([""]))
         using (var dit = new WanModel(config, ScalarType.Float32, device))
         {
-            if (from is null) Initializers.Wan(dit, settings.Seed);
+            if (sourceWeights is null) Initializers.Wan(dit, settings.Seed);
             else
             {
                 // Loaded into the recipe's architecture: every name and shape of the source is checked against it.
-                using var checkpoint = AdaptedCheckpoints.OpenWan(Path.Combine(from, "transformer"), null);
-                var c = checkpoint.Config;
-                RequireRecipe(c.Dim == config.Dim && c.NumLayers == config.NumLayers && c.NumHeads == config.NumHeads && c.FfnDim == config.FfnDim
-                    && c.TextLen == config.TextLen && c.PatchSize.SequenceEqual(config.PatchSize), Path.Combine(from, "transformer"));
-                var shapes = checkpoint.Tensors.ToDictionary(t => t.Name, t => t.Source.Shape, StringComparer.Ordinal);
-                dit.LoadWeights(name => shapes.GetValueOrDefault(name), checkpoint.Read, Path.Combine(from, "transformer"));
+                var shapes = sourceWeights.Tensors.ToDictionary(t => t.Name, t => t.Source.Shape, StringComparer.Ordinal);
+                dit.LoadWeights(name => shapes.GetValueOrDefault(name), sourceWeights.Read, Path.Combine(from!, "transformer"));
             }
             double loss;
             long reached;
