@@ -7,8 +7,9 @@
 # prompts with its own sampler (the model card, quality.json and the grid) and measures the VAE's ceiling, into
 # RESULTS_DIR. Both training stages stop, checkpointed, $MINUTES (default 9) after the script started, less the
 # time a stage needs to start and to write its model; run the script again (same WORK) to go on where it stopped.
-# Sizes: $DIT_STEPS (8000), $DIT_LR (3e-4), $DIT_BATCH (64), $VAE_STEPS (4000), $VAE_LR (2e-4), $VAE_BATCH (16),
-# $EVAL_PROMPTS (all); $DIT_POOL (16384) and $CHECK_CLIPS (256) can be made small for a check on a CPU.
+# Sizes: $DIT_STEPS (8000), $DIT_LR (3e-4), $DIT_BATCH (64), $VAE_STEPS (4000; 0 keeps the source's VAE), $VAE_LR
+# (2e-4), $VAE_BATCH (16), $EVAL_PROMPTS (all); $DIT_POOL (16384) and $CHECK_CLIPS (256) can be made small for a check
+# on a CPU.
 # Programs come from $TURBO_APP (default .gpu/app through .gpu/on-device.sh; set TURBO_LAUNCHER= to run them directly,
 # e.g. TURBO_APP=calibration-data/cli/bin/Release/net10.0 on a CPU machine).
 set -euo pipefail
@@ -34,20 +35,27 @@ mkdir -p "$out" "$work"
 s=$((deadline - SECONDS - 120))
 if [ $s -lt 60 ]; then echo "time budget too short: give MINUTES more than 3" >&2; exit 1; fi
 limit=$(awk -v s=$s 'BEGIN { printf "%.2f", s / 60 }')
-train vae "${VAE_STEPS:-4000}" teacher-vae --decoder-only --lr "${VAE_LR:-2e-4}" --batch "${VAE_BATCH:-16}" --check-clips "${CHECK_CLIPS:-256}" &
+vae_steps=${VAE_STEPS:-4000}
+[ "$vae_steps" = 0 ] && touch "$work/vae.done"
+train vae "$vae_steps" teacher-vae --decoder-only --lr "${VAE_LR:-2e-4}" --batch "${VAE_BATCH:-16}" --check-clips "${CHECK_CLIPS:-256}" &
 vae=$!
 train dit "${DIT_STEPS:-8000}" teacher-dit --lr "${DIT_LR:-3e-4}" --batch "${DIT_BATCH:-64}" --pool "${DIT_POOL:-16384}" &
 dit=$!
-wait $vae; wait $dit
+failed=0
+wait $vae || failed=1
+wait $dit || failed=1 # both stages end before the script does, even when one fails
+[ $failed = 0 ] || exit 1
 if [ ! -f "$work/vae.done" ] || [ ! -f "$work/dit.done" ]; then echo "training stopped at its time limit: run again to go on" >&2; exit 0; fi
 
 # The continued DiT with the continued decoder: the encoder is the source's, so the DiT's latents are the VAE's.
 if [ ! -f "$work/model.done" ]; then
   rm -rf "$work/model" "$work/model.partial"
   cp -r "$work/dit/model" "$work/model.partial"
-  rm -rf "$work/model.partial/vae"
-  cp -r "$work/vae/model/vae" "$work/model.partial/vae"
-  cp "$work/vae/model/training-vae.json" "$work/model.partial/"
+  if [ "$vae_steps" != 0 ]; then
+    rm -rf "$work/model.partial/vae"
+    cp -r "$work/vae/model/vae" "$work/model.partial/vae"
+    cp "$work/vae/model/training-vae.json" "$work/model.partial/"
+  fi
   mv "$work/model.partial" "$work/model"
   touch "$work/model.done"
 fi
