@@ -53,6 +53,29 @@ public class TeacherCardTests
         Assert.That(File.ReadAllText(TrainingRecord.PathFor(folder.Path, "transformer")), Does.Not.Contain("StepsText"));
     }
 
+    /// <summary>
+    /// The bundled teacher's DiT continued at a vanishing learning rate: its loss is the trained model's, not a random
+    /// init's (≈ 1), and the record adds the run's schedule to the source's.
+    /// </summary>
+    [Test]
+    public void TheBundledTeachersDitContinuesFromItsTrainedWeights()
+    {
+        using var folder = new TempFolder();
+        string source = Path.GetDirectoryName(Repository.FilePath("models", "tiny-wan-t2v", "training-transformer.json"))!;
+        var before = TrainingRecord.Load(source, "transformer")!;
+        string work = Path.Combine(folder.Path, "work");
+        var (code, output, err) = CliRunner.RunShapes("teacher-dit", "--from", source, "--work", work, "--steps", "2", "--batch", "8", "--pool", "8",
+            "--lr", "1e-12", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(0), err);
+        TestContext.Out.WriteLine(output);
+        var after = TrainingRecord.Load(Path.Combine(work, "model"), "transformer")!;
+        Assert.That(after.Steps, Is.EqualTo(before.Steps + 2));
+        Assert.That(after.Schedules, Is.EqualTo((before.Schedules ?? [before.Steps]).Append(2L)));
+        Assert.That(after.Measures["loss (last 50 steps)"], Is.LessThan(0.2), "the source's weights were loaded");
+        Assert.That(File.ReadAllBytes(Path.Combine(work, "model", "vae", "diffusion_pytorch_model.safetensors")),
+            Is.EqualTo(File.ReadAllBytes(Path.Combine(source, "vae", "diffusion_pytorch_model.safetensors"))), "the other parts are the source's");
+    }
+
     [Test]
     public void ContinuingNeedsATrainedModelOfTheRecipe()
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Turbo.CalibrationData.Shapes;
 using Turbo.Converter.Checkpoints;
 using Turbo.Converter.Pipelines;
+using Turbo.Converter.Running;
 using Turbo.Distiller.Training;
 using Turbo.Runtime;
 using Turbo.Runtime.Models;
@@ -91,15 +92,8 @@ public static class TeacherTraining
                 (done, total) => { if (done % 1024 == 0 || done == total) log($"latent pool: {done}/{total} clips encoded"); });
         using (pool)
         using (var empty = Encode([""]))
-        using (var dit = new WanModel(config, ScalarType.Float32, device))
+        using (var dit = sourceWeights is null ? RandomDit(config, settings.Seed, device) : WanModelLoader.Load(sourceWeights, ScalarType.Float32, device))
         {
-            if (sourceWeights is null) Initializers.Wan(dit, settings.Seed);
-            else
-            {
-                // Loaded into the recipe's architecture: every name and shape of the source is checked against it.
-                var shapes = sourceWeights.Tensors.ToDictionary(t => t.Name, t => t.Source.Shape, StringComparer.Ordinal);
-                dit.LoadWeights(name => shapes.GetValueOrDefault(name), sourceWeights.Read, Path.Combine(from!, "transformer"));
-            }
             double loss;
             long reached;
             using (var trainer = new FlowMatchingTrainer(dit, empty, settings, Path.Combine(work, "dit-training")))
@@ -145,6 +139,13 @@ public static class TeacherTraining
         }
         if (Directory.Exists(to)) Directory.Delete(to, recursive: true);
         Directory.Move(temp, to);
+    }
+
+    static WanModel RandomDit(WanConfig config, long seed, Device device)
+    {
+        var dit = new WanModel(config, ScalarType.Float32, device);
+        Initializers.Wan(dit, seed);
+        return dit;
     }
 
     static void RequireRecipe(bool matches, string path)
