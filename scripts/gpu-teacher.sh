@@ -8,7 +8,7 @@
 # RESULTS_DIR. Both training stages stop, checkpointed, $MINUTES (default 9) after the script started, less the
 # time a stage needs to start and to write its model; run the script again (same WORK) to go on where it stopped.
 # Sizes: $DIT_STEPS (8000), $DIT_LR (3e-4), $DIT_BATCH (64), $VAE_STEPS (4000; 0 keeps the source's VAE), $VAE_LR
-# (2e-4), $VAE_BATCH (16), $EVAL_PROMPTS (all); $DIT_POOL (16384) and $CHECK_CLIPS (256) can be made small for a check
+# (2e-4), $VAE_BATCH (16), $EVAL_PROMPTS (all); $DIT_POOL (32768) and $CHECK_CLIPS (256) can be made small for a check
 # on a CPU.
 # Programs come from $TURBO_APP (default .gpu/app through .gpu/on-device.sh; set TURBO_LAUNCHER= to run them directly,
 # e.g. TURBO_APP=calibration-data/cli/bin/Release/net10.0 on a CPU machine).
@@ -31,7 +31,8 @@ train() {
 }
 
 mkdir -p "$out" "$work"
-# A stage needs up to two minutes to start (the DiT encodes its pool of latents) and to write its model.
+# A stage needs up to two minutes to start (the DiT encodes its pool of latents, 32,768 clips in about a minute, and
+# saves it in WORK/dit for the runs that resume it) and to write its model.
 s=$((deadline - SECONDS - 120))
 if [ $s -lt 60 ]; then echo "time budget too short: give MINUTES more than 3" >&2; exit 1; fi
 limit=$(awk -v s=$s 'BEGIN { printf "%.2f", s / 60 }')
@@ -39,7 +40,7 @@ vae_steps=${VAE_STEPS:-4000}
 [ "$vae_steps" = 0 ] && touch "$work/vae.done"
 train vae "$vae_steps" teacher-vae --decoder-only --lr "${VAE_LR:-2e-4}" --batch "${VAE_BATCH:-16}" --check-clips "${CHECK_CLIPS:-256}" &
 vae=$!
-train dit "${DIT_STEPS:-8000}" teacher-dit --lr "${DIT_LR:-3e-4}" --batch "${DIT_BATCH:-64}" --pool "${DIT_POOL:-16384}" &
+train dit "${DIT_STEPS:-8000}" teacher-dit --lr "${DIT_LR:-3e-4}" --batch "${DIT_BATCH:-64}" --pool "${DIT_POOL:-32768}" &
 dit=$!
 failed=0
 wait $vae || failed=1

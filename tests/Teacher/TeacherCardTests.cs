@@ -74,6 +74,25 @@ public class TeacherCardTests
         Assert.That(after.Measures["loss (last 50 steps)"], Is.LessThan(0.2), "the source's weights were loaded");
         Assert.That(File.ReadAllBytes(Path.Combine(work, "model", "vae", "diffusion_pytorch_model.safetensors")),
             Is.EqualTo(File.ReadAllBytes(Path.Combine(source, "vae", "diffusion_pytorch_model.safetensors"))), "the other parts are the source's");
+
+        string pool = Path.Combine(work, "latent-pool.safetensors");
+        (code, output, err) = CliRunner.RunShapes("teacher-dit", "--from", source, "--work", work, "--steps", "3", "--batch", "8", "--pool", "8",
+            "--lr", "1e-12", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(output, Does.Contain($"latent pool: 8 clips read from {pool}"), "the resumed run reads the pool the first one encoded");
+        Assert.That(output, Does.Not.Contain("clips encoded"));
+
+        File.WriteAllBytes(pool, File.ReadAllBytes(pool)[..100]);
+        (code, output, err) = CliRunner.RunShapes("teacher-dit", "--from", source, "--work", work, "--steps", "4", "--batch", "8", "--pool", "4",
+            "--lr", "1e-12", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(output, Does.Contain($"latent pool: {pool}:"), "a damaged pool is named");
+        Assert.That(output, Does.Contain("latent pool: 4/4 clips encoded"), "and encoded again");
+        (code, output, err) = CliRunner.RunShapes("teacher-dit", "--from", source, "--work", work, "--steps", "5", "--batch", "8", "--pool", "8",
+            "--lr", "1e-12", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(0), err);
+        Assert.That(output, Does.Contain("was built from other data or models; encoding again"), "a pool of 4 clips is not one of 8");
+        Assert.That(TrainingRecord.Load(Path.Combine(work, "model"), "transformer")!.Steps, Is.EqualTo(before.Steps + 5));
     }
 
     [Test]

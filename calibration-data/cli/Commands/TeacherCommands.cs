@@ -69,7 +69,7 @@ public static class TeacherCommands
         var steps = new Option<int>("--steps") { Description = "optimizer steps (in total, across resumed runs)", DefaultValueFactory = _ => 6000 };
         var batch = new Option<int>("--batch") { Description = "clips per step", DefaultValueFactory = _ => 64 };
         var rate = new Option<double>("--lr") { Description = "peak learning rate (warm-up, then cosine decay to 10% at the last step)", DefaultValueFactory = _ => 5e-4 };
-        var pool = new Option<int>("--pool") { Description = "training clips encoded once and sampled from", DefaultValueFactory = _ => 16384 };
+        var pool = new Option<int>("--pool") { Description = "training clips encoded once (saved in the work folder for resumed runs) and sampled from", DefaultValueFactory = _ => 32768 };
         var from = From("DiT");
         var command = new Command("teacher-dit", "Train the teacher's Wan2.1 DiT with flow matching and caption dropout; write model/transformer.")
         {
@@ -100,13 +100,14 @@ public static class TeacherCommands
         var steps = new Option<int?>("--steps") { Description = "sampling steps (default: the model's; 4 when switching to rcm)" };
         var sampler = new Option<string?>("--sampler") { Description = "unipc, euler or rcm (default: the model's)" };
         var guidance = new Option<double?>("--guidance") { Description = "classifier-free guidance (default: the model's; 1 when switching to rcm)" };
+        var shift = new Option<double?>("--shift") { Description = "flow shift of the noise levels (default: the model's)" };
         var transformer = new Option<string?>("--transformer") { Description = "a transformer checkpoint (student-sla, student-merge) evaluated in place of the model's own, in its pipeline" };
         var seed = new Option<long>("--seed") { Description = "noise seed", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "folder for quality.json and the captioned grid of the first 16 clips (GIF and PNG)", DefaultValueFactory = _ => "out/teacher-evaluation" };
         var device = DeviceOption();
         var command = new Command("teacher-evaluate", "Generate a clip per evaluation prompt and score it with the oracle against real clips (and the real-clip ceiling); a teacher or a student.")
         {
-            model, count, batch, steps, sampler, guidance, transformer, seed, output, device,
+            model, count, batch, steps, sampler, guidance, shift, transformer, seed, output, device,
         };
         command.SetAction(parse =>
         {
@@ -127,7 +128,7 @@ public static class TeacherCommands
             {
                 Tokenizer = loaded.Tokenizer, TextEncoder = loaded.TextEncoder, Transformer = swapped, Vae = loaded.Vae, Defaults = loaded.Defaults,
             };
-            var sampling = Sampling(pipeline.Defaults, solver, parse.GetValue(steps), parse.GetValue(guidance));
+            var sampling = Sampling(pipeline.Defaults, solver, parse.GetValue(steps), parse.GetValue(guidance), parse.GetValue(shift));
             var (quality, clips) = TeacherEvaluation.Run(pipeline, all.Take(n).ToArray(), sampling, parse.GetValue(batch), parse.GetValue(seed), console.WriteLine);
             using (clips)
             {
@@ -141,7 +142,7 @@ public static class TeacherCommands
                 string modelFolder = parse.GetRequiredValue(model);
                 if (n == all.Count && sampling == pipeline.Defaults && swapped is null && TrainingRecord.Load(modelFolder, "transformer") is not null)
                     WriteCard(modelFolder, quality, Path.Combine(folder, "generated.gif"), console);
-                console.WriteLine(Invariant($"{quality.Prompts} prompts, {sampling.Solver} {sampling.Steps} steps, CFG {sampling.Guidance}: adherence {quality.Adherence:P1} (real {quality.RealAdherence:P1}), Fréchet {quality.Frechet:F2} (real {quality.RealFrechet:F2}), {quality.GenerateSeconds:F0} s"));
+                console.WriteLine(Invariant($"{quality.Prompts} prompts, {sampling.Solver} {sampling.Steps} steps, CFG {sampling.Guidance}, shift {sampling.Shift}: adherence {quality.Adherence:P1} (real {quality.RealAdherence:P1}), Fréchet {quality.Frechet:F2} (real {quality.RealFrechet:F2}), {quality.GenerateSeconds:F0} s"));
                 console.WriteLine($"wrote quality.json, generated.gif and generated.png to {folder}");
                 if (!CaptionFont.IsAvailable) console.WriteLine("the grid has no captions: this machine has no TrueType font (on Debian: fonts-dejavu-core)");
             }
@@ -219,7 +220,7 @@ public static class TeacherCommands
     /// The model's sampling defaults with the options given. Switching a model to the rCM sampler defaults to its 4
     /// steps without guidance (a distilled student's); otherwise unstated settings stay the model's.
     /// </summary>
-    static SampleSettings Sampling(SampleSettings defaults, string? solver, int? steps, double? guidance)
+    static SampleSettings Sampling(SampleSettings defaults, string? solver, int? steps, double? guidance, double? shift)
     {
         bool switched = solver is not null && solver != defaults.Solver, toRcm = switched && solver == FlowSolvers.Rcm;
         var settings = defaults with
@@ -227,11 +228,13 @@ public static class TeacherCommands
             Solver = solver ?? defaults.Solver,
             Steps = steps ?? (toRcm ? RcmSchedule.MaxSteps : defaults.Steps),
             Guidance = guidance ?? (toRcm ? 1.0 : defaults.Guidance),
-            Times = switched || steps is not null ? null : defaults.Times,
+            Shift = shift ?? defaults.Shift,
+            Times = switched || steps is not null || shift is not null ? null : defaults.Times,
         };
         if (settings.Steps < 1) throw new TurboException($"--steps {settings.Steps}: expected at least 1");
         _ = settings.Schedule; // refuses a step count the solver cannot take
         if (!(settings.Guidance >= 1) || !double.IsFinite(settings.Guidance)) throw new TurboException($"--guidance {settings.Guidance}: expected a number ≥ 1");
+        if (!(settings.Shift > 0) || !double.IsFinite(settings.Shift)) throw new TurboException($"--shift {settings.Shift}: expected a number > 0");
         return settings;
     }
 

@@ -1,5 +1,7 @@
 using Turbo.CalibrationData.Shapes;
 using Turbo.Distiller.Training;
+using Turbo.Runtime;
+using Turbo.Runtime.IO;
 using Turbo.Runtime.Models;
 using Turbo.Runtime.Native;
 using static TorchSharp.torch;
@@ -49,6 +51,41 @@ public sealed class LatentPool : ITrainingBatches, IDisposable
             foreach (var t in latents.Concat(contexts)) t.Dispose();
         }
     }
+
+    /// <summary>
+    /// Writes the pool to <paramref name="path"/> (temporary file, then renamed), so that a resumed run reads it
+    /// instead of encoding again; <paramref name="builtFrom"/> names what it was encoded from.
+    /// </summary>
+    public void Save(string path, string builtFrom) => SafetensorsWriter.Save(path,
+        new Dictionary<string, Tensor> { [LatentsName] = _latents, [ContextsName] = _contexts },
+        new Dictionary<string, string> { [BuiltFromKey] = builtFrom });
+
+    /// <returns>the pool saved at <paramref name="path"/> if it was built from <paramref name="builtFrom"/>; null if
+    /// there is none, it was built from something else, or the file is damaged (the caller encodes again)</returns>
+    public static LatentPool? Load(string path, string builtFrom, long seed, Device device, Action<string> log)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var file = SafetensorsFile.Open(path);
+            if (!file.Metadata.TryGetValue(BuiltFromKey, out var saved) || saved != builtFrom)
+            {
+                log($"latent pool: {path} was built from other data or models; encoding again");
+                return null;
+            }
+            using var latents = file.Read(LatentsName);
+            using var contexts = file.Read(ContextsName);
+            if (latents.shape[0] != contexts.shape[0]) throw new TurboException($"{path}: {latents.shape[0]} latents but {contexts.shape[0]} contexts");
+            return new LatentPool(latents.to(device), contexts.to(device), seed);
+        }
+        catch (TurboException e)
+        {
+            log($"latent pool: {e.Message}; encoding again");
+            return null;
+        }
+    }
+
+    const string LatentsName = "latents", ContextsName = "contexts", BuiltFromKey = "built_from";
 
     public (Tensor Latents, Tensor Context) Batch(long step, int batchSize)
     {

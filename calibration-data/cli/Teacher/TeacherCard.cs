@@ -23,7 +23,8 @@ public static class TeacherCard
         text.AppendLine(Invariant($"- clips: {clips.Frames} frames of {clips.Width}×{clips.Height}, training split only (held-out factor combinations never seen)"));
         text.AppendLine(Invariant($"- VAE: base {vae.BaseDim}, multipliers [{string.Join(", ", vae.DimMult)}], {vae.ZDim} latent channels, {vae.TemporalCompression}× time, {vae.SpatialCompression}× space; L1 + 1e-6·KL"));
         text.AppendLine(Invariant($"- text encoder: UMT5, fixed random init (seed {TeacherRecipe.TextEncoderSeed}), word-level tokenizer over the caption vocabulary, {TeacherRecipe.TextLength} tokens"));
-        text.AppendLine(Invariant($"- DiT: dim {dit.Dim}, {dit.NumLayers} layers, {dit.NumHeads} heads of {dit.HeadDim}, patches {string.Join("×", dit.PatchSize)}; flow matching, caption dropout 0.1, EMA"));
+        text.AppendLine(Invariant($"- DiT: dim {dit.Dim}, {dit.NumLayers} layers, {dit.NumHeads} heads of {dit.HeadDim}, patches {string.Join("×", dit.PatchSize)}; flow matching on a fixed pool of encoded training clips, caption dropout 0.1, EMA"));
+        text.AppendLine("- rounds of training, their pools and schedules: calibration-data/README.md");
         text.AppendLine(Invariant($"- sampler: {sampling.Steps} UniPC steps, CFG {sampling.Guidance}, flow shift {sampling.Shift}"));
         text.AppendLine();
         text.AppendLine("## Training");
