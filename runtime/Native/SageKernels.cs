@@ -120,31 +120,47 @@ public static class SageKernels
     public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap, int blockQ, int blockK,
         bool e4m3Values, double scoreScale, SageKernel kernel = SageKernel.Auto)
     {
+        using var operands = Prepare(q, k, v, keyLengths, blockMap, blockQ, blockK, e4m3Values);
+        return Launch(operands, scoreScale, kernel);
+    }
+
+    /// <summary>Everything <see cref="Attend"/> does before its kernel, so that the kernel can also be timed alone.</summary>
+    public static SageOperands Prepare(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap, int blockQ, int blockK,
+        bool e4m3Values)
+    {
         using var scope = NewDisposeScope();
-        var lengths = keyLengths?.to(ScalarType.Int32, q.device).contiguous();
-        var (batch, heads, queries, dim) = Dims(q);
-        long keys = k.shape[2];
         // The profiler's details name self-attention: that is where the models use these kernels.
-        var prep = CudaProfiler.Scope("self-attention/sage prep");
+        using var prep = CudaProfiler.Scope("self-attention/sage prep");
+        var lengths = keyLengths?.to(ScalarType.Int32, q.device).contiguous();
         var (qCodes, qScales) = QuantizeBlocks(q, blockQ);
         var (kCodes, kScales) = QuantizeBlocks(k, blockK, TokenMean(k, lengths), lengths);
         var vScales = e4m3Values ? E4M3Scales(v, lengths) : null;
         var values = PrepareValues(v, blockK, lengths, vScales);
         var (kept, counts, maxKept) = blockMap is null ? (null, null, 0) : KeptBlockLists(blockMap);
-        var output = NewOutput([batch, queries, heads, dim], q.dtype, q.device);
-        prep.Dispose();
+        var operands = new SageOperands(qCodes, qScales, kCodes, kScales, values, vScales, lengths, kept, counts, maxKept,
+            q.shape, k.shape[2], q.dtype, blockQ, blockK);
+        foreach (var t in operands.Tensors) t.MoveToOuterDisposeScope();
+        return operands;
+    }
+
+    /// <summary>The flash kernel on prepared operands → [B, H, Lq, D] as <see cref="Attend"/> returns it.</summary>
+    public static Tensor Launch(SageOperands o, double scoreScale, SageKernel kernel = SageKernel.Auto)
+    {
+        using var scope = NewDisposeScope();
+        var (batch, heads, queries, dim) = (o.QueryShape[0], o.QueryShape[1], o.QueryShape[2], o.QueryShape[3]);
+        var output = NewOutput([batch, queries, heads, dim], o.Dtype, o.QCodes.device);
         var args = new TurboNative.SageArgs
         {
-            QCodes = TurboNative.Ptr(qCodes), QScales = TurboNative.Ptr(qScales),
-            KCodes = TurboNative.Ptr(kCodes), KScales = TurboNative.Ptr(kScales),
-            Values = TurboNative.Ptr(values), VScales = TurboNative.PtrOrNull(vScales),
-            KeyLengths = TurboNative.PtrOrNull(lengths),
-            KeptBlocks = TurboNative.PtrOrNull(kept), KeptCounts = TurboNative.PtrOrNull(counts),
+            QCodes = TurboNative.Ptr(o.QCodes), QScales = TurboNative.Ptr(o.QScales),
+            KCodes = TurboNative.Ptr(o.KCodes), KScales = TurboNative.Ptr(o.KScales),
+            Values = TurboNative.Ptr(o.Values), VScales = TurboNative.PtrOrNull(o.VScales),
+            KeyLengths = TurboNative.PtrOrNull(o.KeyLengths),
+            KeptBlocks = TurboNative.PtrOrNull(o.Kept), KeptCounts = TurboNative.PtrOrNull(o.KeptCounts),
             Output = TurboNative.Ptr(output),
             OutStrideB = queries * heads * dim, OutStrideH = dim, OutStrideL = heads * dim,
-            Batch = batch, Heads = heads, QueryLength = queries, KeyLength = keys,
-            HeadDim = (int)dim, BlockQ = blockQ, BlockK = blockK, MaxKept = maxKept,
-            OutDtype = TurboNative.DType(q), ScoreScale = (float)scoreScale, Kernel = (int)kernel,
+            Batch = batch, Heads = heads, QueryLength = queries, KeyLength = o.KeyLength,
+            HeadDim = (int)dim, BlockQ = o.BlockQ, BlockK = o.BlockK, MaxKept = o.MaxKept,
+            OutDtype = TurboNative.DType(output), ScoreScale = (float)scoreScale, Kernel = (int)kernel,
         };
         using (CudaProfiler.Scope("self-attention/sage kernel"))
             TurboNative.Check(TurboNative.turbo_sage_attention(in args, IntPtr.Zero));
@@ -164,4 +180,22 @@ public static class SageKernels
     static (long B, long H, long L, int D) Dims(Tensor x) => (x.shape[0], x.shape[1], x.shape[2], (int)x.shape[3]);
 
     static long[] Strides(Tensor x) => [x.stride(0), x.stride(1), x.stride(2)];
+}
+
+/// <summary>
+/// The operands of the Sage kernel made by <see cref="SageKernels.Prepare"/>: INT8 q and smoothed k with their block
+/// scales, V in its P·V format (and E4M3 scales), int32 key lengths, the kept-block lists (null: dense), and the
+/// shape of the attention they are for.
+/// </summary>
+public sealed record SageOperands(Tensor QCodes, Tensor QScales, Tensor KCodes, Tensor KScales, Tensor Values, Tensor? VScales,
+    Tensor? KeyLengths, Tensor? Kept, Tensor? KeptCounts, int MaxKept, long[] QueryShape, long KeyLength, ScalarType Dtype,
+    int BlockQ, int BlockK) : IDisposable
+{
+    public IEnumerable<Tensor> Tensors =>
+        new[] { QCodes, QScales, KCodes, KScales, Values, VScales, KeyLengths, Kept, KeptCounts }.OfType<Tensor>();
+
+    public void Dispose()
+    {
+        foreach (var t in Tensors) t.Dispose();
+    }
 }

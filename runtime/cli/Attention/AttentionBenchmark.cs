@@ -15,8 +15,8 @@ public sealed record AttentionTiming(string Shape, string Method, double Ms, dou
 /// Self-attention at Wan2.1's shapes (B = 1, D = 128, bf16; 1.3B at 480p: H 12, L 32,760; 14B at 720p: H 40,
 /// L 75,600): torch's scaled_dot_product_attention (flash) as the baseline; Sage dense (both tile shapes, both P·V
 /// formats), each including its preparation passes; SageSLA at 85/90/95% block sparsity (top-k 0.15/0.10/0.05,
-/// TurboDiffusion's 128×64 blocks and E4M3 P·V), whole (block selection, sparse kernel, linear branch, proj_l) and its
-/// sparse kernel alone. Where the warpgroup (wgmma) kernel runs, the warp (mma.sync) kernel is timed beside it.
+/// TurboDiffusion's 128×64 blocks and E4M3 P·V), whole (block selection, sparse kernel, linear branch, proj_l), its
+/// preparation passes alone and its sparse kernel alone. Where the warpgroup (wgmma) kernel runs, the warp (mma.sync) kernel is timed beside it.
 /// Inputs are [B, H, L, D] views of token-major memory, as the model passes them.
 /// </summary>
 static class AttentionBenchmark
@@ -39,7 +39,8 @@ static class AttentionBenchmark
         string shape = $"H {heads} L {length:N0}";
         var (q, k, v) = AttentionSamples.Qkv(1, heads, length, length, HeadDim, ScalarType.BFloat16, tokenMajor: true, device);
         double dense = AttentionFlops.Dense(1, heads, length, length, HeadDim);
-        double Time(Func<Tensor> op) => CudaProfiler.MedianMs(() => op().Dispose(), warmup, repeats);
+        double TimeAction(Action op) => CudaProfiler.MedianMs(op, warmup, repeats);
+        double Time(Func<Tensor> op) => TimeAction(() => op().Dispose());
 
         double sdpaMs = Time(() => nn.functional.scaled_dot_product_attention(q, k, v));
         var rows = new List<AttentionTiming> { Row(shape, "SDPA flash (bf16)", sdpaMs, dense, dense, sdpaMs) };
@@ -65,14 +66,21 @@ static class AttentionBenchmark
             string name = $"SageSLA {(1 - topK) * 100:F0}% sparse {config.BlockQ}×{config.BlockK} {Format(config.PvPrecision)}";
             double whole = Time(() => sla.Attend(q, k, v));
             rows.Add(Row(shape, name, whole, dense, sparse + linear, sdpaMs));
-            var kernel = new NativeSageAttention(config.BlockQ, config.BlockK, config.PvPrecision);
-            bool wgmma = SageKernels.AutoIsWgmma(HeadDim, config.BlockQ, config.BlockK);
-            double kernelMs = Time(() => kernel.AttendNative(q, k, v, null, map));
-            rows.Add(Row(shape, name + ": sparse kernel alone" + KernelName(wgmma), kernelMs, dense, sparse, sdpaMs));
-            if (wgmma)
+            // The sparse kernel apart from its preparation passes (INT8 q and smoothed k, V's format, the kept lists).
+            bool e4m3 = config.PvPrecision == PvPrecision.Fp8E4M3;
+            double prepMs = TimeAction(() => SageKernels.Prepare(q, k, v, null, map, config.BlockQ, config.BlockK, e4m3).Dispose());
+            rows.Add(Row(shape, name + ": preparation", prepMs, dense, 0, sdpaMs));
+            using (var operands = SageKernels.Prepare(q, k, v, null, map, config.BlockQ, config.BlockK, e4m3))
             {
-                double mmaMs = Time(() => kernel.AttendNative(q, k, v, null, map, SageKernel.Mma));
-                rows.Add(Row(shape, name + ": sparse kernel alone" + KernelName(false), mmaMs, dense, sparse, sdpaMs));
+                double scale = SageAttention.ScoreScale(HeadDim);
+                bool wgmma = SageKernels.AutoIsWgmma(HeadDim, config.BlockQ, config.BlockK);
+                double kernelMs = Time(() => SageKernels.Launch(operands, scale));
+                rows.Add(Row(shape, name + ": sparse kernel alone" + KernelName(wgmma), kernelMs, dense, sparse, sdpaMs));
+                if (wgmma)
+                {
+                    double mmaMs = Time(() => SageKernels.Launch(operands, scale, SageKernel.Mma));
+                    rows.Add(Row(shape, name + ": sparse kernel alone" + KernelName(false), mmaMs, dense, sparse, sdpaMs));
+                }
             }
             map.Dispose();
         }
