@@ -125,6 +125,10 @@ public sealed class StudentCommandsTests
         (code, _, error) = CliRunner.RunShapes("teacher-evaluate", "--sampler", "ddim", "--device", "cpu");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("--sampler ddim"));
+        string teacher = Path.GetDirectoryName(Repository.FilePath("models", "tiny-wan-t2v", "model_index.json"))!;
+        (code, _, error) = CliRunner.RunShapes("teacher-evaluate", "--model", teacher, "--shift", "0", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
+        Assert.That(error, Does.Contain("--shift 0: expected a number > 0"));
         (code, _, error) = CliRunner.RunShapes("student-sla", "--tune", "critic", "--device", "cpu");
         Assert.That(code, Is.EqualTo(CliInvocation.UserErrorExitCode));
         Assert.That(error, Does.Contain("--tune critic"));

@@ -232,9 +232,9 @@ public static class TeacherCommands
             Times = switched || steps is not null || shift is not null ? null : defaults.Times,
         };
         if (settings.Steps < 1) throw new TurboException($"--steps {settings.Steps}: expected at least 1");
+        if (!(settings.Shift > 0) || !double.IsFinite(settings.Shift)) throw new TurboException($"--shift {settings.Shift}: expected a number > 0");
         _ = settings.Schedule; // refuses a step count the solver cannot take
         if (!(settings.Guidance >= 1) || !double.IsFinite(settings.Guidance)) throw new TurboException($"--guidance {settings.Guidance}: expected a number ≥ 1");
-        if (!(settings.Shift > 0) || !double.IsFinite(settings.Shift)) throw new TurboException($"--shift {settings.Shift}: expected a number > 0");
         return settings;
     }
 
