@@ -32,8 +32,10 @@ train() {
 
 mkdir -p "$out" "$work"
 # A stage needs up to two minutes to start (the DiT encodes its pool of latents, 32,768 clips in about a minute, and
-# saves it in WORK/dit for the runs that resume it) and to write its model.
-s=$((deadline - SECONDS - 120))
+# saves it in WORK/dit for the runs that resume it) and to write its model; one, once the pool is saved.
+margin=120
+[ -f "$work/dit/latent-pool.safetensors" ] && margin=60
+s=$((deadline - SECONDS - margin))
 if [ $s -lt 60 ]; then echo "time budget too short: give MINUTES more than 3" >&2; exit 1; fi
 limit=$(awk -v s=$s 'BEGIN { printf "%.2f", s / 60 }')
 vae_steps=${VAE_STEPS:-4000}
