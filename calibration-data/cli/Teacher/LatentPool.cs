@@ -75,7 +75,10 @@ public sealed class LatentPool : ITrainingBatches, IDisposable
             }
             using var latents = file.Read(LatentsName);
             using var contexts = file.Read(ContextsName);
-            if (latents.shape[0] != contexts.shape[0]) throw new TurboException($"{path}: {latents.shape[0]} latents but {contexts.shape[0]} contexts");
+            if (latents.dim() != 5 || contexts.dim() != 3 || latents.dtype != ScalarType.Float32 || contexts.dtype != ScalarType.Float32
+                || latents.shape[0] != contexts.shape[0])
+                throw new TurboException($"{path}: expected float32 latents [N, C, T, H, W] and contexts [N, L, D], found "
+                    + $"{latents.dtype} [{string.Join(", ", latents.shape)}] and {contexts.dtype} [{string.Join(", ", contexts.shape)}]");
             return new LatentPool(latents.to(device), contexts.to(device), seed);
         }
         catch (TurboException e)

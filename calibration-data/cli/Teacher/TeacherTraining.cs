@@ -129,7 +129,8 @@ public static class TeacherTraining
         using var vae = WanVae.FromCheckpoint(Path.Combine(model, "vae"), device);
         var pool = LatentPool.Build(new ShapesDataset(DataSeed, TeacherRecipe.Clips), vae, encode, clips, seed,
             (done, total) => { if (done % 1024 == 0 || done == total) log($"latent pool: {done}/{total} clips encoded"); });
-        pool.Save(path, builtFrom);
+        try { pool.Save(path, builtFrom); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { log($"latent pool: not saved ({e.Message}); a resumed run encodes it again"); }
         return pool;
     }
 
