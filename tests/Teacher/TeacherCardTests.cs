@@ -64,10 +64,15 @@ public class TeacherCardTests
         string source = Path.GetDirectoryName(Repository.FilePath("models", "tiny-wan-t2v", "training-transformer.json"))!;
         var before = TrainingRecord.Load(source, "transformer")!;
         string work = Path.Combine(folder.Path, "work");
-        var (code, output, err) = CliRunner.RunShapes("teacher-dit", "--from", source, "--work", work, "--steps", "2", "--batch", "8", "--pool", "8",
-            "--lr", "1e-12", "--device", "cpu");
-        Assert.That(code, Is.EqualTo(0), err);
-        TestContext.Out.WriteLine(output);
+        // Runs teacher-dit on the work folder up to `steps` steps in all (resuming it), at a vanishing learning rate.
+        string Continue(int steps, int pool)
+        {
+            var (code, output, err) = CliRunner.RunShapes("teacher-dit", "--from", source, "--work", work, "--steps", $"{steps}", "--batch", "8",
+                "--pool", $"{pool}", "--lr", "1e-12", "--device", "cpu");
+            Assert.That(code, Is.EqualTo(0), err);
+            return output;
+        }
+        TestContext.Out.WriteLine(Continue(steps: 2, pool: 8));
         var after = TrainingRecord.Load(Path.Combine(work, "model"), "transformer")!;
         Assert.That(after.Steps, Is.EqualTo(before.Steps + 2));
         Assert.That(after.Schedules, Is.EqualTo((before.Schedules ?? [before.Steps]).Append(2L)));
@@ -76,22 +81,15 @@ public class TeacherCardTests
             Is.EqualTo(File.ReadAllBytes(Path.Combine(source, "vae", "diffusion_pytorch_model.safetensors"))), "the other parts are the source's");
 
         string pool = Path.Combine(work, "latent-pool.safetensors");
-        (code, output, err) = CliRunner.RunShapes("teacher-dit", "--from", source, "--work", work, "--steps", "3", "--batch", "8", "--pool", "8",
-            "--lr", "1e-12", "--device", "cpu");
-        Assert.That(code, Is.EqualTo(0), err);
-        Assert.That(output, Does.Contain($"latent pool: 8 clips read from {pool}"), "the resumed run reads the pool the first one encoded");
-        Assert.That(output, Does.Not.Contain("clips encoded"));
+        string resumed = Continue(steps: 3, pool: 8);
+        Assert.That(resumed, Does.Contain($"latent pool: 8 clips read from {pool}"), "the resumed run reads the pool the first one encoded");
+        Assert.That(resumed, Does.Not.Contain("clips encoded"));
 
         File.WriteAllBytes(pool, File.ReadAllBytes(pool)[..100]);
-        (code, output, err) = CliRunner.RunShapes("teacher-dit", "--from", source, "--work", work, "--steps", "4", "--batch", "8", "--pool", "4",
-            "--lr", "1e-12", "--device", "cpu");
-        Assert.That(code, Is.EqualTo(0), err);
-        Assert.That(output, Does.Contain($"latent pool: {pool}:"), "a damaged pool is named");
-        Assert.That(output, Does.Contain("latent pool: 4/4 clips encoded"), "and encoded again");
-        (code, output, err) = CliRunner.RunShapes("teacher-dit", "--from", source, "--work", work, "--steps", "5", "--batch", "8", "--pool", "8",
-            "--lr", "1e-12", "--device", "cpu");
-        Assert.That(code, Is.EqualTo(0), err);
-        Assert.That(output, Does.Contain("was built from other data or models; encoding again"), "a pool of 4 clips is not one of 8");
+        string damaged = Continue(steps: 4, pool: 4);
+        Assert.That(damaged, Does.Contain($"latent pool: {pool}:"), "a damaged pool is named");
+        Assert.That(damaged, Does.Contain("latent pool: 4/4 clips encoded"), "and encoded again");
+        Assert.That(Continue(steps: 5, pool: 8), Does.Contain("was built from other data or models; encoding again"), "a pool of 4 clips is not one of 8");
         Assert.That(TrainingRecord.Load(Path.Combine(work, "model"), "transformer")!.Steps, Is.EqualTo(before.Steps + 5));
     }
 
