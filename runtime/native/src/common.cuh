@@ -15,6 +15,9 @@ int turbo_check(const char* function, cudaError_t err);
 // True when the current device has compute capability 9.0 and this library carries sm_90a code for it (sm90a.cu):
 // then the wgmma / TMA kernels run; elsewhere their bodies are empty.
 bool sm90a_kernels_available();
+// The current device's multiprocessor count (asked once per process; 1 where it cannot be read): the grid of the
+// persistent kernels.
+int device_multiprocessors();
 
 __device__ __forceinline__ float load_as_float(const void* p, int dtype, int64_t i) {
   switch (dtype) {

@@ -26,7 +26,6 @@
 // Tensor maps and the versioned driver entry point need CUDA 12.5; built with an older toolkit, the entries say so.
 #if CUDART_VERSION >= 12050
 #define TURBO_HAS_TENSOR_MAPS 1
-#include <cudaTypedefs.h>
 #include "tma.cuh"
 #include "warpgroup_mma.cuh"
 #endif
@@ -256,44 +255,14 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-// The driver's tensor-map encoder, looked up once through the runtime (no link against the driver library).
-PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-  static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found) != cudaSuccess ||
-        found != cudaDriverEntryPointSuccess)
-      fn = nullptr;
-    cudaGetLastError();
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
-  }();
-  return encode;
-}
-
 // A tensor map of the row-major bytes [rows, cols] at `data`, read in boxes of box_rows × 128 bytes, 128-byte swizzled.
 int encode_rows(const char* fn, CUtensorMap* map, const int8_t* data, int64_t rows, int cols, int box_rows) {
-  const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
-  if (!encode) { turbo_set_error(fn, "the CUDA driver has no cuTensorMapEncodeTiled"); return -1; }
-  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(cols), static_cast<cuuint64_t>(rows)};
-  const cuuint64_t pitch[1] = {static_cast<cuuint64_t>(cols)};
-  const cuuint32_t box[2] = {128, static_cast<cuuint32_t>(box_rows)};
-  const cuuint32_t steps[2] = {1, 1};
-  const CUresult r = encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<int8_t*>(data), dims, pitch, box, steps,
-                            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (r != CUDA_SUCCESS) { turbo_set_error(fn, "cuTensorMapEncodeTiled refused the operand"); return -1; }
+  if (!tensor_map_encoder()) { turbo_set_error(fn, "the CUDA driver has no cuTensorMapEncodeTiled"); return -1; }
+  if (!encode_tensor_map_2d(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, data, rows, cols, 128, box_rows)) {
+    turbo_set_error(fn, "cuTensorMapEncodeTiled refused the operand");
+    return -1;
+  }
   return 0;
-}
-
-int multiprocessors() {
-  static const int count = [] {
-    int device = 0, sms = 0;
-    if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
-      sms = 0;
-    cudaGetLastError();
-    return sms > 0 ? sms : 1;
-  }();
-  return count;
 }
 
 #endif  // TURBO_HAS_TENSOR_MAPS
@@ -309,7 +278,7 @@ int launch_schedule(const char* fn, const int8_t* x, const float* x_scale, const
   auto kernel = int8_gemm_wgmma_kernel<kSchedule, kMode, OutT>;
   if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes))) return rc;
   const int64_t tiles = ((rows + kBM - 1) / kBM) * ((n + T::BN - 1) / T::BN);
-  const int64_t ctas = std::min<int64_t>(tiles, multiprocessors());
+  const int64_t ctas = std::min<int64_t>(tiles, device_multiprocessors());
   kernel<<<static_cast<unsigned>(ctas), kThreads, T::kSharedBytes, static_cast<cudaStream_t>(stream)>>>(
       x_map, w_map, x_scale, w_scale, bias, y, rows, n, k);
   return TURBO_LAUNCH_CHECK(fn);
@@ -367,7 +336,7 @@ extern "C" int turbo_int8_linear_wgmma(const int8_t* x, const float* x_scale, co
 
 extern "C" int turbo_int8_wgmma_available(void) {
 #if TURBO_HAS_TENSOR_MAPS
-  return sm90a_kernels_available() && tensor_map_encoder() ? 1 : 0;
+  return sm90a_kernels_available() && turbo::tensor_map_encoder() ? 1 : 0;
 #else
   return 0;
 #endif

@@ -1,8 +1,14 @@
 // C ABI of the quantized attention kernels: argument checks, the choice between the warpgroup kernel
 // (sage_attention_wgmma.cuh, Hopper) and the warp kernel (sage_attention_kernel.cuh), and the dispatch over head dim,
 // block sizes and P·V format to their instantiations.
+#include <algorithm>
 #include <cmath>
+#include "sage_attention_kernel.cuh"
+// The warpgroup kernel is fed by tensor maps, which need CUDA 12.5; built with an older toolkit it is not available.
+#if CUDART_VERSION >= 12050
+#define TURBO_HAS_SAGE_WGMMA 1
 #include "sage_attention_wgmma.cuh"
+#endif
 
 namespace {
 using namespace turbo;
@@ -19,20 +25,43 @@ int launch(const turbo_sage_args& a, cudaStream_t stream) {
   return TURBO_LAUNCH_CHECK(fn);
 }
 
+#if TURBO_HAS_SAGE_WGMMA
+// Tensor maps of the prepared operands (padded to whole blocks: every box lies inside), then one persistent CTA per
+// multiprocessor, or fewer where there are fewer units.
 template <bool kE4M3>
 int launch_wgmma(const turbo_sage_args& a, cudaStream_t stream) {
   const char* fn = "turbo_sage_attention";
   using T = SageWgmmaTile;
+  const int64_t heads = a.batch * a.heads, q_blocks = (a.q_len + T::BQ - 1) / T::BQ, k_blocks = (a.kv_len + T::BK - 1) / T::BK;
+  CUtensorMap q_map, k_map, v_map;
+  if (!encode_tensor_map_2d(&q_map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, a.q_codes, heads * q_blocks * T::BQ, T::D, 128, T::BQ) ||
+      !encode_tensor_map_2d(&k_map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, a.k_codes, heads * k_blocks * T::BK, T::D, 128, T::BK) ||
+      !encode_tensor_map_2d(&v_map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, a.values, heads * k_blocks * T::BK, T::D, 64, T::BK)) {
+    turbo_set_error(fn, "cuTensorMapEncodeTiled refused the attention operands (16-byte aligned buffers needed)");
+    return -1;
+  }
   auto kernel = sage_attention_wgmma_kernel<kE4M3>;
   if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes)))
     return rc;
-  const dim3 grid(static_cast<unsigned>((a.q_len + T::BQ - 1) / T::BQ), static_cast<unsigned>(a.batch * a.heads));
-  kernel<<<grid, T::kThreads, T::kSharedBytes, stream>>>(a);
+  const int64_t ctas = std::min<int64_t>(heads * q_blocks, device_multiprocessors());
+  kernel<<<static_cast<unsigned>(ctas), T::kThreads, T::kSharedBytes, stream>>>(a, q_map, k_map, v_map);
   return TURBO_LAUNCH_CHECK(fn);
 }
+#endif
 
+// The warpgroup kernel's shape; its units and tensor-map rows are counted in 32-bit integers.
 bool wgmma_shape(const turbo_sage_args& a) {
-  return a.head_dim == SageWgmmaTile::D && a.block_q == SageWgmmaTile::BQ && a.block_k == SageWgmmaTile::BK;
+  constexpr int64_t kLimit = 0x7fffffff;
+  const int64_t heads = a.batch * a.heads, q_rows = (a.q_len + 127) / 128 * 128, k_rows = (a.kv_len + 63) / 64 * 64;
+  return a.head_dim == 128 && a.block_q == 128 && a.block_k == 64 && heads * q_rows <= kLimit && heads * k_rows <= kLimit;
+}
+
+bool wgmma_available() {
+#if TURBO_HAS_SAGE_WGMMA
+  return sm90a_kernels_available() && tensor_map_encoder();
+#else
+  return false;
+#endif
 }
 
 template <int D, int BQ, int BK>
@@ -62,8 +91,8 @@ const char* invalid(const turbo_sage_args& a) {
   if ((a.kept_blocks == nullptr) != (a.kept_counts == nullptr)) return "kept_blocks and kept_counts come together";
   if (a.kept_blocks && a.max_kept < 1) return "max_kept must be positive";
   if (a.kernel < TURBO_SAGE_KERNEL_AUTO || a.kernel > TURBO_SAGE_KERNEL_WGMMA) return "unknown kernel";
-  if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !wgmma_shape(a)) return "the wgmma kernel needs head_dim 128, block_q 128, block_k 64";
-  if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !sm90a_kernels_available()) return "the wgmma kernel needs a compute capability 9.0 GPU and a library built for sm_90a";
+  if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !wgmma_shape(a)) return "the wgmma kernel needs head_dim 128, block_q 128, block_k 64 (and fewer than 2^31 padded rows)";
+  if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !wgmma_available()) return "the wgmma kernel needs a compute capability 9.0 GPU, a library built for sm_90a with CUDA 12.5 or later, and a driver with tensor maps";
   return nullptr;
 }
 }  // namespace
@@ -73,9 +102,11 @@ extern "C" int turbo_sage_attention(const turbo_sage_args* args, void* stream) {
   if (const char* why = invalid(*args)) { turbo_set_error("turbo_sage_attention", why); return -1; }
   const auto s = static_cast<cudaStream_t>(stream);
   const turbo_sage_args& a = *args;
-  const bool wgmma = a.kernel == TURBO_SAGE_KERNEL_WGMMA || (a.kernel == TURBO_SAGE_KERNEL_AUTO && wgmma_shape(a) && sm90a_kernels_available());
+#if TURBO_HAS_SAGE_WGMMA
+  const bool wgmma = a.kernel == TURBO_SAGE_KERNEL_WGMMA || (a.kernel == TURBO_SAGE_KERNEL_AUTO && wgmma_shape(a) && wgmma_available());
   if (wgmma) return a.v_scales ? launch_wgmma<true>(a, s) : launch_wgmma<false>(a, s);
+#endif
   return a.head_dim == 64 ? launch_bq<64>(a, s) : launch_bq<128>(a, s);
 }
 
-extern "C" int turbo_sage_wgmma_available(void) { return sm90a_kernels_available() ? 1 : 0; }
+extern "C" int turbo_sage_wgmma_available(void) { return wgmma_available() ? 1 : 0; }

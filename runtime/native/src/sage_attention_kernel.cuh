@@ -51,25 +51,28 @@ __device__ __forceinline__ uint32_t pack_e4m3_as_f16(float lo, float hi) {
   return static_cast<uint32_t>(r.x) | (static_cast<uint32_t>(r.y) << 16);
 }
 
-// What one CTA works on (both attention kernels): query block blockIdx.x of head blockIdx.y, its codes, the head's K
-// codes, V and K scales, and the key blocks it visits (the kept ones, or all up to the key length).
+// One unit of work of the attention kernels: query block q_block (of q_blocks) of head bh = b·H + h, its codes, the
+// head's K codes, V and K scales, and the key blocks it visits (the kept ones, or all up to the key length). The warp
+// kernel's CTA takes query block blockIdx.x of head blockIdx.y; the warpgroup kernel's persistent CTAs take several.
 template <int D, int BQ, int BK>
 struct SageQueryBlock {
   int q_block, q_blocks, tiles;
-  int64_t bh, b, h, key_len;
+  int64_t bh, b, h, key_len, k_blocks;
   const int8_t* q_tile;
   const int8_t* k_head;
   const __half* v_head;
   const float* k_scales;
   const int32_t* kept;
 
-  __device__ explicit SageQueryBlock(const turbo_sage_args& a) {
-    q_block = blockIdx.x;
-    q_blocks = gridDim.x;
-    bh = blockIdx.y;
+  __device__ explicit SageQueryBlock(const turbo_sage_args& a) : SageQueryBlock(a, blockIdx.x, blockIdx.y, gridDim.x) {}
+
+  __device__ SageQueryBlock(const turbo_sage_args& a, int query_block, int64_t head, int query_blocks) {
+    q_block = query_block;
+    q_blocks = query_blocks;
+    bh = head;
     b = bh / a.heads;
     h = bh % a.heads;
-    const int64_t k_blocks = (a.kv_len + BK - 1) / BK;
+    k_blocks = (a.kv_len + BK - 1) / BK;
     key_len = a.key_lengths ? min(static_cast<int64_t>(a.key_lengths[b]), a.kv_len) : a.kv_len;
     q_tile = a.q_codes + (bh * q_blocks + q_block) * static_cast<int64_t>(BQ) * D;
     k_head = a.k_codes + bh * k_blocks * BK * D;

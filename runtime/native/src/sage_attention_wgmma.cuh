@@ -5,20 +5,29 @@
 // (score · scale − max) on the special-function unit, and E4M3's ×448 folded into the exponent. `turbo
 // check-attention` holds both kernels to the reference Turbo.Runtime.Attention.SageAttention.
 //
-// One CTA per (b·h, query block), two warpgroups of 64 query rows each. Q's codes stay in shared memory; key blocks
-// (int8 K, fp16 V) stream through four shared-memory stages (cp.async, two blocks loading ahead of the one in Q·Kᵀ),
-// laid out in the 128-byte swizzle that wgmma reads (warpgroup_mma.cuh):
-//   Q: 128 rows × 128 bytes (K-major A; warpgroup w reads rows 64w..64w+63), K: 64 rows × 128 bytes (K-major B),
-//   V: two halves of 64 channels, each 64 keys × 128 bytes (MN-major B: keys along K, channels along N).
-// Per key block i a warpgroup issues S = Q·Kᵀ (4 × m64n64k32 s8, exact INT32) and, behind it, O += P·V of block
-// i − 1 (4 × m64n128k16 f16, P from registers, fp32 accumulators); as soon as S is done it computes the softmax
-// update in registers (the accumulator fragment is mma.sync's) while the tensor cores still run P·V, then waits for
-// P·V and rescales O to the new row max. The row max is taken on the INT32 sums (the scale is positive), and the
-// masked keys of a block that reaches past the key length carry a sentinel instead of −∞.
+// Persistent and warp-specialized: one CTA per multiprocessor walks the (b·h, query block) units i = blockIdx.x,
+// blockIdx.x + gridDim.x, ... with three warpgroups:
+//   warpgroup 0, one warp: the producer. Per unit it asks the bulk tensor copy engine for the query block's codes
+//     (one of two Q buffers, so the next unit's Q loads during this one's last blocks and epilogue), then for each key
+//     block it visits, once a stage of the ring is free, K's codes and V's two halves — completing on the stage's
+//     "full" barrier — and leaves the block's index beside the stage. The kept-block list is read 32 entries at a
+//     time, one per lane.
+//   warpgroups 1 and 2: the consumers, 64 query rows each. They wait on the stages, never on each other: per key
+//     block i a warpgroup issues S = Q·Kᵀ (4 × m64n64k32 s8, exact INT32) and, behind it, O += P·V of block i − 1
+//     (4 × m64n128k16 f16, P from registers, fp32 accumulators); as soon as S is done it computes the softmax update
+//     in registers (the accumulator fragment is mma.sync's) while the tensor cores still run P·V, then waits for P·V,
+//     releases block i − 1's stage and rescales O to the new row max. The epilogue writes O from registers while the
+//     producer fills the ring for the next unit.
+// Shared memory, every tile 1024-byte aligned in the 128-byte swizzle that wgmma reads (warpgroup_mma.cuh) and the
+// copy engine writes: Q 128 rows × 128 bytes (K-major A; warpgroup w reads rows 64w..64w+63), K 64 rows × 128 bytes
+// (K-major B), V two halves of 64 channels, each 64 keys × 128 bytes (MN-major B: keys along K, channels along N).
+// The row max is taken on the INT32 sums (the scale is positive), and the masked keys of a block that reaches past
+// the key length carry a sentinel instead of −∞.
 #pragma once
 #include <climits>
 #include <type_traits>
 #include "sage_attention_kernel.cuh"
+#include "tma.cuh"
 #include "warpgroup_mma.cuh"
 
 namespace turbo {
@@ -34,15 +43,17 @@ __device__ __forceinline__ float exp2_approx(float x) {
 
 struct SageWgmmaTile {
   static constexpr int D = 128, BQ = 128, BK = 64;
-  static constexpr int kThreads = 256;           // two warpgroups
+  static constexpr int kThreads = 384;            // the producer's warpgroup and two consumer warpgroups
   static constexpr int kQBytes = BQ * D;          // int8 codes
   static constexpr int kKBytes = BK * D;          // int8 codes
   static constexpr int kVHalfBytes = BK * 64 * 2; // 64 fp16 channels of every key
   static constexpr int kStageBytes = kKBytes + 2 * kVHalfBytes;
-  static constexpr int kPrefetch = 2;            // key blocks loading ahead of the one in Q·Kᵀ (3 measured no faster)
-  static constexpr int kStages = kPrefetch + 2;  // + block i in Q·Kᵀ, block i − 1 in P·V
+  static constexpr int kStages = 5;
+  static constexpr int kQBuffers = 2;
+  static constexpr int kReaders = 8;              // consumer warps, each releasing what it read
   static constexpr int kAtomAlign = 1024;         // the swizzle pattern repeats every 1024 bytes
-  static constexpr int kSharedBytes = kQBytes + kStages * kStageBytes + kAtomAlign;
+  static constexpr int kBarriers = 2 * kStages + 2 * kQBuffers;  // full and empty per stage and per Q buffer
+  static constexpr int kSharedBytes = kQBuffers * kQBytes + kStages * kStageBytes + kBarriers * 8 + kStages * 4 + kAtomAlign;
   static constexpr int kScoreTiles = BK / 8;      // 8-key column tiles of S
   static constexpr int kOutTiles = D / 8;         // 8-channel column tiles of O
   static constexpr int kPvSteps = BK / 16;        // k-steps of 16 keys in P·V
@@ -50,203 +61,254 @@ struct SageWgmmaTile {
                 "every tile starts on a swizzle atom");
 };
 
+// Where the pieces of shared memory start (shared-window addresses) and the block index left beside each stage.
+struct SageWgmmaShared {
+  uint32_t q, stages, q_full, q_empty, full, empty;
+  int* stage_block;
+
+  __device__ explicit SageWgmmaShared(unsigned char* raw) {
+    using T = SageWgmmaTile;
+    const uint32_t base = (shared_address(raw) + T::kAtomAlign - 1) / T::kAtomAlign * T::kAtomAlign;
+    q = base;
+    stages = q + T::kQBuffers * T::kQBytes;
+    q_full = stages + T::kStages * T::kStageBytes;
+    q_empty = q_full + 8 * T::kQBuffers;
+    full = q_empty + 8 * T::kQBuffers;
+    empty = full + 8 * T::kStages;
+    stage_block = reinterpret_cast<int*>(raw + (empty + 8 * T::kStages - shared_address(raw)));
+  }
+};
+
+// The producer warp: for each unit of this CTA, its Q codes into Q buffer n % 2 (n: the CTA's count of units so far),
+// then each key block it visits into the next stage of the ring (the count of stage uses g runs on across units, as in
+// the consumers), once the stage's readers released it.
+__device__ __forceinline__ void sage_produce(const turbo_sage_args& a, const CUtensorMap* q_map, const CUtensorMap* k_map,
+                                             const CUtensorMap* v_map, const SageWgmmaShared& sm, int units, int q_blocks) {
+  using T = SageWgmmaTile;
+  const int lane = threadIdx.x % 32;
+  uint32_t g = 0;
+  int n = 0;
+  for (int unit = blockIdx.x; unit < units; unit += gridDim.x, ++n) {
+    const SageQueryBlock<T::D, T::BQ, T::BK> cta(a, unit % q_blocks, unit / q_blocks, q_blocks);
+    const uint32_t qb = n % T::kQBuffers;
+    if (lane == 0) {
+      mbarrier_wait(sm.q_empty + 8 * qb, ((n / T::kQBuffers) & 1) ^ 1);
+      mbarrier_arrive_expecting(sm.q_full + 8 * qb, T::kQBytes);
+      tma_load_2d(sm.q + qb * T::kQBytes, q_map, 0, static_cast<int>(cta.bh * q_blocks + cta.q_block) * T::BQ, sm.q_full + 8 * qb);
+    }
+    for (int first = 0; first < cta.tiles; first += 32) {
+      const int mine = first + lane < cta.tiles ? cta.key_block(first + lane) : 0;
+      const int count = min(32, cta.tiles - first);
+      for (int t = 0; t < count; ++t, ++g) {
+        const int block = __shfl_sync(0xffffffffu, mine, t);
+        if (lane == 0) {
+          const uint32_t s = g % T::kStages, stage = sm.stages + s * T::kStageBytes, full = sm.full + 8 * s;
+          mbarrier_wait(sm.empty + 8 * s, ((g / T::kStages) & 1) ^ 1);
+          sm.stage_block[s] = block;  // published by the arrival below
+          mbarrier_arrive_expecting(full, T::kStageBytes);
+          const int row = static_cast<int>((cta.bh * cta.k_blocks + block) * T::BK);
+          tma_load_2d(stage, k_map, 0, row, full);
+          tma_load_2d(stage + T::kKBytes, v_map, 0, row, full);
+          tma_load_2d(stage + T::kKBytes + T::kVHalfBytes, v_map, 64, row, full);
+        }
+        __syncwarp();
+      }
+    }
+  }
+}
+
 template <bool kE4M3>
-__global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1) sage_attention_wgmma_kernel(const turbo_sage_args a) {
+__global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
+    sage_attention_wgmma_kernel(const turbo_sage_args a, const __grid_constant__ CUtensorMap q_map,
+                                const __grid_constant__ CUtensorMap k_map, const __grid_constant__ CUtensorMap v_map) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using T = SageWgmmaTile;
   constexpr int D = T::D, BQ = T::BQ, BK = T::BK;
   extern __shared__ unsigned char shared_raw[];
-  unsigned char* const shared = reinterpret_cast<unsigned char*>(
-      (reinterpret_cast<uintptr_t>(shared_raw) + T::kAtomAlign - 1) / T::kAtomAlign * T::kAtomAlign);
-  int8_t* const q_smem = reinterpret_cast<int8_t*>(shared);
-  auto k_stage = [&](int stage) { return reinterpret_cast<int8_t*>(shared + T::kQBytes + stage * T::kStageBytes); };
-  auto v_stage = [&](int stage) { return shared + T::kQBytes + stage * T::kStageBytes + T::kKBytes; };
+  const SageWgmmaShared sm(shared_raw);
+  const int q_blocks = static_cast<int>((a.q_len + BQ - 1) / BQ);
+  const int units = static_cast<int>(a.batch * a.heads) * q_blocks;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < T::kStages; ++s) {
+      mbarrier_init(sm.full + 8 * s, 1);
+      mbarrier_init(sm.empty + 8 * s, T::kReaders);
+    }
+    for (int b = 0; b < T::kQBuffers; ++b) {
+      mbarrier_init(sm.q_full + 8 * b, 1);
+      mbarrier_init(sm.q_empty + 8 * b, T::kReaders);
+    }
+    mbarrier_init_fence();
+  }
+  __syncthreads();
 
-  const SageQueryBlock<D, BQ, BK> cta(a);
   const int warpgroup = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
-
-  auto load_key_block = [&](int block, int stage) {
-    const int8_t* k_src = cta.k_head + static_cast<int64_t>(block) * BK * D;
-    int8_t* k_dst = k_stage(stage);
-#pragma unroll
-    for (int it = 0; it < BK * 8 / T::kThreads; ++it) {
-      const int c = threadIdx.x + it * T::kThreads, row = c / 8, chunk = c % 8;
-      cp_async_16(k_dst + swizzled_chunk<8>(row, chunk) * 16, k_src + row * D + chunk * 16);
-    }
-    const __half* v_src = cta.v_head + static_cast<int64_t>(block) * BK * D;
-    unsigned char* v_dst = v_stage(stage);
-#pragma unroll
-    for (int it = 0; it < BK * 16 / T::kThreads; ++it) {
-      const int c = threadIdx.x + it * T::kThreads, row = c / 16, chunk = c % 16;
-      cp_async_16(v_dst + (chunk / 8) * T::kVHalfBytes + swizzled_chunk<8>(row, chunk % 8) * 16, v_src + row * D + chunk * 8);
-    }
-  };
-
-  if (cta.tiles > 0) {
-#pragma unroll
-    for (int it = 0; it < BQ * 8 / T::kThreads; ++it) {
-      const int c = threadIdx.x + it * T::kThreads, row = c / 8, chunk = c % 8;
-      cp_async_16(q_smem + swizzled_chunk<8>(row, chunk) * 16, cta.q_tile + row * D + chunk * 16);
-    }
-    load_key_block(cta.key_block(0), 0);
+  if (warpgroup == 0) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (warp == 0) sage_produce(a, &q_map, &k_map, &v_map, sm, units, q_blocks);
+    return;
   }
-  cp_async_commit();
-#pragma unroll
-  for (int ahead = 1; ahead < T::kPrefetch; ++ahead) {
-    if (ahead < cta.tiles) load_key_block(cta.key_block(ahead), ahead);
-    cp_async_commit();
-  }
-
-  // Q: this warpgroup's 64 rows, 8 atoms of 8 rows 1024 bytes apart; K likewise; V: halves kVHalfBytes apart.
-  const uint64_t q_desc = wgmma_descriptor(shared_address(q_smem + warpgroup * 64 * D), 16, 1024);
-  const float q_scale = a.q_scales[cta.bh * cta.q_blocks + cta.q_block];
-  float out[T::kOutTiles * 4];
-#pragma unroll
-  for (int i = 0; i < T::kOutTiles * 4; ++i) out[i] = 0.f;
-  // Rows g and g+8 of the warp's 16 (g = lane / 4): running max (log2 domain) and this thread's part of the sum.
-  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+  const int consumer = warpgroup - 1;
 
   using Fragments = uint32_t[T::kPvSteps][4];  // P of one key block: the A operand of its P·V
-  auto issue_pv = [&](int stage, const Fragments& p) {
-    const uint64_t v_desc = wgmma_descriptor(shared_address(v_stage(stage)), T::kVHalfBytes, 1024);
+  uint32_t g = 0;  // stage uses before the current unit's first key block
+  int n = 0;
+  for (int unit = blockIdx.x; unit < units; unit += gridDim.x, ++n) {
+    const SageQueryBlock<D, BQ, BK> cta(a, unit % q_blocks, unit / q_blocks, q_blocks);
+    const uint32_t qb = n % T::kQBuffers;
+    const float q_scale = a.q_scales[cta.bh * q_blocks + cta.q_block];
+    float out[T::kOutTiles * 4];
 #pragma unroll
-    for (int t = 0; t < T::kPvSteps; ++t) wgmma_f16_m64n128k16_rs(out, p[t], wgmma_advance(v_desc, 2048 * t));
-    wgmma_commit();
-  };
-  int acc[T::kScoreTiles * 4];
-  auto issue_qk = [&](int stage) {
-    const uint64_t k_desc = wgmma_descriptor(shared_address(k_stage(stage)), 16, 1024);
-#pragma unroll
-    for (int s = 0; s < D / 32; ++s) wgmma_s8_m64n64k32(acc, wgmma_advance(q_desc, 32 * s), wgmma_advance(k_desc, 32 * s), s > 0);
-    wgmma_commit();
-  };
-  // Waits for key block i's copies, then starts those of block i + kPrefetch into the stage that held block i − 2
-  // (both warpgroups are past iteration i − 1, whose wait retired the last read of that stage). Returns block i + 1's
-  // index.
-  auto next_key_block = [&](int i) {
-    cp_async_wait<T::kPrefetch - 1>();
-    fence_shared_for_async_proxy();
-    __syncthreads();
-    const int ahead = i + T::kPrefetch;
-    if (ahead < cta.tiles) load_key_block(cta.key_block(ahead), ahead % T::kStages);
-    cp_async_commit();
-    return i + 1 < cta.tiles ? cta.key_block(i + 1) : 0;
-  };
+    for (int i = 0; i < T::kOutTiles * 4; ++i) out[i] = 0.f;
+    // Rows g and g+8 of the warp's 16 (g = lane / 4): running max (log2 domain) and this thread's part of the sum.
+    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
+    mbarrier_wait(sm.q_full + 8 * qb, (n / T::kQBuffers) & 1);
+    // Q: this warpgroup's 64 rows, 8 atoms of 8 rows 1024 bytes apart; K likewise; V: halves kVHalfBytes apart.
+    const uint64_t q_desc = wgmma_descriptor(sm.q + qb * T::kQBytes + consumer * 64 * D, 16, 1024);
 
-  // The softmax update of one key block from its scores in acc: the new row max, O's decay factor, the row sums and P
-  // (exp2(s − max), summed unrounded, rounded into the A fragments of P·V: tiles 2t, 2t+1 → k-step t).
-  auto softmax = [&](int block, float (&decay)[2], Fragments& p_frag) {
-    const float qk_scale = (q_scale * cta.k_scales[block]) * a.score_scale;
-    // Keys past the length (only in a key block that reaches past it) get the sentinel INT_MIN, which no sum of 128
-    // products of INT8 codes reaches; their P is 0.
-    const bool partial = static_cast<int64_t>(block + 1) * BK > cta.key_len;
-    if (partial) {
-      const int64_t valid = cta.key_len - static_cast<int64_t>(block) * BK;
+    auto stage_of = [&](int i) { return sm.stages + ((g + i) % T::kStages) * T::kStageBytes; };
+    // Waits for key block i's copies; returns its index.
+    auto wait_block = [&](int i) {
+      const uint32_t u = g + i;
+      mbarrier_wait(sm.full + 8 * (u % T::kStages), (u / T::kStages) & 1);
+      return sm.stage_block[u % T::kStages];
+    };
+    // Key block i's stage is no longer read by this warp (its P·V has retired).
+    auto release = [&](int i) {
+      if (lane == 0) mbarrier_arrive(sm.empty + 8 * ((g + i) % T::kStages));
+    };
+    auto issue_pv = [&](uint32_t stage, const Fragments& p) {
+      const uint64_t v_desc = wgmma_descriptor(stage + T::kKBytes, T::kVHalfBytes, 1024);
+#pragma unroll
+      for (int t = 0; t < T::kPvSteps; ++t) wgmma_f16_m64n128k16_rs(out, p[t], wgmma_advance(v_desc, 2048 * t));
+      wgmma_commit();
+    };
+    int acc[T::kScoreTiles * 4];
+    auto issue_qk = [&](uint32_t stage) {
+      const uint64_t k_desc = wgmma_descriptor(stage, 16, 1024);
+#pragma unroll
+      for (int s = 0; s < D / 32; ++s) wgmma_s8_m64n64k32(acc, wgmma_advance(q_desc, 32 * s), wgmma_advance(k_desc, 32 * s), s > 0);
+      wgmma_commit();
+    };
+
+    // The softmax update of one key block from its scores in acc: the new row max, O's decay factor, the row sums and
+    // P (exp2(s − max), summed unrounded, rounded into the A fragments of P·V: tiles 2t, 2t+1 → k-step t).
+    auto softmax = [&](int block, float k_scale, float (&decay)[2], Fragments& p_frag) {
+      const float qk_scale = (q_scale * k_scale) * a.score_scale;
+      // Keys past the length (only in a key block that reaches past it) get the sentinel INT_MIN, which no sum of 128
+      // products of INT8 codes reaches; their P is 0.
+      const bool partial = static_cast<int64_t>(block + 1) * BK > cta.key_len;
+      if (partial) {
+        const int64_t valid = cta.key_len - static_cast<int64_t>(block) * BK;
+#pragma unroll
+        for (int j = 0; j < T::kScoreTiles; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (j * 8 + (lane & 3) * 2 + (e & 1) >= valid) acc[4 * j + e] = INT_MIN;
+      }
+      // Row max over the tile on the INT32 sums (4 threads share a row): the scale is positive, so it commutes with max.
+      int tile_max[2] = {INT_MIN, INT_MIN};
 #pragma unroll
       for (int j = 0; j < T::kScoreTiles; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          if (j * 8 + (lane & 3) * 2 + (e & 1) >= valid) acc[4 * j + e] = INT_MIN;
-    }
-    // Row max over the tile on the INT32 sums (4 threads share a row): the scale is positive, so it commutes with max.
-    int tile_max[2] = {INT_MIN, INT_MIN};
+        for (int e = 0; e < 4; ++e) tile_max[e >> 1] = max(tile_max[e >> 1], acc[4 * j + e]);
+      float shift[2];
 #pragma unroll
-    for (int j = 0; j < T::kScoreTiles; ++j)
+      for (int r = 0; r < 2; ++r) {
+        tile_max[r] = max(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+        tile_max[r] = max(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+        const float scaled_max = tile_max[r] == INT_MIN ? -INFINITY : static_cast<float>(tile_max[r]) * qk_scale;
+        const float new_max = fmaxf(row_max[r], scaled_max);
+        // A row that has seen only masked keys keeps max −∞; shifting by 0 then keeps exp2 at 0 instead of NaN.
+        shift[r] = new_max == -INFINITY ? 0.f : new_max;
+        decay[r] = exp2f(row_max[r] - shift[r]);
+        row_max[r] = new_max;
+        row_sum[r] *= decay[r];
+        // E4M3 P·V takes P × 448: exp2(s − max + log2 448) is that product.
+        if constexpr (kE4M3) shift[r] -= kLog2E4M3Max;
+      }
+      auto exponentiate = [&](auto masked) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) tile_max[e >> 1] = max(tile_max[e >> 1], acc[4 * j + e]);
-    float shift[2];
+        for (int t = 0; t < T::kPvSteps; ++t)
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      tile_max[r] = max(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
-      tile_max[r] = max(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-      const float scaled_max = tile_max[r] == INT_MIN ? -INFINITY : static_cast<float>(tile_max[r]) * qk_scale;
-      const float new_max = fmaxf(row_max[r], scaled_max);
-      // A row that has seen only masked keys keeps max −∞; shifting by 0 then keeps exp2 at 0 instead of NaN.
-      shift[r] = new_max == -INFINITY ? 0.f : new_max;
-      decay[r] = exp2f(row_max[r] - shift[r]);
-      row_max[r] = new_max;
-      row_sum[r] *= decay[r];
-      // E4M3 P·V takes P × 448: exp2(s − max + log2 448) is that product.
-      if constexpr (kE4M3) shift[r] -= kLog2E4M3Max;
-    }
-    auto exponentiate = [&](auto masked) {
+          for (int half = 0; half < 2; ++half) {
+            const int j = 2 * t + half;
+            float p[4];
 #pragma unroll
-      for (int t = 0; t < T::kPvSteps; ++t)
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int j = 2 * t + half;
-          float p[4];
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            p[e] = exp2_approx(fmaf(static_cast<float>(acc[4 * j + e]), qk_scale, -shift[e >> 1]));
-            if constexpr (decltype(masked)::value) p[e] = acc[4 * j + e] == INT_MIN ? 0.f : p[e];
+            for (int e = 0; e < 4; ++e) {
+              p[e] = exp2_approx(fmaf(static_cast<float>(acc[4 * j + e]), qk_scale, -shift[e >> 1]));
+              if constexpr (decltype(masked)::value) p[e] = acc[4 * j + e] == INT_MIN ? 0.f : p[e];
+            }
+            row_sum[0] += p[0] + p[1];
+            row_sum[1] += p[2] + p[3];
+            p_frag[t][2 * half] = kE4M3 ? pack_e4m3_as_f16(p[0], p[1]) : pack_f16(p[0], p[1]);
+            p_frag[t][2 * half + 1] = kE4M3 ? pack_e4m3_as_f16(p[2], p[3]) : pack_f16(p[2], p[3]);
           }
-          row_sum[0] += p[0] + p[1];
-          row_sum[1] += p[2] + p[3];
-          p_frag[t][2 * half] = kE4M3 ? pack_e4m3_as_f16(p[0], p[1]) : pack_f16(p[0], p[1]);
-          p_frag[t][2 * half + 1] = kE4M3 ? pack_e4m3_as_f16(p[2], p[3]) : pack_f16(p[2], p[3]);
-        }
+      };
+      if (partial) exponentiate(std::true_type{});
+      else exponentiate(std::false_type{});
     };
-    if (partial) exponentiate(std::true_type{});
-    else exponentiate(std::false_type{});
-  };
 
-  // Key block i ≥ 1: S of block i, and behind it O += P·V of block i − 1 (P in p_running), then the softmax of block
-  // i into p_next while P·V still runs. The two P buffers alternate, so that no instruction writes registers a
-  // running wgmma reads (the compiler would serialize the wgmma otherwise), and every wait is unconditional.
-  int block = 0, next = 0;
-  float decay[2];
-  auto step = [&](int i, const Fragments& p_running, Fragments& p_next) {
-    block = next;
-    next = next_key_block(i);
-    pin_registers(out);
-    wgmma_fence();
-    issue_qk(i % T::kStages);
-    issue_pv((i - 1) % T::kStages, p_running);
-    wgmma_wait<1>();  // S is done; P·V runs on under the softmax
-    pin_registers(acc);
-    softmax(block, decay, p_next);
-    wgmma_wait<0>();  // O holds blocks up to i − 1, relative to the old max: rescale it to the new one
-    pin_registers(out);
-    // Once the row maxima settle most blocks leave them unchanged (decay exactly 1): the warp then skips the 64
-    // multiplications.
-    if (__any_sync(0xffffffffu, decay[0] != 1.f || decay[1] != 1.f)) {
+    // Key block i ≥ 1: S of block i, and behind it O += P·V of block i − 1 (P in p_running), then the softmax of block
+    // i into p_next while P·V still runs. The two P buffers alternate, so that no instruction writes registers a
+    // running wgmma reads (the compiler would serialize the wgmma otherwise), and every wait is unconditional.
+    float decay[2];
+    auto step = [&](int i, const Fragments& p_running, Fragments& p_next) {
+      const int block = wait_block(i);
+      const float k_scale = cta.k_scales[block];
+      pin_registers(out);
+      wgmma_fence();
+      issue_qk(stage_of(i));
+      issue_pv(stage_of(i - 1), p_running);
+      wgmma_wait<1>();  // S is done; P·V runs on under the softmax
+      pin_registers(acc);
+      softmax(block, k_scale, decay, p_next);
+      wgmma_wait<0>();  // O holds blocks up to i − 1, relative to the old max: rescale it to the new one
+      pin_registers(out);
+      release(i - 1);
+      // Once the row maxima settle most blocks leave them unchanged (decay exactly 1): the warp then skips the 64
+      // multiplications.
+      if (__any_sync(0xffffffffu, decay[0] != 1.f || decay[1] != 1.f)) {
 #pragma unroll
-      for (int n = 0; n < T::kOutTiles; ++n)
+        for (int c = 0; c < T::kOutTiles; ++c)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) out[4 * n + e] *= decay[e >> 1];
-    }
-  };
-  auto finish = [&](const Fragments& p_last) {
-    wgmma_fence();
-    issue_pv((cta.tiles - 1) % T::kStages, p_last);
-    wgmma_wait<0>();
-  };
+          for (int e = 0; e < 4; ++e) out[4 * c + e] *= decay[e >> 1];
+      }
+    };
+    auto finish = [&](const Fragments& p_last) {
+      wgmma_fence();
+      issue_pv(stage_of(cta.tiles - 1), p_last);
+      wgmma_wait<0>();
+      release(cta.tiles - 1);
+    };
 
-  if (cta.tiles > 0) {
-    // Key block 0: S, then P (O is still zero: nothing to rescale).
-    Fragments p0, p1;
-    block = cta.key_block(0);
-    next = next_key_block(0);
-    wgmma_fence();
-    issue_qk(0);
-    wgmma_wait<0>();
-    softmax(block, decay, p0);
-    int i = 1;
-    for (; i + 1 < cta.tiles; i += 2) {  // p0 holds P of block i − 1
-      step(i, p0, p1);
-      step(i + 1, p1, p0);
+    if (cta.tiles > 0) {
+      // Key block 0: S, then P (O is still zero: nothing to rescale).
+      Fragments p0, p1;
+      const int block = wait_block(0);
+      const float k_scale = cta.k_scales[block];
+      wgmma_fence();
+      issue_qk(stage_of(0));
+      wgmma_wait<0>();
+      softmax(block, k_scale, decay, p0);
+      int i = 1;
+      for (; i + 1 < cta.tiles; i += 2) {  // p0 holds P of block i − 1
+        step(i, p0, p1);
+        step(i + 1, p1, p0);
+      }
+      if (i < cta.tiles) {
+        step(i, p0, p1);
+        finish(p1);
+      } else {
+        finish(p0);
+      }
     }
-    if (i < cta.tiles) {
-      step(i, p0, p1);
-      finish(p1);
-    } else {
-      finish(p0);
-    }
+    if (lane == 0) mbarrier_arrive(sm.q_empty + 8 * qb);  // every Q·Kᵀ of the unit has retired
+    g += cta.tiles;
+
+    store_attention_rows<kE4M3>(a, cta, static_cast<int64_t>(cta.q_block) * BQ + consumer * 64 + warp * 16, row_sum,
+                                [&](int c, int k) { return out[4 * c + k]; });
   }
-
-  store_attention_rows<kE4M3>(a, cta, static_cast<int64_t>(cta.q_block) * BQ + warpgroup * 64 + warp * 16, row_sum,
-                              [&](int n, int k) { return out[4 * n + k]; });
 #endif
 }
 

@@ -1,4 +1,5 @@
-// Whether the Hopper kernels of this library (wgmma, the bulk tensor copy engine) can run on the current device.
+// Whether the Hopper kernels of this library (wgmma, the bulk tensor copy engine) can run on the current device, and
+// how many multiprocessors their persistent grids fill.
 #include "common.cuh"
 
 namespace {
@@ -30,4 +31,15 @@ bool sm90a_kernels_available() {
     return ok && built == 1;
   }();
   return available;
+}
+
+int device_multiprocessors() {
+  static const int count = [] {
+    int device = 0, sms = 0;
+    if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+      sms = 0;
+    cudaGetLastError();
+    return sms > 0 ? sms : 1;
+  }();
+  return count;
 }

@@ -1,5 +1,5 @@
 // Hopper's bulk tensor copy engine (TMA, sm_90) and the shared-memory barriers (mbarrier) it completes on, for the
-// INT8 GEMM of int8_gemm_wgmma.cu. A tensor map (built on the host, passed by value as a __grid_constant__ kernel
+// INT8 GEMM of int8_gemm_wgmma.cu and the attention kernel of sage_attention_wgmma.cuh. A tensor map (built on the host, passed by value as a __grid_constant__ kernel
 // parameter) describes a row-major 2-D tensor in global memory; one thread asks for a box of it, the engine writes the
 // box into shared memory — 128-byte swizzled, the layout wgmma's descriptors read (warpgroup_mma.cuh) — with elements
 // outside the tensor filled with zeros, and counts the bytes it wrote against an mbarrier.
@@ -10,8 +10,40 @@
 #pragma once
 #include <cstdint>
 #include <cuda.h>
+#include <cudaTypedefs.h>
+#include <cuda_runtime.h>
 
 namespace turbo {
+
+// The driver's tensor-map encoder, looked up once through the runtime (no link against the driver library); null
+// where the driver has none.
+inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found) != cudaSuccess ||
+        found != cudaDriverEntryPointSuccess)
+      fn = nullptr;
+    cudaGetLastError();
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  return encode;
+}
+
+// A tensor map of the row-major [rows, cols] elements of `type` (element_bytes each) at `data`, read in boxes of
+// box_rows × box_cols elements whose rows are 128 bytes (box_cols · element_bytes = 128), 128-byte swizzled. False
+// where the driver has no encoder or refuses the operand (alignment, sizes).
+inline bool encode_tensor_map_2d(CUtensorMap* map, CUtensorMapDataType type, int element_bytes, const void* data,
+                                 int64_t rows, int64_t cols, int box_cols, int box_rows) {
+  const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
+  if (!encode) return false;
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(cols), static_cast<cuuint64_t>(rows)};
+  const cuuint64_t pitch[1] = {static_cast<cuuint64_t>(cols * element_bytes)};
+  const cuuint32_t box[2] = {static_cast<cuuint32_t>(box_cols), static_cast<cuuint32_t>(box_rows)};
+  const cuuint32_t steps[2] = {1, 1};
+  return encode(map, type, 2, const_cast<void*>(data), dims, pitch, box, steps, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
 
 __device__ __forceinline__ void mbarrier_init(uint32_t barrier, uint32_t arrivals) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
