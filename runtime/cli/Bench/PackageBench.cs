@@ -56,6 +56,9 @@ static class PackageBench
         double perStep = teacherLoop.MsPerStep / packageLoop.MsPerStep, loop = teacherLoop.LoopSeconds / packageLoop.LoopSeconds;
         table.AddRow("speed-up", "", "", $"{perStep:F2}×", $"{loop:F2}×", "");
         AnsiConsole.Write(table);
+        foreach (var (who, r) in new[] { ("teacher recipe", teacherLoop), ("package", packageLoop) })
+            if (StepTiming.Disagreement(who, r.MsPerStep, r.LoopSeconds, r.Steps) is { } note)
+                AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(note)}[/]");
         if (teacherLoop.StepParts is { } teacherParts && packageLoop.StepParts is { } packageParts)
             AnsiConsole.Write(ForwardBreakdown.Table("one denoising step by part (CUDA events)", ("teacher recipe", teacherParts), ("package", packageParts)));
         if (s.Json is not null)
