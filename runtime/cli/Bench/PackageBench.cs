@@ -50,13 +50,14 @@ static class PackageBench
         var teacherLoop = Time("teacher recipe", teacher, "unipc", FlowSolvers.Schedule(FlowSolvers.UniPc, s.TeacherSteps, SamplerSettings.WanTeacher.Shift, null),
             s.TeacherGuidance, noise, context, negative, s, s.MeasuredSteps);
 
+        var loops = new[] { ("teacher recipe", teacherLoop), ("package", packageLoop) };
         var table = new Table().Title("denoising, batch 1").AddColumns("", "sampler", "forwards/step", "ms/step", "loop s", "measured steps");
-        foreach (var (who, r) in new[] { ("teacher recipe", teacherLoop), ("package", packageLoop) })
+        foreach (var (who, r) in loops)
             table.AddRow(who, $"{r.Solver} × {r.Steps}", $"{r.ForwardsPerStep}", $"{r.MsPerStep:F1}", $"{r.LoopSeconds:F2}", $"{r.MeasuredSteps}");
         double perStep = teacherLoop.MsPerStep / packageLoop.MsPerStep, loop = teacherLoop.LoopSeconds / packageLoop.LoopSeconds;
         table.AddRow("speed-up", "", "", $"{perStep:F2}×", $"{loop:F2}×", "");
         AnsiConsole.Write(table);
-        foreach (var (who, r) in new[] { ("teacher recipe", teacherLoop), ("package", packageLoop) })
+        foreach (var (who, r) in loops)
             if (StepTiming.Disagreement(who, r.MsPerStep, r.LoopSeconds, r.Steps) is { } note)
                 AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(note)}[/]");
         if (teacherLoop.StepParts is { } teacherParts && packageLoop.StepParts is { } packageParts)

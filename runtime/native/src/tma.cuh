@@ -1,8 +1,9 @@
 // Hopper's bulk tensor copy engine (TMA, sm_90) and the shared-memory barriers (mbarrier) it completes on, for the
-// INT8 GEMM of int8_gemm_wgmma.cu and the attention kernel of sage_attention_wgmma.cuh. A tensor map (built on the host, passed by value as a __grid_constant__ kernel
-// parameter) describes a row-major 2-D tensor in global memory; one thread asks for a box of it, the engine writes the
-// box into shared memory — 128-byte swizzled, the layout wgmma's descriptors read (warpgroup_mma.cuh) — with elements
-// outside the tensor filled with zeros, and counts the bytes it wrote against an mbarrier.
+// INT8 GEMM of int8_gemm_wgmma.cu and the attention kernel of sage_attention_wgmma.cuh. A tensor map (built on the
+// host, passed by value as a __grid_constant__ kernel parameter) describes a row-major 2-D tensor in global memory;
+// one thread asks for a box of it, the engine writes the box into shared memory — 128-byte swizzled, the layout
+// wgmma's descriptors read (warpgroup_mma.cuh) — with elements outside the tensor filled with zeros, and counts the
+// bytes it wrote against an mbarrier.
 //
 // An mbarrier completes a phase when its expected arrivals have arrived and its expected bytes have landed; waiting
 // on parity p returns once the phase of parity p has completed (on a fresh barrier, waiting on parity 1 returns at
