@@ -1,3 +1,4 @@
+using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Turbo.Runtime.Attention;
@@ -42,7 +43,9 @@ public static class BlockSelection
         long keyBlocks = scores.shape[3];
         // Without key lengths every row keeps the same number of blocks: no host data goes to the device (a copy from
         // pageable host memory would wait for the GPU), so the forward pass keeps the GPU's queue full.
-        if (keyLengths is null) return Highest(scores, KeptBlocks(topK, keyBlocks)).MoveToOuterDisposeScope();
+        if (keyLengths is null)
+            using (CudaProfiler.Scope("self-attention/selection: top-k"))
+                return Highest(scores, KeptBlocks(topK, keyBlocks)).MoveToOuterDisposeScope();
 
         var blockStarts = arange(keyBlocks, dtype: ScalarType.Int64, device: q.device) * blockK;
         var lengthColumn = tensor(lengths, device: q.device).view(batch, 1, 1, 1);

@@ -127,7 +127,9 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
         long dim = q.shape[3];
         bool native = NativeSageAttention.Enabled && SlaLinearKernels.Supports(q) && k.dtype == dtype && v.dtype == dtype && sparse.dtype == dtype;
         Tensor keyValue, keySum;                                                            // float32 [B, H, D, D], [B, H, D]
-        if (native) (keyValue, keySum) = SlaLinearKernels.KeySums(k, v, keyLengths);
+        if (native)
+            using (CudaProfiler.Scope("self-attention/linear branch: key sums"))
+                (keyValue, keySum) = SlaLinearKernels.KeySums(k, v, keyLengths);
         else
         {
             var phiK = k.softmax(-1);
@@ -138,9 +140,15 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
             keySum = phiK32.sum(-2);
         }
         // Fᵀ = [W·KVᵀ; Σφ(k); 0 …]: rows are F's columns, D + 16 of them so that the kernel's tiles of 16 cover them.
-        var padding = zeros([q.shape[0], q.shape[1], SlaLinearKernels.FoldedRows(dim) - dim - 1, dim], ScalarType.Float32, q.device);
-        var foldedT = cat([weight.to(ScalarType.Float32).matmul(keyValue.transpose(-1, -2)), keySum.unsqueeze(-2), padding], -2).to(dtype);
-        if (native) return SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).MoveToOuterDisposeScope();
+        Tensor foldedT;
+        using (CudaProfiler.Scope("self-attention/linear branch: fold"))
+        {
+            var padding = zeros([q.shape[0], q.shape[1], SlaLinearKernels.FoldedRows(dim) - dim - 1, dim], ScalarType.Float32, q.device);
+            foldedT = cat([weight.to(ScalarType.Float32).matmul(keyValue.transpose(-1, -2)), keySum.unsqueeze(-2), padding], -2).to(dtype);
+        }
+        if (native)
+            using (CudaProfiler.Scope("self-attention/linear branch: query side"))
+                return SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).MoveToOuterDisposeScope();
         var product = q.softmax(-1).to(ScalarType.Float32).matmul(foldedT.to(ScalarType.Float32).transpose(-1, -2)); // [B, H, L, D + 16]
         var numerator = product.narrow(-1, 0, dim);
         var normaliser = product.narrow(-1, dim, 1) + LinearEps;

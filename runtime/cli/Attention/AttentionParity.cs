@@ -23,14 +23,20 @@ static class AttentionParity
         var results = new List<StageAgreement>();
         results.AddRange(StageCase(1001, 128, masked: true, blockQ: 128, blockK: 64, device));
         results.AddRange(StageCase(77, 64, masked: false, blockQ: 64, blockK: 128, device));
+        results.AddRange(StageCase(333, 64, masked: true, blockQ: 128, blockK: 64, device, unalignedRows: true));
         return results;
     }
 
-    static IEnumerable<StageAgreement> StageCase(long length, long dim, bool masked, int blockQ, int blockK, Device device)
+    /// <param name="unalignedRows">inputs whose rows are views into wider ones (odd strides), so that the passes take their
+    /// element-by-element loads instead of 16-byte ones</param>
+    static IEnumerable<StageAgreement> StageCase(long length, long dim, bool masked, int blockQ, int blockK, Device device,
+        bool unalignedRows = false)
     {
         using var scope = NewDisposeScope();
-        string name = $"L {length} D {dim}{(masked ? " masked" : "")} {blockQ}×{blockK}";
-        var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, length, length, dim, ScalarType.BFloat16, tokenMajor: true, device);
+        string name = $"L {length} D {dim}{(masked ? " masked" : "")} {blockQ}×{blockK}{(unalignedRows ? " unaligned rows" : "")}";
+        long width = unalignedRows ? dim + 1 : dim;
+        var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, length, length, width, ScalarType.BFloat16, tokenMajor: true, device);
+        if (unalignedRows) (q, k, v) = (q.narrow(3, 0, dim), k.narrow(3, 0, dim), v.narrow(3, 0, dim));
         var keyLengths = masked ? AttentionSamples.KeyLengths(Batch, length, device) : null;
         var lengths32 = keyLengths?.to(ScalarType.Int32);
         long[] hostLengths = AttentionInputs.HostLengths(keyLengths, Batch, length);

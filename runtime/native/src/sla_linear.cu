@@ -86,7 +86,7 @@ __device__ __forceinline__ void load_rows(RawRows<D, Rows>& raw, View k, View v,
   }
 }
 
-// One block per (split of tokens, b·H + h); D/16 warps, warp w owns rows 16w..16w+15 of KV (channels d of φ(k)).
+// One block per (b·H + h, split of tokens); D/16 warps, warp w owns rows 16w..16w+15 of KV (channels d of φ(k)).
 // Each 64-token step: every warp turns 1024/D rows of k into φ(k) (a lane holds D/32 channels) and copies the same rows
 // of v, into shared memory; then KV += φ(k)ᵀ·v, both operands through ldmatrix.trans, while the next step's rows load.
 template <int D, typename T>
@@ -98,7 +98,7 @@ __global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, con
   __shared__ __align__(16) uint16_t vals[kKeyTile * D];
   __shared__ float warp_sums[kWarps][D];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t split = blockIdx.x, bh = blockIdx.y, b = bh / heads, h = bh % heads;
+  const int64_t bh = blockIdx.x, split = blockIdx.y, b = bh / heads, h = bh % heads;
   const int64_t valid = key_lengths ? min(static_cast<int64_t>(key_lengths[b]), length) : length;
   const int64_t begin = split * tokens_per_split, end = min(begin + tokens_per_split, valid);
 
@@ -157,7 +157,7 @@ __global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, con
   }
 
   const int g = lane / 4, q4 = lane % 4;
-  float* kv = kv_partial + (split * gridDim.y + bh) * D * D;
+  float* kv = kv_partial + (split * gridDim.x + bh) * D * D;
 #pragma unroll
   for (int j = 0; j < D / 8; ++j) {
     const int d = 16 * warp + g, e = 8 * j + 2 * q4;
@@ -171,45 +171,50 @@ __global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, con
     float total = 0.f;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) total += warp_sums[w][threadIdx.x];
-    ksum_partial[(split * gridDim.y + bh) * D + threadIdx.x] = total;
+    ksum_partial[(split * gridDim.x + bh) * D + threadIdx.x] = total;
   }
 }
 
 // One block per kQueryTilesPerCta tiles of 128 query rows of one b·H + h; 8 warps of 16 rows. Fᵀ ([D + 16, D]: output
-// column n by channel d; row D is Σφ(k), rows past it zero) stays in shared memory; each tile of q goes through shared
-// memory into A fragments, whose rows get their softmax from the quad that holds them, then φ(q)·F on tensor cores
-// and the epilogue straight from the accumulators.
+// column n by channel d; row D is Σφ(k), rows past it zero) stays in shared memory. Each tile's q and sparse rows
+// arrive by asynchronous copies, 16 bytes per thread and step, into swizzled tiles; q goes into A fragments, whose
+// rows get their softmax from the quad that holds them; φ(q)·F runs on tensor cores, first the normaliser's columns,
+// then the output's in two halves (fewer accumulators live at once: two blocks fit per SM). Each output pair is
+// written over its sparse pair in shared memory, and the finished tile leaves in 16-byte stores, whole rows at once.
 template <int D, typename T>
-__global__ void __launch_bounds__(32 * kQueryWarps) sla_linear_out_kernel(View q, const uint16_t* __restrict__ folded_t,
-                                                                          const float* __restrict__ bias, View sparse,
-                                                                          uint16_t* __restrict__ out, int64_t out_stride_b,
-                                                                          int64_t out_stride_h, int64_t out_stride_l,
-                                                                          int64_t heads, int64_t length) {
-  constexpr int kN = D + 16, kChunks = D / 8, kSteps = D / 16;
+__global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(View q, const uint16_t* __restrict__ folded_t,
+                                                                             const float* __restrict__ bias, View sparse,
+                                                                             uint16_t* __restrict__ out, int64_t out_stride_b,
+                                                                             int64_t out_stride_h, int64_t out_stride_l,
+                                                                             int64_t heads, int64_t length) {
+  constexpr int kN = D + 16, kChunks = D / 8, kSteps = D / 16, kHalfTiles = D / 16;  // n-tiles of 8 per half
+  constexpr int kTileChunks = kQueryTile * kChunks;
   extern __shared__ __align__(16) uint16_t shared[];
-  uint16_t* f = shared;                // [kN][D]
-  uint16_t* tile = shared + kN * D;    // [kQueryTile][D]
+  uint16_t* f = shared;                        // [kN][D]
+  uint16_t* q_tile = f + kN * D;               // [kQueryTile][D]
+  uint16_t* s_tile = q_tile + kQueryTile * D;  // [kQueryTile][D]: the sparse rows, then the output rows
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q4 = lane % 4;
-  const int64_t bh = blockIdx.y, b = bh / heads, h = bh % heads;
+  const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
 
   const uint16_t* fsrc = folded_t + bh * kN * D;
-  for (int i = threadIdx.x; i < kN * kChunks; i += blockDim.x) {
-    const int row = i / kChunks, chunk = i % kChunks;
-    *reinterpret_cast<uint4*>(&f[swizzled_chunk<kChunks>(row, chunk) * 8]) =
-        *reinterpret_cast<const uint4*>(fsrc + row * D + chunk * 8);
-  }
+  for (int i = threadIdx.x; i < kN * kChunks; i += blockDim.x)
+    cp_async_16(&f[swizzled_chunk<kChunks>(i / kChunks, i % kChunks) * 8], fsrc + i * 8);
 
   const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
-  for (int64_t tile_number = blockIdx.x * kQueryTilesPerCta;
-       tile_number < min(tiles, static_cast<int64_t>(blockIdx.x + 1) * kQueryTilesPerCta); ++tile_number) {
+  for (int64_t tile_number = blockIdx.y * kQueryTilesPerCta;
+       tile_number < min(tiles, static_cast<int64_t>(blockIdx.y + 1) * kQueryTilesPerCta); ++tile_number) {
     const int64_t first = tile_number * kQueryTile;
-    __syncthreads();  // the previous tile's fragments are loaded (and, the first time, nothing to wait for but F)
-    for (int i = threadIdx.x; i < kQueryTile * kChunks; i += blockDim.x) {
+    __syncthreads();  // the previous tile has left shared memory
+    for (int i = threadIdx.x; i < kTileChunks; i += blockDim.x) {
       const int row = i / kChunks, chunk = i % kChunks;
-      const int64_t t = first + row;
-      const uint4 w = t < length ? *reinterpret_cast<const uint4*>(q.row(b, h, t) + chunk * 8) : make_uint4(0, 0, 0, 0);
-      *reinterpret_cast<uint4*>(&tile[swizzled_chunk<kChunks>(row, chunk) * 8]) = w;
+      const int64_t t = min(first + row, length - 1);  // rows past the end: any valid address, zero-filled
+      const bool live = first + row < length;
+      const int at = swizzled_chunk<kChunks>(row, chunk) * 8;
+      cp_async_16(shared_address(&q_tile[at]), q.row(b, h, t) + chunk * 8, live);
+      cp_async_16(shared_address(&s_tile[at]), sparse.row(b, h, t) + chunk * 8, live);
     }
+    cp_async_commit();
+    cp_async_wait<0>();
     __syncthreads();
 
     // φ(q) in A fragments: a[s] holds rows g and g+8 of this warp's 16, channels 16s + 2·q4 (+1) and 16s + 8 + 2·q4 (+1).
@@ -217,7 +222,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps) sla_linear_out_kernel(View q
 #pragma unroll
     for (int s = 0; s < kSteps; ++s) {
       const int row = 16 * warp + (lane & 7) + ((lane >> 3) & 1) * 8, c = 16 * s + (lane >> 4) * 8;
-      ldmatrix_x4(a[s], &tile[tile_index<D>(row, c)]);
+      ldmatrix_x4(a[s], &q_tile[tile_index<D>(row, c)]);
     }
 #pragma unroll
     for (int half = 0; half < 2; ++half) {  // registers 0, 2 are row g; 1, 3 are row g + 8
@@ -251,45 +256,48 @@ __global__ void __launch_bounds__(32 * kQueryWarps) sla_linear_out_kernel(View q
         }
     }
 
-    float acc[kN / 8][4] = {};
+    // φ(q)·F over the 16 columns that start at 16·p (two n-tiles of 8).
+    auto product = [&](float (&acc)[2][4], int p) {
 #pragma unroll
-    for (int s = 0; s < kSteps; ++s)
-#pragma unroll
-      for (int p = 0; p < kN / 16; ++p) {
+      for (int s = 0; s < kSteps; ++s) {
         uint32_t bf[4];
         const int row = 16 * p + (lane & 7) + (lane >> 4) * 8, chunk = 2 * s + ((lane >> 3) & 1);
         ldmatrix_x4(bf, &f[swizzled_chunk<kChunks>(row, chunk) * 8]);
-        mma_16bit<T>(acc[2 * p], a[s], bf[0], bf[1]);
-        mma_16bit<T>(acc[2 * p + 1], a[s], bf[2], bf[3]);
+        mma_16bit<T>(acc[0], a[s], bf[0], bf[1]);
+        mma_16bit<T>(acc[1], a[s], bf[2], bf[3]);
       }
-
-    // Column D (n-tile D/8, element 0 of the quad's first thread) is the normaliser of rows g and g + 8.
-    const float norm_g = __shfl_sync(0xffffffffu, acc[D / 8][0], lane & ~3);
-    const float norm_g8 = __shfl_sync(0xffffffffu, acc[D / 8][2], lane & ~3);
-    // Both rows' sparse words are read before any output is written: out is usually sparse itself, and a load after a
-    // store that may alias it would wait for that store, one memory round trip per word.
-    uint32_t base_words[2][D / 8];
+    };
+    // Column D (element 0 of the quad's first thread in the first n-tile) is the normaliser of rows g and g + 8.
+    float norm_acc[2][4] = {};
+    product(norm_acc, D / 16);
+    const float denominator[2] = {__shfl_sync(0xffffffffu, norm_acc[0][0], lane & ~3) + kLinearEps,
+                                  __shfl_sync(0xffffffffu, norm_acc[0][2], lane & ~3) + kLinearEps};
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const int64_t t = first + 16 * warp + g + 8 * half;
+      float acc[kHalfTiles / 2][2][4] = {};
 #pragma unroll
-      for (int j = 0; j < D / 8; ++j)
-        base_words[half][j] = t < length ? *reinterpret_cast<const uint32_t*>(sparse.row(b, h, t) + 8 * j + 2 * q4) : 0u;
+      for (int p = 0; p < kHalfTiles / 2; ++p) product(acc[p], half * kHalfTiles / 2 + p);
+#pragma unroll
+      for (int p = 0; p < kHalfTiles / 2; ++p)
+#pragma unroll
+        for (int n = 0; n < 2; ++n) {
+          const int c = 16 * (half * kHalfTiles / 2 + p) + 8 * n + 2 * q4;
+          const float b0 = bias[c], b1 = bias[c + 1];
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {  // rows g and g + 8
+            uint32_t& word = *reinterpret_cast<uint32_t*>(&s_tile[tile_index<D>(16 * warp + g + 8 * r, c)]);
+            const float2 base = unpack2<T>(word);
+            word = pack2<T>(base.x + b0 + acc[p][n][2 * r] / denominator[r], base.y + b1 + acc[p][n][2 * r + 1] / denominator[r]);
+          }
+        }
     }
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int64_t t = first + 16 * warp + g + 8 * half;
-      if (t >= length) continue;
-      const float denominator = (half ? norm_g8 : norm_g) + kLinearEps;
-      uint16_t* out_row = out + b * out_stride_b + h * out_stride_h + t * out_stride_l;
-#pragma unroll
-      for (int j = 0; j < D / 8; ++j) {
-        const int c = 8 * j + 2 * q4;
-        const float2 base = unpack2<T>(base_words[half][j]);
-        const float o0 = base.x + bias[c] + acc[j][2 * half] / denominator;
-        const float o1 = base.y + bias[c + 1] + acc[j][2 * half + 1] / denominator;
-        *reinterpret_cast<uint32_t*>(out_row + c) = pack2<T>(o0, o1);
-      }
+    __syncthreads();
+    for (int i = threadIdx.x; i < kTileChunks; i += blockDim.x) {
+      const int row = i / kChunks, chunk = i % kChunks;
+      const int64_t t = first + row;
+      if (t < length)
+        *reinterpret_cast<uint4*>(out + b * out_stride_b + h * out_stride_h + t * out_stride_l + chunk * 8) =
+            *reinterpret_cast<const uint4*>(&s_tile[swizzled_chunk<kChunks>(row, chunk) * 8]);
     }
   }
 }
@@ -314,7 +322,8 @@ const char* invalid_shape(int dtype, int64_t batch, int64_t heads, int64_t lengt
 template <int D, typename T>
 int launch_key_sums(View k, View v, const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length,
                     int64_t tokens_per_split, float* kv_partial, float* ksum_partial, cudaStream_t s) {
-  const dim3 grid(static_cast<unsigned>((length + tokens_per_split - 1) / tokens_per_split), static_cast<unsigned>(batch * heads));
+  // b·H + h fastest: the blocks running together read whole token rows of the token-major tensors.
+  const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>((length + tokens_per_split - 1) / tokens_per_split));
   sla_key_sums_kernel<D, T><<<grid, 2 * D, 0, s>>>(k, v, key_lengths, heads, length, tokens_per_split, kv_partial, ksum_partial);
   return TURBO_LAUNCH_CHECK("turbo_sla_key_sums");
 }
@@ -322,12 +331,13 @@ int launch_key_sums(View k, View v, const int32_t* key_lengths, int64_t batch, i
 template <int D, typename T>
 int launch_linear_out(View q, const uint16_t* folded_t, const float* bias, View sparse, uint16_t* out, const int64_t* out_strides,
                       int64_t batch, int64_t heads, int64_t length, cudaStream_t s) {
-  constexpr int smem = ((D + 16) * D + kQueryTile * D) * static_cast<int>(sizeof(uint16_t));
+  constexpr int smem = ((D + 16) * D + 2 * kQueryTile * D) * static_cast<int>(sizeof(uint16_t));
   const auto kernel = sla_linear_out_kernel<D, T>;
   if (int err = turbo_check("turbo_sla_linear_out", cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem)))
     return err;
   const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
-  const dim3 grid(static_cast<unsigned>((tiles + kQueryTilesPerCta - 1) / kQueryTilesPerCta), static_cast<unsigned>(batch * heads));
+  // b·H + h fastest: the blocks running together read whole token rows of the token-major tensors.
+  const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>((tiles + kQueryTilesPerCta - 1) / kQueryTilesPerCta));
   kernel<<<grid, 32 * kQueryWarps, smem, s>>>(q, folded_t, bias, sparse, out, out_strides[0], out_strides[1], out_strides[2],
                                               heads, length);
   return TURBO_LAUNCH_CHECK("turbo_sla_linear_out");
@@ -340,7 +350,7 @@ extern "C" int turbo_sla_key_sums(const void* k, const int64_t* k_strides, const
   const char* why = invalid_shape(dtype, batch, heads, length, dim);
   if (!why && (!k || !v || !k_strides || !v_strides || !kv_partial || !ksum_partial)) why = "null buffer";
   if (!why && (tokens_per_split < kKeyTile || tokens_per_split % kKeyTile != 0)) why = "tokens_per_split must be a positive multiple of 64";
-  if (!why && (length + tokens_per_split - 1) / tokens_per_split > 0x7fffffff) why = "too many splits";
+  if (!why && (length + tokens_per_split - 1) / tokens_per_split > 65535) why = "too many splits (at most 65535)";
   if (!why && (!aligned_rows(k, k_strides) || !aligned_rows(v, v_strides))) why = "k and v rows must be 16-byte aligned";
   if (why) { turbo_set_error("turbo_sla_key_sums", why); return -1; }
   const auto s = static_cast<cudaStream_t>(stream);
@@ -357,7 +367,7 @@ extern "C" int turbo_sla_linear_out(const void* q, const int64_t* q_strides, con
                                     int dtype, int64_t batch, int64_t heads, int64_t length, int dim, void* stream) {
   const char* why = invalid_shape(dtype, batch, heads, length, dim);
   if (!why && (!q || !q_strides || !folded_t || !bias || !sparse || !sparse_strides || !out || !out_strides)) why = "null buffer";
-  if (!why && (length + kQueryTile - 1) / kQueryTile / kQueryTilesPerCta >= 0x7fffffff) why = "too many query tiles";
+  if (!why && (length + kQueryTile - 1) / kQueryTile / kQueryTilesPerCta >= 65535) why = "too many query tiles (length above 16.7 million)";
   if (!why && (!aligned_rows(q, q_strides) || !aligned_rows(sparse, sparse_strides) || !aligned_rows(out, out_strides) ||
                !aligned_to(folded_t, 16)))
     why = "q, sparse, out and folded_t rows must be 16-byte aligned";
