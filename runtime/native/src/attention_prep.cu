@@ -15,12 +15,16 @@ constexpr int64_t kTokensPerSplit = 512;
 // an exact, device-independent definition (torch itself turns a division by a scalar into this product on CUDA).
 constexpr float kInverseInt8Max = 1.f / 127.f;
 constexpr float kInverseE4M3Max = 1.f / 448.f;
-// The passes are latency-bound when each thread waits for one load before issuing the next: each loop reads this many
-// tokens (or groups of channels) into registers first.
-constexpr int kLoadBatch = 8;
-constexpr int kQuadBatch = 4;  // the quantizer's groups of 4 channels (16 values: registers for 3–4 blocks per SM)
+// The statistics pass is latency-bound when each thread waits for one load before issuing the next: each step reads
+// this many tokens into registers first (the other passes read all of a block's values before using any). With 4,
+// four blocks fit per SM (64 registers a thread).
+constexpr int kLoadBatch = 4;
 // Padded rows of V one block of the value pass writes (padded lengths are multiples of the 64- or 128-token blocks).
 constexpr int kValueRows = 64;
+// Every pass's grid is (b·H + h, piece of the tokens), b·H + h fastest: the blocks running together then read whole
+// token rows of the token-major tensors rather than one head's 128 or 256 bytes of many rows. The pieces, on the
+// grid's second axis, are at most this many.
+constexpr int64_t kMaxGridY = 65535;
 
 bool valid_attention_dim(int dim) { return dim == 64 || dim == 128; }
 
@@ -28,41 +32,70 @@ struct TokenView {
   const void* data;
   int dtype;
   int64_t stride_b, stride_h, stride_l;
-  __device__ float at(int64_t b, int64_t h, int64_t token, int channel) const {
-    return load_as_float(data, dtype, b * stride_b + h * stride_h + token * stride_l + channel);
-  }
 };
 
 __device__ __forceinline__ int64_t valid_tokens(const int32_t* key_lengths, int64_t b, int64_t length) {
   return key_lengths ? min(static_cast<int64_t>(key_lengths[b]), length) : length;
 }
 
-// partial[bh][split][d]: sum (or absmax) of channel d over the split's valid tokens. 256/dim tokens at a time.
-__global__ void channel_partials_kernel(TokenView x, const int32_t* __restrict__ key_lengths, int64_t heads,
-                                        int64_t length, int dim, int splits, bool absmax, double* __restrict__ partial) {
-  __shared__ double scratch[kThreads];
-  const int split = blockIdx.x;
-  const int64_t bh = blockIdx.y, b = bh / heads, h = bh % heads;
+// Channels a thread handles together: one 16-byte load of bf16/f16 (two of float32) where rows allow it.
+constexpr int kGroup = kVectorWidth;
+
+// Eight consecutive channels of one token as float32. kVector: rows start 16-byte aligned at strides of 8 elements
+// (vector_rows), so the group is one or two vector loads; otherwise eight element loads.
+template <bool kVector>
+__device__ __forceinline__ void load_group(const TokenView& x, int64_t b, int64_t h, int64_t token, int channel,
+                                           float (&v)[kGroup]) {
+  const int64_t at = b * x.stride_b + h * x.stride_h + token * x.stride_l + channel;
+  if constexpr (kVector) {
+    load8(x.data, x.dtype, at, v);
+  } else {
+#pragma unroll
+    for (int c = 0; c < kGroup; ++c) v[c] = load_as_float(x.data, x.dtype, at + c);
+  }
+}
+
+// partial[bh][split][d]: sum (or absmax) of channel d over the split's valid tokens. A thread owns a group of 8
+// channels and visits every (kThreads / (dim/8))-th token, kLoadBatch tokens' loads in flight before any is used.
+template <bool kVector>
+__global__ void __launch_bounds__(kThreads, 4)
+    channel_partials_kernel(TokenView x, const int32_t* __restrict__ key_lengths, int64_t heads, int64_t length, int dim,
+                            int splits, bool absmax, double* __restrict__ partial) {
+  __shared__ double scratch[kThreads * kGroup];
+  const int split = blockIdx.y;
+  const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t end = min((split + 1) * kTokensPerSplit, valid_tokens(key_lengths, b, length));
-  const int parallel = kThreads / dim, channel = threadIdx.x % dim, slot = threadIdx.x / dim;
-  double acc = 0.0;
-  // kLoadBatch tokens' loads are issued before any is used (in the same order of sums: a token past the end adds 0).
-  for (int64_t t0 = split * kTokensPerSplit + slot; t0 < end; t0 += parallel * kLoadBatch) {
-    double v[kLoadBatch];
+  const int groups = dim / kGroup, slots = kThreads / groups;
+  const int group = threadIdx.x % groups, slot = threadIdx.x / groups;
+  double acc[kGroup] = {};
+  for (int64_t t0 = split * kTokensPerSplit + slot; t0 < end; t0 += slots * kLoadBatch) {
+    float v[kLoadBatch][kGroup];
 #pragma unroll
     for (int u = 0; u < kLoadBatch; ++u) {
-      const int64_t t = t0 + u * parallel;
-      v[u] = t < end ? x.at(b, h, t, channel) : 0.0;
+      const int64_t t = t0 + u * slots;
+      if (t < end) {
+        load_group<kVector>(x, b, h, t, group * kGroup, v[u]);
+      } else {
+#pragma unroll
+        for (int c = 0; c < kGroup; ++c) v[u][c] = 0.f;  // adds nothing to a sum or an absmax
+      }
     }
 #pragma unroll
-    for (int u = 0; u < kLoadBatch; ++u) acc = absmax ? fmax(acc, fabs(v[u])) : acc + v[u];
+    for (int u = 0; u < kLoadBatch; ++u)
+#pragma unroll
+      for (int c = 0; c < kGroup; ++c) acc[c] = absmax ? fmax(acc[c], fabs(static_cast<double>(v[u][c]))) : acc[c] + v[u][c];
   }
-  scratch[threadIdx.x] = acc;
+#pragma unroll
+  for (int c = 0; c < kGroup; ++c) scratch[threadIdx.x * kGroup + c] = acc[c];
   __syncthreads();
   if (threadIdx.x >= dim) return;
+  // Channel d's partials sit at slot s, group d/8, element d%8: consecutive threads read consecutive doubles.
   double total = 0.0;
-  for (int s = 0; s < parallel; ++s) total = absmax ? fmax(total, scratch[s * dim + channel]) : total + scratch[s * dim + channel];
-  partial[(bh * splits + split) * dim + channel] = total;
+  for (int s = 0; s < slots; ++s) {
+    const double p = scratch[s * dim + threadIdx.x];
+    total = absmax ? fmax(total, p) : total + p;
+  }
+  partial[(bh * splits + split) * dim + threadIdx.x] = total;
 }
 
 __global__ void channel_finish_kernel(const double* __restrict__ partial, const int32_t* __restrict__ key_lengths,
@@ -83,97 +116,118 @@ __global__ void channel_finish_kernel(const double* __restrict__ partial, const 
   }
 }
 
-// One block per (bh, token block): absmax over the block's block × dim values (after the mean), then the codes.
-// Each thread handles 4 neighbouring channels, so a code store is one 4-byte word.
-__global__ void quantize_int8_kernel(TokenView x, const float* __restrict__ mean, const int32_t* __restrict__ key_lengths,
-                                     int64_t heads, int64_t length, int dim, int block, int8_t* __restrict__ codes,
-                                     float* __restrict__ scales) {
+// The quantizer's threads per block, and the groups of 8 channels each holds of a block of 128 tokens × 128 channels:
+// few enough registers (about 64) for two blocks, 32 warps, per SM.
+constexpr int kQuantizeThreads = 512;
+constexpr int kQuantizeGroups = 128 * 128 / kGroup / kQuantizeThreads;
+
+// Four codes round-half-even(v / scale) packed into one word, first channel in the lowest byte.
+__device__ __forceinline__ uint32_t pack_codes(const float* v, float scale) {
+  uint32_t word = 0;
+#pragma unroll
+  for (int c = 0; c < 4; ++c) word |= (static_cast<uint32_t>(__float2int_rn(v[c] / scale)) & 0xffu) << (8 * c);
+  return word;
+}
+
+// One block per (bh, token block): the block's block × dim values (minus the mean) are read once into registers,
+// their absmax reduced over the block, then the codes written 8 to a store.
+template <bool kVector>
+__global__ void __launch_bounds__(kQuantizeThreads)
+    quantize_int8_kernel(TokenView x, const float* __restrict__ mean, const int32_t* __restrict__ key_lengths, int64_t heads,
+                         int64_t length, int dim, int block, int8_t* __restrict__ codes, float* __restrict__ scales) {
   __shared__ float scratch[32];
-  const int blocks = gridDim.x, blk = blockIdx.x;
-  const int64_t bh = blockIdx.y, b = bh / heads, h = bh % heads;
+  const int blocks = gridDim.y, blk = blockIdx.y;
+  const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t valid = valid_tokens(key_lengths, b, length);
-  const int quads = dim / 4, count = block * quads;
-  auto value = [&](int64_t token, int channel) {
-    if (token >= valid) return 0.f;
-    const float v = x.at(b, h, token, channel);
-    return mean ? v - mean[bh * dim + channel] : v;
-  };
+  const int groups = dim / kGroup, count = block * groups;
 
-  // Both passes read kQuadBatch quads of every thread before using any, so that their loads are in flight together.
-  auto load_quads = [&](int first, float (&v)[kQuadBatch][4]) {
-#pragma unroll
-    for (int u = 0; u < kQuadBatch; ++u) {
-      const int i = first + u * static_cast<int>(blockDim.x);
-      const int64_t token = static_cast<int64_t>(blk) * block + i / quads;
-      const int channel = (i % quads) * 4;
-#pragma unroll
-      for (int c = 0; c < 4; ++c) v[u][c] = i < count ? value(token, channel + c) : 0.f;
-    }
-  };
-  const int stride = static_cast<int>(blockDim.x) * kQuadBatch;
-
+  float v[kQuantizeGroups][kGroup];
   float amax = 0.f;
-  for (int first = threadIdx.x; first < count; first += stride) {
-    float v[kQuadBatch][4];
-    load_quads(first, v);
 #pragma unroll
-    for (int u = 0; u < kQuadBatch; ++u)
+  for (int u = 0; u < kQuantizeGroups; ++u) {
+    const int i = threadIdx.x + u * kQuantizeThreads;
+    const int64_t token = static_cast<int64_t>(blk) * block + i / groups;
+    const int channel = (i % groups) * kGroup;
+    if (i < count && token < valid) {
+      load_group<kVector>(x, b, h, token, channel, v[u]);
+      if (mean) {
+        float m[kGroup];
+        load8_f32(mean, bh * dim + channel, m);
 #pragma unroll
-      for (int c = 0; c < 4; ++c) amax = fmaxf(amax, fabsf(v[u][c]));
+        for (int c = 0; c < kGroup; ++c) v[u][c] -= m[c];
+      }
+    } else {
+#pragma unroll
+      for (int c = 0; c < kGroup; ++c) v[u][c] = 0.f;  // tokens past the end or the key length count as 0
+    }
+#pragma unroll
+    for (int c = 0; c < kGroup; ++c) amax = fmaxf(amax, fabsf(v[u][c]));
   }
   amax = block_max(amax, scratch);
   const float scale = amax > 0.f ? amax * kInverseInt8Max : 1.f;
 
-  for (int first = threadIdx.x; first < count; first += stride) {
-    float v[kQuadBatch][4];
-    load_quads(first, v);
 #pragma unroll
-    for (int u = 0; u < kQuadBatch; ++u) {
-      const int i = first + u * static_cast<int>(blockDim.x);
-      if (i >= count) break;
-      const int64_t row = static_cast<int64_t>(blk) * block + i / quads;
-      const int channel = (i % quads) * 4;
-      char4 q;
-      q.x = static_cast<signed char>(__float2int_rn(v[u][0] / scale));
-      q.y = static_cast<signed char>(__float2int_rn(v[u][1] / scale));
-      q.z = static_cast<signed char>(__float2int_rn(v[u][2] / scale));
-      q.w = static_cast<signed char>(__float2int_rn(v[u][3] / scale));
-      *reinterpret_cast<char4*>(codes + ((bh * blocks * block) + row) * dim + channel) = q;
-    }
+  for (int u = 0; u < kQuantizeGroups; ++u) {
+    const int i = threadIdx.x + u * kQuantizeThreads;
+    if (i >= count) break;
+    const int64_t row = static_cast<int64_t>(blk) * block + i / groups;
+    const int channel = (i % groups) * kGroup;
+    *reinterpret_cast<uint2*>(codes + (bh * blocks * block + row) * dim + channel) =
+        make_uint2(pack_codes(v[u], scale), pack_codes(v[u] + 4, scale));
   }
   if (threadIdx.x == 0) scales[bh * blocks + blk] = scale;
 }
 
-// One block per (kValueRows padded rows, b·H + h): a thread holds one pair of channels and visits every
-// (kThreads / (D/2))-th row of the block's rows, kLoadBatch rows' loads at a time.
+// Groups of 8 channels one thread of the value pass holds: kValueRows rows of 128 channels over 256 threads.
+constexpr int kValueGroups = kValueRows * 128 / kGroup / kThreads;
+
+// One block per (kValueRows padded rows, b·H + h): every group of the block's rows is loaded before any is converted,
+// then written as 8 fp16 values (one 16-byte store).
+template <bool kVector>
 __global__ void prepare_values_kernel(TokenView v, const int32_t* __restrict__ key_lengths,
                                       const float* __restrict__ e4m3_scales, int64_t heads, int64_t length, int dim,
-                                      int64_t padded, __half2* __restrict__ out) {
-  const int half_dim = dim / 2, rows_per_pass = static_cast<int>(blockDim.x) / half_dim;
-  const int channel = (static_cast<int>(threadIdx.x) % half_dim) * 2;
-  const int64_t bh = blockIdx.y, b = bh / heads, h = bh % heads;
+                                      int64_t padded, __half* __restrict__ out) {
+  const int groups = dim / kGroup, count = kValueRows * groups;
+  const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t valid = valid_tokens(key_lengths, b, length);
-  const int64_t first_row = static_cast<int64_t>(blockIdx.x) * kValueRows;
-  for (int r0 = static_cast<int>(threadIdx.x) / half_dim; r0 < kValueRows; r0 += rows_per_pass * kLoadBatch) {
-    float2 x[kLoadBatch];
+  const int64_t first_row = static_cast<int64_t>(blockIdx.y) * kValueRows;
+  float x[kValueGroups][kGroup];
 #pragma unroll
-    for (int u = 0; u < kLoadBatch; ++u) {
-      const int64_t row = first_row + r0 + u * rows_per_pass;
-      const bool live = r0 + u * rows_per_pass < kValueRows && row < valid;
-      x[u] = live ? make_float2(v.at(b, h, row, channel), v.at(b, h, row, channel + 1)) : make_float2(0.f, 0.f);
+  for (int u = 0; u < kValueGroups; ++u) {
+    const int i = threadIdx.x + u * kThreads;
+    const int64_t row = first_row + i / groups;
+    if (i < count && row < valid) {
+      load_group<kVector>(v, b, h, row, (i % groups) * kGroup, x[u]);
+    } else {
+#pragma unroll
+      for (int c = 0; c < kGroup; ++c) x[u][c] = 0.f;  // padding and keys past the length are zero rows
     }
+  }
 #pragma unroll
-    for (int u = 0; u < kLoadBatch; ++u) {
-      if (r0 + u * rows_per_pass >= kValueRows) break;
-      const int64_t at = (bh * padded + first_row + r0 + u * rows_per_pass) * half_dim + channel / 2;
-      if (e4m3_scales) {
-        const float x0 = x[u].x / e4m3_scales[bh * dim + channel], x1 = x[u].y / e4m3_scales[bh * dim + channel + 1];
-        const __nv_fp8x2_storage_t fp8 = __nv_cvt_float2_to_fp8x2(make_float2(x0, x1), __NV_SATFINITE, __NV_E4M3);
-        out[at] = __half2(__nv_cvt_fp8x2_to_halfraw2(fp8, __NV_E4M3));
-      } else {
-        out[at] = __floats2half2_rn(x[u].x, x[u].y);
+  for (int u = 0; u < kValueGroups; ++u) {
+    const int i = threadIdx.x + u * kThreads;
+    if (i >= count) break;
+    const int channel = (i % groups) * kGroup;
+    uint32_t words[kGroup / 2];
+    if (e4m3_scales) {
+      float s[kGroup];
+      load8_f32(e4m3_scales, bh * dim + channel, s);
+#pragma unroll
+      for (int c = 0; c < kGroup; c += 2) {
+        const __nv_fp8x2_storage_t fp8 =
+            __nv_cvt_float2_to_fp8x2(make_float2(x[u][c] / s[c], x[u][c + 1] / s[c + 1]), __NV_SATFINITE, __NV_E4M3);
+        const __half2_raw pair = __nv_cvt_fp8x2_to_halfraw2(fp8, __NV_E4M3);
+        words[c / 2] = static_cast<uint32_t>(pair.x) | (static_cast<uint32_t>(pair.y) << 16);
+      }
+    } else {
+#pragma unroll
+      for (int c = 0; c < kGroup; c += 2) {
+        const __half2 pair = __floats2half2_rn(x[u][c], x[u][c + 1]);
+        words[c / 2] = *reinterpret_cast<const uint32_t*>(&pair);
       }
     }
+    *reinterpret_cast<uint4*>(out + (bh * padded + first_row + i / groups) * dim + channel) =
+        make_uint4(words[0], words[1], words[2], words[3]);
   }
 }
 
@@ -191,6 +245,11 @@ bool check_tokens(const char* fn, const void* x, int dtype, const int64_t* strid
   return true;
 }
 
+// True when every row starts 16-byte aligned at strides of 8 elements: the passes then read 8 channels per load.
+bool vector_rows(const void* x, const int64_t* strides) {
+  return aligned_to(x, 16) && strides[0] % kGroup == 0 && strides[1] % kGroup == 0 && strides[2] % kGroup == 0;
+}
+
 int64_t splits_for(int64_t length) { return (length + kTokensPerSplit - 1) / kTokensPerSplit; }
 }  // namespace
 
@@ -206,11 +265,13 @@ extern "C" int turbo_channel_stats(const void* x, int dtype, const int64_t* stri
   if (mode != TURBO_STAT_MEAN && mode != TURBO_STAT_E4M3_SCALE) { turbo_set_error(fn, "unknown mode"); return -1; }
   if (!partial || !out) { turbo_set_error(fn, "null workspace or output"); return -1; }
   const int64_t splits = splits_for(length);
-  if (splits > 0x7fffffff) { turbo_set_error(fn, "too many tokens"); return -1; }
+  if (splits > kMaxGridY) { turbo_set_error(fn, "too many tokens (at most 33.5 million)"); return -1; }
   const TokenView view{x, dtype, strides[0], strides[1], strides[2]};
   const auto s = static_cast<cudaStream_t>(stream);
-  channel_partials_kernel<<<dim3(static_cast<unsigned>(splits), static_cast<unsigned>(batch * heads)), kThreads, 0, s>>>(
-      view, key_lengths, heads, length, dim, static_cast<int>(splits), mode == TURBO_STAT_E4M3_SCALE, partial);
+  const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(splits));
+  const auto partials = vector_rows(x, strides) ? channel_partials_kernel<true> : channel_partials_kernel<false>;
+  partials<<<grid, kThreads, 0, s>>>(view, key_lengths, heads, length, dim, static_cast<int>(splits),
+                                     mode == TURBO_STAT_E4M3_SCALE, partial);
   if (int rc = TURBO_LAUNCH_CHECK(fn)) return rc;
   channel_finish_kernel<<<static_cast<unsigned>(batch * heads), dim, 0, s>>>(partial, key_lengths, heads, length, dim,
                                                                             static_cast<int>(splits), mode, out);
@@ -224,11 +285,17 @@ extern "C" int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_
   if (!check_tokens(fn, x, dtype, strides, batch, heads, length, dim)) return -1;
   if (block != 64 && block != 128) { turbo_set_error(fn, "block must be 64 or 128"); return -1; }
   if (!codes || !scales) { turbo_set_error(fn, "null output"); return -1; }
+  // Codes are stored 8 and the mean read 8 channels at a time.
+  if (!aligned_to(codes, 8) || (mean && !aligned_to(mean, 16))) {
+    turbo_set_error(fn, "codes must be 8-byte and mean 16-byte aligned");
+    return -1;
+  }
   const int64_t blocks = (length + block - 1) / block;
+  if (blocks > kMaxGridY) { turbo_set_error(fn, "too many token blocks (at most 65535)"); return -1; }
   const TokenView view{x, dtype, strides[0], strides[1], strides[2]};
-  quantize_int8_kernel<<<dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(batch * heads)), kThreads, 0,
-                         static_cast<cudaStream_t>(stream)>>>(view, mean, key_lengths, heads, length, dim, block,
-                                                              codes, scales);
+  const auto kernel = vector_rows(x, strides) ? quantize_int8_kernel<true> : quantize_int8_kernel<false>;
+  kernel<<<dim3(static_cast<unsigned>(batch * heads), static_cast<unsigned>(blocks)), kQuantizeThreads, 0,
+           static_cast<cudaStream_t>(stream)>>>(view, mean, key_lengths, heads, length, dim, block, codes, scales);
   return TURBO_LAUNCH_CHECK(fn);
 }
 
@@ -239,11 +306,17 @@ extern "C" int turbo_prepare_values(const void* v, int dtype, const int64_t* str
   if (!check_tokens(fn, v, dtype, strides, batch, heads, length, dim)) return -1;
   if (block != 64 && block != 128) { turbo_set_error(fn, "block must be 64 or 128"); return -1; }
   if (!values) { turbo_set_error(fn, "null output"); return -1; }
+  // Values are stored and the scales read 8 channels at a time.
+  if (!aligned_to(values, 16) || (e4m3_scales && !aligned_to(e4m3_scales, 16))) {
+    turbo_set_error(fn, "values and e4m3_scales must be 16-byte aligned");
+    return -1;
+  }
   const int64_t padded = (length + block - 1) / block * block;  // a multiple of kValueRows: blocks are 64 or 128
-  if (padded / kValueRows > 0x7fffffff) { turbo_set_error(fn, "too many tokens"); return -1; }
+  if (padded / kValueRows > kMaxGridY) { turbo_set_error(fn, "too many tokens (at most 4.19 million)"); return -1; }
   const TokenView view{v, dtype, strides[0], strides[1], strides[2]};
-  const dim3 grid(static_cast<unsigned>(padded / kValueRows), static_cast<unsigned>(batch * heads));
-  prepare_values_kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      view, key_lengths, e4m3_scales, heads, length, dim, padded, static_cast<__half2*>(values));
+  const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(padded / kValueRows));
+  const auto kernel = vector_rows(v, strides) ? prepare_values_kernel<true> : prepare_values_kernel<false>;
+  kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(view, key_lengths, e4m3_scales, heads, length, dim,
+                                                                    padded, static_cast<__half*>(values));
   return TURBO_LAUNCH_CHECK(fn);
 }

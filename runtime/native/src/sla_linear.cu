@@ -63,59 +63,63 @@ __device__ __forceinline__ int tile_index(int row, int c) {
   return swizzled_chunk<D / 8>(row, c / 8) * 8 + c % 8;
 }
 
-// The raw words of one warp's rows of a key step: a lane holds D/32 channels of each row as D/64 4-byte words.
-template <int D, int Rows>
-struct RawRows {
-  uint32_t k[Rows][D / 64], v[Rows][D / 64];
-};
-
-// Loads every word of the warp's rows of the step that starts at `start` before using any, so that the loads are in
-// flight together (and under the previous step's products when called ahead); tokens past `end` read as 0.
-template <int D, int Rows>
-__device__ __forceinline__ void load_rows(RawRows<D, Rows>& raw, View k, View v, int64_t b, int64_t h, int64_t first_row,
-                                          int64_t end, int lane) {
-#pragma unroll
-  for (int r = 0; r < Rows; ++r) {
-    const int64_t t = first_row + r;
-    const bool live = t < end;
-#pragma unroll
-    for (int i = 0; i < D / 64; ++i) {
-      raw.k[r][i] = live ? *reinterpret_cast<const uint32_t*>(k.row(b, h, t) + lane * (D / 32) + 2 * i) : 0u;
-      raw.v[r][i] = live ? *reinterpret_cast<const uint32_t*>(v.row(b, h, t) + lane * (D / 32) + 2 * i) : 0u;
-    }
-  }
-}
-
-// One block per (b·H + h, split of tokens); D/16 warps, warp w owns rows 16w..16w+15 of KV (channels d of φ(k)).
-// Each 64-token step: every warp turns 1024/D rows of k into φ(k) (a lane holds D/32 channels) and copies the same rows
-// of v, into shared memory; then KV += φ(k)ᵀ·v, both operands through ldmatrix.trans, while the next step's rows load.
+// One block per (b·H + h, split of tokens); D/16 warps, warp w owns rows 16w..16w+15 of KV (channels d of φ(k)). The
+// raw k and v rows of each 64-token step arrive by asynchronous copies into a two-stage ring of swizzled tiles (the
+// next step's copies fly while this one computes; no registers hold them, so two blocks fit per SM). Each step: every
+// warp turns 64/(D/16) rows of k into φ(k) (a lane holds D/32 channels) in a shared tile, then KV += φ(k)ᵀ·v with both
+// operands through ldmatrix.trans, v straight from its stage.
 template <int D, typename T>
-__global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, const int32_t* __restrict__ key_lengths,
-                                                             int64_t heads, int64_t length, int64_t tokens_per_split,
-                                                             float* __restrict__ kv_partial, float* __restrict__ ksum_partial) {
-  constexpr int kWarps = D / 16, kPerLane = D / 32, kRowsPerWarp = kKeyTile / kWarps;
-  __shared__ __align__(16) uint16_t phi[kKeyTile * D];
-  __shared__ __align__(16) uint16_t vals[kKeyTile * D];
+__global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, const int32_t* __restrict__ key_lengths,
+                                                                int64_t heads, int64_t length, int64_t tokens_per_split,
+                                                                float* __restrict__ kv_partial, float* __restrict__ ksum_partial) {
+  constexpr int kWarps = D / 16, kPerLane = D / 32, kRowsPerWarp = kKeyTile / kWarps, kChunks = D / 8;
+  constexpr int kTile = kKeyTile * D;
+  extern __shared__ __align__(16) uint16_t key_shared[];
+  uint16_t* raw_k = key_shared;          // [2][kKeyTile][D]
+  uint16_t* raw_v = raw_k + 2 * kTile;   // [2][kKeyTile][D]
+  uint16_t* phi = raw_v + 2 * kTile;     // [kKeyTile][D]
   __shared__ float warp_sums[kWarps][D];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x, split = blockIdx.y, b = bh / heads, h = bh % heads;
   const int64_t valid = key_lengths ? min(static_cast<int64_t>(key_lengths[b]), length) : length;
   const int64_t begin = split * tokens_per_split, end = min(begin + tokens_per_split, valid);
 
+  // The step at `start` into stage `stage`; rows past `end` become zeros.
+  auto load_step = [&](int64_t start, int stage) {
+    for (int i = threadIdx.x; i < kKeyTile * kChunks; i += blockDim.x) {
+      const int row = i / kChunks, chunk = i % kChunks;
+      const bool live = start + row < end;
+      const int64_t t = live ? start + row : begin;  // any valid address when nothing is read
+      const int at = stage * kTile + swizzled_chunk<kChunks>(row, chunk) * 8;
+      cp_async_16(shared_address(&raw_k[at]), k.row(b, h, t) + chunk * 8, live);
+      cp_async_16(shared_address(&raw_v[at]), v.row(b, h, t) + chunk * 8, live);
+    }
+    cp_async_commit();
+  };
+
   float acc[D / 8][4] = {};
   float ksum[kPerLane] = {};
-  RawRows<D, kRowsPerWarp> raw;
-  load_rows(raw, k, v, b, h, begin + warp * kRowsPerWarp, end, lane);
-  for (int64_t start = begin; start < end; start += kKeyTile) {
+  if (begin < end) load_step(begin, 0);
+  int stage = 0;
+  for (int64_t start = begin; start < end; start += kKeyTile, stage ^= 1) {
+    if (start + kKeyTile < end) {
+      load_step(start + kKeyTile, stage ^ 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();  // this step's rows have landed for every thread
+    const uint16_t* ks = raw_k + stage * kTile;
+    const uint16_t* vs = raw_v + stage * kTile;
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const int row = warp * kRowsPerWarp + r;
       const bool live = start + row < end;
-      float x[kPerLane], y[kPerLane];
+      float x[kPerLane];
 #pragma unroll
       for (int i = 0; i < kPerLane; i += 2) {
-        const float2 kf = unpack2<T>(raw.k[r][i / 2]), vf = unpack2<T>(raw.v[r][i / 2]);
-        x[i] = kf.x; x[i + 1] = kf.y; y[i] = vf.x; y[i + 1] = vf.y;
+        const float2 kf = unpack2<T>(*reinterpret_cast<const uint32_t*>(&ks[tile_index<D>(row, lane * kPerLane + i)]));
+        x[i] = kf.x; x[i + 1] = kf.y;
       }
       float m = x[0];
 #pragma unroll
@@ -130,13 +134,10 @@ __global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, con
         const float p0 = round_to<T>(x[i] * inv), p1 = round_to<T>(x[i + 1] * inv);
         ksum[i] += p0;
         ksum[i + 1] += p1;
-        const int at = tile_index<D>(row, lane * kPerLane + i);
-        *reinterpret_cast<uint32_t*>(&phi[at]) = pack2<T>(p0, p1);
-        *reinterpret_cast<uint32_t*>(&vals[at]) = pack2<T>(y[i], y[i + 1]);
+        *reinterpret_cast<uint32_t*>(&phi[tile_index<D>(row, lane * kPerLane + i)]) = pack2<T>(p0, p1);
       }
     }
     __syncthreads();
-    if (start + kKeyTile < end) load_rows(raw, k, v, b, h, start + kKeyTile + warp * kRowsPerWarp, end, lane);
 #pragma unroll
     for (int s = 0; s < kKeyTile / 16; ++s) {
       uint32_t a[4];
@@ -148,12 +149,12 @@ __global__ void __launch_bounds__(2 * D) sla_key_sums_kernel(View k, View v, con
       for (int p = 0; p < D / 16; ++p) {
         uint32_t bf[4];
         const int row = 16 * s + (lane & 7) + ((lane >> 3) & 1) * 8, c = 16 * p + (lane >> 4) * 8;
-        ldmatrix_x4_trans(bf, &vals[tile_index<D>(row, c)]);
+        ldmatrix_x4_trans(bf, &vs[tile_index<D>(row, c)]);
         mma_16bit<T>(acc[2 * p], a, bf[0], bf[1]);
         mma_16bit<T>(acc[2 * p + 1], a, bf[2], bf[3]);
       }
     }
-    __syncthreads();
+    __syncthreads();  // phi and this stage are free for the next steps
   }
 
   const int g = lane / 4, q4 = lane % 4;
@@ -306,7 +307,7 @@ View view_of(const void* data, const int64_t* strides) {
   return View{static_cast<const uint16_t*>(data), strides[0], strides[1], strides[2]};
 }
 
-// Rows are read in 4-byte (key side) and 16-byte (query side) pieces: 16-byte aligned rows at strides of 8 elements.
+// Rows are read in 16-byte pieces: 16-byte aligned rows at strides of 8 elements.
 bool aligned_rows(const void* data, const int64_t* strides) {
   return aligned_to(data, 16) && strides[0] % 8 == 0 && strides[1] % 8 == 0 && strides[2] % 8 == 0;
 }
@@ -324,7 +325,11 @@ int launch_key_sums(View k, View v, const int32_t* key_lengths, int64_t batch, i
                     int64_t tokens_per_split, float* kv_partial, float* ksum_partial, cudaStream_t s) {
   // b·H + h fastest: the blocks running together read whole token rows of the token-major tensors.
   const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>((length + tokens_per_split - 1) / tokens_per_split));
-  sla_key_sums_kernel<D, T><<<grid, 2 * D, 0, s>>>(k, v, key_lengths, heads, length, tokens_per_split, kv_partial, ksum_partial);
+  constexpr int smem = 5 * kKeyTile * D * static_cast<int>(sizeof(uint16_t));  // two stages of k and v, and φ(k)
+  const auto kernel = sla_key_sums_kernel<D, T>;
+  if (int err = turbo_check("turbo_sla_key_sums", cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem)))
+    return err;
+  kernel<<<grid, 2 * D, smem, s>>>(k, v, key_lengths, heads, length, tokens_per_split, kv_partial, ksum_partial);
   return TURBO_LAUNCH_CHECK("turbo_sla_key_sums");
 }
 
