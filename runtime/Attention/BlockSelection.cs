@@ -34,12 +34,17 @@ public static class BlockSelection
         var (batch, keys) = (q.shape[0], k.shape[2]);
         long[] lengths = AttentionInputs.HostLengths(keyLengths, batch, keys);
 
-        var pooledQ = BlockSums(q, blockQ, dtype) / TokenCounts(null, q.shape[2], blockQ, q.device, dtype).clamp_min(1);
-        var validKeys = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device).view(batch, 1, keys, 1);
-        var keySums = BlockSums(validKeys is null ? k : k * validKeys.to(k.dtype), blockK, dtype);   // [B, H, nK, D]
-        var keyCounts = TokenCounts(validKeys, keys, blockK, q.device, dtype);                       // [B or 1, 1, nK, 1]
-        var pooledK = keySums / keyCounts.clamp_min(1) - KeyMean(keySums, lengths, dtype);
-        var scores = pooledQ.matmul(pooledK.transpose(-1, -2));                                      // [B, H, nQ, nK]
+        Tensor pooledQ, pooledK, scores;
+        using (CudaProfiler.Scope("self-attention/selection: pooling"))
+        {
+            pooledQ = BlockSums(q, blockQ, dtype) / TokenCounts(null, q.shape[2], blockQ, q.device, dtype).clamp_min(1);
+            var validKeys = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device).view(batch, 1, keys, 1);
+            var keySums = BlockSums(validKeys is null ? k : k * validKeys.to(k.dtype), blockK, dtype);   // [B, H, nK, D]
+            var keyCounts = TokenCounts(validKeys, keys, blockK, q.device, dtype);                       // [B or 1, 1, nK, 1]
+            pooledK = keySums / keyCounts.clamp_min(1) - KeyMean(keySums, lengths, dtype);
+        }
+        using (CudaProfiler.Scope("self-attention/selection: scores"))
+            scores = pooledQ.matmul(pooledK.transpose(-1, -2));                                      // [B, H, nQ, nK]
         long keyBlocks = scores.shape[3];
         // Without key lengths every row keeps the same number of blocks: no host data goes to the device (a copy from
         // pageable host memory would wait for the GPU), so the forward pass keeps the GPU's queue full.
