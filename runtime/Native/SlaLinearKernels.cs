@@ -12,8 +12,9 @@ namespace Turbo.Runtime.Native;
 public static class SlaLinearKernels
 {
     /// <summary>
-    /// Tokens one block of the key kernel sums: 1,024 gives 384 blocks at Wan2.1-1.3B's 12 heads × 32,760 tokens, about
-    /// three waves of the H200's 132 SMs at one block each (the kernel's registers allow one of 256 threads).
+    /// Tokens one block of the key kernel sums: 1,024 gives 384 blocks at Wan2.1-1.3B's 12 heads × 32,760 tokens and
+    /// 2,960 at 14B's 40 × 75,600 (two run per SM). Splitting finer, into about 1,024 blocks at the 1.3B shape, measured
+    /// no faster: every block also writes a D × D partial sum that is read again (docs/PERF.md).
     /// </summary>
     public const long TokensPerSplit = 1024;
 
