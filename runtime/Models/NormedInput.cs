@@ -12,15 +12,21 @@ namespace Turbo.Runtime.Models;
 /// nor read back once per layer to quantize it. Anywhere else (the CPU, float layers, calibration observers, autograd)
 /// it is <see cref="FusedOps.LayerNormModulate"/>'s tensor and <see cref="Project"/> is the layer's own call. Both give
 /// the same numbers: the fused kernel rounds each row to the model's dtype before quantizing, as the norm's output is.
+/// Readers with the same smoothing — the same vector, or none, as the converter makes by default — get one quantized
+/// input between them (a block's q, k and v: one quantization instead of three), on both paths.
 /// Its tensors belong to the caller's dispose scope.
 /// </summary>
 public sealed class NormedInput
 {
     readonly Tensor? tensor;
     readonly Dictionary<WanLinear, (Tensor Values, Tensor Scale)>? quantized;
+    readonly WanLinear[] readers;
+    // The tensor path's quantized inputs made so far, by smoothing vector (NoSmoothing for none); filled by Project.
+    readonly Dictionary<object, (Tensor Values, Tensor Scale)> sharedInputs = new(ReferenceEqualityComparer.Instance);
+    static readonly object NoSmoothing = new();
 
-    NormedInput(long[] shape, Tensor? tensor, Dictionary<WanLinear, (Tensor Values, Tensor Scale)>? quantized) =>
-        (Shape, this.tensor, this.quantized) = (shape, tensor, quantized);
+    NormedInput(long[] shape, Tensor? tensor, Dictionary<WanLinear, (Tensor Values, Tensor Scale)>? quantized, WanLinear[] readers) =>
+        (Shape, this.tensor, this.quantized, this.readers) = (shape, tensor, quantized, readers);
 
     /// <summary>[B, L, D].</summary>
     public long[] Shape { get; }
@@ -39,26 +45,53 @@ public sealed class NormedInput
             using (CudaProfiler.Scope("linear"))
             using (CudaProfiler.Scope("linear/norm + quantize"))
             {
+                var distinct = smooths.Distinct<Tensor?>(ReferenceEqualityComparer.Instance).ToArray();
                 var inputs = Int8Kernels.LayerNormQuantize(x, weight, bias, shift?.to(ScalarType.Float32), scale?.to(ScalarType.Float32),
-                    eps, dtype, smooths);
-                return new(x.shape, null, readers.Zip(inputs).ToDictionary(p => p.First, p => p.Second));
+                    eps, dtype, distinct);
+                return new(x.shape, null,
+                    readers.Zip(smooths).ToDictionary(p => p.First, p => inputs[Array.FindIndex(distinct, d => ReferenceEquals(d, p.Second))]),
+                    readers);
             }
         using (CudaProfiler.Scope("rest/norm + modulation"))
-            return new(x.shape, FusedOps.LayerNormModulate(x, weight, bias, shift, scale, eps, dtype), null);
+            return new(x.shape, FusedOps.LayerNormModulate(x, weight, bias, shift, scale, eps, dtype), null, readers);
     }
 
     /// <summary>An input already normalized (a module called with a tensor): every layer takes it as it is.</summary>
-    public static NormedInput Wrap(Tensor normalized) => new(normalized.shape, normalized, null);
+    public static NormedInput Wrap(Tensor normalized) => new(normalized.shape, normalized, null, []);
 
-    /// <summary>layer(this) [B, L, N]: from the layer's quantized input where the norm made one, else the layer's call.</summary>
+    /// <summary>
+    /// layer(this) [B, L, N]: from the layer's quantized input where the norm made one, or where another reader with the
+    /// same smoothing quantizes the tensor too (made once, by the first of them); else the layer's call.
+    /// </summary>
     public Tensor Project(WanLinear layer)
     {
-        if (tensor is not null) return layer.call(tensor);
-        var (values, scale) = NormQuantized(layer);
+        (Tensor Values, Tensor Scale) input;
+        if (quantized is not null) input = NormQuantized(layer);
+        else if (SharedInput(layer) is { } shared) input = shared;
+        else return layer.call(tensor!);
         var kernel = (CudaInt8LinearKernel)layer.Kernel!;
         using (CudaProfiler.Scope("linear"))
-        using (var rows = kernel.ProductOfQuantized(values, scale, layer.Bias))
+        using (var rows = kernel.ProductOfQuantized(input.Values, input.Scale, layer.Bias))
             return rows.view([.. Shape[..^1], kernel.OutFeatures]);
+    }
+
+    /// <summary>
+    /// On the tensor path, the quantized input <paramref name="layer"/> shares with another reader of the same smoothing
+    /// (made by the first that asks); null where the layer quantizes alone or takes the tensor itself.
+    /// </summary>
+    (Tensor Values, Tensor Scale)? SharedInput(WanLinear layer)
+    {
+        if (QuantizingKernel(layer, tensor!) is not { } kernel) return null;
+        object key = kernel.Weight.Smooth ?? NoSmoothing;
+        bool shared = readers.Count(r => r != layer && QuantizingKernel(r, tensor!) is { } other
+                                         && ReferenceEquals(other.Weight.Smooth ?? NoSmoothing, key)) > 0;
+        if (!shared) return null;
+        if (sharedInputs.TryGetValue(key, out var input)) return input;
+        using (CudaProfiler.Scope("linear"))
+        using (var rows = tensor!.reshape(-1, kernel.InFeatures))
+            input = kernel.QuantizeInput(rows);
+        sharedInputs[key] = input;
+        return input;
     }
 
     /// <summary>

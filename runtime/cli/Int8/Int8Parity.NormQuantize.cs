@@ -13,8 +13,10 @@ public static partial class Int8Parity
     /// Int8Kernels.LayerNormQuantize — the norm kernel quantizing its rows for up to three layers — against the unfused
     /// CUDA chain (the norm kernel, then the quantizer per layer) bit for bit, as both sum the row in the same order;
     /// against the CPU reference chain within one code (the CPU's LayerNorm sums in another order, which can move a
-    /// normalized value by one step of the model dtype); and NormedInput's projections against the layers' own calls.
-    /// One of the layers is unsmoothed.
+    /// normalized value by one step of the model dtype); and NormedInput's projections against the layers' own calls,
+    /// in bf16 at the widths where the norm quantizes (1,536) and where the layers take its tensor (5,120), with each
+    /// layer smoothed its own way, with layers sharing a smoothing vector, and with none smoothed (readers of one
+    /// smoothing share one quantized input). One of the layers is unsmoothed.
     /// </summary>
     static List<Agreement> CheckLayerNormQuantize(long batch, long tokens, long dim, bool affine, ScalarType model, int layers, Device device)
     {
@@ -47,21 +49,30 @@ public static partial class Int8Parity
             }
             return agreements;
         });
-        if (model == ScalarType.BFloat16 && Int8Kernels.LayerNormQuantizePays(dim)) // where the model uses it
-            Guarded(results, "NormedInput", shape, detail, () => CheckNormedProjections(x, weight, bias, shift, scale, layers, shape, detail));
+        if (model == ScalarType.BFloat16) // what the model runs
+            foreach (var smoothing in new[] { "own", "shared", "none" })
+                Guarded(results, "NormedInput", shape, $"{detail}, smoothing {smoothing}",
+                    () => CheckNormedProjections(x, weight, bias, shift, scale, layers, smoothing, shape, $"{detail}, smoothing {smoothing}"));
         return results;
     }
 
-    /// <summary>What the model does: bf16 cuBLASLt INT8 layers projecting a NormedInput, against each layer called on the norm's tensor.</summary>
+    /// <summary>
+    /// What the model does: bf16 cuBLASLt INT8 layers projecting a NormedInput, against each layer called on the norm's
+    /// tensor. Smoothing "own": layer 1 none, the others a vector each; "shared": layer 1 none, the others one vector
+    /// between them; "none": no layer smoothed.
+    /// </summary>
     static IEnumerable<Agreement> CheckNormedProjections(Tensor x, Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale, int layers,
-        string shape, string detail)
+        string smoothing, string shape, string detail)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         long dim = x.shape[2];
-        var readers = Enumerable.Range(0, layers).Select(i => Int8Layer(dim, 256, smoothed: i != 1, Int8Gemm.CublasLt, x.device)).ToArray();
+        var shared = RandomSmoothing(dim, x.device);
+        Tensor? SmoothingOf(int i) => smoothing == "none" || i == 1 ? null : smoothing == "shared" ? shared : RandomSmoothing(dim, x.device);
+        var readers = Enumerable.Range(0, layers).Select(i => Int8Layer(dim, 256, SmoothingOf(i), Int8Gemm.CublasLt, x.device)).ToArray();
         var input = NormedInput.Of(x, weight, bias, shift, scale, NormEps, ScalarType.BFloat16, readers);
-        if (!input.IsQuantized) throw new InvalidOperationException("the norm did not quantize for the layers");
+        if (input.IsQuantized != Int8Kernels.LayerNormQuantizePays(dim))
+            throw new InvalidOperationException($"the norm {(input.IsQuantized ? "quantized" : "did not quantize")} for the layers at width {dim}");
         var normed = FusedOps.LayerNormModulate(x, weight, bias, shift, scale, NormEps, ScalarType.BFloat16);
         var agreements = readers.Select(layer => Exactly("NormedInput projection vs the layer's call", shape, detail,
             layer.call(normed), input.Project(layer))).ToList();

@@ -263,8 +263,8 @@ public static partial class Int8Parity
     static Agreement CheckFeedForward(long rows, long dim, long hidden, bool smoothed, Int8Gemm gemm, Device device, string shape, string detail)
     {
         using var scope = NewDisposeScope();
-        using var first = Int8Layer(dim, hidden, smoothed, gemm, device);
-        using var second = Int8Layer(hidden, dim, smoothed, gemm, device);
+        using var first = Int8Layer(dim, hidden, smoothed ? RandomSmoothing(dim, device) : null, gemm, device);
+        using var second = Int8Layer(hidden, dim, smoothed ? RandomSmoothing(hidden, device) : null, gemm, device);
         using var noGrad = no_grad();
         var x = RandomInput(rows, dim, ScalarType.BFloat16, device).unsqueeze(0);
         var fused = Int8FeedForward.TryForward(first, second, NormedInput.Wrap(x)) ?? throw new InvalidOperationException("the fused path did not apply");
@@ -273,11 +273,10 @@ public static partial class Int8Parity
     }
 
     /// <summary>A bf16 WanLinear computed by an INT8 kernel on <paramref name="gemm"/>, with random weights, bias and (optionally) smoothing.</summary>
-    static WanLinear Int8Layer(long inFeatures, long outFeatures, bool smoothed, Int8Gemm gemm, Device device)
+    static WanLinear Int8Layer(long inFeatures, long outFeatures, Tensor? smooth, Int8Gemm gemm, Device device)
     {
         var layer = new WanLinear(inFeatures, outFeatures, ScalarType.BFloat16, device);
         using (no_grad()) layer.Bias.copy_(randn(outFeatures, device: device) * 0.1);
-        var smooth = smoothed ? RandomSmoothing(inFeatures, device) : null;
         layer.UseKernel(new CudaInt8LinearKernel(
             WeightQuantizer.Quantize(randn(outFeatures, inFeatures, device: device) * 0.05, QuantFormat.Int8PerChannel, smooth, "parity weight"),
             gemm));
