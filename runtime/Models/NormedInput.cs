@@ -83,8 +83,8 @@ public sealed class NormedInput
     {
         if (QuantizingKernel(layer, tensor!) is not { } kernel) return null;
         object key = kernel.Weight.Smooth ?? NoSmoothing;
-        bool shared = readers.Count(r => r != layer && QuantizingKernel(r, tensor!) is { } other
-                                         && ReferenceEquals(other.Weight.Smooth ?? NoSmoothing, key)) > 0;
+        bool shared = readers.Any(r => r != layer && QuantizingKernel(r, tensor!) is { } other
+                                       && ReferenceEquals(other.Weight.Smooth ?? NoSmoothing, key));
         if (!shared) return null;
         if (sharedInputs.TryGetValue(key, out var input)) return input;
         using (CudaProfiler.Scope("linear"))
