@@ -41,13 +41,17 @@ __device__ __forceinline__ int64_t valid_tokens(const int32_t* key_lengths, int6
 // Channels a thread handles together: one 16-byte load of bf16/f16 (two of float32) where rows allow it.
 constexpr int kGroup = kVectorWidth;
 
-// Eight consecutive channels of one token as float32. kVector: rows start 16-byte aligned at strides of 8 elements
-// (vector_rows), so the group is one or two vector loads; otherwise eight element loads.
+// Eight consecutive channels of one token as float32, or zeros where the token is not live (past the end, the key
+// length or the padding: it adds nothing to a sum or an absmax and quantizes to 0). kVector: rows start 16-byte aligned
+// at strides of 8 elements (vector_rows), so the group is one or two vector loads; otherwise eight element loads.
 template <bool kVector>
-__device__ __forceinline__ void load_group(const TokenView& x, int64_t b, int64_t h, int64_t token, int channel,
+__device__ __forceinline__ void load_group(const TokenView& x, bool live, int64_t b, int64_t h, int64_t token, int channel,
                                            float (&v)[kGroup]) {
   const int64_t at = b * x.stride_b + h * x.stride_h + token * x.stride_l + channel;
-  if constexpr (kVector) {
+  if (!live) {
+#pragma unroll
+    for (int c = 0; c < kGroup; ++c) v[c] = 0.f;
+  } else if constexpr (kVector) {
     load8(x.data, x.dtype, at, v);
   } else {
 #pragma unroll
@@ -73,12 +77,7 @@ __global__ void __launch_bounds__(kThreads, 4)
 #pragma unroll
     for (int u = 0; u < kLoadBatch; ++u) {
       const int64_t t = t0 + u * slots;
-      if (t < end) {
-        load_group<kVector>(x, b, h, t, group * kGroup, v[u]);
-      } else {
-#pragma unroll
-        for (int c = 0; c < kGroup; ++c) v[u][c] = 0.f;  // adds nothing to a sum or an absmax
-      }
+      load_group<kVector>(x, t < end, b, h, t, group * kGroup, v[u]);
     }
 #pragma unroll
     for (int u = 0; u < kLoadBatch; ++u)
@@ -148,17 +147,13 @@ __global__ void __launch_bounds__(kQuantizeThreads)
     const int i = threadIdx.x + u * kQuantizeThreads;
     const int64_t token = static_cast<int64_t>(blk) * block + i / groups;
     const int channel = (i % groups) * kGroup;
-    if (i < count && token < valid) {
-      load_group<kVector>(x, b, h, token, channel, v[u]);
-      if (mean) {
-        float m[kGroup];
-        load8_f32(mean, bh * dim + channel, m);
+    const bool live = i < count && token < valid;
+    load_group<kVector>(x, live, b, h, token, channel, v[u]);
+    if (live && mean) {
+      float m[kGroup];
+      load8_f32(mean, bh * dim + channel, m);
 #pragma unroll
-        for (int c = 0; c < kGroup; ++c) v[u][c] -= m[c];
-      }
-    } else {
-#pragma unroll
-      for (int c = 0; c < kGroup; ++c) v[u][c] = 0.f;  // tokens past the end or the key length count as 0
+      for (int c = 0; c < kGroup; ++c) v[u][c] -= m[c];
     }
 #pragma unroll
     for (int c = 0; c < kGroup; ++c) amax = fmaxf(amax, fabsf(v[u][c]));
@@ -196,12 +191,7 @@ __global__ void prepare_values_kernel(TokenView v, const int32_t* __restrict__ k
   for (int u = 0; u < kValueGroups; ++u) {
     const int i = threadIdx.x + u * kThreads;
     const int64_t row = first_row + i / groups;
-    if (i < count && row < valid) {
-      load_group<kVector>(v, b, h, row, (i % groups) * kGroup, x[u]);
-    } else {
-#pragma unroll
-      for (int c = 0; c < kGroup; ++c) x[u][c] = 0.f;  // padding and keys past the length are zero rows
-    }
+    load_group<kVector>(v, i < count && row < valid, b, h, row, (i % groups) * kGroup, x[u]);
   }
 #pragma unroll
   for (int u = 0; u < kValueGroups; ++u) {
