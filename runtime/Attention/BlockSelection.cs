@@ -22,59 +22,86 @@ public static class BlockSelection
 
     /// <summary>
     /// q [B, H, Lq, D], k [B, H, Lk, D] → bool [B, H, ⌈Lq/blockQ⌉, ⌈Lk/blockK⌉], true for the kept (query block, key
-    /// block) pairs. Computed without autograd (a selection has no gradient), in float32 (float64 for float64 input).
+    /// block) pairs: <see cref="Pool"/>, the pooled scores, then <see cref="Keep"/>. Computed without autograd (a
+    /// selection has no gradient), in float32 (float64 for float64 input).
+    /// </summary>
+    public static Tensor Select(Tensor q, Tensor k, double topK, int blockQ, int blockK, Tensor? keyLengths = null)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        Tensor pooledQ, pooledK, scores;
+        using (CudaProfiler.Scope("self-attention/selection: pooling"))
+            (pooledQ, pooledK) = Pool(q, k, blockQ, blockK, keyLengths);
+        using (CudaProfiler.Scope("self-attention/selection: scores"))
+            scores = pooledQ.matmul(pooledK.transpose(-1, -2));                                      // [B, H, nQ, nK]
+        using (CudaProfiler.Scope("self-attention/selection: top-k"))
+            return Keep(scores, topK, blockK, k.shape[2], keyLengths).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The pooled blocks: q's block means [B, H, ⌈Lq/blockQ⌉, D] and smoothed k's [B, H, ⌈Lk/blockK⌉, D], over the
+    /// tokens a block holds (the valid keys only; a block without any pools to 0), float32 (float64 for float64 input).
     /// K is smoothed after pooling — the mean of a block of smoothed keys is the block's mean minus K's mean — so the
     /// only passes over the tokens are one sum per block of q and of k, accumulated in float32 from the input's dtype.
     /// </summary>
-    public static Tensor Select(Tensor q, Tensor k, double topK, int blockQ, int blockK, Tensor? keyLengths = null)
+    public static (Tensor PooledQ, Tensor PooledK) Pool(Tensor q, Tensor k, int blockQ, int blockK, Tensor? keyLengths = null)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var dtype = q.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         var (batch, keys) = (q.shape[0], k.shape[2]);
         long[] lengths = AttentionInputs.HostLengths(keyLengths, batch, keys);
+        var pooledQ = BlockSums(q, blockQ, dtype) / TokenCounts(null, q.shape[2], blockQ, q.device, dtype).clamp_min(1);
+        var validKeys = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device).view(batch, 1, keys, 1);
+        var keySums = BlockSums(validKeys is null ? k : k * validKeys.to(k.dtype), blockK, dtype);   // [B, H, nK, D]
+        var keyCounts = TokenCounts(validKeys, keys, blockK, q.device, dtype);                       // [B or 1, 1, nK, 1]
+        var pooledK = keySums / keyCounts.clamp_min(1) - KeyMean(keySums, lengths, dtype);
+        if (validKeys is not null) pooledK = pooledK * keyCounts.gt(0).to(dtype);
+        return (pooledQ.MoveToOuterDisposeScope(), pooledK.MoveToOuterDisposeScope());
+    }
 
-        Tensor pooledQ, pooledK, scores;
-        using (CudaProfiler.Scope("self-attention/selection: pooling"))
-        {
-            pooledQ = BlockSums(q, blockQ, dtype) / TokenCounts(null, q.shape[2], blockQ, q.device, dtype).clamp_min(1);
-            var validKeys = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device).view(batch, 1, keys, 1);
-            var keySums = BlockSums(validKeys is null ? k : k * validKeys.to(k.dtype), blockK, dtype);   // [B, H, nK, D]
-            var keyCounts = TokenCounts(validKeys, keys, blockK, q.device, dtype);                       // [B or 1, 1, nK, 1]
-            pooledK = keySums / keyCounts.clamp_min(1) - KeyMean(keySums, lengths, dtype);
-        }
-        using (CudaProfiler.Scope("self-attention/selection: scores"))
-            scores = pooledQ.matmul(pooledK.transpose(-1, -2));                                      // [B, H, nQ, nK]
+    /// <summary>
+    /// Pooled scores [B, H, nQ, nK] → the block map: each row keeps its <see cref="KeptBlocks"/> highest-scoring key
+    /// blocks among those that hold a valid key (the first ⌈length/blockK⌉), equal scores going to the lower index — a
+    /// definition that does not depend on how a sort breaks ties, so the CUDA selection can equal it exactly.
+    /// </summary>
+    public static Tensor Keep(Tensor scores, double topK, int blockK, long keys, Tensor? keyLengths = null)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
         long keyBlocks = scores.shape[3];
         // Without key lengths every row keeps the same number of blocks: no host data goes to the device (a copy from
         // pageable host memory would wait for the GPU), so the forward pass keeps the GPU's queue full.
-        if (keyLengths is null)
-            using (CudaProfiler.Scope("self-attention/selection: top-k"))
-                return Highest(scores, KeptBlocks(topK, keyBlocks)).MoveToOuterDisposeScope();
+        if (keyLengths is null) return Highest(scores, KeptBlocks(topK, keyBlocks)).MoveToOuterDisposeScope();
 
-        var blockStarts = arange(keyBlocks, dtype: ScalarType.Int64, device: q.device) * blockK;
-        var lengthColumn = tensor(lengths, device: q.device).view(batch, 1, 1, 1);
+        long batch = scores.shape[0];
+        long[] lengths = AttentionInputs.HostLengths(keyLengths, batch, keys);
+        var blockStarts = arange(keyBlocks, dtype: ScalarType.Int64, device: scores.device) * blockK;
+        var lengthColumn = tensor(lengths, device: scores.device).view(batch, 1, 1, 1);
         var beyond = blockStarts.view(1, 1, 1, keyBlocks).ge(lengthColumn);                         // blocks without valid keys
         var rank = Ranks(scores.masked_fill(beyond, double.NegativeInfinity));
-        var kept = tensor(lengths.Select(n => KeptBlocks(topK, (n + blockK - 1) / blockK)).ToArray(), device: q.device);
+        var kept = tensor(lengths.Select(n => KeptBlocks(topK, (n + blockK - 1) / blockK)).ToArray(), device: scores.device);
         return rank.lt(kept.view(batch, 1, 1, 1)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>True at the <paramref name="count"/> highest scores of each row: one selection pass, where ranks take two sorts.</summary>
+    /// <summary>True at the <paramref name="count"/> highest scores of each row (ties: the lower index first).</summary>
     static Tensor Highest(Tensor scores, long count)
     {
-        var (values, indices) = scores.topk((int)count, dim: -1, largest: true, sorted: false);
+        var (values, order) = scores.sort(-1, descending: true, stable: true);
         using (values)
-        using (indices)
+        using (order)
+        using (var indices = order.narrow(-1, 0, count))
         using (var chosen = ones(indices.shape, ScalarType.Bool, scores.device))
             return zeros(scores.shape, ScalarType.Bool, scores.device).scatter_(-1, indices, chosen);
     }
 
-    /// <summary>Each score's place in its row, highest first (0 = the best block).</summary>
+    /// <summary>Each score's place in its row, highest first (0 = the best block; ties: the lower index first).</summary>
     static Tensor Ranks(Tensor scores)
     {
-        using var order = scores.argsort(-1, descending: true);
-        return order.argsort(-1);
+        var (values, order) = scores.sort(-1, descending: true, stable: true);
+        using (values)
+        using (order)
+            return order.argsort(-1);
     }
 
     /// <summary>K's mean over the valid tokens [B, H, 1, D] from its block sums (summed in float64: no order effects).</summary>

@@ -32,27 +32,31 @@ public sealed class NativeSageAttention : IAttentionBackend
 
     /// <summary>As <see cref="SageAttention.Attend(Tensor, Tensor, Tensor, Tensor?, Tensor?)"/>: with a block map, only the kept key blocks.</summary>
     public Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap) =>
-        RunsNative(q) ? AttendNative(q, k, v, keyLengths, blockMap) : Reference.Attend(q, k, v, keyLengths, blockMap);
+        RunsNative(q) ? AttendNative(q, k, v, keyLengths, KeyBlocks.FromMap(blockMap)) : Reference.Attend(q, k, v, keyLengths, blockMap);
 
     /// <summary>
     /// The kernels, whatever <see cref="Enabled"/> says (the one <paramref name="kernel"/> names; Auto: the fastest that
-    /// runs here); a clear error where they cannot run.
+    /// runs here), over the key blocks <paramref name="keyBlocks"/> names (default: all); a clear error where they
+    /// cannot run.
     /// </summary>
-    public Tensor AttendNative(Tensor q, Tensor k, Tensor v, Tensor? keyLengths = null, Tensor? blockMap = null,
+    public Tensor AttendNative(Tensor q, Tensor k, Tensor v, Tensor? keyLengths = null, KeyBlocks keyBlocks = default,
         SageKernel kernel = SageKernel.Auto)
     {
-        Reference.Validate(q, k, v, keyLengths, blockMap);
+        Reference.Validate(q, k, v, keyLengths, keyBlocks.Map);
+        if (keyBlocks.TopK is { } topK && (!(topK > 0 && topK <= 1) || !SageKernels.CanSelect(k.shape[2], Reference.BlockK)))
+            throw new TurboException($"Sage kernels: selection needs top-k in (0, 1] and at most {SageKernels.MaxSelectedKeyBlocks} key blocks, " +
+                                     $"found top-k {topK} and {(k.shape[2] + Reference.BlockK - 1) / Reference.BlockK} blocks");
         if (q.device_type != DeviceType.CUDA || q.dtype == ScalarType.Float64)
             throw new TurboException($"Sage kernels: expected float32, bfloat16 or float16 tensors on CUDA, found {q.dtype} on {q.device}");
         if (!TurboNative.HasAttentionKernels)
-            throw new TurboException("Sage kernels: the native library has no attention kernels (ABI v2): " + TurboNative.Describe());
+            throw new TurboException("Sage kernels: the native library has no attention kernels of this version (ABI v11 or newer): " + TurboNative.Describe());
 
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         long dim = q.shape[3];
         long kernelDim = SageKernels.KernelHeadDim(dim);
         var (qk, kk, vk) = kernelDim == dim ? (q, k, v) : (PadChannels(q, kernelDim), PadChannels(k, kernelDim), PadChannels(v, kernelDim));
-        var output = SageKernels.Attend(qk, kk, vk, keyLengths, blockMap, Reference.BlockQ, Reference.BlockK,
+        var output = SageKernels.Attend(qk, kk, vk, keyLengths, keyBlocks, Reference.BlockQ, Reference.BlockK,
             e4m3Values: Reference.PvPrecision == PvPrecision.Fp8E4M3, scoreScale: SageAttention.ScoreScale(dim), kernel);
         return (kernelDim == dim ? output : output.narrow(3, 0, dim)).MoveToOuterDisposeScope();
     }

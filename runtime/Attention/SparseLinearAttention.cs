@@ -63,13 +63,20 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
             throw new TurboException($"sparse-linear attention: expected head dim {HeadDim}, found {q.shape[3]}");
         using var scope = NewDisposeScope();
         var work = q.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        Tensor blockMap, sparse;
-        using (CudaProfiler.Scope("self-attention/selection"))
-            blockMap = BlockSelection.Select(q, k, TopK, BlockQ, BlockK, keyLengths);
-        if (quantizedSparse is null)
-            using (CudaProfiler.Scope("self-attention/sparse reference"))
-                sparse = BlockSparseSoftmax(q.to(work), k.to(work), v.to(work), blockMap, BlockQ, BlockK, keyLengths);
-        else sparse = quantizedSparse.Attend(q, k, v, keyLengths, blockMap);
+        Tensor sparse;
+        if (quantizedSparse is not null && NativeSageAttention.RunsNative(q) && SageKernels.CanSelect(k.shape[2], BlockK))
+            // The kernels select the blocks themselves, from the blocks their quantizer pools: no passes of its own.
+            sparse = quantizedSparse.AttendNative(q, k, v, keyLengths, KeyBlocks.Selected(TopK));
+        else
+        {
+            Tensor blockMap;
+            using (CudaProfiler.Scope("self-attention/selection"))
+                blockMap = BlockSelection.Select(q, k, TopK, BlockQ, BlockK, keyLengths);
+            if (quantizedSparse is null)
+                using (CudaProfiler.Scope("self-attention/sparse reference"))
+                    sparse = BlockSparseSoftmax(q.to(work), k.to(work), v.to(work), blockMap, BlockQ, BlockK, keyLengths);
+            else sparse = quantizedSparse.Attend(q, k, v, keyLengths, blockMap);
+        }
         using var linearScope = CudaProfiler.Scope("self-attention/linear branch");
         if (quantizedSparse is not null)
             return FoldedLinearBranch(q, k, v, keyLengths, proj_l.weight!, proj_l.bias!, sparse).MoveToOuterDisposeScope();

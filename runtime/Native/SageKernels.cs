@@ -1,3 +1,4 @@
+using Turbo.Runtime.Attention;
 using static TorchSharp.torch;
 
 namespace Turbo.Runtime.Native;
@@ -54,9 +55,11 @@ public static class SageKernels
     /// <summary>
     /// Symmetric INT8 per block of <paramref name="block"/> tokens (minus <paramref name="mean"/> [B, H, D] first, when
     /// given; tokens past the key lengths count as 0) → codes int8 [B, H, ⌈L/block⌉·block, D] (zero rows past L) and
-    /// scales float32 [B, H, ⌈L/block⌉].
+    /// scales float32 [B, H, ⌈L/block⌉]; with <paramref name="pool"/>, also each block's mean over its valid tokens of
+    /// x − mean, float32 [B, H, ⌈L/block⌉, D] (SLA's pooled blocks, <see cref="BlockSelection.Pool"/>).
     /// </summary>
-    public static (Tensor Codes, Tensor Scales) QuantizeBlocks(Tensor x, int block, Tensor? mean = null, Tensor? keyLengths = null)
+    public static (Tensor Codes, Tensor Scales, Tensor? Pooled) QuantizeBlocks(Tensor x, int block, Tensor? mean = null,
+        Tensor? keyLengths = null, bool pool = false)
     {
         using var scope = NewDisposeScope();
         var input = ChannelsContiguous(x);
@@ -65,11 +68,12 @@ public static class SageKernels
         var codes = PoisonOutputs ? full([batch, heads, blocks * block, dim], -128, ScalarType.Int8, x.device)
                                   : empty([batch, heads, blocks * block, dim], ScalarType.Int8, x.device);
         var scales = NewOutput([batch, heads, blocks], ScalarType.Float32, x.device);
+        var pooled = pool ? NewOutput([batch, heads, blocks, dim], ScalarType.Float32, x.device) : null;
         using var meanC = mean?.contiguous();
         TurboNative.Check(TurboNative.turbo_quantize_int8_blocks(TurboNative.StridedPtr(input), TurboNative.DType(input),
             Strides(input), TurboNative.PtrOrNull(meanC), TurboNative.PtrOrNull(keyLengths), batch, heads, length, dim, block,
-            TurboNative.Ptr(codes), TurboNative.Ptr(scales), IntPtr.Zero));
-        return (codes.MoveToOuterDisposeScope(), scales.MoveToOuterDisposeScope());
+            TurboNative.Ptr(codes), TurboNative.Ptr(scales), TurboNative.PtrOrNull(pooled), IntPtr.Zero));
+        return (codes.MoveToOuterDisposeScope(), scales.MoveToOuterDisposeScope(), pooled?.MoveToOuterDisposeScope());
     }
 
     /// <summary>
@@ -110,37 +114,93 @@ public static class SageKernels
         return (indices.MoveToOuterDisposeScope(), counts.MoveToOuterDisposeScope(), maxKept);
     }
 
+    /// <summary>Most key blocks <see cref="TopBlockLists"/> takes (its row of scores is held in shared memory).</summary>
+    public const long MaxSelectedKeyBlocks = 16384;
+
+    /// <summary>
+    /// SLA's selection from pooled scores float32 [B, H, nQ, nK] (nK = ⌈keyLength/blockK⌉ ≤ <see cref="MaxSelectedKeyBlocks"/>):
+    /// the lists <see cref="KeptBlockLists"/> makes of <see cref="BlockSelection.Keep"/>'s map, straight from the scores
+    /// (keyLengths: int32 [B] on the device, or null).
+    /// </summary>
+    public static (Tensor Indices, Tensor Counts, int MaxKept) TopBlockLists(Tensor scores, Tensor? keyLengths, long keyLength,
+        int blockK, double topK)
+    {
+        using var scope = NewDisposeScope();
+        var input = scores.contiguous();
+        var (batch, heads, queryBlocks, keyBlocks) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3]);
+        var indices = PoisonOutputs ? full([batch, heads, queryBlocks, keyBlocks], -1, ScalarType.Int32, input.device)
+                                    : empty([batch, heads, queryBlocks, keyBlocks], ScalarType.Int32, input.device);
+        var counts = PoisonOutputs ? full([batch, heads, queryBlocks], -1, ScalarType.Int32, input.device)
+                                   : empty([batch, heads, queryBlocks], ScalarType.Int32, input.device);
+        TurboNative.Check(TurboNative.turbo_sla_top_blocks(TurboNative.Ptr(input), batch, heads, (int)queryBlocks, (int)keyBlocks,
+            TurboNative.PtrOrNull(keyLengths), keyLength, blockK, topK, TurboNative.Ptr(indices), TurboNative.Ptr(counts), IntPtr.Zero));
+        return (indices.MoveToOuterDisposeScope(), counts.MoveToOuterDisposeScope(), (int)keyBlocks);
+    }
+
     /// <summary>
     /// The whole quantized attention: K's mean, INT8 q and smoothed k per block, V prepared (E4M3 with per-channel
-    /// scales, or fp16), the kept-block lists of <paramref name="blockMap"/> (null: every key block), then the flash
+    /// scales, or fp16), the kept-block lists of <paramref name="keyBlocks"/> (a map, SLA's selection, or every key
+    /// block), then the flash
     /// kernel. q [B, H, Lq, D], k and v [B, H, Lk, D] of one dtype (float32, bfloat16 or float16); keyLengths int
     /// [B] or null; scoreScale the softmax scale times log2(e) (the kernel's softmax is in base 2) → [B, H, Lq, D] in
     /// q's dtype, a view of a [B, Lq, H, D] buffer (what the output projection wants).
     /// </summary>
-    public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap, int blockQ, int blockK,
+    public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, KeyBlocks keyBlocks, int blockQ, int blockK,
         bool e4m3Values, double scoreScale, SageKernel kernel = SageKernel.Auto)
     {
-        using var operands = Prepare(q, k, v, keyLengths, blockMap, blockQ, blockK, e4m3Values);
+        using var operands = Prepare(q, k, v, keyLengths, keyBlocks, blockQ, blockK, e4m3Values);
         return Launch(operands, scoreScale, kernel);
     }
 
+    /// <summary>True when <see cref="KeyBlocks.TopK"/> can be selected here: the selection kernel holds a row of at most <see cref="MaxSelectedKeyBlocks"/>.</summary>
+    public static bool CanSelect(long keyLength, int blockK) => (keyLength + blockK - 1) / blockK <= MaxSelectedKeyBlocks;
+
     /// <summary>Everything <see cref="Attend"/> does before its kernel, so that the kernel can also be timed alone.</summary>
-    public static SageOperands Prepare(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap, int blockQ, int blockK,
+    public static SageOperands Prepare(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, KeyBlocks keyBlocks, int blockQ, int blockK,
         bool e4m3Values)
     {
         using var scope = NewDisposeScope();
-        // The profiler's details name self-attention: that is where the models use these kernels.
-        using var prep = CudaProfiler.Scope("self-attention/sage prep");
         var lengths = keyLengths?.to(ScalarType.Int32, q.device).contiguous();
-        var (qCodes, qScales) = QuantizeBlocks(q, blockQ);
-        var (kCodes, kScales) = QuantizeBlocks(k, blockK, TokenMean(k, lengths), lengths);
-        var vScales = e4m3Values ? E4M3Scales(v, lengths) : null;
-        var values = PrepareValues(v, blockK, lengths, vScales);
-        var (kept, counts, maxKept) = blockMap is null ? (null, null, 0) : KeptBlockLists(blockMap);
+        bool select = keyBlocks.TopK is not null;
+        Tensor qCodes, qScales, kCodes, kScales, values;
+        Tensor? pooledQ, pooledK, vScales;
+        // The profiler's details name self-attention: that is where the models use these kernels.
+        using (CudaProfiler.Scope("self-attention/sage prep"))
+        {
+            (qCodes, qScales, pooledQ) = QuantizeBlocks(q, blockQ, pool: select);
+            (kCodes, kScales, pooledK) = QuantizeBlocks(k, blockK, TokenMean(k, lengths), lengths, pool: select);
+            vScales = e4m3Values ? E4M3Scales(v, lengths) : null;
+            values = PrepareValues(v, blockK, lengths, vScales);
+        }
+        var (kept, counts, maxKept) = keyBlocks switch
+        {
+            { TopK: { } topK } => SelectFromPooled(pooledQ!, pooledK!, lengths, k.shape[2], blockK, topK),
+            { Map: { } map } => KeptBlockLists(map),
+            _ => (null, null, 0),
+        };
         var operands = new SageOperands(qCodes, qScales, kCodes, kScales, values, vScales, lengths, kept, counts, maxKept,
             q.shape, k.shape[2], q.dtype, blockQ, blockK);
         foreach (var t in operands.Tensors) t.MoveToOuterDisposeScope();
         return operands;
+    }
+
+    /// <summary>
+    /// SLA's selection (<see cref="BlockSelection.Select"/>) from the quantizer's pooled q and smoothed k, float32
+    /// [B, H, nQ, D] and [B, H, nK, D]: the scores (a batched matmul), then <see cref="TopBlockLists"/>.
+    /// </summary>
+    public static (Tensor Indices, Tensor Counts, int MaxKept) SelectFromPooled(Tensor pooledQ, Tensor pooledK, Tensor? lengths, long keyLength,
+        int blockK, double topK)
+    {
+        using var scope = NewDisposeScope();
+        using var selection = CudaProfiler.Scope("self-attention/selection");
+        Tensor scores;
+        using (CudaProfiler.Scope("self-attention/selection: scores"))
+            scores = pooledQ.matmul(pooledK.transpose(-1, -2));
+        using (CudaProfiler.Scope("self-attention/selection: top-k"))
+        {
+            var (indices, counts, maxKept) = TopBlockLists(scores, lengths, keyLength, blockK, topK);
+            return (indices.MoveToOuterDisposeScope(), counts.MoveToOuterDisposeScope(), maxKept);
+        }
     }
 
     /// <summary>The flash kernel on prepared operands → [B, H, Lq, D] as <see cref="Attend"/> returns it.</summary>

@@ -2,11 +2,14 @@ using System.Runtime.InteropServices;
 
 namespace Turbo.Runtime.Native;
 
-/// <summary>The quantized-attention part of the C ABI (turbo_native.h, ABI v2): see <see cref="SageKernels"/>.</summary>
+/// <summary>The quantized-attention part of the C ABI (turbo_native.h): see <see cref="SageKernels"/>.</summary>
 public static partial class TurboNative
 {
-    /// <summary>First ABI version with the attention kernels.</summary>
-    const int AttentionAbi = 3;
+    /// <summary>
+    /// The ABI version the attention calls below are declared for (11: the quantizer's pooled blocks and
+    /// turbo_sla_top_blocks); an older library's quantizer takes fewer arguments, so it is not used.
+    /// </summary>
+    const int AttentionAbi = 11;
 
     static readonly Lazy<bool> AttentionKernelsLoaded = new(() => IsAvailable && turbo_version() >= AttentionAbi);
 
@@ -53,11 +56,15 @@ public static partial class TurboNative
 
     [DllImport(Lib)]
     internal static extern int turbo_quantize_int8_blocks(IntPtr x, int dtype, long[] strides, IntPtr mean, IntPtr keyLengths,
-        long batch, long heads, long length, int dim, int block, IntPtr codes, IntPtr scales, IntPtr stream);
+        long batch, long heads, long length, int dim, int block, IntPtr codes, IntPtr scales, IntPtr pooled, IntPtr stream);
 
     [DllImport(Lib)]
     internal static extern int turbo_prepare_values(IntPtr v, int dtype, long[] strides, IntPtr keyLengths, IntPtr e4m3Scales,
         long batch, long heads, long length, int dim, int block, IntPtr values, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_sla_top_blocks(IntPtr scores, long batch, long heads, int queryBlocks, int keyBlocks,
+        IntPtr keyLengths, long length, int blockK, double topK, IntPtr indices, IntPtr counts, IntPtr stream);
 
     [DllImport(Lib)]
     internal static extern int turbo_block_map_indices(IntPtr map, long rows, int blocks, int maxKept, IntPtr indices,

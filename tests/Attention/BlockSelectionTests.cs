@@ -122,4 +122,34 @@ public class BlockSelectionTests
         Assert.That(without.eq(full).all().item<bool>(), Is.True);
         Assert.That(without.sum([3L]).eq(BlockSelection.KeptBlocks(topK, (length + 15) / 16)).all().item<bool>(), Is.True);
     }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void EqualScoresGoToTheLowerIndex(bool withKeyLengths)
+    {
+        // Scores 1, 0, 1, 1, 0, 1, 0 (ties at both values); keeping 3 of 7 takes blocks 0, 2 and 3, not 5. With key
+        // lengths covering 6 blocks, ⌊0.5·6⌋ = 3 as well: the same choice among the valid blocks.
+        using var scope = NewDisposeScope();
+        var scores = tensor(new float[] { 1, 0, 1, 1, 0, 1, 0 }).view(1, 1, 1, 7);
+        var lengths = withKeyLengths ? tensor(new long[] { 96 }) : null;
+        double topK = withKeyLengths ? 0.5 : 0.45;
+        using var map = BlockSelection.Keep(scores, topK, 16, 7 * 16, lengths);
+        Assert.That(Map(map), Is.EqualTo(new[,] { { true, false, true, true, false, false, false } }));
+    }
+
+    [Test]
+    public void PooledBlocksAreTheBlockMeansOfQAndOfSmoothedValidKeys()
+    {
+        // 40 keys of 16-key blocks with a length of 20: block 0 holds 16 keys, block 1 four, block 2 none (pooled to 0).
+        using var scope = NewDisposeScope();
+        var generator = manual_seed(3);
+        var q = randn([1, 2, 40, 8], dtype: ScalarType.Float64, generator: generator);
+        var k = randn([1, 2, 40, 8], dtype: ScalarType.Float64, generator: generator) + 3;
+        var (pooledQ, pooledK) = BlockSelection.Pool(q, k, 32, 16, tensor(new long[] { 20 }));
+        var mean = k.narrow(2, 0, 20).mean([2L], keepdim: true);
+        Assert.That(pooledQ.allclose(cat([q.narrow(2, 0, 32).mean([2L], keepdim: true), q.narrow(2, 32, 8).mean([2L], keepdim: true)], 2)), Is.True);
+        var expectedK = cat([k.narrow(2, 0, 16).mean([2L], keepdim: true) - mean, k.narrow(2, 16, 4).mean([2L], keepdim: true) - mean,
+            zeros(1, 2, 1, 8, dtype: ScalarType.Float64)], 2);
+        Assert.That(pooledK.allclose(expectedK), Is.True);
+    }
 }

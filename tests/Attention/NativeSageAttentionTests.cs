@@ -62,7 +62,7 @@ public class NativeSageAttentionTests
         var (_, k, v) = AttentionMetrics.RandomQkv(1, 2, 150, 64, seed: 5);
         var map = ones(shape, dtype: dtype);
         var backend = new NativeSageAttention(64, 64);
-        foreach (var attend in new Func<Tensor>[] { () => backend.Attend(q, k, v, null, map), () => backend.AttendNative(q, k, v, null, map) })
+        foreach (var attend in new Func<Tensor>[] { () => backend.Attend(q, k, v, null, map), () => backend.AttendNative(q, k, v, null, KeyBlocks.FromMap(map)) })
             Assert.That(Assert.Throws<TurboException>(() => attend())!.Message, Does.StartWith("Sage attention: expected a Bool block map").And.Contain(expected));
     }
 

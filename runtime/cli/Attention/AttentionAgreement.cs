@@ -64,14 +64,18 @@ public static class AgreementRules
         return new StageAgreement(stage, caseName, "mismatched", mismatched, largest, tolerance, mismatched <= tolerance && largest <= maxAbs);
     }
 
-    /// <summary>Scales or statistics: ok when max |Δ| / max |reference| ≤ <paramref name="tolerance"/> (NaN fails).</summary>
-    public static StageAgreement CompareRelative(string stage, string caseName, Tensor native, Tensor reference, double tolerance)
+    /// <summary>
+    /// Scales or statistics: ok when max |Δ| / max |reference| ≤ <paramref name="tolerance"/> (NaN fails); relative to
+    /// max |<paramref name="scaleOf"/>| instead where the values are differences of larger ones (a smoothed pooled block).
+    /// </summary>
+    public static StageAgreement CompareRelative(string stage, string caseName, Tensor native, Tensor reference, double tolerance,
+        Tensor? scaleOf = null)
     {
         using var scope = NewDisposeScope();
         var n = native.to(ScalarType.Float64);
         var r = reference.to(ScalarType.Float64).view(n.shape);
         double largest = (n - r).abs().nan_to_num(double.PositiveInfinity).max().item<double>();
-        double relative = largest / Math.Max(r.abs().max().item<double>(), 1e-30);
+        double relative = largest / Math.Max((scaleOf?.to(ScalarType.Float64) ?? r).abs().max().item<double>(), 1e-30);
         return new StageAgreement(stage, caseName, "max rel", relative, largest, tolerance, relative <= tolerance);
     }
 }

@@ -66,11 +66,14 @@ static class AttentionBenchmark
             string name = $"SageSLA {(1 - topK) * 100:F0}% sparse {config.BlockQ}×{config.BlockK} {Format(config.PvPrecision)}";
             double whole = Time(() => sla.Attend(q, k, v));
             rows.Add(Row(shape, name, whole, dense, sparse + linear, sdpaMs));
-            // The sparse kernel apart from its preparation passes (INT8 q and smoothed k, V's format, the kept lists).
+            // The sparse kernel apart from its preparation passes (INT8 q and smoothed k with their pooled blocks, V's
+            // format) and the selection made from those blocks (scores, top-k lists).
             bool e4m3 = config.PvPrecision == PvPrecision.Fp8E4M3;
-            double prepMs = TimeAction(() => SageKernels.Prepare(q, k, v, null, map, config.BlockQ, config.BlockK, e4m3).Dispose());
-            rows.Add(Row(shape, name + ": preparation", prepMs, dense, 0, sdpaMs));
-            using (var operands = SageKernels.Prepare(q, k, v, null, map, config.BlockQ, config.BlockK, e4m3))
+            var selected = KeyBlocks.Selected(topK);
+            double prepMs = TimeAction(() => SageKernels.Prepare(q, k, v, null, selected, config.BlockQ, config.BlockK, e4m3).Dispose());
+            rows.Add(Row(shape, name + ": preparation and selection", prepMs, dense, 0, sdpaMs));
+            rows.AddRange(Selection(shape, name, q, k, config, topK, TimeAction, sdpaMs));
+            using (var operands = SageKernels.Prepare(q, k, v, null, selected, config.BlockQ, config.BlockK, e4m3))
             {
                 double scale = SageAttention.ScoreScale(HeadDim);
                 bool wgmma = SageKernels.AutoIsWgmma(HeadDim, config.BlockQ, config.BlockK);
@@ -86,6 +89,26 @@ static class AttentionBenchmark
         }
         rows.AddRange(LinearBranch(shape, q, k, v, time: Time, sdpaMs));
         return rows;
+    }
+
+    /// <summary>The selection's two steps alone, on the blocks the quantizer pools: the pooled scores, then the top-k lists.</summary>
+    static IEnumerable<AttentionTiming> Selection(string shape, string name, Tensor q, Tensor k, AttentionConfig config, double topK,
+        Func<Action, double> time, double sdpaMs)
+    {
+        using var scope = NewDisposeScope();
+        long length = k.shape[2];
+        double dense = AttentionFlops.Dense(1, q.shape[1], q.shape[2], length, HeadDim);
+        var (_, _, pooledQ) = SageKernels.QuantizeBlocks(q, config.BlockQ, pool: true);
+        var (_, _, pooledK) = SageKernels.QuantizeBlocks(k, config.BlockK, SageKernels.TokenMean(k, null), pool: true);
+        var scores = pooledQ!.matmul(pooledK!.transpose(-1, -2));
+        double scoresMs = time(() => pooledQ.matmul(pooledK.transpose(-1, -2)).Dispose());
+        double listsMs = time(() =>
+        {
+            var (indices, counts, _) = SageKernels.TopBlockLists(scores, null, length, config.BlockK, topK);
+            indices.Dispose();
+            counts.Dispose();
+        });
+        return [Row(shape, name + ": selection scores", scoresMs, dense, 0, sdpaMs), Row(shape, name + ": selection top-k lists", listsMs, dense, 0, sdpaMs)];
     }
 
     /// <summary>SLA's linear branch alone (with proj_l and the sum with the sparse output): the fused kernels, then the torch ops.</summary>

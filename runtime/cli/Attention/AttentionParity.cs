@@ -42,7 +42,7 @@ static class AttentionParity
         long[] hostLengths = AttentionInputs.HostLengths(keyLengths, Batch, length);
         var valid = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, length, device).view(Batch, 1, length, 1).to(ScalarType.Float32);
 
-        var (qCodes, qScales) = SageKernels.QuantizeBlocks(q, blockQ);
+        var (qCodes, qScales, qPooled) = SageKernels.QuantizeBlocks(q, blockQ, pool: true);
         var (qRef, qRefScales) = Int8BlockQuantizer.Quantize(q, blockQ);
         yield return AgreementRules.CompareBuffer("q INT8 codes", name, qCodes, qRef, tolerance: 0, maxAbs: 0);
         yield return AgreementRules.CompareRelative("q scales", name, qScales, qRefScales, 0);
@@ -55,7 +55,7 @@ static class AttentionParity
 
         // Both means are float64 sums rounded once, so the codes match; a sum too wide for float64 to hold exactly
         // could leave one in a million a step apart.
-        var (kCodes, kScales) = SageKernels.QuantizeBlocks(k, blockK, mean, lengths32);
+        var (kCodes, kScales, kPooled) = SageKernels.QuantizeBlocks(k, blockK, mean, lengths32, pool: true);
         var (kRef, kRefScales) = Int8BlockQuantizer.Quantize(BlockSelection.SmoothK(kFloat, valid, hostLengths), blockK);
         yield return AgreementRules.CompareBuffer("k INT8 codes (smoothed)", name, kCodes, kRef, tolerance: 1e-6, maxAbs: 1);
         yield return AgreementRules.CompareRelative("k scales", name, kScales, kRefScales, 1e-6);
@@ -71,13 +71,24 @@ static class AttentionParity
             vHalf, tolerance: 0, maxAbs: 0);
 
         var map = BlockSelection.Select(q, k, 0.3, blockQ, blockK, keyLengths);
-        yield return CompareKeptLists(name, map);
+        yield return CompareKeptLists("kept-block lists", name, map, SageKernels.KeptBlockLists(map));
+
+        // SLA's selection: the pooled blocks the quantizer gives (float32 sums in another order than torch's), then the
+        // selection kernel against BlockSelection.Keep on the same scores — exactly, also where many scores tie.
+        var (qPooledRef, kPooledRef) = BlockSelection.Pool(q, k, blockQ, blockK, keyLengths);
+        yield return AgreementRules.CompareRelative("q pooled blocks", name, qPooled!, qPooledRef, 1e-5);
+        yield return AgreementRules.CompareRelative("k pooled blocks (smoothed)", name, kPooled!, kPooledRef, 1e-5, scaleOf: kFloat);
+        var scores = qPooled!.matmul(kPooled!.transpose(-1, -2));
+        var tied = (scores * 2).round() / 2;
+        foreach (var (kind, s, topK) in new[] { ("", scores, 0.3), (" (tied scores)", tied, 0.3), (" (tied scores)", tied, 0.05) })
+            yield return CompareKeptLists($"top-k lists{kind} top-k {topK}", name, BlockSelection.Keep(s, topK, blockK, length, keyLengths),
+                SageKernels.TopBlockLists(s, lengths32, length, blockK, topK));
     }
 
-    /// <summary>The kernel's kept-block lists against the map's true positions, read on the host.</summary>
-    static StageAgreement CompareKeptLists(string name, Tensor map)
+    /// <summary>A kernel's kept-block lists against the map's true positions, read on the host.</summary>
+    static StageAgreement CompareKeptLists(string stage, string name, Tensor map, (Tensor Indices, Tensor Counts, int MaxKept) lists)
     {
-        var (indices, counts, maxKept) = SageKernels.KeptBlockLists(map);
+        var (indices, counts, maxKept) = lists;
         long rows = map.shape[0] * map.shape[1] * map.shape[2];
         int keyBlocks = (int)map.shape[3];
         bool[] flags = map.cpu().data<bool>().ToArray();
@@ -90,7 +101,7 @@ static class AttentionParity
                         && expected.Select((j, i) => gotIndices[row * maxKept + i] == j).All(x => x);
             if (!same) wrongRows++;
         }
-        return new StageAgreement("kept-block lists", name, "mismatched", wrongRows / (double)rows, wrongRows, 0, wrongRows == 0);
+        return new StageAgreement(stage, name, "mismatched", wrongRows / (double)rows, wrongRows, 0, wrongRows == 0);
     }
 
     public static List<KernelAgreement> Sage(Device device)

@@ -129,10 +129,12 @@ int turbo_channel_stats(const void* x, int dtype, const int64_t* strides, const 
 
 /* Symmetric INT8 per block of `block` tokens of one (b, h): scale = absmax · (1/127 as fp32) (1 for an all-zero block), code =
  * round-half-even((x − mean) / scale). mean: fp32 [B·H, D] subtracted first (K smoothing), or NULL. Tokens past the
- * key lengths count as 0 (pass NULL for queries). codes: int8 [B·H, ⌈L/block⌉·block, D]; scales: fp32 [B·H, ⌈L/block⌉]. */
+ * key lengths count as 0 (pass NULL for queries). codes: int8 [B·H, ⌈L/block⌉·block, D]; scales: fp32 [B·H, ⌈L/block⌉].
+ * pooled (since ABI v11): fp32 [B·H, ⌈L/block⌉, D], each block's mean of x − mean over its valid tokens (0 for a block
+ * without any; fp32 sums in a fixed order), SLA's pooled blocks; or NULL. */
 int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_t* strides, const float* mean,
                                const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length, int dim,
-                               int block, int8_t* codes, float* scales, void* stream);
+                               int block, int8_t* codes, float* scales, float* pooled, void* stream);
 
 /* V for the P·V product as fp16 [B·H, ⌈L/block⌉·block, D]: with e4m3_scales (fp32 [B·H, D], from
  * turbo_channel_stats) each value is v / scale rounded to FP8 E4M3 (nearest even, saturating), stored exactly as
@@ -140,6 +142,15 @@ int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_t* strides,
 int turbo_prepare_values(const void* v, int dtype, const int64_t* strides, const int32_t* key_lengths,
                          const float* e4m3_scales, int64_t batch, int64_t heads, int64_t length, int dim, int block,
                          void* values, void* stream);
+
+/* SLA's selection from pooled scores (since ABI v11): scores fp32 [B·H, query_blocks, key_blocks], contiguous; per row,
+ * with n = ⌈valid keys / block_k⌉ (the blocks holding a valid key; key_lengths int32 [B] or NULL, as above), keep the
+ * clamp(⌊top_k · n⌋, 1, n) highest scores among the first n (computed in double; equal scores: the lower index first;
+ * −0 counts as +0) → indices: int32 [rows, key_blocks], the kept blocks ascending (slots past the count unwritten);
+ * counts: int32 [rows]. key_blocks at most 16384. */
+int turbo_sla_top_blocks(const float* scores, int64_t batch, int64_t heads, int query_blocks, int key_blocks,
+                         const int32_t* key_lengths, int64_t length, int block_k, double top_k, int32_t* indices,
+                         int32_t* counts, void* stream);
 
 /* A block map (bool/uint8 [rows, blocks], nonzero = kept) → the kept block indices of each row in ascending order,
  * indices: int32 [rows, max_kept] (slots past the count are left unwritten), counts: int32 [rows] (at most max_kept). */

@@ -116,7 +116,7 @@ __global__ void channel_finish_kernel(const double* __restrict__ partial, const 
 }
 
 // The quantizer's threads per block, and the groups of 8 channels each holds of a block of 128 tokens × 128 channels:
-// few enough registers (about 64) for two blocks, 32 warps, per SM.
+// two blocks, 32 warps, per SM (64 registers a thread: the launch bound holds it there once it pools blocks too).
 constexpr int kQuantizeThreads = 512;
 constexpr int kQuantizeGroups = 128 * 128 / kGroup / kQuantizeThreads;
 
@@ -128,12 +128,36 @@ __device__ __forceinline__ uint32_t pack_codes(const float* v, float scale) {
   return word;
 }
 
+// pooled[bh][blk][d]: the mean over the block's live tokens of the values a thread holds (v[u], zero where not live),
+// 0 for a block without any. Each thread sums its own tokens, then the threads sharing its channels are summed in a
+// fixed order (deterministic). A thread's groups all lie in one channel group: kQuantizeThreads is a multiple of
+// dim / kGroup.
+__device__ __forceinline__ void store_block_mean(float (&v)[kQuantizeGroups][kGroup], int64_t live_tokens, int dim,
+                                                 float* __restrict__ pooled) {
+  __shared__ float partial[kQuantizeThreads * kGroup];
+#pragma unroll
+  for (int u = 1; u < kQuantizeGroups; ++u)
+#pragma unroll
+    for (int c = 0; c < kGroup; ++c) v[0][c] += v[u][c];
+  // Thread t holds token slot t / (dim/8), channels (t % (dim/8))·8 …: at partial[slot·dim + channel], i.e. t·8.
+#pragma unroll
+  for (int c = 0; c < kGroup; ++c) partial[threadIdx.x * kGroup + c] = v[0][c];
+  __syncthreads();
+  if (threadIdx.x >= dim) return;
+  const int slots = kQuantizeThreads * kGroup / dim;
+  float total = 0.f;
+  for (int s = 0; s < slots; ++s) total += partial[s * dim + threadIdx.x];
+  pooled[threadIdx.x] = live_tokens > 0 ? total / static_cast<float>(live_tokens) : 0.f;
+}
+
 // One block per (bh, token block): the block's block × dim values (minus the mean) are read once into registers,
-// their absmax reduced over the block, then the codes written 8 to a store.
+// their absmax reduced over the block, then the codes written 8 to a store (and, when pooled is given, the block's
+// mean: SLA pools its blocks from the same values).
 template <bool kVector>
-__global__ void __launch_bounds__(kQuantizeThreads)
+__global__ void __launch_bounds__(kQuantizeThreads, 2)
     quantize_int8_kernel(TokenView x, const float* __restrict__ mean, const int32_t* __restrict__ key_lengths, int64_t heads,
-                         int64_t length, int dim, int block, int8_t* __restrict__ codes, float* __restrict__ scales) {
+                         int64_t length, int dim, int block, int8_t* __restrict__ codes, float* __restrict__ scales,
+                         float* __restrict__ pooled) {
   __shared__ float scratch[32];
   const int blocks = gridDim.y, blk = blockIdx.y;
   const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
@@ -171,6 +195,10 @@ __global__ void __launch_bounds__(kQuantizeThreads)
         make_uint2(pack_codes(v[u], scale), pack_codes(v[u] + 4, scale));
   }
   if (threadIdx.x == 0) scales[bh * blocks + blk] = scale;
+  if (pooled) {
+    const int64_t live_tokens = max(int64_t{0}, min(static_cast<int64_t>(block), valid - static_cast<int64_t>(blk) * block));
+    store_block_mean(v, live_tokens, dim, pooled + (bh * blocks + blk) * dim);
+  }
 }
 
 // Groups of 8 channels one thread of the value pass holds: kValueRows rows of 128 channels over 256 threads.
@@ -270,7 +298,8 @@ extern "C" int turbo_channel_stats(const void* x, int dtype, const int64_t* stri
 
 extern "C" int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_t* strides, const float* mean,
                                           const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length,
-                                          int dim, int block, int8_t* codes, float* scales, void* stream) {
+                                          int dim, int block, int8_t* codes, float* scales, float* pooled,
+                                          void* stream) {
   const char* fn = "turbo_quantize_int8_blocks";
   if (!check_tokens(fn, x, dtype, strides, batch, heads, length, dim)) return -1;
   if (block != 64 && block != 128) { turbo_set_error(fn, "block must be 64 or 128"); return -1; }
@@ -285,7 +314,8 @@ extern "C" int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_
   const TokenView view{x, dtype, strides[0], strides[1], strides[2]};
   const auto kernel = vector_rows(x, strides) ? quantize_int8_kernel<true> : quantize_int8_kernel<false>;
   kernel<<<dim3(static_cast<unsigned>(batch * heads), static_cast<unsigned>(blocks)), kQuantizeThreads, 0,
-           static_cast<cudaStream_t>(stream)>>>(view, mean, key_lengths, heads, length, dim, block, codes, scales);
+           static_cast<cudaStream_t>(stream)>>>(view, mean, key_lengths, heads, length, dim, block, codes, scales,
+                                                pooled);
   return TURBO_LAUNCH_CHECK(fn);
 }
 

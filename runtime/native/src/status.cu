@@ -19,4 +19,4 @@ int turbo_check(const char* function, cudaError_t err) {
 }
 
 extern "C" const char* turbo_last_error(void) { return last_error.c_str(); }
-extern "C" int turbo_version(void) { return 10; }  // 2: the W8A8 entries (turbo_int8_*); 3: the quantized attention entries; 4: FP8 linears (turbo_fp8_*); 5: turbo_int8_gelu_requantize; 6: turbo_rmsnorm_rope without tables; 7: turbo_int8_layernorm_quantize; 8: turbo_sage_args.kernel, turbo_sage_wgmma_available; 9: turbo_sla_key_sums, turbo_sla_linear_out; 10: TURBO_INT8_WGMMA, turbo_int8_linear_wgmma, turbo_int8_wgmma_available
+extern "C" int turbo_version(void) { return 11; }  // 2: the W8A8 entries (turbo_int8_*); 3: the quantized attention entries; 4: FP8 linears (turbo_fp8_*); 5: turbo_int8_gelu_requantize; 6: turbo_rmsnorm_rope without tables; 7: turbo_int8_layernorm_quantize; 8: turbo_sage_args.kernel, turbo_sage_wgmma_available; 9: turbo_sla_key_sums, turbo_sla_linear_out; 10: TURBO_INT8_WGMMA, turbo_int8_linear_wgmma, turbo_int8_wgmma_available; 11: turbo_quantize_int8_blocks' pooled output, turbo_sla_top_blocks
