@@ -140,8 +140,7 @@ public static class SageKernels
     /// <summary>
     /// The whole quantized attention: K's mean, INT8 q and smoothed k per block, V prepared (E4M3 with per-channel
     /// scales, or fp16), the kept-block lists of <paramref name="keyBlocks"/> (a map, SLA's selection, or every key
-    /// block), then the flash
-    /// kernel. q [B, H, Lq, D], k and v [B, H, Lk, D] of one dtype (float32, bfloat16 or float16); keyLengths int
+    /// block), then the flash kernel. q [B, H, Lq, D], k and v [B, H, Lk, D] of one dtype (float32, bfloat16 or float16); keyLengths int
     /// [B] or null; scoreScale the softmax scale times log2(e) (the kernel's softmax is in base 2) → [B, H, Lq, D] in
     /// q's dtype, a view of a [B, Lq, H, D] buffer (what the output projection wants).
     /// </summary>

@@ -66,6 +66,17 @@ public class NativeSageAttentionTests
             Assert.That(Assert.Throws<TurboException>(() => attend())!.Message, Does.StartWith("Sage attention: expected a Bool block map").And.Contain(expected));
     }
 
+    [TestCase(0.0)]
+    [TestCase(1.5)]
+    [TestCase(double.NaN)]
+    public void ASelectionRatioOutsideZeroToOneIsRejected(double topK)
+    {
+        using var scope = NewDisposeScope();
+        var (q, k, v) = AttentionMetrics.RandomQkv(1, 2, 100, 64, seed: 7);
+        var error = Assert.Throws<TurboException>(() => new NativeSageAttention(64, 64).AttendNative(q, k, v, null, KeyBlocks.Selected(topK)));
+        Assert.That(error!.Message, Does.StartWith("Sage kernels: selection needs top-k in (0, 1]").And.Contain($"found top-k {topK}"));
+    }
+
     [Test]
     public void TrainingThroughItIsRefused()
     {
