@@ -88,6 +88,7 @@ static class AttentionBenchmark
             map.Dispose();
         }
         rows.AddRange(LinearBranch(shape, q, k, v, time: Time, sdpaMs));
+        rows.AddRange(Passes(shape, q, k, v, TimeAction, sdpaMs));
         return rows;
     }
 
@@ -109,6 +110,35 @@ static class AttentionBenchmark
             counts.Dispose();
         });
         return [Row(shape, name + ": selection scores", scoresMs, dense, 0, sdpaMs), Row(shape, name + ": selection top-k lists", listsMs, dense, 0, sdpaMs)];
+    }
+
+    /// <summary>
+    /// Each pass around SageSLA's sparse kernel alone, as the 90% call runs it (128×64 blocks, E4M3 P·V, no key lengths):
+    /// what the whole call's time beyond its kernel is made of.
+    /// </summary>
+    static IEnumerable<AttentionTiming> Passes(string shape, Tensor q, Tensor k, Tensor v, Func<Action, double> time, double sdpaMs)
+    {
+        using var scope = NewDisposeScope();
+        double dense = AttentionFlops.Dense(1, q.shape[1], q.shape[2], k.shape[2], HeadDim);
+        var mean = SageKernels.TokenMean(k, null);
+        var scales = SageKernels.E4M3Scales(v, null);
+        var foldedT = zeros([1, q.shape[1], SlaLinearKernels.FoldedRows(HeadDim), HeadDim], q.dtype, q.device);
+        var bias = zeros([HeadDim], device: q.device);
+        var sparse = zeros([1, q.shape[2], q.shape[1], HeadDim], q.dtype, q.device).transpose(1, 2);
+        static void Free(params Tensor?[] tensors) { foreach (var t in tensors) t?.Dispose(); }
+        var passes = new (string Name, Action Run)[]
+        {
+            ("K mean", () => SageKernels.TokenMean(k, null).Dispose()),
+            ("V E4M3 scales", () => SageKernels.E4M3Scales(v, null).Dispose()),
+            ("INT8 q + pooled blocks", () => { var (c, s, p) = SageKernels.QuantizeBlocks(q, 128, pool: true); Free(c, s, p); }),
+            ("INT8 smoothed k + pooled blocks", () => { var (c, s, p) = SageKernels.QuantizeBlocks(k, 64, mean, pool: true); Free(c, s, p); }),
+            ("V as the P·V operand", () => SageKernels.PrepareValues(v, 64, null, scales).Dispose()),
+            ("linear branch: key sums", () => { var (kv, ks) = SlaLinearKernels.KeySums(k, v, null); Free(kv, ks); }),
+            ("linear branch: query side", () => SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).Dispose()),
+        };
+        foreach (var (name, run) in passes)
+            if (SlaLinearKernels.Supports(q) || !name.StartsWith("linear"))
+                yield return Row(shape, "SageSLA pass: " + name, time(run), dense, 0, sdpaMs);
     }
 
     /// <summary>SLA's linear branch alone (with proj_l and the sum with the sparse output): the fused kernels, then the torch ops.</summary>

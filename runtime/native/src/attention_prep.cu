@@ -115,10 +115,13 @@ __global__ void channel_finish_kernel(const double* __restrict__ partial, const 
   }
 }
 
-// The quantizer's threads per block, and the groups of 8 channels each holds of a block of 128 tokens × 128 channels:
-// two blocks, 32 warps, per SM (64 registers a thread: the launch bound holds it there once it pools blocks too).
-constexpr int kQuantizeThreads = 512;
-constexpr int kQuantizeGroups = 128 * 128 / kGroup / kQuantizeThreads;
+// Groups of 8 channels each quantizer thread holds, all loaded before any is used. A block of the quantizer has one
+// thread per kQuantizeGroups groups of its token block: 128, 256 or 512 threads for 64 or 128 tokens of 64 or 128
+// channels, so every thread's loads carry data whatever the shape, and 32 warps (64 registers a thread, the launch
+// bound) fit per SM. 16 KB and 32 KB token blocks alike keep 64 KB of loads in flight per SM.
+constexpr int kQuantizeGroups = 4;
+
+__host__ __device__ constexpr int quantize_threads(int block, int dim) { return block * dim / (kGroup * kQuantizeGroups); }
 
 // Four codes round-half-even(v / scale) packed into one word, first channel in the lowest byte.
 __device__ __forceinline__ uint32_t pack_codes(const float* v, float scale) {
@@ -128,33 +131,37 @@ __device__ __forceinline__ uint32_t pack_codes(const float* v, float scale) {
   return word;
 }
 
-// pooled[bh][blk][d]: the mean over the block's live tokens of the values a thread holds (v[u], zero where not live),
-// 0 for a block without any. Each thread sums its own tokens, then the threads sharing its channels are summed in a
-// fixed order (deterministic). A thread's groups all lie in one channel group: kQuantizeThreads is a multiple of
-// dim / kGroup.
+// pooled[d]: the mean over the block's live tokens of the values the threads hold (v[u], zero where not live), 0 for
+// a block without any. Thread t's groups all lie in channel group t % (dim/8) (kThreads is a multiple of dim/8): each
+// thread sums its own, the lanes of a warp that share a channel group by shuffles, then the warps in a fixed order
+// (deterministic).
+template <int kThreads>
 __device__ __forceinline__ void store_block_mean(float (&v)[kQuantizeGroups][kGroup], int64_t live_tokens, int dim,
                                                  float* __restrict__ pooled) {
-  __shared__ float partial[kQuantizeThreads * kGroup];
+  __shared__ float partial[kThreads / 32 * 128];
+  const int groups = dim / kGroup, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
 #pragma unroll
-  for (int u = 1; u < kQuantizeGroups; ++u)
+  for (int c = 0; c < kGroup; ++c) {
 #pragma unroll
-    for (int c = 0; c < kGroup; ++c) v[0][c] += v[u][c];
-  // Thread t holds token slot t / (dim/8), channels (t % (dim/8))·8 …: at partial[slot·dim + channel], i.e. t·8.
+    for (int u = 1; u < kQuantizeGroups; ++u) v[0][c] += v[u][c];
+    for (int offset = groups; offset < 32; offset *= 2) v[0][c] += __shfl_xor_sync(0xffffffffu, v[0][c], offset);
+  }
+  if (lane < groups)
 #pragma unroll
-  for (int c = 0; c < kGroup; ++c) partial[threadIdx.x * kGroup + c] = v[0][c];
+    for (int c = 0; c < kGroup; ++c) partial[warp * dim + lane * kGroup + c] = v[0][c];
   __syncthreads();
   if (threadIdx.x >= dim) return;
-  const int slots = kQuantizeThreads * kGroup / dim;
   float total = 0.f;
-  for (int s = 0; s < slots; ++s) total += partial[s * dim + threadIdx.x];
+#pragma unroll
+  for (int w = 0; w < kThreads / 32; ++w) total += partial[w * dim + threadIdx.x];
   pooled[threadIdx.x] = live_tokens > 0 ? total / static_cast<float>(live_tokens) : 0.f;
 }
 
 // One block per (bh, token block): the block's block × dim values (minus the mean) are read once into registers,
 // their absmax reduced over the block, then the codes written 8 to a store (and, when pooled is given, the block's
-// mean: SLA pools its blocks from the same values).
-template <bool kVector>
-__global__ void __launch_bounds__(kQuantizeThreads, 2)
+// mean: SLA pools its blocks from the same values). kThreads = quantize_threads(block, dim).
+template <bool kVector, int kThreads>
+__global__ void __launch_bounds__(kThreads, 1024 / kThreads)
     quantize_int8_kernel(TokenView x, const float* __restrict__ mean, const int32_t* __restrict__ key_lengths, int64_t heads,
                          int64_t length, int dim, int block, int8_t* __restrict__ codes, float* __restrict__ scales,
                          float* __restrict__ pooled) {
@@ -162,16 +169,16 @@ __global__ void __launch_bounds__(kQuantizeThreads, 2)
   const int blocks = gridDim.y, blk = blockIdx.y;
   const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t valid = valid_tokens(key_lengths, b, length);
-  const int groups = dim / kGroup, count = block * groups;
+  const int groups = dim / kGroup;
 
   float v[kQuantizeGroups][kGroup];
   float amax = 0.f;
 #pragma unroll
   for (int u = 0; u < kQuantizeGroups; ++u) {
-    const int i = threadIdx.x + u * kQuantizeThreads;
+    const int i = threadIdx.x + u * kThreads;
     const int64_t token = static_cast<int64_t>(blk) * block + i / groups;
     const int channel = (i % groups) * kGroup;
-    const bool live = i < count && token < valid;
+    const bool live = token < valid;
     load_group<kVector>(x, live, b, h, token, channel, v[u]);
     if (live && mean) {
       float m[kGroup];
@@ -187,8 +194,7 @@ __global__ void __launch_bounds__(kQuantizeThreads, 2)
 
 #pragma unroll
   for (int u = 0; u < kQuantizeGroups; ++u) {
-    const int i = threadIdx.x + u * kQuantizeThreads;
-    if (i >= count) break;
+    const int i = threadIdx.x + u * kThreads;
     const int64_t row = static_cast<int64_t>(blk) * block + i / groups;
     const int channel = (i % groups) * kGroup;
     *reinterpret_cast<uint2*>(codes + (bh * blocks * block + row) * dim + channel) =
@@ -197,7 +203,7 @@ __global__ void __launch_bounds__(kQuantizeThreads, 2)
   if (threadIdx.x == 0) scales[bh * blocks + blk] = scale;
   if (pooled) {
     const int64_t live_tokens = max(int64_t{0}, min(static_cast<int64_t>(block), valid - static_cast<int64_t>(blk) * block));
-    store_block_mean(v, live_tokens, dim, pooled + (bh * blocks + blk) * dim);
+    store_block_mean<kThreads>(v, live_tokens, dim, pooled + (bh * blocks + blk) * dim);
   }
 }
 
@@ -312,8 +318,12 @@ extern "C" int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_
   const int64_t blocks = (length + block - 1) / block;
   if (blocks > kMaxGridY) { turbo_set_error(fn, "too many token blocks (at most 65535)"); return -1; }
   const TokenView view{x, dtype, strides[0], strides[1], strides[2]};
-  const auto kernel = vector_rows(x, strides) ? quantize_int8_kernel<true> : quantize_int8_kernel<false>;
-  kernel<<<dim3(static_cast<unsigned>(batch * heads), static_cast<unsigned>(blocks)), kQuantizeThreads, 0,
+  const bool vector = vector_rows(x, strides);
+  const int threads = quantize_threads(block, dim);
+  const auto kernel = threads == 512 ? (vector ? quantize_int8_kernel<true, 512> : quantize_int8_kernel<false, 512>)
+                    : threads == 256 ? (vector ? quantize_int8_kernel<true, 256> : quantize_int8_kernel<false, 256>)
+                                     : (vector ? quantize_int8_kernel<true, 128> : quantize_int8_kernel<false, 128>);
+  kernel<<<dim3(static_cast<unsigned>(batch * heads), static_cast<unsigned>(blocks)), threads, 0,
            static_cast<cudaStream_t>(stream)>>>(view, mean, key_lengths, heads, length, dim, block, codes, scales,
                                                 pooled);
   return TURBO_LAUNCH_CHECK(fn);
