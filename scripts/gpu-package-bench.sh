@@ -7,12 +7,13 @@
 # e.g. `bash scripts/gpu-package-bench.sh 14b results cuda --resolution 720p --warmup 1 --repeats 2 --measured-steps 2`.
 # Synthesizes a whole text-to-video folder of the preset (`synth --pipeline`), converts it with the recipe's sampler
 # (rCM, 4 steps, no CFG), SLA top-k 0.1 run as SageSLA, and W8A8 — with 0 training steps, a speed preview — then
-# times the package against UniPC × 50 × CFG on the same architecture with `turbo bench`. Programs come from
-# $TURBO_APP (default .gpu/app, published by stage.sh and run through .gpu/on-device.sh; set TURBO_LAUNCHER= to run
-# them directly, e.g. TURBO_APP=runtime/cli/bin/Release/net10.0 on a CPU machine).
+# times the package against UniPC × 50 × CFG on the same architecture with `turbo bench`.
+# Programs run as `$TURBO_LAUNCHER dotnet $TURBO_APP/NAME.dll`: TURBO_APP defaults to runtime/cli/bin/Release/net10.0 (after `dotnet
+# build -c Release`); TURBO_LAUNCHER, empty by default, can name a command that sets up the CUDA libtorch first
+# (README, "CUDA").
 set -euo pipefail
 preset=${1:?preset: tiny, 1.3b or 14b}; out=${2:?results dir}; device=${3:-cuda}
-app=${TURBO_APP:-.gpu/app}; launcher=${TURBO_LAUNCHER-bash .gpu/on-device.sh}
+app=${TURBO_APP:-runtime/cli/bin/Release/net10.0}; launcher=${TURBO_LAUNCHER:-}
 run() { $launcher dotnet "$app/$1.dll" "${@:2}"; }
 # Without the CUDA library every kernel falls back to TorchSharp's reference ops: slower by minutes, and not the runtime's speed.
 if [ "$device" = cuda ] && [ ! -f "${TURBO_NATIVE_LIB:-runtime/native/build/libturbo_native.so}" ]; then

@@ -8,11 +8,12 @@
 # (same WORK) to go on where it stopped. Sizes can be made small for a check on a CPU: $PROMPTS (4096), $RCM_STEPS
 # (3000), $SLA_STEPS (2000), $CONTINUE_STEPS (1000), $BATCH (16), $EVAL_PROMPTS (all), $SAMPLE_BATCH (128).
 # $CONTINUE_LR (2e-6) and $CONTINUE_CRITIC_LR (4e-7) are the continued run's rates: rCM's own, small next to run A's.
-# Programs come from $TURBO_APP (default .gpu/app through .gpu/on-device.sh; set TURBO_LAUNCHER= to run them directly,
-# e.g. TURBO_APP=calibration-data/cli/bin/Release/net10.0 on a CPU machine).
+# Programs run as `$TURBO_LAUNCHER dotnet $TURBO_APP/NAME.dll`: TURBO_APP defaults to calibration-data/cli/bin/Release/net10.0 (after `dotnet
+# build -c Release`); TURBO_LAUNCHER, empty by default, can name a command that sets up the CUDA libtorch first
+# (README, "CUDA").
 set -euo pipefail
 work=${1:?work folder}; out=${2:?results dir}; device=${3:-cuda}
-app=${TURBO_APP:-.gpu/app}; launcher=${TURBO_LAUNCHER-bash .gpu/on-device.sh}
+app=${TURBO_APP:-calibration-data/cli/bin/Release/net10.0}; launcher=${TURBO_LAUNCHER:-}
 deadline=$((SECONDS + $(awk -v m="${MINUTES:-9}" 'BEGIN { printf "%d", m * 60 }')))
 shapes() { $launcher dotnet "$app/turbo-shapes.dll" "$@" --device "$device"; }
 # Sets $limit to the minutes left for a training stage; ends the script (0) when less than one is left.

@@ -10,12 +10,13 @@
 # Sizes: $DIT_STEPS (8000), $DIT_LR (3e-4), $DIT_BATCH (64), $VAE_STEPS (4000; 0 keeps the source's VAE), $VAE_LR
 # (2e-4), $VAE_BATCH (16), $EVAL_PROMPTS (all); $DIT_POOL (32768) and $CHECK_CLIPS (256) can be made small for a check
 # on a CPU.
-# Programs come from $TURBO_APP (default .gpu/app through .gpu/on-device.sh; set TURBO_LAUNCHER= to run them directly,
-# e.g. TURBO_APP=calibration-data/cli/bin/Release/net10.0 on a CPU machine).
+# Programs run as `$TURBO_LAUNCHER dotnet $TURBO_APP/NAME.dll`: TURBO_APP defaults to calibration-data/cli/bin/Release/net10.0 (after `dotnet
+# build -c Release`); TURBO_LAUNCHER, empty by default, can name a command that sets up the CUDA libtorch first
+# (README, "CUDA").
 set -euo pipefail
 work=${1:?work folder}; out=${2:?results dir}; device=${3:-cuda}
 source_model=${SOURCE:-models/tiny-wan-t2v}
-app=${TURBO_APP:-.gpu/app}; launcher=${TURBO_LAUNCHER-bash .gpu/on-device.sh}
+app=${TURBO_APP:-calibration-data/cli/bin/Release/net10.0}; launcher=${TURBO_LAUNCHER:-}
 deadline=$((SECONDS + $(awk -v m="${MINUTES:-9}" 'BEGIN { printf "%d", m * 60 }')))
 shapes() { $launcher dotnet "$app/turbo-shapes.dll" "$@" --device "$device"; }
 
