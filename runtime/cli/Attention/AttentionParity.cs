@@ -24,7 +24,27 @@ static class AttentionParity
         results.AddRange(StageCase(1001, 128, masked: true, blockQ: 128, blockK: 64, device));
         results.AddRange(StageCase(77, 64, masked: false, blockQ: 64, blockK: 128, device));
         results.AddRange(StageCase(333, 64, masked: true, blockQ: 128, blockK: 64, device, unalignedRows: true));
+        results.AddRange(WideSelection(device));
         return results;
+    }
+
+    /// <summary>
+    /// The selection kernel on rows wider than the default shared memory holds (13,000 key blocks of 64: one row per
+    /// block, with the opt-in to more shared memory), on random and on tied scores, with and without a key length.
+    /// </summary>
+    static IEnumerable<StageAgreement> WideSelection(Device device)
+    {
+        using var scope = NewDisposeScope();
+        const int blockK = 64;
+        const long keyBlocks = 13_000, keys = keyBlocks * blockK;
+        var scores = randn([1, 2, 8, keyBlocks], device: device);
+        var tied = (scores * 2).round() / 2;
+        var length = tensor(new long[] { 500_001 }, device: device);
+        foreach (var (kind, s) in new[] { ("", scores), (" (tied scores)", tied) })
+            foreach (var lengths in new[] { null, length })
+                yield return CompareKeptLists($"top-k lists{kind} top-k 0.1", $"{keyBlocks:N0} key blocks{(lengths is null ? "" : " masked")}",
+                    BlockSelection.Keep(s, 0.1, blockK, keys, lengths),
+                    SageKernels.TopBlockLists(s, lengths?.to(ScalarType.Int32), keys, blockK, 0.1));
     }
 
     /// <param name="unalignedRows">inputs whose rows are views into wider ones (odd strides), so that the passes take their
