@@ -29,13 +29,14 @@ public static class BlockSelection
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
+        long[] lengths = AttentionInputs.HostLengths(keyLengths, q.shape[0], k.shape[2]);   // read once, for both steps
         Tensor pooledQ, pooledK, scores;
         using (CudaProfiler.Scope("self-attention/selection: pooling"))
-            (pooledQ, pooledK) = Pool(q, k, blockQ, blockK, keyLengths);
+            (pooledQ, pooledK) = Pool(q, k, blockQ, blockK, keyLengths, lengths);
         using (CudaProfiler.Scope("self-attention/selection: scores"))
             scores = pooledQ.matmul(pooledK.transpose(-1, -2));                                      // [B, H, nQ, nK]
         using (CudaProfiler.Scope("self-attention/selection: top-k"))
-            return Keep(scores, topK, blockK, k.shape[2], keyLengths).MoveToOuterDisposeScope();
+            return Keep(scores, topK, blockK, keyLengths is null ? null : lengths).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -44,13 +45,16 @@ public static class BlockSelection
     /// K is smoothed after pooling — the mean of a block of smoothed keys is the block's mean minus K's mean — so the
     /// only passes over the tokens are one sum per block of q and of k, accumulated in float32 from the input's dtype.
     /// </summary>
-    public static (Tensor PooledQ, Tensor PooledK) Pool(Tensor q, Tensor k, int blockQ, int blockK, Tensor? keyLengths = null)
+    public static (Tensor PooledQ, Tensor PooledK) Pool(Tensor q, Tensor k, int blockQ, int blockK, Tensor? keyLengths = null) =>
+        Pool(q, k, blockQ, blockK, keyLengths, AttentionInputs.HostLengths(keyLengths, q.shape[0], k.shape[2]));
+
+    /// <summary><see cref="Pool(Tensor, Tensor, int, int, Tensor?)"/> with the key lengths already read to the host.</summary>
+    static (Tensor PooledQ, Tensor PooledK) Pool(Tensor q, Tensor k, int blockQ, int blockK, Tensor? keyLengths, long[] lengths)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var dtype = q.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         var (batch, keys) = (q.shape[0], k.shape[2]);
-        long[] lengths = AttentionInputs.HostLengths(keyLengths, batch, keys);
         var pooledQ = BlockSums(q, blockQ, dtype) / TokenCounts(null, q.shape[2], blockQ, q.device, dtype).clamp_min(1);
         var validKeys = keyLengths is null ? null : AttentionInputs.KeyMask(keyLengths, keys, q.device).view(batch, 1, keys, 1);
         var keySums = BlockSums(validKeys is null ? k : k * validKeys.to(k.dtype), blockK, dtype);   // [B, H, nK, D]
@@ -65,17 +69,20 @@ public static class BlockSelection
     /// blocks among those that hold a valid key (the first ⌈length/blockK⌉), equal scores going to the lower index — a
     /// definition that does not depend on how a sort breaks ties, so the CUDA selection can equal it exactly.
     /// </summary>
-    public static Tensor Keep(Tensor scores, double topK, int blockK, long keys, Tensor? keyLengths = null)
+    public static Tensor Keep(Tensor scores, double topK, int blockK, long keys, Tensor? keyLengths = null) =>
+        Keep(scores, topK, blockK, keyLengths is null ? null : AttentionInputs.HostLengths(keyLengths, scores.shape[0], keys));
+
+    /// <summary><see cref="Keep(Tensor, double, int, long, Tensor?)"/> with the key lengths on the host (null: none).</summary>
+    static Tensor Keep(Tensor scores, double topK, int blockK, long[]? lengths)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         long keyBlocks = scores.shape[3];
         // Without key lengths every row keeps the same number of blocks: no host data goes to the device (a copy from
         // pageable host memory would wait for the GPU), so the forward pass keeps the GPU's queue full.
-        if (keyLengths is null) return Highest(scores, KeptBlocks(topK, keyBlocks)).MoveToOuterDisposeScope();
+        if (lengths is null) return Highest(scores, KeptBlocks(topK, keyBlocks)).MoveToOuterDisposeScope();
 
         long batch = scores.shape[0];
-        long[] lengths = AttentionInputs.HostLengths(keyLengths, batch, keys);
         var blockStarts = arange(keyBlocks, dtype: ScalarType.Int64, device: scores.device) * blockK;
         var lengthColumn = tensor(lengths, device: scores.device).view(batch, 1, 1, 1);
         var beyond = blockStarts.view(1, 1, 1, keyBlocks).ge(lengthColumn);                         // blocks without valid keys
