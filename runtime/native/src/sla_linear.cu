@@ -271,8 +271,10 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
     // Column D (element 0 of the quad's first thread in the first n-tile) is the normaliser of rows g and g + 8.
     float norm_acc[2][4] = {};
     product(norm_acc, D / 16);
-    const float denominator[2] = {__shfl_sync(0xffffffffu, norm_acc[0][0], lane & ~3) + kLinearEps,
-                                  __shfl_sync(0xffffffffu, norm_acc[0][2], lane & ~3) + kLinearEps};
+    // Each row's numerators are multiplied by its reciprocal (a float32 ulp from dividing): a division per element
+    // costs more, and far more for a zero numerator (an untrained proj_l), which leaves the division's fast path.
+    const float inverse[2] = {1.f / (__shfl_sync(0xffffffffu, norm_acc[0][0], lane & ~3) + kLinearEps),
+                              1.f / (__shfl_sync(0xffffffffu, norm_acc[0][2], lane & ~3) + kLinearEps)};
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       float acc[kHalfTiles / 2][2][4] = {};
@@ -288,7 +290,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
           for (int r = 0; r < 2; ++r) {  // rows g and g + 8
             uint32_t& word = *reinterpret_cast<uint32_t*>(&s_tile[tile_index<D>(16 * warp + g + 8 * r, c)]);
             const float2 base = unpack2<T>(word);
-            word = pack2<T>(base.x + b0 + acc[p][n][2 * r] / denominator[r], base.y + b1 + acc[p][n][2 * r + 1] / denominator[r]);
+            word = pack2<T>(base.x + b0 + acc[p][n][2 * r] * inverse[r], base.y + b1 + acc[p][n][2 * r + 1] * inverse[r]);
           }
         }
     }
