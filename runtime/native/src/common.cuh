@@ -35,6 +35,15 @@ __device__ __forceinline__ void store_from_float(void* p, int dtype, int64_t i, 
   }
 }
 
+// Elements i and i + 1 in one store: p + i must be aligned to two elements.
+__device__ __forceinline__ void store_pair_from_float(void* p, int dtype, int64_t i, float v0, float v1) {
+  switch (dtype) {
+    case TURBO_BF16: *reinterpret_cast<__nv_bfloat162*>(static_cast<__nv_bfloat16*>(p) + i) = __floats2bfloat162_rn(v0, v1); break;
+    case TURBO_F16: *reinterpret_cast<__half2*>(static_cast<__half*>(p) + i) = __floats2half2_rn(v0, v1); break;
+    default: *reinterpret_cast<float2*>(static_cast<float*>(p) + i) = make_float2(v0, v1);
+  }
+}
+
 // Sum over a block of up to 1024 threads; every thread gets the result.
 __device__ __forceinline__ float block_sum(float v, float* scratch /* >= 32 floats */) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

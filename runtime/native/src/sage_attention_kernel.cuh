@@ -86,8 +86,10 @@ struct SageQueryBlock {
 };
 
 // The epilogue of a warp's 16 query rows from `first_row` on: each row's sum of P over the 4 threads that share it,
-// out / sum (· the per-channel V scale for E4M3), rows past Lq dropped. out(n, k) is the accumulator register k of
-// the 8-channel tile n (the mma.sync C fragment: rows lane/4 and +8, channels 8n + 2·(lane%4) and +1).
+// out times the sum's reciprocal (· the per-channel V scale for E4M3), rows past Lq dropped. out(n, k) is the
+// accumulator register k of the 8-channel tile n (the mma.sync C fragment: rows lane/4 and +8, channels
+// 8n + 2·(lane%4) and +1). One reciprocal per row instead of a division per value (a float32 ulp apart, before the
+// rounding to the output dtype), and a thread's two channels in one store where the row is aligned for it.
 template <bool kE4M3, int D, int BQ, int BK, class Accumulator>
 __device__ __forceinline__ void store_attention_rows(const turbo_sage_args& a, const SageQueryBlock<D, BQ, BK>& cta,
                                                      int64_t first_row, float (&row_sum)[2], Accumulator out) {
@@ -98,20 +100,29 @@ __device__ __forceinline__ void store_attention_rows(const turbo_sage_args& a, c
     row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
   }
   const float* const v_scales = a.v_scales ? a.v_scales + cta.bh * D : nullptr;
+  const int element_bytes = a.out_dtype == TURBO_F32 ? 4 : 2;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int64_t q = first_row + lane / 4 + 8 * r;
     if (q >= a.q_len) continue;
     const int64_t row = cta.b * a.out_strides[0] + cta.h * a.out_strides[1] + q * a.out_strides[2];
+    const bool paired = (reinterpret_cast<uintptr_t>(a.out) + row * element_bytes) % (2 * element_bytes) == 0;
+    const float inverse = 1.f / row_sum[r];  // a row without keys: 0 · ∞ = NaN, as 0 / 0
 #pragma unroll
-    for (int n = 0; n < D / 8; ++n)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int channel = n * 8 + (lane & 3) * 2 + e;
-        float value = out(n, 2 * r + e) / row_sum[r];
-        if constexpr (kE4M3) value *= v_scales[channel];
-        store_from_float(a.out, a.out_dtype, row + channel, value);
+    for (int n = 0; n < D / 8; ++n) {
+      const int channel = n * 8 + (lane & 3) * 2;
+      float v0 = out(n, 2 * r) * inverse, v1 = out(n, 2 * r + 1) * inverse;
+      if constexpr (kE4M3) {
+        v0 *= v_scales[channel];
+        v1 *= v_scales[channel + 1];
       }
+      if (paired) {
+        store_pair_from_float(a.out, a.out_dtype, row + channel, v0, v1);
+      } else {
+        store_from_float(a.out, a.out_dtype, row + channel, v0);
+        store_from_float(a.out, a.out_dtype, row + channel + 1, v1);
+      }
+    }
   }
 }
 
