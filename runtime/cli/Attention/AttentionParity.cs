@@ -143,6 +143,8 @@ static class AttentionParity
         results.Add(SageCase(1001, 1001, 64, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.Float32, false, device));
         results.Add(SageCase(4097, 4097, 128, true, (128, 64, PvPrecision.Fp16), ScalarType.Float16, false, device));
         results.Add(SageCase(333, 333, 40, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.BFloat16, true, device));
+        // 402 query blocks: the persistent kernel's CTAs each take three or four, one after the other.
+        results.Add(SageCase(8447, 8447, 128, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.BFloat16, true, device));
         return results;
     }
 
@@ -173,6 +175,7 @@ static class AttentionParity
                     double topK = index / 2 % 2 == 0 ? 0.1 : 0.5;
                     results.Add(SlaCase(length, dim, masked, tile, topK, tokenMajor: index++ % 3 != 0, device));
                 }
+        results.Add(SlaCase(8447, 128, true, Tiles[0], 0.1, tokenMajor: true, device));  // several query blocks per CTA
         return results;
     }
 
