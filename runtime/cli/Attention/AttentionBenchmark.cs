@@ -1,3 +1,4 @@
+using Turbo.Runtime;
 using Turbo.Runtime.Attention;
 using Turbo.Runtime.Native;
 using static TorchSharp.torch;
@@ -17,22 +18,31 @@ public sealed record AttentionTiming(string Shape, string Method, double Ms, dou
 /// formats), each including its preparation passes; SageSLA at 85/90/95% block sparsity (top-k 0.15/0.10/0.05,
 /// TurboDiffusion's 128×64 blocks and E4M3 P·V), whole (block selection, sparse kernel, linear branch, proj_l), its
 /// preparation passes alone and its sparse kernel alone. Where the warpgroup (wgmma) kernel runs, the warp (mma.sync) kernel is timed beside it.
-/// Inputs are [B, H, L, D] views of token-major memory, as the model passes them.
+/// Inputs are [B, H, L, D] views of token-major memory, as the model passes them. A selection can narrow the run to
+/// one model's shape and to the methods whose names contain a text (SDPA, the baseline, is always timed): a profiler
+/// then sees only the launches asked for.
 /// </summary>
 static class AttentionBenchmark
 {
-    public static readonly (long Heads, long Length)[] Shapes = [(12, 32760), (40, 75600)];
+    /// <summary>The shapes by the model they come from.</summary>
+    public static readonly (string Model, long Heads, long Length)[] Shapes = [("1.3b", 12, 32760), ("14b", 40, 75600)];
     const long HeadDim = 128;
 
-    public static List<AttentionTiming> Run(Device device, int warmup, int repeats)
+    /// <param name="model">one of <see cref="Shapes"/>' models, or null for all</param>
+    /// <param name="only">time only the methods whose names contain this text (any case), or null for all</param>
+    public static List<AttentionTiming> Run(Device device, int warmup, int repeats, string? model = null, string? only = null)
     {
+        if (model is not null && !Shapes.Any(s => s.Model == model))
+            throw new TurboException($"unknown model shape '{model}': expected {string.Join(" or ", Shapes.Select(s => s.Model))}");
+        bool Wanted(string method) => only is null || method.Contains(only, StringComparison.OrdinalIgnoreCase);
         var results = new List<AttentionTiming>();
-        foreach (var (heads, length) in Shapes)
-            results.AddRange(RunShape(heads, length, device, warmup, repeats));
+        foreach (var (name, heads, length) in Shapes)
+            if (model is null || model == name)
+                results.AddRange(RunShape(heads, length, device, warmup, repeats, Wanted));
         return results;
     }
 
-    static List<AttentionTiming> RunShape(long heads, long length, Device device, int warmup, int repeats)
+    static List<AttentionTiming> RunShape(long heads, long length, Device device, int warmup, int repeats, Func<string, bool> wanted)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -48,52 +58,54 @@ static class AttentionBenchmark
         {
             var sage = new NativeSageAttention(blockQ, blockK, pv);
             bool wgmma = SageKernels.AutoIsWgmma(HeadDim, blockQ, blockK);
-            double ms = Time(() => sage.AttendNative(q, k, v));
-            rows.Add(Row(shape, $"Sage dense {blockQ}×{blockK} {Format(pv)}{KernelName(wgmma)}", ms, dense, dense, sdpaMs));
-            if (wgmma)
-            {
-                double mmaMs = Time(() => sage.AttendNative(q, k, v, kernel: SageKernel.Mma));
-                rows.Add(Row(shape, $"Sage dense {blockQ}×{blockK} {Format(pv)}{KernelName(false)}", mmaMs, dense, dense, sdpaMs));
-            }
+            string method = $"Sage dense {blockQ}×{blockK} {Format(pv)}";
+            if (wanted(method + KernelName(wgmma)))
+                rows.Add(Row(shape, method + KernelName(wgmma), Time(() => sage.AttendNative(q, k, v)), dense, dense, sdpaMs));
+            if (wgmma && wanted(method + KernelName(false)))
+                rows.Add(Row(shape, method + KernelName(false), Time(() => sage.AttendNative(q, k, v, kernel: SageKernel.Mma)), dense, dense, sdpaMs));
         }
         foreach (double topK in new[] { 0.15, 0.10, 0.05 })
         {
             var config = new AttentionConfig { Kind = AttentionKind.SageSla, TopK = topK };
+            string name = $"SageSLA {(1 - topK) * 100:F0}% sparse {config.BlockQ}×{config.BlockK} {Format(config.PvPrecision)}";
+            bool wgmma = SageKernels.AutoIsWgmma(HeadDim, config.BlockQ, config.BlockK);
+            string prepName = name + ": preparation and selection", aloneName = name + ": sparse kernel alone";
+            string[] selectionNames = [name + ": selection scores", name + ": selection top-k lists"];
+            if (!new[] { name, prepName, aloneName + KernelName(wgmma), aloneName + KernelName(false) }.Concat(selectionNames).Any(wanted))
+                continue;
             using var sla = new SparseLinearAttention((int)HeadDim, config, device);
-            var map = BlockSelection.Select(q, k, topK, config.BlockQ, config.BlockK);
+            using var map = BlockSelection.Select(q, k, topK, config.BlockQ, config.BlockK);
             double sparse = AttentionFlops.BlockSparse(map, config.BlockQ, config.BlockK, length, length, HeadDim);
             double linear = AttentionFlops.LinearBranch(1, heads, length, length, HeadDim);
-            string name = $"SageSLA {(1 - topK) * 100:F0}% sparse {config.BlockQ}×{config.BlockK} {Format(config.PvPrecision)}";
-            double whole = Time(() => sla.Attend(q, k, v));
-            rows.Add(Row(shape, name, whole, dense, sparse + linear, sdpaMs));
+            if (wanted(name))
+                rows.Add(Row(shape, name, Time(() => sla.Attend(q, k, v)), dense, sparse + linear, sdpaMs));
             // The sparse kernel apart from its preparation passes (INT8 q and smoothed k with their pooled blocks, V's
             // format) and the selection made from those blocks (scores, top-k lists).
             bool e4m3 = config.PvPrecision == PvPrecision.Fp8E4M3;
             var selected = KeyBlocks.Selected(topK);
-            double prepMs = TimeAction(() => SageKernels.Prepare(q, k, v, null, selected, config.BlockQ, config.BlockK, e4m3).Dispose());
-            rows.Add(Row(shape, name + ": preparation and selection", prepMs, dense, 0, sdpaMs));
-            rows.AddRange(Selection(shape, name, q, k, config, topK, TimeAction, sdpaMs));
+            if (wanted(prepName))
+            {
+                double prepMs = TimeAction(() => SageKernels.Prepare(q, k, v, null, selected, config.BlockQ, config.BlockK, e4m3).Dispose());
+                rows.Add(Row(shape, prepName, prepMs, dense, 0, sdpaMs));
+            }
+            if (selectionNames.Any(wanted))
+                rows.AddRange(Selection(shape, selectionNames, q, k, config, topK, TimeAction, sdpaMs));
             using (var operands = SageKernels.Prepare(q, k, v, null, selected, config.BlockQ, config.BlockK, e4m3))
             {
                 double scale = SageAttention.ScoreScale(HeadDim);
-                bool wgmma = SageKernels.AutoIsWgmma(HeadDim, config.BlockQ, config.BlockK);
-                double kernelMs = Time(() => SageKernels.Launch(operands, scale));
-                rows.Add(Row(shape, name + ": sparse kernel alone" + KernelName(wgmma), kernelMs, dense, sparse, sdpaMs));
-                if (wgmma)
-                {
-                    double mmaMs = Time(() => SageKernels.Launch(operands, scale, SageKernel.Mma));
-                    rows.Add(Row(shape, name + ": sparse kernel alone" + KernelName(false), mmaMs, dense, sparse, sdpaMs));
-                }
+                if (wanted(aloneName + KernelName(wgmma)))
+                    rows.Add(Row(shape, aloneName + KernelName(wgmma), Time(() => SageKernels.Launch(operands, scale)), dense, sparse, sdpaMs));
+                if (wgmma && wanted(aloneName + KernelName(false)))
+                    rows.Add(Row(shape, aloneName + KernelName(false), Time(() => SageKernels.Launch(operands, scale, SageKernel.Mma)), dense, sparse, sdpaMs));
             }
-            map.Dispose();
         }
-        rows.AddRange(LinearBranch(shape, q, k, v, time: Time, sdpaMs));
-        rows.AddRange(Passes(shape, q, k, v, TimeAction, sdpaMs));
+        rows.AddRange(LinearBranch(shape, q, k, v, Time, wanted, sdpaMs));
+        rows.AddRange(Passes(shape, q, k, v, TimeAction, wanted, sdpaMs));
         return rows;
     }
 
-    /// <summary>The selection's two steps alone, on the blocks the quantizer pools: the pooled scores, then the top-k lists.</summary>
-    static IEnumerable<AttentionTiming> Selection(string shape, string name, Tensor q, Tensor k, AttentionConfig config, double topK,
+    /// <summary>The selection's two steps alone, on the blocks the quantizer pools: the pooled scores, then the top-k lists (named by <paramref name="names"/>).</summary>
+    static IEnumerable<AttentionTiming> Selection(string shape, string[] names, Tensor q, Tensor k, AttentionConfig config, double topK,
         Func<Action, double> time, double sdpaMs)
     {
         using var scope = NewDisposeScope();
@@ -109,14 +121,15 @@ static class AttentionBenchmark
             indices.Dispose();
             counts.Dispose();
         });
-        return [Row(shape, name + ": selection scores", scoresMs, dense, 0, sdpaMs), Row(shape, name + ": selection top-k lists", listsMs, dense, 0, sdpaMs)];
+        return [Row(shape, names[0], scoresMs, dense, 0, sdpaMs), Row(shape, names[1], listsMs, dense, 0, sdpaMs)];
     }
 
     /// <summary>
     /// Each pass around SageSLA's sparse kernel alone, as the 90% call runs it (128×64 blocks, E4M3 P·V, no key lengths):
     /// what the whole call's time beyond its kernel is made of.
     /// </summary>
-    static IEnumerable<AttentionTiming> Passes(string shape, Tensor q, Tensor k, Tensor v, Func<Action, double> time, double sdpaMs)
+    static IEnumerable<AttentionTiming> Passes(string shape, Tensor q, Tensor k, Tensor v, Func<Action, double> time, Func<string, bool> wanted,
+        double sdpaMs)
     {
         using var scope = NewDisposeScope();
         double dense = AttentionFlops.Dense(1, q.shape[1], q.shape[2], k.shape[2], HeadDim);
@@ -137,12 +150,13 @@ static class AttentionBenchmark
             ("linear branch: query side", () => SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).Dispose()),
         };
         foreach (var (name, run) in passes)
-            if (SlaLinearKernels.Supports(q) || !name.StartsWith("linear"))
+            if ((SlaLinearKernels.Supports(q) || !name.StartsWith("linear")) && wanted("SageSLA pass: " + name))
                 yield return Row(shape, "SageSLA pass: " + name, time(run), dense, 0, sdpaMs);
     }
 
     /// <summary>SLA's linear branch alone (with proj_l and the sum with the sparse output): the fused kernels, then the torch ops.</summary>
-    static IEnumerable<AttentionTiming> LinearBranch(string shape, Tensor q, Tensor k, Tensor v, Func<Func<Tensor>, double> time, double sdpaMs)
+    static IEnumerable<AttentionTiming> LinearBranch(string shape, Tensor q, Tensor k, Tensor v, Func<Func<Tensor>, double> time,
+        Func<string, bool> wanted, double sdpaMs)
     {
         long heads = q.shape[1], length = q.shape[2];
         var weight = randn([HeadDim, HeadDim], device: q.device) * 0.01;
@@ -150,8 +164,9 @@ static class AttentionBenchmark
         var sparse = zeros([1, length, heads, HeadDim], q.dtype, q.device).transpose(1, 2);
         double linear = AttentionFlops.LinearBranch(1, heads, length, length, HeadDim), dense = AttentionFlops.Dense(1, heads, length, length, HeadDim);
         Tensor Branch() => SparseLinearAttention.FoldedLinearBranch(q, k, v, null, weight, bias, sparse);
-        if (SlaLinearKernels.Supports(q))
+        if (SlaLinearKernels.Supports(q) && wanted("SLA linear branch (fused kernels)"))
             yield return Row(shape, "SLA linear branch (fused kernels)", time(Branch), dense, linear, sdpaMs);
+        if (!wanted("SLA linear branch (torch ops)")) yield break;
         NativeSageAttention.Enabled = false;
         try { yield return Row(shape, "SLA linear branch (torch ops)", time(Branch), dense, linear, sdpaMs); }
         finally { NativeSageAttention.Enabled = true; }

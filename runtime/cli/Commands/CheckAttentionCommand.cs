@@ -12,7 +12,8 @@ namespace Turbo.Cli.Commands;
 /// `turbo check-attention`: the quantized-attention CUDA kernels against their TorchSharp references (every
 /// preparation pass, then Sage and SageSLA whole, outputs poisoned, odd lengths, both head dims and tile shapes, with
 /// and without key lengths) and their accuracy against exact attention, then their speed against torch's flash SDPA at
-/// Wan2.1's shapes. Exit 1 when a kernel disagrees with its reference.
+/// Wan2.1's shapes. Exit 1 when a kernel disagrees with its reference. --bench-only, --shape and --only narrow a run to
+/// the launches a profiler should see.
 /// </summary>
 static class CheckAttentionCommand
 {
@@ -23,15 +24,21 @@ static class CheckAttentionCommand
         var warmup = new Option<int>("--warmup") { Description = "Calls before timing each method", DefaultValueFactory = _ => 2 };
         var repeats = new Option<int>("--repeats") { Description = "Timed calls per method (median reported)", DefaultValueFactory = _ => 7 };
         var noBench = new Option<bool>("--no-bench") { Description = "Only check agreement, skip the timings" };
+        var benchOnly = new Option<bool>("--bench-only") { Description = "Only time, skip the agreement checks" };
+        var shape = new Option<string?>("--shape") { Description = "Time one model's shape only: 1.3b (H 12, L 32,760) or 14b (H 40, L 75,600)" };
+        shape.AcceptOnlyFromAmong([.. AttentionBenchmark.Shapes.Select(s => s.Model)]);
+        var only = new Option<string?>("--only") { Description = "Time only the methods whose names contain this text, e.g. \"95% sparse\" (SDPA, the baseline, always)" };
         var cmd = new Command("check-attention", "Check the quantized-attention CUDA kernels against their references and time them against flash SDPA");
-        foreach (var o in new Option[] { json, seed, warmup, repeats, noBench }) cmd.Options.Add(o);
-        cmd.SetAction(r => Run(r.GetValue(json), r.GetValue(seed), r.GetValue(warmup), r.GetValue(repeats), !r.GetValue(noBench)));
+        foreach (var o in new Option[] { json, seed, warmup, repeats, noBench, benchOnly, shape, only }) cmd.Options.Add(o);
+        cmd.SetAction(r => Run(r.GetValue(json), r.GetValue(seed), r.GetValue(warmup), r.GetValue(repeats), !r.GetValue(noBench),
+            !r.GetValue(benchOnly), r.GetValue(shape), r.GetValue(only)));
         return cmd;
     }
 
-    static int Run(string? jsonPath, int seed, int warmup, int repeats, bool bench)
+    static int Run(string? jsonPath, int seed, int warmup, int repeats, bool bench, bool check, string? shape, string? only)
     {
         if (warmup < 0 || repeats < 1) throw new TurboException("--warmup must be ≥ 0 and --repeats ≥ 1");
+        if (!bench && !check) throw new TurboException("--no-bench and --bench-only together leave nothing to do");
         if (!cuda.is_available())
             throw new TurboException("check-attention runs on a CUDA GPU: this TorchSharp has no CUDA libtorch (see README, CUDA)");
         var device = CUDA;
@@ -43,18 +50,21 @@ static class CheckAttentionCommand
         manual_seed(seed);
         using var noGrad = no_grad();
 
-        SageKernels.PoisonOutputs = true;
-        List<StageAgreement> stages;
-        List<KernelAgreement> kernels;
-        try
+        List<StageAgreement> stages = [];
+        List<KernelAgreement> kernels = [];
+        if (check)
         {
-            stages = AttentionParity.Stages(device);
-            kernels = [.. AttentionParity.Sage(device), .. AttentionParity.SageSla(device), .. AttentionParity.SlaLinear(device)];
+            SageKernels.PoisonOutputs = true;
+            try
+            {
+                stages = AttentionParity.Stages(device);
+                kernels = [.. AttentionParity.Sage(device), .. AttentionParity.SageSla(device), .. AttentionParity.SlaLinear(device)];
+            }
+            finally { SageKernels.PoisonOutputs = false; }
+            ReportAgreement(stages, kernels);
         }
-        finally { SageKernels.PoisonOutputs = false; }
-        ReportAgreement(stages, kernels);
 
-        var timings = bench ? AttentionBenchmark.Run(device, warmup, repeats) : [];
+        var timings = bench ? AttentionBenchmark.Run(device, warmup, repeats, shape, only) : [];
         if (bench) ReportTimings(timings);
 
         if (jsonPath is not null)
@@ -66,8 +76,9 @@ static class CheckAttentionCommand
             }, new JsonSerializerOptions { WriteIndented = true }));
 
         bool ok = stages.All(s => s.Ok) && kernels.All(k => k.Ok);
-        AnsiConsole.MarkupLine(ok ? "[green]all attention kernels agree with their references[/]"
-                                  : "[red]attention kernels disagree with their references[/]");
+        if (check)
+            AnsiConsole.MarkupLine(ok ? "[green]all attention kernels agree with their references[/]"
+                                      : "[red]attention kernels disagree with their references[/]");
         return ok ? 0 : 1;
     }
 
