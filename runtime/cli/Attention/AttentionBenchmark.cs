@@ -90,6 +90,7 @@ static class AttentionBenchmark
             }
             if (selectionNames.Any(wanted))
                 rows.AddRange(Selection(shape, selectionNames, q, k, config, topK, TimeAction, sdpaMs));
+            if (!wanted(aloneName + KernelName(wgmma)) && !(wgmma && wanted(aloneName + KernelName(false)))) continue;
             using (var operands = SageKernels.Prepare(q, k, v, null, selected, config.BlockQ, config.BlockK, e4m3))
             {
                 double scale = SageAttention.ScoreScale(HeadDim);
