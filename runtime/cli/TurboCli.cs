@@ -12,6 +12,7 @@ public static class TurboCli
         CheckNativeCommand.Create(),
         CheckInt8Command.Create(),
         CheckAttentionCommand.Create(),
+        CompareTimingsCommand.Create(),
         BenchCommand.Create(),
         GenerateCommand.Create(),
     };
