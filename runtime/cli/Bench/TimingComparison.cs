@@ -37,20 +37,20 @@ public sealed record TimingComparison(List<TimingChange> Changes, List<string> O
             [.. newRows.Keys.Where(r => Wanted(r) && !baseRows.ContainsKey(r))]);
     }
 
-    /// <summary>Row name → measure → ms, in the file's order (a Dictionary keeps insertion order while nothing is removed).</summary>
-    static Dictionary<string, Dictionary<string, double>> Rows(string json, string name)
+    /// <summary>Row name → measure → ms, both in the file's order.</summary>
+    static OrderedDictionary<string, OrderedDictionary<string, double>> Rows(string json, string name)
     {
         JsonNode? doc;
         try { doc = JsonNode.Parse(json); }
         catch (JsonException e) { throw new TurboException($"{name}: not JSON ({e.Message})"); }
         if (doc?["timings"] is not JsonArray timings)
             throw new TurboException($"{name}: no \"timings\" array (expected the --json output of turbo check-attention or check-int8)");
-        var rows = new Dictionary<string, Dictionary<string, double>>();
+        var rows = new OrderedDictionary<string, OrderedDictionary<string, double>>();
         foreach (var item in timings)
         {
             if (item is not JsonObject row) throw new TurboException($"{name}: a timing that is not an object");
             var keys = new List<string>();
-            var measures = new Dictionary<string, double>();
+            var measures = new OrderedDictionary<string, double>();
             bool pastName = false;
             foreach (var (field, value) in row)
             {
