@@ -66,20 +66,21 @@ __device__ __forceinline__ int tile_index(int row, int c) {
 // One block per (b·H + h, split of tokens); D/16 warps, warp w owns rows 16w..16w+15 of KV (channels d of φ(k)). The
 // raw k and v rows of each 64-token step arrive by asynchronous copies into a two-stage ring of swizzled tiles (the
 // next step's copies fly while this one computes; no registers hold them, so two blocks fit per SM). Each step: every
-// warp turns 64/(D/16) rows of k into φ(k) (a lane holds D/32 channels) in a shared tile, then KV += φ(k)ᵀ·v with both
-// operands through ldmatrix.trans, v straight from its stage.
+// quad of lanes turns a row of k into φ(k) (a lane holds D/4 channels, whole 16-byte chunks, so a row's max and sum
+// take two shuffles, not five) in a shared tile, then KV += φ(k)ᵀ·v with both operands through ldmatrix.trans, v
+// straight from its stage. Σφ(k) comes from the same products: φ(k)ᵀ times a column of ones (one more 8-column tile).
 template <int D, typename T>
 __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, const int32_t* __restrict__ key_lengths,
                                                                 int64_t heads, int64_t length, int64_t tokens_per_split,
                                                                 float* __restrict__ kv_partial, float* __restrict__ ksum_partial) {
-  constexpr int kWarps = D / 16, kPerLane = D / 32, kRowsPerWarp = kKeyTile / kWarps, kChunks = D / 8;
-  constexpr int kTile = kKeyTile * D;
+  constexpr int kWarps = D / 16, kChunks = D / 8, kTile = kKeyTile * D;
+  constexpr int kQuads = 2 * D / 4, kRowsPerQuad = kKeyTile / kQuads, kChunksPerLane = kChunks / 4;
+  static_assert(kKeyTile % kQuads == 0 && kChunks % 4 == 0, "whole rows per quad, whole chunks per lane");
   extern __shared__ __align__(16) uint16_t key_shared[];
   uint16_t* raw_k = key_shared;          // [2][kKeyTile][D]
   uint16_t* raw_v = raw_k + 2 * kTile;   // [2][kKeyTile][D]
   uint16_t* phi = raw_v + 2 * kTile;     // [kKeyTile][D]
-  __shared__ float warp_sums[kWarps][D];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, quad = threadIdx.x / 4, part = threadIdx.x % 4;
   const int64_t bh = blockIdx.x, split = blockIdx.y, b = bh / heads, h = bh % heads;
   const int64_t valid = key_lengths ? min(static_cast<int64_t>(key_lengths[b]), length) : length;
   const int64_t begin = split * tokens_per_split, end = min(begin + tokens_per_split, valid);
@@ -98,7 +99,9 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
   };
 
   float acc[D / 8][4] = {};
-  float ksum[kPerLane] = {};
+  float ksum_acc[4] = {};  // column 0 of φ(k)ᵀ·[1 0 … 0]: Σφ(k) of rows g and g + 8 in the quads' first lanes
+  // B fragment of a 16×8 tile whose first column is ones: lanes 0–3 hold column 0.
+  const uint32_t ones = lane < 4 ? pack2<T>(1.f, 1.f) : 0u;
   if (begin < end) load_step(begin, 0);
   int stage = 0;
   for (int64_t start = begin; start < end; start += kKeyTile, stage ^= 1) {
@@ -112,29 +115,45 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
     const uint16_t* ks = raw_k + stage * kTile;
     const uint16_t* vs = raw_v + stage * kTile;
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
-      const int row = warp * kRowsPerWarp + r;
+    for (int r = 0; r < kRowsPerQuad; ++r) {
+      const int row = r * kQuads + quad;
       const bool live = start + row < end;
-      float x[kPerLane];
+      float x[kChunksPerLane][8];
 #pragma unroll
-      for (int i = 0; i < kPerLane; i += 2) {
-        const float2 kf = unpack2<T>(*reinterpret_cast<const uint32_t*>(&ks[tile_index<D>(row, lane * kPerLane + i)]));
-        x[i] = kf.x; x[i + 1] = kf.y;
+      for (int c = 0; c < kChunksPerLane; ++c) {
+        const uint4 words = *reinterpret_cast<const uint4*>(&ks[swizzled_chunk<kChunks>(row, part + 4 * c) * 8]);
+        const uint32_t w[4] = {words.x, words.y, words.z, words.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const float2 pair = unpack2<T>(w[i]);
+          x[c][2 * i] = pair.x;
+          x[c][2 * i + 1] = pair.y;
+        }
       }
-      float m = x[0];
+      float m = x[0][0];
 #pragma unroll
-      for (int i = 1; i < kPerLane; ++i) m = fmaxf(m, x[i]);
-      m = warp_max(m);
+      for (int c = 0; c < kChunksPerLane; ++c)
+#pragma unroll
+        for (int i = 0; i < 8; ++i) m = fmaxf(m, x[c][i]);
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
       float s = 0.f;
 #pragma unroll
-      for (int i = 0; i < kPerLane; ++i) { x[i] = __expf(x[i] - m); s += x[i]; }
-      const float inv = live ? 1.f / warp_sum(s) : 0.f;  // a token past the end (or the key length) adds nothing
+      for (int c = 0; c < kChunksPerLane; ++c)
 #pragma unroll
-      for (int i = 0; i < kPerLane; i += 2) {
-        const float p0 = round_to<T>(x[i] * inv), p1 = round_to<T>(x[i + 1] * inv);
-        ksum[i] += p0;
-        ksum[i + 1] += p1;
-        *reinterpret_cast<uint32_t*>(&phi[tile_index<D>(row, lane * kPerLane + i)]) = pack2<T>(p0, p1);
+        for (int i = 0; i < 8; ++i) {
+          x[c][i] = __expf(x[c][i] - m);
+          s += x[c][i];
+        }
+      s += __shfl_xor_sync(0xffffffffu, s, 1);
+      s += __shfl_xor_sync(0xffffffffu, s, 2);
+      const float inv = live ? 1.f / s : 0.f;  // a token past the end (or the key length) adds nothing
+#pragma unroll
+      for (int c = 0; c < kChunksPerLane; ++c) {
+        uint32_t w[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) w[i] = pack2<T>(x[c][2 * i] * inv, x[c][2 * i + 1] * inv);
+        *reinterpret_cast<uint4*>(&phi[swizzled_chunk<kChunks>(row, part + 4 * c) * 8]) = make_uint4(w[0], w[1], w[2], w[3]);
       }
     }
     __syncthreads();
@@ -145,6 +164,7 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
         const int row = 16 * s + (lane & 7) + ((lane >> 4) << 3), c = 16 * warp + ((lane >> 3) & 1) * 8;
         ldmatrix_x4_trans(a, &phi[tile_index<D>(row, c)]);
       }
+      mma_16bit<T>(ksum_acc, a, ones, ones);
 #pragma unroll
       for (int p = 0; p < D / 16; ++p) {
         uint32_t bf[4];
@@ -165,14 +185,10 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
     *reinterpret_cast<float2*>(&kv[d * D + e]) = make_float2(acc[j][0], acc[j][1]);
     *reinterpret_cast<float2*>(&kv[(d + 8) * D + e]) = make_float2(acc[j][2], acc[j][3]);
   }
-#pragma unroll
-  for (int i = 0; i < kPerLane; ++i) warp_sums[warp][lane * kPerLane + i] = ksum[i];
-  __syncthreads();
-  if (threadIdx.x < D) {
-    float total = 0.f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) total += warp_sums[w][threadIdx.x];
-    ksum_partial[(split * gridDim.x + bh) * D + threadIdx.x] = total;
+  if (q4 == 0) {
+    float* ksum = ksum_partial + (split * gridDim.x + bh) * D + 16 * warp + g;
+    ksum[0] = ksum_acc[0];
+    ksum[8] = ksum_acc[2];
   }
 }
 
