@@ -6,8 +6,9 @@ namespace Turbo.Runtime.Attention;
 /// Symmetric INT8 quantization per block of tokens: each block of <c>block</c> consecutive tokens (the last one may be
 /// shorter) of one (batch, head) shares one scale absmax·(1/127), the float32 product with the float32 reciprocal
 /// (exactly what the CUDA kernel computes; a division by 127 would differ from it in the last bit now and then);
-/// codes are round-half-even(x / scale), in −127..127. An all-zero block gets scale 1 (its codes are 0 either way),
-/// so no division by zero appears.
+/// codes are round-half-even(x · (1/scale)), the float32 product with the float32 reciprocal, in −127..127 — one
+/// division per block instead of one per value in the CUDA kernel, which computes exactly this. An all-zero block gets
+/// scale 1 (its codes are 0 either way), so no division by zero appears.
 /// </summary>
 public static class Int8BlockQuantizer
 {
@@ -27,7 +28,7 @@ public static class Int8BlockQuantizer
         var grouped = padded.view(b, h, blocks, block, d);
         var absmax = grouped.abs().amax([3, 4]);
         var scales = where(absmax.gt(0), absmax * InverseCodeMax, ones_like(absmax));
-        var codes = (grouped / scales.view(b, h, blocks, 1, 1)).round()
+        var codes = (grouped * scales.reciprocal().view(b, h, blocks, 1, 1)).round()
             .view(b, h, blocks * block, d).narrow(2, 0, length);
         return (codes.MoveToOuterDisposeScope(), scales.MoveToOuterDisposeScope());
     }

@@ -7,9 +7,10 @@ public static partial class TurboNative
 {
     /// <summary>
     /// The ABI version the attention calls below are declared for (11: the quantizer's pooled blocks and
-    /// turbo_sla_top_blocks); an older library's quantizer takes fewer arguments, so it is not used.
+    /// turbo_sla_top_blocks; 12: its codes are the values times the scale's reciprocal, as Int8BlockQuantizer's); an
+    /// older library's quantizer takes fewer arguments or rounds differently, so it is not used.
     /// </summary>
-    const int AttentionAbi = 11;
+    const int AttentionAbi = 12;
 
     static readonly Lazy<bool> AttentionKernelsLoaded = new(() => IsAvailable && turbo_version() >= AttentionAbi);
 

@@ -81,4 +81,28 @@ public class NumericFormatTests
                 Is.EqualTo(new float[] { 127, 2, -2, 4, 0, 2, 0, 0, 0, 0, 0, 0, 127, -10, 2 }));
         }
     }
+
+    [Test]
+    public void Int8CodesAreTheValuesTimesTheFloat32ReciprocalOfTheScale()
+    {
+        // What the CUDA quantizer computes: scale = absmax · (1/127 as float), then v · (1/scale as float), rounded to
+        // float, then to the nearest even integer. Each pair (absmax, v) is a block of two tokens whose v lies so close
+        // to a half that dividing by the scale instead would round it to the other integer.
+        (uint Absmax, uint Value)[] blocks = [(0x3fd62783, 0x3e511877), (0x3f8afc64, 0x3efbb4ed), (0x3fefe1c9, 0xbeb91b15)];
+        foreach (var (absmaxBits, valueBits) in blocks)
+        {
+            float absmax = BitConverter.UInt32BitsToSingle(absmaxBits), v = BitConverter.UInt32BitsToSingle(valueBits);
+            float scale = absmax * (1f / 127f), inverse = 1f / scale;
+            float expected = MathF.Round(v * inverse, MidpointRounding.ToEven);
+            Assert.That(MathF.Round(v / scale, MidpointRounding.ToEven), Is.Not.EqualTo(expected), "the case tells the two apart");
+            using var x = tensor(new[] { absmax, v }).view(1, 1, 2, 1);
+            var (codes, scales) = Int8BlockQuantizer.Quantize(x, block: 2);
+            using (codes)
+            using (scales)
+            {
+                Assert.That(scales.data<float>()[0], Is.EqualTo(scale));
+                Assert.That(codes.data<float>().ToArray(), Is.EqualTo(new[] { 127f, expected }));
+            }
+        }
+    }
 }

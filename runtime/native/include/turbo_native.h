@@ -128,7 +128,7 @@ int turbo_channel_stats(const void* x, int dtype, const int64_t* strides, const 
                         int64_t heads, int64_t length, int dim, int mode, double* partial, float* out, void* stream);
 
 /* Symmetric INT8 per block of `block` tokens of one (b, h): scale = absmax · (1/127 as fp32) (1 for an all-zero block), code =
- * round-half-even((x − mean) / scale). mean: fp32 [B·H, D] subtracted first (K smoothing), or NULL. Tokens past the
+ * round-half-even((x − mean) · (1/scale)), the fp32 product with the fp32 reciprocal (since ABI v12; a division before). mean: fp32 [B·H, D] subtracted first (K smoothing), or NULL. Tokens past the
  * key lengths count as 0 (pass NULL for queries). codes: int8 [B·H, ⌈L/block⌉·block, D]; scales: fp32 [B·H, ⌈L/block⌉].
  * pooled (since ABI v11): fp32 [B·H, ⌈L/block⌉, D], each block's mean of x − mean over its valid tokens (0 for a block
  * without any; fp32 sums in a fixed order), SLA's pooled blocks; or NULL. */
