@@ -5,28 +5,23 @@ namespace Turbo.Runtime.Native;
 /// <summary>The W8A8 entries of the C ABI (runtime/native/include/turbo_native.h); called through <see cref="Int8Kernels"/>.</summary>
 public static partial class TurboNative
 {
-    /// <summary>The ABI version from which the library has the W8A8 entries.</summary>
-    const int Int8AbiVersion = 2;
+    /// <summary>
+    /// The ABI version from which the library's quantizers round as ActivationQuantizer does (12: values times the float32
+    /// reciprocal of the row's scale; before, a division, whose codes differ by one now and then): every entry that
+    /// quantizes needs it. The W8A8 entries themselves date from version 2.
+    /// </summary>
+    const int QuantizerAbiVersion = 12;
 
     /// <summary>True when the library is loaded and new enough to have the W8A8 kernels (an older build would fail on the first call).</summary>
-    public static bool HasInt8Kernels => IsAvailable && turbo_version() >= Int8AbiVersion;
-
-    /// <summary>The ABI version from which the library has turbo_int8_gelu_requantize.</summary>
-    const int GeluRequantizeAbiVersion = 5;
+    public static bool HasInt8Kernels => IsAvailable && turbo_version() >= QuantizerAbiVersion;
 
     /// <summary>True when the library has turbo_int8_gelu_requantize: a W8A8 feed-forward block's middle in one pass.</summary>
-    public static bool HasGeluRequantize => IsAvailable && turbo_version() >= GeluRequantizeAbiVersion;
-
-    /// <summary>The ABI version from which the library has turbo_int8_layernorm_quantize.</summary>
-    const int LayerNormQuantizeAbiVersion = 7;
+    public static bool HasGeluRequantize => IsAvailable && turbo_version() >= QuantizerAbiVersion;
 
     /// <summary>True when the library has turbo_int8_layernorm_quantize: W8A8 inputs made by the norm kernel before them.</summary>
-    public static bool HasLayerNormQuantize => IsAvailable && turbo_version() >= LayerNormQuantizeAbiVersion;
+    public static bool HasLayerNormQuantize => IsAvailable && turbo_version() >= QuantizerAbiVersion;
 
-    /// <summary>The ABI version from which the library has the FP8 linear entries.</summary>
-    const int Fp8AbiVersion = 4;
-
-    static readonly Lazy<bool> Fp8KernelsUsable = new(() => IsAvailable && turbo_version() >= Fp8AbiVersion && turbo_fp8_linear_available() == 1);
+    static readonly Lazy<bool> Fp8KernelsUsable = new(() => IsAvailable && turbo_version() >= QuantizerAbiVersion && turbo_fp8_linear_available() == 1);
 
     /// <summary>
     /// True when the FP8 linear kernels can run here: the library new enough, built with cuBLAS 12.9 or newer (per-channel

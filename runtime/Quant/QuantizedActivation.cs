@@ -23,8 +23,9 @@ public sealed class QuantizedActivation(QuantFormat format, Tensor values, Tenso
 
 /// <summary>
 /// Dynamic per-token activation quantization, computed afresh on every call: scale[m] = absmax(x[m, :])/127 (INT8)
-/// or /448 (FP8), float32; q = round(x/scale) half to even (torch.round), clamped to ±127, or rounded to e4m3.
-/// An all-zero row gets scale 1.
+/// or /448 (FP8), float32; q = round(x·(1/scale)) half to even (torch.round), clamped to ±127, or rounded to e4m3 —
+/// the float32 product with the float32 reciprocal, as the CUDA kernels compute it (one division a row, not one a
+/// value). An all-zero row gets scale 1.
 /// </summary>
 public static class ActivationQuantizer
 {
@@ -36,7 +37,7 @@ public static class ActivationQuantizer
         using var scope = NewDisposeScope();
         var absMax = x.abs().amax([1L]);
         var scale = format.ScalesFromAbsMax(absMax);
-        var scaled = x / scale.unsqueeze(1);
+        var scaled = x * scale.reciprocal().unsqueeze(1);
         var values = format.IsInt8() ? scaled.round().clamp(-127, 127).to(ScalarType.Int8) : Fp8E4M3.Round(scaled);
         return new QuantizedActivation(format, values.MoveToOuterDisposeScope(), scale.MoveToOuterDisposeScope());
     }

@@ -29,12 +29,15 @@ public class QuantizedMathTests
         return row.data<float>().ToArray();
     }
 
-    /// <summary>Per-token quantization, scalar: scale = absmax/127 in float32, q = round-half-even(x/scale) clamped.</summary>
+    /// <summary>
+    /// Per-token quantization, scalar: scale = absmax/127 in float32, q = round-half-even(x·(1/scale)) clamped, the
+    /// product with the float32 reciprocal.
+    /// </summary>
     static (sbyte[] Q, float Scale) QuantizeRow(float[] x, float maxCode)
     {
         float absMax = x.Max(MathF.Abs);
-        float scale = absMax > 0 ? absMax / maxCode : 1f;
-        return (x.Select(v => (sbyte)Math.Clamp(MathF.Round(v / scale, MidpointRounding.ToEven), -127, 127)).ToArray(), scale);
+        float scale = absMax > 0 ? absMax / maxCode : 1f, inverse = 1f / scale;
+        return (x.Select(v => (sbyte)Math.Clamp(MathF.Round(v * inverse, MidpointRounding.ToEven), -127, 127)).ToArray(), scale);
     }
 
     [Test]
@@ -44,6 +47,23 @@ public class QuantizedMathTests
         using var q = ActivationQuantizer.PerToken(x, QuantFormat.Int8PerChannel);
         Assert.That(q.Scale.item<float>(), Is.EqualTo(1f));
         Assert.That(q.Values.data<sbyte>().ToArray(), Is.EqualTo(new sbyte[] { 127, 0, 2, 2, 0, -2, 126, -127 }));
+    }
+
+    [Test]
+    public void CodesAreTheValuesTimesTheReciprocalOfTheScale()
+    {
+        // Rows [absmax, v] whose v lies so close to a half that dividing by the row's scale would round it the other way.
+        (uint Absmax, uint Value)[] rows = [(0x3fa7a061, 0xbf66fb3b), (0x3f2e5bf6, 0x3d7c9d6c), (0x3fcac441, 0xbfad3ad1)];
+        foreach (var (absmaxBits, valueBits) in rows)
+        {
+            float absmax = BitConverter.UInt32BitsToSingle(absmaxBits), v = BitConverter.UInt32BitsToSingle(valueBits);
+            float scale = absmax / 127f, expected = MathF.Round(v * (1f / scale), MidpointRounding.ToEven);
+            Assert.That(MathF.Round(v / scale, MidpointRounding.ToEven), Is.Not.EqualTo(expected), "the case tells the two apart");
+            using var x = tensor(new[] { absmax, v }, [1, 2]);
+            using var q = ActivationQuantizer.PerToken(x, QuantFormat.Int8PerChannel);
+            Assert.That(q.Scale.item<float>(), Is.EqualTo(scale));
+            Assert.That(q.Values.data<sbyte>().ToArray(), Is.EqualTo(new[] { (sbyte)127, (sbyte)expected }));
+        }
     }
 
     [Test]

@@ -43,7 +43,8 @@ int turbo_gate_residual(const float* x, const void* y, int y_dtype, const float*
  * float32 step below is rounded on its own, in the order written, so results equal the reference bit for bit. */
 
 /* Per-token INT8 quantization: v = x[r, c] / smooth[c] (IEEE division; no division when smooth is NULL),
- * scale[r] = max_c |v| / 127 (1 for an all-zero row), q[r, c] = clamp(round_half_even(v / scale[r]), -127, 127).
+ * scale[r] = max_c |v| / 127 (1 for an all-zero row), q[r, c] = clamp(round_half_even(v · (1/scale[r])), -127, 127)
+ * (the fp32 product with the fp32 reciprocal; since ABI v12, a division before).
  * x: [rows, cols] of x_dtype; smooth: [cols] fp32 or NULL; q: [rows, cols] int8; scale: [rows] fp32; cols <= 2^17. */
 int turbo_int8_quantize_rows(const void* x, int x_dtype, const float* smooth, int8_t* q, float* scale,
                              int64_t rows, int cols, void* stream);
@@ -97,7 +98,7 @@ int turbo_int8_wgmma_available(void);
 
 /* FP8 (e4m3) W8A8 linear layers: the same per-token / per-channel scheme with e4m3 codes (uint8 bytes, OCP E4M3FN).
  * Per-token quantization as turbo_int8_quantize_rows with scale[r] = max_c |v| / 448 (1 for an all-zero row) and
- * q[r, c] = e4m3(v / scale[r]), rounded to nearest even, saturated at ±448. Bit-equal to the reference. */
+ * q[r, c] = e4m3(v · (1/scale[r])) (since ABI v12), rounded to nearest even, saturated at ±448. Bit-equal to the reference. */
 int turbo_fp8_quantize_rows(const void* x, int x_dtype, const float* smooth, uint8_t* q, float* scale,
                             int64_t rows, int cols, void* stream);
 

@@ -17,7 +17,8 @@ __device__ __forceinline__ float int8_rescale(int acc, float sx, float sw) {
 }
 
 // The activation quantizer's steps (Turbo.Runtime.Quant.ActivationQuantizer after QuantizedLinear's smoothing):
-// v = x / smooth (IEEE division, none without smoothing); q = clamp(round_half_even(v / scale), -127, 127).
+// v = x / smooth (IEEE division, none without smoothing); q = clamp(round_half_even(v · (1/scale)), -127, 127), the
+// float32 product with the float32 reciprocal of the row's scale (one division a row, not one a value).
 __device__ __forceinline__ float activation_smoothed(float v, const float* smooth, int col) {
   return smooth ? __fdiv_rn(v, smooth[col]) : v;
 }
@@ -29,6 +30,9 @@ __device__ __forceinline__ uint8_t int8_encode(float scaled) {
 
 // A row's scale from its largest |v|: absmax / 127, or 1 for an all-zero row.
 __device__ __forceinline__ float int8_row_scale(float amax) { return amax > 0.f ? __fdiv_rn(amax, 127.f) : 1.f; }
+
+// What a row's values are multiplied by before rounding: the correctly rounded float32 reciprocal of its scale.
+__device__ __forceinline__ float row_inverse(float scale) { return __frcp_rn(scale); }
 
 __device__ __forceinline__ float int8_add_bias(float y, const float* bias, int col) {
   return bias ? __fadd_rn(y, bias[col]) : y;

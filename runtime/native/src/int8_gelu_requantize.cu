@@ -5,7 +5,7 @@
 // model dtype, then QuantizeInput):
 //   h = dtype(fp32(acc)·sx·sw (+ bias))         as turbo_int8_dequantize, rounded to hidden_dtype
 //   g = dtype(0.5·h·(1 + tanh(√(2/π)·(h + 0.044715·h³))))   PyTorch's formula, in float32
-//   v = g / smooth; scale = absmax(v) / 127 (1 for a zero row); q = clamp(round_half_even(v / scale), ±127)
+//   v = g / smooth; scale = absmax(v) / 127 (1 for a zero row); q = clamp(round_half_even(v · (1/scale)), ±127)
 // Everything but tanh is the reference's arithmetic step for step; tanhf may differ from the CPU's tanh in the last
 // bit, which can move a g by one step of the model dtype and a code by one (`turbo check-int8` measures this).
 // One block per row, two passes: the first computes each v (rescale, GELU, smoothing division — the expensive part)
@@ -33,7 +33,7 @@ __device__ __forceinline__ float hidden_value(int acc, float sx, const float* __
   return activation_smoothed(g, smooth, c);
 }
 
-__device__ __forceinline__ int8_t quantize_one(float v, float scale) { return static_cast<int8_t>(int8_encode(__fdiv_rn(v, scale))); }
+__device__ __forceinline__ int8_t quantize_one(float v, float inverse) { return static_cast<int8_t>(int8_encode(__fmul_rn(v, inverse))); }
 
 // kVector: n % 4 == 0 and acc 16-byte, q 4-byte aligned (so every row is), four columns per thread and step.
 // kCached: the row's v kept in dynamic shared memory (n floats) between the passes.
@@ -68,7 +68,7 @@ __global__ void gelu_requantize_kernel(const int32_t* __restrict__ acc, const fl
     }
   }
   amax = block_max(amax, scratch);  // its barriers also make `cached` visible to the whole block
-  const float s = int8_row_scale(amax);
+  const float s = int8_row_scale(amax), inverse = row_inverse(s);
 
   int8_t* out = q + row * n;
   for (int c = threadIdx.x * kStep; c < n; c += kThreads * kStep) {
@@ -84,13 +84,13 @@ __global__ void gelu_requantize_kernel(const int32_t* __restrict__ acc, const fl
         for (int j = 0; j < 4; ++j) v[j] = hidden_value(accs[j], sx, w_scale, bias, smooth, dtype, c + j);
       }
       char4 packed;
-      packed.x = quantize_one(v[0], s);
-      packed.y = quantize_one(v[1], s);
-      packed.z = quantize_one(v[2], s);
-      packed.w = quantize_one(v[3], s);
+      packed.x = quantize_one(v[0], inverse);
+      packed.y = quantize_one(v[1], inverse);
+      packed.z = quantize_one(v[2], inverse);
+      packed.w = quantize_one(v[3], inverse);
       *reinterpret_cast<char4*>(out + c) = packed;
     } else {
-      out[c] = quantize_one(kCached ? cached[c] : hidden_value(a[c], sx, w_scale, bias, smooth, dtype, c), s);
+      out[c] = quantize_one(kCached ? cached[c] : hidden_value(a[c], sx, w_scale, bias, smooth, dtype, c), inverse);
     }
   }
   if (threadIdx.x == 0) scale[row] = s;

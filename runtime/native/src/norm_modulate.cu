@@ -71,12 +71,12 @@ __global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtyp
         const int c = threadIdx.x + k * kThreads;
         if (c < dim) amax = fmaxf(amax, fabsf(activation_smoothed(v[k], smooth, c)));
       }
-      const float s = int8_row_scale(block_max(amax, scratch));
+      const float s = int8_row_scale(block_max(amax, scratch)), inverse = row_inverse(s);
 #pragma unroll
       for (int k = 0; k < kMaxPerThread; ++k) {
         const int c = threadIdx.x + k * kThreads;
         if (c >= dim) break;
-        quant.q[o][base + c] = static_cast<int8_t>(int8_encode(__fdiv_rn(activation_smoothed(v[k], smooth, c), s)));
+        quant.q[o][base + c] = static_cast<int8_t>(int8_encode(__fmul_rn(activation_smoothed(v[k], smooth, c), inverse)));
       }
       if (threadIdx.x == 0) quant.scale[o][row] = s;
     }
@@ -144,12 +144,12 @@ __global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x
           amax = fmaxf(amax, fabsf(u[k][j]));
         }
       }
-      const float s = int8_row_scale(warp_max(amax));
+      const float s = int8_row_scale(warp_max(amax)), inverse = row_inverse(s);
 #pragma unroll
       for (int k = 0; k < kChunks; ++k) {
         uint32_t packed[2] = {0u, 0u};
 #pragma unroll
-        for (int j = 0; j < kVectorWidth; ++j) packed[j / 4] |= static_cast<uint32_t>(int8_encode(__fdiv_rn(u[k][j], s))) << (8 * (j % 4));
+        for (int j = 0; j < kVectorWidth; ++j) packed[j / 4] |= static_cast<uint32_t>(int8_encode(__fmul_rn(u[k][j], inverse))) << (8 * (j % 4));
         *reinterpret_cast<uint2*>(quant.q[o] + base + (k * 32 + lane) * kVectorWidth) = make_uint2(packed[0], packed[1]);
       }
       if (lane == 0) quant.scale[o][row] = s;

@@ -2,8 +2,8 @@
 // Turbo.Runtime.Quant.ActivationQuantizer.PerToken after QuantizedLinear's smoothing division; the kernel computes
 // the same float32 operations in the same order, so codes and scales agree bit for bit:
 //   v = x / smooth (IEEE division, skipped without smoothing), scale = absmax(v) / max_code (1 for an all-zero row),
-//   INT8: q = clamp(round_half_even(v / scale), -127, 127), max_code 127;
-//   e4m3: q = e4m3(v / scale) rounded to nearest even and saturated at ±448 (cvt .satfinite), max_code 448.
+//   INT8: q = clamp(round_half_even(v · (1/scale)), -127, 127), max_code 127 (the float32 reciprocal, one a row);
+//   e4m3: q = e4m3(v · (1/scale)) rounded to nearest even and saturated at ±448 (cvt .satfinite), max_code 448.
 // Reads x once, writes q and one scale per row. Rows of up to 16,384 values (every Wan2.1 linear input)
 // take one block each and stay in registers between the absmax and the quantize pass. Longer rows (up to 2^17) and
 // unaligned ones take one warp each and two passes, the second re-reading x: from L1/L2 when the rows in flight fit
@@ -50,7 +50,7 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
       amax = fmaxf(amax, fabsf(activation_smoothed(load_as_float(x, x_dtype, base + c), smooth, c)));
   }
   for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-  const float s = amax > 0.f ? __fdiv_rn(amax, Code::kMax) : 1.f;
+  const float s = amax > 0.f ? __fdiv_rn(amax, Code::kMax) : 1.f, inverse = row_inverse(s);
 
   if (kVectorized) {
 #pragma unroll 2
@@ -60,14 +60,14 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
       uint32_t packed[2] = {0u, 0u};
 #pragma unroll
       for (int j = 0; j < kVectorWidth; ++j) {
-        const uint32_t byte = Code::encode(__fdiv_rn(activation_smoothed(v[j], smooth, c + j), s));
+        const uint32_t byte = Code::encode(__fmul_rn(activation_smoothed(v[j], smooth, c + j), inverse));
         packed[j / 4] |= byte << (8 * (j % 4));
       }
       *reinterpret_cast<uint2*>(q + base + c) = make_uint2(packed[0], packed[1]);
     }
   } else {
     for (int c = lane; c < cols; c += 32)
-      q[base + c] = Code::encode(__fdiv_rn(activation_smoothed(load_as_float(x, x_dtype, base + c), smooth, c), s));
+      q[base + c] = Code::encode(__fmul_rn(activation_smoothed(load_as_float(x, x_dtype, base + c), smooth, c), inverse));
   }
   if (lane == 0) scale[row] = s;
 }
@@ -94,14 +94,14 @@ __global__ void quantize_resident_rows_kernel(const void* __restrict__ x, int x_
     }
   }
   amax = block_max(amax, scratch);
-  const float s = amax > 0.f ? __fdiv_rn(amax, Code::kMax) : 1.f;
+  const float s = amax > 0.f ? __fdiv_rn(amax, Code::kMax) : 1.f, inverse = row_inverse(s);
 #pragma unroll
   for (int i = 0; i < kVecs; ++i) {
     const int c = (i * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x)) * kVectorWidth;
     if (c < cols) {
       uint32_t packed[2] = {0u, 0u};
 #pragma unroll
-      for (int j = 0; j < kVectorWidth; ++j) packed[j / 4] |= static_cast<uint32_t>(Code::encode(__fdiv_rn(v[i][j], s))) << (8 * (j % 4));
+      for (int j = 0; j < kVectorWidth; ++j) packed[j / 4] |= static_cast<uint32_t>(Code::encode(__fmul_rn(v[i][j], inverse))) << (8 * (j % 4));
       *reinterpret_cast<uint2*>(q + base + c) = make_uint2(packed[0], packed[1]);
     }
   }
