@@ -44,9 +44,6 @@ template <> __device__ __forceinline__ float2 unpack2<__nv_bfloat16>(uint32_t w)
 template <> __device__ __forceinline__ float2 unpack2<__half>(uint32_t w) {
   return __half22float2(*reinterpret_cast<const __half2*>(&w));
 }
-template <typename T> __device__ __forceinline__ float round_to(float x);
-template <> __device__ __forceinline__ float round_to<__nv_bfloat16>(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
-template <> __device__ __forceinline__ float round_to<__half>(float x) { return __half2float(__float2half_rn(x)); }
 
 template <typename T>
 __device__ __forceinline__ void mma_16bit(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -73,7 +70,7 @@ template <int D, typename T>
 __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, const int32_t* __restrict__ key_lengths,
                                                                 int64_t heads, int64_t length, int64_t tokens_per_split,
                                                                 float* __restrict__ kv_partial, float* __restrict__ ksum_partial) {
-  constexpr int kWarps = D / 16, kChunks = D / 8, kTile = kKeyTile * D;
+  constexpr int kChunks = D / 8, kTile = kKeyTile * D;
   constexpr int kQuads = 2 * D / 4, kRowsPerQuad = kKeyTile / kQuads, kChunksPerLane = kChunks / 4;
   static_assert(kKeyTile % kQuads == 0 && kChunks % 4 == 0, "whole rows per quad, whole chunks per lane");
   extern __shared__ __align__(16) uint16_t key_shared[];
