@@ -49,7 +49,7 @@ public sealed class NativeSageAttention : IAttentionBackend
         if (q.device_type != DeviceType.CUDA || q.dtype == ScalarType.Float64)
             throw new TurboException($"Sage kernels: expected float32, bfloat16 or float16 tensors on CUDA, found {q.dtype} on {q.device}");
         if (!TurboNative.HasAttentionKernels)
-            throw new TurboException("Sage kernels: the native library has no attention kernels of this version (ABI v11 or newer): " + TurboNative.Describe());
+            throw new TurboException($"Sage kernels: the native library has no attention kernels of this version (ABI v{TurboNative.AttentionAbi} or newer): " + TurboNative.Describe());
 
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();

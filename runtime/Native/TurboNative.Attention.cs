@@ -10,7 +10,7 @@ public static partial class TurboNative
     /// turbo_sla_top_blocks; 12: its codes are the values times the scale's reciprocal, as Int8BlockQuantizer's); an
     /// older library's quantizer takes fewer arguments or rounds differently, so it is not used.
     /// </summary>
-    const int AttentionAbi = 12;
+    public const int AttentionAbi = 12;
 
     static readonly Lazy<bool> AttentionKernelsLoaded = new(() => IsAvailable && turbo_version() >= AttentionAbi);
 
