@@ -14,6 +14,7 @@ namespace Turbo.Cli.Commands;
 /// cuBLASLt where the GPU has it) against the
 /// reference on fresh random inputs (Int8Parity), then timed against bf16 at Wan's linear shapes (Int8Timing).
 /// Exit 1 when any check disagrees. With --json the results are written after the checks and again after the timings.
+/// --bench-only, --shape and --only narrow a run to the timings asked for (e.g. under a profiler).
 /// </summary>
 static class CheckInt8Command
 {
@@ -24,33 +25,42 @@ static class CheckInt8Command
         var warmup = new Option<int>("--warmup") { Description = "Untimed calls before each timing", DefaultValueFactory = _ => 3 };
         var repeats = new Option<int>("--repeats") { Description = "Timed calls per timing (median reported)", DefaultValueFactory = _ => 20 };
         var parityOnly = new Option<bool>("--parity-only") { Description = "Check the kernels without timing them" };
+        var benchOnly = new Option<bool>("--bench-only") { Description = "Only time, skip the checks" };
+        var shape = new Option<string?>("--shape") { Description = "Time one model's layers only: 1.3b or 14b" };
+        shape.AcceptOnlyFromAmong(Int8Timing.ModelNames);
+        var only = new Option<string?>("--only") { Description = "Time only the layers whose names contain this text, e.g. \"ffn.0\"" };
         var cmd = new Command("check-int8", "Check the W8A8 CUDA kernels against the reference and time them against bf16 at Wan's shapes");
-        foreach (var o in new Option[] { json, seed, warmup, repeats, parityOnly }) cmd.Options.Add(o);
-        cmd.SetAction(r => Run(r.GetValue(json), r.GetValue(seed), r.GetValue(warmup), r.GetValue(repeats), r.GetValue(parityOnly)));
+        foreach (var o in new Option[] { json, seed, warmup, repeats, parityOnly, benchOnly, shape, only }) cmd.Options.Add(o);
+        cmd.SetAction(r => Run(r.GetValue(json), r.GetValue(seed), r.GetValue(warmup), r.GetValue(repeats), !r.GetValue(benchOnly),
+            !r.GetValue(parityOnly), r.GetValue(shape), r.GetValue(only)));
         return cmd;
     }
 
-    static int Run(string? jsonPath, int seed, int warmup, int repeats, bool parityOnly)
+    static int Run(string? jsonPath, int seed, int warmup, int repeats, bool check, bool bench, string? shape, string? only)
     {
         if (warmup < 0 || repeats < 1) throw new TurboException("--warmup must be ≥ 0 and --repeats ≥ 1");
+        if (!check && !bench) throw new TurboException("--parity-only and --bench-only together leave nothing to do");
+        if (!bench && (shape is not null || only is not null)) throw new TurboException("--shape and --only narrow the timings, which --parity-only skips");
+        var layers = Int8Timing.Select(shape, only);
         var device = DeviceChoice.Resolve("cuda");
         if (!TurboNative.HasInt8Kernels) throw new TurboException(TurboNative.Describe() + (TurboNative.IsAvailable ? ": predates the W8A8 kernels, rebuild runtime/native" : ""));
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(TurboNative.Describe())}[/]");
         manual_seed(seed);
         string date = DateTime.UtcNow.ToString("yyyy-MM-dd");
 
-        var agreements = Int8Parity.Run(device, Log);
-        ReportParity(agreements);
+        var agreements = check ? Int8Parity.Run(device, Log) : [];
+        if (check) ReportParity(agreements);
         bool ok = agreements.All(a => a.Ok);
         Write(jsonPath, new { date, native = TurboNative.Describe(), ok, agreements });
 
-        if (!parityOnly)
+        if (bench)
         {
-            var timings = Int8Timing.Run(device, warmup, repeats, Log);
+            var timings = Int8Timing.Run(device, warmup, repeats, layers, Log);
             ReportTimings(timings);
             Write(jsonPath, new { date, native = TurboNative.Describe(), ok, agreements, warmup, repeats, timings });
         }
-        AnsiConsole.MarkupLine(ok ? "[green]the W8A8 CUDA kernels agree with the reference[/]" : "[red]the W8A8 CUDA kernels disagree with the reference[/]");
+        if (check)
+            AnsiConsole.MarkupLine(ok ? "[green]the W8A8 CUDA kernels agree with the reference[/]" : "[red]the W8A8 CUDA kernels disagree with the reference[/]");
         return ok ? 0 : 1;
     }
 

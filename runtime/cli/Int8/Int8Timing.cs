@@ -1,3 +1,4 @@
+using Turbo.Runtime;
 using Turbo.Runtime.Models;
 using Turbo.Runtime.Native;
 using Turbo.Runtime.Quant;
@@ -59,13 +60,31 @@ public static class Int8Timing
         double Tflops(double ms) => Flop / (ms * 1e9);
     }
 
-    public static List<Row> Run(Device device, int warmup, int repeats, Action<string> log)
+    /// <summary>The models <see cref="Select"/> takes, as a command line names them.</summary>
+    public static readonly string[] ModelNames = [.. WanLayers.Select(l => l.Model.ToLowerInvariant()).Distinct()];
+
+    /// <summary>
+    /// The layers of <paramref name="model"/> (<see cref="ModelNames"/>; null: all) whose names contain
+    /// <paramref name="only"/> (null: all); a clear error when none is left.
+    /// </summary>
+    public static Layer[] Select(string? model, string? only)
+    {
+        var layers = WanLayers.Where(l => (model is null || l.Model.Equals(model, StringComparison.OrdinalIgnoreCase)) &&
+                                          (only is null || l.Name.Contains(only, StringComparison.OrdinalIgnoreCase))).ToArray();
+        if (layers.Length == 0)
+            throw new TurboException($"no layer{(model is null ? "" : $" of {model}")} matches \"{only}\"; the layers: " +
+                                     string.Join(", ", WanLayers.Select(l => l.Name).Distinct()));
+        return layers;
+    }
+
+    /// <summary>Each of <paramref name="layers"/> at each token count of <see cref="Tokens"/>.</summary>
+    public static List<Row> Run(Device device, int warmup, int repeats, IReadOnlyList<Layer> layers, Action<string> log)
     {
         var rows = new List<Row>();
         using var noGrad = no_grad();
         using var pause = CollectionPause.Begin();
         foreach (long m in Tokens)
-            foreach (var layer in WanLayers)
+            foreach (var layer in layers)
             {
                 log($"timing {layer.Model} {layer.Name} M {m} K {layer.K} N {layer.N}");
                 rows.Add(Measure(layer, m, device, warmup, repeats));
