@@ -1,16 +1,13 @@
-using Turbo.Cli;
-
 namespace Turbo.Tests.Cli;
 
 /// <summary>`turbo check-attention`'s options that narrow a run are checked before anything runs.</summary>
 public class CheckAttentionCliTests
 {
+    /// <summary>Exit code and everything written (errors first).</summary>
     static (int Code, string Err) Turbo(params string[] args)
     {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = TurboCli.Run(args, output, error);
-        return (code, error.ToString() + output);
+        var r = CliRunner.RunTurbo(args);
+        return (r.ExitCode, r.Err + r.Out);
     }
 
     [Test]

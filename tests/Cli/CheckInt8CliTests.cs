@@ -1,4 +1,3 @@
-using Turbo.Cli;
 using Turbo.Cli.Int8;
 
 namespace Turbo.Tests.Cli;
@@ -6,12 +5,11 @@ namespace Turbo.Tests.Cli;
 /// <summary>`turbo check-int8`'s options that narrow a run are checked before anything runs (no GPU needed).</summary>
 public class CheckInt8CliTests
 {
+    /// <summary>Exit code and everything written (errors first).</summary>
     static (int Code, string Err) Turbo(params string[] args)
     {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = TurboCli.Run(args, output, error);
-        return (code, error.ToString() + output);
+        var r = CliRunner.RunTurbo(args);
+        return (r.ExitCode, r.Err + r.Out);
     }
 
     [Test]

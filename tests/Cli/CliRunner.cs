@@ -1,9 +1,10 @@
+using Turbo.Cli;
 using Turbo.CalibrationData.Cli;
 using Turbo.Converter.Cli;
 
 namespace Turbo.Tests.Cli;
 
-/// <summary>Runs turbo-convert or turbo-shapes in-process with captured output.</summary>
+/// <summary>Runs turbo-convert, turbo-shapes or turbo in-process with captured output.</summary>
 public static class CliRunner
 {
     public sealed record Result(int ExitCode, string Out, string Err);
@@ -11,6 +12,9 @@ public static class CliRunner
     public static Result Run(params string[] args) => Capture(TurboConvertCli.Run, args);
 
     public static Result RunShapes(params string[] args) => Capture(ShapesCli.Run, args);
+
+    /// <summary>`turbo` (runtime/cli).</summary>
+    public static Result RunTurbo(params string[] args) => Capture(TurboCli.Run, args);
 
     static Result Capture(Func<string[], TextWriter, TextWriter, int> cli, string[] args)
     {

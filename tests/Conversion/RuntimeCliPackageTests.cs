@@ -11,10 +11,8 @@ public class RuntimeCliPackageTests : TempFolderFixture
 {
     static (int Code, string Out, string Err) Turbo(params string[] args)
     {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = TurboCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
+        var r = CliRunner.RunTurbo(args);
+        return (r.ExitCode, r.Out, r.Err);
     }
 
     string QuantizedPackage()
