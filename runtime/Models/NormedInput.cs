@@ -116,7 +116,7 @@ public sealed class NormedInput
     /// </summary>
     static Tensor?[]? FusedQuantizers(Tensor x, WanLinear[] readers, ScalarType dtype)
     {
-        if (readers.Length is < 1 or > Int8Kernels.MaxLayerNormQuantizers || !TurboNative.HasLayerNormQuantize) return null;
+        if (readers.Length is < 1 or > Int8Kernels.MaxLayerNormQuantizers || !TurboNative.HasInt8Kernels) return null;
         if (x.dim() != 3 || !Int8Kernels.LayerNormQuantizePays(x.shape[2])) return null;
         if (!Int8Kernels.IsKernelFloat(x.dtype) || !Int8Kernels.IsKernelFloat(dtype)) return null;
         var smooths = new Tensor?[readers.Length];

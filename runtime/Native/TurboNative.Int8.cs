@@ -12,14 +12,11 @@ public static partial class TurboNative
     /// </summary>
     const int QuantizerAbiVersion = 12;
 
-    /// <summary>True when the library is loaded and new enough to have the W8A8 kernels (an older build would fail on the first call).</summary>
+    /// <summary>
+    /// True when the library is loaded and new enough for every W8A8 kernel, turbo_int8_gelu_requantize and
+    /// turbo_int8_layernorm_quantize among them (an older build would fail on the first call, or round differently).
+    /// </summary>
     public static bool HasInt8Kernels => IsAvailable && turbo_version() >= QuantizerAbiVersion;
-
-    /// <summary>True when the library has turbo_int8_gelu_requantize: a W8A8 feed-forward block's middle in one pass.</summary>
-    public static bool HasGeluRequantize => IsAvailable && turbo_version() >= QuantizerAbiVersion;
-
-    /// <summary>True when the library has turbo_int8_layernorm_quantize: W8A8 inputs made by the norm kernel before them.</summary>
-    public static bool HasLayerNormQuantize => IsAvailable && turbo_version() >= QuantizerAbiVersion;
 
     static readonly Lazy<bool> Fp8KernelsUsable = new(() => IsAvailable && turbo_version() >= QuantizerAbiVersion && turbo_fp8_linear_available() == 1);
 

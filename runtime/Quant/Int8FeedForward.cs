@@ -21,7 +21,7 @@ public static class Int8FeedForward
     {
         if (first.Kernel is not CudaInt8LinearKernel a || second.Kernel is not CudaInt8LinearKernel b) return null;
         if (a.Gemm is not (Int8Gemm.CublasLt or Int8Gemm.Wgmma) || b.Gemm is not (Int8Gemm.CublasLt or Int8Gemm.Wgmma)) return null;
-        if (!a.CanAccumulate || !TurboNative.HasGeluRequantize) return null;
+        if (!a.CanAccumulate || !TurboNative.HasInt8Kernels) return null;
         if (second.InputObserver is not null) return null;
         var hiddenDtype = first.Bias.dtype;
         if (!Int8Kernels.IsKernelFloat(hiddenDtype)) return null;

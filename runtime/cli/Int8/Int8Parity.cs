@@ -72,31 +72,29 @@ public static partial class Int8Parity
                 pause.Checkpoint();
             }
             // The fused middle of a feed-forward block: odd widths (its scalar path), Wan's hidden widths, each hidden dtype.
-            if (TurboNative.HasGeluRequantize)
-                foreach (var (rows, k, n, hidden, smoothed) in new (long, long, long, ScalarType, bool)[]
-                         {
-                             (7, 48, 101, ScalarType.BFloat16, true), (33, 1536, 8960, ScalarType.BFloat16, true),
-                             (5, 5120, 13824, ScalarType.BFloat16, false), (9, 64, 260, ScalarType.Float32, true), (12, 96, 200, ScalarType.Float16, false),
-                             (3, 32, 41000, ScalarType.BFloat16, true), // wider than the shared-memory row: recomputed in the second pass
-                         })
-                {
-                    log($"parity gelu requantization M {rows} K {k} N {n} {hidden}");
-                    results.AddRange(CheckGeluRequantize(rows, k, n, hidden, smoothed, device));
-                    pause.Checkpoint();
-                }
+            foreach (var (rows, k, n, hidden, smoothed) in new (long, long, long, ScalarType, bool)[]
+                     {
+                         (7, 48, 101, ScalarType.BFloat16, true), (33, 1536, 8960, ScalarType.BFloat16, true),
+                         (5, 5120, 13824, ScalarType.BFloat16, false), (9, 64, 260, ScalarType.Float32, true), (12, 96, 200, ScalarType.Float16, false),
+                         (3, 32, 41000, ScalarType.BFloat16, true), // wider than the shared-memory row: recomputed in the second pass
+                     })
+            {
+                log($"parity gelu requantization M {rows} K {k} N {n} {hidden}");
+                results.AddRange(CheckGeluRequantize(rows, k, n, hidden, smoothed, device));
+                pause.Checkpoint();
+            }
             // Quantization by the norm kernel: Wan's widths on the warp and block paths, an odd width, both kinds of norm.
-            if (TurboNative.HasLayerNormQuantize)
-                foreach (var (batch, tokens, dim, affine, model, layers) in new (long, long, long, bool, ScalarType, int)[]
-                         {
-                             (2, 33, 1536, false, ScalarType.BFloat16, 3), (1, 17, 1536, true, ScalarType.BFloat16, 1),
-                             (1, 9, 5120, false, ScalarType.BFloat16, 3), (2, 5, 5120, true, ScalarType.Float32, 2),
-                             (1, 7, 200, false, ScalarType.Float16, 2),
-                         })
-                {
-                    log($"parity layernorm quantization B {batch} L {tokens} D {dim} {model}");
-                    results.AddRange(CheckLayerNormQuantize(batch, tokens, dim, affine, model, layers, device));
-                    pause.Checkpoint();
-                }
+            foreach (var (batch, tokens, dim, affine, model, layers) in new (long, long, long, bool, ScalarType, int)[]
+                     {
+                         (2, 33, 1536, false, ScalarType.BFloat16, 3), (1, 17, 1536, true, ScalarType.BFloat16, 1),
+                         (1, 9, 5120, false, ScalarType.BFloat16, 3), (2, 5, 5120, true, ScalarType.Float32, 2),
+                         (1, 7, 200, false, ScalarType.Float16, 2),
+                     })
+            {
+                log($"parity layernorm quantization B {batch} L {tokens} D {dim} {model}");
+                results.AddRange(CheckLayerNormQuantize(batch, tokens, dim, affine, model, layers, device));
+                pause.Checkpoint();
+            }
             foreach (var c in Cases())
             {
                 if (c.Format == QuantFormat.Fp8E4M3PerChannel && !TurboNative.HasFp8Kernels) continue;

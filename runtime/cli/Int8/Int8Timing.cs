@@ -157,7 +157,7 @@ public static class Int8Timing
         // The middle of a feed-forward block after its first layer (ffn.0): epilogue, GELU and the second layer's input
         // quantization as three passes, and fused into one (Int8FeedForward).
         double ffnMiddle = double.NaN, ffnMiddleFused = double.NaN;
-        if (layer.Name == "ffn.0" && TurboNative.HasGeluRequantize)
+        if (layer.Name == "ffn.0")
         {
             ffnMiddle = Time(() =>
             {
@@ -178,7 +178,7 @@ public static class Int8Timing
         // The inputs of self-attention's q, k and v from the modulated LayerNorm before them (the float32 residual
         // stream in, each layer smoothed): the norm, then three quantizations, against the norm kernel quantizing itself.
         double normQkv = double.NaN, normQkvFused = double.NaN;
-        if (layer.Name == "attn q/k/v/o" && TurboNative.HasLayerNormQuantize)
+        if (layer.Name == "attn q/k/v/o")
         {
             var residual = randn(1, m, layer.K, device: device);
             var (shift, scale) = (randn(1, layer.K, device: device), randn(1, layer.K, device: device) * 0.5);
