@@ -4,11 +4,12 @@
 //   v = x / smooth (IEEE division, skipped without smoothing), scale = absmax(v) / max_code (1 for an all-zero row),
 //   INT8: q = clamp(round_half_even(v · (1/scale)), -127, 127), max_code 127 (the float32 reciprocal, one a row);
 //   e4m3: q = e4m3(v · (1/scale)) rounded to nearest even and saturated at ±448 (cvt .satfinite), max_code 448.
-// Reads x once, writes q and one scale per row. Rows of up to 16,384 values (every Wan2.1 linear input)
-// take one block each and stay in registers between the absmax and the quantize pass. Longer rows (up to 2^17) and
-// unaligned ones take one warp each and two passes, the second re-reading x: from L1/L2 when the rows in flight fit
+// Reads x once, writes q and one scale per row. Rows of bf16 or f16 of up to 16,384 values (every Wan2.1 linear
+// input) take one block each and stay in registers between the absmax and the quantize pass. Longer rows (up to 2^17),
+// float32 and unaligned ones take one warp each and two passes, the second re-reading x: from L1/L2 when the rows in flight fit
 // there, else from memory again (at 14B's 75,600 rows of 5,120–13,824 they do not, which is why the block kernel).
 #include <cstdint>
+#include <type_traits>
 #include <cuda_fp8.h>
 #include "int8_common.cuh"
 
@@ -72,51 +73,81 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
   if (lane == 0) scale[row] = s;
 }
 
-// One block per row, each thread holding kVecs vectors of 8 consecutive values of it (vectorized rows only). The same
-// float32 operations as the warp kernel; the absmax is a maximum, so the order it is taken in changes nothing.
-template <typename Code, int kVecs>
-__global__ void quantize_resident_rows_kernel(const void* __restrict__ x, int x_dtype, const float* __restrict__ smooth,
-                                              uint8_t* __restrict__ q, float* __restrict__ scale, int cols) {
+// Most vectors of 8 a thread of the block kernel holds, and most threads a block has: rows up to 8 · 8 · 256 values.
+// (256 threads measured best of 128–1024 on an H200 at Wan's shapes.)
+constexpr int kMaxResidentVecs = 8, kResidentThreads = 256;
+
+// Element j (0..7) of a 16-byte vector of a 16-bit dtype, as float32 (exact). j is a constant after unrolling, so
+// the selection folds away and the vector stays in registers.
+template <typename T>
+__device__ __forceinline__ float element(const uint4& v, int j) {
+  const uint32_t word = j < 2 ? v.x : j < 4 ? v.y : j < 6 ? v.z : v.w;
+  const unsigned short bits = static_cast<unsigned short>(j % 2 ? word >> 16 : word & 0xffffu);
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) return __bfloat162float(__ushort_as_bfloat16(bits));
+  else return __half2float(__ushort_as_half(bits));
+}
+
+// One block per row of a 16-bit dtype, each thread holding kVecs vectors of 8 consecutive values of it as they were
+// read (a 16-byte register quad each: half the registers of float32 values, so more rows are in flight per
+// multiprocessor), converted again for the second pass. The same float32 operations as the warp kernel; the absmax
+// is a maximum, so the order it is taken in changes nothing.
+template <typename Code, typename T, int kVecs>
+__global__ void __launch_bounds__(kResidentThreads)
+    quantize_resident_rows_kernel(const T* __restrict__ x, const float* __restrict__ smooth, uint8_t* __restrict__ q,
+                                  float* __restrict__ scale, int cols) {
+  static_assert(sizeof(T) * kVectorWidth == sizeof(uint4), "a vector of 8 is one 16-byte load");
   __shared__ float scratch[32];
   const int64_t base = static_cast<int64_t>(blockIdx.x) * cols;
-  float v[kVecs][kVectorWidth];
+  auto column = [&](int i) { return (i * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x)) * kVectorWidth; };
+  auto value = [&](const uint4& raw, int j, int c) {
+    return activation_smoothed(element<T>(raw, j), smooth, c + j);
+  };
+  uint4 raw[kVecs];
+#pragma unroll
+  for (int i = 0; i < kVecs; ++i)
+    if (column(i) < cols) raw[i] = *reinterpret_cast<const uint4*>(x + base + column(i));
   float amax = 0.f;
 #pragma unroll
-  for (int i = 0; i < kVecs; ++i) {
-    const int c = (i * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x)) * kVectorWidth;
-    if (c < cols) {
-      load8(x, x_dtype, base + c, v[i]);
+  for (int i = 0; i < kVecs; ++i)
+    if (column(i) < cols)
 #pragma unroll
-      for (int j = 0; j < kVectorWidth; ++j) {
-        v[i][j] = activation_smoothed(v[i][j], smooth, c + j);
-        amax = fmaxf(amax, fabsf(v[i][j]));
-      }
-    }
-  }
+      for (int j = 0; j < kVectorWidth; ++j) amax = fmaxf(amax, fabsf(value(raw[i], j, column(i))));
   amax = block_max(amax, scratch);
   const float s = amax > 0.f ? __fdiv_rn(amax, Code::kMax) : 1.f, inverse = row_inverse(s);
 #pragma unroll
   for (int i = 0; i < kVecs; ++i) {
-    const int c = (i * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x)) * kVectorWidth;
+    const int c = column(i);
     if (c < cols) {
       uint32_t packed[2] = {0u, 0u};
 #pragma unroll
-      for (int j = 0; j < kVectorWidth; ++j) packed[j / 4] |= static_cast<uint32_t>(Code::encode(__fmul_rn(v[i][j], inverse))) << (8 * (j % 4));
+      for (int j = 0; j < kVectorWidth; ++j)
+        packed[j / 4] |= static_cast<uint32_t>(Code::encode(__fmul_rn(value(raw[i], j, c), inverse))) << (8 * (j % 4));
       *reinterpret_cast<uint2*>(q + base + c) = make_uint2(packed[0], packed[1]);
     }
   }
   if (threadIdx.x == 0) scale[blockIdx.x] = s;
 }
 
-// Most vectors of 8 a thread of the block kernel holds, and most threads a block has: rows up to 8 · 8 · 256 values.
-// (256 threads measured best of 128–1024 on an H200 at Wan's shapes.)
-constexpr int kMaxResidentVecs = 8, kResidentThreads = 256;
-
-template <typename Code, int kVecs>
-void launch_resident(const void* x, int x_dtype, const float* smooth, uint8_t* q, float* scale, int64_t rows, int cols,
-                     cudaStream_t s) {
+template <typename Code, typename T, int kVecs>
+void launch_resident(const void* x, const float* smooth, uint8_t* q, float* scale, int64_t rows, int cols, cudaStream_t s) {
   const int threads = ((cols / kVectorWidth + kVecs - 1) / kVecs + 31) / 32 * 32;  // ≤ kResidentThreads
-  quantize_resident_rows_kernel<Code, kVecs><<<static_cast<unsigned>(rows), threads, 0, s>>>(x, x_dtype, smooth, q, scale, cols);
+  quantize_resident_rows_kernel<Code, T, kVecs>
+      <<<static_cast<unsigned>(rows), threads, 0, s>>>(static_cast<const T*>(x), smooth, q, scale, cols);
+}
+
+template <typename Code, typename T>
+void launch_resident(int vecs, const void* x, const float* smooth, uint8_t* q, float* scale, int64_t rows, int cols,
+                     cudaStream_t s) {
+  switch (vecs) {
+    case 1: launch_resident<Code, T, 1>(x, smooth, q, scale, rows, cols, s); break;
+    case 2: launch_resident<Code, T, 2>(x, smooth, q, scale, rows, cols, s); break;
+    case 3: launch_resident<Code, T, 3>(x, smooth, q, scale, rows, cols, s); break;
+    case 4: launch_resident<Code, T, 4>(x, smooth, q, scale, rows, cols, s); break;
+    case 5: launch_resident<Code, T, 5>(x, smooth, q, scale, rows, cols, s); break;
+    case 6: launch_resident<Code, T, 6>(x, smooth, q, scale, rows, cols, s); break;
+    case 7: launch_resident<Code, T, 7>(x, smooth, q, scale, rows, cols, s); break;
+    default: launch_resident<Code, T, 8>(x, smooth, q, scale, rows, cols, s); break;
+  }
 }
 
 template <typename Code>
@@ -130,17 +161,9 @@ int launch(const char* fn, const void* x, int x_dtype, const float* smooth, uint
   const bool vectorized = cols % kVectorWidth == 0 && aligned_to(x, 16) && aligned_to(q, 8);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   const int vecs = (cols / kVectorWidth + kResidentThreads - 1) / kResidentThreads;  // vectors per thread at 256 threads
-  if (vectorized && vecs <= kMaxResidentVecs && rows <= 0x7fffffff) {
-    switch (vecs) {
-      case 1: launch_resident<Code, 1>(x, x_dtype, smooth, q, scale, rows, cols, s); break;
-      case 2: launch_resident<Code, 2>(x, x_dtype, smooth, q, scale, rows, cols, s); break;
-      case 3: launch_resident<Code, 3>(x, x_dtype, smooth, q, scale, rows, cols, s); break;
-      case 4: launch_resident<Code, 4>(x, x_dtype, smooth, q, scale, rows, cols, s); break;
-      case 5: launch_resident<Code, 5>(x, x_dtype, smooth, q, scale, rows, cols, s); break;
-      case 6: launch_resident<Code, 6>(x, x_dtype, smooth, q, scale, rows, cols, s); break;
-      case 7: launch_resident<Code, 7>(x, x_dtype, smooth, q, scale, rows, cols, s); break;
-      default: launch_resident<Code, 8>(x, x_dtype, smooth, q, scale, rows, cols, s); break;
-    }
+  if (vectorized && x_dtype != TURBO_F32 && vecs <= kMaxResidentVecs && rows <= 0x7fffffff) {
+    if (x_dtype == TURBO_BF16) launch_resident<Code, __nv_bfloat16>(vecs, x, smooth, q, scale, rows, cols, s);
+    else launch_resident<Code, __half>(vecs, x, smooth, q, scale, rows, cols, s);
   } else if (vectorized)
     quantize_rows_kernel<Code, true><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
   else
