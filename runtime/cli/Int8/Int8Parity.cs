@@ -58,8 +58,8 @@ public static partial class Int8Parity
         try
         {
             using var pause = CollectionPause.Begin();
-            // The quantizer alone: odd widths (its scalar path), each input dtype on its 16-byte path, rows one block holds
-            // (up to 16,384 values, the longest of them) and a longer one (one warp, two passes).
+            // The quantizer alone: odd widths (its scalar path), each input dtype on its 16-byte path, 16-bit rows one block
+            // holds (up to 16,384 values, the longest of them), float32 rows and a longer one (one warp, two passes).
             foreach (var (rows, cols, dtype, smoothed) in new (long, long, ScalarType, bool)[]
                      {
                          (5, 1001, ScalarType.BFloat16, true), (9, 13, ScalarType.Float32, false), (7, 77, ScalarType.Float16, true),
@@ -71,12 +71,13 @@ public static partial class Int8Parity
                 if (TurboNative.HasFp8Kernels) results.AddRange(CheckQuantization(rows, cols, dtype, smoothed, QuantFormat.Fp8E4M3PerChannel, device));
                 pause.Checkpoint();
             }
-            // The fused middle of a feed-forward block: odd widths (its scalar path), Wan's hidden widths, each hidden dtype.
+            // The fused middle of a feed-forward block: odd widths (its scalar path), Wan's hidden widths and each hidden
+            // dtype (rows held in registers), rows beyond that (kept in shared memory) and beyond that (recomputed).
             foreach (var (rows, k, n, hidden, smoothed) in new (long, long, long, ScalarType, bool)[]
                      {
                          (7, 48, 101, ScalarType.BFloat16, true), (33, 1536, 8960, ScalarType.BFloat16, true),
                          (5, 5120, 13824, ScalarType.BFloat16, false), (9, 64, 260, ScalarType.Float32, true), (12, 96, 200, ScalarType.Float16, false),
-                         (3, 32, 41000, ScalarType.BFloat16, true), // wider than the shared-memory row: recomputed in the second pass
+                         (4, 64, 20000, ScalarType.BFloat16, true), (3, 32, 41000, ScalarType.BFloat16, true),
                      })
             {
                 log($"parity gelu requantization M {rows} K {k} N {n} {hidden}");
