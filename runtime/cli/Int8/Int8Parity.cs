@@ -58,13 +58,15 @@ public static partial class Int8Parity
         try
         {
             using var pause = CollectionPause.Begin();
-            // The quantizer alone: odd widths (its scalar path), each input dtype on its 16-byte path, 16-bit rows one block
-            // holds (up to 16,384 values, the longest of them), float32 rows and a longer one (one warp, two passes).
+            // The quantizer alone: odd widths (its scalar path), each input dtype on its 16-byte path, 16-bit rows held in
+            // registers (a warp's up to 2,048 values, on either side of that, a block's up to 16,384), float32 rows and a
+            // longer one (one warp, two passes).
             foreach (var (rows, cols, dtype, smoothed) in new (long, long, ScalarType, bool)[]
                      {
                          (5, 1001, ScalarType.BFloat16, true), (9, 13, ScalarType.Float32, false), (7, 77, ScalarType.Float16, true),
                          (2, 24, ScalarType.Float16, true), (33, 4096, ScalarType.Float16, false), (1100, 13824, ScalarType.BFloat16, true),
                          (64, 16384, ScalarType.Float32, false), (16, 16392, ScalarType.BFloat16, false),
+                         (9, 2048, ScalarType.BFloat16, false), (9, 2056, ScalarType.Float16, true),
                      })
             {
                 results.AddRange(CheckQuantization(rows, cols, dtype, smoothed, QuantFormat.Int8PerChannel, device));

@@ -5,7 +5,8 @@
 //   INT8: q = clamp(round_half_even(v · (1/scale)), -127, 127), max_code 127 (the float32 reciprocal, one a row);
 //   e4m3: q = e4m3(v · (1/scale)) rounded to nearest even and saturated at ±448 (cvt .satfinite), max_code 448.
 // Reads x once, writes q and one scale per row. Rows of bf16 or f16 of up to 16,384 values (every Wan2.1 linear
-// input) take one block each and stay in registers between the absmax and the quantize pass. Longer rows (up to 2^17),
+// input) stay in registers between the absmax and the quantize pass: one warp each up to 2,048 values, one block each
+// beyond. Longer rows (up to 2^17),
 // float32 and unaligned ones take one warp each and two passes, the second re-reading x: from L1/L2 when the rows in flight fit
 // there, else from memory again (at 14B's 75,600 rows of 5,120–13,824 they do not, which is why the block kernel).
 #include <cstdint>
@@ -87,18 +88,23 @@ __device__ __forceinline__ float element(const uint4& v, int j) {
   else return __half2float(__ushort_as_half(bits));
 }
 
-// One block per row of a 16-bit dtype, each thread holding kVecs vectors of 8 consecutive values of it as they were
-// read (a 16-byte register quad each: half the registers of float32 values, so more rows are in flight per
-// multiprocessor), converted again for the second pass. The same float32 operations as the warp kernel; the absmax
-// is a maximum, so the order it is taken in changes nothing.
-template <typename Code, typename T, int kVecs>
+// A row of a 16-bit dtype per block (kWarpRow false) or per warp (true: rows of up to 32 · 8 · kVecs values, eight
+// rows a block, no block barrier — 1,536-wide rows a block each left the GPU waiting on blocks to start), each thread
+// holding kVecs vectors of 8 consecutive values of it as they were read (a 16-byte register quad each: half the
+// registers of float32 values, so more rows are in flight per multiprocessor), converted again for the second pass.
+// The same float32 operations as the warp kernel; the absmax is a maximum, so the order it is taken in changes nothing.
+template <typename Code, typename T, int kVecs, bool kWarpRow>
 __global__ void __launch_bounds__(kResidentThreads)
     quantize_resident_rows_kernel(const T* __restrict__ x, const float* __restrict__ smooth, uint8_t* __restrict__ q,
-                                  float* __restrict__ scale, int cols) {
+                                  float* __restrict__ scale, int64_t rows, int cols) {
   static_assert(sizeof(T) * kVectorWidth == sizeof(uint4), "a vector of 8 is one 16-byte load");
   __shared__ float scratch[32];
-  const int64_t base = static_cast<int64_t>(blockIdx.x) * cols;
-  auto column = [&](int i) { return (i * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x)) * kVectorWidth; };
+  const int lanes = kWarpRow ? 32 : static_cast<int>(blockDim.x);
+  const int lane = kWarpRow ? static_cast<int>(threadIdx.x % 32) : static_cast<int>(threadIdx.x);
+  const int64_t row = kWarpRow ? static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32 : blockIdx.x;
+  if (kWarpRow && row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
+  const int64_t base = row * cols;
+  auto column = [&](int i) { return (i * lanes + lane) * kVectorWidth; };
   auto value = [&](const uint4& raw, int j, int c) {
     return activation_smoothed(element<T>(raw, j), smooth, c + j);
   };
@@ -112,7 +118,7 @@ __global__ void __launch_bounds__(kResidentThreads)
     if (column(i) < cols)
 #pragma unroll
       for (int j = 0; j < kVectorWidth; ++j) amax = fmaxf(amax, fabsf(value(raw[i], j, column(i))));
-  amax = block_max(amax, scratch);
+  amax = kWarpRow ? warp_max(amax) : block_max(amax, scratch);
   const float s = amax > 0.f ? __fdiv_rn(amax, Code::kMax) : 1.f, inverse = row_inverse(s);
 #pragma unroll
   for (int i = 0; i < kVecs; ++i) {
@@ -125,28 +131,35 @@ __global__ void __launch_bounds__(kResidentThreads)
       *reinterpret_cast<uint2*>(q + base + c) = make_uint2(packed[0], packed[1]);
     }
   }
-  if (threadIdx.x == 0) scale[blockIdx.x] = s;
+  if (lane == 0) scale[row] = s;
 }
 
 template <typename Code, typename T, int kVecs>
-void launch_resident(const void* x, const float* smooth, uint8_t* q, float* scale, int64_t rows, int cols, cudaStream_t s) {
+void launch_resident(bool warp_rows, const void* x, const float* smooth, uint8_t* q, float* scale, int64_t rows, int cols,
+                     cudaStream_t s) {
+  if (warp_rows) {
+    constexpr int kRowsPerBlock = kResidentThreads / 32;
+    quantize_resident_rows_kernel<Code, T, kVecs, true><<<static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock),
+                                                          kResidentThreads, 0, s>>>(static_cast<const T*>(x), smooth, q, scale, rows, cols);
+    return;
+  }
   const int threads = ((cols / kVectorWidth + kVecs - 1) / kVecs + 31) / 32 * 32;  // ≤ kResidentThreads
-  quantize_resident_rows_kernel<Code, T, kVecs>
-      <<<static_cast<unsigned>(rows), threads, 0, s>>>(static_cast<const T*>(x), smooth, q, scale, cols);
+  quantize_resident_rows_kernel<Code, T, kVecs, false>
+      <<<static_cast<unsigned>(rows), threads, 0, s>>>(static_cast<const T*>(x), smooth, q, scale, rows, cols);
 }
 
 template <typename Code, typename T>
-void launch_resident(int vecs, const void* x, const float* smooth, uint8_t* q, float* scale, int64_t rows, int cols,
+void launch_resident(int vecs, bool warp_rows, const void* x, const float* smooth, uint8_t* q, float* scale, int64_t rows, int cols,
                      cudaStream_t s) {
   switch (vecs) {
-    case 1: launch_resident<Code, T, 1>(x, smooth, q, scale, rows, cols, s); break;
-    case 2: launch_resident<Code, T, 2>(x, smooth, q, scale, rows, cols, s); break;
-    case 3: launch_resident<Code, T, 3>(x, smooth, q, scale, rows, cols, s); break;
-    case 4: launch_resident<Code, T, 4>(x, smooth, q, scale, rows, cols, s); break;
-    case 5: launch_resident<Code, T, 5>(x, smooth, q, scale, rows, cols, s); break;
-    case 6: launch_resident<Code, T, 6>(x, smooth, q, scale, rows, cols, s); break;
-    case 7: launch_resident<Code, T, 7>(x, smooth, q, scale, rows, cols, s); break;
-    default: launch_resident<Code, T, 8>(x, smooth, q, scale, rows, cols, s); break;
+    case 1: launch_resident<Code, T, 1>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
+    case 2: launch_resident<Code, T, 2>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
+    case 3: launch_resident<Code, T, 3>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
+    case 4: launch_resident<Code, T, 4>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
+    case 5: launch_resident<Code, T, 5>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
+    case 6: launch_resident<Code, T, 6>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
+    case 7: launch_resident<Code, T, 7>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
+    default: launch_resident<Code, T, 8>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
   }
 }
 
@@ -160,10 +173,13 @@ int launch(const char* fn, const void* x, int x_dtype, const float* smooth, uint
   if (blocks > 0x7fffffff) { turbo_set_error(fn, "too many rows"); return -1; }
   const bool vectorized = cols % kVectorWidth == 0 && aligned_to(x, 16) && aligned_to(q, 8);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  const int vecs = (cols / kVectorWidth + kResidentThreads - 1) / kResidentThreads;  // vectors per thread at 256 threads
+  // A warp per row where a warp holds it in at most kMaxResidentVecs vectors a lane, else a block of up to 256 threads.
+  const int row_vectors = cols / kVectorWidth;
+  const bool warp_rows = row_vectors <= 32 * kMaxResidentVecs;
+  const int lanes = warp_rows ? 32 : kResidentThreads, vecs = (row_vectors + lanes - 1) / lanes;  // vectors a thread holds
   if (vectorized && x_dtype != TURBO_F32 && vecs <= kMaxResidentVecs && rows <= 0x7fffffff) {
-    if (x_dtype == TURBO_BF16) launch_resident<Code, __nv_bfloat16>(vecs, x, smooth, q, scale, rows, cols, s);
-    else launch_resident<Code, __half>(vecs, x, smooth, q, scale, rows, cols, s);
+    if (x_dtype == TURBO_BF16) launch_resident<Code, __nv_bfloat16>(vecs, warp_rows, x, smooth, q, scale, rows, cols, s);
+    else launch_resident<Code, __half>(vecs, warp_rows, x, smooth, q, scale, rows, cols, s);
   } else if (vectorized)
     quantize_rows_kernel<Code, true><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
   else
