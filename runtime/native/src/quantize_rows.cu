@@ -6,9 +6,9 @@
 //   e4m3: q = e4m3(v · (1/scale)) rounded to nearest even and saturated at ±448 (cvt .satfinite), max_code 448.
 // Reads x once, writes q and one scale per row. Rows of bf16 or f16 of up to 16,384 values (every Wan2.1 linear
 // input) stay in registers between the absmax and the quantize pass: one warp each up to 2,048 values, one block each
-// beyond. Longer rows (up to 2^17),
-// float32 and unaligned ones take one warp each and two passes, the second re-reading x: from L1/L2 when the rows in flight fit
-// there, else from memory again (at 14B's 75,600 rows of 5,120–13,824 they do not, which is why the block kernel).
+// beyond. Longer rows (up to 2^17), float32 and unaligned ones take one warp each and two passes, the second
+// re-reading x: from L1/L2 when the rows in flight fit there, else from memory again (at 14B's 75,600 rows of
+// 5,120–13,824 they do not, which is why the resident kernel).
 #include <cstdint>
 #include <type_traits>
 #include <cuda_fp8.h>
@@ -134,9 +134,13 @@ __global__ void __launch_bounds__(kResidentThreads)
   if (lane == 0) scale[row] = s;
 }
 
-template <typename Code, typename T, int kVecs>
-void launch_resident(bool warp_rows, const void* x, const float* smooth, uint8_t* q, float* scale, int64_t rows, int cols,
-                     cudaStream_t s) {
+// The resident kernel with the fewest vectors per thread that hold the row (vecs ≤ kMaxResidentVecs): a warp per row,
+// or a block with as many threads as that leaves work for.
+template <typename Code, typename T, int kVecs = 1>
+void launch_resident(int vecs, bool warp_rows, const void* x, const float* smooth, uint8_t* q, float* scale, int64_t rows,
+                     int cols, cudaStream_t s) {
+  if constexpr (kVecs < kMaxResidentVecs)
+    if (vecs > kVecs) return launch_resident<Code, T, kVecs + 1>(vecs, warp_rows, x, smooth, q, scale, rows, cols, s);
   if (warp_rows) {
     constexpr int kRowsPerBlock = kResidentThreads / 32;
     quantize_resident_rows_kernel<Code, T, kVecs, true><<<static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock),
@@ -146,21 +150,6 @@ void launch_resident(bool warp_rows, const void* x, const float* smooth, uint8_t
   const int threads = ((cols / kVectorWidth + kVecs - 1) / kVecs + 31) / 32 * 32;  // ≤ kResidentThreads
   quantize_resident_rows_kernel<Code, T, kVecs, false>
       <<<static_cast<unsigned>(rows), threads, 0, s>>>(static_cast<const T*>(x), smooth, q, scale, rows, cols);
-}
-
-template <typename Code, typename T>
-void launch_resident(int vecs, bool warp_rows, const void* x, const float* smooth, uint8_t* q, float* scale, int64_t rows, int cols,
-                     cudaStream_t s) {
-  switch (vecs) {
-    case 1: launch_resident<Code, T, 1>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
-    case 2: launch_resident<Code, T, 2>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
-    case 3: launch_resident<Code, T, 3>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
-    case 4: launch_resident<Code, T, 4>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
-    case 5: launch_resident<Code, T, 5>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
-    case 6: launch_resident<Code, T, 6>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
-    case 7: launch_resident<Code, T, 7>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
-    default: launch_resident<Code, T, 8>(warp_rows, x, smooth, q, scale, rows, cols, s); break;
-  }
 }
 
 template <typename Code>
