@@ -2,28 +2,13 @@ using Turbo.Cli.Int8;
 
 namespace Turbo.Tests.Cli;
 
-/// <summary>`turbo check-int8`'s options that narrow a run are checked before anything runs (no GPU needed).</summary>
+/// <summary>`turbo check-int8`'s own narrowing options (the shared ones: TimingCommandsCliTests) are checked before anything runs.</summary>
 public class CheckInt8CliTests
 {
-    /// <summary>Exit code and everything written (errors first).</summary>
-    static (int Code, string Err) Turbo(params string[] args)
-    {
-        var r = CliRunner.RunTurbo(args);
-        return (r.ExitCode, r.Err + r.Out);
-    }
-
-    [Test]
-    public void AnUnknownShapeIsRefusedWithTheKnownOnes()
-    {
-        var (code, err) = Turbo("check-int8", "--shape", "7b");
-        Assert.That(code, Is.Not.EqualTo(0));
-        Assert.That(err, Does.Contain("7b").And.Contain("1.3b").And.Contain("14b"));
-    }
-
     [Test]
     public void ParityOnlyWithBenchOnlyIsRefused()
     {
-        var (code, err) = Turbo("check-int8", "--parity-only", "--bench-only");
+        var (code, err) = CliRunner.TurboMessages("check-int8", "--parity-only", "--bench-only");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(err, Does.Contain("nothing to do"));
     }
@@ -31,7 +16,7 @@ public class CheckInt8CliTests
     [Test]
     public void NarrowingTheTimingsOfAParityRunIsRefused()
     {
-        var (code, err) = Turbo("check-int8", "--parity-only", "--only", "ffn.0");
+        var (code, err) = CliRunner.TurboMessages("check-int8", "--parity-only", "--only", "ffn.0");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(err, Does.Contain("--parity-only"));
     }
@@ -39,7 +24,7 @@ public class CheckInt8CliTests
     [Test]
     public void AFilterThatMatchesNoLayerIsRefusedWithTheLayers()
     {
-        var (code, err) = Turbo("check-int8", "--shape", "14b", "--only", "ffn.9");
+        var (code, err) = CliRunner.TurboMessages("check-int8", "--shape", "14b", "--only", "ffn.9");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(err, Does.Contain("ffn.9").And.Contain("ffn.0").And.Contain("attn q/k/v/o"));
     }

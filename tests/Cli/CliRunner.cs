@@ -16,6 +16,13 @@ public static class CliRunner
     /// <summary>`turbo` (runtime/cli).</summary>
     public static Result RunTurbo(params string[] args) => Capture(TurboCli.Run, args);
 
+    /// <summary>`turbo`'s exit code and everything it wrote, errors first.</summary>
+    public static (int Code, string Text) TurboMessages(params string[] args)
+    {
+        var r = RunTurbo(args);
+        return (r.ExitCode, r.Err + r.Out);
+    }
+
     static Result Capture(Func<string[], TextWriter, TextWriter, int> cli, string[] args)
     {
         var output = new StringWriter();
