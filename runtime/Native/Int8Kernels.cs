@@ -66,6 +66,28 @@ public static class Int8Kernels
         return (values, scale);
     }
 
+    /// <summary>
+    /// <see cref="QuantizeRows"/> of GELU(x) (tanh form) rounded to x's dtype instead of x: a feed-forward block's hidden
+    /// activations [rows, cols], as its first Linear's epilogue wrote them, quantized for its second Linear. Reference:
+    /// WanMlp.GeluTanh in x's dtype, then <see cref="QuantizedLinear.QuantizeInput"/>; the kernel's tanh may differ from
+    /// the CPU's in the last bits, which can move a GELU value by one step of the dtype and a code by one.
+    /// </summary>
+    public static (Tensor Values, Tensor Scale) GeluQuantizeRows(Tensor x, Tensor? smooth)
+    {
+        const string op = "int8 gelu quantization";
+        var (rows, cols) = CheckQuantizerInput(op, x, smooth);
+        RequireCuda(op, ("x", x), ("smooth", smooth));
+        if (!TurboNative.HasInt8Kernels) throw new TurboException($"{op}: {TurboNative.Describe()} predates this kernel: rebuild runtime/native");
+
+        using var xc = Operand(x);
+        using var sc = smooth is null ? null : Operand(smooth);
+        var values = NewOutput([rows, cols], ScalarType.Int8, x.device);
+        var scale = NewOutput([rows], ScalarType.Float32, x.device);
+        Run(() => TurboNative.turbo_int8_gelu_quantize_rows(TurboNative.Ptr(xc), TurboNative.DType(xc), TurboNative.PtrOrNull(sc),
+            TurboNative.Ptr(values), TurboNative.Ptr(scale), rows, (int)cols, IntPtr.Zero), values, scale);
+        return (values, scale);
+    }
+
     /// <summary>The exact INT32 product x·wᵀ: x Int8 [rows, k], w Int8 [n, k] → Int32 [rows, n].</summary>
     public static Tensor MatmulInt32(Tensor x, Tensor w, Int8Gemm gemm)
     {

@@ -6,15 +6,16 @@ namespace Turbo.Runtime.Native;
 public static partial class TurboNative
 {
     /// <summary>
-    /// The ABI version from which the library's quantizers round as ActivationQuantizer does (12: values times the float32
-    /// reciprocal of the row's scale; before, a division, whose codes differ by one now and then): every entry that
-    /// quantizes needs it. The W8A8 entries themselves date from version 2.
+    /// The ABI version of the newest W8A8 entry, turbo_int8_gelu_quantize_rows (13). From 12 the library's quantizers
+    /// round as ActivationQuantizer does (values times the float32 reciprocal of the row's scale; before, a division,
+    /// whose codes differ by one now and then). The W8A8 entries themselves date from version 2.
     /// </summary>
-    const int QuantizerAbiVersion = 12;
+    const int QuantizerAbiVersion = 13;
 
     /// <summary>
-    /// True when the library is loaded and new enough for every W8A8 kernel, turbo_int8_gelu_requantize and
-    /// turbo_int8_layernorm_quantize among them (an older build would fail on the first call, or round differently).
+    /// True when the library is loaded and new enough for every W8A8 kernel, turbo_int8_gelu_requantize,
+    /// turbo_int8_gelu_quantize_rows and turbo_int8_layernorm_quantize among them (an older build would fail on the
+    /// first call, or round differently).
     /// </summary>
     public static bool HasInt8Kernels => IsAvailable && turbo_version() >= QuantizerAbiVersion;
 
@@ -39,6 +40,10 @@ public static partial class TurboNative
 
     [DllImport(Lib)]
     internal static extern int turbo_int8_quantize_rows(IntPtr x, int xDtype, IntPtr smooth, IntPtr q, IntPtr scale,
+        long rows, int cols, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_int8_gelu_quantize_rows(IntPtr x, int xDtype, IntPtr smooth, IntPtr q, IntPtr scale,
         long rows, int cols, IntPtr stream);
 
     [DllImport(Lib)]

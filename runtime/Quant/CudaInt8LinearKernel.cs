@@ -82,16 +82,13 @@ public sealed class CudaInt8LinearKernel : ILinearKernel
         using (CudaProfiler.Scope("linear/quantize")) return Int8Kernels.QuantizeRows(x, Weight.Smooth);
     }
 
-    /// <summary>Whether <see cref="Accumulate"/> can serve this layer: cuBLASLt takes its shape.</summary>
-    public bool CanAccumulate => Int8Kernels.Unsupported(Int8Gemm.CublasLt, OutFeatures, InFeatures) is null;
-
     /// <summary>
     /// The exact INT32 product of quantized rows [M, K] with the weight, through cuBLASLt whichever GEMM the layer's
     /// own product uses (the integers are the same; the fused kernels never write them).
     /// </summary>
     public Tensor Accumulate(Tensor values)
     {
-        if (!CanAccumulate) throw new TurboException($"CUDA int8 linear [{OutFeatures}, {InFeatures}]: {Int8Kernels.Unsupported(Int8Gemm.CublasLt, OutFeatures, InFeatures)}");
+        if (Int8Kernels.Unsupported(Int8Gemm.CublasLt, OutFeatures, InFeatures) is { } why) throw new TurboException($"CUDA int8 linear [{OutFeatures}, {InFeatures}]: {why}");
         using (CudaProfiler.Scope("linear/int8 gemm")) return Int8Kernels.MatmulInt32(values, Weight.Values, Int8Gemm.CublasLt);
     }
 

@@ -21,22 +21,24 @@ public class Int8KernelArgumentTests
 
     static Tensor Int8(long rows, long cols) => zeros(rows, cols, ScalarType.Int8);
 
-    [Test]
-    public void QuantizationChecksTheInputAndTheSmoothingFactors()
+    [TestCase(false, "int8 quantization")]
+    [TestCase(true, "int8 gelu quantization")]
+    public void QuantizationChecksTheInputAndTheSmoothingFactors(bool gelu, string op)
     {
+        Func<Tensor, Tensor?, (Tensor, Tensor)> quantize = gelu ? Int8Kernels.GeluQuantizeRows : Int8Kernels.QuantizeRows;
         using var vector = ones(8);
-        AssertRefused(() => Int8Kernels.QuantizeRows(vector, null), "int8 quantization", "x must be a 2-D", "[8]");
+        AssertRefused(() => quantize(vector, null), op, "x must be a 2-D", "[8]");
         using var integers = Int8(2, 8);
-        AssertRefused(() => Int8Kernels.QuantizeRows(integers, null), "x must be", "Int8 [2, 8]");
+        AssertRefused(() => quantize(integers, null), "x must be", "Int8 [2, 8]");
         using var doubles = ones(2, 8, ScalarType.Float64);
-        AssertRefused(() => Int8Kernels.QuantizeRows(doubles, null), "x must be", "Float64");
+        AssertRefused(() => quantize(doubles, null), "x must be", "Float64");
         using var x = ones(2, 8, ScalarType.BFloat16);
         using var shortSmooth = ones(7);
-        AssertRefused(() => Int8Kernels.QuantizeRows(x, shortSmooth), "smooth must be Float32 [8]", "[7]");
+        AssertRefused(() => quantize(x, shortSmooth), "smooth must be Float32 [8]", "[7]");
         using var halfSmooth = ones(8, ScalarType.Float16);
-        AssertRefused(() => Int8Kernels.QuantizeRows(x, halfSmooth), "smooth must be Float32 [8]", "Float16");
+        AssertRefused(() => quantize(x, halfSmooth), "smooth must be Float32 [8]", "Float16");
         using var smooth = ones(8);
-        AssertRefused(() => Int8Kernels.QuantizeRows(x, smooth), "x must be on a CUDA device", "cpu");
+        AssertRefused(() => quantize(x, smooth), "x must be on a CUDA device", "cpu");
     }
 
     [Test]

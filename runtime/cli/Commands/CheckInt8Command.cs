@@ -105,6 +105,14 @@ static class CheckInt8Command
                 $"{r.WgmmaInt32Ms:F3} ({r.WgmmaInt32Tops:F0})", $"{r.WgmmaFusedMs:F3} ({r.WgmmaFusedTops:F0})",
                 $"{r.LayerCublasLtMs:F3} ({r.SpeedupCublasLt:F2}×) → {r.LayerWgmmaMs:F3} ({r.SpeedupWgmma:F2}×)");
         AnsiConsole.Write(hopper);
+
+        var feedForward = rows.Where(r => !double.IsNaN(r.FfnFirstWgmmaMs)).ToList();
+        if (feedForward.Count == 0) return;
+        var routes = new Table().Title("feed-forward: quantized input → the second layer's input (Int8FeedForward's routes), ms")
+            .AddColumns("model", "M", "GELU + quantize alone", "cuBLASLt INT32 + fused middle", "wgmma with epilogue + GELU quantize");
+        foreach (var r in feedForward)
+            routes.AddRow(r.Model, $"{r.M}", $"{r.GeluQuantizeMs:F3}", $"{r.FfnFirstCublasLtMs:F3}", $"{r.FfnFirstWgmmaMs:F3}");
+        AnsiConsole.Write(routes);
     }
 
     static void Write(string? path, object result)

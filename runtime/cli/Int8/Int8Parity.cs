@@ -73,8 +73,9 @@ public static partial class Int8Parity
                 if (TurboNative.HasFp8Kernels) results.AddRange(CheckQuantization(rows, cols, dtype, smoothed, QuantFormat.Fp8E4M3PerChannel, device));
                 pause.Checkpoint();
             }
-            // The fused middle of a feed-forward block: odd widths (its scalar path), Wan's hidden widths and each hidden
-            // dtype (rows held in registers), rows beyond that (kept in shared memory) and beyond that (recomputed).
+            // The fused middle of a feed-forward block, both forms: odd widths (their scalar paths), Wan's hidden widths
+            // and each hidden dtype (rows held in registers), rows beyond that (kept in shared memory by the requantizer,
+            // two passes of the GELU quantizer) and beyond that (recomputed).
             foreach (var (rows, k, n, hidden, smoothed) in new (long, long, long, ScalarType, bool)[]
                      {
                          (7, 48, 101, ScalarType.BFloat16, true), (33, 1536, 8960, ScalarType.BFloat16, true),
@@ -227,8 +228,9 @@ public static partial class Int8Parity
 
     /// <summary>
     /// Int8Kernels.GeluRequantize against the reference chain (ReferenceGemm in the hidden dtype, GELU on the CPU, the
-    /// second layer's input quantization), and Int8FeedForward against the unfused CUDA layers. GELU's tanh differs
-    /// between libraries in the last bit, so codes may differ by one and scales by a step of the hidden dtype.
+    /// second layer's input quantization), Int8Kernels.GeluQuantizeRows against the chain's last two steps, and
+    /// Int8FeedForward against the unfused CUDA layers. GELU's tanh differs between libraries in the last bit, so codes
+    /// may differ by one and scales by a step of the hidden dtype.
     /// </summary>
     static List<Agreement> CheckGeluRequantize(long rows, long k, long n, ScalarType hidden, bool smoothed, Device device)
     {
@@ -242,15 +244,21 @@ public static partial class Int8Parity
         using var second = QuantizedWeight.Create(QuantFormat.Int8PerChannel, zeros(1, n, ScalarType.Int8), ones(1), secondSmooth, "parity weight");
         using var input = QuantizedLinear.QuantizeInput(x, first);
         var acc = input.Values.to(ScalarType.Float64).matmul(first.Values.to(ScalarType.Float64).t()).to(ScalarType.Int32);
-        var activated = WanMlp.GeluTanh(ReferenceGemm.Compute(input, first, bias, hidden));
-        using var expected = QuantizedLinear.QuantizeInput(activated, second);
+        var activations = ReferenceGemm.Compute(input, first, bias, hidden);
+        using var expected = QuantizedLinear.QuantizeInput(WanMlp.GeluTanh(activations), second);
+        double scaleTolerance = hidden == ScalarType.Float32 ? 1e-6 : 8e-3;
         Guarded(results, "gelu requantization", shape, detail, () =>
         {
             var (values, scale) = Int8Kernels.GeluRequantize(acc.to(device), input.Scale.to(device), first.Scale.to(device),
                 bias.to(ScalarType.Float32).to(device), hidden, secondSmooth?.to(device));
-            double scaleTolerance = hidden == ScalarType.Float32 ? 1e-6 : 8e-3;
             return [WithinOneCode("gelu requantization: codes", shape, detail, expected.Values, values),
                 Close("gelu requantization: scales", shape, detail, expected.Scale, scale, scaleTolerance)];
+        });
+        Guarded(results, "gelu quantization", shape, detail, () =>
+        {
+            var (values, scale) = Int8Kernels.GeluQuantizeRows(activations.to(device), secondSmooth?.to(device));
+            return [WithinOneCode("gelu quantization: codes", shape, detail, expected.Values, values),
+                Close("gelu quantization: scales", shape, detail, expected.Scale, scale, scaleTolerance)];
         });
         foreach (var gemm in new[] { Int8Gemm.CublasLt, Int8Gemm.Wgmma })
             if (hidden == ScalarType.BFloat16 && Int8Kernels.Unsupported(gemm, n, k) is null && Int8Kernels.Unsupported(gemm, k, n) is null

@@ -35,7 +35,8 @@ public static class Int8Timing
         double Bf16Ms, double QuantizeMs, double MmaFusedMs, double MmaInt32Ms, double CublasLtInt32Ms, double DequantizeMs,
         double MmaBlockFusedMs, double LayerMmaMs, double LayerCublasLtMs, double LayerMmaBlockMs,
         double Fp8QuantizeMs, double Fp8GemmMs, double LayerFp8Ms, double FfnMiddleMs, double FfnMiddleFusedMs,
-        double NormQkvMs, double NormQkvFusedMs, double WgmmaInt32Ms, double WgmmaFusedMs, double LayerWgmmaMs)
+        double NormQkvMs, double NormQkvFusedMs, double WgmmaInt32Ms, double WgmmaFusedMs, double LayerWgmmaMs,
+        double GeluQuantizeMs, double FfnFirstCublasLtMs, double FfnFirstWgmmaMs)
     {
         public double Flop => 2.0 * M * K * N;
         public double Bf16Tflops => Tflops(Bf16Ms);
@@ -155,8 +156,11 @@ public static class Int8Timing
         }
 
         // The middle of a feed-forward block after its first layer (ffn.0): epilogue, GELU and the second layer's input
-        // quantization as three passes, and fused into one (Int8FeedForward).
-        double ffnMiddle = double.NaN, ffnMiddleFused = double.NaN;
+        // quantization as three passes, and fused into one. Then Int8FeedForward's two routes from the quantized input to
+        // the second layer's: cuBLASLt's INT32 product + the fused middle, and (Hopper) wgmma with its epilogue + GELU
+        // and quantization in one pass.
+        double ffnMiddle = double.NaN, ffnMiddleFused = double.NaN, geluQuantize = double.NaN, ffnFirstCublasLt = double.NaN,
+            ffnFirstWgmma = double.NaN;
         if (layer.Name == "ffn.0")
         {
             ffnMiddle = Time(() =>
@@ -173,6 +177,28 @@ public static class Int8Timing
                 v.Dispose();
                 sc.Dispose();
             });
+            using var hidden = Int8Kernels.Dequantize(acc, sx, channel.Scale, bias32, ScalarType.BFloat16);
+            geluQuantize = Time(() =>
+            {
+                var (v, sc) = Int8Kernels.GeluQuantizeRows(hidden, null);
+                v.Dispose();
+                sc.Dispose();
+            });
+            ffnFirstCublasLt = Time(() =>
+            {
+                using var product = Int8Kernels.MatmulInt32(q, channel.Values, Int8Gemm.CublasLt);
+                var (v, sc) = Int8Kernels.GeluRequantize(product, sx, channel.Scale, bias32, ScalarType.BFloat16, null);
+                v.Dispose();
+                sc.Dispose();
+            });
+            if (TurboNative.HasWgmmaInt8)
+                ffnFirstWgmma = Time(() =>
+                {
+                    using var h = Int8Kernels.Linear(q, sx, channel.Values, channel.Scale, channel.Format, bias32, ScalarType.BFloat16, Int8Gemm.Wgmma);
+                    var (v, sc) = Int8Kernels.GeluQuantizeRows(h, null);
+                    v.Dispose();
+                    sc.Dispose();
+                });
         }
 
         // The inputs of self-attention's q, k and v from the modulated LayerNorm before them (the float32 residual
@@ -216,6 +242,6 @@ public static class Int8Timing
         return new Row(layer.Model, layer.Name, m, layer.K, layer.N, bf16, quantize, mmaFused, mmaInt32, cublasLtInt32, dequantize,
             mmaBlock, LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.Mma), LayerMs(QuantFormat.Int8PerChannel, Int8Gemm.CublasLt),
             LayerMs(QuantFormat.Int8Block128, Int8Gemm.Mma), fp8Quantize, fp8Gemm, layerFp8, ffnMiddle, ffnMiddleFused,
-            normQkv, normQkvFused, wgmmaInt32, wgmmaFused, layerWgmma);
+            normQkv, normQkvFused, wgmmaInt32, wgmmaFused, layerWgmma, geluQuantize, ffnFirstCublasLt, ffnFirstWgmma);
     }
 }

@@ -49,6 +49,12 @@ int turbo_gate_residual(const float* x, const void* y, int y_dtype, const float*
 int turbo_int8_quantize_rows(const void* x, int x_dtype, const float* smooth, int8_t* q, float* scale,
                              int64_t rows, int cols, void* stream);
 
+/* As turbo_int8_quantize_rows, of g = x_dtype(gelu_tanh(x)) (PyTorch's formula in fp32, rounded to x's dtype) instead
+ * of x: a feed-forward block's hidden activations, written by the first Linear's epilogue, quantized for the second
+ * Linear (since ABI v13). */
+int turbo_int8_gelu_quantize_rows(const void* x, int x_dtype, const float* smooth, int8_t* q, float* scale,
+                                  int64_t rows, int cols, void* stream);
+
 enum turbo_int8_impl { TURBO_INT8_MMA = 0, TURBO_INT8_CUBLASLT = 1, TURBO_INT8_WGMMA = 2 };
 
 /* acc[m, j] = sum_k x[m, k] * w[j, k], exact in INT32. x: [rows, k] int8; w: [n, k] int8; acc: [rows, n] int32.

@@ -34,6 +34,26 @@ __device__ __forceinline__ float int8_row_scale(float amax) { return amax > 0.f 
 // What a row's values are multiplied by before rounding: the correctly rounded float32 reciprocal of its scale.
 __device__ __forceinline__ float row_inverse(float scale) { return __frcp_rn(scale); }
 
+// tanh(u) = 1 − 2 / (1 + e^{2u}) on the special-function unit's 2^x and reciprocal (both within 2 ulp, flushing
+// denormals): no branch, against tanhf's two ranges, which split the warps of a row. Its error is a few units of
+// float32's last place near 0 and ±1 — far below the bf16 step that g is rounded to next; ±∞ and NaN come out as
+// ±1 and NaN.
+__device__ __forceinline__ float tanh_fast(float u) {
+  constexpr float kTwoLog2E = 2.885390081777927f;  // 2·log2(e)
+  float e, r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(u * kTwoLog2E));
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(1.f + e));
+  return fmaf(-2.f, r, 1.f);
+}
+
+// GELU, tanh form, as PyTorch's formula in float32 (the feed-forward middle of a W8A8 block):
+//   0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), each step rounded on its own but tanh (tanh_fast).
+__device__ __forceinline__ float gelu_tanh(float x) {
+  const float beta = 0.7978845608028654f;  // √(2/π)
+  const float inner = __fmul_rn(beta, __fadd_rn(x, __fmul_rn(0.044715f, __fmul_rn(__fmul_rn(x, x), x))));
+  return __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.f, tanh_fast(inner)));
+}
+
 __device__ __forceinline__ float int8_add_bias(float y, const float* bias, int col) {
   return bias ? __fadd_rn(y, bias[col]) : y;
 }

@@ -23,24 +23,6 @@ constexpr int kThreads = 256;
 // Largest row kept in shared memory between the passes: 160 KB of float32, within Hopper's and Ampere's opt-in limits.
 constexpr int kMaxCachedColumns = 40 * 1024;
 
-// tanh(u) = 1 − 2 / (1 + e^{2u}) on the special-function unit's 2^x and reciprocal (both within 2 ulp, flushing
-// denormals): no branch, against tanhf's two ranges, which split the warps of a row. Its error is a few units of
-// float32's last place near 0 and ±1 — far below the bf16 step that g is rounded to next; ±∞ and NaN come out as
-// ±1 and NaN.
-__device__ __forceinline__ float tanh_fast(float u) {
-  constexpr float kTwoLog2E = 2.885390081777927f;  // 2·log2(e)
-  float e, r;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(u * kTwoLog2E));
-  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(1.f + e));
-  return fmaf(-2.f, r, 1.f);
-}
-
-__device__ __forceinline__ float gelu_tanh(float x) {
-  const float beta = 0.7978845608028654f;  // √(2/π)
-  const float inner = __fmul_rn(beta, __fadd_rn(x, __fmul_rn(0.044715f, __fmul_rn(__fmul_rn(x, x), x))));
-  return __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.f, tanh_fast(inner)));
-}
-
 // The value v of one hidden element (column c of a row whose accumulators start at acc).
 __device__ __forceinline__ float hidden_value(int acc, float sx, const float* __restrict__ w_scale, const float* __restrict__ bias,
                                               const float* __restrict__ smooth, int dtype, int c) {

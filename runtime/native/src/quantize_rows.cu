@@ -9,6 +9,9 @@
 // beyond. Longer rows (up to 2^17), float32 and unaligned ones take one warp each and two passes, the second
 // re-reading x: from L1/L2 when the rows in flight fit there, else from memory again (at 14B's 75,600 rows of
 // 5,120–13,824 they do not, which is why the resident kernel).
+// The GELU variant (turbo_int8_gelu_quantize_rows) quantizes g = dtype(GELU(x)) instead of x, x being a feed-forward
+// block's hidden activations in the model's dtype: the reference's GELU in that dtype (WanMlp.GeluTanh) and then its
+// quantization, as the fused middle of int8_gelu_requantize.cu computes them (same gelu_tanh, so the same codes).
 #include <cstdint>
 #include <type_traits>
 #include <cuda_fp8.h>
@@ -29,8 +32,15 @@ struct E4M3Code {
   }
 };
 
+// x itself, or (kGelu) GELU of x rounded to x's dtype.
+template <bool kGelu>
+__device__ __forceinline__ float prepared(float x, int x_dtype) {
+  if constexpr (kGelu) return round_through(x_dtype, gelu_tanh(x));
+  else return x;
+}
+
 // kVectorized: cols % 8 == 0, x 16-byte and q 8-byte aligned (checked by the launcher), so every row is too.
-template <typename Code, bool kVectorized>
+template <typename Code, bool kGelu, bool kVectorized>
 __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, const float* __restrict__ smooth,
                                      uint8_t* __restrict__ q, float* __restrict__ scale, int64_t rows, int cols) {
   const int lane = threadIdx.x & 31;
@@ -45,11 +55,11 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
       float v[kVectorWidth];
       load8(x, x_dtype, base + c, v);
 #pragma unroll
-      for (int j = 0; j < kVectorWidth; ++j) amax = fmaxf(amax, fabsf(activation_smoothed(v[j], smooth, c + j)));
+      for (int j = 0; j < kVectorWidth; ++j) amax = fmaxf(amax, fabsf(activation_smoothed(prepared<kGelu>(v[j], x_dtype), smooth, c + j)));
     }
   } else {
     for (int c = lane; c < cols; c += 32)
-      amax = fmaxf(amax, fabsf(activation_smoothed(load_as_float(x, x_dtype, base + c), smooth, c)));
+      amax = fmaxf(amax, fabsf(activation_smoothed(prepared<kGelu>(load_as_float(x, x_dtype, base + c), x_dtype), smooth, c)));
   }
   for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
   const float s = amax > 0.f ? __fdiv_rn(amax, Code::kMax) : 1.f, inverse = row_inverse(s);
@@ -62,14 +72,15 @@ __global__ void quantize_rows_kernel(const void* __restrict__ x, int x_dtype, co
       uint32_t packed[2] = {0u, 0u};
 #pragma unroll
       for (int j = 0; j < kVectorWidth; ++j) {
-        const uint32_t byte = Code::encode(__fmul_rn(activation_smoothed(v[j], smooth, c + j), inverse));
+        const uint32_t byte = Code::encode(__fmul_rn(activation_smoothed(prepared<kGelu>(v[j], x_dtype), smooth, c + j), inverse));
         packed[j / 4] |= byte << (8 * (j % 4));
       }
       *reinterpret_cast<uint2*>(q + base + c) = make_uint2(packed[0], packed[1]);
     }
   } else {
     for (int c = lane; c < cols; c += 32)
-      q[base + c] = Code::encode(__fmul_rn(activation_smoothed(load_as_float(x, x_dtype, base + c), smooth, c), inverse));
+      q[base + c] = Code::encode(
+          __fmul_rn(activation_smoothed(prepared<kGelu>(load_as_float(x, x_dtype, base + c), x_dtype), smooth, c), inverse));
   }
   if (lane == 0) scale[row] = s;
 }
@@ -88,12 +99,34 @@ __device__ __forceinline__ float element(const uint4& v, int j) {
   else return __half2float(__ushort_as_half(bits));
 }
 
+// The vector with each of its 8 values x replaced by GELU(x) rounded to T (the rounding the reference's GELU in the
+// model's dtype makes), so that both passes read g as they would have read x.
+template <typename T>
+__device__ __forceinline__ uint4 gelu_vector(const uint4& v) {
+  uint32_t word[4];
+#pragma unroll
+  for (int w = 0; w < 4; ++w) {
+    const float a = gelu_tanh(element<T>(v, 2 * w)), b = gelu_tanh(element<T>(v, 2 * w + 1));
+    unsigned short lo, hi;
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+      lo = __bfloat16_as_ushort(__float2bfloat16_rn(a));
+      hi = __bfloat16_as_ushort(__float2bfloat16_rn(b));
+    } else {
+      lo = __half_as_ushort(__float2half_rn(a));
+      hi = __half_as_ushort(__float2half_rn(b));
+    }
+    word[w] = static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16;
+  }
+  return make_uint4(word[0], word[1], word[2], word[3]);
+}
+
 // A row of a 16-bit dtype per block (kWarpRow false) or per warp (true: rows of up to 32 · 8 · kVecs values, eight
 // rows a block, no block barrier — 1,536-wide rows a block each left the GPU waiting on blocks to start), each thread
 // holding kVecs vectors of 8 consecutive values of it as they were read (a 16-byte register quad each: half the
 // registers of float32 values, so more rows are in flight per multiprocessor), converted again for the second pass.
 // The same float32 operations as the warp kernel; the absmax is a maximum, so the order it is taken in changes nothing.
-template <typename Code, typename T, int kVecs, bool kWarpRow>
+// kGelu: each vector is replaced by its GELU once, as read (gelu_vector).
+template <typename Code, typename T, bool kGelu, int kVecs, bool kWarpRow>
 __global__ void __launch_bounds__(kResidentThreads)
     quantize_resident_rows_kernel(const T* __restrict__ x, const float* __restrict__ smooth, uint8_t* __restrict__ q,
                                   float* __restrict__ scale, int64_t rows, int cols) {
@@ -112,6 +145,10 @@ __global__ void __launch_bounds__(kResidentThreads)
 #pragma unroll
   for (int i = 0; i < kVecs; ++i)
     if (column(i) < cols) raw[i] = *reinterpret_cast<const uint4*>(x + base + column(i));
+  if constexpr (kGelu)
+#pragma unroll
+    for (int i = 0; i < kVecs; ++i)
+      if (column(i) < cols) raw[i] = gelu_vector<T>(raw[i]);
   float amax = 0.f;
 #pragma unroll
   for (int i = 0; i < kVecs; ++i)
@@ -136,23 +173,23 @@ __global__ void __launch_bounds__(kResidentThreads)
 
 // The resident kernel with the fewest vectors per thread that hold the row (vecs ≤ kMaxResidentVecs): a warp per row,
 // or a block with as many threads as that leaves work for.
-template <typename Code, typename T, int kVecs = 1>
+template <typename Code, typename T, bool kGelu, int kVecs = 1>
 void launch_resident(int vecs, bool warp_rows, const void* x, const float* smooth, uint8_t* q, float* scale, int64_t rows,
                      int cols, cudaStream_t s) {
   if constexpr (kVecs < kMaxResidentVecs)
-    if (vecs > kVecs) return launch_resident<Code, T, kVecs + 1>(vecs, warp_rows, x, smooth, q, scale, rows, cols, s);
+    if (vecs > kVecs) return launch_resident<Code, T, kGelu, kVecs + 1>(vecs, warp_rows, x, smooth, q, scale, rows, cols, s);
   if (warp_rows) {
     constexpr int kRowsPerBlock = kResidentThreads / 32;
-    quantize_resident_rows_kernel<Code, T, kVecs, true><<<static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock),
+    quantize_resident_rows_kernel<Code, T, kGelu, kVecs, true><<<static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock),
                                                           kResidentThreads, 0, s>>>(static_cast<const T*>(x), smooth, q, scale, rows, cols);
     return;
   }
   const int threads = ((cols / kVectorWidth + kVecs - 1) / kVecs + 31) / 32 * 32;  // ≤ kResidentThreads
-  quantize_resident_rows_kernel<Code, T, kVecs, false>
+  quantize_resident_rows_kernel<Code, T, kGelu, kVecs, false>
       <<<static_cast<unsigned>(rows), threads, 0, s>>>(static_cast<const T*>(x), smooth, q, scale, rows, cols);
 }
 
-template <typename Code>
+template <typename Code, bool kGelu = false>
 int launch(const char* fn, const void* x, int x_dtype, const float* smooth, uint8_t* q, float* scale, int64_t rows,
            int cols, void* stream) {
   if (!valid_dtype(x_dtype)) { turbo_set_error(fn, "unsupported dtype"); return -1; }
@@ -167,12 +204,12 @@ int launch(const char* fn, const void* x, int x_dtype, const float* smooth, uint
   const bool warp_rows = row_vectors <= 32 * kMaxResidentVecs;
   const int lanes = warp_rows ? 32 : kResidentThreads, vecs = (row_vectors + lanes - 1) / lanes;  // vectors a thread holds
   if (vectorized && x_dtype != TURBO_F32 && vecs <= kMaxResidentVecs && rows <= 0x7fffffff) {
-    if (x_dtype == TURBO_BF16) launch_resident<Code, __nv_bfloat16>(vecs, warp_rows, x, smooth, q, scale, rows, cols, s);
-    else launch_resident<Code, __half>(vecs, warp_rows, x, smooth, q, scale, rows, cols, s);
+    if (x_dtype == TURBO_BF16) launch_resident<Code, __nv_bfloat16, kGelu>(vecs, warp_rows, x, smooth, q, scale, rows, cols, s);
+    else launch_resident<Code, __half, kGelu>(vecs, warp_rows, x, smooth, q, scale, rows, cols, s);
   } else if (vectorized)
-    quantize_rows_kernel<Code, true><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
+    quantize_rows_kernel<Code, kGelu, true><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
   else
-    quantize_rows_kernel<Code, false><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
+    quantize_rows_kernel<Code, kGelu, false><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, s>>>(x, x_dtype, smooth, q, scale, rows, cols);
   return TURBO_LAUNCH_CHECK(fn);
 }
 }  // namespace
@@ -180,6 +217,12 @@ int launch(const char* fn, const void* x, int x_dtype, const float* smooth, uint
 extern "C" int turbo_int8_quantize_rows(const void* x, int x_dtype, const float* smooth, int8_t* q, float* scale,
                                         int64_t rows, int cols, void* stream) {
   return launch<Int8Code>("turbo_int8_quantize_rows", x, x_dtype, smooth, reinterpret_cast<uint8_t*>(q), scale, rows, cols, stream);
+}
+
+extern "C" int turbo_int8_gelu_quantize_rows(const void* x, int x_dtype, const float* smooth, int8_t* q, float* scale,
+                                             int64_t rows, int cols, void* stream) {
+  return launch<Int8Code, true>("turbo_int8_gelu_quantize_rows", x, x_dtype, smooth, reinterpret_cast<uint8_t*>(q), scale, rows,
+                                cols, stream);
 }
 
 extern "C" int turbo_fp8_quantize_rows(const void* x, int x_dtype, const float* smooth, uint8_t* q, float* scale,
