@@ -14,7 +14,9 @@ namespace Turbo.Cli.Bench;
 /// <summary>
 /// `turbo bench PKG`: the package's denoising (its sampler, steps, guidance, attention and Linear kinds) against its
 /// teacher's recipe (UniPC × 50 steps × CFG, dense attention, float Linears) on the same architecture and latent:
-/// one step (median of repeats after warm-up) and the whole loop, wall time with the device synchronized. The
+/// one step (median of repeats after warm-up) and the whole loop, wall time with the device synchronized: the package's
+/// loop as the median of as many loops as repeats (a second or less, it moves by several percent from one run to the
+/// next), the teacher's, fifty times longer, once. The
 /// teacher is timed on a model of the package's architecture with initial weights: time does not depend on values.
 /// On CUDA, one step of each is also broken down by part (linears, attention and their details, the rest).
 /// Text encoding and VAE decoding are not included (they are the same for both; `turbo-convert validate` times them).
@@ -24,9 +26,10 @@ static class PackageBench
     public sealed record Settings(string Package, VideoSize? Size, int Warmup, int Repeats, int TeacherSteps, int? MeasuredSteps,
         double TeacherGuidance, string? Json, Device Device);
 
+    /// <param name="LoopSeconds">the whole loop, extrapolated from its measured steps; the median of <paramref name="TimedLoops"/></param>
     /// <param name="StepParts">one step's GPU time by part (<see cref="ForwardBreakdown"/>), on CUDA with the native library</param>
     public sealed record LoopResult(string Solver, int Steps, int ForwardsPerStep, double MsPerStep, int MeasuredSteps, double LoopSeconds,
-        Dictionary<string, double>? StepParts);
+        int TimedLoops, Dictionary<string, double>? StepParts);
 
     public static int Run(Settings s)
     {
@@ -46,16 +49,16 @@ static class PackageBench
 
         var sampler = manifest.Sampler;
         var packageLoop = Time("package", package, sampler.Solver, sampler.Schedule,
-            sampler.Guidance, noise, context, negative, s, measured: null);
+            sampler.Guidance, noise, context, negative, s, measured: null, loops: s.Repeats);
         var teacherLoop = Time("teacher recipe", teacher, "unipc", FlowSolvers.Schedule(FlowSolvers.UniPc, s.TeacherSteps, SamplerSettings.WanTeacher.Shift, null),
-            s.TeacherGuidance, noise, context, negative, s, s.MeasuredSteps);
+            s.TeacherGuidance, noise, context, negative, s, s.MeasuredSteps, loops: 1);
 
         var loops = new[] { ("teacher recipe", teacherLoop), ("package", packageLoop) };
-        var table = new Table().Title("denoising, batch 1").AddColumns("", "sampler", "forwards/step", "ms/step", "loop s", "measured steps");
+        var table = new Table().Title("denoising, batch 1").AddColumns("", "sampler", "forwards/step", "ms/step", "loop s", "measured steps", "timed loops");
         foreach (var (who, r) in loops)
-            table.AddRow(who, $"{r.Solver} × {r.Steps}", $"{r.ForwardsPerStep}", $"{r.MsPerStep:F1}", $"{r.LoopSeconds:F2}", $"{r.MeasuredSteps}");
+            table.AddRow(who, $"{r.Solver} × {r.Steps}", $"{r.ForwardsPerStep}", $"{r.MsPerStep:F1}", $"{r.LoopSeconds:F2}", $"{r.MeasuredSteps}", $"{r.TimedLoops}");
         double perStep = teacherLoop.MsPerStep / packageLoop.MsPerStep, loop = teacherLoop.LoopSeconds / packageLoop.LoopSeconds;
-        table.AddRow("speed-up", "", "", $"{perStep:F2}×", $"{loop:F2}×", "");
+        table.AddRow("speed-up", "", "", $"{perStep:F2}×", $"{loop:F2}×", "", "");
         AnsiConsole.Write(table);
         foreach (var (who, r) in loops)
             if (StepTiming.Disagreement(who, r.MsPerStep, r.LoopSeconds, r.Steps) is { } note)
@@ -83,7 +86,7 @@ static class PackageBench
     }
 
     static LoopResult Time(string who, WanModel model, string solver, FlowMatchSchedule whole, double guidance, Tensor noise, Tensor context,
-        Tensor negative, Settings s, int? measured)
+        Tensor negative, Settings s, int? measured, int loops)
     {
         var velocity = ClassifierFreeGuidance.Guided((x, t, c) => model.Forward(x, t, c), context, negative, guidance);
         using var t0 = full([1], whole.Timesteps[0], dtype: ScalarType.Float32, device: s.Device);
@@ -101,12 +104,16 @@ static class PackageBench
             : null;
         int count = Math.Min(measured ?? whole.Steps, whole.Steps);
         var schedule = whole.Leading(count);
-        Log($"{who}: {count} of {whole.Steps} {solver} steps, guidance {guidance}");
-        var loop = Stopwatch.StartNew();
-        FlowSolvers.Create(solver).Sample(velocity, noise, schedule).Dispose();
-        Synchronize(s.Device);
-        double seconds = loop.Elapsed.TotalSeconds / count * whole.Steps;
-        return new LoopResult(solver, whole.Steps, guidance == 1.0 ? 1 : 2, Statistics.Median(steps), count, seconds, parts);
+        Log($"{who}: {count} of {whole.Steps} {solver} steps, guidance {guidance}, {loops} timed loop{(loops == 1 ? "" : "s")}");
+        var seconds = new List<double>();
+        for (int i = 0; i < loops; i++)
+        {
+            var loop = Stopwatch.StartNew();
+            FlowSolvers.Create(solver).Sample(velocity, noise, schedule).Dispose();
+            Synchronize(s.Device);
+            seconds.Add(loop.Elapsed.TotalSeconds / count * whole.Steps);
+        }
+        return new LoopResult(solver, whole.Steps, guidance == 1.0 ? 1 : 2, Statistics.Median(steps), count, Statistics.Median(seconds), loops, parts);
     }
 
     static void Synchronize(Device device)
