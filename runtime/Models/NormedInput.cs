@@ -56,6 +56,32 @@ public sealed class NormedInput
             return new(x.shape, FusedOps.LayerNormModulate(x, weight, bias, shift, scale, eps, dtype), null, readers);
     }
 
+    /// <summary>
+    /// A block's residual update and the norm after it: x' = x + y·gate (gate null: x + y; x the float32 residual stream
+    /// [B, L, D], as <see cref="FusedOps.GateResidual"/>) and <see cref="Of"/>(x', ...). On the GPU one kernel does both
+    /// (x' is written once and not read back); anywhere else the update, then the norm.
+    /// </summary>
+    public static (Tensor Residual, NormedInput Normed) AfterResidual(Tensor x, Tensor y, Tensor? gate, Tensor? weight, Tensor? bias,
+        Tensor? shift, Tensor? scale, double eps, ScalarType dtype, params WanLinear[] readers)
+    {
+        if (x.dtype == ScalarType.Float32 && FusedQuantizers(x, readers, dtype) is { } smooths)
+            using (CudaProfiler.Scope("linear"))
+            using (CudaProfiler.Scope("linear/residual + norm + quantize"))
+            {
+                var distinct = smooths.Distinct<Tensor?>(ReferenceEqualityComparer.Instance).ToArray();
+                var (residual, inputs) = Int8Kernels.ResidualLayerNormQuantize(x, y, gate?.to(ScalarType.Float32), weight, bias,
+                    shift?.to(ScalarType.Float32), scale?.to(ScalarType.Float32), eps, dtype, distinct);
+                return (residual, new(x.shape, null,
+                    readers.Zip(smooths).ToDictionary(p => p.First, p => inputs[Array.FindIndex(distinct, d => ReferenceEquals(d, p.Second))]),
+                    readers));
+            }
+        using (CudaProfiler.Scope("rest/residual + norm + modulation"))
+        {
+            var (residual, normed) = FusedOps.ResidualLayerNormModulate(x, y, gate, weight, bias, shift, scale, eps, dtype);
+            return (residual, new(x.shape, normed, null, readers));
+        }
+    }
+
     /// <summary>An input already normalized (a module called with a tensor): every layer takes it as it is.</summary>
     public static NormedInput Wrap(Tensor normalized) => new(normalized.shape, normalized, null, []);
 

@@ -262,12 +262,19 @@ public sealed class WanAttentionBlock : nn.Module
         var attended = selfAttention.Forward(
             NormedInput.Of(x, null, null, m[0], m[1], eps, computeDtype, selfAttention.InputLayers(selfAttention: true)),
             keyValueSource: null, rope: (cos, sin));
-        x = CudaProfiler.Timed(ResidualPart, () => FusedOps.GateResidual(x, attended, m[2]));
-        var crossInput = norm3 is null ? NormedInput.Wrap(x)
-            : NormedInput.Of(x, norm3.Weight, norm3.Bias, null, null, eps, computeDtype, crossAttention.InputLayers(selfAttention: false));
+        // Each residual update that a norm reads next is made by that norm's kernel (NormedInput.AfterResidual).
+        NormedInput crossInput;
+        if (norm3 is null)
+        {
+            x = CudaProfiler.Timed(ResidualPart, () => FusedOps.GateResidual(x, attended, m[2]));
+            crossInput = NormedInput.Wrap(x);
+        }
+        else
+            (x, crossInput) = NormedInput.AfterResidual(x, attended, m[2], norm3.Weight, norm3.Bias, null, null, eps, computeDtype,
+                crossAttention.InputLayers(selfAttention: false));
         var crossAttended = crossAttention.Forward(crossInput, context, rope: null);
-        x = CudaProfiler.Timed(ResidualPart, () => x + crossAttended);
-        var fed = ffn.Forward(NormedInput.Of(x, null, null, m[3], m[4], eps, computeDtype, ffn.InputLayers));
+        (x, var ffnInput) = NormedInput.AfterResidual(x, crossAttended, null, null, null, m[3], m[4], eps, computeDtype, ffn.InputLayers);
+        var fed = ffn.Forward(ffnInput);
         x = CudaProfiler.Timed(ResidualPart, () => FusedOps.GateResidual(x, fed, m[5]));
         return x.MoveToOuterDisposeScope();
     }

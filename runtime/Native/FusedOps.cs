@@ -103,26 +103,67 @@ public static class FusedOps
         if ((cos is null) != (sin is null)) throw new TurboException("RMSNorm + RoPE: give both the cos and the sin table, or neither");
     }
 
-    /// <summary>x + y·gate (x: the fp32 residual stream [B, L, D]; y: [B, L, D]; gate: [B, D]), float32.</summary>
-    public static Tensor GateResidual(Tensor x, Tensor y, Tensor gate) =>
-        UseNative(x) ? GateResidualNative(x, y, gate) : GateResidualReference(x, y, gate);
+    /// <summary>
+    /// x + y·gate (x: the fp32 residual stream [B, L, D]; y: [B, L, D]; gate: [B, D], or null for x + y), float32.
+    /// </summary>
+    public static Tensor GateResidual(Tensor x, Tensor y, Tensor? gate) =>
+        UseNative(x) && (gate is not null || TurboNative.HasResidualNorms) ? GateResidualNative(x, y, gate) : GateResidualReference(x, y, gate);
 
-    public static Tensor GateResidualReference(Tensor x, Tensor y, Tensor gate)
+    public static Tensor GateResidualReference(Tensor x, Tensor y, Tensor? gate)
     {
         var dtype = Widened(x.dtype);
-        using var update = y.to(dtype) * gate.unsqueeze(1);
+        using var update = gate is null ? y.to(dtype) : y.to(dtype) * gate.unsqueeze(1);
         return x.to(dtype) + update;
     }
 
-    public static Tensor GateResidualNative(Tensor x, Tensor y, Tensor gate)
+    public static Tensor GateResidualNative(Tensor x, Tensor y, Tensor? gate)
     {
         var (batch, tokens, dim) = (x.shape[0], x.shape[1], (int)x.shape[2]);
         using var xc = x.to(ScalarType.Float32).contiguous();
         using var yc = y.contiguous();
-        using var g = gate.to(ScalarType.Float32).contiguous();
+        using var g = gate?.to(ScalarType.Float32).contiguous();
         var output = NewOutput(x.shape, ScalarType.Float32, x.device);
         TurboNative.Check(TurboNative.turbo_gate_residual(TurboNative.Ptr(xc), TurboNative.Ptr(yc), TurboNative.DType(yc),
-            TurboNative.Ptr(g), TurboNative.Ptr(output), batch * tokens, tokens, dim, IntPtr.Zero));
+            TurboNative.PtrOrNull(g), TurboNative.Ptr(output), batch * tokens, tokens, dim, IntPtr.Zero));
         return output;
+    }
+
+    /// <summary>
+    /// A block's residual update and the norm after it: x' = <see cref="GateResidual"/>(x, y, gate) (float32 [B, L, D])
+    /// and <see cref="LayerNormModulate"/>(x', ...), in one pass on the GPU (x' is not read back).
+    /// </summary>
+    public static (Tensor Residual, Tensor Normed) ResidualLayerNormModulate(Tensor x, Tensor y, Tensor? gate, Tensor? weight,
+        Tensor? bias, Tensor? shift, Tensor? scale, double eps, ScalarType outDtype)
+    {
+        if (UseNative(x) && x.dtype == ScalarType.Float32 && TurboNative.HasResidualNorms)
+            return ResidualLayerNormModulateNative(x, y, gate, weight, bias, shift, scale, eps, outDtype);
+        var residual = GateResidual(x, y, gate);
+        return (residual, LayerNormModulate(residual, weight, bias, shift, scale, eps, outDtype));
+    }
+
+    public static (Tensor Residual, Tensor Normed) ResidualLayerNormModulateReference(Tensor x, Tensor y, Tensor? gate,
+        Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale, double eps, ScalarType outDtype)
+    {
+        var residual = GateResidualReference(x, y, gate);
+        return (residual, LayerNormModulateReference(residual, weight, bias, shift, scale, eps, outDtype));
+    }
+
+    /// <summary>The fused kernel: x float32 [B, L, D] on the GPU, the library of ABI 14 or newer.</summary>
+    public static (Tensor Residual, Tensor Normed) ResidualLayerNormModulateNative(Tensor x, Tensor y, Tensor? gate,
+        Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale, double eps, ScalarType outDtype)
+    {
+        var (batch, tokens, dim) = (x.shape[0], x.shape[1], (int)x.shape[2]);
+        using var xc = x.contiguous();
+        using var yc = y.contiguous();
+        using var g = gate?.to(ScalarType.Float32).contiguous();
+        using var shiftC = shift?.to(ScalarType.Float32).contiguous();
+        using var scaleC = scale?.to(ScalarType.Float32).contiguous();
+        var residual = NewOutput(x.shape, ScalarType.Float32, x.device);
+        var normed = NewOutput(x.shape, outDtype, x.device);
+        TurboNative.Check(TurboNative.turbo_residual_layernorm_modulate(TurboNative.Ptr(xc), TurboNative.Ptr(yc),
+            TurboNative.DType(yc), TurboNative.PtrOrNull(g), TurboNative.Ptr(residual), TurboNative.PtrOrNull(weight),
+            TurboNative.PtrOrNull(bias), TurboNative.PtrOrNull(shiftC), TurboNative.PtrOrNull(scaleC), TurboNative.Ptr(normed),
+            TurboNative.DType(normed), batch * tokens, tokens, dim, (float)eps, IntPtr.Zero));
+        return (residual, normed);
     }
 }

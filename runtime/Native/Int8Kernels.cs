@@ -186,12 +186,36 @@ public static class Int8Kernels
     /// [B·L] per layer. Reference: LayerNormModulate, then <see cref="QuantizeRows"/> per layer.
     /// </summary>
     public static (Tensor Values, Tensor Scale)[] LayerNormQuantize(Tensor x, Tensor? weight, Tensor? bias, Tensor? shift,
-        Tensor? scale, double eps, ScalarType roundDtype, IReadOnlyList<Tensor?> smooths)
+        Tensor? scale, double eps, ScalarType roundDtype, IReadOnlyList<Tensor?> smooths) =>
+        NormQuantize("int8 layernorm quantization", x, null, null, weight, bias, shift, scale, eps, roundDtype, smooths).Inputs;
+
+    /// <summary>
+    /// <see cref="LayerNormQuantize"/> of x' = <see cref="FusedOps.GateResidual"/>(x, y, gate) — x Float32 [B, L, D], y
+    /// [B, L, D], gate Float32 [B, D] or null for x + y — in one pass, which also writes x' (Float32 [B, L, D]): a
+    /// block's residual update and the norm after it. Reference: GateResidual, then LayerNormQuantize.
+    /// </summary>
+    public static (Tensor Residual, (Tensor Values, Tensor Scale)[] Inputs) ResidualLayerNormQuantize(Tensor x, Tensor y, Tensor? gate,
+        Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale, double eps, ScalarType roundDtype, IReadOnlyList<Tensor?> smooths)
     {
-        const string op = "int8 layernorm quantization";
+        var (residual, inputs) = NormQuantize("int8 residual layernorm quantization", x, y, gate, weight, bias, shift, scale, eps,
+            roundDtype, smooths);
+        return (residual!, inputs);
+    }
+
+    static (Tensor? Residual, (Tensor Values, Tensor Scale)[] Inputs) NormQuantize(string op, Tensor x, Tensor? update, Tensor? gate,
+        Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale, double eps, ScalarType roundDtype, IReadOnlyList<Tensor?> smooths)
+    {
         if (x.dim() != 3 || !IsKernelFloat(x.dtype) || x.shape[0] < 1 || x.shape[1] < 1 || x.shape[2] < 1 || x.shape[2] > MaxNormWidth)
             throw Bad(op, "x", $"a 3-D Float32, BFloat16 or Float16 tensor [B, L, 1..{MaxNormWidth}]", x);
         long batch = x.shape[0], tokens = x.shape[1], dim = x.shape[2];
+        if (update is not null)
+        {
+            if (x.dtype != ScalarType.Float32) throw Bad(op, "x", "the Float32 residual stream", x);
+            if (!IsKernelFloat(update.dtype) || !update.shape.SequenceEqual(x.shape))
+                throw Bad(op, "update", $"a Float32, BFloat16 or Float16 tensor [{batch}, {tokens}, {dim}]", update);
+            if (gate is not null && (gate.dtype != ScalarType.Float32 || !gate.shape.SequenceEqual([batch, dim])))
+                throw Bad(op, "gate", $"Float32 [{batch}, {dim}]", gate);
+        }
         if ((weight is null) != (bias is null) || (shift is null) != (scale is null))
             throw new TurboException($"{op}: weight and bias, and shift and scale, come in pairs");
         if (weight is not null) CheckVector(op, "weight", weight, dim);
@@ -204,27 +228,37 @@ public static class Int8Kernels
         foreach (var smooth in smooths)
             if (smooth is not null) CheckVector(op, "smooth", smooth, dim);
         if (!IsKernelFloat(roundDtype)) throw new TurboException($"{op}: the model dtype must be Float32, BFloat16 or Float16, found {roundDtype}");
-        RequireCuda(op, [("x", x), ("weight", weight), ("bias", bias), ("shift", shift), ("scale", scale), .. smooths.Select(s => ("smooth", s))]);
+        RequireCuda(op, [("x", x), ("update", update), ("gate", gate), ("weight", weight), ("bias", bias), ("shift", shift), ("scale", scale),
+            .. smooths.Select(s => ("smooth", s))]);
         if (!TurboNative.HasInt8Kernels) throw new TurboException($"{op}: {TurboNative.Describe()} predates this kernel: rebuild runtime/native");
 
         using var scope = NewDisposeScope();
         var xc = Operand(x);
-        var operands = new[] { weight, bias, shift, scale }.Select(t => t is null ? null : Operand(t)).ToArray();
+        var operands = new[] { update, gate, weight, bias, shift, scale }.Select(t => t is null ? null : Operand(t)).ToArray();
         var smoothOperands = smooths.Select(t => t is null ? null : Operand(t)).ToArray();
         long rows = batch * tokens;
+        var residual = update is null ? null : NewOutput(x.shape, ScalarType.Float32, x.device);
         var outputs = smooths.Select(_ => (Values: NewOutput([rows, dim], ScalarType.Int8, x.device),
             Scale: NewOutput([rows], ScalarType.Float32, x.device))).ToArray();
-        Run(() => TurboNative.turbo_int8_layernorm_quantize(TurboNative.Ptr(xc), TurboNative.DType(xc),
-            TurboNative.PtrOrNull(operands[0]), TurboNative.PtrOrNull(operands[1]), TurboNative.PtrOrNull(operands[2]),
-            TurboNative.PtrOrNull(operands[3]), TurboNative.DType(roundDtype), smooths.Count,
-            smoothOperands.Select(TurboNative.PtrOrNull).ToArray(), outputs.Select(o => TurboNative.Ptr(o.Values)).ToArray(),
-            outputs.Select(o => TurboNative.Ptr(o.Scale)).ToArray(), rows, tokens, (int)dim, (float)eps, IntPtr.Zero));
+        var (smoothPtrs, valuePtrs, scalePtrs) = (smoothOperands.Select(TurboNative.PtrOrNull).ToArray(),
+            outputs.Select(o => TurboNative.Ptr(o.Values)).ToArray(), outputs.Select(o => TurboNative.Ptr(o.Scale)).ToArray());
+        var (weightPtr, biasPtr, shiftPtr, scalePtr) = (TurboNative.PtrOrNull(operands[2]), TurboNative.PtrOrNull(operands[3]),
+            TurboNative.PtrOrNull(operands[4]), TurboNative.PtrOrNull(operands[5]));
+        Run(() => update is null
+            ? TurboNative.turbo_int8_layernorm_quantize(TurboNative.Ptr(xc), TurboNative.DType(xc), weightPtr, biasPtr, shiftPtr,
+                scalePtr, TurboNative.DType(roundDtype), smooths.Count, smoothPtrs, valuePtrs, scalePtrs, rows, tokens, (int)dim,
+                (float)eps, IntPtr.Zero)
+            : TurboNative.turbo_int8_residual_layernorm_quantize(TurboNative.Ptr(xc), TurboNative.Ptr(operands[0]!),
+                TurboNative.DType(operands[0]!), TurboNative.PtrOrNull(operands[1]), TurboNative.Ptr(residual!), weightPtr, biasPtr,
+                shiftPtr, scalePtr, TurboNative.DType(roundDtype), smooths.Count, smoothPtrs, valuePtrs, scalePtrs, rows, tokens,
+                (int)dim, (float)eps, IntPtr.Zero));
+        residual?.MoveToOuterDisposeScope();
         foreach (var (values, scales) in outputs)
         {
             values.MoveToOuterDisposeScope();
             scales.MoveToOuterDisposeScope();
         }
-        return outputs;
+        return (residual, outputs);
     }
 
     /// <summary>

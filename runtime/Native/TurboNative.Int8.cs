@@ -6,15 +6,15 @@ namespace Turbo.Runtime.Native;
 public static partial class TurboNative
 {
     /// <summary>
-    /// The ABI version of the newest W8A8 entry, turbo_int8_gelu_quantize_rows (13). From 12 the library's quantizers
+    /// The ABI version of the newest W8A8 entry, turbo_int8_residual_layernorm_quantize (14). From 12 the library's quantizers
     /// round as ActivationQuantizer does (values times the float32 reciprocal of the row's scale; before, a division,
     /// whose codes differ by one now and then). The W8A8 entries themselves date from version 2.
     /// </summary>
-    const int QuantizerAbiVersion = 13;
+    const int QuantizerAbiVersion = 14;
 
     /// <summary>
     /// True when the library is loaded and new enough for every W8A8 kernel, turbo_int8_gelu_requantize,
-    /// turbo_int8_gelu_quantize_rows and turbo_int8_layernorm_quantize among them (an older build would fail on the
+    /// turbo_int8_gelu_quantize_rows and the norm quantizers among them (an older build would fail on the
     /// first call, or round differently).
     /// </summary>
     public static bool HasInt8Kernels => IsAvailable && turbo_version() >= QuantizerAbiVersion;
@@ -80,6 +80,11 @@ public static partial class TurboNative
     internal static extern int turbo_int8_layernorm_quantize(IntPtr x, int xDtype, IntPtr weight, IntPtr bias, IntPtr shift,
         IntPtr scale, int roundDtype, int count, IntPtr[] smooth, IntPtr[] q, IntPtr[] qScale, long rows, long tokens, int dim,
         float eps, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_int8_residual_layernorm_quantize(IntPtr x, IntPtr update, int updateDtype, IntPtr gate,
+        IntPtr xOut, IntPtr weight, IntPtr bias, IntPtr shift, IntPtr scale, int roundDtype, int count, IntPtr[] smooth,
+        IntPtr[] q, IntPtr[] qScale, long rows, long tokens, int dim, float eps, IntPtr stream);
 
     [DllImport(Lib)]
     internal static extern int turbo_int8_gelu_requantize(IntPtr acc, IntPtr xScale, IntPtr wScale, IntPtr bias, int hiddenDtype,

@@ -27,6 +27,12 @@ public static partial class TurboNative
     /// <summary>True when the library can run the plain RMSNorm (an older build would read absent tables).</summary>
     public static bool HasPlainRmsNorm => IsAvailable && turbo_version() >= PlainRmsNormAbiVersion;
 
+    /// <summary>The ABI version from which the norms take a residual update first and turbo_gate_residual takes no gate.</summary>
+    const int ResidualNormAbiVersion = 14;
+
+    /// <summary>True when the library has turbo_residual_layernorm_modulate and an ungated turbo_gate_residual.</summary>
+    public static bool HasResidualNorms => IsAvailable && turbo_version() >= ResidualNormAbiVersion;
+
     /// <summary>Where the library was found, or why not: printed by commands so users know which path runs.</summary>
     public static string Describe() => LoadedFrom.Value is { } f
         ? $"native CUDA library {f} (ABI v{turbo_version()})"
@@ -98,6 +104,11 @@ public static partial class TurboNative
     [DllImport(Lib)]
     internal static extern int turbo_rmsnorm_rope(IntPtr x, IntPtr weight, IntPtr cos, IntPtr sin, IntPtr y, int dtype,
         long rows, long tokens, int dim, int headDim, float eps, IntPtr stream);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_residual_layernorm_modulate(IntPtr x, IntPtr update, int updateDtype, IntPtr gate,
+        IntPtr xOut, IntPtr weight, IntPtr bias, IntPtr shift, IntPtr scale, IntPtr y, int yDtype, long rows, long tokens,
+        int dim, float eps, IntPtr stream);
 
     [DllImport(Lib)]
     internal static extern int turbo_gate_residual(IntPtr x, IntPtr y, int yDtype, IntPtr gate, IntPtr output, long rows,

@@ -160,6 +160,27 @@ public class Int8KernelArgumentTests
     }
 
     [Test]
+    public void ResidualNormQuantizationChecksTheUpdate()
+    {
+        using var x = ones(2, 3, 8);
+        using var update = ones(2, 3, 8, ScalarType.BFloat16);
+        using var modulation = ones(2, 8);
+        using var smooth = ones(8);
+        Tensor?[] one = [smooth];
+        using var halfX = ones(2, 3, 8, ScalarType.BFloat16);
+        AssertRefused(() => Int8Kernels.ResidualLayerNormQuantize(halfX, update, null, null, null, modulation, modulation, 1e-6, ScalarType.BFloat16, one),
+            "int8 residual layernorm quantization", "x must be the Float32 residual stream", "BFloat16");
+        using var shortUpdate = ones(2, 2, 8);
+        AssertRefused(() => Int8Kernels.ResidualLayerNormQuantize(x, shortUpdate, null, null, null, modulation, modulation, 1e-6, ScalarType.BFloat16, one),
+            "update must be", "[2, 3, 8]", "[2, 2, 8]");
+        using var perToken = ones(3, 8);
+        AssertRefused(() => Int8Kernels.ResidualLayerNormQuantize(x, update, perToken, null, null, modulation, modulation, 1e-6, ScalarType.BFloat16, one),
+            "gate must be Float32 [2, 8]", "[3, 8]");
+        AssertRefused(() => Int8Kernels.ResidualLayerNormQuantize(x, update, modulation, null, null, modulation, modulation, 1e-6, ScalarType.BFloat16, one),
+            "x must be on a CUDA device", "cpu");
+    }
+
+    [Test]
     public void Fp8QuantizationAndLinearCheckTheirArguments()
     {
         using var integers = Int8(2, 16);

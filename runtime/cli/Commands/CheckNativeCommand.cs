@@ -89,6 +89,23 @@ static class CheckNativeCommand
         yield return Compare("gate+residual", shape, dt, 1e-5,
             FusedOps.GateResidualReference(residual, x, gate),
             FusedOps.GateResidualNative(residual, x, gate));
+        yield return Compare("residual (no gate)", shape, dt, 1e-5,
+            FusedOps.GateResidualReference(residual, x, null),
+            FusedOps.GateResidualNative(residual, x, null));
+        // The block's update and the next norm in one kernel: x' against the unfused update, the norm against the reference.
+        foreach (var (op, g, weight, normBias, normShift, normScale) in new[]
+                 {
+                     ("gate+residual+layernorm+modulate", (Tensor?)gate, (Tensor?)null, (Tensor?)null, (Tensor?)shift, (Tensor?)scale),
+                     ("residual+layernorm affine", null, w, bias, null, null),
+                 })
+        {
+            var (expectedResidual, expectedNormed) = FusedOps.ResidualLayerNormModulateReference(residual, x, g, weight, normBias,
+                normShift, normScale, 1e-6, dt);
+            var (actualResidual, actualNormed) = FusedOps.ResidualLayerNormModulateNative(residual, x, g, weight, normBias, normShift,
+                normScale, 1e-6, dt);
+            yield return Compare($"{op}: residual", shape, dt, 1e-5, expectedResidual, actualResidual);
+            yield return Compare($"{op}: norm", shape, dt, tol, expectedNormed, actualNormed);
+        }
     }
 
     static Agreement Compare(string op, string shape, ScalarType dt, double tol, Tensor reference, Tensor native)
@@ -126,6 +143,19 @@ static class CheckNativeCommand
         yield return Time("gate+residual (bf16 y)", shape, n * 10,
             () => FusedOps.GateResidualReference(x, xb, shift).Dispose(),
             () => FusedOps.GateResidualNative(x, xb, shift).Dispose());
+        // Here the first column is the two native kernels one after the other, not the TorchSharp reference.
+        yield return Time("gate+residual+layernorm+modulate: the 2 kernels → fused", shape, n * 12,
+            () =>
+            {
+                using var residual = FusedOps.GateResidualNative(x, xb, shift);
+                FusedOps.LayerNormModulateNative(residual, null, null, shift, scale, 1e-6, ScalarType.BFloat16).Dispose();
+            },
+            () =>
+            {
+                var (residual, normed) = FusedOps.ResidualLayerNormModulateNative(x, xb, shift, null, null, shift, scale, 1e-6, ScalarType.BFloat16);
+                residual.Dispose();
+                normed.Dispose();
+            });
     }
 
     static Timing Time(string op, string shape, long bytes, Action reference, Action native)

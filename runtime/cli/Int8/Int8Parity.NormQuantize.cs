@@ -16,7 +16,8 @@ public static partial class Int8Parity
     /// normalized value by one step of the model dtype); and NormedInput's projections against the layers' own calls,
     /// in bf16 at the widths where the norm quantizes (1,536) and where the layers take its tensor (5,120), with each
     /// layer smoothed its own way, with layers sharing a smoothing vector, and with none smoothed (readers of one
-    /// smoothing share one quantized input). One of the layers is unsmoothed.
+    /// smoothing share one quantized input). One of the layers is unsmoothed. Then the same after a residual update
+    /// (Int8Kernels.ResidualLayerNormQuantize, NormedInput.AfterResidual) against the update followed by the norm.
     /// </summary>
     static List<Agreement> CheckLayerNormQuantize(long batch, long tokens, long dim, bool affine, ScalarType model, int layers, Device device)
     {
@@ -49,11 +50,53 @@ public static partial class Int8Parity
             }
             return agreements;
         });
+        // The block's residual update first (gated before the affine norm, ungated before the modulated one, as in Wan):
+        // its x' equal to the update kernel's, and the codes equal to the norm quantizer's of that x'.
+        var update = (randn(batch, tokens, dim, device: device) * 2).to(model);
+        var gate = affine ? randn(batch, dim, device: device) : null;
+        Guarded(results, "residual layernorm quantization", shape, detail, () =>
+        {
+            var (residual, fused) = Int8Kernels.ResidualLayerNormQuantize(x, update, gate, weight, bias, shift, scale, NormEps, model, smooths);
+            var expectedResidual = FusedOps.GateResidualNative(x, update, gate);
+            var unfused = Int8Kernels.LayerNormQuantize(expectedResidual, weight, bias, shift, scale, NormEps, model, smooths);
+            var agreements = new List<Agreement> { Exactly("residual + norm quantization: x' vs the update kernel", shape, detail, expectedResidual, residual) };
+            for (int i = 0; i < layers; i++)
+            {
+                agreements.Add(Exactly("residual + norm quantization: codes vs update → norm quantization", shape, detail, unfused[i].Values, fused[i].Values));
+                agreements.Add(Exactly("residual + norm quantization: scales vs update → norm quantization", shape, detail, unfused[i].Scale, fused[i].Scale));
+            }
+            return agreements;
+        });
         if (model == ScalarType.BFloat16) // what the model runs
+            Guarded(results, "NormedInput.AfterResidual", shape, detail,
+                () => CheckNormedAfterResidual(x, update, gate, weight, bias, shift, scale, layers, shape, detail));
+        if (model == ScalarType.BFloat16)
             foreach (var smoothing in new[] { "own", "shared", "none" })
                 Guarded(results, "NormedInput", shape, $"{detail}, smoothing {smoothing}",
                     () => CheckNormedProjections(x, weight, bias, shift, scale, layers, smoothing, shape, $"{detail}, smoothing {smoothing}"));
         return results;
+    }
+
+    /// <summary>
+    /// What the model does after a residual update: NormedInput.AfterResidual's x' and projections (bf16 cuBLASLt INT8
+    /// layers, each smoothed its own way) against the update kernel, then NormedInput.Of of its output.
+    /// </summary>
+    static IEnumerable<Agreement> CheckNormedAfterResidual(Tensor x, Tensor update, Tensor? gate, Tensor? weight, Tensor? bias,
+        Tensor? shift, Tensor? scale, int layers, string shape, string detail)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        long dim = x.shape[2];
+        var readers = Enumerable.Range(0, layers).Select(i => Int8Layer(dim, 256, i == 1 ? null : RandomSmoothing(dim, x.device),
+            Int8Gemm.CublasLt, x.device)).ToArray();
+        var (residual, input) = NormedInput.AfterResidual(x, update, gate, weight, bias, shift, scale, NormEps, ScalarType.BFloat16, readers);
+        var expectedResidual = FusedOps.GateResidual(x, update, gate);
+        var expected = NormedInput.Of(expectedResidual, weight, bias, shift, scale, NormEps, ScalarType.BFloat16, readers);
+        var agreements = new List<Agreement> { Exactly("NormedInput.AfterResidual: x' vs the update", shape, detail, expectedResidual, residual) };
+        agreements.AddRange(readers.Select(layer => Exactly("NormedInput.AfterResidual projection vs update → NormedInput.Of", shape, detail,
+            expected.Project(layer), input.Project(layer))));
+        foreach (var layer in readers) layer.Dispose();
+        return agreements;
     }
 
     /// <summary>

@@ -28,6 +28,14 @@ int turbo_layernorm_modulate(const void* x, int x_dtype, const float* weight, co
                              const float* shift, const float* scale, void* y, int y_dtype,
                              int64_t rows, int64_t tokens, int dim, float eps, void* stream);
 
+/* The residual update of a Wan block and the next norm in one pass (since ABI v14): x' = x + update * gate[b] (gate
+ * NULL: x + update), one rounding as turbo_gate_residual, written to x_out, then turbo_layernorm_modulate of x'.
+ * x, x_out: [rows, D] fp32 (distinct); update: [rows, D] of update_dtype; gate: [batch, D] fp32 or NULL. */
+int turbo_residual_layernorm_modulate(const float* x, const void* update, int update_dtype, const float* gate,
+                                      float* x_out, const float* weight, const float* bias, const float* shift,
+                                      const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, int dim,
+                                      float eps, void* stream);
+
 /* y = RoPE(RMSNorm(x) * weight) for q or k: RMS over the whole row (all heads), then each head's interleaved
  * pairs (2j, 2j+1) rotated by cos/sin[token, j]. x, y: [rows, D] bf16/f32 (same dtype); weight: [D] fp32;
  * cos, sin: [tokens, head_dim/2] fp32, or both NULL for the plain RMSNorm (since ABI v6); rows = batch * tokens. */
@@ -35,7 +43,8 @@ int turbo_rmsnorm_rope(const void* x, const float* weight, const float* cos_tabl
                        void* y, int dtype, int64_t rows, int64_t tokens, int dim, int head_dim, float eps,
                        void* stream);
 
-/* out = x + y * gate[b]. x, out: [rows, D] fp32 (out may be x); y: [rows, D] of y_dtype; gate: [batch, D] fp32. */
+/* out = x + y * gate[b] in one rounding (fma; since ABI v14). x, out: [rows, D] fp32 (out may be x); y: [rows, D] of
+ * y_dtype; gate: [batch, D] fp32, or NULL for out = x + y (since ABI v14). */
 int turbo_gate_residual(const float* x, const void* y, int y_dtype, const float* gate, float* out,
                         int64_t rows, int64_t tokens, int dim, void* stream);
 
@@ -77,6 +86,13 @@ int turbo_int8_layernorm_quantize(const void* x, int x_dtype, const float* weigh
                                   const float* shift, const float* scale, int round_dtype, int count,
                                   const float* const* smooth, int8_t* const* q, float* const* q_scale,
                                   int64_t rows, int64_t tokens, int dim, float eps, void* stream);
+
+/* turbo_int8_layernorm_quantize of x' after the residual update of turbo_residual_layernorm_modulate (since ABI v14). */
+int turbo_int8_residual_layernorm_quantize(const float* x, const void* update, int update_dtype, const float* gate,
+                                           float* x_out, const float* weight, const float* bias, const float* shift,
+                                           const float* scale, int round_dtype, int count, const float* const* smooth,
+                                           int8_t* const* q, float* const* q_scale, int64_t rows, int64_t tokens, int dim,
+                                           float eps, void* stream);
 
 /* The middle of a W8A8 feed-forward block in one pass: h = hidden_dtype(fp32(acc) * x_scale[m] * w_scale[j] (+ bias[j]))
  * (the first Linear's epilogue), g = hidden_dtype(gelu_tanh(h)) (PyTorch's formula in fp32), then per-token INT8

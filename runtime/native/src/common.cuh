@@ -148,4 +148,8 @@ __device__ __forceinline__ float round_through(int dtype, float v) {
   }
 }
 
+// One element of a gated residual update, x + y·gate, in one rounding (gate 1: x + y, also one rounding). Shared by
+// turbo_gate_residual and the norms that take the update first, so that both write the same residual stream.
+__device__ __forceinline__ float gated_residual(float x, float y, float gate) { return __fmaf_rn(y, gate, x); }
+
 inline bool valid_dtype(int d) { return d == TURBO_F32 || d == TURBO_BF16 || d == TURBO_F16; }

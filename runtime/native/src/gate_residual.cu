@@ -1,4 +1,6 @@
-// Gated residual update of Wan blocks: out = x + y · gate[b] on the fp32 residual stream (out may alias x).
+// Gated residual update of Wan blocks: out = x + y · gate[b] (gate NULL: x + y, cross-attention's) on the fp32
+// residual stream (out may alias x), one rounding (gated_residual; the reference rounds the product and the sum, a
+// float32 ulp apart at most).
 // Reference: Turbo.Runtime.Native.FusedOps.GateResidualReference. Grid-stride (pure bandwidth): 8 elements per thread
 // and step with 16-byte loads and stores where rows are multiples of 8 and the pointers aligned, else one.
 #include "common.cuh"
@@ -10,7 +12,7 @@ __global__ void gate_residual_kernel(const float* x, const void* __restrict__ y,
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t row = i / dim;
     const int c = static_cast<int>(i - row * dim);
-    out[i] = x[i] + load_as_float(y, y_dtype, i) * gate[(row / tokens) * dim + c];
+    out[i] = gated_residual(x[i], load_as_float(y, y_dtype, i), gate ? gate[(row / tokens) * dim + c] : 1.f);
   }
 }
 __global__ void gate_residual_vector_kernel(const float* x, const void* __restrict__ y, int y_dtype,
@@ -22,9 +24,9 @@ __global__ void gate_residual_vector_kernel(const float* x, const void* __restri
     float xs[kVectorWidth], ys[kVectorWidth], gs[kVectorWidth], sum[kVectorWidth];
     load8_f32(x, i, xs);
     load8(y, y_dtype, i, ys);
-    load8_f32(gate, (row / tokens) * dim + c, gs);
+    if (gate) load8_f32(gate, (row / tokens) * dim + c, gs);
 #pragma unroll
-    for (int j = 0; j < kVectorWidth; ++j) sum[j] = xs[j] + ys[j] * gs[j];
+    for (int j = 0; j < kVectorWidth; ++j) sum[j] = gated_residual(xs[j], ys[j], gate ? gs[j] : 1.f);
     store8(out, TURBO_F32, i, sum);
   }
 }

@@ -8,6 +8,9 @@
 // in registers: the same numbers as this kernel followed by turbo_int8_quantize_rows, without writing and re-reading
 // the row in the model's dtype. It is latency-bound (up to six IEEE divisions per element): faster than the two
 // passes on the warp path, slower on the block path, which the model therefore does not use (docs/PERF.md).
+// Both can take a residual update first (turbo_residual_layernorm_modulate, turbo_int8_residual_layernorm_quantize): the
+// row of x' = x + y·gate (gate omitted: x + y) is written to the residual stream as turbo_gate_residual writes it and
+// normalized in x's place — a block's update and the next norm in one pass, x' never read back.
 #include "int8_common.cuh"
 
 namespace {
@@ -16,6 +19,14 @@ constexpr int kMaxPerThread = 32;  // dim <= 8192
 constexpr int kWarpsPerBlock = 8;
 constexpr int kWarpRowChunk = 32 * kVectorWidth;  // elements a warp covers per step: 256
 constexpr int kMaxWarpRowChunks = 8;               // a warp's row holds at most 2,048 elements
+
+// The update a norm can apply to its input first: x' = x + y·gate[b] (gate null: x + y), float32, written to out.
+struct ResidualUpdate {
+  const void* y;  // null: no update
+  int y_dtype;
+  const float* gate;  // [B, D] or null
+  float* out;
+};
 
 // The W8A8 inputs made from each normalized row: count (1..3) outputs, each with its layer's smoothing (or none).
 struct RowQuantizers {
@@ -27,10 +38,11 @@ struct RowQuantizers {
 };
 
 template <bool kQuantize>
-__global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtype, const float* __restrict__ weight,
-                                          const float* __restrict__ bias, const float* __restrict__ shift,
-                                          const float* __restrict__ scale, void* __restrict__ y, int y_dtype,
-                                          int64_t tokens, int dim, float eps, RowQuantizers quant) {
+__global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtype, ResidualUpdate residual,
+                                          const float* __restrict__ weight, const float* __restrict__ bias,
+                                          const float* __restrict__ shift, const float* __restrict__ scale,
+                                          void* __restrict__ y, int y_dtype, int64_t tokens, int dim, float eps,
+                                          RowQuantizers quant) {
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
   const int64_t base = row * dim;
@@ -40,6 +52,11 @@ __global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtyp
   for (int k = 0; k < kMaxPerThread; ++k) {
     const int c = threadIdx.x + k * kThreads;
     v[k] = c < dim ? load_as_float(x, x_dtype, base + c) : 0.f;
+    if (residual.y && c < dim) {
+      const float gate = residual.gate ? residual.gate[(row / tokens) * dim + c] : 1.f;
+      v[k] = gated_residual(v[k], load_as_float(residual.y, residual.y_dtype, base + c), gate);
+      residual.out[base + c] = v[k];
+    }
     sum += v[k];
   }
   const float mean = block_sum(sum, scratch) / dim;
@@ -85,7 +102,8 @@ __global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtyp
 // One warp per row of kChunks·256 elements: lane l holds elements [(k·32 + l)·8, +8) for k < kChunks, so each step
 // of the warp reads 32 adjacent 16-byte pieces. weight/bias and shift/scale rows are read the same way.
 template <int kChunks, bool kQuantize>
-__global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x_dtype, const float* __restrict__ weight,
+__global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x_dtype, ResidualUpdate residual,
+                                               const float* __restrict__ weight,
                                                const float* __restrict__ bias, const float* __restrict__ shift,
                                                const float* __restrict__ scale, void* __restrict__ y, int y_dtype,
                                                int64_t rows, int64_t tokens, float eps, RowQuantizers quant) {
@@ -93,12 +111,21 @@ __global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x
   const int lane = threadIdx.x & 31;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
   if (row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
-  const int64_t base = row * dim;
+  const int64_t base = row * dim, modulation = row / tokens * dim;
   float v[kChunks][kVectorWidth];
   float sum = 0.f;
 #pragma unroll
   for (int k = 0; k < kChunks; ++k) {
-    load8(x, x_dtype, base + (k * 32 + lane) * kVectorWidth, v[k]);
+    const int c = (k * 32 + lane) * kVectorWidth;
+    load8(x, x_dtype, base + c, v[k]);
+    if (residual.y) {
+      float update[kVectorWidth], gate[kVectorWidth];
+      load8(residual.y, residual.y_dtype, base + c, update);
+      if (residual.gate) load8_f32(residual.gate, modulation + c, gate);
+#pragma unroll
+      for (int j = 0; j < kVectorWidth; ++j) v[k][j] = gated_residual(v[k][j], update[j], residual.gate ? gate[j] : 1.f);
+      store8(residual.out, TURBO_F32, base + c, v[k]);
+    }
 #pragma unroll
     for (int j = 0; j < kVectorWidth; ++j) sum += v[k][j];
   }
@@ -112,7 +139,6 @@ __global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x
       sq += d * d;
     }
   const float rstd = rsqrtf(warp_sum(sq) / dim + eps);
-  const int64_t modulation = row / tokens * dim;
 #pragma unroll
   for (int k = 0; k < kChunks; ++k) {
     const int c = (k * 32 + lane) * kVectorWidth;
@@ -158,20 +184,21 @@ __global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x
 }
 
 template <int kChunks, bool kQuantize>
-void launch_warp_rows(const void* x, int x_dtype, const float* weight, const float* bias, const float* shift,
-                      const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, float eps,
+void launch_warp_rows(const void* x, int x_dtype, const ResidualUpdate& residual, const float* weight, const float* bias,
+                      const float* shift, const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, float eps,
                       const RowQuantizers& quant, cudaStream_t stream) {
   const unsigned blocks = static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
   layernorm_modulate_warp_kernel<kChunks, kQuantize><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
-      x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant);
+      x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant);
 }
 
 // The warp kernel takes rows of 256·k elements (k ≤ 8) whose every pointer is 16-byte aligned (8-byte for the INT8
 // outputs); rows and modulation rows are then too (their lengths are multiples of 256 elements).
-bool fits_warp_rows(const void* x, const float* weight, const float* bias, const float* shift, const float* scale,
-                    const void* y, int dim, const RowQuantizers& quant) {
+bool fits_warp_rows(const void* x, const ResidualUpdate& residual, const float* weight, const float* bias, const float* shift,
+                    const float* scale, const void* y, int dim, const RowQuantizers& quant) {
   if (dim % kWarpRowChunk != 0 || dim / kWarpRowChunk > kMaxWarpRowChunks) return false;
-  for (const void* p : {x, static_cast<const void*>(weight), static_cast<const void*>(bias), static_cast<const void*>(shift),
+  for (const void* p : {x, residual.y, static_cast<const void*>(residual.gate), static_cast<const void*>(residual.out),
+                        static_cast<const void*>(weight), static_cast<const void*>(bias), static_cast<const void*>(shift),
                         static_cast<const void*>(scale), y})
     if (p && !aligned_to(p, 16)) return false;
   for (int o = 0; o < quant.count; ++o)
@@ -180,10 +207,14 @@ bool fits_warp_rows(const void* x, const float* weight, const float* bias, const
 }
 
 template <bool kQuantize>
-int run(const char* fn, const void* x, int x_dtype, const float* weight, const float* bias, const float* shift,
-        const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, int dim, float eps,
+int run(const char* fn, const void* x, int x_dtype, const ResidualUpdate& residual, const float* weight, const float* bias,
+        const float* shift, const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, int dim, float eps,
         const RowQuantizers& quant, void* stream) {
   if (!valid_dtype(x_dtype) || !valid_dtype(y_dtype)) { turbo_set_error(fn, "unsupported dtype"); return -1; }
+  if (residual.y && (x_dtype != TURBO_F32 || !valid_dtype(residual.y_dtype) || !residual.out)) {
+    turbo_set_error(fn, "a residual update needs x in float32, an update of a supported dtype and an output");
+    return -1;
+  }
   if (dim <= 0 || dim > kThreads * kMaxPerThread) { turbo_set_error(fn, "dim must be in 1..8192"); return -1; }
   if (rows <= 0 || tokens <= 0 || rows % tokens != 0) { turbo_set_error(fn, "rows must be a multiple of tokens"); return -1; }
   if ((weight == nullptr) != (bias == nullptr) || (shift == nullptr) != (scale == nullptr)) {
@@ -191,20 +222,20 @@ int run(const char* fn, const void* x, int x_dtype, const float* weight, const f
     return -1;
   }
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (!fits_warp_rows(x, weight, bias, shift, scale, y, dim, quant)) {
+  if (!fits_warp_rows(x, residual, weight, bias, shift, scale, y, dim, quant)) {
     layernorm_modulate_kernel<kQuantize><<<static_cast<unsigned>(rows), kThreads, 0, s>>>(
-        x, x_dtype, weight, bias, shift, scale, y, y_dtype, tokens, dim, eps, quant);
+        x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, tokens, dim, eps, quant);
     return TURBO_LAUNCH_CHECK(fn);
   }
   switch (dim / kWarpRowChunk) {
-    case 1: launch_warp_rows<1, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 2: launch_warp_rows<2, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 3: launch_warp_rows<3, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 4: launch_warp_rows<4, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 5: launch_warp_rows<5, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 6: launch_warp_rows<6, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 7: launch_warp_rows<7, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    default: launch_warp_rows<8, kQuantize>(x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 1: launch_warp_rows<1, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 2: launch_warp_rows<2, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 3: launch_warp_rows<3, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 4: launch_warp_rows<4, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 5: launch_warp_rows<5, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 6: launch_warp_rows<6, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    case 7: launch_warp_rows<7, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
+    default: launch_warp_rows<8, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
   }
   return TURBO_LAUNCH_CHECK(fn);
 }
@@ -213,15 +244,25 @@ int run(const char* fn, const void* x, int x_dtype, const float* weight, const f
 extern "C" int turbo_layernorm_modulate(const void* x, int x_dtype, const float* weight, const float* bias,
                                         const float* shift, const float* scale, void* y, int y_dtype,
                                         int64_t rows, int64_t tokens, int dim, float eps, void* stream) {
-  return run<false>("turbo_layernorm_modulate", x, x_dtype, weight, bias, shift, scale, y, y_dtype, rows, tokens, dim,
-                    eps, RowQuantizers{}, stream);
+  return run<false>("turbo_layernorm_modulate", x, x_dtype, ResidualUpdate{}, weight, bias, shift, scale, y, y_dtype, rows,
+                    tokens, dim, eps, RowQuantizers{}, stream);
 }
 
-extern "C" int turbo_int8_layernorm_quantize(const void* x, int x_dtype, const float* weight, const float* bias,
-                                             const float* shift, const float* scale, int round_dtype, int count,
-                                             const float* const* smooth, int8_t* const* q, float* const* q_scale,
-                                             int64_t rows, int64_t tokens, int dim, float eps, void* stream) {
-  const char* fn = "turbo_int8_layernorm_quantize";
+extern "C" int turbo_residual_layernorm_modulate(const float* x, const void* update, int update_dtype, const float* gate,
+                                                 float* x_out, const float* weight, const float* bias, const float* shift,
+                                                 const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens,
+                                                 int dim, float eps, void* stream) {
+  const char* fn = "turbo_residual_layernorm_modulate";
+  if (!update) { turbo_set_error(fn, "the update is required"); return -1; }
+  return run<false>(fn, x, TURBO_F32, ResidualUpdate{update, update_dtype, gate, x_out}, weight, bias, shift, scale, y,
+                    y_dtype, rows, tokens, dim, eps, RowQuantizers{}, stream);
+}
+
+namespace {
+int layernorm_quantize(const char* fn, const void* x, int x_dtype, const ResidualUpdate& residual, const float* weight,
+                       const float* bias, const float* shift, const float* scale, int round_dtype, int count,
+                       const float* const* smooth, int8_t* const* q, float* const* q_scale, int64_t rows, int64_t tokens,
+                       int dim, float eps, void* stream) {
   if (count < 1 || count > kMaxLayerNormQuantizers || !smooth || !q || !q_scale) {
     turbo_set_error(fn, "count must be in 1..3, with a smoothing (or NULL), an output and a scale array entry each");
     return -1;
@@ -233,5 +274,26 @@ extern "C" int turbo_int8_layernorm_quantize(const void* x, int x_dtype, const f
     quant.q[o] = q[o];
     quant.scale[o] = q_scale[o];
   }
-  return run<true>(fn, x, x_dtype, weight, bias, shift, scale, nullptr, round_dtype, rows, tokens, dim, eps, quant, stream);
+  return run<true>(fn, x, x_dtype, residual, weight, bias, shift, scale, nullptr, round_dtype, rows, tokens, dim, eps, quant,
+                   stream);
+}
+}  // namespace
+
+extern "C" int turbo_int8_layernorm_quantize(const void* x, int x_dtype, const float* weight, const float* bias,
+                                             const float* shift, const float* scale, int round_dtype, int count,
+                                             const float* const* smooth, int8_t* const* q, float* const* q_scale,
+                                             int64_t rows, int64_t tokens, int dim, float eps, void* stream) {
+  return layernorm_quantize("turbo_int8_layernorm_quantize", x, x_dtype, ResidualUpdate{}, weight, bias, shift, scale,
+                            round_dtype, count, smooth, q, q_scale, rows, tokens, dim, eps, stream);
+}
+
+extern "C" int turbo_int8_residual_layernorm_quantize(const float* x, const void* update, int update_dtype, const float* gate,
+                                                      float* x_out, const float* weight, const float* bias,
+                                                      const float* shift, const float* scale, int round_dtype, int count,
+                                                      const float* const* smooth, int8_t* const* q, float* const* q_scale,
+                                                      int64_t rows, int64_t tokens, int dim, float eps, void* stream) {
+  const char* fn = "turbo_int8_residual_layernorm_quantize";
+  if (!update) { turbo_set_error(fn, "the update is required"); return -1; }
+  return layernorm_quantize(fn, x, TURBO_F32, ResidualUpdate{update, update_dtype, gate, x_out}, weight, bias, shift, scale,
+                            round_dtype, count, smooth, q, q_scale, rows, tokens, dim, eps, stream);
 }
