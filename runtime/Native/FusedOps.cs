@@ -130,16 +130,26 @@ public static class FusedOps
 
     /// <summary>
     /// A block's residual update and the norm after it: x' = <see cref="GateResidual"/>(x, y, gate) (float32 [B, L, D])
-    /// and <see cref="LayerNormModulate"/>(x', ...), in one pass on the GPU (x' is not read back).
+    /// and <see cref="LayerNormModulate"/>(x', ...), in one pass on the GPU where that pays (<see cref="NormFusionPays"/>;
+    /// x' is then not read back), else the two kernels.
     /// </summary>
     public static (Tensor Residual, Tensor Normed) ResidualLayerNormModulate(Tensor x, Tensor y, Tensor? gate, Tensor? weight,
         Tensor? bias, Tensor? shift, Tensor? scale, double eps, ScalarType outDtype)
     {
-        if (UseNative(x) && x.dtype == ScalarType.Float32 && TurboNative.HasResidualNorms)
+        if (UseNative(x) && x.dtype == ScalarType.Float32 && NormFusionPays(x.shape[^1]) && TurboNative.HasResidualNorms)
             return ResidualLayerNormModulateNative(x, y, gate, weight, bias, shift, scale, eps, outDtype);
         var residual = GateResidual(x, y, gate);
         return (residual, LayerNormModulate(residual, weight, bias, shift, scale, eps, outDtype));
     }
+
+    /// <summary>
+    /// Whether more work fused into the norm kernel (a residual update before it, the W8A8 quantization after it) beats
+    /// separate kernels at this row width: the widths the norm gives one warp per row, multiples of 256 up to 2,048
+    /// (Wan2.1-1.3B's 1,536; update + norm 0.221 → 0.202 ms at 32,760 tokens). Wider rows (14B's 5,120) take its
+    /// block-per-row path, where both fusions measured slower than the separate kernels (update + norm 0.707 → 1.056 ms;
+    /// `turbo check-native`, docs/PERF.md).
+    /// </summary>
+    public static bool NormFusionPays(long dim) => dim % 256 == 0 && dim <= 2048;
 
     public static (Tensor Residual, Tensor Normed) ResidualLayerNormModulateReference(Tensor x, Tensor y, Tensor? gate,
         Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale, double eps, ScalarType outDtype)

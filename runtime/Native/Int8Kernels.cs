@@ -172,13 +172,6 @@ public static class Int8Kernels
     public const int MaxNormWidth = 8192;
 
     /// <summary>
-    /// Whether <see cref="LayerNormQuantize"/> beats the norm followed by the quantizer at this row width: the widths
-    /// its kernel gives one warp per row (multiples of 256 up to 2,048, as Wan2.1-1.3B's 1,536). Wider rows (14B's
-    /// 5,120) take its block-per-row path, which measured slower than the two passes (docs/PERF.md).
-    /// </summary>
-    public static bool LayerNormQuantizePays(long dim) => dim % 256 == 0 && dim <= 2048;
-
-    /// <summary>
     /// The inputs of up to three W8A8 layers that read one LayerNorm's output, made by the norm kernel itself:
     /// <see cref="FusedOps.LayerNormModulate"/>'s rows of x [B, L, D] (weight, bias Float32 [D] or null; shift, scale
     /// [B, D] or null), rounded to <paramref name="roundDtype"/>, then per-token quantized once per layer, divided first

@@ -176,6 +176,27 @@ public class WanModelInputTests
         foreach (var layer in layers) layer.Dispose();
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public void NormedInputAfterAResidualUpdateIsTheUpdateThenTheNorm(bool gated)
+    {
+        // Off the GPU the update and the norm run one after the other: x' = x + y·gate (or x + y) and the norm of x'.
+        using var scope = NewDisposeScope();
+        var (x, y) = (randn(2, 5, 16), randn(2, 5, 16).to(ScalarType.BFloat16));
+        var gate = gated ? randn(2, 16) : null;
+        var (weight, bias) = (randn(16) * 0.1 + 1, randn(16) * 0.1);
+        var layer = new WanLinear(16, 8, ScalarType.Float32, CPU);
+        var (residual, input) = NormedInput.AfterResidual(x, y, gate, weight, bias, null, null, 1e-6, ScalarType.Float32, layer);
+        var expected = gated ? x + y.to(ScalarType.Float32) * gate!.unsqueeze(1) : x + y.to(ScalarType.Float32);
+        Assert.That(residual.dtype, Is.EqualTo(ScalarType.Float32));
+        Assert.That(residual.allclose(expected, rtol: 0, atol: 0), Is.True);
+        var normed = FusedOps.LayerNormModulate(expected, weight, bias, null, null, 1e-6, ScalarType.Float32);
+        Assert.That(input.Project(layer).allclose(layer.call(normed), rtol: 0, atol: 0), Is.True);
+        Assert.That(FusedOps.NormFusionPays(1536), Is.True, "Wan2.1-1.3B's width: the norm's warp path");
+        Assert.That(FusedOps.NormFusionPays(5120), Is.False, "14B's width: the block path, where fusing measured slower");
+        layer.Dispose();
+    }
+
     [Test]
     public void PadContextAppendsZeroRows()
     {
