@@ -51,20 +51,8 @@ public static class Int8Kernels
     /// Per-token INT8 quantization of x [rows, cols] (Float32, BFloat16 or Float16), divided first by
     /// <paramref name="smooth"/> (Float32 [cols]) when given: values Int8 [rows, cols] and scales Float32 [rows].
     /// </summary>
-    public static (Tensor Values, Tensor Scale) QuantizeRows(Tensor x, Tensor? smooth)
-    {
-        const string op = "int8 quantization";
-        var (rows, cols) = CheckQuantizerInput(op, x, smooth);
-        RequireCuda(op, ("x", x), ("smooth", smooth));
-
-        using var xc = Operand(x);
-        using var sc = smooth is null ? null : Operand(smooth);
-        var values = NewOutput([rows, cols], ScalarType.Int8, x.device);
-        var scale = NewOutput([rows], ScalarType.Float32, x.device);
-        Run(() => TurboNative.turbo_int8_quantize_rows(TurboNative.Ptr(xc), TurboNative.DType(xc), TurboNative.PtrOrNull(sc),
-            TurboNative.Ptr(values), TurboNative.Ptr(scale), rows, (int)cols, IntPtr.Zero), values, scale);
-        return (values, scale);
-    }
+    public static (Tensor Values, Tensor Scale) QuantizeRows(Tensor x, Tensor? smooth) =>
+        QuantizeRowsBy("int8 quantization", TurboNative.turbo_int8_quantize_rows, x, smooth);
 
     /// <summary>
     /// <see cref="QuantizeRows"/> of GELU(x) (tanh form) rounded to x's dtype instead of x: a feed-forward block's hidden
@@ -72,19 +60,23 @@ public static class Int8Kernels
     /// WanMlp.GeluTanh in x's dtype, then <see cref="QuantizedLinear.QuantizeInput"/>; the kernel's tanh may differ from
     /// the CPU's in the last bits, which can move a GELU value by one step of the dtype and a code by one.
     /// </summary>
-    public static (Tensor Values, Tensor Scale) GeluQuantizeRows(Tensor x, Tensor? smooth)
+    public static (Tensor Values, Tensor Scale) GeluQuantizeRows(Tensor x, Tensor? smooth) =>
+        QuantizeRowsBy("int8 gelu quantization", TurboNative.turbo_int8_gelu_quantize_rows, x, smooth);
+
+    /// <summary>A per-token quantizer entry of the C ABI: (x, x dtype, smooth, q, scale, rows, cols, stream) → status.</summary>
+    delegate int RowQuantizerEntry(IntPtr x, int xDtype, IntPtr smooth, IntPtr q, IntPtr scale, long rows, int cols, IntPtr stream);
+
+    static (Tensor Values, Tensor Scale) QuantizeRowsBy(string op, RowQuantizerEntry entry, Tensor x, Tensor? smooth)
     {
-        const string op = "int8 gelu quantization";
         var (rows, cols) = CheckQuantizerInput(op, x, smooth);
         RequireCuda(op, ("x", x), ("smooth", smooth));
-        if (!TurboNative.HasInt8Kernels) throw new TurboException($"{op}: {TurboNative.Describe()} predates this kernel: rebuild runtime/native");
 
         using var xc = Operand(x);
         using var sc = smooth is null ? null : Operand(smooth);
         var values = NewOutput([rows, cols], ScalarType.Int8, x.device);
         var scale = NewOutput([rows], ScalarType.Float32, x.device);
-        Run(() => TurboNative.turbo_int8_gelu_quantize_rows(TurboNative.Ptr(xc), TurboNative.DType(xc), TurboNative.PtrOrNull(sc),
-            TurboNative.Ptr(values), TurboNative.Ptr(scale), rows, (int)cols, IntPtr.Zero), values, scale);
+        Run(() => entry(TurboNative.Ptr(xc), TurboNative.DType(xc), TurboNative.PtrOrNull(sc), TurboNative.Ptr(values),
+            TurboNative.Ptr(scale), rows, (int)cols, IntPtr.Zero), values, scale);
         return (values, scale);
     }
 
