@@ -6,22 +6,6 @@ namespace Turbo.Tests.Cli;
 public class CheckInt8CliTests
 {
     [Test]
-    public void ParityOnlyWithBenchOnlyIsRefused()
-    {
-        var (code, err) = CliRunner.TurboMessages("check-int8", "--parity-only", "--bench-only");
-        Assert.That(code, Is.EqualTo(2));
-        Assert.That(err, Does.Contain("nothing to do"));
-    }
-
-    [Test]
-    public void NarrowingTheTimingsOfAParityRunIsRefused()
-    {
-        var (code, err) = CliRunner.TurboMessages("check-int8", "--parity-only", "--only", "ffn.0");
-        Assert.That(code, Is.EqualTo(2));
-        Assert.That(err, Does.Contain("--parity-only"));
-    }
-
-    [Test]
     public void AFilterThatMatchesNoLayerIsRefusedWithTheLayers()
     {
         var (code, err) = CliRunner.TurboMessages("check-int8", "--shape", "14b", "--only", "ffn.9");

@@ -12,11 +12,22 @@ public class TimingCommandsCliTests
         Assert.That(err, Does.Contain("7b").And.Contain("1.3b").And.Contain("14b"));
     }
 
-    [Test]
-    public void NoBenchWithBenchOnlyIsRefused()
+    [TestCase("check-attention")]
+    [TestCase("check-int8")]
+    public void ParityOnlyWithBenchOnlyIsRefused(string command)
     {
-        var (code, err) = CliRunner.TurboMessages("check-attention", "--no-bench", "--bench-only");
+        var (code, err) = CliRunner.TurboMessages(command, "--parity-only", "--bench-only");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(err, Does.Contain("nothing to do"));
+    }
+
+    [TestCase("check-attention", "--only", "95% sparse")]
+    [TestCase("check-int8", "--only", "ffn.0")]
+    [TestCase("check-attention", "--shape", "14b")]
+    public void NarrowingTheTimingsOfAParityRunIsRefused(string command, string option, string value)
+    {
+        var (code, err) = CliRunner.TurboMessages(command, "--parity-only", option, value);
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.Contain("--parity-only"));
     }
 }
