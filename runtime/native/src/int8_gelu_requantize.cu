@@ -1,4 +1,6 @@
-// The middle of a W8A8 feed-forward block in one pass: the first Linear's INT32 product is rescaled (its epilogue),
+// The middle of a W8A8 feed-forward block in one pass, where the first Linear's product comes from cuBLASLt as INT32
+// (on Hopper the wgmma kernel writes the hidden activations with its epilogue instead, and the GELU variant of
+// quantize_rows.cu finishes the middle: Int8FeedForward). The first Linear's INT32 product is rescaled (its epilogue),
 // rounded to the model's dtype, passed through GELU (tanh form) and quantized per token for the second Linear —
 // instead of writing the hidden activations, reading them for GELU, writing them again and reading them a third time
 // for the quantization. Reference: Turbo.Runtime.Quant.QuantizedLinear (ReferenceGemm, then WanMlp.GeluTanh in the
