@@ -142,7 +142,6 @@ public static class Int8Kernels
         if (smooth is not null) CheckVector(op, "smooth", smooth, n);
         if (!IsKernelFloat(hiddenDtype)) throw new TurboException($"{op}: the hidden dtype must be Float32, BFloat16 or Float16, found {hiddenDtype}");
         RequireCuda(op, ("acc", acc), ("x_scale", xScale), ("w_scale", wScale), ("bias", bias), ("smooth", smooth));
-        if (!TurboNative.HasInt8Kernels) throw new TurboException($"{op}: {TurboNative.Describe()} predates this kernel: rebuild runtime/native");
 
         using var ac = Operand(acc);
         using var xs = Operand(xScale);
@@ -215,7 +214,6 @@ public static class Int8Kernels
         if (!IsKernelFloat(roundDtype)) throw new TurboException($"{op}: the model dtype must be Float32, BFloat16 or Float16, found {roundDtype}");
         RequireCuda(op, [("x", x), ("update", update), ("gate", gate), ("weight", weight), ("bias", bias), ("shift", shift), ("scale", scale),
             .. smooths.Select(s => ("smooth", s))]);
-        if (!TurboNative.HasInt8Kernels) throw new TurboException($"{op}: {TurboNative.Describe()} predates this kernel: rebuild runtime/native");
 
         using var scope = NewDisposeScope();
         var xc = Operand(x);

@@ -67,13 +67,12 @@ public static partial class Int8Parity
             }
             return agreements;
         });
-        if (model == ScalarType.BFloat16) // what the model runs
-            Guarded(results, "NormedInput.AfterResidual", shape, detail,
-                () => CheckNormedAfterResidual(x, update, gate, weight, bias, shift, scale, layers, shape, detail));
-        if (model == ScalarType.BFloat16)
-            foreach (var smoothing in new[] { "own", "shared", "none" })
-                Guarded(results, "NormedInput", shape, $"{detail}, smoothing {smoothing}",
-                    () => CheckNormedProjections(x, weight, bias, shift, scale, layers, smoothing, shape, $"{detail}, smoothing {smoothing}"));
+        if (model != ScalarType.BFloat16) return results; // the model runs bf16: its own paths only there
+        Guarded(results, "NormedInput.AfterResidual", shape, detail,
+            () => CheckNormedAfterResidual(x, update, gate, weight, bias, shift, scale, layers, shape, detail));
+        foreach (var smoothing in new[] { "own", "shared", "none" })
+            Guarded(results, "NormedInput", shape, $"{detail}, smoothing {smoothing}",
+                () => CheckNormedProjections(x, weight, bias, shift, scale, layers, smoothing, shape, $"{detail}, smoothing {smoothing}"));
         return results;
     }
 
