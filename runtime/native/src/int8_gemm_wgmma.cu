@@ -73,20 +73,55 @@ __device__ __forceinline__ void tile_origin(int tile, int64_t rows, int n, int64
   n0 = ((tile % per_group) / group_m) * BN;
 }
 
-// Writes a warp's 16 rows (row0 + g, row0 + g + 8) × BN channels from n0 out of accumulators in wgmma's fragment
-// layout (warpgroup_mma.cuh: register 4j + e holds row g + 8·(e / 2), column 8j + 2t + (e % 2); g = lane / 4,
-// t = lane % 4). scale and bias (null: none) hold the tile's channels, from n0.
-template <int BN, int kMode, typename OutT>
-__device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row0, int n0, const float* __restrict__ x_scale,
-                                           const float* scale, const float* bias, OutT* __restrict__ y, int64_t rows, int n) {
-  const int lane = threadIdx.x % 32, group = lane / 4, pair = (lane % 4) * 2;
-  int64_t row[2];
-  float sx[2];
+// The x scales of a warp's two rows (row0 + g, row0 + g + 8; g = lane / 4), read before the tile's products so that
+// the epilogue never waits for them (0 past the rows, which are never stored).
+__device__ __forceinline__ void load_row_scales(float (&sx)[2], const float* __restrict__ x_scale, int64_t row0, int64_t rows) {
+  const int group = (threadIdx.x % 32) / 4;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    row[h] = row0 + group + h * 8;
-    sx[h] = kMode == kRawInt32 || row[h] >= rows ? 0.f : x_scale[row[h]];
+    const int64_t row = row0 + group + 8 * h;
+    sx[h] = row < rows ? x_scale[row] : 0.f;
   }
+}
+
+// Writes a warp's 16 rows (row0 + g, row0 + g + 8) × BN channels from n0 out of accumulators in wgmma's fragment
+// layout (warpgroup_mma.cuh: register 4j + e holds row g + 8·(e / 2), column 8j + 2t + (e % 2); g = lane / 4,
+// t = lane % 4). sx: the two rows' x scales (load_row_scales). scale and bias hold the tile's channels from n0 in
+// shared memory (zeros past n; bias also without one, when has_bias is false).
+template <int BN, int kMode, typename OutT>
+__device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row0, int n0, const float (&sx)[2],
+                                           const float* scale, const float* bias, bool has_bias, OutT* __restrict__ y,
+                                           int64_t rows, int n) {
+  const int lane = threadIdx.x % 32, group = lane / 4, pair = (lane % 4) * 2;
+  if (row0 + 16 <= rows && n0 + BN <= n && n % 2 == 0) {
+    // Every tile but the last row and channel tiles: with no bounds to test, the shared-memory reads of the channel
+    // values are issued ahead of the arithmetic rather than one pair at a time.
+    OutT* const out = y + (row0 + group) * n + n0 + pair;
+    const int64_t eight_rows = 8 * static_cast<int64_t>(n);
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j) {
+      if constexpr (kMode == kRawInt32) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) store_pair(out + h * eight_rows + 8 * j, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]);
+      } else {
+        const float2 s = *reinterpret_cast<const float2*>(scale + 8 * j + pair);
+        const float2 b = *reinterpret_cast<const float2*>(bias + 8 * j + pair);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          float v0 = int8_rescale(acc[4 * j + 2 * h], sx[h], s.x), v1 = int8_rescale(acc[4 * j + 2 * h + 1], sx[h], s.y);
+          if (has_bias) {
+            v0 = __fadd_rn(v0, b.x);
+            v1 = __fadd_rn(v1, b.y);
+          }
+          store_pair(out + h * eight_rows + 8 * j, v0, v1);
+        }
+      }
+    }
+    return;
+  }
+  int64_t row[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) row[h] = row0 + group + h * 8;
 #pragma unroll
   for (int j = 0; j < BN / 8; ++j) {
     const int local = 8 * j + pair, col = n0 + local;
@@ -100,7 +135,7 @@ __device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row
       } else {
         // Channels past n have scale 0 and are not stored.
         float v0 = int8_rescale(a0, sx[h], scale[local]), v1 = int8_rescale(a1, sx[h], scale[local + 1]);
-        if (bias) {
+        if (has_bias) {
           v0 = __fadd_rn(v0, bias[local]);
           v1 = __fadd_rn(v1, bias[local + 1]);
         }
@@ -110,17 +145,31 @@ __device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row
   }
 }
 
-// A consumer warpgroup's copy of the tile's BN channel scales and biases (zeros past n), thread `channel` of 128.
+// A consumer warpgroup's BN channel scales and biases of a tile (zeros past n and without a bias), thread `channel`
+// of 128 holding channels channel, channel + 128, ...: read from global memory into registers before the previous
+// tile's epilogue, so that their latency hides behind it, and written to the consumer's shared copy after it.
 template <int BN>
-__device__ __forceinline__ void stage_channels(float* scale, float* bias_out, const float* __restrict__ w_scale,
-                                               const float* __restrict__ bias, int n0, int n, int channel) {
+struct ChannelValues {
+  float scale[BN / 128], bias[BN / 128];
+
+  __device__ __forceinline__ void load(const float* __restrict__ w_scale, const float* __restrict__ b, int n0, int n,
+                                       int channel) {
 #pragma unroll
-  for (int c = channel; c < BN; c += 128) {
-    const bool inside = n0 + c < n;
-    scale[c] = inside ? w_scale[n0 + c] : 0.f;
-    bias_out[c] = inside && bias ? bias[n0 + c] : 0.f;
+    for (int i = 0; i < BN / 128; ++i) {
+      const int c = n0 + channel + 128 * i;
+      scale[i] = c < n ? w_scale[c] : 0.f;
+      bias[i] = c < n && b ? b[c] : 0.f;
+    }
   }
-}
+
+  __device__ __forceinline__ void store(float* scale_out, float* bias_out, int channel) const {
+#pragma unroll
+    for (int i = 0; i < BN / 128; ++i) {
+      scale_out[channel + 128 * i] = scale[i];
+      bias_out[channel + 128 * i] = bias[i];
+    }
+  }
+};
 
 // Synchronizes the 128 threads of one consumer warpgroup (named barrier 1 + consumer; 0 is __syncthreads').
 __device__ __forceinline__ void consumer_sync(int consumer) {
@@ -202,7 +251,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   using T = Tiling<kSchedule>;
   constexpr int BN = T::BN;
   extern __shared__ unsigned char shared_raw[];
-  __shared__ float tile_scale[2][BN], tile_bias[2][BN];  // each consumer's current tile
+  __shared__ __align__(16) float tile_scale[2][BN], tile_bias[2][BN];  // each consumer's current tile (float2 reads)
   const uint32_t base = (shared_address(shared_raw) + kAtomAlign - 1) / kAtomAlign * kAtomAlign;
   // Barrier s of each kind at +8·s. turn[c] (ping-pong): consumer c has issued all the products of a tile.
   const uint32_t full = base + T::kStages * T::kStageBytes, empty = full + 8 * T::kStages, turn = empty + 8 * T::kStages;
@@ -227,19 +276,31 @@ __global__ void __launch_bounds__(kThreads, 1)
   asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
   const int consumer = warpgroup - 1, channel = threadIdx.x % 128;
   float* const scale = tile_scale[consumer];
-  const float* const bias_or_none = bias ? tile_bias[consumer] : nullptr;
+  float* const bias_copy = tile_bias[consumer];
   // Ping-pong: consumer c takes the CTA's tiles c, c + 2, ..., all 128 rows of each. The consumers take turns at the
   // products — tile i's start after tile i − 1's have all been issued — so that a consumer never waits on a stage two
   // uses ahead of it, where a barrier's parity could not tell the uses apart. Cooperative: both take every tile,
   // consumer c rows 64c .. 64c + 63. Either way the CTA's i-th tile's stage uses start at i·k_tiles.
   constexpr bool kCooperativeTiles = T::kCooperativeTiles;
+  constexpr bool kScaled = kMode != kRawInt32;
   const int step = kCooperativeTiles ? 1 : 2, row0 = kCooperativeTiles ? 64 * consumer : 0;
-  for (int i = kCooperativeTiles ? 0 : consumer, j = 0, t = blockIdx.x + i * gridDim.x; t < tiles; i += step, ++j, t += step * gridDim.x) {
-    int64_t m0;
-    int n0;
+  const int first = kCooperativeTiles ? 0 : consumer, stride = step * static_cast<int>(gridDim.x);
+  int64_t m0;
+  int n0;
+  ChannelValues<BN> channels;
+  const int first_tile = static_cast<int>(blockIdx.x) + first * static_cast<int>(gridDim.x);
+  if (kScaled && first_tile < tiles) {
+    tile_origin<BN>(first_tile, rows, n, m0, n0);
+    channels.load(w_scale, bias, n0, n, channel);
+  }
+  for (int i = first, j = 0, t = first_tile; t < tiles; i += step, ++j, t += stride) {
     tile_origin<BN>(t, rows, n, m0, n0);
     consumer_sync(consumer);  // every warp is done with the previous tile's scales
-    if (kMode != kRawInt32) stage_channels<BN>(scale, tile_bias[consumer], w_scale, bias, n0, n, channel);
+    if (kScaled) channels.store(scale, bias_copy, channel);
+    float sx[T::kParts][2] = {};
+    if (kScaled)
+#pragma unroll
+      for (int p = 0; p < T::kParts; ++p) load_row_scales(sx[p], x_scale, m0 + row0 + 64 * p + warp * 16, rows);
     if constexpr (!kCooperativeTiles) {
       if (consumer == 1) mbarrier_wait(turn, j & 1);          // consumer 0's j-th tile
       else if (j > 0) mbarrier_wait(turn + 8, (j - 1) & 1);  // consumer 1's (j − 1)-th tile
@@ -248,9 +309,15 @@ __global__ void __launch_bounds__(kThreads, 1)
     consume<kSchedule>(acc, row0, base, full, empty, static_cast<uint32_t>(i) * k_tiles, k_tiles);
     if (!kCooperativeTiles && threadIdx.x % 32 == 0) mbarrier_arrive(turn + 8 * consumer);
     consumer_sync(consumer);  // the tile's scales are in shared memory
+    if (kScaled && t + stride < tiles) {
+      int64_t next_m0;
+      int next_n0;
+      tile_origin<BN>(t + stride, rows, n, next_m0, next_n0);
+      channels.load(w_scale, bias, next_n0, n, channel);
+    }
 #pragma unroll
     for (int p = 0; p < T::kParts; ++p)
-      store_rows<BN, kMode>(acc[p], m0 + row0 + 64 * p + warp * 16, n0, x_scale, scale, bias_or_none, y, rows, n);
+      store_rows<BN, kMode>(acc[p], m0 + row0 + 64 * p + warp * 16, n0, sx[p], scale, bias_copy, bias != nullptr, y, rows, n);
   }
 #endif
 }
