@@ -147,7 +147,9 @@ __device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row
 
 // A consumer warpgroup's BN channel scales and biases of a tile (zeros past n and without a bias), thread `channel`
 // of 128 holding channels channel, channel + 128, ...: read from global memory into registers before the previous
-// tile's epilogue, so that their latency hides behind it, and written to the consumer's shared copy after it.
+// tile's products, so that their latency hides behind them, and written to the consumer's shared copy after that
+// tile's epilogue. (Read just before the epilogue instead, they held it up: its first instruction waited on the
+// scoreboard that the loads shared with the rows' x scales, docs/PERF.md.)
 template <int BN>
 struct ChannelValues {
   float scale[BN / 128], bias[BN / 128];
@@ -301,6 +303,12 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (kScaled)
 #pragma unroll
       for (int p = 0; p < T::kParts; ++p) load_row_scales(sx[p], x_scale, m0 + row0 + 64 * p + warp * 16, rows);
+    if (kScaled && t + stride < tiles) {  // the next tile's channel values, in flight during this tile's products
+      int64_t next_m0;
+      int next_n0;
+      tile_origin<BN>(t + stride, rows, n, next_m0, next_n0);
+      channels.load(w_scale, bias, next_n0, n, channel);
+    }
     if constexpr (!kCooperativeTiles) {
       if (consumer == 1) mbarrier_wait(turn, j & 1);          // consumer 0's j-th tile
       else if (j > 0) mbarrier_wait(turn + 8, (j - 1) & 1);  // consumer 1's (j − 1)-th tile
@@ -309,12 +317,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     consume<kSchedule>(acc, row0, base, full, empty, static_cast<uint32_t>(i) * k_tiles, k_tiles);
     if (!kCooperativeTiles && threadIdx.x % 32 == 0) mbarrier_arrive(turn + 8 * consumer);
     consumer_sync(consumer);  // the tile's scales are in shared memory
-    if (kScaled && t + stride < tiles) {
-      int64_t next_m0;
-      int next_n0;
-      tile_origin<BN>(t + stride, rows, n, next_m0, next_n0);
-      channels.load(w_scale, bias, next_n0, n, channel);
-    }
 #pragma unroll
     for (int p = 0; p < T::kParts; ++p)
       store_rows<BN, kMode>(acc[p], m0 + row0 + 64 * p + warp * 16, n0, sx[p], scale, bias_copy, bias != nullptr, y, rows, n);
