@@ -9,8 +9,9 @@
 //     of the ring is free, then asks the copy engine for the x box [128 × 128] and the w box [BN × 128] (128-byte
 //     swizzled, zeros past the tensor's edges), which complete on the stage's "full" barrier.
 //   warpgroups 1 and 2: the consumers. For each k tile they wait on "full", issue the products, and once the previous
-//     k tile's products have retired release its stage ("empty"); then the epilogue straight from registers. Two
-//     schedules (schedule_for picks one by shape):
+//     k tile's products have retired release its stage ("empty"); then the epilogue from registers: 16-bit outputs
+//     of the ping-pong schedule go through a shared buffer and out by the copy engine (store_part_by_tma), the
+//     others straight to global memory (store_rows). Two schedules (schedule_for picks one by shape):
 //     ping-pong, tiles of 128 × 128: each consumer takes every other tile of the CTA, all its rows, so one's epilogue
 //       runs while the other's products keep the tensor cores busy;
 //     cooperative, tiles of 128 × 256: both take every tile, 64 rows each, with m64n256k32 (less shared-memory
@@ -21,6 +22,7 @@
 // library built for sm_90a (sm90a_kernels_available).
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include "int8_common.cuh"
 
 // Tensor maps and the versioned driver entry point need CUDA 12.5; built with an older toolkit, the entries say so.
@@ -47,17 +49,24 @@ constexpr int kABytes = kBM * kBK;
 // The consumers' schedules (the file's comment); both keep 128 accumulators per thread.
 enum Schedule { kPingPong = 0, kCooperative = 1 };
 
-template <int kSchedule>
+// A box of the output as the copy engine stores it: 64 rows × 128 bytes (64 16-bit channels), 128-byte swizzled.
+constexpr int kOutBoxBytes = 64 * 128;
+
+template <int kSchedule, bool kStoreByTma>
 struct Tiling {
   static constexpr bool kCooperativeTiles = kSchedule == kCooperative;
   static constexpr int BN = kCooperativeTiles ? 256 : 128;
-  static constexpr int kStages = kCooperativeTiles ? 4 : 6;  // 48 or 32 KB each
+  static_assert(!kStoreByTma || BN == 128, "the copy engine's stores are laid out for 128-channel tiles");
+  // Each consumer's output buffer (copy-engine stores): one 64-row part of its tile, two boxes. It takes the room of
+  // the sixth stage.
+  static constexpr int kOutBytes = kStoreByTma ? 2 * kOutBoxBytes : 0;
+  static constexpr int kStages = kCooperativeTiles ? 4 : (kStoreByTma ? 5 : 6);  // 48 or 32 KB each
   static constexpr int kStageBytes = kABytes + BN * kBK;
   static constexpr int kParts = kCooperativeTiles ? 1 : 2;    // accumulator sets of 64 rows × BN per consumer
   static constexpr int kReaders = kCooperativeTiles ? 8 : 4;  // warps that read a stage and release it
   static constexpr int kBarriers = 2 * kStages + 2;           // full and empty per stage; each ping-pong consumer's turn
-  static constexpr int kSharedBytes = kStages * kStageBytes + kBarriers * 8 + kAtomAlign;
-  static_assert(kStageBytes % kAtomAlign == 0, "every stage starts on a swizzle atom");
+  static constexpr int kSharedBytes = kStages * kStageBytes + 2 * kOutBytes + kBarriers * 8 + kAtomAlign;
+  static_assert(kStageBytes % kAtomAlign == 0 && kOutBytes % kAtomAlign == 0, "every stage and buffer starts on a swizzle atom");
 };
 
 // Grouped raster, as the mma kernel: consecutive tiles take kGroupM row tiles down one column of channel tiles, so
@@ -178,6 +187,65 @@ __device__ __forceinline__ void consumer_sync(int consumer) {
   asm volatile("bar.sync %0, 128;\n" ::"r"(1 + consumer) : "memory");
 }
 
+// Two outputs as one register of 16-bit values, the first in the low half (stmatrix's element order).
+template <typename OutT>
+__device__ __forceinline__ uint32_t packed_pair(float a, float b);
+template <>
+__device__ __forceinline__ uint32_t packed_pair<__nv_bfloat16>(float a, float b) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+template <>
+__device__ __forceinline__ uint32_t packed_pair<__half>(float a, float b) {
+  const __half2 v = __floats2half2_rn(a, b);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// store_rows' outputs for one 64-row part of a ping-pong consumer's 128 × 128 tile (rows part_row0.., 16 a warp),
+// 16-bit, through the consumer's shared buffer `out`: packed to pairs, written by stmatrix in the layout of y's tensor
+// map (two 128-byte-swizzled boxes of 64 rows × 64 channels), and copied out by the copy engine, which skips rows and
+// channels outside y (no bounds tests). One thread of the consumer (`leader`) first waits until the buffer's previous
+// copy has read it, and issues this one. The arithmetic is store_rows', value for value.
+template <typename OutT>
+__device__ __forceinline__ void store_part_by_tma(const int (&acc)[64], const float (&sx)[2], const float* scale,
+                                                  const float* bias, bool has_bias, uint32_t out, const CUtensorMap* y_map,
+                                                  int64_t part_row0, int n0, int64_t rows, int n, int consumer, bool leader) {
+  const int lane = threadIdx.x % 32, warp = (threadIdx.x / 32) % 4, pair = (lane % 4) * 2;
+  uint32_t packed[32];  // 2j + h: row g + 8h of the warp's 16 (g = lane / 4), channels 8j + pair and + 1
+#pragma unroll
+  for (int j = 0; j < 16; ++j) {
+    const float2 s = *reinterpret_cast<const float2*>(scale + 8 * j + pair);
+    const float2 b = *reinterpret_cast<const float2*>(bias + 8 * j + pair);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float v0 = int8_rescale(acc[4 * j + 2 * h], sx[h], s.x), v1 = int8_rescale(acc[4 * j + 2 * h + 1], sx[h], s.y);
+      if (has_bias) {
+        v0 = __fadd_rn(v0, b.x);
+        v1 = __fadd_rn(v1, b.y);
+      }
+      packed[2 * j + h] = packed_pair<OutT>(v0, v1);
+    }
+  }
+  if (leader) bulk_wait_read<0>();
+  consumer_sync(consumer);  // the buffer is free
+  // stmatrix q writes the 8 × 8 matrices (h 0, j 2q), (h 1, j 2q), (h 0, j 2q + 1), (h 1, j 2q + 1); lane l gives the
+  // address of row l % 8 of matrix l / 8: 16-byte chunk j % 8 of that row of box j / 8, at its swizzled position.
+  const int matrix = lane / 8, row = 16 * warp + 8 * (matrix % 2) + lane % 8;
+#pragma unroll
+  for (int q = 0; q < 8; ++q) {
+    const int j = 2 * q + matrix / 2;
+    stmatrix_x4(out + (j / 8) * kOutBoxBytes + row * 128 + (((j % 8) ^ (row % 8)) << 4), packed[4 * q], packed[4 * q + 1],
+                packed[4 * q + 2], packed[4 * q + 3]);
+  }
+  fence_shared_for_async_proxy();
+  consumer_sync(consumer);  // the part is in the buffer
+  if (leader && part_row0 < rows) {
+    tma_store_2d(y_map, n0, static_cast<int>(part_row0), out);
+    if (n0 + 64 < n) tma_store_2d(y_map, n0 + 64, static_cast<int>(part_row0), out + kOutBoxBytes);
+    bulk_commit();
+  }
+}
+
 // Issues the 64 × BN × 128 product of one k tile in `stage` into acc: x rows a_row0..a_row0 + 63 of the tile's 128
 // (8 atoms of 8 rows, 1024 bytes apart), and the BN rows of w stored after them.
 template <int BN>
@@ -193,10 +261,9 @@ __device__ __forceinline__ void issue_k_tile(int (&acc)[BN / 2], uint32_t stage,
 
 // The producer: the CTA's tiles in order, each k tile into the next stage of the ring once its readers released it.
 // The count of stage uses g runs on across tiles, as in the consumers.
-template <int kSchedule>
+template <typename T>
 __device__ __forceinline__ void produce(const CUtensorMap* x_map, const CUtensorMap* w_map, uint32_t base, uint32_t full,
                                         uint32_t empty, int tiles, int64_t rows, int n, int k_tiles) {
-  using T = Tiling<kSchedule>;
   uint32_t g = 0;
   for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
     int64_t m0;
@@ -215,10 +282,9 @@ __device__ __forceinline__ void produce(const CUtensorMap* x_map, const CUtensor
 // A consumer's pass over the k tiles of one tile, whose stage uses start at g0: waits for each stage, issues the
 // products of its accumulator sets (set p: x rows row0 + 64p .. row0 + 64p + 63 of the tile), and releases the stage
 // once they have retired (the last after the final wait).
-template <int kSchedule>
-__device__ __forceinline__ void consume(int (&acc)[Tiling<kSchedule>::kParts][Tiling<kSchedule>::BN / 2], int row0,
-                                        uint32_t base, uint32_t full, uint32_t empty, uint32_t g0, int k_tiles) {
-  using T = Tiling<kSchedule>;
+template <typename T>
+__device__ __forceinline__ void consume(int (&acc)[T::kParts][T::BN / 2], int row0, uint32_t base, uint32_t full,
+                                        uint32_t empty, uint32_t g0, int k_tiles) {
   const bool releasing = threadIdx.x % 32 == 0;
 #pragma unroll
   for (int p = 0; p < T::kParts; ++p)
@@ -244,19 +310,23 @@ __device__ __forceinline__ void consume(int (&acc)[Tiling<kSchedule>::kParts][Ti
   if (releasing) mbarrier_arrive(empty + 8 * ((g0 + k_tiles - 1) % T::kStages));
 }
 
-template <int kSchedule, int kMode, typename OutT>
+// y_map: y's tensor map for the copy engine's stores (kStoreByTma; otherwise unused).
+template <int kSchedule, int kMode, typename OutT, bool kStoreByTma>
 __global__ void __launch_bounds__(kThreads, 1)
     int8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap x_map, const __grid_constant__ CUtensorMap w_map,
-                           const float* __restrict__ x_scale, const float* __restrict__ w_scale,
-                           const float* __restrict__ bias, OutT* __restrict__ y, int64_t rows, int n, int k) {
+                           const __grid_constant__ CUtensorMap y_map, const float* __restrict__ x_scale,
+                           const float* __restrict__ w_scale, const float* __restrict__ bias, OutT* __restrict__ y,
+                           int64_t rows, int n, int k) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using T = Tiling<kSchedule>;
+  using T = Tiling<kSchedule, kStoreByTma>;
   constexpr int BN = T::BN;
   extern __shared__ unsigned char shared_raw[];
   __shared__ __align__(16) float tile_scale[2][BN], tile_bias[2][BN];  // each consumer's current tile (float2 reads)
   const uint32_t base = (shared_address(shared_raw) + kAtomAlign - 1) / kAtomAlign * kAtomAlign;
-  // Barrier s of each kind at +8·s. turn[c] (ping-pong): consumer c has issued all the products of a tile.
-  const uint32_t full = base + T::kStages * T::kStageBytes, empty = full + 8 * T::kStages, turn = empty + 8 * T::kStages;
+  // The stages, then each consumer's output buffer (if any), then the barriers: barrier s of each kind at +8·s;
+  // turn[c] (ping-pong): consumer c has issued all the products of a tile.
+  const uint32_t out_base = base + T::kStages * T::kStageBytes;
+  const uint32_t full = out_base + 2 * T::kOutBytes, empty = full + 8 * T::kStages, turn = empty + 8 * T::kStages;
   const int tiles = static_cast<int>(((rows + kBM - 1) / kBM) * ((n + BN - 1) / BN));
   const int k_tiles = (k + kBK - 1) / kBK;
   if (threadIdx.x == 0) {
@@ -272,7 +342,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int warpgroup = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4;
   if (warpgroup == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-    if (threadIdx.x == 0) produce<kSchedule>(&x_map, &w_map, base, full, empty, tiles, rows, n, k_tiles);
+    if (threadIdx.x == 0) produce<T>(&x_map, &w_map, base, full, empty, tiles, rows, n, k_tiles);
     return;
   }
   asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
@@ -314,13 +384,21 @@ __global__ void __launch_bounds__(kThreads, 1)
       else if (j > 0) mbarrier_wait(turn + 8, (j - 1) & 1);  // consumer 1's (j − 1)-th tile
     }
     int acc[T::kParts][BN / 2];
-    consume<kSchedule>(acc, row0, base, full, empty, static_cast<uint32_t>(i) * k_tiles, k_tiles);
+    consume<T>(acc, row0, base, full, empty, static_cast<uint32_t>(i) * k_tiles, k_tiles);
     if (!kCooperativeTiles && threadIdx.x % 32 == 0) mbarrier_arrive(turn + 8 * consumer);
     consumer_sync(consumer);  // the tile's scales are in shared memory
 #pragma unroll
-    for (int p = 0; p < T::kParts; ++p)
-      store_rows<BN, kMode>(acc[p], m0 + row0 + 64 * p + warp * 16, n0, sx[p], scale, bias_copy, bias != nullptr, y, rows, n);
+    for (int p = 0; p < T::kParts; ++p) {
+      const int64_t part_row0 = m0 + row0 + 64 * p;
+      if constexpr (kStoreByTma)
+        store_part_by_tma<OutT>(acc[p], sx[p], scale, bias_copy, bias != nullptr, out_base + consumer * T::kOutBytes, &y_map,
+                                part_row0, n0, rows, n, consumer, channel == 0);
+      else
+        store_rows<BN, kMode>(acc[p], part_row0 + warp * 16, n0, sx[p], scale, bias_copy, bias != nullptr, y, rows, n);
+    }
   }
+  if constexpr (kStoreByTma)
+    if (channel == 0) bulk_wait_read<0>();  // the buffer stays until its last copy has read it
 #endif
 }
 
@@ -337,19 +415,30 @@ int encode_rows(const char* fn, CUtensorMap* map, const int8_t* data, int64_t ro
 #endif  // TURBO_HAS_TENSOR_MAPS
 
 #if TURBO_HAS_TENSOR_MAPS
-template <int kSchedule, int kMode, typename OutT>
+template <typename OutT>
+constexpr CUtensorMapDataType output_map_type() {
+  return std::is_same_v<OutT, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+}
+
+template <int kSchedule, int kMode, typename OutT, bool kStoreByTma>
 int launch_schedule(const char* fn, const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale,
                     const float* bias, OutT* y, int64_t rows, int n, int k, void* stream) {
-  using T = Tiling<kSchedule>;
-  CUtensorMap x_map, w_map;
+  using T = Tiling<kSchedule, kStoreByTma>;
+  CUtensorMap x_map, w_map, y_map;
   if (int rc = encode_rows(fn, &x_map, x, rows, k, kBM)) return rc;
   if (int rc = encode_rows(fn, &w_map, w, n, k, T::BN)) return rc;
-  auto kernel = int8_gemm_wgmma_kernel<kSchedule, kMode, OutT>;
+  y_map = x_map;  // unused without the copy engine's stores
+  if constexpr (kStoreByTma)
+    if (!encode_tensor_map_2d(&y_map, output_map_type<OutT>(), 2, y, rows, n, 64, 64)) {
+      turbo_set_error(fn, "cuTensorMapEncodeTiled refused the output");
+      return -1;
+    }
+  auto kernel = int8_gemm_wgmma_kernel<kSchedule, kMode, OutT, kStoreByTma>;
   if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes))) return rc;
   const int64_t tiles = ((rows + kBM - 1) / kBM) * ((n + T::BN - 1) / T::BN);
   const int64_t ctas = std::min<int64_t>(tiles, device_multiprocessors());
   kernel<<<static_cast<unsigned>(ctas), kThreads, T::kSharedBytes, static_cast<cudaStream_t>(stream)>>>(
-      x_map, w_map, x_scale, w_scale, bias, y, rows, n, k);
+      x_map, w_map, y_map, x_scale, w_scale, bias, y, rows, n, k);
   return TURBO_LAUNCH_CHECK(fn);
 }
 
@@ -363,9 +452,14 @@ template <int kMode, typename OutT>
 int launch(const char* fn, const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale, const float* bias,
            OutT* y, int64_t rows, int n, int k, void* stream) {
 #if TURBO_HAS_TENSOR_MAPS
-  return schedule_for(n, k) == kCooperative
-             ? launch_schedule<kCooperative, kMode>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream)
-             : launch_schedule<kPingPong, kMode>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
+  if (schedule_for(n, k) == kCooperative)
+    return launch_schedule<kCooperative, kMode, OutT, false>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
+  // 16-bit outputs whose rows are whole 16-byte pieces (a tensor map's pitch) go out through the copy engine: per
+  // warp a row's 16 bytes per store instruction otherwise, which held the epilogue up (docs/PERF.md).
+  if constexpr (kMode == kChannelScale && sizeof(OutT) == 2)
+    if (n % 8 == 0 && aligned_to(y, 16))
+      return launch_schedule<kPingPong, kMode, OutT, true>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
+  return launch_schedule<kPingPong, kMode, OutT, false>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
 #else
   turbo_set_error(fn, "this library was built with a CUDA older than 12.5 (no tensor maps)");
   return -1;

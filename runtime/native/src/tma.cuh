@@ -96,4 +96,33 @@ __device__ __forceinline__ void tma_load_2d(uint32_t destination, const CUtensor
 #endif
 }
 
+// The other way: copies the box in shared memory at `source` (laid out as tma_load_2d writes it) to (column c0, row
+// c1) of the tensor `map` describes; elements outside the tensor are not written. The copy joins this thread's current
+// bulk group (bulk_commit); the generic proxy's writes to `source` must be fenced for it first
+// (fence_shared_for_async_proxy, then a barrier of the writers).
+__device__ __forceinline__ void tma_store_2d(const CUtensorMap* map, int c0, int c1, uint32_t source) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(
+                   reinterpret_cast<uint64_t>(map)),
+               "r"(c0), "r"(c1), "r"(source)
+               : "memory");
+#endif
+}
+
+// Closes this thread's current bulk group.
+__device__ __forceinline__ void bulk_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+#endif
+}
+
+// Waits until at most `pending` of this thread's most recent bulk groups still read their shared memory (the rest may
+// still be writing global memory).
+template <int pending>
+__device__ __forceinline__ void bulk_wait_read() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(pending) : "memory");
+#endif
+}
+
 }  // namespace turbo

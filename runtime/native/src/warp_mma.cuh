@@ -48,6 +48,16 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
                : "r"(shared_address(row)));
 }
 
+// ldmatrix_x4's inverse (Hopper): lanes 8i..8i+7 give the row addresses of matrix i, register i holds matrix i's
+// elements 2·(lane%4) and +1 of row lane/4 — an accumulator fragment's layout once packed to 16-bit pairs.
+__device__ __forceinline__ void stmatrix_x4(uint32_t row, uint32_t r0, uint32_t r1, uint32_t r2, uint32_t r3) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(row), "r"(r0), "r"(r1), "r"(r2),
+               "r"(r3)
+               : "memory");
+#endif
+}
+
 // D = A·B + D, 16×8×32, INT8 operands, INT32 accumulators (exact).
 __device__ __forceinline__ void mma_s8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   asm volatile(
