@@ -93,6 +93,17 @@ __device__ __forceinline__ void load_row_scales(float (&sx)[2], const float* __r
   }
 }
 
+// One output pair's epilogue: INT32 accumulators a0, a1 of a row with x scale sx, rescaled by their channels' scales
+// s (int8_rescale) and, with has_bias, plus their biases b — the reference's float32 steps.
+__device__ __forceinline__ float2 rescaled_pair(int a0, int a1, float sx, float2 s, float2 b, bool has_bias) {
+  float2 v = make_float2(int8_rescale(a0, sx, s.x), int8_rescale(a1, sx, s.y));
+  if (has_bias) {
+    v.x = __fadd_rn(v.x, b.x);
+    v.y = __fadd_rn(v.y, b.y);
+  }
+  return v;
+}
+
 // Writes a warp's 16 rows (row0 + g, row0 + g + 8) × BN channels from n0 out of accumulators in wgmma's fragment
 // layout (warpgroup_mma.cuh: register 4j + e holds row g + 8·(e / 2), column 8j + 2t + (e % 2); g = lane / 4,
 // t = lane % 4). sx: the two rows' x scales (load_row_scales). scale and bias hold the tile's channels from n0 in
@@ -117,12 +128,8 @@ __device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row
         const float2 b = *reinterpret_cast<const float2*>(bias + 8 * j + pair);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-          float v0 = int8_rescale(acc[4 * j + 2 * h], sx[h], s.x), v1 = int8_rescale(acc[4 * j + 2 * h + 1], sx[h], s.y);
-          if (has_bias) {
-            v0 = __fadd_rn(v0, b.x);
-            v1 = __fadd_rn(v1, b.y);
-          }
-          store_pair(out + h * eight_rows + 8 * j, v0, v1);
+          const float2 v = rescaled_pair(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1], sx[h], s, b, has_bias);
+          store_pair(out + h * eight_rows + 8 * j, v.x, v.y);
         }
       }
     }
@@ -143,12 +150,9 @@ __device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row
         store_output_pair(y, row[h], col, n, a0, a1);
       } else {
         // Channels past n have scale 0 and are not stored.
-        float v0 = int8_rescale(a0, sx[h], scale[local]), v1 = int8_rescale(a1, sx[h], scale[local + 1]);
-        if (has_bias) {
-          v0 = __fadd_rn(v0, bias[local]);
-          v1 = __fadd_rn(v1, bias[local + 1]);
-        }
-        store_output_pair(y, row[h], col, n, v0, v1);
+        const float2 v = rescaled_pair(a0, a1, sx[h], make_float2(scale[local], scale[local + 1]),
+                                       make_float2(bias[local], bias[local + 1]), has_bias);
+        store_output_pair(y, row[h], col, n, v.x, v.y);
       }
     }
   }
@@ -218,12 +222,8 @@ __device__ __forceinline__ void store_part_by_tma(const int (&acc)[64], const fl
     const float2 b = *reinterpret_cast<const float2*>(bias + 8 * j + pair);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      float v0 = int8_rescale(acc[4 * j + 2 * h], sx[h], s.x), v1 = int8_rescale(acc[4 * j + 2 * h + 1], sx[h], s.y);
-      if (has_bias) {
-        v0 = __fadd_rn(v0, b.x);
-        v1 = __fadd_rn(v1, b.y);
-      }
-      packed[2 * j + h] = packed_pair<OutT>(v0, v1);
+      const float2 v = rescaled_pair(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1], sx[h], s, b, has_bias);
+      packed[2 * j + h] = packed_pair<OutT>(v.x, v.y);
     }
   }
   if (leader) bulk_wait_read<0>();
