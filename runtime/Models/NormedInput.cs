@@ -45,12 +45,10 @@ public sealed class NormedInput
             using (CudaProfiler.Scope("linear"))
             using (CudaProfiler.Scope("linear/norm + quantize"))
             {
-                var distinct = smooths.Distinct<Tensor?>(ReferenceEqualityComparer.Instance).ToArray();
+                var distinct = DistinctSmoothings(smooths);
                 var inputs = Int8Kernels.LayerNormQuantize(x, weight, bias, shift?.to(ScalarType.Float32), scale?.to(ScalarType.Float32),
                     eps, dtype, distinct);
-                return new(x.shape, null,
-                    readers.Zip(smooths).ToDictionary(p => p.First, p => inputs[Array.FindIndex(distinct, d => ReferenceEquals(d, p.Second))]),
-                    readers);
+                return FromKernel(x.shape, readers, smooths, distinct, inputs);
             }
         using (CudaProfiler.Scope("rest/norm + modulation"))
             return new(x.shape, FusedOps.LayerNormModulate(x, weight, bias, shift, scale, eps, dtype), null, readers);
@@ -68,12 +66,10 @@ public sealed class NormedInput
             using (CudaProfiler.Scope("linear"))
             using (CudaProfiler.Scope("linear/residual + norm + quantize"))
             {
-                var distinct = smooths.Distinct<Tensor?>(ReferenceEqualityComparer.Instance).ToArray();
+                var distinct = DistinctSmoothings(smooths);
                 var (residual, inputs) = Int8Kernels.ResidualLayerNormQuantize(x, y, gate?.to(ScalarType.Float32), weight, bias,
                     shift?.to(ScalarType.Float32), scale?.to(ScalarType.Float32), eps, dtype, distinct);
-                return (residual, new(x.shape, null,
-                    readers.Zip(smooths).ToDictionary(p => p.First, p => inputs[Array.FindIndex(distinct, d => ReferenceEquals(d, p.Second))]),
-                    readers));
+                return (residual, FromKernel(x.shape, readers, smooths, distinct, inputs));
             }
         using (CudaProfiler.Scope("rest/residual + norm + modulation"))
         {
@@ -81,6 +77,19 @@ public sealed class NormedInput
             return (residual, new(x.shape, normed, null, readers));
         }
     }
+
+    /// <summary>The smoothing vectors the quantizing norm makes inputs for: one per distinct vector (or none) among the readers'.</summary>
+    static Tensor?[] DistinctSmoothings(Tensor?[] smooths) => smooths.Distinct<Tensor?>(ReferenceEqualityComparer.Instance).ToArray();
+
+    /// <summary>
+    /// The readers' inputs as the quantizing norm made them: inputs[i] for the readers smoothed by distinct[i]
+    /// (<see cref="DistinctSmoothings"/>), so that readers sharing a smoothing share one input.
+    /// </summary>
+    static NormedInput FromKernel(long[] shape, WanLinear[] readers, Tensor?[] smooths, Tensor?[] distinct,
+        (Tensor Values, Tensor Scale)[] inputs) =>
+        new(shape, null,
+            readers.Zip(smooths).ToDictionary(p => p.First, p => inputs[Array.FindIndex(distinct, d => ReferenceEquals(d, p.Second))]),
+            readers);
 
     /// <summary>An input already normalized (a module called with a tensor): every layer takes it as it is.</summary>
     public static NormedInput Wrap(Tensor normalized) => new(normalized.shape, normalized, null, []);
