@@ -9,8 +9,8 @@ public static class LinearKernels
     /// The INT8 product for per-channel weights of <paramref name="inFeatures"/> inputs and <paramref name="outFeatures"/>
     /// outputs; 128×128 block weights always take <see cref="Int8Gemm.Mma"/>. By measurement (`turbo check-int8`, one
     /// H200, docs/PERF.md): the Hopper kernel where it runs, with its epilogue fused, beats cuBLASLt's INT32 GEMM plus
-    /// the epilogue pass at k = 1,536 and 5,120 and, in its cooperative 128 × 256 schedule, at k = 13,824 with n = 5,120
-    /// (14B ffn.2: 9.13 against 10.46 ms at M 75,600); at k = 8,960 with n = 1,536 cuBLASLt stays faster. So wgmma
+    /// the epilogue pass at k = 1,536 and 5,120 and at k = 13,824 with n = 5,120 (14B ffn.2 at M 75,600: 8.5–8.6 against
+    /// 9.3–9.5 ms); at k = 8,960 with n = 1,536 cuBLASLt stays 3% faster. So wgmma
     /// for k ≤ <see cref="WgmmaMaxInFeatures"/> or n ≥ <see cref="WgmmaWideOutFeatures"/>, else cuBLASLt. cuBLASLt in
     /// turn runs at 2.0–2.7× the fused mma.sync kernel, which more than pays for its INT32 round trip.
     /// </summary>
@@ -23,7 +23,7 @@ public static class LinearKernels
     /// <summary>The largest k the default sends to the wgmma kernel whatever n (the kernel's ping-pong schedule).</summary>
     public const long WgmmaMaxInFeatures = 8192;
 
-    /// <summary>The smallest n from which larger k go to the wgmma kernel too (its cooperative schedule: int8_gemm_wgmma.cu).</summary>
+    /// <summary>The smallest n from which larger k go to the wgmma kernel too.</summary>
     public const long WgmmaWideOutFeatures = 4096;
 
     /// <summary>A kernel for <paramref name="weight"/> (which it takes ownership of): CUDA INT8 or FP8, or the reference.</summary>

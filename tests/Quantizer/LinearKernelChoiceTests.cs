@@ -74,7 +74,7 @@ public class LinearKernelChoiceTests
         Assert.That(actual.allclose(expected, rtol: 0, atol: 0), Is.True, "the unfused path, unchanged");
     }
 
-    /// <summary>Wan's per-channel layers on Hopper: wgmma up to k 8,192 and, in its cooperative schedule, for the wide 14B ffn.2.</summary>
+    /// <summary>Wan's per-channel layers on Hopper: wgmma up to k 8,192 and for the wide 14B ffn.2.</summary>
     [TestCase(1536, 1536, true, Int8Gemm.Wgmma)]      // 1.3B attention
     [TestCase(1536, 8960, true, Int8Gemm.Wgmma)]      // 1.3B ffn.0
     [TestCase(8960, 1536, true, Int8Gemm.CublasLt)]   // 1.3B ffn.2

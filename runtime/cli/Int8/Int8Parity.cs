@@ -26,8 +26,8 @@ public static partial class Int8Parity
 
     /// <summary>
     /// Wan's k (1536, 5120, 8960, 13824) with odd and tile-edge row counts (1300 rows: a partial group of the CTA
-    /// raster), small shapes with ragged tails in every dimension, one with many tiles per multiprocessor, and one in the
-    /// wgmma kernel's cooperative schedule. n is kept moderate where k is large: the reference's exact float64 products
+    /// raster), small shapes with ragged tails in every dimension, one with many tiles per multiprocessor, and (k ≥ 4,096)
+    /// the wgmma kernel's cooperative schedule, whose copy-engine stores go out in halves of 128 channels. n is kept moderate where k is large: the reference's exact float64 products
     /// run on the CPU.
     /// </summary>
     public static IReadOnlyList<Case> Cases()
@@ -38,7 +38,7 @@ public static partial class Int8Parity
                      (1, 1536, 1536), (37, 1536, 8960), (333, 8960, 1536), (1300, 5120, 1280), (257, 13824, 1152),
                      (129, 5120, 2304), (130, 144, 260), (75, 208, 100), (3, 48, 99),
                      (4300, 1536, 1536), // past three tiles per multiprocessor: the persistent schedule's consumers take turns
-                     (1100, 8704, 4200), // wgmma's cooperative schedule (k > 8192, n ≥ 4096), a second tile for some CTAs
+                     (1100, 8704, 4200), // a second tile for some CTAs; channels end inside a tile's first half
                  })
         {
             cases.Add(new Case(rows, k, n, QuantFormat.Int8PerChannel, ScalarType.BFloat16, Smoothed: true, ScalarType.BFloat16));

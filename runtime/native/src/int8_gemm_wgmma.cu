@@ -10,12 +10,13 @@
 //     swizzled, zeros past the tensor's edges), which complete on the stage's "full" barrier.
 //   warpgroups 1 and 2: the consumers. For each k tile they wait on "full", issue the products, and once the previous
 //     k tile's products have retired release its stage ("empty"); then the epilogue from registers: 16-bit outputs
-//     of the ping-pong schedule go through a shared buffer and out by the copy engine (store_part_by_tma), the
-//     others straight to global memory (store_rows). Two schedules (schedule_for picks one by shape):
+//     go through a shared buffer and out by the copy engine (store_part_by_tma), the others straight to global memory
+//     (store_rows). Two schedules (schedule_for picks one by k):
 //     ping-pong, tiles of 128 × 128: each consumer takes every other tile of the CTA, all its rows, so one's epilogue
 //       runs while the other's products keep the tensor cores busy;
 //     cooperative, tiles of 128 × 256: both take every tile, 64 rows each, with m64n256k32 (less shared-memory
-//       traffic per product, but the epilogue stops the products).
+//       traffic per product, but the epilogue stops the products; its copy-engine stores go out in two halves of 128
+//       channels through the same 16 KB buffer).
 // (GELU in this epilogue measured slower than cuBLASLt with the fused feed-forward middle: docs/PERF.md.)
 // Tails: boxes past rows, n or k arrive as zeros (they add nothing to a dot product), and outputs past rows and n are
 // never stored. Needs k a multiple of 16 (the tensor map's row pitch) and a compute capability 9.0 GPU with this
@@ -43,6 +44,8 @@ using namespace turbo;
 constexpr int kThreads = 384;        // producer + two consumer warpgroups
 constexpr int kBM = 128, kBK = 128;  // kBK: 128 bytes of k, one swizzle row
 constexpr int kAtomAlign = 1024;     // the swizzle pattern repeats every 1024 bytes
+constexpr int kSharedAlign = 128;    // the declared alignment of the dynamic shared memory
+constexpr int kMaxSharedBytes = 227 * 1024;  // a CTA's shared memory on compute capability 9.0
 constexpr int kGroupM = 8;           // raster: 8 row tiles walk the output channels together
 constexpr int kABytes = kBM * kBK;
 
@@ -56,17 +59,22 @@ template <int kSchedule, bool kStoreByTma>
 struct Tiling {
   static constexpr bool kCooperativeTiles = kSchedule == kCooperative;
   static constexpr int BN = kCooperativeTiles ? 256 : 128;
-  static_assert(!kStoreByTma || BN == 128, "the copy engine's stores are laid out for 128-channel tiles");
-  // Each consumer's output buffer (copy-engine stores): one 64-row part of its tile, two boxes. It takes the room of
-  // the sixth stage.
+  // Each consumer's output buffer (copy-engine stores): 64 rows × 128 channels, two boxes. In the ping-pong schedule
+  // it takes the room of the sixth stage.
   static constexpr int kOutBytes = kStoreByTma ? 2 * kOutBoxBytes : 0;
   static constexpr int kStages = kCooperativeTiles ? 4 : (kStoreByTma ? 5 : 6);  // 48 or 32 KB each
   static constexpr int kStageBytes = kABytes + BN * kBK;
   static constexpr int kParts = kCooperativeTiles ? 1 : 2;    // accumulator sets of 64 rows × BN per consumer
   static constexpr int kReaders = kCooperativeTiles ? 8 : 4;  // warps that read a stage and release it
+  // The tile scales and biases in shared memory: one copy per tile in flight (both cooperative consumers share a tile).
+  static constexpr int kChannelCopies = kCooperativeTiles ? 1 : 2;
+  static constexpr int kChannelBytes = kChannelCopies * 2 * BN * 4;
   static constexpr int kBarriers = 2 * kStages + 2;           // full and empty per stage; each ping-pong consumer's turn
-  static constexpr int kSharedBytes = kStages * kStageBytes + 2 * kOutBytes + kBarriers * 8 + kAtomAlign;
+  // The stages start on the first swizzle atom at or after the (kSharedAlign-aligned) start of shared memory.
+  static constexpr int kSharedBytes =
+      kStages * kStageBytes + 2 * kOutBytes + kChannelBytes + kBarriers * 8 + kAtomAlign - kSharedAlign;
   static_assert(kStageBytes % kAtomAlign == 0 && kOutBytes % kAtomAlign == 0, "every stage and buffer starts on a swizzle atom");
+  static_assert(kSharedBytes <= kMaxSharedBytes, "the stages must fit a CTA's shared memory");
 };
 
 // Grouped raster, as the mma kernel: consecutive tiles take kGroupM row tiles down one column of channel tiles, so
@@ -158,37 +166,31 @@ __device__ __forceinline__ void store_rows(const int (&acc)[BN / 2], int64_t row
   }
 }
 
-// A consumer warpgroup's BN channel scales and biases of a tile (zeros past n and without a bias), thread `channel`
-// of 128 holding channels channel, channel + 128, ...: read from global memory into registers before the previous
-// tile's products, so that their latency hides behind them, and written to the consumer's shared copy after that
-// tile's epilogue. (Read just before the epilogue instead, they held it up: its first instruction waited on the
-// scoreboard that the loads shared with the rows' x scales, docs/PERF.md.)
-template <int BN>
-struct ChannelValues {
-  float scale[BN / 128], bias[BN / 128];
+// One channel's scale and bias (zeros past n and without a bias), held by one consumer thread: a tile's 128 channels
+// (ping-pong) or its half of 128 (cooperative) are read from global memory into registers before the previous tile's
+// products, so that their latency hides behind them, and written to the tile's shared copy after that tile's
+// epilogue. (Read just before the epilogue instead, they held it up: its first instruction waited on the scoreboard
+// that the loads shared with the rows' x scales, docs/PERF.md.)
+struct ChannelValue {
+  float scale, bias;
 
-  __device__ __forceinline__ void load(const float* __restrict__ w_scale, const float* __restrict__ b, int n0, int n,
-                                       int channel) {
-#pragma unroll
-    for (int i = 0; i < BN / 128; ++i) {
-      const int c = n0 + channel + 128 * i;
-      scale[i] = c < n ? w_scale[c] : 0.f;
-      bias[i] = c < n && b ? b[c] : 0.f;
-    }
-  }
-
-  __device__ __forceinline__ void store(float* scale_out, float* bias_out, int channel) const {
-#pragma unroll
-    for (int i = 0; i < BN / 128; ++i) {
-      scale_out[channel + 128 * i] = scale[i];
-      bias_out[channel + 128 * i] = bias[i];
-    }
+  __device__ __forceinline__ void load(const float* __restrict__ w_scale, const float* __restrict__ b, int c, int n) {
+    scale = c < n ? w_scale[c] : 0.f;
+    bias = c < n && b ? b[c] : 0.f;
   }
 };
 
 // Synchronizes the 128 threads of one consumer warpgroup (named barrier 1 + consumer; 0 is __syncthreads').
 __device__ __forceinline__ void consumer_sync(int consumer) {
   asm volatile("bar.sync %0, 128;\n" ::"r"(1 + consumer) : "memory");
+}
+
+// Synchronizes the threads that share a tile's channel values: both consumers (named barrier 3) in the cooperative
+// schedule, one in ping-pong.
+template <bool kCooperativeTiles>
+__device__ __forceinline__ void tile_sync(int consumer) {
+  if constexpr (kCooperativeTiles) asm volatile("bar.sync 3, 256;\n" ::: "memory");
+  else consumer_sync(consumer);
 }
 
 // Two outputs as one register of 16-bit values, the first in the low half (stmatrix's element order).
@@ -205,13 +207,15 @@ __device__ __forceinline__ uint32_t packed_pair<__half>(float a, float b) {
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
-// store_rows' outputs for one 64-row part of a ping-pong consumer's 128 × 128 tile (rows part_row0.., 16 a warp),
-// 16-bit, through the consumer's shared buffer `out`: packed to pairs, written by stmatrix in the layout of y's tensor
-// map (two 128-byte-swizzled boxes of 64 rows × 64 channels), and copied out by the copy engine, which skips rows and
-// channels outside y (no bounds tests). One thread of the consumer (`leader`) first waits until the buffer's previous
-// copy has read it, and issues this one. The arithmetic is store_rows', value for value.
-template <typename OutT>
-__device__ __forceinline__ void store_part_by_tma(const int (&acc)[64], const float (&sx)[2], const float* scale,
+// store_rows' outputs for 64 rows × 128 channels (rows part_row0.., 16 a warp; channels n0..) held in acc from
+// register `first` (a ping-pong part, or half of a cooperative consumer's 256 channels), 16-bit, through the
+// consumer's shared buffer `out`: packed to pairs, written by stmatrix in the layout of y's tensor map (two
+// 128-byte-swizzled boxes of 64 rows × 64 channels), and copied out by the copy engine, which skips rows and channels
+// outside y (no bounds tests). One thread of the consumer (`leader`) first waits until the buffer's previous copy has
+// read it, and issues this one. scale and bias hold the 128 channels from n0. The arithmetic is store_rows', value for
+// value.
+template <typename OutT, int kAccs>
+__device__ __forceinline__ void store_part_by_tma(const int (&acc)[kAccs], int first, const float (&sx)[2], const float* scale,
                                                   const float* bias, bool has_bias, uint32_t out, const CUtensorMap* y_map,
                                                   int64_t part_row0, int n0, int64_t rows, int n, int consumer, bool leader) {
   const int lane = threadIdx.x % 32, warp = (threadIdx.x / 32) % 4, pair = (lane % 4) * 2;
@@ -222,7 +226,7 @@ __device__ __forceinline__ void store_part_by_tma(const int (&acc)[64], const fl
     const float2 b = *reinterpret_cast<const float2*>(bias + 8 * j + pair);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const float2 v = rescaled_pair(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1], sx[h], s, b, has_bias);
+      const float2 v = rescaled_pair(acc[first + 4 * j + 2 * h], acc[first + 4 * j + 2 * h + 1], sx[h], s, b, has_bias);
       packed[2 * j + h] = packed_pair<OutT>(v.x, v.y);
     }
   }
@@ -239,7 +243,7 @@ __device__ __forceinline__ void store_part_by_tma(const int (&acc)[64], const fl
   }
   fence_shared_for_async_proxy();
   consumer_sync(consumer);  // the part is in the buffer
-  if (leader && part_row0 < rows) {
+  if (leader && part_row0 < rows && n0 < n) {
     tma_store_2d(y_map, n0, static_cast<int>(part_row0), out);
     if (n0 + 64 < n) tma_store_2d(y_map, n0 + 64, static_cast<int>(part_row0), out + kOutBoxBytes);
     bulk_commit();
@@ -320,13 +324,13 @@ __global__ void __launch_bounds__(kThreads, 1)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using T = Tiling<kSchedule, kStoreByTma>;
   constexpr int BN = T::BN;
-  extern __shared__ unsigned char shared_raw[];
-  __shared__ __align__(16) float tile_scale[2][BN], tile_bias[2][BN];  // each consumer's current tile (float2 reads)
-  const uint32_t base = (shared_address(shared_raw) + kAtomAlign - 1) / kAtomAlign * kAtomAlign;
-  // The stages, then each consumer's output buffer (if any), then the barriers: barrier s of each kind at +8·s;
-  // turn[c] (ping-pong): consumer c has issued all the products of a tile.
-  const uint32_t out_base = base + T::kStages * T::kStageBytes;
-  const uint32_t full = out_base + 2 * T::kOutBytes, empty = full + 8 * T::kStages, turn = empty + 8 * T::kStages;
+  extern __shared__ __align__(kSharedAlign) unsigned char shared_raw[];
+  const uint32_t raw = shared_address(shared_raw), base = (raw + kAtomAlign - 1) / kAtomAlign * kAtomAlign;
+  // The stages, then each consumer's output buffer (if any), then the tile scales and biases (kChannelCopies × BN
+  // each), then the barriers: barrier s of each kind at +8·s; turn[c] (ping-pong): consumer c has issued all the products of
+  // a tile.
+  const uint32_t out_base = base + T::kStages * T::kStageBytes, channel_base = out_base + 2 * T::kOutBytes;
+  const uint32_t full = channel_base + T::kChannelBytes, empty = full + 8 * T::kStages, turn = empty + 8 * T::kStages;
   const int tiles = static_cast<int>(((rows + kBM - 1) / kBM) * ((n + BN - 1) / BN));
   const int k_tiles = (k + kBK - 1) / kBK;
   if (threadIdx.x == 0) {
@@ -347,28 +351,34 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
   asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
   const int consumer = warpgroup - 1, channel = threadIdx.x % 128;
-  float* const scale = tile_scale[consumer];
-  float* const bias_copy = tile_bias[consumer];
+  constexpr bool kCooperativeTiles = T::kCooperativeTiles;
+  // The channel values of the tile in shared memory: ping-pong consumer c's own copy; the cooperative consumers' one
+  // copy, which consumer c fills from channel 128c. Thread `channel` holds (and writes) the tile's channel `mine`.
+  float* const scale = reinterpret_cast<float*>(shared_raw + (channel_base - raw)) + (kCooperativeTiles ? 0 : consumer * 2 * BN);
+  float* const bias_copy = scale + BN;
+  const int mine = (kCooperativeTiles ? 128 * consumer : 0) + channel;
   // Ping-pong: consumer c takes the CTA's tiles c, c + 2, ..., all 128 rows of each. The consumers take turns at the
   // products — tile i's start after tile i − 1's have all been issued — so that a consumer never waits on a stage two
   // uses ahead of it, where a barrier's parity could not tell the uses apart. Cooperative: both take every tile,
   // consumer c rows 64c .. 64c + 63. Either way the CTA's i-th tile's stage uses start at i·k_tiles.
-  constexpr bool kCooperativeTiles = T::kCooperativeTiles;
   constexpr bool kScaled = kMode != kRawInt32;
   const int step = kCooperativeTiles ? 1 : 2, row0 = kCooperativeTiles ? 64 * consumer : 0;
   const int first = kCooperativeTiles ? 0 : consumer, stride = step * static_cast<int>(gridDim.x);
   int64_t m0;
   int n0;
-  ChannelValues<BN> channels;
+  ChannelValue value;
   const int first_tile = static_cast<int>(blockIdx.x) + first * static_cast<int>(gridDim.x);
   if (kScaled && first_tile < tiles) {
     tile_origin<BN>(first_tile, rows, n, m0, n0);
-    channels.load(w_scale, bias, n0, n, channel);
+    value.load(w_scale, bias, n0 + mine, n);
   }
   for (int i = first, j = 0, t = first_tile; t < tiles; i += step, ++j, t += stride) {
     tile_origin<BN>(t, rows, n, m0, n0);
-    consumer_sync(consumer);  // every warp is done with the previous tile's scales
-    if (kScaled) channels.store(scale, bias_copy, channel);
+    tile_sync<kCooperativeTiles>(consumer);  // every warp is done with the previous tile's scales
+    if (kScaled) {
+      scale[mine] = value.scale;
+      bias_copy[mine] = value.bias;
+    }
     float sx[T::kParts][2] = {};
     if (kScaled)
 #pragma unroll
@@ -377,7 +387,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       int64_t next_m0;
       int next_n0;
       tile_origin<BN>(t + stride, rows, n, next_m0, next_n0);
-      channels.load(w_scale, bias, next_n0, n, channel);
+      value.load(w_scale, bias, next_n0 + mine, n);
     }
     if constexpr (!kCooperativeTiles) {
       if (consumer == 1) mbarrier_wait(turn, j & 1);          // consumer 0's j-th tile
@@ -386,15 +396,19 @@ __global__ void __launch_bounds__(kThreads, 1)
     int acc[T::kParts][BN / 2];
     consume<T>(acc, row0, base, full, empty, static_cast<uint32_t>(i) * k_tiles, k_tiles);
     if (!kCooperativeTiles && threadIdx.x % 32 == 0) mbarrier_arrive(turn + 8 * consumer);
-    consumer_sync(consumer);  // the tile's scales are in shared memory
+    tile_sync<kCooperativeTiles>(consumer);  // the tile's scales are in shared memory
 #pragma unroll
     for (int p = 0; p < T::kParts; ++p) {
       const int64_t part_row0 = m0 + row0 + 64 * p;
-      if constexpr (kStoreByTma)
-        store_part_by_tma<OutT>(acc[p], sx[p], scale, bias_copy, bias != nullptr, out_base + consumer * T::kOutBytes, &y_map,
-                                part_row0, n0, rows, n, consumer, channel == 0);
-      else
+      if constexpr (kStoreByTma) {
+#pragma unroll
+        for (int h = 0; h < BN / 128; ++h)  // 128 channels a copy: a ping-pong part, or a cooperative consumer's half
+          store_part_by_tma<OutT>(acc[p], 64 * h, sx[p], scale + 128 * h, bias_copy + 128 * h, bias != nullptr,
+                                  out_base + consumer * T::kOutBytes, &y_map, part_row0, n0 + 128 * h, rows, n, consumer,
+                                  channel == 0);
+      } else {
         store_rows<BN, kMode>(acc[p], part_row0 + warp * 16, n0, sx[p], scale, bias_copy, bias != nullptr, y, rows, n);
+      }
     }
   }
   if constexpr (kStoreByTma)
@@ -443,23 +457,29 @@ int launch_schedule(const char* fn, const int8_t* x, const float* x_scale, const
 }
 
 // By measurement (docs/PERF.md): the cooperative schedule's products run faster at every Wan shape, but its epilogue
-// stops them, which only a long k loop over many channels pays for (14B ffn.2, k 13,824 × n 5,120: 7.92 against
-// 8.36 ms at M 75,600). Elsewhere ping-pong. (LinearKernels.PerChannelGemm sends the same shapes here.)
-Schedule schedule_for(int n, int k) { return k > 8192 && n >= 4096 ? kCooperative : kPingPong; }
+// stops them, which a k loop of 40 tiles or more pays for once the epilogue leaves through the copy engine (14B's
+// k = 5,120 and 13,824, 1.3B's k = 8,960: 5–7% faster than ping-pong); at k = 1,536 (12 tiles) ping-pong stays ahead.
+Schedule schedule_for(int k) { return k >= 4096 ? kCooperative : kPingPong; }
+
+// 16-bit outputs whose rows are whole 16-byte pieces (a tensor map's pitch) go out through the copy engine: per warp a
+// row's 16 bytes per store instruction otherwise, which held the epilogue up (docs/PERF.md).
+template <int kSchedule, int kMode, typename OutT>
+int launch_stores(const char* fn, const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale,
+                  const float* bias, OutT* y, int64_t rows, int n, int k, void* stream) {
+  if constexpr (kMode == kChannelScale && sizeof(OutT) == 2)
+    if (n % 8 == 0 && aligned_to(y, 16))
+      return launch_schedule<kSchedule, kMode, OutT, true>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
+  return launch_schedule<kSchedule, kMode, OutT, false>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
+}
 #endif
 
 template <int kMode, typename OutT>
 int launch(const char* fn, const int8_t* x, const float* x_scale, const int8_t* w, const float* w_scale, const float* bias,
            OutT* y, int64_t rows, int n, int k, void* stream) {
 #if TURBO_HAS_TENSOR_MAPS
-  if (schedule_for(n, k) == kCooperative)
-    return launch_schedule<kCooperative, kMode, OutT, false>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
-  // 16-bit outputs whose rows are whole 16-byte pieces (a tensor map's pitch) go out through the copy engine: per
-  // warp a row's 16 bytes per store instruction otherwise, which held the epilogue up (docs/PERF.md).
-  if constexpr (kMode == kChannelScale && sizeof(OutT) == 2)
-    if (n % 8 == 0 && aligned_to(y, 16))
-      return launch_schedule<kPingPong, kMode, OutT, true>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
-  return launch_schedule<kPingPong, kMode, OutT, false>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
+  if (schedule_for(k) == kCooperative)
+    return launch_stores<kCooperative, kMode, OutT>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
+  return launch_stores<kPingPong, kMode, OutT>(fn, x, x_scale, w, w_scale, bias, y, rows, n, k, stream);
 #else
   turbo_set_error(fn, "this library was built with a CUDA older than 12.5 (no tensor maps)");
   return -1;
