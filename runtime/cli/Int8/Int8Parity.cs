@@ -27,8 +27,8 @@ public static partial class Int8Parity
     /// <summary>
     /// Wan's k (1536, 5120, 8960, 13824) with odd and tile-edge row counts (1300 rows: a partial group of the CTA
     /// raster), small shapes with ragged tails in every dimension, one with many tiles per multiprocessor, and (k ≥ 4,096)
-    /// the wgmma kernel's cooperative schedule, whose copy-engine stores go out in halves of 128 channels. n is kept moderate where k is large: the reference's exact float64 products
-    /// run on the CPU.
+    /// the wgmma kernel's cooperative schedule, whose copy-engine stores go out in halves of 128 channels. n is kept
+    /// moderate where k is large: the reference's exact float64 products run on the CPU.
     /// </summary>
     public static IReadOnlyList<Case> Cases()
     {

@@ -327,8 +327,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   extern __shared__ __align__(kSharedAlign) unsigned char shared_raw[];
   const uint32_t raw = shared_address(shared_raw), base = (raw + kAtomAlign - 1) / kAtomAlign * kAtomAlign;
   // The stages, then each consumer's output buffer (if any), then the tile scales and biases (kChannelCopies × BN
-  // each), then the barriers: barrier s of each kind at +8·s; turn[c] (ping-pong): consumer c has issued all the products of
-  // a tile.
+  // each), then the barriers: barrier s of each kind at +8·s; turn[c] (ping-pong): consumer c has issued all the
+  // products of a tile.
   const uint32_t out_base = base + T::kStages * T::kStageBytes, channel_base = out_base + 2 * T::kOutBytes;
   const uint32_t full = channel_base + T::kChannelBytes, empty = full + 8 * T::kStages, turn = empty + 8 * T::kStages;
   const int tiles = static_cast<int>(((rows + kBM - 1) / kBM) * ((n + BN - 1) / BN));
