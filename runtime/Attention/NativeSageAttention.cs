@@ -18,11 +18,26 @@ public sealed class NativeSageAttention : IAttentionBackend
     /// <summary>When false, the reference runs even where the kernels could (for A/B measurements and checks).</summary>
     public static bool Enabled { get; set; } = true;
 
-    /// <summary>The TorchSharp reference this backend falls back to and is checked against.</summary>
+    /// <summary>The TorchSharp reference of the warp kernel (the running max updated per key block).</summary>
     public SageAttention Reference { get; }
 
-    public NativeSageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Fp8E4M3) =>
+    // The reference of the warpgroup kernel, which updates the running max once per two key blocks.
+    readonly SageAttention pairedReference;
+
+    public NativeSageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Fp8E4M3)
+    {
         Reference = new SageAttention(blockQ, blockK, pvPrecision);
+        pairedReference = new SageAttention(blockQ, blockK, pvPrecision) { KeyBlocksPerUpdate = 2 };
+    }
+
+    /// <summary>
+    /// The reference of the kernel that <paramref name="kernel"/> runs for this head dim here (Auto: the one the
+    /// models get), with that kernel's key blocks per update; the one this backend falls back to, and the one a
+    /// kernel is checked against.
+    /// </summary>
+    public SageAttention ReferenceFor(long headDim, SageKernel kernel = SageKernel.Auto) =>
+        kernel == SageKernel.Wgmma || (kernel == SageKernel.Auto && SageKernels.AutoIsWgmma(headDim, Reference.BlockQ, Reference.BlockK))
+            ? pairedReference : Reference;
 
     /// <summary>True where <see cref="Attend(Tensor, Tensor, Tensor, Tensor?, Tensor?)"/> runs the kernels for these inputs.</summary>
     public static bool RunsNative(Tensor q) =>
@@ -31,8 +46,12 @@ public sealed class NativeSageAttention : IAttentionBackend
     public Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths = null) => Attend(q, k, v, keyLengths, blockMap: null);
 
     /// <summary>As <see cref="SageAttention.Attend(Tensor, Tensor, Tensor, Tensor?, Tensor?)"/>: with a block map, only the kept key blocks.</summary>
-    public Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap) =>
-        RunsNative(q) ? AttendNative(q, k, v, keyLengths, KeyBlocks.FromMap(blockMap)) : Reference.Attend(q, k, v, keyLengths, blockMap);
+    public Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor? blockMap)
+    {
+        if (RunsNative(q)) return AttendNative(q, k, v, keyLengths, KeyBlocks.FromMap(blockMap));
+        Reference.Validate(q, k, v, keyLengths, blockMap);  // before the head dim is read
+        return ReferenceFor(q.shape[3]).Attend(q, k, v, keyLengths, blockMap);
+    }
 
     /// <summary>
     /// The kernels, whatever <see cref="Enabled"/> says (the one <paramref name="kernel"/> names; Auto: the fastest that

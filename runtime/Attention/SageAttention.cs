@@ -16,8 +16,11 @@ namespace Turbo.Runtime.Attention;
 /// the two exp2 implementations agree: both are CUDA's on the GPU).</item>
 /// <item>V is quantized per channel (scale absmax·(1/448), E4M3) or cast to FP16; P = exp2(s − m) is scaled by the
 /// static 448 (FP8) and rounded to E4M3, or cast to FP16.</item>
-/// <item>A flash-style loop over key blocks keeps the running row max m, the row sum l (of the unrounded P, as the
-/// kernel sums its fp32 P) and the output accumulator in float32; the result is acc / l · scale_v.</item>
+/// <item>A flash-style loop over the key blocks each query block visits (the kept ones in ascending order, or every
+/// block up to the key length) keeps the running row max m, the row sum l (of the unrounded P, as the kernel sums its
+/// fp32 P) and the output accumulator in float32; the result is acc / l · scale_v. The max is updated once per
+/// <see cref="KeyBlocksPerUpdate"/> visited blocks, as the kernel that is compared does: P of each block is taken
+/// against the max over all blocks of its update.</item>
 /// </list>
 /// Non-causal, forward only. Head dims up to 128: the kernels take 64 and 128, a smaller head dim is what they compute
 /// after zero-padding to 64 or 128 (zero channels add nothing to q·kᵀ and their outputs are dropped), which is what
@@ -40,6 +43,20 @@ public sealed class SageAttention : IAttentionBackend
     public int BlockQ { get; }
     public int BlockK { get; }
     public PvPrecision PvPrecision { get; }
+
+    /// <summary>
+    /// How many visited key blocks update the running max together: 1, as the warp kernel (SageKernel.Mma), or 2, as
+    /// the warpgroup kernel (SageKernel.Wgmma). A query block's visits go in groups of this many, the remainder of an
+    /// uneven count first. Every value computes the same attention up to the rounding of P (each P is taken against a
+    /// max that is final for more keys).
+    /// </summary>
+    public int KeyBlocksPerUpdate
+    {
+        get => keyBlocksPerUpdate;
+        init => keyBlocksPerUpdate = value is 1 or 2 ? value
+            : throw new TurboException($"Sage attention: key blocks per update must be 1 or 2, found {value}");
+    }
+    readonly int keyBlocksPerUpdate = 1;
 
     public SageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Fp8E4M3)
     {
@@ -74,53 +91,88 @@ public sealed class SageAttention : IAttentionBackend
         var (vQuantized, vScales) = QuantizeValues(validKeys is null ? v.to(ScalarType.Float32) : v.to(ScalarType.Float32) * validKeys, PvPrecision);
         double scoreScale = ScoreScale(dim);
 
-        // The work comes in tiles of one query block × one key block per (batch, head), as in the kernel; the loop over
-        // key blocks takes, for each, only the query blocks that keep it (all of them without a block map), gathered
-        // into one batch of tiles. Rows are kept per query block: [B·H·nQ, BlockQ, ·], queries padded to whole blocks.
+        // The work comes in tiles of one query block × one key block per (batch, head), as in the kernel. Rows are kept
+        // per query block: [B·H·nQ, BlockQ, ·], queries padded to whole blocks; keys and values per key block, padded
+        // to whole blocks: [B·H·nK, BlockK, ·]. Update u of every tile that has one is computed as one batch of tiles.
         long queryBlocks = (queries + BlockQ - 1) / BlockQ, batchHeads = batch * heads, tiles = batchHeads * queryBlocks;
         var qTiles = nn.functional.pad(qCodes, [0, 0, 0, queryBlocks * BlockQ - queries]).view(tiles, BlockQ, dim);
         var qTileScales = qScales.reshape(tiles, 1, 1);
-        var kFlat = kCodes.reshape(batchHeads, keys, dim);
-        var kFlatScales = kScales.reshape(batchHeads, keyBlocks);
-        var vFlat = vQuantized.reshape(batchHeads, keys, dim);
-        var tileLengths = tensor(lengths, device: q.device).repeat_interleave(heads * queryBlocks).view(tiles, 1, 1);
-        var keptTiles = blockMap?.reshape(tiles, keyBlocks);
-        var allTiles = arange(tiles, dtype: ScalarType.Int64, device: q.device);
+        long paddedKeys = keyBlocks * BlockK - keys;
+        var kBlocks = nn.functional.pad(kCodes, [0, 0, 0, paddedKeys]).view(batchHeads * keyBlocks, BlockK, dim);
+        var kBlockScales = kScales.reshape(batchHeads * keyBlocks, 1, 1);
+        var vBlocks = nn.functional.pad(vQuantized, [0, 0, 0, paddedKeys]).view(batchHeads * keyBlocks, BlockK, dim);
+        var keyOffsets = arange(BlockK, dtype: ScalarType.Int64, device: q.device).view(1, 1, BlockK);
+
+        long[][] visits = VisitedBlocks(blockMap, tiles, keyBlocks, lengths, heads * queryBlocks);
+        int perUpdate = KeyBlocksPerUpdate;
+        // The empty places before a tile's first visit, so that its uneven remainder forms the first update.
+        long[] lead = visits.Select(v => (long)((perUpdate - v.Length % perUpdate) % perUpdate)).ToArray();
+        long[] updates = visits.Select((v, t) => (v.Length + lead[t]) / perUpdate).ToArray();
 
         var rowMax = full(tiles, BlockQ, 1, double.NegativeInfinity, dtype: ScalarType.Float32, device: q.device);
         var rowSum = zeros(tiles, BlockQ, 1, dtype: ScalarType.Float32, device: q.device);
         var acc = zeros(tiles, BlockQ, dim, dtype: ScalarType.Float32, device: q.device);
-        for (long j = 0; j < keyBlocks; j++)
+        for (long u = 0; u < updates.DefaultIfEmpty().Max(); u++)
         {
             using var step = NewDisposeScope();
-            var taken = keptTiles is null ? allTiles : keptTiles.select(1, j).nonzero().squeeze(1);
-            if (taken.numel() == 0) continue;
-            var headOf = taken.div(queryBlocks, rounding_mode: RoundingMode.trunc);
-            long start = j * BlockK, size = Math.Min(BlockK, keys - start);
-            // Exact integers: |codes·codes| ≤ 128·127² < 2²⁴, so a float32 matmul loses nothing.
-            var dots = qTiles.index_select(0, taken).bmm(kFlat.narrow(1, start, size).index_select(0, headOf).transpose(1, 2));
-            var dequant = qTileScales.index_select(0, taken) * kFlatScales.narrow(1, j, 1).index_select(0, headOf).unsqueeze(-1) * scoreScale;
-            var s = dots * dequant;                                                             // [tiles taken, BlockQ, size]
-            var pastLength = arange(start, start + size, dtype: ScalarType.Int64, device: q.device).view(1, 1, size)
-                .ge(tileLengths.index_select(0, taken));
-            s = s.masked_fill(pastLength, double.NegativeInfinity);
+            long[] active = Enumerable.Range(0, (int)tiles).Where(t => updates[t] > u).Select(t => (long)t).ToArray();
+            var taken = tensor(active, device: q.device);
+            var scores = new Tensor[perUpdate];
+            var blockRows = new Tensor[perUpdate];
+            for (int m = 0; m < perUpdate; m++)
+            {
+                // Member m of update u is visit u·perUpdate + m − lead; before the first visit it is an empty place.
+                long[] visit = active.Select(t => u * perUpdate + m - lead[t]).ToArray();
+                long[] rows = active.Select((t, i) => t / queryBlocks * keyBlocks + (visit[i] >= 0 ? visits[t][visit[i]] : 0)).ToArray();
+                long[] keysInBlock = active.Select((t, i) => visit[i] < 0 ? 0
+                    : lengths[t / (heads * queryBlocks)] - visits[t][visit[i]] * BlockK).ToArray();
+                blockRows[m] = tensor(rows, device: q.device);
+                // Exact integers: |codes·codes| ≤ 128·127² < 2²⁴, so a float32 matmul loses nothing.
+                var dots = qTiles.index_select(0, taken).bmm(kBlocks.index_select(0, blockRows[m]).transpose(1, 2));
+                var dequant = qTileScales.index_select(0, taken) * kBlockScales.index_select(0, blockRows[m]) * scoreScale;
+                scores[m] = (dots * dequant).masked_fill(keyOffsets.ge(tensor(keysInBlock, device: q.device).view(-1, 1, 1)),
+                    double.NegativeInfinity);                                                // [tiles taken, BlockQ, BlockK]
+            }
 
             var oldMax = rowMax.index_select(0, taken);
-            var newMax = maximum(oldMax, s.amax([-1L], keepdim: true));
+            var newMax = scores.Aggregate(oldMax, (max, s) => maximum(max, s.amax([-1L], keepdim: true)));
             // A row that has seen only masked keys so far has max −∞; subtracting 0 instead keeps exp2() at 0, not NaN.
             var shift = where(newMax.isinf(), zeros_like(newMax), newMax);
             var decay = (oldMax - shift).exp2();
-            var p = (s - shift).exp2();
-            if (PvPrecision == PvPrecision.Fp8E4M3) p = p * PScale;
-            var pRounded = PvPrecision == PvPrecision.Fp8E4M3 ? Fp8E4M3.Round(p) : p.to(ScalarType.Float16).to(ScalarType.Float32);
-            rowSum.index_copy_(0, taken, rowSum.index_select(0, taken).mul_(decay).add_(p.sum([-1L], keepdim: true)));
-            acc.index_copy_(0, taken, acc.index_select(0, taken).mul_(decay)
-                .add_(pRounded.bmm(vFlat.narrow(1, start, size).index_select(0, headOf))));
+            var sum = rowSum.index_select(0, taken).mul_(decay);
+            var output = acc.index_select(0, taken).mul_(decay);
+            for (int m = 0; m < perUpdate; m++)
+            {
+                var p = (scores[m] - shift).exp2();
+                if (PvPrecision == PvPrecision.Fp8E4M3) p = p * PScale;
+                var pRounded = PvPrecision == PvPrecision.Fp8E4M3 ? Fp8E4M3.Round(p) : p.to(ScalarType.Float16).to(ScalarType.Float32);
+                sum.add_(p.sum([-1L], keepdim: true));
+                output.add_(pRounded.bmm(vBlocks.index_select(0, blockRows[m])));
+            }
+            rowSum.index_copy_(0, taken, sum);
+            acc.index_copy_(0, taken, output);
             rowMax.index_copy_(0, taken, newMax);
         }
-        var output = (acc / rowSum).view(batch, heads, queryBlocks * BlockQ, dim).narrow(2, 0, queries);
-        return (output * vScales).to(q.dtype).MoveToOuterDisposeScope();
+        var attended = (acc / rowSum).view(batch, heads, queryBlocks * BlockQ, dim).narrow(2, 0, queries);
+        return (attended * vScales).to(q.dtype).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The key blocks each tile (b·H·nQ + h·nQ + query block) visits, in the kernels' order: with a block map its kept
+    /// blocks in ascending order, else every block up to the key length of its sample (⌈length / BlockK⌉ of them).
+    /// </summary>
+    long[][] VisitedBlocks(Tensor? blockMap, long tiles, long keyBlocks, long[] lengths, long tilesPerSample)
+    {
+        if (blockMap is null)
+            return Enumerable.Range(0, (int)tiles)
+                .Select(t => LongRange((lengths[t / tilesPerSample] + BlockK - 1) / BlockK)).ToArray();
+        using var kept = blockMap.reshape(tiles, keyBlocks).cpu();
+        bool[] flags = kept.data<bool>().ToArray();
+        return Enumerable.Range(0, (int)tiles)
+            .Select(t => LongRange(keyBlocks).Where(j => flags[t * keyBlocks + j]).ToArray()).ToArray();
+    }
+
+    static long[] LongRange(long count) => Enumerable.Range(0, (int)count).Select(j => (long)j).ToArray();
 
     /// <summary>
     /// The checks every Sage computation makes before any TorchSharp call: the q/k/v layout and key lengths, the head

@@ -1,6 +1,7 @@
 using Turbo.Tests.Support;
 using Turbo.Runtime;
 using Turbo.Runtime.Attention;
+using Turbo.Runtime.Quant;
 using static TorchSharp.torch;
 
 namespace Turbo.Tests.Attention;
@@ -78,6 +79,68 @@ public class SageAttentionTests
         Assert.That(l1, Is.LessThanOrEqualTo(maxL1));
         var dense = new SageAttention(blockQ, blockK, pv).Attend(q, k, v, lengths);
         Assert.That(AttentionMetrics.RelativeL1(sage, dense), Is.GreaterThan(0.1), "the dropped blocks are left out");
+    }
+
+    /// <summary>
+    /// With two key blocks per update (the warpgroup kernel's order) a query block visiting three blocks updates its
+    /// max after block 0 alone, then after blocks 1 and 2 together: P of blocks 1 and 2 is taken against the max over
+    /// all three. Computed here step by step for E4M3 P, whose coarse rounding tells the orders apart: the paired
+    /// reference agrees with it to float32 summation order, the per-block one does not.
+    /// </summary>
+    [Test]
+    public void PairedUpdatesTakeEachPAgainstTheMaxOfItsPair()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        const int blockQ = 128, blockK = 64, keys = 170;  // three key blocks, the last one partial
+        var (q, k, v) = AttentionMetrics.RandomQkv(batch: 1, heads: 1, length: keys, dim: 64, seed: 21, qScale: 2, vOffset: 1);
+
+        var (qCodes, qScales) = Int8BlockQuantizer.Quantize(q, blockQ);
+        var (kCodes, kScales) = Int8BlockQuantizer.Quantize(BlockSelection.SmoothK(k, null, [keys]), blockK);
+        var (values, vScales) = SageAttention.QuantizeValues(v, PvPrecision.Fp8E4M3);
+        var rowScales = qScales.repeat_interleave(blockQ, 2).narrow(2, 0, keys).unsqueeze(-1);   // [1, 1, Lq, 1]
+        var keyScales = kScales.repeat_interleave(blockK, 2).narrow(2, 0, keys).unsqueeze(2);    // [1, 1, 1, Lk]
+        var scores = qCodes.matmul(kCodes.transpose(-1, -2)) * (rowScales * keyScales * SageAttention.ScoreScale(64));
+        var (first, pair) = (scores.narrow(3, 0, blockK), scores.narrow(3, blockK, keys - blockK));
+        var firstMax = first.amax([-1L], keepdim: true);
+        var pairMax = maximum(firstMax, pair.amax([-1L], keepdim: true));
+        // P × 448 (E4M3's range), summed unrounded and rounded for P·V, as the reference and the kernels do.
+        Tensor P(Tensor s, Tensor max) => (s - max).exp2() * Fp8E4M3.MaxFinite;
+        Tensor Rounded(Tensor s, Tensor max) => Fp8E4M3.Round(P(s, max));
+        var decay = (firstMax - pairMax).exp2();
+        var sum = P(first, firstMax).sum([-1L], keepdim: true) * decay + P(pair, pairMax).sum([-1L], keepdim: true);
+        var acc = Rounded(first, firstMax).matmul(values.narrow(2, 0, blockK)) * decay
+                  + Rounded(pair, pairMax).matmul(values.narrow(2, blockK, keys - blockK));
+        var stepByStep = acc / sum * vScales;
+
+        var paired = new SageAttention(blockQ, blockK) { KeyBlocksPerUpdate = 2 }.Attend(q, k, v);
+        var perBlock = new SageAttention(blockQ, blockK).Attend(q, k, v);
+        double pairedError = AttentionMetrics.MaxRelative(paired, stepByStep), perBlockError = AttentionMetrics.MaxRelative(perBlock, stepByStep);
+        TestContext.Out.WriteLine($"max relative difference from the step-by-step pairs: paired {pairedError:E2}, per block {perBlockError:E2}");
+        Assert.That(pairedError, Is.LessThan(1e-5));
+        Assert.That(perBlockError, Is.GreaterThan(1e-4), "the per-block order rounds some P against another max");
+        Assert.That(AttentionMetrics.RelativeL1(paired, perBlock), Is.LessThan(1e-2), "both orders compute the same attention");
+    }
+
+    /// <summary>
+    /// Paired updates over kept blocks: every query block pairs its own visits (uneven counts leave the first alone), so
+    /// the result stays that of attention over the kept keys, close to the per-block order.
+    /// </summary>
+    [Test]
+    public void PairedUpdatesKeepTheBlockSparseResult()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (q, k, v) = AttentionMetrics.RandomQkv(batch: 2, heads: 2, length: 300, dim: 64, seed: 23, qScale: 2, vOffset: 1);
+        var lengths = tensor(new long[] { 300, 201 });
+        var map = BlockSelection.Select(q, k, 0.6, 64, 64, lengths);
+        var paired = new SageAttention(64, 64, PvPrecision.Fp16) { KeyBlocksPerUpdate = 2 }.Attend(q, k, v, lengths, map);
+        var perBlock = new SageAttention(64, 64, PvPrecision.Fp16).Attend(q, k, v, lengths, map);
+        double l1 = AttentionMetrics.RelativeL1(paired, perBlock);
+        TestContext.Out.WriteLine($"paired against per-block updates, block-sparse, fp16 P: relative L1 {l1:E2}");
+        Assert.That(l1, Is.LessThan(1e-4));
+        Assert.That(paired.isnan().any().item<bool>(), Is.False);
+        Assert.Throws<TurboException>(() => _ = new SageAttention { KeyBlocksPerUpdate = 3 });
     }
 
     [Test]

@@ -157,7 +157,7 @@ static class AttentionParity
         var keyLengths = masked ? AttentionSamples.KeyLengths(Batch, keys, device) : null;
         var backend = new NativeSageAttention(tile.BlockQ, tile.BlockK, tile.Pv);
         var native = backend.AttendNative(q, k, v, keyLengths, kernel: kernel);
-        var reference = backend.Reference.Attend(q, k, v, keyLengths);
+        var reference = backend.ReferenceFor(dim, kernel).Attend(q, k, v, keyLengths);
         bool wgmma = kernel == SageKernel.Wgmma || (kernel == SageKernel.Auto && SageKernels.AutoIsWgmma(dim, tile.BlockQ, tile.BlockK));
         return AgreementRules.Compare(wgmma ? "Sage wgmma" : "Sage mma", CaseName(queries, keys, dim, masked, tile, tokenMajor), native, reference,
             AttentionSamples.ExactDense(q, k, v, keyLengths));

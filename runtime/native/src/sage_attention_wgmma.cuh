@@ -1,9 +1,10 @@
 // The quantized attention of sage_attention_kernel.cuh on Hopper's warpgroup tensor-core instructions (sm_90a), for
-// the shape the packages use: head dim 128, query blocks of 128, key blocks of 64. Same function: the same INT32
-// scores and scales, the same row max, P rounded to fp16 (or ×448 to E4M3) the same way, the same P·V. Two steps are
-// computed the faster way, which moves P by a few float32 ulps before its rounding: exp2 of a fused multiply-add
-// (score · scale − max) on the special-function unit, and E4M3's ×448 folded into the exponent. `turbo
-// check-attention` holds both kernels to the reference Turbo.Runtime.Attention.SageAttention.
+// the shape the packages use: head dim 128, query blocks of 128, key blocks of 64. Same function, with the running
+// max updated once per two key blocks (the reference's KeyBlocksPerUpdate = 2): the same INT32 scores and scales,
+// the same row max, P rounded to fp16 (or ×448 to E4M3) the same way, the same P·V. Two steps are computed the faster
+// way, which moves P by a few float32 ulps before its rounding: exp2 of a fused multiply-add (score · scale − max) on
+// the special-function unit, and E4M3's ×448 folded into the exponent. `turbo check-attention` holds both kernels to
+// the reference Turbo.Runtime.Attention.SageAttention.
 //
 // Persistent and warp-specialized: one CTA per multiprocessor walks the (b·h, query block) units i = blockIdx.x,
 // blockIdx.x + gridDim.x, ... with three warpgroups:
@@ -12,17 +13,19 @@
 //     block it visits, once a stage of the ring is free, K's codes and V's two halves — completing on the stage's
 //     "full" barrier — and leaves the block's index beside the stage. The kept-block list is read 32 entries at a
 //     time, one per lane.
-//   warpgroups 1 and 2: the consumers, 64 query rows each. They wait on the stages, never on each other: per key
-//     block i a warpgroup issues S = Q·Kᵀ (4 × m64n64k32 s8, exact INT32) and, behind it, O += P·V of block i − 1
-//     (4 × m64n128k16 f16, P from registers, fp32 accumulators); as soon as S is done it computes the softmax update
-//     in registers (the accumulator fragment is mma.sync's) while the tensor cores still run P·V, then waits for P·V,
-//     releases block i − 1's stage and rescales O to the new row max. The epilogue writes O from registers while the
-//     producer fills the ring for the next unit.
+//   warpgroups 1 and 2: the consumers, 64 query rows each. They wait on the stages, never on each other. They take
+//     a unit's visits two at a time (an odd count: the first alone), one softmax update per pair: a warpgroup issues
+//     S = Q·Kᵀ of both blocks (2 × 4 × m64n64k32 s8, exact INT32) and, behind it, O += P·V of the previous pair
+//     (2 × 4 × m64n128k16 f16, P from registers, fp32 accumulators); as soon as S is done it computes the softmax
+//     update in registers (the accumulator fragment is mma.sync's) while the tensor cores still run P·V, then waits
+//     for P·V, releases the previous pair's stages and rescales O to the new row max. A pair per update halves the
+//     max reductions, rescales and waits per key, and gives each softmax twice the independent work. The epilogue
+//     writes O from registers while the producer fills the ring for the next unit.
 // Shared memory, every tile 1024-byte aligned in the 128-byte swizzle that wgmma reads (warpgroup_mma.cuh) and the
 // copy engine writes: Q 128 rows × 128 bytes (K-major A; warpgroup w reads rows 64w..64w+63), K 64 rows × 128 bytes
 // (K-major B), V two halves of 64 channels, each 64 keys × 128 bytes (MN-major B: keys along K, channels along N).
-// The row max is taken on the INT32 sums (the scale is positive), and the masked keys of a block that reaches past
-// the key length carry a sentinel instead of −∞.
+// The row max is taken on the INT32 sums of each block (its scale is positive) and met scaled, and the masked keys
+// of a block that reaches past the key length carry a sentinel instead of −∞.
 #pragma once
 #include <climits>
 #include <type_traits>
@@ -48,7 +51,8 @@ struct SageWgmmaTile {
   static constexpr int kKBytes = BK * D;          // int8 codes
   static constexpr int kVHalfBytes = BK * 64 * 2; // 64 fp16 channels of every key
   static constexpr int kStageBytes = kKBytes + 2 * kVHalfBytes;
-  static constexpr int kStages = 5;
+  static constexpr int kUpdateBlocks = 2;         // key blocks per softmax update
+  static constexpr int kStages = 7;               // two updates held (one in P·V, one in S) and three blocks ahead
   static constexpr int kQBuffers = 2;
   static constexpr int kReaders = 8;              // consumer warps, each releasing what it read
   static constexpr int kAtomAlign = 1024;         // the swizzle pattern repeats every 1024 bytes
@@ -59,6 +63,7 @@ struct SageWgmmaTile {
   static constexpr int kPvSteps = BK / 16;        // k-steps of 16 keys in P·V
   static_assert(kQBytes % kAtomAlign == 0 && kKBytes % kAtomAlign == 0 && kStageBytes % kAtomAlign == 0,
                 "every tile starts on a swizzle atom");
+  static_assert(kUpdateBlocks == 2, "an odd count of visits leaves one block, which updates alone");
 };
 
 // Where the pieces of shared memory start (shared-window addresses) and the block index left beside each stage.
@@ -181,44 +186,84 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
       const uint64_t v_desc = wgmma_descriptor(stage + T::kKBytes, T::kVHalfBytes, 1024);
 #pragma unroll
       for (int t = 0; t < T::kPvSteps; ++t) wgmma_f16_m64n128k16_rs(out, p[t], wgmma_advance(v_desc, 2048 * t));
-      wgmma_commit();
     };
-    int acc[T::kScoreTiles * 4];
-    auto issue_qk = [&](uint32_t stage) {
+    int acc[T::kUpdateBlocks][T::kScoreTiles * 4];  // S of the key blocks of one softmax update
+    auto issue_qk = [&](int (&s_acc)[T::kScoreTiles * 4], uint32_t stage) {
       const uint64_t k_desc = wgmma_descriptor(stage, 16, 1024);
 #pragma unroll
-      for (int s = 0; s < D / 32; ++s) wgmma_s8_m64n64k32(acc, wgmma_advance(q_desc, 32 * s), wgmma_advance(k_desc, 32 * s), s > 0);
+      for (int s = 0; s < D / 32; ++s) wgmma_s8_m64n64k32(s_acc, wgmma_advance(q_desc, 32 * s), wgmma_advance(k_desc, 32 * s), s > 0);
+    };
+    // The visits i, i + 1, ... of one update (kBlocks of them) wait for their stages and read their indices and scales.
+    struct Visits {
+      int block[T::kUpdateBlocks];
+      float k_scale[T::kUpdateBlocks];
+    };
+    auto wait_visits = [&](int i, auto blocks) {
+      Visits v;
+#pragma unroll
+      for (int b = 0; b < decltype(blocks)::value; ++b) {
+        v.block[b] = wait_block(i + b);
+        v.k_scale[b] = cta.k_scales[v.block[b]];
+      }
+      return v;
+    };
+    // S of visits i, ... (kBlocks) into acc, committed as one group.
+    auto issue_scores = [&](int i, auto blocks) {
+#pragma unroll
+      for (int b = 0; b < decltype(blocks)::value; ++b) issue_qk(acc[b], stage_of(i + b));
       wgmma_commit();
     };
+    // O += P·V of visits i, ... (kBlocks), committed as one group.
+    auto issue_values = [&](int i, const Fragments (&p)[T::kUpdateBlocks], auto blocks) {
+#pragma unroll
+      for (int b = 0; b < decltype(blocks)::value; ++b) issue_pv(stage_of(i + b), p[b]);
+      wgmma_commit();
+    };
+    auto pin_scores = [&]() {
+#pragma unroll
+      for (int b = 0; b < T::kUpdateBlocks; ++b) pin_registers(acc[b]);
+    };
 
-    // The softmax update of one key block from its scores in acc: the new row max, O's decay factor, the row sums and
-    // P (exp2(s − max), summed unrounded, rounded into the A fragments of P·V: tiles 2t, 2t+1 → k-step t).
-    auto softmax = [&](int block, float k_scale, float (&decay)[2], Fragments& p_frag) {
-      const float qk_scale = (q_scale * k_scale) * a.score_scale;
-      // Keys past the length (only in a key block that reaches past it) get the sentinel INT_MIN, which no sum of 128
-      // products of INT8 codes reaches; their P is 0.
-      const bool partial = static_cast<int64_t>(block + 1) * BK > cta.key_len;
-      if (partial) {
-        const int64_t valid = cta.key_len - static_cast<int64_t>(block) * BK;
+    // The softmax update of kBlocks key blocks from their scores in acc: the new row max over all of them, O's decay
+    // factor, the row sums and P (exp2(s − max), summed unrounded, rounded into the A fragments of P·V: tiles 2t,
+    // 2t+1 → k-step t).
+    auto softmax = [&](const Visits& v, auto blocks, float (&decay)[2], Fragments (&p_frag)[T::kUpdateBlocks]) {
+      constexpr int kBlocks = decltype(blocks)::value;
+      float qk_scale[kBlocks];
+      bool partial[kBlocks];
+      float block_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+      for (int b = 0; b < kBlocks; ++b) {
+        qk_scale[b] = (q_scale * v.k_scale[b]) * a.score_scale;
+        // Keys past the length (only in a key block that reaches past it) get the sentinel INT_MIN, which no sum of 128
+        // products of INT8 codes reaches; their P is 0.
+        partial[b] = static_cast<int64_t>(v.block[b] + 1) * BK > cta.key_len;
+        if (partial[b]) {
+          const int64_t valid = cta.key_len - static_cast<int64_t>(v.block[b]) * BK;
+#pragma unroll
+          for (int j = 0; j < T::kScoreTiles; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+              if (j * 8 + (lane & 3) * 2 + (e & 1) >= valid) acc[b][4 * j + e] = INT_MIN;
+        }
+        // Row max over the block on the INT32 sums (4 threads share a row): the scale is positive, so it commutes
+        // with max; the blocks of one update have their own scales, so their maxima meet scaled.
+        int tile_max[2] = {INT_MIN, INT_MIN};
 #pragma unroll
         for (int j = 0; j < T::kScoreTiles; ++j)
 #pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (j * 8 + (lane & 3) * 2 + (e & 1) >= valid) acc[4 * j + e] = INT_MIN;
+          for (int e = 0; e < 4; ++e) tile_max[e >> 1] = max(tile_max[e >> 1], acc[b][4 * j + e]);
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          tile_max[r] = max(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+          tile_max[r] = max(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+          if (tile_max[r] != INT_MIN) block_max[r] = fmaxf(block_max[r], static_cast<float>(tile_max[r]) * qk_scale[b]);
+        }
       }
-      // Row max over the tile on the INT32 sums (4 threads share a row): the scale is positive, so it commutes with max.
-      int tile_max[2] = {INT_MIN, INT_MIN};
-#pragma unroll
-      for (int j = 0; j < T::kScoreTiles; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) tile_max[e >> 1] = max(tile_max[e >> 1], acc[4 * j + e]);
       float shift[2];
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        tile_max[r] = max(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
-        tile_max[r] = max(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-        const float scaled_max = tile_max[r] == INT_MIN ? -INFINITY : static_cast<float>(tile_max[r]) * qk_scale;
-        const float new_max = fmaxf(row_max[r], scaled_max);
+        const float new_max = fmaxf(row_max[r], block_max[r]);
         // A row that has seen only masked keys keeps max −∞; shifting by 0 then keeps exp2 at 0 instead of NaN.
         shift[r] = new_max == -INFINITY ? 0.f : new_max;
         decay[r] = exp2f(row_max[r] - shift[r]);
@@ -227,7 +272,7 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
         // E4M3 P·V takes P × 448: exp2(s − max + log2 448) is that product.
         if constexpr (kE4M3) shift[r] -= kLog2E4M3Max;
       }
-      auto exponentiate = [&](auto masked) {
+      auto exponentiate = [&](int b, auto masked) {
 #pragma unroll
         for (int t = 0; t < T::kPvSteps; ++t)
 #pragma unroll
@@ -236,38 +281,24 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
             float p[4];
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              p[e] = exp2_approx(fmaf(static_cast<float>(acc[4 * j + e]), qk_scale, -shift[e >> 1]));
-              if constexpr (decltype(masked)::value) p[e] = acc[4 * j + e] == INT_MIN ? 0.f : p[e];
+              p[e] = exp2_approx(fmaf(static_cast<float>(acc[b][4 * j + e]), qk_scale[b], -shift[e >> 1]));
+              if constexpr (decltype(masked)::value) p[e] = acc[b][4 * j + e] == INT_MIN ? 0.f : p[e];
             }
             row_sum[0] += p[0] + p[1];
             row_sum[1] += p[2] + p[3];
-            p_frag[t][2 * half] = kE4M3 ? pack_e4m3_as_f16(p[0], p[1]) : pack_f16(p[0], p[1]);
-            p_frag[t][2 * half + 1] = kE4M3 ? pack_e4m3_as_f16(p[2], p[3]) : pack_f16(p[2], p[3]);
+            p_frag[b][t][2 * half] = kE4M3 ? pack_e4m3_as_f16(p[0], p[1]) : pack_f16(p[0], p[1]);
+            p_frag[b][t][2 * half + 1] = kE4M3 ? pack_e4m3_as_f16(p[2], p[3]) : pack_f16(p[2], p[3]);
           }
       };
-      if (partial) exponentiate(std::true_type{});
-      else exponentiate(std::false_type{});
+#pragma unroll
+      for (int b = 0; b < kBlocks; ++b) {
+        if (partial[b]) exponentiate(b, std::true_type{});
+        else exponentiate(b, std::false_type{});
+      }
     };
-
-    // Key block i ≥ 1: S of block i, and behind it O += P·V of block i − 1 (P in p_running), then the softmax of block
-    // i into p_next while P·V still runs. The two P buffers alternate, so that no instruction writes registers a
-    // running wgmma reads (the compiler would serialize the wgmma otherwise), and every wait is unconditional.
-    float decay[2];
-    auto step = [&](int i, const Fragments& p_running, Fragments& p_next) {
-      const int block = wait_block(i);
-      const float k_scale = cta.k_scales[block];
-      pin_registers(out);
-      wgmma_fence();
-      issue_qk(stage_of(i));
-      issue_pv(stage_of(i - 1), p_running);
-      wgmma_wait<1>();  // S is done; P·V runs on under the softmax
-      pin_registers(acc);
-      softmax(block, k_scale, decay, p_next);
-      wgmma_wait<0>();  // O holds blocks up to i − 1, relative to the old max: rescale it to the new one
-      pin_registers(out);
-      release(i - 1);
-      // Once the row maxima settle most blocks leave them unchanged (decay exactly 1): the warp then skips the 64
-      // multiplications.
+    // O, which holds the blocks before the update relative to the old max, rescaled to the new one. Once the row
+    // maxima settle most updates leave them unchanged (decay exactly 1): the warp then skips the 64 multiplications.
+    auto rescale = [&](const float (&decay)[2]) {
       if (__any_sync(0xffffffffu, decay[0] != 1.f || decay[1] != 1.f)) {
 #pragma unroll
         for (int c = 0; c < T::kOutTiles; ++c)
@@ -275,32 +306,74 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
           for (int e = 0; e < 4; ++e) out[4 * c + e] *= decay[e >> 1];
       }
     };
-    auto finish = [&](const Fragments& p_last) {
+    using One = std::integral_constant<int, 1>;
+    using Both = std::integral_constant<int, T::kUpdateBlocks>;
+
+    // Update at visit i ≥ 2 (a whole one): S of its blocks, and behind it O += P·V of the previous update (P in
+    // p_running), then the softmax into p_next while P·V still runs. The two P buffers alternate, so that no
+    // instruction writes registers a running wgmma reads (the compiler would serialize the wgmma otherwise), and
+    // every wait is unconditional.
+    auto step = [&](int i, const Fragments (&p_running)[T::kUpdateBlocks], Fragments (&p_next)[T::kUpdateBlocks]) {
+      const Visits v = wait_visits(i, Both{});
+      float decay[2];
+      pin_registers(out);
       wgmma_fence();
-      issue_pv(stage_of(cta.tiles - 1), p_last);
+      issue_scores(i, Both{});
+      issue_values(i - T::kUpdateBlocks, p_running, Both{});
+      wgmma_wait<1>();  // S is done; P·V runs on under the softmax
+      pin_scores();
+      softmax(v, Both{}, decay, p_next);
+      wgmma_wait<0>();  // O holds the blocks before visit i, relative to the old max: rescale it to the new one
+      pin_registers(out);
+#pragma unroll
+      for (int b = 0; b < T::kUpdateBlocks; ++b) release(i - T::kUpdateBlocks + b);
+      rescale(decay);
+    };
+    // The first update of a unit, of kBlocks visits from i on, with no P·V behind it: S, then P, then O rescaled (it
+    // holds the odd first block, or nothing).
+    auto first = [&](int i, auto blocks, Fragments (&p)[T::kUpdateBlocks]) {
+      const Visits v = wait_visits(i, blocks);
+      float decay[2];
+      wgmma_fence();
+      issue_scores(i, blocks);
       wgmma_wait<0>();
-      release(cta.tiles - 1);
+      pin_scores();
+      softmax(v, blocks, decay, p);
+      rescale(decay);
+    };
+    // O += P·V of the kBlocks visits from i on, alone; their stages released.
+    auto drain = [&](int i, const Fragments (&p)[T::kUpdateBlocks], auto blocks) {
+      pin_registers(out);
+      wgmma_fence();
+      issue_values(i, p, blocks);
+      wgmma_wait<0>();
+      pin_registers(out);
+#pragma unroll
+      for (int b = 0; b < decltype(blocks)::value; ++b) release(i + b);
     };
 
+    // Updates take the visits two at a time; an odd count takes the first alone (its P·V too: nothing to overlap).
     if (cta.tiles > 0) {
-      // Key block 0: S, then P (O is still zero: nothing to rescale).
-      Fragments p0, p1;
-      const int block = wait_block(0);
-      const float k_scale = cta.k_scales[block];
-      wgmma_fence();
-      issue_qk(stage_of(0));
-      wgmma_wait<0>();
-      softmax(block, k_scale, decay, p0);
-      int i = 1;
-      for (; i + 1 < cta.tiles; i += 2) {  // p0 holds P of block i − 1
-        step(i, p0, p1);
-        step(i + 1, p1, p0);
+      Fragments p0[T::kUpdateBlocks], p1[T::kUpdateBlocks];
+      int i = 0;
+      if (cta.tiles % T::kUpdateBlocks) {
+        first(0, One{}, p0);
+        drain(0, p0, One{});
+        i = 1;
       }
       if (i < cta.tiles) {
-        step(i, p0, p1);
-        finish(p1);
-      } else {
-        finish(p0);
+        first(i, Both{}, p0);
+        i += T::kUpdateBlocks;
+        for (; i + T::kUpdateBlocks < cta.tiles; i += 2 * T::kUpdateBlocks) {  // p0 holds P of the update before i
+          step(i, p0, p1);
+          step(i + T::kUpdateBlocks, p1, p0);
+        }
+        if (i < cta.tiles) {
+          step(i, p0, p1);
+          drain(i, p1, Both{});
+        } else {
+          drain(i - T::kUpdateBlocks, p0, Both{});
+        }
       }
     }
     if (lane == 0) mbarrier_arrive(sm.q_empty + 8 * qb);  // every Q·Kᵀ of the unit has retired
