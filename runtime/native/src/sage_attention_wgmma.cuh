@@ -52,7 +52,7 @@ struct SageWgmmaTile {
   static constexpr int kVHalfBytes = BK * 64 * 2; // 64 fp16 channels of every key
   static constexpr int kStageBytes = kKBytes + 2 * kVHalfBytes;
   static constexpr int kUpdateBlocks = 2;         // key blocks per softmax update
-  static constexpr int kStages = 7;               // two updates held (one in P·V, one in S) and three blocks ahead
+  static constexpr int kStages = 6;               // two updates held (one in P·V, one in S), one pair ahead
   static constexpr int kQBuffers = 2;
   static constexpr int kReaders = 8;              // consumer warps, each releasing what it read
   static constexpr int kAtomAlign = 1024;         // the swizzle pattern repeats every 1024 bytes
