@@ -93,14 +93,15 @@ public sealed class SageAttention : IAttentionBackend
 
         // The work comes in tiles of one query block × one key block per (batch, head), as in the kernel. Rows are kept
         // per query block: [B·H·nQ, BlockQ, ·], queries padded to whole blocks; keys and values per key block, padded
-        // to whole blocks: [B·H·nK, BlockK, ·]. Update u of every tile that has one is computed as one batch of tiles.
+        // to whole blocks: [B·H·nK, BlockK, ·] (reshaped: the inputs may be views of token-major [B, L, H, D] tensors,
+        // which the quantized copies keep). Update u of every tile that has one is computed as one batch of tiles.
         long queryBlocks = (queries + BlockQ - 1) / BlockQ, batchHeads = batch * heads, tiles = batchHeads * queryBlocks;
-        var qTiles = nn.functional.pad(qCodes, [0, 0, 0, queryBlocks * BlockQ - queries]).view(tiles, BlockQ, dim);
+        var qTiles = nn.functional.pad(qCodes, [0, 0, 0, queryBlocks * BlockQ - queries]).reshape(tiles, BlockQ, dim);
         var qTileScales = qScales.reshape(tiles, 1, 1);
         long paddedKeys = keyBlocks * BlockK - keys;
-        var kBlocks = nn.functional.pad(kCodes, [0, 0, 0, paddedKeys]).view(batchHeads * keyBlocks, BlockK, dim);
+        var kBlocks = nn.functional.pad(kCodes, [0, 0, 0, paddedKeys]).reshape(batchHeads * keyBlocks, BlockK, dim);
         var kBlockScales = kScales.reshape(batchHeads * keyBlocks, 1, 1);
-        var vBlocks = nn.functional.pad(vQuantized, [0, 0, 0, paddedKeys]).view(batchHeads * keyBlocks, BlockK, dim);
+        var vBlocks = nn.functional.pad(vQuantized, [0, 0, 0, paddedKeys]).reshape(batchHeads * keyBlocks, BlockK, dim);
         var keyOffsets = arange(BlockK, dtype: ScalarType.Int64, device: q.device).view(1, 1, BlockK);
 
         long[][] visits = VisitedBlocks(blockMap, tiles, keyBlocks, lengths, heads * queryBlocks);

@@ -143,6 +143,30 @@ public class SageAttentionTests
         Assert.Throws<TurboException>(() => _ = new SageAttention { KeyBlocksPerUpdate = 3 });
     }
 
+    /// <summary>
+    /// The models hand attention views of token-major [B, L, H, D] tensors (the heads split off the projections): the
+    /// reference must give exactly what it gives for contiguous copies, also at lengths that fill whole key blocks,
+    /// where padding to whole blocks adds nothing and leaves the view's layout as it was.
+    /// </summary>
+    [TestCase(256, 1)]
+    [TestCase(256, 2)]
+    [TestCase(200, 2)]
+    public void TokenMajorViewsGiveWhatContiguousInputsGive(int length, int keyBlocksPerUpdate)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (q, k, v) = AttentionMetrics.RandomQkv(batch: 2, heads: 3, length: length, dim: 64, seed: 31, qScale: 2, vOffset: 1);
+        Tensor TokenMajor(Tensor x) => x.transpose(1, 2).contiguous().transpose(1, 2);
+        var sage = new SageAttention(128, 64) { KeyBlocksPerUpdate = keyBlocksPerUpdate };
+        var lengths = tensor(new long[] { length, length - 37 });
+        var map = BlockSelection.Select(q, k, 0.5, 128, 64, lengths);
+        Assert.That(TokenMajor(q).is_contiguous(), Is.False);
+        Assert.That(AttentionMetrics.MaxRelative(sage.Attend(TokenMajor(q), TokenMajor(k), TokenMajor(v), lengths, map),
+            sage.Attend(q, k, v, lengths, map)), Is.EqualTo(0));
+        Assert.That(AttentionMetrics.MaxRelative(sage.Attend(TokenMajor(q), TokenMajor(k), TokenMajor(v)), sage.Attend(q, k, v)),
+            Is.EqualTo(0));
+    }
+
     [Test]
     public void LargeKeyOffsetsCostNoAccuracy()
     {
