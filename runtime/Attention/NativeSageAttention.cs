@@ -36,8 +36,11 @@ public sealed class NativeSageAttention : IAttentionBackend
     /// kernel is checked against.
     /// </summary>
     public SageAttention ReferenceFor(long headDim, SageKernel kernel = SageKernel.Auto) =>
-        kernel == SageKernel.Wgmma || (kernel == SageKernel.Auto && SageKernels.AutoIsWgmma(headDim, Reference.BlockQ, Reference.BlockK))
-            ? pairedReference : Reference;
+        RunsWgmma(headDim, kernel) ? pairedReference : Reference;
+
+    /// <summary>True when <paramref name="kernel"/> (Auto: the one the models get) is the warpgroup kernel for this head dim here.</summary>
+    public bool RunsWgmma(long headDim, SageKernel kernel = SageKernel.Auto) =>
+        kernel == SageKernel.Wgmma || (kernel == SageKernel.Auto && SageKernels.AutoIsWgmma(headDim, Reference.BlockQ, Reference.BlockK));
 
     /// <summary>True where <see cref="Attend(Tensor, Tensor, Tensor, Tensor?, Tensor?)"/> runs the kernels for these inputs.</summary>
     public static bool RunsNative(Tensor q) =>

@@ -104,16 +104,18 @@ public sealed class SageAttention : IAttentionBackend
         var vBlocks = nn.functional.pad(vQuantized, [0, 0, 0, paddedKeys]).reshape(batchHeads * keyBlocks, BlockK, dim);
         var keyOffsets = arange(BlockK, dtype: ScalarType.Int64, device: q.device).view(1, 1, BlockK);
 
-        long[][] visits = VisitedBlocks(blockMap, tiles, keyBlocks, lengths, heads * queryBlocks);
+        long tilesPerSample = heads * queryBlocks;
+        long[][] visits = VisitedBlocks(blockMap, tiles, keyBlocks, lengths, tilesPerSample);
         int perUpdate = KeyBlocksPerUpdate;
         // The empty places before a tile's first visit, so that its uneven remainder forms the first update.
         long[] lead = visits.Select(v => (long)((perUpdate - v.Length % perUpdate) % perUpdate)).ToArray();
         long[] updates = visits.Select((v, t) => (v.Length + lead[t]) / perUpdate).ToArray();
+        long updateCount = updates.Max();
 
         var rowMax = full(tiles, BlockQ, 1, double.NegativeInfinity, dtype: ScalarType.Float32, device: q.device);
         var rowSum = zeros(tiles, BlockQ, 1, dtype: ScalarType.Float32, device: q.device);
         var acc = zeros(tiles, BlockQ, dim, dtype: ScalarType.Float32, device: q.device);
-        for (long u = 0; u < updates.DefaultIfEmpty().Max(); u++)
+        for (long u = 0; u < updateCount; u++)
         {
             using var step = NewDisposeScope();
             long[] active = Enumerable.Range(0, (int)tiles).Where(t => updates[t] > u).Select(t => (long)t).ToArray();
@@ -126,7 +128,7 @@ public sealed class SageAttention : IAttentionBackend
                 long[] visit = active.Select(t => u * perUpdate + m - lead[t]).ToArray();
                 long[] rows = active.Select((t, i) => t / queryBlocks * keyBlocks + (visit[i] >= 0 ? visits[t][visit[i]] : 0)).ToArray();
                 long[] keysInBlock = active.Select((t, i) => visit[i] < 0 ? 0
-                    : lengths[t / (heads * queryBlocks)] - visits[t][visit[i]] * BlockK).ToArray();
+                    : lengths[t / tilesPerSample] - visits[t][visit[i]] * BlockK).ToArray();
                 blockRows[m] = tensor(rows, device: q.device);
                 // Exact integers: |codes·codes| ≤ 128·127² < 2²⁴, so a float32 matmul loses nothing.
                 var dots = qTiles.index_select(0, taken).bmm(kBlocks.index_select(0, blockRows[m]).transpose(1, 2));

@@ -158,8 +158,7 @@ static class AttentionParity
         var backend = new NativeSageAttention(tile.BlockQ, tile.BlockK, tile.Pv);
         var native = backend.AttendNative(q, k, v, keyLengths, kernel: kernel);
         var reference = backend.ReferenceFor(dim, kernel).Attend(q, k, v, keyLengths);
-        bool wgmma = kernel == SageKernel.Wgmma || (kernel == SageKernel.Auto && SageKernels.AutoIsWgmma(dim, tile.BlockQ, tile.BlockK));
-        return AgreementRules.Compare(wgmma ? "Sage wgmma" : "Sage mma", CaseName(queries, keys, dim, masked, tile, tokenMajor), native, reference,
+        return AgreementRules.Compare(backend.RunsWgmma(dim, kernel) ? "Sage wgmma" : "Sage mma", CaseName(queries, keys, dim, masked, tile, tokenMajor), native, reference,
             AttentionSamples.ExactDense(q, k, v, keyLengths));
     }
 
