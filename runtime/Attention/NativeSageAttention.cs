@@ -59,10 +59,11 @@ public sealed class NativeSageAttention : IAttentionBackend
     /// <summary>
     /// The kernels, whatever <see cref="Enabled"/> says (the one <paramref name="kernel"/> names; Auto: the fastest that
     /// runs here), over the key blocks <paramref name="keyBlocks"/> names (default: all); a clear error where they
-    /// cannot run.
+    /// cannot run. <paramref name="keyMean"/> and <paramref name="valueScales"/>: K's mean and V's E4M3 scales where the
+    /// caller has them already (<see cref="SageKernels.Prepare"/>; head dims 64 and 128 only, which are not padded).
     /// </summary>
     public Tensor AttendNative(Tensor q, Tensor k, Tensor v, Tensor? keyLengths = null, KeyBlocks keyBlocks = default,
-        SageKernel kernel = SageKernel.Auto)
+        SageKernel kernel = SageKernel.Auto, Tensor? keyMean = null, Tensor? valueScales = null)
     {
         Reference.Validate(q, k, v, keyLengths, keyBlocks.Map);
         if (keyBlocks.TopK is { } topK && (!(topK > 0 && topK <= 1) || !SageKernels.CanSelect(k.shape[2], Reference.BlockK)))
@@ -77,9 +78,11 @@ public sealed class NativeSageAttention : IAttentionBackend
         using var scope = NewDisposeScope();
         long dim = q.shape[3];
         long kernelDim = SageKernels.KernelHeadDim(dim);
+        if (kernelDim != dim && (keyMean is not null || valueScales is not null))
+            throw new TurboException($"Sage kernels: statistics of k and v come with head dims 64 and 128 only, found {dim}");
         var (qk, kk, vk) = kernelDim == dim ? (q, k, v) : (PadChannels(q, kernelDim), PadChannels(k, kernelDim), PadChannels(v, kernelDim));
         var output = SageKernels.Attend(qk, kk, vk, keyLengths, keyBlocks, Reference.BlockQ, Reference.BlockK,
-            e4m3Values: Reference.PvPrecision == PvPrecision.Fp8E4M3, scoreScale: SageAttention.ScoreScale(dim), kernel);
+            e4m3Values: Reference.PvPrecision == PvPrecision.Fp8E4M3, scoreScale: SageAttention.ScoreScale(dim), kernel, keyMean, valueScales);
         return (kernelDim == dim ? output : output.narrow(3, 0, dim)).MoveToOuterDisposeScope();
     }
 

@@ -64,9 +64,19 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
         using var scope = NewDisposeScope();
         var work = q.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         Tensor sparse;
+        KeySide? keySide = null;
         if (quantizedSparse is not null && NativeSageAttention.RunsNative(q) && SageKernels.CanSelect(k.shape[2], BlockK))
+        {
+            // The linear branch's key side reads every key and value: first, so that its pass also gives the Sage
+            // preparation K's mean and V's scales, which would otherwise take two more passes over k and v.
+            if (LinearKernelsRun(q, k, v, q.dtype) && TurboNative.HasKeySideStats)
+                using (CudaProfiler.Scope("self-attention/linear branch"))
+                using (CudaProfiler.Scope("self-attention/linear branch: key sums"))
+                    keySide = SlaLinearKernels.KeySums(k, v, keyLengths, withStats: true);
             // The kernels select the blocks themselves, from the blocks their quantizer pools: no passes of its own.
-            sparse = quantizedSparse.AttendNative(q, k, v, keyLengths, KeyBlocks.Selected(TopK));
+            sparse = quantizedSparse.AttendNative(q, k, v, keyLengths, KeyBlocks.Selected(TopK),
+                keyMean: keySide?.KeyMean, valueScales: keySide?.ValueScales);
+        }
         else
         {
             Tensor blockMap;
@@ -79,7 +89,7 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
         }
         using var linearScope = CudaProfiler.Scope("self-attention/linear branch");
         if (quantizedSparse is not null)
-            return FoldedLinearBranch(q, k, v, keyLengths, proj_l.weight!, proj_l.bias!, sparse).MoveToOuterDisposeScope();
+            return FoldedLinearBranch(q, k, v, keyLengths, proj_l.weight!, proj_l.bias!, sparse, keySide).MoveToOuterDisposeScope();
         var linear = LinearAttention(q.to(work), k.to(work), v.to(work), keyLengths);
         var projected = nn.functional.linear(linear, proj_l.weight!.to(work), proj_l.bias!.to(work));
         return (sparse.to(work) + projected).to(q.dtype).MoveToOuterDisposeScope();
@@ -125,18 +135,26 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
     /// φ(q), φ(k) and F are rounded to the input's dtype; the products and sums are float32 and the result is rounded
     /// once, to the input's dtype. On the GPU the two token-sized passes are the fused kernels of
     /// <see cref="SlaLinearKernels"/> (unless <see cref="NativeSageAttention.Enabled"/> is off); these torch ops are
-    /// their reference, and a test compares them with the float32 formula.
+    /// their reference, and a test compares them with the float32 formula. <paramref name="keySide"/>: the key side's
+    /// sums where the caller has made them already (<see cref="SlaLinearKernels.KeySums"/> of these k, v and lengths),
+    /// used only where the kernels run.
     /// </summary>
-    public static Tensor FoldedLinearBranch(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor weight, Tensor bias, Tensor sparse)
+    public static Tensor FoldedLinearBranch(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor weight, Tensor bias, Tensor sparse,
+        KeySide? keySide = null)
     {
         using var scope = NewDisposeScope();
         var dtype = q.dtype;
         long dim = q.shape[3];
-        bool native = NativeSageAttention.Enabled && SlaLinearKernels.Supports(q) && k.dtype == dtype && v.dtype == dtype && sparse.dtype == dtype;
+        bool native = LinearKernelsRun(q, k, v, sparse.dtype);
         Tensor keyValue, keySum;                                                            // float32 [B, H, D, D], [B, H, D]
-        if (native)
+        if (native && keySide is { } made)
+            (keyValue, keySum) = (made.KeyValue, made.KeySum);
+        else if (native)
             using (CudaProfiler.Scope("self-attention/linear branch: key sums"))
-                (keyValue, keySum) = SlaLinearKernels.KeySums(k, v, keyLengths);
+            {
+                var sums = SlaLinearKernels.KeySums(k, v, keyLengths);
+                (keyValue, keySum) = (sums.KeyValue, sums.KeySum);
+            }
         else
         {
             var phiK = k.softmax(-1);
@@ -161,6 +179,10 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
         var normaliser = product.narrow(-1, dim, 1) + LinearEps;
         return sparse.to(ScalarType.Float32).add(bias.to(ScalarType.Float32)).add(numerator / normaliser).to(dtype).MoveToOuterDisposeScope();
     }
+
+    /// <summary>True where <see cref="FoldedLinearBranch"/> runs the kernels of <see cref="SlaLinearKernels"/> (k, v and the sparse output of q's dtype).</summary>
+    static bool LinearKernelsRun(Tensor q, Tensor k, Tensor v, ScalarType sparseDtype) =>
+        NativeSageAttention.Enabled && SlaLinearKernels.Supports(q) && k.dtype == q.dtype && v.dtype == q.dtype && sparseDtype == q.dtype;
 
     /// <summary>φ(q)(φ(k)ᵀv) / (1e−5 + φ(q)·Σφ(k)) with φ = softmax over head_dim; keys past the lengths left out.</summary>
     static Tensor LinearAttention(Tensor q, Tensor k, Tensor v, Tensor? keyLengths)

@@ -145,18 +145,23 @@ public static class SageKernels
     /// q's dtype, a view of a [B, Lq, H, D] buffer (what the output projection wants).
     /// </summary>
     public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, KeyBlocks keyBlocks, int blockQ, int blockK,
-        bool e4m3Values, double scoreScale, SageKernel kernel = SageKernel.Auto)
+        bool e4m3Values, double scoreScale, SageKernel kernel = SageKernel.Auto, Tensor? keyMean = null, Tensor? valueScales = null)
     {
-        using var operands = Prepare(q, k, v, keyLengths, keyBlocks, blockQ, blockK, e4m3Values);
+        using var operands = Prepare(q, k, v, keyLengths, keyBlocks, blockQ, blockK, e4m3Values, keyMean, valueScales);
         return Launch(operands, scoreScale, kernel);
     }
 
     /// <summary>True when <see cref="KeyBlocks.TopK"/> can be selected here: the selection kernel holds a row of at most <see cref="MaxSelectedKeyBlocks"/>.</summary>
     public static bool CanSelect(long keyLength, int blockK) => (keyLength + blockK - 1) / blockK <= MaxSelectedKeyBlocks;
 
-    /// <summary>Everything <see cref="Attend"/> does before its kernel, so that the kernel can also be timed alone.</summary>
+    /// <summary>
+    /// Everything <see cref="Attend"/> does before its kernel, so that the kernel can also be timed alone.
+    /// <paramref name="keyMean"/> and <paramref name="valueScales"/>: <see cref="TokenMean"/> of k and
+    /// <see cref="E4M3Scales"/> of v where the caller has them already (SLA's key side computes them in its own pass
+    /// over k and v), float32 [B, H, D]; null: computed here.
+    /// </summary>
     public static SageOperands Prepare(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, KeyBlocks keyBlocks, int blockQ, int blockK,
-        bool e4m3Values)
+        bool e4m3Values, Tensor? keyMean = null, Tensor? valueScales = null)
     {
         using var scope = NewDisposeScope();
         var lengths = keyLengths?.to(ScalarType.Int32, q.device).contiguous();
@@ -167,8 +172,9 @@ public static class SageKernels
         using (CudaProfiler.Scope("self-attention/sage prep"))
         {
             (qCodes, qScales, pooledQ) = QuantizeBlocks(q, blockQ, pool: select);
-            (kCodes, kScales, pooledK) = QuantizeBlocks(k, blockK, TokenMean(k, lengths), lengths, pool: select);
-            vScales = e4m3Values ? E4M3Scales(v, lengths) : null;
+            (kCodes, kScales, pooledK) = QuantizeBlocks(k, blockK, keyMean ?? TokenMean(k, lengths), lengths, pool: select);
+            // An alias, so that disposing the operands leaves the caller's tensor alone.
+            vScales = e4m3Values ? valueScales?.alias() ?? E4M3Scales(v, lengths) : null;
             values = PrepareValues(v, blockK, lengths, vScales);
         }
         var (kept, counts, maxKept) = keyBlocks switch

@@ -28,21 +28,31 @@ public static class SlaLinearKernels
 
     /// <summary>
     /// Per (b, h), over the tokens below the key lengths: KV = φ(k)ᵀ·v and Σφ(k), float32 [B, H, D, D] and [B, H, D],
-    /// φ = softmax over D rounded to k's dtype; k and v of one dtype and shape.
+    /// φ = softmax over D rounded to k's dtype; k and v of one dtype and shape. With <paramref name="withStats"/> (where
+    /// <see cref="TurboNative.HasKeySideStats"/>), the same pass also gives K's mean and V's E4M3 scales, float32
+    /// [B, H, D], equal to <see cref="SageKernels.TokenMean"/> and <see cref="SageKernels.E4M3Scales"/>: the Sage
+    /// preparation then reads k and v no more for them.
     /// </summary>
-    public static (Tensor KeyValue, Tensor KeySum) KeySums(Tensor k, Tensor v, Tensor? keyLengths)
+    public static KeySide KeySums(Tensor k, Tensor v, Tensor? keyLengths, bool withStats = false)
     {
+        if (withStats && !TurboNative.HasKeySideStats)
+            throw new TurboException("SLA key sums: the native library is too old to give the statistics of k and v: " + TurboNative.Describe());
         using var scope = NewDisposeScope();
         var (key, value) = (Aligned(k), Aligned(v));
         var (batch, heads, length, dim) = (key.shape[0], key.shape[1], key.shape[2], (int)key.shape[3]);
         long splits = (length + TokensPerSplit - 1) / TokensPerSplit;
         var kvPartial = empty([splits, batch, heads, dim, dim], ScalarType.Float32, k.device);
         var sumPartial = empty([splits, batch, heads, dim], ScalarType.Float32, k.device);
+        var statsPartial = withStats ? empty([2, batch * heads, splits, dim], ScalarType.Float64, k.device) : null;
+        var mean = withStats ? empty([batch, heads, dim], ScalarType.Float32, k.device) : null;
+        var scales = withStats ? empty([batch, heads, dim], ScalarType.Float32, k.device) : null;
         var lengths = keyLengths?.to(ScalarType.Int32, k.device).contiguous();
         TurboNative.Check(TurboNative.turbo_sla_key_sums(TurboNative.StridedPtr(key), Strides(key), TurboNative.StridedPtr(value),
             Strides(value), TurboNative.DType(key), TurboNative.PtrOrNull(lengths), batch, heads, length, dim, TokensPerSplit,
-            TurboNative.Ptr(kvPartial), TurboNative.Ptr(sumPartial), IntPtr.Zero));
-        return (kvPartial.sum([0L]).MoveToOuterDisposeScope(), sumPartial.sum([0L]).MoveToOuterDisposeScope());
+            TurboNative.Ptr(kvPartial), TurboNative.Ptr(sumPartial), TurboNative.PtrOrNull(statsPartial), TurboNative.PtrOrNull(mean),
+            TurboNative.PtrOrNull(scales), IntPtr.Zero));
+        return new KeySide(kvPartial.sum([0L]).MoveToOuterDisposeScope(), sumPartial.sum([0L]).MoveToOuterDisposeScope(),
+            mean?.MoveToOuterDisposeScope(), scales?.MoveToOuterDisposeScope());
     }
 
     /// <summary>
@@ -75,3 +85,10 @@ public static class SlaLinearKernels
 
     static long[] Strides(Tensor x) => [x.stride(0), x.stride(1), x.stride(2)];
 }
+
+/// <summary>
+/// What <see cref="SlaLinearKernels.KeySums"/> gives: KV = φ(k)ᵀ·v and Σφ(k), float32 [B, H, D, D] and [B, H, D], and,
+/// when asked for, K's mean and V's E4M3 scales, float32 [B, H, D] (null otherwise). Its tensors belong to the
+/// caller's dispose scope.
+/// </summary>
+public readonly record struct KeySide(Tensor KeyValue, Tensor KeySum, Tensor? KeyMean, Tensor? ValueScales);

@@ -46,6 +46,14 @@ public static partial class TurboNative
     /// <summary>True when the library has SLA's fused linear-branch kernels (<see cref="SlaLinearKernels"/>).</summary>
     public static bool HasSlaLinearKernels => SlaLinearLoaded.Value;
 
+    /// <summary>First ABI version whose turbo_sla_key_sums also gives K's mean and V's E4M3 scales (an older one ignores those arguments).</summary>
+    const int KeySideStatsAbi = 15;
+
+    static readonly Lazy<bool> KeySideStatsLoaded = new(() => IsAvailable && turbo_version() >= KeySideStatsAbi);
+
+    /// <summary>True when <see cref="SlaLinearKernels.KeySums"/> can also give the Sage preparation its statistics of k and v.</summary>
+    public static bool HasKeySideStats => KeySideStatsLoaded.Value;
+
     internal const int StatMean = 0;
     internal const int StatE4M3Scale = 1;
 
@@ -77,7 +85,8 @@ public static partial class TurboNative
 
     [DllImport(Lib)]
     internal static extern int turbo_sla_key_sums(IntPtr k, long[] kStrides, IntPtr v, long[] vStrides, int dtype, IntPtr keyLengths,
-        long batch, long heads, long length, int dim, long tokensPerSplit, IntPtr kvPartial, IntPtr ksumPartial, IntPtr stream);
+        long batch, long heads, long length, int dim, long tokensPerSplit, IntPtr kvPartial, IntPtr ksumPartial, IntPtr statsPartial,
+        IntPtr kMean, IntPtr vScales, IntPtr stream);
 
     [DllImport(Lib)]
     internal static extern int turbo_sla_linear_out(IntPtr q, long[] qStrides, IntPtr foldedT, IntPtr bias, IntPtr sparse,

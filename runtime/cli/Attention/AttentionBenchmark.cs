@@ -147,11 +147,17 @@ static class AttentionBenchmark
             ("INT8 q + pooled blocks", () => { var (c, s, p) = SageKernels.QuantizeBlocks(q, 128, pool: true); Free(c, s, p); }),
             ("INT8 smoothed k + pooled blocks", () => { var (c, s, p) = SageKernels.QuantizeBlocks(k, 64, mean, pool: true); Free(c, s, p); }),
             ("V as the P·V operand", () => SageKernels.PrepareValues(v, 64, null, scales).Dispose()),
-            ("linear branch: key sums", () => { var (kv, ks) = SlaLinearKernels.KeySums(k, v, null); Free(kv, ks); }),
+            ("linear branch: key sums", () => { var side = SlaLinearKernels.KeySums(k, v, null); Free(side.KeyValue, side.KeySum); }),
+            ("linear branch: key sums with K mean and V scales", () =>
+            {
+                var side = SlaLinearKernels.KeySums(k, v, null, withStats: true);
+                Free(side.KeyValue, side.KeySum, side.KeyMean, side.ValueScales);
+            }),
             ("linear branch: query side", () => SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).Dispose()),
         };
         foreach (var (name, run) in passes)
-            if ((SlaLinearKernels.Supports(q) || !name.StartsWith("linear")) && wanted("SageSLA pass: " + name))
+            if ((SlaLinearKernels.Supports(q) || !name.StartsWith("linear")) && (TurboNative.HasKeySideStats || !name.EndsWith("scales")) &&
+                wanted("SageSLA pass: " + name))
                 yield return Row(shape, "SageSLA pass: " + name, time(run), dense, 0, sdpaMs);
     }
 

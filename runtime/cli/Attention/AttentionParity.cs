@@ -86,6 +86,13 @@ static class AttentionParity
         yield return AgreementRules.CompareRelative("v E4M3 scales", name, e4m3Scales, vRefScales, 0);
         yield return AgreementRules.CompareBuffer("v E4M3 values", name, SageKernels.PrepareValues(v, blockK, lengths32, e4m3Scales),
             vRef, tolerance: 0, maxAbs: 0);
+        // SLA's key side gives the same statistics from its own pass over k and v.
+        if (SlaLinearKernels.Supports(k) && TurboNative.HasKeySideStats)
+        {
+            var side = SlaLinearKernels.KeySums(k, v, keyLengths, withStats: true);
+            yield return AgreementRules.CompareRelative("k mean (SLA key side)", name, side.KeyMean!, meanRef, 1e-6);
+            yield return AgreementRules.CompareRelative("v E4M3 scales (SLA key side)", name, side.ValueScales!, vRefScales, 0);
+        }
         var (vHalf, _) = SageAttention.QuantizeValues(vFloat, PvPrecision.Fp16);
         yield return AgreementRules.CompareBuffer("v FP16 values", name, SageKernels.PrepareValues(v, blockK, lengths32, null),
             vHalf, tolerance: 0, maxAbs: 0);

@@ -219,10 +219,14 @@ int turbo_sage_wgmma_available(void);
 /* Key side, per split s of tokens_per_split tokens (a positive multiple of 64) and (b, h) = bh:
  * kv_partial[s, bh, d, e] = Σ_t φ(k_t)[d]·v_t[e], ksum_partial[s, bh, d] = Σ_t φ(k_t)[d], over the split's tokens below
  * the key length (float32 sums; every split is written, zeros where it has no valid token). kv_partial: fp32
- * [⌈L/tokens_per_split⌉, B·H, D, D]; ksum_partial: fp32 [⌈L/tokens_per_split⌉, B·H, D]. The caller sums over s. */
+ * [⌈L/tokens_per_split⌉, B·H, D, D]; ksum_partial: fp32 [⌈L/tokens_per_split⌉, B·H, D]. The caller sums over s.
+ * With k_mean and v_scales (fp32 [B·H, D]; since ABI v15) the same pass also writes what turbo_channel_stats gives for
+ * k (TURBO_STAT_MEAN) and v (TURBO_STAT_E4M3_SCALE), the Sage preparation's statistics, through stats_partial: fp64
+ * scratch of 2 · ⌈L/tokens_per_split⌉ · B·H · D doubles. Pass three NULLs for the sums alone. */
 int turbo_sla_key_sums(const void* k, const int64_t* k_strides, const void* v, const int64_t* v_strides, int dtype,
                        const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length, int dim,
-                       int64_t tokens_per_split, float* kv_partial, float* ksum_partial, void* stream);
+                       int64_t tokens_per_split, float* kv_partial, float* ksum_partial, double* stats_partial,
+                       float* k_mean, float* v_scales, void* stream);
 
 /* Query side: out_t = sparse_t + bias + num / (den + 1e-5) with [num | den] = φ(q_t)·F in float32, rounded once to the
  * dtype. folded_t: [B·H, D + 16, D] of the dtype, contiguous: row j < D is column j of KV·Wᵀ (proj_l folded in), row D

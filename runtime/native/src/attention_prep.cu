@@ -3,7 +3,7 @@
 // P·V operand format. References: Turbo.Runtime.Attention.SageAttention (BlockSelection.SmoothK,
 // Int8BlockQuantizer, QuantizeV). All are memory-bound single passes, small next to the attention itself.
 #include <cuda_fp8.h>
-#include "common.cuh"
+#include "channel_stats.cuh"
 
 namespace {
 constexpr int kThreads = 256;
@@ -281,6 +281,13 @@ bool vector_rows(const void* x, const int64_t* strides) {
 int64_t splits_for(int64_t length) { return (length + kTokensPerSplit - 1) / kTokensPerSplit; }
 }  // namespace
 
+int finish_channel_stats(const char* fn, const double* partial, const int32_t* key_lengths, int64_t batch_heads,
+                         int64_t heads, int64_t length, int dim, int splits, int mode, float* out, cudaStream_t stream) {
+  channel_finish_kernel<<<static_cast<unsigned>(batch_heads), dim, 0, stream>>>(partial, key_lengths, heads, length, dim,
+                                                                               splits, mode, out);
+  return TURBO_LAUNCH_CHECK(fn);
+}
+
 extern "C" int64_t turbo_channel_stats_workspace(int64_t batch, int64_t heads, int64_t length, int dim) {
   return batch * heads * splits_for(length) * dim;
 }
@@ -301,9 +308,7 @@ extern "C" int turbo_channel_stats(const void* x, int dtype, const int64_t* stri
   partials<<<grid, kThreads, 0, s>>>(view, key_lengths, heads, length, dim, static_cast<int>(splits),
                                      mode == TURBO_STAT_E4M3_SCALE, partial);
   if (int rc = TURBO_LAUNCH_CHECK(fn)) return rc;
-  channel_finish_kernel<<<static_cast<unsigned>(batch * heads), dim, 0, s>>>(partial, key_lengths, heads, length, dim,
-                                                                            static_cast<int>(splits), mode, out);
-  return TURBO_LAUNCH_CHECK(fn);
+  return finish_channel_stats(fn, partial, key_lengths, batch * heads, heads, length, dim, static_cast<int>(splits), mode, out, s);
 }
 
 extern "C" int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_t* strides, const float* mean,

@@ -4,11 +4,13 @@
 //               tokens; the caller sums the splits);
 //   query side  out_t = sparse_t + bias + (φ(q_t)·F[:, :D]) / (φ(q_t)·F[:, D] + 1e-5), F = [KV·Wᵀ | Σφ(k)] with proj_l's
 //               W folded in by the caller, products and sums in float32, one rounding at the end.
+// The key side can also give the Sage preparation its per-channel statistics of k and v (K's smoothing mean, V's
+// E4M3 scales), from the tiles it already holds, so that no other pass reads k and v for them.
 // Both products run on tensor cores (mma.sync m16n8k16, fp32 sums). Reference:
 // Turbo.Runtime.Attention.SparseLinearAttention.FoldedLinearBranch (the same roundings, torch ops; the exponentials here
 // are the fast ones, a float32 ulp or two from torch's, which can move a rounded φ by one 16-bit ulp).
 #include <type_traits>
-#include "common.cuh"
+#include "channel_stats.cuh"
 #include "warp_mma.cuh"
 
 namespace {
@@ -19,6 +21,13 @@ constexpr int kKeyTile = 64;     // tokens per step of the key kernel
 constexpr int kQueryTile = 128;  // query rows per step of the query kernel: 8 warps of 16
 constexpr int kQueryWarps = kQueryTile / 16;
 constexpr int kQueryTilesPerCta = 2;  // F is loaded once per CTA, for this many tiles
+
+// Where the key kernel writes the statistics of k and v (fp64 [B·H, splits, D]: each split's column sums of k and
+// column absmax of v over its valid tokens, as attention_prep.cu's statistics pass), or nulls.
+struct KeyValueStats {
+  double* k_sum;
+  double* v_absmax;
+};
 
 struct View {
   const uint16_t* data;
@@ -66,11 +75,16 @@ __device__ __forceinline__ int tile_index(int row, int c) {
 // quad of lanes turns a row of k into φ(k) (a lane holds D/4 channels, whole 16-byte chunks, so a row's max and sum
 // take two shuffles, not five) in a shared tile, then KV += φ(k)ᵀ·v with both operands through ldmatrix.trans, v
 // straight from its stage. Σφ(k) comes from the same products: φ(k)ᵀ times a column of ones (one more 8-column tile).
-template <int D, typename T>
+// kStats: each thread also sums 4 channels of k (float64: exact for 16-bit values, so in any order the sum the
+// statistics pass makes) and takes the absmax of the same 4 channels of v, over every (2·D / (D/4))-th row of each
+// step's tiles (rows past the end are zeros: they add nothing); the row groups meet in shared memory at the end.
+template <int D, typename T, bool kStats>
 __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, const int32_t* __restrict__ key_lengths,
                                                                 int64_t heads, int64_t length, int64_t tokens_per_split,
-                                                                float* __restrict__ kv_partial, float* __restrict__ ksum_partial) {
+                                                                float* __restrict__ kv_partial, float* __restrict__ ksum_partial,
+                                                                KeyValueStats stats) {
   constexpr int kChunks = D / 8, kTile = kKeyTile * D;
+  constexpr int kStatLanes = D / 4, kStatRows = 2 * D / kStatLanes;  // threads per row (4 channels each), rows at once
   constexpr int kQuads = 2 * D / 4, kRowsPerQuad = kKeyTile / kQuads, kChunksPerLane = kChunks / 4;
   static_assert(kKeyTile % kQuads == 0 && kChunks % 4 == 0, "whole rows per quad, whole chunks per lane");
   extern __shared__ __align__(16) uint16_t key_shared[];
@@ -96,6 +110,8 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
   };
 
   float acc[D / 8][4] = {};
+  double k_sum[4] = {};
+  float v_absmax[4] = {};
   float ksum_acc[4] = {};  // column 0 of φ(k)ᵀ·[1 0 … 0]: Σφ(k) of rows g and g + 8 in the quads' first lanes
   // B fragment of a 16×8 tile whose first column is ones: lanes 0–3 hold column 0.
   const uint32_t ones = lane < 4 ? pack2<T>(1.f, 1.f) : 0u;
@@ -153,6 +169,24 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
         *reinterpret_cast<uint4*>(&phi[swizzled_chunk<kChunks>(row, part + 4 * c) * 8]) = make_uint4(w[0], w[1], w[2], w[3]);
       }
     }
+    if constexpr (kStats) {
+      const int lane4 = threadIdx.x % kStatLanes;  // channels 4·lane4 .. 4·lane4 + 3
+#pragma unroll
+      for (int i = 0; i < kKeyTile / kStatRows; ++i) {  // a fixed count, so that every row's loads issue together
+        const int row = threadIdx.x / kStatLanes + i * kStatRows;
+        const int at = swizzled_chunk<kChunks>(row, lane4 / 2) * 8 + (lane4 % 2) * 4;
+        const uint2 kw = *reinterpret_cast<const uint2*>(&ks[at]), vw = *reinterpret_cast<const uint2*>(&vs[at]);
+        const float2 k01 = unpack2<T>(kw.x), k23 = unpack2<T>(kw.y), v01 = unpack2<T>(vw.x), v23 = unpack2<T>(vw.y);
+        k_sum[0] += k01.x;
+        k_sum[1] += k01.y;
+        k_sum[2] += k23.x;
+        k_sum[3] += k23.y;
+        v_absmax[0] = fmaxf(v_absmax[0], fabsf(v01.x));
+        v_absmax[1] = fmaxf(v_absmax[1], fabsf(v01.y));
+        v_absmax[2] = fmaxf(v_absmax[2], fabsf(v23.x));
+        v_absmax[3] = fmaxf(v_absmax[3], fabsf(v23.y));
+      }
+    }
     __syncthreads();
 #pragma unroll
     for (int s = 0; s < kKeyTile / 16; ++s) {
@@ -186,6 +220,31 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
     float* ksum = ksum_partial + (split * gridDim.x + bh) * D + 16 * warp + g;
     ksum[0] = ksum_acc[0];
     ksum[8] = ksum_acc[2];
+  }
+  if constexpr (kStats) {
+    // The row groups' values meet in the φ tile (free since the loop's last barrier), summed in a fixed order.
+    double* group_sums = reinterpret_cast<double*>(phi);                        // [kStatRows][D]
+    float* group_absmax = reinterpret_cast<float*>(group_sums + kStatRows * D);  // [kStatRows][D]
+    static_assert(kStatRows * D * (sizeof(double) + sizeof(float)) <= kTile * sizeof(uint16_t), "fits in the φ tile");
+    const int group = threadIdx.x / kStatLanes, first = 4 * (threadIdx.x % kStatLanes);
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      group_sums[group * D + first + c] = k_sum[c];
+      group_absmax[group * D + first + c] = v_absmax[c];
+    }
+    __syncthreads();
+    if (threadIdx.x < D) {
+      double total = 0.0;
+      float amax = 0.f;
+#pragma unroll
+      for (int r = 0; r < kStatRows; ++r) {
+        total += group_sums[r * D + threadIdx.x];
+        amax = fmaxf(amax, group_absmax[r * D + threadIdx.x]);
+      }
+      const int64_t at = (bh * gridDim.y + split) * D + threadIdx.x;
+      stats.k_sum[at] = total;
+      stats.v_absmax[at] = amax;
+    }
   }
 }
 
@@ -337,15 +396,17 @@ const char* invalid_shape(int dtype, int64_t batch, int64_t heads, int64_t lengt
 
 template <int D, typename T>
 int launch_key_sums(View k, View v, const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length,
-                    int64_t tokens_per_split, float* kv_partial, float* ksum_partial, cudaStream_t s) {
+                    int64_t tokens_per_split, float* kv_partial, float* ksum_partial, const KeyValueStats& stats,
+                    cudaStream_t s) {
+  const char* fn = "turbo_sla_key_sums";
   // b·H + h fastest: the blocks running together read whole token rows of the token-major tensors.
-  const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>((length + tokens_per_split - 1) / tokens_per_split));
+  const int64_t splits = (length + tokens_per_split - 1) / tokens_per_split;
+  const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(splits));
   constexpr int smem = 5 * kKeyTile * D * static_cast<int>(sizeof(uint16_t));  // two stages of k and v, and φ(k)
-  const auto kernel = sla_key_sums_kernel<D, T>;
-  if (int err = turbo_check("turbo_sla_key_sums", cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem)))
-    return err;
-  kernel<<<grid, 2 * D, smem, s>>>(k, v, key_lengths, heads, length, tokens_per_split, kv_partial, ksum_partial);
-  return TURBO_LAUNCH_CHECK("turbo_sla_key_sums");
+  const auto kernel = stats.k_sum ? sla_key_sums_kernel<D, T, true> : sla_key_sums_kernel<D, T, false>;
+  if (int err = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem))) return err;
+  kernel<<<grid, 2 * D, smem, s>>>(k, v, key_lengths, heads, length, tokens_per_split, kv_partial, ksum_partial, stats);
+  return TURBO_LAUNCH_CHECK(fn);
 }
 
 template <int D, typename T>
@@ -366,20 +427,35 @@ int launch_linear_out(View q, const uint16_t* folded_t, const float* bias, View 
 
 extern "C" int turbo_sla_key_sums(const void* k, const int64_t* k_strides, const void* v, const int64_t* v_strides, int dtype,
                                   const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length, int dim,
-                                  int64_t tokens_per_split, float* kv_partial, float* ksum_partial, void* stream) {
+                                  int64_t tokens_per_split, float* kv_partial, float* ksum_partial, double* stats_partial,
+                                  float* k_mean, float* v_scales, void* stream) {
+  const char* fn = "turbo_sla_key_sums";
   const char* why = invalid_shape(dtype, batch, heads, length, dim);
+  const bool with_stats = k_mean || v_scales;
   if (!why && (!k || !v || !k_strides || !v_strides || !kv_partial || !ksum_partial)) why = "null buffer";
+  if (!why && with_stats && (!k_mean || !v_scales || !stats_partial)) why = "k_mean, v_scales and stats_partial come together";
   if (!why && (tokens_per_split < kKeyTile || tokens_per_split % kKeyTile != 0)) why = "tokens_per_split must be a positive multiple of 64";
   if (!why && (length + tokens_per_split - 1) / tokens_per_split > 65535) why = "too many splits (at most 65535)";
   if (!why && (!aligned_rows(k, k_strides) || !aligned_rows(v, v_strides))) why = "k and v rows must be 16-byte aligned";
-  if (why) { turbo_set_error("turbo_sla_key_sums", why); return -1; }
+  if (why) { turbo_set_error(fn, why); return -1; }
   const auto s = static_cast<cudaStream_t>(stream);
   const View kv = view_of(k, k_strides), vv = view_of(v, v_strides);
+  const int64_t splits = (length + tokens_per_split - 1) / tokens_per_split;
+  const KeyValueStats stats = with_stats ? KeyValueStats{stats_partial, stats_partial + batch * heads * splits * dim}
+                                         : KeyValueStats{nullptr, nullptr};
+  int rc;
   if (dtype == TURBO_BF16)
-    return dim == 64 ? launch_key_sums<64, __nv_bfloat16>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, s)
-                     : launch_key_sums<128, __nv_bfloat16>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, s);
-  return dim == 64 ? launch_key_sums<64, __half>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, s)
-                   : launch_key_sums<128, __half>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, s);
+    rc = dim == 64 ? launch_key_sums<64, __nv_bfloat16>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, stats, s)
+                   : launch_key_sums<128, __nv_bfloat16>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, stats, s);
+  else
+    rc = dim == 64 ? launch_key_sums<64, __half>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, stats, s)
+                   : launch_key_sums<128, __half>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, stats, s);
+  if (rc || !with_stats) return rc;
+  if (int err = finish_channel_stats(fn, stats.k_sum, key_lengths, batch * heads, heads, length, dim, static_cast<int>(splits),
+                                     TURBO_STAT_MEAN, k_mean, s))
+    return err;
+  return finish_channel_stats(fn, stats.v_absmax, key_lengths, batch * heads, heads, length, dim, static_cast<int>(splits),
+                              TURBO_STAT_E4M3_SCALE, v_scales, s);
 }
 
 extern "C" int turbo_sla_linear_out(const void* q, const int64_t* q_strides, const void* folded_t, const float* bias,
