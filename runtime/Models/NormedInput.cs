@@ -152,7 +152,7 @@ public sealed class NormedInput
     static Tensor?[]? FusedQuantizers(Tensor x, WanLinear[] readers, ScalarType dtype)
     {
         if (readers.Length is < 1 or > Int8Kernels.MaxLayerNormQuantizers || !TurboNative.HasInt8Kernels) return null;
-        if (x.dim() != 3 || !FusedOps.NormFusionPays(x.shape[2])) return null;
+        if (x.dim() != 3 || !FusedOps.QuantizeFusionPays(x.shape[2])) return null;
         if (!Int8Kernels.IsKernelFloat(x.dtype) || !Int8Kernels.IsKernelFloat(dtype)) return null;
         var smooths = new Tensor?[readers.Length];
         for (int i = 0; i < readers.Length; i++)

@@ -130,26 +130,34 @@ public static class FusedOps
 
     /// <summary>
     /// A block's residual update and the norm after it: x' = <see cref="GateResidual"/>(x, y, gate) (float32 [B, L, D])
-    /// and <see cref="LayerNormModulate"/>(x', ...), in one pass on the GPU where that pays (<see cref="NormFusionPays"/>;
+    /// and <see cref="LayerNormModulate"/>(x', ...), in one pass on the GPU where that pays (<see cref="ResidualFusionPays"/>;
     /// x' is then not read back), else the two kernels.
     /// </summary>
     public static (Tensor Residual, Tensor Normed) ResidualLayerNormModulate(Tensor x, Tensor y, Tensor? gate, Tensor? weight,
         Tensor? bias, Tensor? shift, Tensor? scale, double eps, ScalarType outDtype)
     {
-        if (UseNative(x) && x.dtype == ScalarType.Float32 && NormFusionPays(x.shape[^1]) && TurboNative.HasResidualNorms)
+        if (UseNative(x) && x.dtype == ScalarType.Float32 && ResidualFusionPays(x.shape[^1]) && TurboNative.HasResidualNorms)
             return ResidualLayerNormModulateNative(x, y, gate, weight, bias, shift, scale, eps, outDtype);
         var residual = GateResidual(x, y, gate);
         return (residual, LayerNormModulate(residual, weight, bias, shift, scale, eps, outDtype));
     }
 
     /// <summary>
-    /// Whether more work fused into the norm kernel (a residual update before it, the W8A8 quantization after it) beats
-    /// separate kernels at this row width: the widths the norm gives one warp per row, multiples of 256 up to 2,048
-    /// (Wan2.1-1.3B's 1,536; update + norm 0.221 → 0.202 ms at 32,760 tokens). Wider rows (14B's 5,120) take its
-    /// block-per-row path, where both fusions measured slower than the separate kernels (update + norm 0.707 → 1.056 ms;
-    /// `turbo check-native`, docs/PERF.md).
+    /// Whether a residual update fused into the norm after it beats the update kernel followed by the norm's: rows of
+    /// whole 16-byte vectors up to 8,192 elements, which the norm's vector kernels take, a warp or a block per row
+    /// (Wan2.1-1.3B's 1,536: 0.22 → 0.20 ms at 32,760 tokens; 14B's 5,120: 0.70 → 0.59 ms, and 1.58 → 1.30 ms at
+    /// 75,600; `turbo check-native`, docs/PERF.md).
     /// </summary>
-    public static bool NormFusionPays(long dim) => dim % 256 == 0 && dim <= 2048;
+    public static bool ResidualFusionPays(long dim) => dim % 8 == 0 && dim <= 8192;
+
+    /// <summary>
+    /// Whether the W8A8 quantization fused into the norm kernel (<see cref="Int8Kernels.LayerNormQuantize"/>) beats the
+    /// norm followed by the layers' quantizer: the widths the norm gives one warp per row, multiples of 256 up to 2,048
+    /// (Wan2.1-1.3B's 1,536). At 14B's 5,120 (a block per row) the update, norm and quantization in one kernel measured
+    /// level with the three kernels (1.855 against 1.869 ms at 75,600 tokens) and so slower than the fused update and
+    /// norm followed by the quantizer, which the model therefore takes there.
+    /// </summary>
+    public static bool QuantizeFusionPays(long dim) => dim % 256 == 0 && dim <= 2048;
 
     public static (Tensor Residual, Tensor Normed) ResidualLayerNormModulateReference(Tensor x, Tensor y, Tensor? gate,
         Tensor? weight, Tensor? bias, Tensor? shift, Tensor? scale, double eps, ScalarType outDtype)

@@ -192,8 +192,9 @@ public class WanModelInputTests
         Assert.That(residual.allclose(expected, rtol: 0, atol: 0), Is.True);
         var normed = FusedOps.LayerNormModulate(expected, weight, bias, null, null, 1e-6, ScalarType.Float32);
         Assert.That(input.Project(layer).allclose(layer.call(normed), rtol: 0, atol: 0), Is.True);
-        Assert.That(FusedOps.NormFusionPays(1536), Is.True, "Wan2.1-1.3B's width: the norm's warp path");
-        Assert.That(FusedOps.NormFusionPays(5120), Is.False, "14B's width: the block path, where fusing measured slower");
+        Assert.That(FusedOps.ResidualFusionPays(1536) && FusedOps.ResidualFusionPays(5120), Is.True, "the norm's vector paths, a warp or a block per row");
+        Assert.That(FusedOps.QuantizeFusionPays(1536), Is.True, "Wan2.1-1.3B's width: the norm's warp path");
+        Assert.That(FusedOps.QuantizeFusionPays(5120), Is.False, "14B's width: a block per row, where quantizing in the norm measured no faster");
         layer.Dispose();
     }
 

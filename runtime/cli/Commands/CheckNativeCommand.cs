@@ -156,6 +156,29 @@ static class CheckNativeCommand
                 residual.Dispose();
                 normed.Dispose();
             });
+        // What a W8A8 block does between its layers: the update, the norm and the next layer's per-token INT8 input
+        // (no smoothing, the converter's default), as three kernels and as the quantizing norm's one. Bytes: read fp32 x
+        // and bf16 y, write fp32 x' and the INT8 rows.
+        yield return Time("gate+residual+layernorm+modulate+quantize: the 3 kernels → fused", shape, n * 11,
+            () =>
+            {
+                using var residual = FusedOps.GateResidualNative(x, xb, shift);
+                using var normed = FusedOps.LayerNormModulateNative(residual, null, null, shift, scale, 1e-6, ScalarType.BFloat16);
+                var (values, rowScales) = Int8Kernels.QuantizeRows(normed.view(-1, d), null);
+                values.Dispose();
+                rowScales.Dispose();
+            },
+            () =>
+            {
+                var (residual, inputs) = Int8Kernels.ResidualLayerNormQuantize(x, xb, shift, null, null, shift, scale, 1e-6,
+                    ScalarType.BFloat16, [null]);
+                residual.Dispose();
+                foreach (var (values, rowScales) in inputs)
+                {
+                    values.Dispose();
+                    rowScales.Dispose();
+                }
+            });
     }
 
     static Timing Time(string op, string shape, long bytes, Action reference, Action native)

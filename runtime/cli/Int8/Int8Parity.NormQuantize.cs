@@ -113,7 +113,7 @@ public static partial class Int8Parity
         Tensor? SmoothingOf(int i) => smoothing == "none" || i == 1 ? null : smoothing == "shared" ? shared : RandomSmoothing(dim, x.device);
         var readers = Enumerable.Range(0, layers).Select(i => Int8Layer(dim, 256, SmoothingOf(i), Int8Gemm.CublasLt, x.device)).ToArray();
         var input = NormedInput.Of(x, weight, bias, shift, scale, NormEps, ScalarType.BFloat16, readers);
-        if (input.IsQuantized != FusedOps.NormFusionPays(dim))
+        if (input.IsQuantized != FusedOps.QuantizeFusionPays(dim))
             throw new InvalidOperationException($"the norm {(input.IsQuantized ? "quantized" : "did not quantize")} for the layers at width {dim}");
         var normed = FusedOps.LayerNormModulate(x, weight, bias, shift, scale, NormEps, ScalarType.BFloat16);
         var agreements = readers.Select(layer => Exactly("NormedInput projection vs the layer's call", shape, detail,

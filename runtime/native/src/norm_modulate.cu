@@ -1,13 +1,13 @@
 // LayerNorm (optionally affine) fused with Wan's adaptive modulation: y = LN(x)·(1+scale)+shift.
 // Reference: Turbo.Runtime.Native.FusedOps.LayerNormModulateReference. Each row's elements stay in registers so x is
-// read once (two-pass mean/variance in fp32, as torch's LayerNorm). Rows of up to 2,048 elements in multiples of 256
-// (Wan2.1-1.3B's 1,536) take one warp each with 16-byte loads and stores: a 256-thread block per row is too little
-// work to hide memory latency there. Other rows take one block each.
+// read once (two-pass mean/variance in fp32, as torch's LayerNorm). Rows of whole 16-byte vectors take the vector
+// kernel: rows of up to 2,048 elements in multiples of 256 (Wan2.1-1.3B's 1,536) one warp each (a 256-thread block per
+// row is too little work to hide memory latency there), other rows of up to 8,192 elements (14B's 5,120) one block of
+// 128 threads each, every load of the row issued before any value is used. Other rows take the scalar block kernel.
 // The quantizing variant (turbo_int8_layernorm_quantize) hands the normalized row, rounded to the model's dtype, to
 // the W8A8 activation quantizer of each layer that reads it (a block's q, k and v share one input) while it is still
 // in registers: the same numbers as this kernel followed by turbo_int8_quantize_rows, without writing and re-reading
-// the row in the model's dtype. It is latency-bound (up to six IEEE divisions per element): faster than the two
-// passes on the warp path, slower on the block path, which the model therefore does not use (docs/PERF.md).
+// the row in the model's dtype (with smoothing, up to six IEEE divisions per element).
 // Both can take a residual update first (turbo_residual_layernorm_modulate, turbo_int8_residual_layernorm_quantize): the
 // row of x' = x + y·gate (gate omitted: x + y) is written to the residual stream as turbo_gate_residual writes it and
 // normalized in x's place — a block's update and the next norm in one pass, x' never read back.
@@ -18,7 +18,8 @@ constexpr int kThreads = 256;
 constexpr int kMaxPerThread = 32;  // dim <= 8192
 constexpr int kWarpsPerBlock = 8;
 constexpr int kWarpRowChunk = 32 * kVectorWidth;  // elements a warp covers per step: 256
-constexpr int kMaxWarpRowChunks = 8;               // a warp's row holds at most 2,048 elements
+constexpr int kMaxVectorsPerThread = 8;            // a warp's row holds at most 2,048 elements, a block's 8,192
+constexpr int kVectorThreads = 128;                // threads of a row too wide for a warp
 
 // The update a norm can apply to its input first: x' = x + y·gate[b] (gate null: x + y), float32, written to out.
 struct ResidualUpdate {
@@ -37,6 +38,7 @@ struct RowQuantizers {
   float* scale[kMaxLayerNormQuantizers];
 };
 
+// The scalar kernel, for rows the vector kernel does not take: one block of 256 threads per row, element by element.
 template <bool kQuantize>
 __global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtype, ResidualUpdate residual,
                                           const float* __restrict__ weight, const float* __restrict__ bias,
@@ -99,49 +101,75 @@ __global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtyp
     }
   }
 }
-// One warp per row of kChunks·256 elements: lane l holds elements [(k·32 + l)·8, +8) for k < kChunks, so each step
-// of the warp reads 32 adjacent 16-byte pieces. weight/bias and shift/scale rows are read the same way.
-template <int kChunks, bool kQuantize>
-__global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x_dtype, ResidualUpdate residual,
-                                               const float* __restrict__ weight,
-                                               const float* __restrict__ bias, const float* __restrict__ shift,
-                                               const float* __restrict__ scale, void* __restrict__ y, int y_dtype,
-                                               int64_t rows, int64_t tokens, float eps, RowQuantizers quant) {
-  constexpr int dim = kChunks * kWarpRowChunk;
-  const int lane = threadIdx.x & 31;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
+// The row's sum over its threads: one warp's (shuffles only), or the whole block's (one row per block).
+template <int kRowThreads>
+__device__ __forceinline__ float row_sum(float v, float* scratch) {
+  if constexpr (kRowThreads == 32) return warp_sum(v);
+  else return block_sum(v, scratch);
+}
+template <int kRowThreads>
+__device__ __forceinline__ float row_max(float v, float* scratch) {
+  if constexpr (kRowThreads == 32) return warp_max(v);
+  else return block_max(v, scratch);
+}
+
+// Rows of 8-element vectors, kRowThreads threads a row: thread t of a row holds its vectors k·kRowThreads + t for
+// k < kVecs, so each step of the row's threads reads adjacent 16-byte pieces (weight/bias and shift/scale rows are read
+// the same way). kRowThreads = 32: one warp per row (kWarpsPerBlock rows a block), rows of exactly kVecs·256 elements;
+// kRowThreads = kVectorThreads: one block per row of up to kVecs·kRowThreads vectors (14B's 5,120: 5 a thread). Every
+// load of the row (x and the update) is issued before any value is used, so a row's reads are in flight together.
+template <int kVecs, int kRowThreads, bool kQuantize>
+__global__ void __launch_bounds__(kRowThreads == 32 ? kWarpsPerBlock * 32 : kRowThreads)
+    layernorm_modulate_rows_kernel(const void* __restrict__ x, int x_dtype, ResidualUpdate residual,
+                                   const float* __restrict__ weight, const float* __restrict__ bias,
+                                   const float* __restrict__ shift, const float* __restrict__ scale, void* __restrict__ y,
+                                   int y_dtype, int64_t rows, int64_t tokens, int dim, float eps, RowQuantizers quant) {
+  __shared__ float scratch[32];
+  const int lane = threadIdx.x % kRowThreads;
+  const int64_t row = kRowThreads == 32 ? static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5) : blockIdx.x;
   if (row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
   const int64_t base = row * dim, modulation = row / tokens * dim;
-  float v[kChunks][kVectorWidth];
+  const int vectors = dim / kVectorWidth;
+  // Vector k of this thread is in the row (always, for the warp rows, whose width is exact).
+  auto live = [&](int k) { return kRowThreads == 32 || k * kRowThreads + lane < vectors; };
+  auto column = [&](int k) { return (k * kRowThreads + lane) * kVectorWidth; };
+  float v[kVecs][kVectorWidth], update[kVecs][kVectorWidth];
+#pragma unroll
+  for (int k = 0; k < kVecs; ++k) {
+    if (!live(k)) break;
+    load8(x, x_dtype, base + column(k), v[k]);
+    if (residual.y) load8(residual.y, residual.y_dtype, base + column(k), update[k]);
+  }
   float sum = 0.f;
 #pragma unroll
-  for (int k = 0; k < kChunks; ++k) {
-    const int c = (k * 32 + lane) * kVectorWidth;
-    load8(x, x_dtype, base + c, v[k]);
+  for (int k = 0; k < kVecs; ++k) {
+    if (!live(k)) break;
     if (residual.y) {
-      float update[kVectorWidth], gate[kVectorWidth];
-      load8(residual.y, residual.y_dtype, base + c, update);
-      if (residual.gate) load8_f32(residual.gate, modulation + c, gate);
+      float gate[kVectorWidth];
+      if (residual.gate) load8_f32(residual.gate, modulation + column(k), gate);
 #pragma unroll
-      for (int j = 0; j < kVectorWidth; ++j) v[k][j] = gated_residual(v[k][j], update[j], residual.gate ? gate[j] : 1.f);
-      store8(residual.out, TURBO_F32, base + c, v[k]);
+      for (int j = 0; j < kVectorWidth; ++j) v[k][j] = gated_residual(v[k][j], update[k][j], residual.gate ? gate[j] : 1.f);
+      store8(residual.out, TURBO_F32, base + column(k), v[k]);
     }
 #pragma unroll
     for (int j = 0; j < kVectorWidth; ++j) sum += v[k][j];
   }
-  const float mean = warp_sum(sum) / dim;
+  const float mean = row_sum<kRowThreads>(sum, scratch) / dim;
   float sq = 0.f;
 #pragma unroll
-  for (int k = 0; k < kChunks; ++k)
+  for (int k = 0; k < kVecs; ++k) {
+    if (!live(k)) break;
 #pragma unroll
     for (int j = 0; j < kVectorWidth; ++j) {
       const float d = v[k][j] - mean;
       sq += d * d;
     }
-  const float rstd = rsqrtf(warp_sum(sq) / dim + eps);
+  }
+  const float rstd = rsqrtf(row_sum<kRowThreads>(sq, scratch) / dim + eps);
 #pragma unroll
-  for (int k = 0; k < kChunks; ++k) {
-    const int c = (k * 32 + lane) * kVectorWidth;
+  for (int k = 0; k < kVecs; ++k) {
+    if (!live(k)) break;
+    const int c = column(k);
     float n[kVectorWidth], w[kVectorWidth], b[kVectorWidth], sc[kVectorWidth], sh[kVectorWidth];
     if (weight) { load8_f32(weight, c, w); load8_f32(bias, c, b); }
     if (scale) { load8_f32(scale, modulation + c, sc); load8_f32(shift, modulation + c, sh); }
@@ -157,46 +185,61 @@ __global__ void layernorm_modulate_warp_kernel(const void* __restrict__ x, int x
   if constexpr (kQuantize) {
     for (int o = 0; o < quant.count; ++o) {
       const float* smooth = quant.smooth[o];
-      float u[kChunks][kVectorWidth];  // the smoothed row, kept: dividing again in the second pass measured slower
       float amax = 0.f;
 #pragma unroll
-      for (int k = 0; k < kChunks; ++k) {
-        const int c = (k * 32 + lane) * kVectorWidth;
+      for (int k = 0; k < kVecs; ++k) {  // the smoothed row, kept in update: dividing again in the second pass measured slower
+        if (!live(k)) break;
         float sm[kVectorWidth];
-        if (smooth) load8_f32(smooth, c, sm);
+        if (smooth) load8_f32(smooth, column(k), sm);
 #pragma unroll
         for (int j = 0; j < kVectorWidth; ++j) {
-          u[k][j] = smooth ? __fdiv_rn(v[k][j], sm[j]) : v[k][j];
-          amax = fmaxf(amax, fabsf(u[k][j]));
+          update[k][j] = smooth ? __fdiv_rn(v[k][j], sm[j]) : v[k][j];
+          amax = fmaxf(amax, fabsf(update[k][j]));
         }
       }
-      const float s = int8_row_scale(warp_max(amax)), inverse = row_inverse(s);
+      const float s = int8_row_scale(row_max<kRowThreads>(amax, scratch)), inverse = row_inverse(s);
 #pragma unroll
-      for (int k = 0; k < kChunks; ++k) {
+      for (int k = 0; k < kVecs; ++k) {
+        if (!live(k)) break;
         uint32_t packed[2] = {0u, 0u};
 #pragma unroll
-        for (int j = 0; j < kVectorWidth; ++j) packed[j / 4] |= static_cast<uint32_t>(int8_encode(__fmul_rn(u[k][j], inverse))) << (8 * (j % 4));
-        *reinterpret_cast<uint2*>(quant.q[o] + base + (k * 32 + lane) * kVectorWidth) = make_uint2(packed[0], packed[1]);
+        for (int j = 0; j < kVectorWidth; ++j) packed[j / 4] |= static_cast<uint32_t>(int8_encode(__fmul_rn(update[k][j], inverse))) << (8 * (j % 4));
+        *reinterpret_cast<uint2*>(quant.q[o] + base + column(k)) = make_uint2(packed[0], packed[1]);
       }
       if (lane == 0) quant.scale[o][row] = s;
     }
   }
 }
 
-template <int kChunks, bool kQuantize>
-void launch_warp_rows(const void* x, int x_dtype, const ResidualUpdate& residual, const float* weight, const float* bias,
-                      const float* shift, const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, float eps,
-                      const RowQuantizers& quant, cudaStream_t stream) {
-  const unsigned blocks = static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  layernorm_modulate_warp_kernel<kChunks, kQuantize><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
-      x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant);
+template <int kVecs, int kRowThreads, bool kQuantize>
+void launch_rows(const void* x, int x_dtype, const ResidualUpdate& residual, const float* weight, const float* bias,
+                 const float* shift, const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, int dim, float eps,
+                 const RowQuantizers& quant, cudaStream_t stream) {
+  const int rows_per_block = kRowThreads == 32 ? kWarpsPerBlock : 1;
+  const unsigned blocks = static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block);
+  layernorm_modulate_rows_kernel<kVecs, kRowThreads, kQuantize><<<blocks, rows_per_block * kRowThreads, 0, stream>>>(
+      x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, dim, eps, quant);
 }
 
-// The warp kernel takes rows of 256·k elements (k ≤ 8) whose every pointer is 16-byte aligned (8-byte for the INT8
-// outputs); rows and modulation rows are then too (their lengths are multiples of 256 elements).
-bool fits_warp_rows(const void* x, const ResidualUpdate& residual, const float* weight, const float* bias, const float* shift,
-                    const float* scale, const void* y, int dim, const RowQuantizers& quant) {
-  if (dim % kWarpRowChunk != 0 || dim / kWarpRowChunk > kMaxWarpRowChunks) return false;
+// The row kernel with the fewest vectors per thread that hold a row of `vectors` (≤ kMaxVectorsPerThread · kRowThreads).
+template <int kVecs, int kRowThreads, bool kQuantize>
+void launch_rows_for(int vectors, const void* x, int x_dtype, const ResidualUpdate& residual, const float* weight,
+                     const float* bias, const float* shift, const float* scale, void* y, int y_dtype, int64_t rows,
+                     int64_t tokens, int dim, float eps, const RowQuantizers& quant, cudaStream_t stream) {
+  if constexpr (kVecs < kMaxVectorsPerThread)
+    if (vectors > kVecs * kRowThreads)
+      return launch_rows_for<kVecs + 1, kRowThreads, kQuantize>(vectors, x, x_dtype, residual, weight, bias, shift, scale, y,
+                                                                y_dtype, rows, tokens, dim, eps, quant, stream);
+  launch_rows<kVecs, kRowThreads, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, dim,
+                                             eps, quant, stream);
+}
+
+// The vector kernels take rows of whole 8-element vectors whose every pointer is 16-byte aligned (8-byte for the INT8
+// outputs); rows and modulation rows are then too. Rows of 256·k elements (k ≤ 8) take a warp each, other rows of up
+// to 8,192 elements a block.
+bool fits_vectors(const void* x, const ResidualUpdate& residual, const float* weight, const float* bias, const float* shift,
+                  const float* scale, const void* y, int dim, const RowQuantizers& quant) {
+  if (dim % kVectorWidth != 0 || dim > kMaxVectorsPerThread * kVectorThreads * kVectorWidth) return false;
   for (const void* p : {x, residual.y, static_cast<const void*>(residual.gate), static_cast<const void*>(residual.out),
                         static_cast<const void*>(weight), static_cast<const void*>(bias), static_cast<const void*>(shift),
                         static_cast<const void*>(scale), y})
@@ -222,21 +265,18 @@ int run(const char* fn, const void* x, int x_dtype, const ResidualUpdate& residu
     return -1;
   }
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (!fits_warp_rows(x, residual, weight, bias, shift, scale, y, dim, quant)) {
+  if (!fits_vectors(x, residual, weight, bias, shift, scale, y, dim, quant)) {
     layernorm_modulate_kernel<kQuantize><<<static_cast<unsigned>(rows), kThreads, 0, s>>>(
         x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, tokens, dim, eps, quant);
     return TURBO_LAUNCH_CHECK(fn);
   }
-  switch (dim / kWarpRowChunk) {
-    case 1: launch_warp_rows<1, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 2: launch_warp_rows<2, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 3: launch_warp_rows<3, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 4: launch_warp_rows<4, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 5: launch_warp_rows<5, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 6: launch_warp_rows<6, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    case 7: launch_warp_rows<7, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-    default: launch_warp_rows<8, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, eps, quant, s); break;
-  }
+  const int vectors = dim / kVectorWidth;
+  if (dim % kWarpRowChunk == 0 && vectors <= kMaxVectorsPerThread * 32)
+    launch_rows_for<1, 32, kQuantize>(vectors, x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, dim,
+                                      eps, quant, s);
+  else
+    launch_rows_for<1, kVectorThreads, kQuantize>(vectors, x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows,
+                                                  tokens, dim, eps, quant, s);
   return TURBO_LAUNCH_CHECK(fn);
 }
 }  // namespace
