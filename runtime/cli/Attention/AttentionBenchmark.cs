@@ -140,24 +140,26 @@ static class AttentionBenchmark
         var bias = zeros([HeadDim], device: q.device);
         var sparse = zeros([1, q.shape[2], q.shape[1], HeadDim], q.dtype, q.device).transpose(1, 2);
         static void Free(params Tensor?[] tensors) { foreach (var t in tensors) t?.Dispose(); }
-        var passes = new (string Name, Action Run)[]
+        // Which passes this library and these inputs run: the linear branch's kernels take 16-bit inputs of head dim 64
+        // or 128, and only a library of ABI 15 or newer gives the key side's statistics.
+        bool linear = SlaLinearKernels.Supports(q), keySideStats = linear && TurboNative.HasKeySideStats;
+        var passes = new (string Name, bool Runs, Action Run)[]
         {
-            ("K mean", () => SageKernels.TokenMean(k, null).Dispose()),
-            ("V E4M3 scales", () => SageKernels.E4M3Scales(v, null).Dispose()),
-            ("INT8 q + pooled blocks", () => { var (c, s, p) = SageKernels.QuantizeBlocks(q, 128, pool: true); Free(c, s, p); }),
-            ("INT8 smoothed k + pooled blocks", () => { var (c, s, p) = SageKernels.QuantizeBlocks(k, 64, mean, pool: true); Free(c, s, p); }),
-            ("V as the P·V operand", () => SageKernels.PrepareValues(v, 64, null, scales).Dispose()),
-            ("linear branch: key sums", () => { var side = SlaLinearKernels.KeySums(k, v, null); Free(side.KeyValue, side.KeySum); }),
-            ("linear branch: key sums with K mean and V scales", () =>
+            ("K mean", true, () => SageKernels.TokenMean(k, null).Dispose()),
+            ("V E4M3 scales", true, () => SageKernels.E4M3Scales(v, null).Dispose()),
+            ("INT8 q + pooled blocks", true, () => { var (c, s, p) = SageKernels.QuantizeBlocks(q, 128, pool: true); Free(c, s, p); }),
+            ("INT8 smoothed k + pooled blocks", true, () => { var (c, s, p) = SageKernels.QuantizeBlocks(k, 64, mean, pool: true); Free(c, s, p); }),
+            ("V as the P·V operand", true, () => SageKernels.PrepareValues(v, 64, null, scales).Dispose()),
+            ("linear branch: key sums", linear, () => { var side = SlaLinearKernels.KeySums(k, v, null); Free(side.KeyValue, side.KeySum); }),
+            ("linear branch: key sums with K mean and V scales", keySideStats, () =>
             {
                 var side = SlaLinearKernels.KeySums(k, v, null, withStats: true);
                 Free(side.KeyValue, side.KeySum, side.KeyMean, side.ValueScales);
             }),
-            ("linear branch: query side", () => SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).Dispose()),
+            ("linear branch: query side", linear, () => SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).Dispose()),
         };
-        foreach (var (name, run) in passes)
-            if ((SlaLinearKernels.Supports(q) || !name.StartsWith("linear")) && (TurboNative.HasKeySideStats || !name.EndsWith("scales")) &&
-                wanted("SageSLA pass: " + name))
+        foreach (var (name, runs, run) in passes)
+            if (runs && wanted("SageSLA pass: " + name))
                 yield return Row(shape, "SageSLA pass: " + name, time(run), dense, 0, sdpaMs);
     }
 
