@@ -101,18 +101,6 @@ __global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtyp
     }
   }
 }
-// The row's sum over its threads: one warp's (shuffles only), or the whole block's (one row per block).
-template <int kRowThreads>
-__device__ __forceinline__ float row_sum(float v, float* scratch) {
-  if constexpr (kRowThreads == 32) return warp_sum(v);
-  else return block_sum(v, scratch);
-}
-template <int kRowThreads>
-__device__ __forceinline__ float row_max(float v, float* scratch) {
-  if constexpr (kRowThreads == 32) return warp_max(v);
-  else return block_max(v, scratch);
-}
-
 // Rows of 8-element vectors, kRowThreads threads a row: thread t of a row holds its vectors k·kRowThreads + t for
 // k < kVecs, so each step of the row's threads reads adjacent 16-byte pieces (weight/bias and shift/scale rows are read
 // the same way). kRowThreads = 32: one warp per row (kWarpsPerBlock rows a block), rows of exactly kVecs·256 elements;
