@@ -139,18 +139,6 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
-// A row's sum / maximum over the threads that hold it: one warp's (shuffles only) or one block's (a row per block).
-template <int kRowThreads>
-__device__ __forceinline__ float row_sum(float v, float* scratch /* >= 32 floats */) {
-  if constexpr (kRowThreads == 32) return warp_sum(v);
-  else return block_sum(v, scratch);
-}
-template <int kRowThreads>
-__device__ __forceinline__ float row_max(float v, float* scratch /* >= 32 floats */) {
-  if constexpr (kRowThreads == 32) return warp_max(v);
-  else return block_max(v, scratch);
-}
-
 // v rounded to the dtype and back: the value a store of v as that dtype followed by a load would give.
 __device__ __forceinline__ float round_through(int dtype, float v) {
   switch (dtype) {

@@ -12,14 +12,11 @@
 // row of x' = x + y·gate (gate omitted: x + y) is written to the residual stream as turbo_gate_residual writes it and
 // normalized in x's place — a block's update and the next norm in one pass, x' never read back.
 #include "int8_common.cuh"
+#include "vector_rows.cuh"
 
 namespace {
 constexpr int kThreads = 256;
 constexpr int kMaxPerThread = 32;  // dim <= 8192
-constexpr int kWarpsPerBlock = 8;
-constexpr int kWarpRowChunk = 32 * kVectorWidth;  // elements a warp covers per step: 256
-constexpr int kMaxVectorsPerThread = 8;            // a warp's row holds at most 2,048 elements, a block's 8,192
-constexpr int kVectorThreads = 128;                // threads of a row too wide for a warp
 
 // The update a norm can apply to its input first: x' = x + y·gate[b] (gate null: x + y), float32, written to out.
 struct ResidualUpdate {
@@ -101,43 +98,36 @@ __global__ void layernorm_modulate_kernel(const void* __restrict__ x, int x_dtyp
     }
   }
 }
-// Rows of 8-element vectors, kRowThreads threads a row: thread t of a row holds its vectors k·kRowThreads + t for
-// k < kVecs, so each step of the row's threads reads adjacent 16-byte pieces (weight/bias and shift/scale rows are read
-// the same way). kRowThreads = 32: one warp per row (kWarpsPerBlock rows a block), rows of exactly kVecs·256 elements;
-// kRowThreads = kVectorThreads: one block per row of up to kVecs·kRowThreads vectors (14B's 5,120: 5 a thread). Every
-// load of the row (x and the update) is issued before any value is used, so a row's reads are in flight together.
+// Rows of whole vectors, a warp or a block each (vector_rows.cuh; weight/bias and shift/scale rows are read the same
+// way). Every load of the row (x and the update) is issued before any value is used, so a row's reads are in flight
+// together.
 template <int kVecs, int kRowThreads, bool kQuantize>
-__global__ void __launch_bounds__(kRowThreads == 32 ? kWarpsPerBlock * 32 : kRowThreads)
+__global__ void __launch_bounds__(kRowBlockThreads<kRowThreads>)
     layernorm_modulate_rows_kernel(const void* __restrict__ x, int x_dtype, ResidualUpdate residual,
                                    const float* __restrict__ weight, const float* __restrict__ bias,
                                    const float* __restrict__ shift, const float* __restrict__ scale, void* __restrict__ y,
                                    int y_dtype, int64_t rows, int64_t tokens, int dim, float eps, RowQuantizers quant) {
   __shared__ float scratch[32];
-  const int lane = threadIdx.x % kRowThreads;
-  const int64_t row = kRowThreads == 32 ? static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5) : blockIdx.x;
-  if (row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
-  const int64_t base = row * dim, modulation = row / tokens * dim;
-  const int vectors = dim / kVectorWidth;
-  // Vector k of this thread is in the row (always, for the warp rows, whose width is exact).
-  auto live = [&](int k) { return kRowThreads == 32 || k * kRowThreads + lane < vectors; };
-  auto column = [&](int k) { return (k * kRowThreads + lane) * kVectorWidth; };
+  const VectorRow<kRowThreads> at(dim);
+  if (at.row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
+  const int64_t base = at.row * dim, modulation = at.row / tokens * dim;
   float v[kVecs][kVectorWidth], update[kVecs][kVectorWidth];
 #pragma unroll
   for (int k = 0; k < kVecs; ++k) {
-    if (!live(k)) break;
-    load8(x, x_dtype, base + column(k), v[k]);
-    if (residual.y) load8(residual.y, residual.y_dtype, base + column(k), update[k]);
+    if (!at.live(k)) break;
+    load8(x, x_dtype, base + at.column(k), v[k]);
+    if (residual.y) load8(residual.y, residual.y_dtype, base + at.column(k), update[k]);
   }
   float sum = 0.f;
 #pragma unroll
   for (int k = 0; k < kVecs; ++k) {
-    if (!live(k)) break;
+    if (!at.live(k)) break;
     if (residual.y) {
       float gate[kVectorWidth];
-      if (residual.gate) load8_f32(residual.gate, modulation + column(k), gate);
+      if (residual.gate) load8_f32(residual.gate, modulation + at.column(k), gate);
 #pragma unroll
       for (int j = 0; j < kVectorWidth; ++j) v[k][j] = gated_residual(v[k][j], update[k][j], residual.gate ? gate[j] : 1.f);
-      store8(residual.out, TURBO_F32, base + column(k), v[k]);
+      store8(residual.out, TURBO_F32, base + at.column(k), v[k]);
     }
 #pragma unroll
     for (int j = 0; j < kVectorWidth; ++j) sum += v[k][j];
@@ -146,7 +136,7 @@ __global__ void __launch_bounds__(kRowThreads == 32 ? kWarpsPerBlock * 32 : kRow
   float sq = 0.f;
 #pragma unroll
   for (int k = 0; k < kVecs; ++k) {
-    if (!live(k)) break;
+    if (!at.live(k)) break;
 #pragma unroll
     for (int j = 0; j < kVectorWidth; ++j) {
       const float d = v[k][j] - mean;
@@ -156,8 +146,8 @@ __global__ void __launch_bounds__(kRowThreads == 32 ? kWarpsPerBlock * 32 : kRow
   const float rstd = rsqrtf(row_sum<kRowThreads>(sq, scratch) / dim + eps);
 #pragma unroll
   for (int k = 0; k < kVecs; ++k) {
-    if (!live(k)) break;
-    const int c = column(k);
+    if (!at.live(k)) break;
+    const int c = at.column(k);
     float n[kVectorWidth], w[kVectorWidth], b[kVectorWidth], sc[kVectorWidth], sh[kVectorWidth];
     if (weight) { load8_f32(weight, c, w); load8_f32(bias, c, b); }
     if (scale) { load8_f32(scale, modulation + c, sc); load8_f32(shift, modulation + c, sh); }
@@ -176,9 +166,9 @@ __global__ void __launch_bounds__(kRowThreads == 32 ? kWarpsPerBlock * 32 : kRow
       float amax = 0.f;
 #pragma unroll
       for (int k = 0; k < kVecs; ++k) {  // the smoothed row, kept in update: dividing again in the second pass measured slower
-        if (!live(k)) break;
+        if (!at.live(k)) break;
         float sm[kVectorWidth];
-        if (smooth) load8_f32(smooth, column(k), sm);
+        if (smooth) load8_f32(smooth, at.column(k), sm);
 #pragma unroll
         for (int j = 0; j < kVectorWidth; ++j) {
           update[k][j] = smooth ? __fdiv_rn(v[k][j], sm[j]) : v[k][j];
@@ -188,46 +178,22 @@ __global__ void __launch_bounds__(kRowThreads == 32 ? kWarpsPerBlock * 32 : kRow
       const float s = int8_row_scale(row_max<kRowThreads>(amax, scratch)), inverse = row_inverse(s);
 #pragma unroll
       for (int k = 0; k < kVecs; ++k) {
-        if (!live(k)) break;
+        if (!at.live(k)) break;
         uint32_t packed[2] = {0u, 0u};
 #pragma unroll
         for (int j = 0; j < kVectorWidth; ++j) packed[j / 4] |= static_cast<uint32_t>(int8_encode(__fmul_rn(update[k][j], inverse))) << (8 * (j % 4));
-        *reinterpret_cast<uint2*>(quant.q[o] + base + column(k)) = make_uint2(packed[0], packed[1]);
+        *reinterpret_cast<uint2*>(quant.q[o] + base + at.column(k)) = make_uint2(packed[0], packed[1]);
       }
-      if (lane == 0) quant.scale[o][row] = s;
+      if (at.lane == 0) quant.scale[o][at.row] = s;
     }
   }
 }
 
-template <int kVecs, int kRowThreads, bool kQuantize>
-void launch_rows(const void* x, int x_dtype, const ResidualUpdate& residual, const float* weight, const float* bias,
-                 const float* shift, const float* scale, void* y, int y_dtype, int64_t rows, int64_t tokens, int dim, float eps,
-                 const RowQuantizers& quant, cudaStream_t stream) {
-  const int rows_per_block = kRowThreads == 32 ? kWarpsPerBlock : 1;
-  const unsigned blocks = static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block);
-  layernorm_modulate_rows_kernel<kVecs, kRowThreads, kQuantize><<<blocks, rows_per_block * kRowThreads, 0, stream>>>(
-      x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, dim, eps, quant);
-}
-
-// The row kernel with the fewest vectors per thread that hold a row of `vectors` (≤ kMaxVectorsPerThread · kRowThreads).
-template <int kVecs, int kRowThreads, bool kQuantize>
-void launch_rows_for(int vectors, const void* x, int x_dtype, const ResidualUpdate& residual, const float* weight,
-                     const float* bias, const float* shift, const float* scale, void* y, int y_dtype, int64_t rows,
-                     int64_t tokens, int dim, float eps, const RowQuantizers& quant, cudaStream_t stream) {
-  if constexpr (kVecs < kMaxVectorsPerThread)
-    if (vectors > kVecs * kRowThreads)
-      return launch_rows_for<kVecs + 1, kRowThreads, kQuantize>(vectors, x, x_dtype, residual, weight, bias, shift, scale, y,
-                                                                y_dtype, rows, tokens, dim, eps, quant, stream);
-  launch_rows<kVecs, kRowThreads, kQuantize>(x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, dim,
-                                             eps, quant, stream);
-}
-
 // The vector kernels take rows of whole 8-element vectors whose every pointer is 16-byte aligned (8-byte for the INT8
-// outputs); rows and modulation rows are then too. Rows of 256·k elements (k ≤ 8) take a warp each, other rows of up
-// to 8,192 elements a block.
+// outputs); rows and modulation rows are then too.
 bool fits_vectors(const void* x, const ResidualUpdate& residual, const float* weight, const float* bias, const float* shift,
                   const float* scale, const void* y, int dim, const RowQuantizers& quant) {
-  if (dim % kVectorWidth != 0 || dim > kMaxVectorsPerThread * kVectorThreads * kVectorWidth) return false;
+  if (dim % kVectorWidth != 0 || dim > kMaxVectorRowWidth) return false;
   for (const void* p : {x, residual.y, static_cast<const void*>(residual.gate), static_cast<const void*>(residual.out),
                         static_cast<const void*>(weight), static_cast<const void*>(bias), static_cast<const void*>(shift),
                         static_cast<const void*>(scale), y})
@@ -258,13 +224,10 @@ int run(const char* fn, const void* x, int x_dtype, const ResidualUpdate& residu
         x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, tokens, dim, eps, quant);
     return TURBO_LAUNCH_CHECK(fn);
   }
-  const int vectors = dim / kVectorWidth;
-  if (dim % kWarpRowChunk == 0 && vectors <= kMaxVectorsPerThread * 32)
-    launch_rows_for<1, 32, kQuantize>(vectors, x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, dim,
-                                      eps, quant, s);
-  else
-    launch_rows_for<1, kVectorThreads, kQuantize>(vectors, x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows,
-                                                  tokens, dim, eps, quant, s);
+  launch_vector_rows(dim, rows, [&](auto vecs, auto row_threads, unsigned blocks, int threads) {
+    layernorm_modulate_rows_kernel<decltype(vecs)::value, decltype(row_threads)::value, kQuantize><<<blocks, threads, 0, s>>>(
+        x, x_dtype, residual, weight, bias, shift, scale, y, y_dtype, rows, tokens, dim, eps, quant);
+  });
   return TURBO_LAUNCH_CHECK(fn);
 }
 }  // namespace

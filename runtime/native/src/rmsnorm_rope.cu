@@ -4,15 +4,11 @@
 // multiple of 8 use 16-byte loads and stores (four whole pairs of one head per lane and step): up to 2,048 elements
 // (Wan2.1-1.3B's 1,536) one warp per row, wider rows (14B's 5,120) one block of 128 threads per row; other rows take
 // the scalar block-per-row kernel.
-#include "common.cuh"
+#include "vector_rows.cuh"
 
 namespace {
 constexpr int kThreads = 256;
 constexpr int kMaxPairsPerThread = 16;  // dim <= 8192
-constexpr int kWarpsPerBlock = 8;
-constexpr int kWarpRowChunk = 32 * kVectorWidth;  // elements a warp covers per step: 256
-constexpr int kMaxVectorsPerThread = 8;            // a warp's row holds at most 2,048 elements, a block's 8,192
-constexpr int kVectorThreads = 128;                // threads of a row too wide for a warp
 
 __global__ void rmsnorm_rope_kernel(const void* __restrict__ x, const float* __restrict__ weight,
                                     const float* __restrict__ cos_t, const float* __restrict__ sin_t,
@@ -75,65 +71,37 @@ __device__ __forceinline__ void norm_rotate_store8(const float (&v)[kVectorWidth
   store8(y, dtype, base + c, out);
 }
 
-// Rows of 8-element vectors, kRowThreads threads a row: thread t of a row holds its vectors k·kRowThreads + t for
-// k < kVecs. kRowThreads = 32: one warp per row (kWarpsPerBlock rows a block), rows of exactly kVecs·256 elements
-// (Wan2.1-1.3B's 1,536); kRowThreads = kVectorThreads: one block per row of up to kVecs·kRowThreads vectors (14B's
-// 5,120: 5 a thread, so that no registers are held for vectors a row does not have). Every load of the row is issued
-// before any value is used.
+// Rows of whole vectors, a warp or a block each (vector_rows.cuh). Every load of the row is issued before any value
+// is used.
 template <int kVecs, int kRowThreads>
-__global__ void __launch_bounds__(kRowThreads == 32 ? kWarpsPerBlock * 32 : kRowThreads)
+__global__ void __launch_bounds__(kRowBlockThreads<kRowThreads>)
     rmsnorm_rope_rows_kernel(const void* __restrict__ x, const float* __restrict__ weight, const float* __restrict__ cos_t,
                              const float* __restrict__ sin_t, void* __restrict__ y, int dtype, int64_t rows,
                              int64_t tokens, int dim, int head_dim, float eps) {
   __shared__ float scratch[32];
-  const int lane = threadIdx.x % kRowThreads;
-  const int64_t row = kRowThreads == 32 ? static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5) : blockIdx.x;
-  if (row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
-  const int64_t base = row * dim;
-  const int vectors = dim / kVectorWidth;
-  // Vector k of this thread is in the row (always, for the warp rows, whose width is exact).
-  auto live = [&](int k) { return kRowThreads == 32 || k * kRowThreads + lane < vectors; };
-  auto column = [&](int k) { return (k * kRowThreads + lane) * kVectorWidth; };
+  const VectorRow<kRowThreads> at(dim);
+  if (at.row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
+  const int64_t base = at.row * dim;
   float v[kVecs][kVectorWidth];
 #pragma unroll
   for (int k = 0; k < kVecs; ++k) {
-    if (!live(k)) break;
-    load8(x, dtype, base + column(k), v[k]);
+    if (!at.live(k)) break;
+    load8(x, dtype, base + at.column(k), v[k]);
   }
   float sq = 0.f;
 #pragma unroll
   for (int k = 0; k < kVecs; ++k) {
-    if (!live(k)) break;
+    if (!at.live(k)) break;
 #pragma unroll
     for (int j = 0; j < kVectorWidth; ++j) sq += v[k][j] * v[k][j];
   }
   const float rms = rsqrtf(row_sum<kRowThreads>(sq, scratch) / dim + eps);
-  const int64_t table_row = row % tokens * (head_dim / 2);
+  const int64_t table_row = at.row % tokens * (head_dim / 2);
 #pragma unroll
   for (int k = 0; k < kVecs; ++k) {
-    if (!live(k)) break;
-    norm_rotate_store8(v[k], column(k), rms, weight, cos_t, sin_t, table_row, head_dim / 2, y, dtype, base);
+    if (!at.live(k)) break;
+    norm_rotate_store8(v[k], at.column(k), rms, weight, cos_t, sin_t, table_row, head_dim / 2, y, dtype, base);
   }
-}
-
-template <int kVecs, int kRowThreads>
-void launch_rows(const void* x, const float* weight, const float* cos_t, const float* sin_t, void* y, int dtype,
-                 int64_t rows, int64_t tokens, int dim, int head_dim, float eps, cudaStream_t stream) {
-  const int rows_per_block = kRowThreads == 32 ? kWarpsPerBlock : 1;
-  const unsigned blocks = static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block);
-  rmsnorm_rope_rows_kernel<kVecs, kRowThreads><<<blocks, rows_per_block * kRowThreads, 0, stream>>>(
-      x, weight, cos_t, sin_t, y, dtype, rows, tokens, dim, head_dim, eps);
-}
-
-// The row kernel with the fewest vectors per thread that hold a row of `vectors` (≤ kMaxVectorsPerThread · kRowThreads).
-template <int kVecs, int kRowThreads>
-void launch_rows_for(int vectors, const void* x, const float* weight, const float* cos_t, const float* sin_t, void* y,
-                     int dtype, int64_t rows, int64_t tokens, int dim, int head_dim, float eps, cudaStream_t stream) {
-  if constexpr (kVecs < kMaxVectorsPerThread)
-    if (vectors > kVecs * kRowThreads)
-      return launch_rows_for<kVecs + 1, kRowThreads>(vectors, x, weight, cos_t, sin_t, y, dtype, rows, tokens, dim,
-                                                     head_dim, eps, stream);
-  launch_rows<kVecs, kRowThreads>(x, weight, cos_t, sin_t, y, dtype, rows, tokens, dim, head_dim, eps, stream);
 }
 
 // The 16-byte paths: whole vectors of four pairs of one head, every pointer 16-byte aligned (tables may be absent).
@@ -163,10 +131,9 @@ extern "C" int turbo_rmsnorm_rope(const void* x, const float* weight, const floa
         x, weight, cos_table, sin_table, y, dtype, tokens, dim, head_dim, eps);
     return TURBO_LAUNCH_CHECK(fn);
   }
-  const int vectors = dim / kVectorWidth;
-  if (dim % kWarpRowChunk == 0 && vectors <= kMaxVectorsPerThread * 32)
-    launch_rows_for<1, 32>(vectors, x, weight, cos_table, sin_table, y, dtype, rows, tokens, dim, head_dim, eps, s);
-  else
-    launch_rows_for<1, kVectorThreads>(vectors, x, weight, cos_table, sin_table, y, dtype, rows, tokens, dim, head_dim, eps, s);
+  launch_vector_rows(dim, rows, [&](auto vecs, auto row_threads, unsigned blocks, int threads) {
+    rmsnorm_rope_rows_kernel<decltype(vecs)::value, decltype(row_threads)::value><<<blocks, threads, 0, s>>>(
+        x, weight, cos_table, sin_table, y, dtype, rows, tokens, dim, head_dim, eps);
+  });
   return TURBO_LAUNCH_CHECK(fn);
 }
