@@ -24,7 +24,7 @@ public sealed class NativeSageAttention : IAttentionBackend
     // The reference of the warpgroup kernel, which updates the running max once per two key blocks.
     readonly SageAttention pairedReference;
 
-    public NativeSageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Fp8E4M3)
+    public NativeSageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Bf16)
     {
         Reference = new SageAttention(blockQ, blockK, pvPrecision);
         pairedReference = new SageAttention(blockQ, blockK, pvPrecision) { KeyBlocksPerUpdate = 2 };
@@ -82,7 +82,7 @@ public sealed class NativeSageAttention : IAttentionBackend
             throw new TurboException($"Sage kernels: statistics of k and v come with head dims 64 and 128 only, found {dim}");
         var (qk, kk, vk) = kernelDim == dim ? (q, k, v) : (PadChannels(q, kernelDim), PadChannels(k, kernelDim), PadChannels(v, kernelDim));
         var output = SageKernels.Attend(qk, kk, vk, keyLengths, keyBlocks, Reference.BlockQ, Reference.BlockK,
-            e4m3Values: Reference.PvPrecision == PvPrecision.Fp8E4M3, scoreScale: SageAttention.ScoreScale(dim), kernel, keyMean, valueScales);
+            Reference.PvPrecision, SageAttention.ScoreScale(dim), kernel, keyMean, valueScales);
         return (kernelDim == dim ? output : output.narrow(3, 0, dim)).MoveToOuterDisposeScope();
     }
 

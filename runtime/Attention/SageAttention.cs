@@ -14,8 +14,8 @@ namespace Turbo.Runtime.Attention;
 /// (scale_q·scale_k)·<see cref="ScoreScale"/> in float32, in that order: scores in log2 units, so that softmax is
 /// exp2, as in the kernel (which then agrees with this reference on every score bit for bit, and on every P as far as
 /// the two exp2 implementations agree: both are CUDA's on the GPU).</item>
-/// <item>V is quantized per channel (scale absmax·(1/448), E4M3) or cast to FP16; P = exp2(s − m) is scaled by the
-/// static 448 (FP8) and rounded to E4M3, or cast to FP16.</item>
+/// <item>V is quantized per channel (scale absmax·(1/448), E4M3) or cast to FP16 or BF16; P = exp2(s − m) is scaled
+/// by the static 448 (FP8) and rounded to E4M3, or cast to FP16 or BF16.</item>
 /// <item>A flash-style loop over the key blocks each query block visits (the kept ones in ascending order, or every
 /// block up to the key length) keeps the running row max m, the row sum l (of the unrounded P, as the kernel sums its
 /// fp32 P) and the output accumulator in float32; the result is acc / l · scale_v. The max is updated once per
@@ -58,11 +58,11 @@ public sealed class SageAttention : IAttentionBackend
     }
     readonly int keyBlocksPerUpdate = 1;
 
-    public SageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Fp8E4M3)
+    public SageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Bf16)
     {
         AttentionConfig.CheckBlocks("Sage", blockQ, blockK, AttentionConfig.QuantizedBlocks);
         if (!Enum.IsDefined(pvPrecision))
-            throw new TurboException($"attention config: unknown P·V precision {(int)pvPrecision} (expected Fp8E4M3 or Fp16)");
+            throw new TurboException($"attention config: unknown P·V precision {(int)pvPrecision} (expected {AttentionConfig.PvPrecisions})");
         (BlockQ, BlockK, PvPrecision) = (blockQ, blockK, pvPrecision);
     }
 
@@ -148,7 +148,12 @@ public sealed class SageAttention : IAttentionBackend
             {
                 var p = (scores[m] - shift).exp2();
                 if (PvPrecision == PvPrecision.Fp8E4M3) p = p * PScale;
-                var pRounded = PvPrecision == PvPrecision.Fp8E4M3 ? Fp8E4M3.Round(p) : p.to(ScalarType.Float16).to(ScalarType.Float32);
+                var pRounded = PvPrecision switch
+                {
+                    PvPrecision.Fp8E4M3 => Fp8E4M3.Round(p),
+                    PvPrecision.Bf16 => p.to(ScalarType.BFloat16).to(ScalarType.Float32),
+                    _ => p.to(ScalarType.Float16).to(ScalarType.Float32),
+                };
                 sum.add_(p.sum([-1L], keepdim: true));
                 output.add_(pRounded.bmm(vBlocks.index_select(0, blockRows[m])));
             }
@@ -199,12 +204,13 @@ public sealed class SageAttention : IAttentionBackend
     /// <summary>
     /// v [B, H, Lk, D] float32 (0 past the key lengths) → the P·V operand as float32 values and the scales that undo
     /// it: per channel E4M3 (values v / scale rounded, scales absmax·(1/448) [B, H, 1, D], 1 where the absmax is 0), or
-    /// FP16 (values rounded to fp16, scale 1).
+    /// FP16 / BF16 (values rounded to that type, scale 1).
     /// </summary>
     public static (Tensor Values, Tensor Scales) QuantizeValues(Tensor v, PvPrecision precision)
     {
-        if (precision == PvPrecision.Fp16)
-            return (v.to(ScalarType.Float16).to(ScalarType.Float32), ones(1, dtype: ScalarType.Float32, device: v.device));
+        if (precision is PvPrecision.Fp16 or PvPrecision.Bf16)
+            return (v.to(precision == PvPrecision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float16).to(ScalarType.Float32),
+                ones(1, dtype: ScalarType.Float32, device: v.device));
         var absmax = v.abs().amax([2L], keepdim: true);
         var scales = where(absmax.gt(0), absmax * InverseE4M3Max, ones_like(absmax));
         return (Fp8E4M3.Round(v / scales), scales);

@@ -77,21 +77,31 @@ public static class SageKernels
     }
 
     /// <summary>
-    /// V as the P·V operand, float16 [B, H, ⌈L/block⌉·block, D], zero past L and the key lengths: v / scale rounded to
-    /// FP8 E4M3 (held exactly in fp16) when <paramref name="e4m3Scales"/> [B, H, D] is given, else v rounded to fp16.
+    /// V as the P·V operand, [B, H, ⌈L/block⌉·block, D] of <paramref name="dtype"/> (float16 or bfloat16), zero past L
+    /// and the key lengths: v / scale rounded to FP8 E4M3 (held exactly in fp16) when <paramref name="e4m3Scales"/>
+    /// [B, H, D] is given, else v rounded to the dtype.
     /// </summary>
-    public static Tensor PrepareValues(Tensor v, int block, Tensor? keyLengths, Tensor? e4m3Scales)
+    public static Tensor PrepareValues(Tensor v, int block, Tensor? keyLengths, Tensor? e4m3Scales,
+        ScalarType dtype = ScalarType.Float16)
     {
         using var scope = NewDisposeScope();
         var input = ChannelsContiguous(v);
         var (batch, heads, length, dim) = Dims(input);
-        var values = NewOutput([batch, heads, (length + block - 1) / block * block, dim], ScalarType.Float16, v.device);
+        var values = NewOutput([batch, heads, (length + block - 1) / block * block, dim], dtype, v.device);
         using var scales = e4m3Scales?.contiguous();
         TurboNative.Check(TurboNative.turbo_prepare_values(TurboNative.StridedPtr(input), TurboNative.DType(input),
             Strides(input), TurboNative.PtrOrNull(keyLengths), TurboNative.PtrOrNull(scales), batch, heads, length, dim, block,
-            TurboNative.Ptr(values), IntPtr.Zero));
+            TurboNative.DType(dtype), TurboNative.Ptr(values), IntPtr.Zero));
         return values.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// True when the kernel can read <paramref name="v"/> itself as its BF16 P·V operand: bfloat16 [B, H, L, D], the
+    /// channels contiguous, its first element 16-byte aligned and every stride a multiple of 8 elements (16-byte rows).
+    /// </summary>
+    public static bool ReadsValuesInPlace(Tensor v) =>
+        v.dtype == ScalarType.BFloat16 && v.dim() == 4 && IsKernelHeadDim(v.shape[3]) && v.stride(3) == 1 &&
+        TurboNative.StridedPtr(v) % 16 == 0 && Enumerable.Range(0, 3).All(d => v.stride(d) % 8 == 0);
 
     /// <summary>
     /// A block map (bool [B, H, nQ, nK]) → the kept key-block indices of each query block in ascending order, int32
@@ -138,16 +148,16 @@ public static class SageKernels
     }
 
     /// <summary>
-    /// The whole quantized attention: K's mean, INT8 q and smoothed k per block, V prepared (E4M3 with per-channel
-    /// scales, or fp16), the kept-block lists of <paramref name="keyBlocks"/> (a map, SLA's selection, or every key
+    /// The whole quantized attention: K's mean, INT8 q and smoothed k per block, V in its P·V format (E4M3 with
+    /// per-channel scales, fp16, or bf16 — a bf16 v as it is, <see cref="ReadsValuesInPlace"/>), the kept-block lists of <paramref name="keyBlocks"/> (a map, SLA's selection, or every key
     /// block), then the flash kernel. q [B, H, Lq, D], k and v [B, H, Lk, D] of one dtype (float32, bfloat16 or float16); keyLengths int
     /// [B] or null; scoreScale the softmax scale times log2(e) (the kernel's softmax is in base 2) → [B, H, Lq, D] in
     /// q's dtype, a view of a [B, Lq, H, D] buffer (what the output projection wants).
     /// </summary>
     public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, KeyBlocks keyBlocks, int blockQ, int blockK,
-        bool e4m3Values, double scoreScale, SageKernel kernel = SageKernel.Auto, Tensor? keyMean = null, Tensor? valueScales = null)
+        PvPrecision pv, double scoreScale, SageKernel kernel = SageKernel.Auto, Tensor? keyMean = null, Tensor? valueScales = null)
     {
-        using var operands = Prepare(q, k, v, keyLengths, keyBlocks, blockQ, blockK, e4m3Values, keyMean, valueScales);
+        using var operands = Prepare(q, k, v, keyLengths, keyBlocks, blockQ, blockK, pv, keyMean, valueScales);
         return Launch(operands, scoreScale, kernel);
     }
 
@@ -158,10 +168,10 @@ public static class SageKernels
     /// Everything <see cref="Attend"/> does before its kernel, so that the kernel can also be timed alone.
     /// <paramref name="keyMean"/> and <paramref name="valueScales"/>: <see cref="TokenMean"/> of k and
     /// <see cref="E4M3Scales"/> of v where the caller has them already (SLA's key side computes them in its own pass
-    /// over k and v), float32 [B, H, D]; null: computed here.
+    /// over k and v), float32 [B, H, D]; null: computed here (V's scales only for E4M3 P·V).
     /// </summary>
     public static SageOperands Prepare(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, KeyBlocks keyBlocks, int blockQ, int blockK,
-        bool e4m3Values, Tensor? keyMean = null, Tensor? valueScales = null)
+        PvPrecision pv, Tensor? keyMean = null, Tensor? valueScales = null)
     {
         using var scope = NewDisposeScope();
         var lengths = keyLengths?.to(ScalarType.Int32, q.device).contiguous();
@@ -173,9 +183,14 @@ public static class SageKernels
         {
             (qCodes, qScales, pooledQ) = QuantizeBlocks(q, blockQ, pool: select);
             (kCodes, kScales, pooledK) = QuantizeBlocks(k, blockK, keyMean ?? TokenMean(k, lengths), lengths, pool: select);
-            // An alias, so that disposing the operands leaves the caller's tensor alone.
-            vScales = e4m3Values ? valueScales?.alias() ?? E4M3Scales(v, lengths) : null;
-            values = PrepareValues(v, blockK, lengths, vScales);
+            // Aliases, so that disposing the operands leaves the caller's tensors alone.
+            vScales = pv == PvPrecision.Fp8E4M3 ? valueScales?.alias() ?? E4M3Scales(v, lengths) : null;
+            values = pv switch
+            {
+                PvPrecision.Bf16 when ReadsValuesInPlace(v) => v.alias(),
+                PvPrecision.Bf16 => PrepareValues(v, blockK, lengths, null, ScalarType.BFloat16),
+                _ => PrepareValues(v, blockK, lengths, vScales),
+            };
         }
         var (kept, counts, maxKept) = keyBlocks switch
         {
@@ -218,7 +233,7 @@ public static class SageKernels
         {
             QCodes = TurboNative.Ptr(o.QCodes), QScales = TurboNative.Ptr(o.QScales),
             KCodes = TurboNative.Ptr(o.KCodes), KScales = TurboNative.Ptr(o.KScales),
-            Values = TurboNative.Ptr(o.Values), VScales = TurboNative.PtrOrNull(o.VScales),
+            Values = TurboNative.StridedPtr(o.Values), VScales = TurboNative.PtrOrNull(o.VScales),
             KeyLengths = TurboNative.PtrOrNull(o.KeyLengths),
             KeptBlocks = TurboNative.PtrOrNull(o.Kept), KeptCounts = TurboNative.PtrOrNull(o.KeptCounts),
             Output = TurboNative.Ptr(output),
@@ -226,6 +241,9 @@ public static class SageKernels
             Batch = batch, Heads = heads, QueryLength = queries, KeyLength = o.KeyLength,
             HeadDim = (int)dim, BlockQ = o.BlockQ, BlockK = o.BlockK, MaxKept = o.MaxKept,
             OutDtype = TurboNative.DType(output), ScoreScale = (float)scoreScale, Kernel = (int)kernel,
+            ValuesDtype = TurboNative.DType(o.Values),
+            ValueStrideB = o.Values.stride(0), ValueStrideH = o.Values.stride(1), ValueStrideL = o.Values.stride(2),
+            ValuesLength = o.Values.shape[2],
         };
         using (CudaProfiler.Scope("self-attention/sage kernel"))
             TurboNative.Check(TurboNative.turbo_sage_attention(in args, IntPtr.Zero));
@@ -249,7 +267,7 @@ public static class SageKernels
 
 /// <summary>
 /// The operands of the Sage kernel made by <see cref="SageKernels.Prepare"/>: INT8 q and smoothed k with their block
-/// scales, V in its P·V format (and E4M3 scales), int32 key lengths, the kept-block lists (null: dense), and the
+/// scales, V in its P·V format [B, H, ≥ Lk, D] (a prepared buffer or the caller's bf16 v; and E4M3 scales), int32 key lengths, the kept-block lists (null: dense), and the
 /// shape of the attention they are for.
 /// </summary>
 public sealed record SageOperands(Tensor QCodes, Tensor QScales, Tensor KCodes, Tensor KScales, Tensor Values, Tensor? VScales,

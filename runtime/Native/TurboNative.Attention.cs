@@ -7,17 +7,18 @@ public static partial class TurboNative
 {
     /// <summary>
     /// The ABI version the attention calls below are declared for (11: the quantizer's pooled blocks and
-    /// turbo_sla_top_blocks; 12: its codes are the values times the scale's reciprocal, as Int8BlockQuantizer's); an
-    /// older library's quantizer takes fewer arguments or rounds differently, so it is not used.
+    /// turbo_sla_top_blocks; 12: its codes are the values times the scale's reciprocal, as Int8BlockQuantizer's; 16:
+    /// BF16 P·V and the kernel's value layout); an older library takes other arguments or rounds differently, so it is
+    /// not used.
     /// </summary>
-    public const int AttentionAbi = 12;
+    public const int AttentionAbi = 16;
 
     static readonly Lazy<bool> AttentionKernelsLoaded = new(() => IsAvailable && turbo_version() >= AttentionAbi);
 
     /// <summary>True when the library is present and new enough to have the quantized-attention kernels.</summary>
     public static bool HasAttentionKernels => AttentionKernelsLoaded.Value;
 
-    /// <summary>Mirror of <c>turbo_sage_args</c>: pointers and 64-bit fields first, then the 32-bit ones (no padding).</summary>
+    /// <summary>Mirror of <c>turbo_sage_args</c>: pointers and 64-bit fields, the 32-bit ones, then the value layout (no padding).</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct SageArgs
     {
@@ -27,6 +28,9 @@ public static partial class TurboNative
         public int HeadDim, BlockQ, BlockK, MaxKept, OutDtype;
         public float ScoreScale;
         public int Kernel;
+        public int ValuesDtype;
+        public long ValueStrideB, ValueStrideH, ValueStrideL;
+        public long ValuesLength;
     }
 
     /// <summary>First ABI version whose attention call takes a kernel choice and has the warpgroup (wgmma) kernel.</summary>
@@ -69,7 +73,7 @@ public static partial class TurboNative
 
     [DllImport(Lib)]
     internal static extern int turbo_prepare_values(IntPtr v, int dtype, long[] strides, IntPtr keyLengths, IntPtr e4m3Scales,
-        long batch, long heads, long length, int dim, int block, IntPtr values, IntPtr stream);
+        long batch, long heads, long length, int dim, int block, int valuesDtype, IntPtr values, IntPtr stream);
 
     [DllImport(Lib)]
     internal static extern int turbo_sla_top_blocks(IntPtr scores, long batch, long heads, int queryBlocks, int keyBlocks,

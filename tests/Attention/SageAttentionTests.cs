@@ -23,6 +23,8 @@ public class SageAttentionTests
     [TestCase(128, 64, 128, PvPrecision.Fp8E4M3, 0.04)]
     [TestCase(64, 128, 64, PvPrecision.Fp16, MaxRelativeL1)]
     [TestCase(128, 64, 128, PvPrecision.Fp16, MaxRelativeL1)]
+    [TestCase(64, 128, 64, PvPrecision.Bf16, MaxRelativeL1)]
+    [TestCase(128, 128, 64, PvPrecision.Bf16, MaxRelativeL1)]
     public void ZeroMeanRandomInputsAgreeWithFp32Dense(int dim, int blockQ, int blockK, PvPrecision pv, double maxL1) =>
         CompareWithDense(dim, blockQ, blockK, pv, qScale: 1, vOffset: 0, maxL1);
 
@@ -30,8 +32,27 @@ public class SageAttentionTests
     [TestCase(64, 128, 64, PvPrecision.Fp8E4M3)]
     [TestCase(128, 64, 128, PvPrecision.Fp8E4M3)]
     [TestCase(128, 128, 64, PvPrecision.Fp16)]
+    [TestCase(128, 128, 64, PvPrecision.Bf16)]
     public void ActivationLikeRandomInputsAgreeWithFp32Dense(int dim, int blockQ, int blockK, PvPrecision pv) =>
         CompareWithDense(dim, blockQ, blockK, pv, qScale: 2, vOffset: 1, MaxRelativeL1);
+
+    /// <summary>
+    /// BF16 P·V, the default, keeps 8 significant bits of P and V where E4M3 keeps 4 (and FP16 11): on the same inputs
+    /// its error against exact attention lies between FP16's and E4M3's, the INT8 q·kᵀ error common to all three.
+    /// </summary>
+    [Test]
+    public void Bf16PvErrorLiesBetweenFp16AndE4M3()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (q, k, v) = AttentionMetrics.RandomQkv(batch: 2, heads: 2, length: 300, dim: 128, seed: 11, qScale: 2, vOffset: 1);
+        var exact = new DenseAttention().Attend(q, k, v);
+        double Error(PvPrecision pv) => AttentionMetrics.RelativeL1(new SageAttention(128, 64, pv).Attend(q, k, v), exact);
+        var (fp16, bf16, e4m3) = (Error(PvPrecision.Fp16), Error(PvPrecision.Bf16), Error(PvPrecision.Fp8E4M3));
+        TestContext.Out.WriteLine($"relative L1 against exact: FP16 {fp16:P3}, BF16 {bf16:P3}, E4M3 {e4m3:P3}");
+        Assert.That(bf16, Is.GreaterThan(fp16));
+        Assert.That(bf16, Is.LessThan(e4m3));
+    }
 
     static void CompareWithDense(int dim, int blockQ, int blockK, PvPrecision pv, double qScale, double vOffset, double maxL1)
     {
@@ -58,6 +79,7 @@ public class SageAttentionTests
     /// </summary>
     [TestCase(PvPrecision.Fp8E4M3, 0.04)]
     [TestCase(PvPrecision.Fp16, MaxRelativeL1)]
+    [TestCase(PvPrecision.Bf16, MaxRelativeL1)]
     public void BlockSparseAgreesWithExactAttentionOverTheKeptBlocks(PvPrecision pv, double maxL1)
     {
         using var scope = NewDisposeScope();
@@ -113,8 +135,8 @@ public class SageAttentionTests
                   + Rounded(pair, pairMax).matmul(values.narrow(2, blockK, keys - blockK));
         var stepByStep = acc / sum * vScales;
 
-        var paired = new SageAttention(blockQ, blockK) { KeyBlocksPerUpdate = 2 }.Attend(q, k, v);
-        var perBlock = new SageAttention(blockQ, blockK).Attend(q, k, v);
+        var paired = new SageAttention(blockQ, blockK, PvPrecision.Fp8E4M3) { KeyBlocksPerUpdate = 2 }.Attend(q, k, v);
+        var perBlock = new SageAttention(blockQ, blockK, PvPrecision.Fp8E4M3).Attend(q, k, v);
         double pairedError = AttentionMetrics.MaxRelative(paired, stepByStep), perBlockError = AttentionMetrics.MaxRelative(perBlock, stepByStep);
         TestContext.Out.WriteLine($"max relative difference from the step-by-step pairs: paired {pairedError:E2}, per block {perBlockError:E2}");
         Assert.That(pairedError, Is.LessThan(1e-5));

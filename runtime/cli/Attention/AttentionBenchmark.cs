@@ -14,10 +14,10 @@ public sealed record AttentionTiming(string Shape, string Method, double Ms, dou
 
 /// <summary>
 /// Self-attention at Wan2.1's shapes (B = 1, D = 128, bf16; 1.3B at 480p: H 12, L 32,760; 14B at 720p: H 40,
-/// L 75,600): torch's scaled_dot_product_attention (flash) as the baseline; Sage dense (both tile shapes, both P·V
-/// formats), each including its preparation passes; SageSLA at 85/90/95% block sparsity (top-k 0.15/0.10/0.05,
-/// TurboDiffusion's 128×64 blocks and E4M3 P·V), whole (block selection, sparse kernel, linear branch, proj_l), its
-/// preparation passes alone and its sparse kernel alone. Where the warpgroup (wgmma) kernel runs, the warp (mma.sync) kernel is timed beside it.
+/// L 75,600): torch's scaled_dot_product_attention (flash) as the baseline; Sage dense (both tile shapes, each P·V
+/// format), each including its preparation passes; SageSLA at 85/90/95% block sparsity (top-k 0.15/0.10/0.05,
+/// TurboDiffusion's 128×64 blocks; BF16 P·V, the default, and E4M3 P·V, upstream's), whole (block selection, sparse
+/// kernel, linear branch, proj_l), its preparation passes alone and its sparse kernel alone. Where the warpgroup (wgmma) kernel runs, the warp (mma.sync) kernel is timed beside it.
 /// Inputs are [B, H, L, D] views of token-major memory, as the model passes them. A selection can narrow the run to
 /// one model's shape and to the methods whose names contain a text (SDPA, the baseline, is always timed): a profiler
 /// then sees only the launches asked for.
@@ -54,7 +54,8 @@ static class AttentionBenchmark
 
         double sdpaMs = Time(() => nn.functional.scaled_dot_product_attention(q, k, v));
         var rows = new List<AttentionTiming> { Row(shape, "SDPA flash (bf16)", sdpaMs, dense, dense, sdpaMs) };
-        foreach (var (blockQ, blockK, pv) in new[] { (128, 64, PvPrecision.Fp8E4M3), (128, 64, PvPrecision.Fp16), (64, 128, PvPrecision.Fp8E4M3) })
+        foreach (var (blockQ, blockK, pv) in new[] { (128, 64, PvPrecision.Bf16), (128, 64, PvPrecision.Fp8E4M3), (128, 64, PvPrecision.Fp16),
+                     (64, 128, PvPrecision.Fp8E4M3) })
         {
             var sage = new NativeSageAttention(blockQ, blockK, pv);
             bool wgmma = SageKernels.AutoIsWgmma(HeadDim, blockQ, blockK);
@@ -64,9 +65,10 @@ static class AttentionBenchmark
             if (wgmma && wanted(method + KernelName(false)))
                 rows.Add(Row(shape, method + KernelName(false), Time(() => sage.AttendNative(q, k, v, kernel: SageKernel.Mma)), dense, dense, sdpaMs));
         }
+        foreach (var pv in new[] { PvPrecision.Bf16, PvPrecision.Fp8E4M3 })
         foreach (double topK in new[] { 0.15, 0.10, 0.05 })
         {
-            var config = new AttentionConfig { Kind = AttentionKind.SageSla, TopK = topK };
+            var config = new AttentionConfig { Kind = AttentionKind.SageSla, TopK = topK, PvPrecision = pv };
             string name = $"SageSLA {(1 - topK) * 100:F0}% sparse {config.BlockQ}×{config.BlockK} {Format(config.PvPrecision)}";
             bool wgmma = SageKernels.AutoIsWgmma(HeadDim, config.BlockQ, config.BlockK);
             string prepName = name + ": preparation and selection", aloneName = name + ": sparse kernel alone";
@@ -81,17 +83,16 @@ static class AttentionBenchmark
                 rows.Add(Row(shape, name, Time(() => sla.Attend(q, k, v)), dense, sparse + linear, sdpaMs));
             // The sparse kernel apart from its preparation passes (INT8 q and smoothed k with their pooled blocks, V's
             // format) and the selection made from those blocks (scores, top-k lists).
-            bool e4m3 = config.PvPrecision == PvPrecision.Fp8E4M3;
             var selected = KeyBlocks.Selected(topK);
             if (wanted(prepName))
             {
-                double prepMs = TimeAction(() => SageKernels.Prepare(q, k, v, null, selected, config.BlockQ, config.BlockK, e4m3).Dispose());
+                double prepMs = TimeAction(() => SageKernels.Prepare(q, k, v, null, selected, config.BlockQ, config.BlockK, pv).Dispose());
                 rows.Add(Row(shape, prepName, prepMs, dense, 0, sdpaMs));
             }
             if (selectionNames.Any(wanted))
                 rows.AddRange(Selection(shape, selectionNames, q, k, config, topK, TimeAction, sdpaMs));
             if (!wanted(aloneName + KernelName(wgmma)) && !(wgmma && wanted(aloneName + KernelName(false)))) continue;
-            using (var operands = SageKernels.Prepare(q, k, v, null, selected, config.BlockQ, config.BlockK, e4m3))
+            using (var operands = SageKernels.Prepare(q, k, v, null, selected, config.BlockQ, config.BlockK, pv))
             {
                 double scale = SageAttention.ScoreScale(HeadDim);
                 if (wanted(aloneName + KernelName(wgmma)))
@@ -126,8 +127,8 @@ static class AttentionBenchmark
     }
 
     /// <summary>
-    /// Each pass around SageSLA's sparse kernel alone, as the 90% call runs it (128×64 blocks, E4M3 P·V, no key lengths):
-    /// what the whole call's time beyond its kernel is made of.
+    /// Each pass around SageSLA's sparse kernel alone, as the 90% call runs it (128×64 blocks, no key lengths): what the
+    /// whole call's time beyond its kernel is made of. V's two passes are E4M3 P·V's; BF16 P·V, the default, has none.
     /// </summary>
     static IEnumerable<AttentionTiming> Passes(string shape, Tensor q, Tensor k, Tensor v, Func<Action, double> time, Func<string, bool> wanted,
         double sdpaMs)
@@ -186,5 +187,10 @@ static class AttentionBenchmark
 
     static string KernelName(bool wgmma) => wgmma ? " (wgmma)" : " (mma.sync)";
 
-    static string Format(PvPrecision pv) => pv == PvPrecision.Fp8E4M3 ? "E4M3 P·V" : "FP16 P·V";
+    static string Format(PvPrecision pv) => pv switch
+    {
+        PvPrecision.Fp8E4M3 => "E4M3 P·V",
+        PvPrecision.Bf16 => "BF16 P·V",
+        _ => "FP16 P·V",
+    };
 }

@@ -8,14 +8,15 @@ namespace Turbo.Cli.Attention;
 /// The quantized-attention kernels against their TorchSharp references on fresh random inputs, outputs poisoned with
 /// NaN: each preparation pass, then Sage attention and SageSLA whole, over odd lengths (1, 77, 1001, 4097: partial
 /// blocks, single-row blocks), head dims 64 and 128 (and 40, zero-padded), with and without key lengths, both tile
-/// shapes and both P·V formats, token-major and contiguous layouts. Where the warpgroup (wgmma) kernel runs, the
+/// shapes and every P·V format (BF16 from the caller's v as it is, and through its pass for other dtypes), token-major
+/// and contiguous layouts. Where the warpgroup (wgmma) kernel runs, the
 /// shapes it takes are checked on both kernels.
 /// </summary>
 static class AttentionParity
 {
     static readonly long[] Lengths = [1, 77, 1001, 4097];
     static readonly (int BlockQ, int BlockK, PvPrecision Pv)[] Tiles =
-        [(128, 64, PvPrecision.Fp8E4M3), (64, 128, PvPrecision.Fp16)];
+        [(128, 64, PvPrecision.Fp8E4M3), (64, 128, PvPrecision.Fp16), (128, 64, PvPrecision.Bf16)];
     const long Batch = 2, Heads = 3;
 
     public static List<StageAgreement> Stages(Device device)
@@ -96,6 +97,9 @@ static class AttentionParity
         var (vHalf, _) = SageAttention.QuantizeValues(vFloat, PvPrecision.Fp16);
         yield return AgreementRules.CompareBuffer("v FP16 values", name, SageKernels.PrepareValues(v, blockK, lengths32, null),
             vHalf, tolerance: 0, maxAbs: 0);
+        var (vBf16, _) = SageAttention.QuantizeValues(vFloat, PvPrecision.Bf16);
+        yield return AgreementRules.CompareBuffer("v BF16 values", name,
+            SageKernels.PrepareValues(v, blockK, lengths32, null, ScalarType.BFloat16), vBf16, tolerance: 0, maxAbs: 0);
 
         var map = BlockSelection.Select(q, k, 0.3, blockQ, blockK, keyLengths);
         yield return CompareKeptLists("kept-block lists", name, map, SageKernels.KeptBlockLists(map));
@@ -150,8 +154,12 @@ static class AttentionParity
         results.Add(SageCase(1001, 1001, 64, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.Float32, false, device));
         results.Add(SageCase(4097, 4097, 128, true, (128, 64, PvPrecision.Fp16), ScalarType.Float16, false, device));
         results.Add(SageCase(333, 333, 40, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.BFloat16, true, device));
+        // BF16 P·V from inputs the kernel cannot read as they are: V converted by its pass first.
+        results.Add(SageCase(1001, 1001, 128, true, (128, 64, PvPrecision.Bf16), ScalarType.Float16, true, device));
+        results.Add(SageCase(77, 1001, 64, true, (64, 64, PvPrecision.Bf16), ScalarType.Float32, false, device));
         // 402 query blocks: the persistent kernel's CTAs each take three or four, one after the other.
         results.Add(SageCase(8447, 8447, 128, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.BFloat16, true, device));
+        results.Add(SageCase(8447, 8447, 128, true, (128, 64, PvPrecision.Bf16), ScalarType.BFloat16, true, device));
         return results;
     }
 
@@ -177,11 +185,12 @@ static class AttentionParity
             foreach (long dim in new long[] { 64, 128 })
                 foreach (bool masked in new[] { false, true })
                 {
-                    var tile = Tiles[index % 2];
+                    var tile = Tiles[index % Tiles.Length];
                     double topK = index / 2 % 2 == 0 ? 0.1 : 0.5;
                     results.Add(SlaCase(length, dim, masked, tile, topK, tokenMajor: index++ % 3 != 0, device));
                 }
-        results.Add(SlaCase(8447, 128, true, Tiles[0], 0.1, tokenMajor: true, device));  // several query blocks per CTA
+        foreach (var tile in new[] { Tiles[0], Tiles[2] })
+            results.Add(SlaCase(8447, 128, true, tile, 0.1, tokenMajor: true, device));  // several query blocks per CTA
         return results;
     }
 
@@ -255,5 +264,7 @@ static class AttentionParity
 
     static string CaseName(long queries, long keys, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile, bool tokenMajor) =>
         (queries == keys ? $"L {queries}" : $"Lq {queries} Lk {keys}") + $" D {dim}{(masked ? " masked" : "")} " +
-        $"{tile.BlockQ}×{tile.BlockK} {(tile.Pv == PvPrecision.Fp8E4M3 ? "E4M3" : "FP16")}{(tokenMajor ? " token-major" : "")}";
+        $"{tile.BlockQ}×{tile.BlockK} {PvName(tile.Pv)}{(tokenMajor ? " token-major" : "")}";
+
+    static string PvName(PvPrecision pv) => pv switch { PvPrecision.Fp8E4M3 => "E4M3", PvPrecision.Bf16 => "BF16", _ => "FP16" };
 }

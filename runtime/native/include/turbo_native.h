@@ -159,12 +159,13 @@ int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_t* strides,
                                const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length, int dim,
                                int block, int8_t* codes, float* scales, float* pooled, void* stream);
 
-/* V for the P·V product as fp16 [B·H, ⌈L/block⌉·block, D]: with e4m3_scales (fp32 [B·H, D], from
- * turbo_channel_stats) each value is v / scale rounded to FP8 E4M3 (nearest even, saturating), stored exactly as
- * fp16; with NULL, v rounded to fp16. */
+/* V for the P·V product as values_dtype [B·H, ⌈L/block⌉·block, D]: with e4m3_scales (fp32 [B·H, D], from
+ * turbo_channel_stats; values_dtype TURBO_F16) each value is v / scale rounded to FP8 E4M3 (nearest even,
+ * saturating), stored exactly as fp16; with NULL, v rounded to values_dtype, TURBO_F16 or TURBO_BF16 (since ABI v16;
+ * fp16 before). */
 int turbo_prepare_values(const void* v, int dtype, const int64_t* strides, const int32_t* key_lengths,
                          const float* e4m3_scales, int64_t batch, int64_t heads, int64_t length, int dim, int block,
-                         void* values, void* stream);
+                         int values_dtype, void* values, void* stream);
 
 /* SLA's selection from pooled scores (since ABI v11): scores fp32 [B·H, query_blocks, key_blocks], contiguous; per row,
  * with n = ⌈valid keys / block_k⌉ (the blocks holding a valid key; key_lengths int32 [B] or NULL, as above), keep the
@@ -182,8 +183,9 @@ int turbo_block_map_indices(const uint8_t* map, int64_t rows, int blocks, int ma
 
 /* Flash-style attention over the prepared buffers: per (b, h) and query block of block_q rows, scores in log2 units
  * s = (q codes · k codes) · ((q_scale · k_scale) · score_scale) (INT8 mma, INT32 sums; score_scale = log2(e)/√D as
- * fp32), online softmax in fp32 with exp2 (running max, the sum of the unrounded P), P rounded to fp16 (or ×448 and
- * rounded to E4M3 when v_scales is given), P·V in FP16 mma with fp32 sums; out = acc / sum (· v_scale). Key blocks: all up to the key length, or the kept ones of each query block
+ * fp32), online softmax in fp32 with exp2 (running max, the sum of the unrounded P), P rounded to the values' type
+ * (fp16 or bf16; ×448 and rounded to E4M3 when v_scales is given, values fp16), P·V in FP16 or BF16 mma with fp32
+ * sums; out = acc / sum (· v_scale). Key blocks: all up to the key length, or the kept ones of each query block
  * (kept_blocks: int32 [B·H, ⌈Lq/block_q⌉, max_kept] ascending, kept_counts: int32 [B·H, ⌈Lq/block_q⌉]).
  * out: [B, H, Lq, D] of out_dtype at out_strides (b, h, token). A query that sees no key gets 0/0 (NaN). */
 typedef struct turbo_sage_args {
@@ -191,7 +193,8 @@ typedef struct turbo_sage_args {
   const float* q_scales;       /* [B·H, ⌈Lq/block_q⌉] */
   const int8_t* k_codes;       /* [B·H, ⌈Lk/block_k⌉·block_k, D], smoothed */
   const float* k_scales;       /* [B·H, ⌈Lk/block_k⌉] */
-  const void* values;          /* fp16 [B·H, ⌈Lk/block_k⌉·block_k, D] from turbo_prepare_values */
+  const void* values;          /* [B, H, values_len, D] of values_dtype at value_strides: turbo_prepare_values' buffer, or
+                                  a caller's bf16 v as it is (since ABI v16) */
   const float* v_scales;       /* fp32 [B·H, D] (E4M3 P·V) or NULL (FP16 P·V) */
   const int32_t* key_lengths;  /* [B] or NULL */
   const int32_t* kept_blocks;  /* or NULL: every key block */
@@ -202,6 +205,13 @@ typedef struct turbo_sage_args {
   int32_t head_dim, block_q, block_k, max_kept, out_dtype;
   float score_scale;           /* softmax scale × log2(e) */
   int32_t kernel;              /* enum turbo_sage_kernel */
+  /* Since ABI v16. values_dtype: TURBO_F16 (FP16 or, with v_scales, E4M3 P·V) or TURBO_BF16 (BF16 P·V). value_strides:
+   * element strides of values' batch, head and token dimensions, channels contiguous; the buffer 16-byte aligned and
+   * every stride a multiple of 8 elements. values_len: its rows per (b, h), at least kv_len; keys of a block at or
+   * past it read as 0. Keys past the key lengths below values_len are read, and their P is 0. */
+  int32_t values_dtype;
+  int64_t value_strides[3];
+  int64_t values_len;
 } turbo_sage_args;
 /* Which kernel computes it (the same function; they differ only in the order of fp32 sums): AUTO takes the
  * warpgroup (wgmma) kernel where turbo_sage_wgmma_available() and the shape is head_dim 128, block_q 128, block_k 64,

@@ -215,11 +215,11 @@ __global__ void __launch_bounds__(kThreads, 1024 / kThreads)
 constexpr int kValueGroups = kValueRows * 128 / kGroup / kThreads;
 
 // One block per (kValueRows padded rows, b·H + h): every group of the block's rows is loaded before any is converted,
-// then written as 8 fp16 values (one 16-byte store).
+// then written as 8 fp16 or bf16 values (one 16-byte store).
 template <bool kVector>
 __global__ void prepare_values_kernel(TokenView v, const int32_t* __restrict__ key_lengths,
                                       const float* __restrict__ e4m3_scales, int64_t heads, int64_t length, int dim,
-                                      int64_t padded, __half* __restrict__ out) {
+                                      int64_t padded, bool bf16, uint16_t* __restrict__ out) {
   const int groups = dim / kGroup, count = kValueRows * groups;
   const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t valid = valid_tokens(key_lengths, b, length);
@@ -246,6 +246,12 @@ __global__ void prepare_values_kernel(TokenView v, const int32_t* __restrict__ k
             __nv_cvt_float2_to_fp8x2(make_float2(x[u][c] / s[c], x[u][c + 1] / s[c + 1]), __NV_SATFINITE, __NV_E4M3);
         const __half2_raw pair = __nv_cvt_fp8x2_to_halfraw2(fp8, __NV_E4M3);
         words[c / 2] = static_cast<uint32_t>(pair.x) | (static_cast<uint32_t>(pair.y) << 16);
+      }
+    } else if (bf16) {
+#pragma unroll
+      for (int c = 0; c < kGroup; c += 2) {
+        const __nv_bfloat162 pair = __floats2bfloat162_rn(x[u][c], x[u][c + 1]);
+        words[c / 2] = *reinterpret_cast<const uint32_t*>(&pair);
       }
     } else {
 #pragma unroll
@@ -340,11 +346,15 @@ extern "C" int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_
 
 extern "C" int turbo_prepare_values(const void* v, int dtype, const int64_t* strides, const int32_t* key_lengths,
                                     const float* e4m3_scales, int64_t batch, int64_t heads, int64_t length, int dim,
-                                    int block, void* values, void* stream) {
+                                    int block, int values_dtype, void* values, void* stream) {
   const char* fn = "turbo_prepare_values";
   if (!check_tokens(fn, v, dtype, strides, batch, heads, length, dim)) return -1;
   if (block != 64 && block != 128) { turbo_set_error(fn, "block must be 64 or 128"); return -1; }
   if (!values) { turbo_set_error(fn, "null output"); return -1; }
+  if (values_dtype != TURBO_F16 && (values_dtype != TURBO_BF16 || e4m3_scales)) {
+    turbo_set_error(fn, "values_dtype must be TURBO_F16, or TURBO_BF16 without e4m3_scales");
+    return -1;
+  }
   // Values are stored and the scales read 8 channels at a time.
   if (!aligned_to(values, 16) || (e4m3_scales && !aligned_to(e4m3_scales, 16))) {
     turbo_set_error(fn, "values and e4m3_scales must be 16-byte aligned");
@@ -356,6 +366,7 @@ extern "C" int turbo_prepare_values(const void* v, int dtype, const int64_t* str
   const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(padded / kValueRows));
   const auto kernel = vector_rows(v, strides) ? prepare_values_kernel<true> : prepare_values_kernel<false>;
   kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(view, key_lengths, e4m3_scales, heads, length, dim,
-                                                                    padded, static_cast<__half*>(values));
+                                                                    padded, values_dtype == TURBO_BF16,
+                                                                    static_cast<uint16_t*>(values));
   return TURBO_LAUNCH_CHECK(fn);
 }

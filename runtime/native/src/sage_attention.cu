@@ -1,8 +1,9 @@
 // C ABI of the quantized attention kernels: argument checks, the choice between the warpgroup kernel
 // (sage_attention_wgmma.cuh, Hopper) and the warp kernel (sage_attention_kernel.cuh), and the dispatch over head dim,
-// block sizes and P·V format to their instantiations.
+// block sizes and P·V format (FP16, E4M3 or BF16) to their instantiations.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include "sage_attention_kernel.cuh"
 // The warpgroup kernel is fed by tensor maps, which need CUDA 12.5; built with an older toolkit it is not available.
 #if CUDART_VERSION >= 12050
@@ -13,11 +14,20 @@
 namespace {
 using namespace turbo;
 
-template <int D, int BQ, int BK, bool kE4M3>
+// Calls launch(format) with the P·V format the arguments ask for (checked by `invalid`) as a compile-time constant:
+// E4M3 with V's scales, else the values' 16-bit type.
+template <class Launch>
+int with_pv_format(const turbo_sage_args& a, Launch launch) {
+  if (a.v_scales) return launch(std::integral_constant<PvFormat, PvFormat::kE4M3>{});
+  if (a.values_dtype == TURBO_BF16) return launch(std::integral_constant<PvFormat, PvFormat::kBf16>{});
+  return launch(std::integral_constant<PvFormat, PvFormat::kF16>{});
+}
+
+template <int D, int BQ, int BK, PvFormat F>
 int launch(const turbo_sage_args& a, cudaStream_t stream) {
   const char* fn = "turbo_sage_attention";
   using T = SageTile<D, BQ, BK>;
-  auto kernel = sage_attention_kernel<D, BQ, BK, kE4M3>;
+  auto kernel = sage_attention_kernel<D, BQ, BK, F>;
   if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes)))
     return rc;
   const dim3 grid(static_cast<unsigned>((a.q_len + BQ - 1) / BQ), static_cast<unsigned>(a.batch * a.heads));
@@ -26,21 +36,24 @@ int launch(const turbo_sage_args& a, cudaStream_t stream) {
 }
 
 #if TURBO_HAS_SAGE_WGMMA
-// Tensor maps of the prepared operands (padded to whole blocks: every box lies inside), then one persistent CTA per
-// multiprocessor, or fewer where there are fewer units.
-template <bool kE4M3>
+// Tensor maps of the operands (the codes padded to whole blocks: every box lies inside; V at its own strides, boxes
+// past its rows filled with zeros), then one persistent CTA per multiprocessor, or fewer where there are fewer units.
+template <PvFormat F>
 int launch_wgmma(const turbo_sage_args& a, cudaStream_t stream) {
   const char* fn = "turbo_sage_attention";
   using T = SageWgmmaTile;
   const int64_t heads = a.batch * a.heads, q_blocks = (a.q_len + T::BQ - 1) / T::BQ, k_blocks = (a.kv_len + T::BK - 1) / T::BK;
+  const int64_t v_dims[4] = {T::D, a.values_len, a.heads, a.batch};
+  const int64_t v_strides[3] = {2 * a.value_strides[2], 2 * a.value_strides[1], 2 * a.value_strides[0]};
+  const auto v_type = F == PvFormat::kBf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
   CUtensorMap q_map, k_map, v_map;
   if (!encode_tensor_map_2d(&q_map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, a.q_codes, heads * q_blocks * T::BQ, T::D, 128, T::BQ) ||
       !encode_tensor_map_2d(&k_map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, a.k_codes, heads * k_blocks * T::BK, T::D, 128, T::BK) ||
-      !encode_tensor_map_2d(&v_map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, a.values, heads * k_blocks * T::BK, T::D, 64, T::BK)) {
-    turbo_set_error(fn, "cuTensorMapEncodeTiled refused the attention operands (16-byte aligned buffers needed)");
+      !encode_tensor_map_4d(&v_map, v_type, a.values, v_dims, v_strides, 64, T::BK)) {
+    turbo_set_error(fn, "cuTensorMapEncodeTiled refused the attention operands (16-byte aligned buffers and strides needed)");
     return -1;
   }
-  auto kernel = sage_attention_wgmma_kernel<kE4M3>;
+  auto kernel = sage_attention_wgmma_kernel<F>;
   if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes)))
     return rc;
   const int64_t ctas = std::min<int64_t>(heads * q_blocks, device_multiprocessors());
@@ -66,7 +79,7 @@ bool wgmma_available() {
 
 template <int D, int BQ, int BK>
 int launch_pv(const turbo_sage_args& a, cudaStream_t s) {
-  return a.v_scales ? launch<D, BQ, BK, true>(a, s) : launch<D, BQ, BK, false>(a, s);
+  return with_pv_format(a, [&](auto format) { return launch<D, BQ, BK, decltype(format)::value>(a, s); });
 }
 
 template <int D, int BQ>
@@ -90,6 +103,13 @@ const char* invalid(const turbo_sage_args& a) {
   if (!(a.score_scale > 0.f) || std::isinf(a.score_scale)) return "score_scale must be positive and finite";
   if ((a.kept_blocks == nullptr) != (a.kept_counts == nullptr)) return "kept_blocks and kept_counts come together";
   if (a.kept_blocks && a.max_kept < 1) return "max_kept must be positive";
+  if (a.values_dtype != TURBO_F16 && a.values_dtype != TURBO_BF16) return "values_dtype must be TURBO_F16 or TURBO_BF16";
+  if (a.v_scales && a.values_dtype != TURBO_F16) return "E4M3 P·V (v_scales) takes fp16 values";
+  if (a.values_len < a.kv_len) return "values_len must be at least kv_len";
+  // 16-byte rows for cp.async and the tensor maps.
+  if (!aligned_to(a.values, 16) || a.value_strides[0] < 0 || a.value_strides[1] < 0 || a.value_strides[2] < 0 ||
+      a.value_strides[0] % 8 || a.value_strides[1] % 8 || a.value_strides[2] % 8)
+    return "values must be 16-byte aligned with non-negative strides of multiples of 8 elements";
   if (a.kernel < TURBO_SAGE_KERNEL_AUTO || a.kernel > TURBO_SAGE_KERNEL_WGMMA) return "unknown kernel";
   if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !wgmma_shape(a)) return "the wgmma kernel needs head_dim 128, block_q 128, block_k 64 (and fewer than 2^31 padded rows)";
   if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !wgmma_available()) return "the wgmma kernel needs a compute capability 9.0 GPU, a library built for sm_90a with CUDA 12.5 or later, and a driver with tensor maps";
@@ -104,7 +124,7 @@ extern "C" int turbo_sage_attention(const turbo_sage_args* args, void* stream) {
   const turbo_sage_args& a = *args;
 #if TURBO_HAS_SAGE_WGMMA
   const bool wgmma = a.kernel == TURBO_SAGE_KERNEL_WGMMA || (a.kernel == TURBO_SAGE_KERNEL_AUTO && wgmma_shape(a) && wgmma_available());
-  if (wgmma) return a.v_scales ? launch_wgmma<true>(a, s) : launch_wgmma<false>(a, s);
+  if (wgmma) return with_pv_format(a, [&](auto format) { return launch_wgmma<decltype(format)::value>(a, s); });
 #endif
   return a.head_dim == 64 ? launch_bq<64>(a, s) : launch_bq<128>(a, s);
 }

@@ -1,14 +1,15 @@
-// SageAttention-style flash attention over INT8 q/k codes and fp16 V (prepared by attention_prep.cu), dense or
-// block-sparse (SLA's kept key blocks). Reference: Turbo.Runtime.Attention.SageAttention, block for block.
+// SageAttention-style flash attention over INT8 q/k codes and 16-bit V (fp16 prepared by attention_prep.cu, or bf16,
+// prepared or the caller's own), dense or block-sparse (SLA's kept key blocks). Reference:
+// Turbo.Runtime.Attention.SageAttention, block for block.
 //
 // One CTA per (b·h, query block of BQ rows), one warp per 16 query rows. The query block's codes stay in registers;
-// key blocks of BK tokens (int8 K, fp16 V) stream through shared memory, two stages deep (cp.async, the next tile
+// key blocks of BK tokens (int8 K, 16-bit V) stream through shared memory, two stages deep (cp.async, the next tile
 // loading while this one computes). Per key block each warp computes S = Q·Kᵀ with INT8 mma (exact INT32 sums),
 // dequantizes with (q_scale·k_scale)·softmax_scale·log2(e) (so softmax uses exp2; the reference multiplies in the
 // same order, so the scores agree bit for bit), updates the running row max and
-// sum in fp32, rounds P to fp16 (or ×448 to E4M3, stored exactly in fp16) straight from the accumulator registers,
-// and accumulates P·V with FP16 mma into fp32. Keys past the key length get −∞ before the max, so a partial last
-// block is exact; query rows past Lq are computed on the zero padding and not stored.
+// sum in fp32, rounds P to V's type (or ×448 to E4M3, stored exactly in fp16) straight from the accumulator
+// registers, and accumulates P·V with FP16 or BF16 mma into fp32. Keys past the key length get −∞ before the max, so
+// a partial last block is exact; query rows past Lq are computed on the zero padding and not stored.
 #pragma once
 #include <cuda_fp8.h>
 #include <cmath>
@@ -19,12 +20,16 @@ namespace turbo {
 
 constexpr float kE4M3Max = 448.f;
 
+// The P·V formats: P rounded to fp16 and V fp16; P ×448 rounded to E4M3 and V E4M3 (both held exactly in fp16, V
+// scaled per channel); P rounded to bf16 and V bf16.
+enum class PvFormat { kF16, kE4M3, kBf16 };
+
 template <int D, int BQ, int BK>
 struct SageTile {
   static constexpr int kWarps = BQ / 16;
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kCodeChunks = D / 16;  // 16-byte chunks in a row of int8 codes
-  static constexpr int kValueChunks = D / 8;  // ... in a row of fp16 values
+  static constexpr int kValueChunks = D / 8;  // ... in a row of 16-bit values
   static constexpr int kQBytes = BQ * D;
   static constexpr int kKBytes = BK * D;
   static constexpr int kVBytes = BK * D * 2;
@@ -51,6 +56,19 @@ __device__ __forceinline__ uint32_t pack_e4m3_as_f16(float lo, float hi) {
   return static_cast<uint32_t>(r.x) | (static_cast<uint32_t>(r.y) << 16);
 }
 
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  const __nv_bfloat162 r = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&r);
+}
+
+// Two values of P (already ×448 for E4M3) as the 16-bit pair of the A fragment of P·V.
+template <PvFormat F>
+__device__ __forceinline__ uint32_t pack_p(float lo, float hi) {
+  if constexpr (F == PvFormat::kE4M3) return pack_e4m3_as_f16(lo, hi);
+  else if constexpr (F == PvFormat::kBf16) return pack_bf16(lo, hi);
+  else return pack_f16(lo, hi);
+}
+
 // One unit of work of the attention kernels: query block q_block (of q_blocks) of head bh = b·H + h, its codes, the
 // head's K codes, V and K scales, and the key blocks it visits (the kept ones, or all up to the key length). The warp
 // kernel's CTA takes query block blockIdx.x of head blockIdx.y; the warpgroup kernel's persistent CTAs take several.
@@ -60,7 +78,8 @@ struct SageQueryBlock {
   int64_t bh, b, h, key_len, k_blocks;
   const int8_t* q_tile;
   const int8_t* k_head;
-  const __half* v_head;
+  const uint16_t* v_head;     // V of head (b, h): 16-bit values, rows v_row_stride apart, v_rows of them
+  int64_t v_row_stride, v_rows;
   const float* k_scales;
   const int32_t* kept;
 
@@ -76,7 +95,9 @@ struct SageQueryBlock {
     key_len = a.key_lengths ? min(static_cast<int64_t>(a.key_lengths[b]), a.kv_len) : a.kv_len;
     q_tile = a.q_codes + (bh * q_blocks + q_block) * static_cast<int64_t>(BQ) * D;
     k_head = a.k_codes + bh * k_blocks * BK * D;
-    v_head = static_cast<const __half*>(a.values) + bh * k_blocks * BK * D;
+    v_head = static_cast<const uint16_t*>(a.values) + b * a.value_strides[0] + h * a.value_strides[1];
+    v_row_stride = a.value_strides[2];
+    v_rows = a.values_len;
     k_scales = a.k_scales + bh * k_blocks;
     kept = a.kept_blocks ? a.kept_blocks + (bh * q_blocks + q_block) * a.max_kept : nullptr;
     tiles = kept ? a.kept_counts[bh * q_blocks + q_block] : static_cast<int>((key_len + BK - 1) / BK);
@@ -126,13 +147,13 @@ __device__ __forceinline__ void store_attention_rows(const turbo_sage_args& a, c
   }
 }
 
-template <int D, int BQ, int BK, bool kE4M3>
+template <int D, int BQ, int BK, PvFormat F>
 __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turbo_sage_args a) {
   using T = SageTile<D, BQ, BK>;
   extern __shared__ __align__(128) unsigned char shared[];
   int8_t* const q_smem = reinterpret_cast<int8_t*>(shared);
-  int8_t* const k_smem = q_smem + T::kQBytes;                            // 2 stages
-  __half* const v_smem = reinterpret_cast<__half*>(k_smem + 2 * T::kKBytes);  // 2 stages
+  int8_t* const k_smem = q_smem + T::kQBytes;                                    // 2 stages
+  uint16_t* const v_smem = reinterpret_cast<uint16_t*>(k_smem + 2 * T::kKBytes);  // 2 stages
 
   const SageQueryBlock<D, BQ, BK> cta(a);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -145,12 +166,15 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
       const int c = threadIdx.x + it * T::kThreads, row = c / T::kCodeChunks, chunk = c % T::kCodeChunks;
       cp_async_16(k_dst + swizzled_chunk<T::kCodeChunks>(row, chunk) * 16, k_src + row * D + chunk * 16);
     }
-    const __half* v_src = cta.v_head + static_cast<int64_t>(block) * BK * D;
-    __half* v_dst = v_smem + stage * BK * D;
+    // V's rows past its end (a caller's unpadded v) are zero-filled.
+    uint16_t* v_dst = v_smem + stage * BK * D;
 #pragma unroll
     for (int it = 0; it < BK * T::kValueChunks / T::kThreads; ++it) {
       const int c = threadIdx.x + it * T::kThreads, row = c / T::kValueChunks, chunk = c % T::kValueChunks;
-      cp_async_16(v_dst + swizzled_chunk<T::kValueChunks>(row, chunk) * 8, v_src + row * D + chunk * 8);
+      const int64_t key = static_cast<int64_t>(block) * BK + row;
+      const bool live = key < cta.v_rows;
+      cp_async_16(shared_address(v_dst + swizzled_chunk<T::kValueChunks>(row, chunk) * 8),
+                  cta.v_head + (live ? key * cta.v_row_stride + chunk * 8 : 0), live);
     }
   };
 
@@ -246,24 +270,29 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           p[e] = exp2f(score[j][e] - shift[e >> 1]);
-          if constexpr (kE4M3) p[e] *= kE4M3Max;
+          if constexpr (F == PvFormat::kE4M3) p[e] *= kE4M3Max;
         }
         row_sum[0] += p[0] + p[1];
         row_sum[1] += p[2] + p[3];
-        p_frag[t][2 * half] = kE4M3 ? pack_e4m3_as_f16(p[0], p[1]) : pack_f16(p[0], p[1]);
-        p_frag[t][2 * half + 1] = kE4M3 ? pack_e4m3_as_f16(p[2], p[3]) : pack_f16(p[2], p[3]);
+        p_frag[t][2 * half] = pack_p<F>(p[0], p[1]);
+        p_frag[t][2 * half + 1] = pack_p<F>(p[2], p[3]);
       }
 
     // O += P·V: per 16 keys and 16 channels, one ldmatrix.x4.trans gives the B fragments of two 8-channel tiles.
-    const __half* v_tile = v_smem + stage * BK * D;
+    const uint16_t* v_tile = v_smem + stage * BK * D;
 #pragma unroll
     for (int t = 0; t < T::kPvSteps; ++t)
 #pragma unroll
       for (int pair = 0; pair < T::kOutTiles / 2; ++pair) {
         uint32_t v_frag[4];
         ldmatrix_x4_trans(v_frag, v_tile + swizzled_chunk<T::kValueChunks>(t * 16 + (lane & 15), 2 * pair + (lane >> 4)) * 8);
-        mma_f16(out[2 * pair], p_frag[t], v_frag[0], v_frag[1]);
-        mma_f16(out[2 * pair + 1], p_frag[t], v_frag[2], v_frag[3]);
+        if constexpr (F == PvFormat::kBf16) {
+          mma_bf16(out[2 * pair], p_frag[t], v_frag[0], v_frag[1]);
+          mma_bf16(out[2 * pair + 1], p_frag[t], v_frag[2], v_frag[3]);
+        } else {
+          mma_f16(out[2 * pair], p_frag[t], v_frag[0], v_frag[1]);
+          mma_f16(out[2 * pair + 1], p_frag[t], v_frag[2], v_frag[3]);
+        }
       }
 
     __syncthreads();  // every warp is done with this stage before iteration i + 1 refills it
@@ -271,7 +300,7 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
     next_block = block_after;
   }
 
-  store_attention_rows<kE4M3>(a, cta, static_cast<int64_t>(cta.q_block) * BQ + warp * 16, row_sum,
+  store_attention_rows<F == PvFormat::kE4M3>(a, cta, static_cast<int64_t>(cta.q_block) * BQ + warp * 16, row_sum,
                               [&](int n, int k) { return out[n][k]; });
 }
 

@@ -1,7 +1,7 @@
 // The quantized attention of sage_attention_kernel.cuh on Hopper's warpgroup tensor-core instructions (sm_90a), for
 // the shape the packages use: head dim 128, query blocks of 128, key blocks of 64. Same function, with the running
 // max updated once per two key blocks (the reference's KeyBlocksPerUpdate = 2): the same INT32 scores and scales,
-// the same row max, P rounded to fp16 (or ×448 to E4M3) the same way, the same P·V. Two steps are computed the faster
+// the same row max, P rounded to fp16 or bf16 (or ×448 to E4M3) the same way, the same P·V. Two steps are computed the faster
 // way, which moves P by a few float32 ulps before its rounding: exp2 of a fused multiply-add (score · scale − max) on
 // the special-function unit, and E4M3's ×448 folded into the exponent. `turbo check-attention` holds both kernels to
 // the reference Turbo.Runtime.Attention.SageAttention.
@@ -11,12 +11,13 @@
 //   warpgroup 0, one warp: the producer. Per unit it asks the bulk tensor copy engine for the query block's codes
 //     (one of two Q buffers, so the next unit's Q loads during this one's last blocks and epilogue), then for each key
 //     block it visits, once a stage of the ring is free, K's codes and V's two halves — completing on the stage's
-//     "full" barrier — and leaves the block's index beside the stage. The kept-block list is read 32 entries at a
+//     "full" barrier — and leaves the block's index beside the stage. V's map is 4-D (channels, keys, head, batch)
+//     at V's own strides, so a caller's token-major bf16 v is read where it lies; keys past its end arrive as zeros. The kept-block list is read 32 entries at a
 //     time, one per lane.
 //   warpgroups 1 and 2: the consumers, 64 query rows each. They wait on the stages, never on each other. They take
 //     a unit's visits two at a time (an odd count: the first alone), one softmax update per pair: a warpgroup issues
 //     S = Q·Kᵀ of both blocks (2 × 4 × m64n64k32 s8, exact INT32) and, behind it, O += P·V of the previous pair
-//     (2 × 4 × m64n128k16 f16, P from registers, fp32 accumulators); as soon as S is done it computes the softmax
+//     (2 × 4 × m64n128k16 f16 or bf16, P from registers, fp32 accumulators); as soon as S is done it computes the softmax
 //     update in registers (the accumulator fragment is mma.sync's) while the tensor cores still run P·V, then waits
 //     for P·V, releases the previous pair's stages and rescales O to the new row max. A pair per update halves the
 //     max reductions, rescales and waits per key, and gives each softmax twice the independent work. The epilogue
@@ -49,7 +50,7 @@ struct SageWgmmaTile {
   static constexpr int kThreads = 384;            // the producer's warpgroup and two consumer warpgroups
   static constexpr int kQBytes = BQ * D;          // int8 codes
   static constexpr int kKBytes = BK * D;          // int8 codes
-  static constexpr int kVHalfBytes = BK * 64 * 2; // 64 fp16 channels of every key
+  static constexpr int kVHalfBytes = BK * 64 * 2; // 64 16-bit channels of every key
   static constexpr int kStageBytes = kKBytes + 2 * kVHalfBytes;
   static constexpr int kUpdateBlocks = 2;         // key blocks per softmax update
   static constexpr int kStages = 6;               // two updates held (one in P·V, one in S), one pair ahead
@@ -112,9 +113,10 @@ __device__ __forceinline__ void sage_produce(const turbo_sage_args& a, const CUt
           sm.stage_block[s] = block;  // published by the arrival below
           mbarrier_arrive_expecting(full, T::kStageBytes);
           const int row = static_cast<int>((cta.bh * cta.k_blocks + block) * T::BK);
+          const int key = block * T::BK, h = static_cast<int>(cta.h), b = static_cast<int>(cta.b);
           tma_load_2d(stage, k_map, 0, row, full);
-          tma_load_2d(stage + T::kKBytes, v_map, 0, row, full);
-          tma_load_2d(stage + T::kKBytes + T::kVHalfBytes, v_map, 64, row, full);
+          tma_load_4d(stage + T::kKBytes, v_map, 0, key, h, b, full);
+          tma_load_4d(stage + T::kKBytes + T::kVHalfBytes, v_map, 64, key, h, b, full);
         }
         __syncwarp();
       }
@@ -122,7 +124,7 @@ __device__ __forceinline__ void sage_produce(const turbo_sage_args& a, const CUt
   }
 }
 
-template <bool kE4M3>
+template <PvFormat F>
 __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
     sage_attention_wgmma_kernel(const turbo_sage_args a, const __grid_constant__ CUtensorMap q_map,
                                 const __grid_constant__ CUtensorMap k_map, const __grid_constant__ CUtensorMap v_map) {
@@ -185,7 +187,10 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
     auto issue_pv = [&](uint32_t stage, const Fragments& p) {
       const uint64_t v_desc = wgmma_descriptor(stage + T::kKBytes, T::kVHalfBytes, 1024);
 #pragma unroll
-      for (int t = 0; t < T::kPvSteps; ++t) wgmma_f16_m64n128k16_rs(out, p[t], wgmma_advance(v_desc, 2048 * t));
+      for (int t = 0; t < T::kPvSteps; ++t) {
+        if constexpr (F == PvFormat::kBf16) wgmma_bf16_m64n128k16_rs(out, p[t], wgmma_advance(v_desc, 2048 * t));
+        else wgmma_f16_m64n128k16_rs(out, p[t], wgmma_advance(v_desc, 2048 * t));
+      }
     };
     int acc[T::kUpdateBlocks][T::kScoreTiles * 4];  // S of the key blocks of one softmax update
     auto issue_qk = [&](int (&s_acc)[T::kScoreTiles * 4], uint32_t stage) {
@@ -270,7 +275,7 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
         row_max[r] = new_max;
         row_sum[r] *= decay[r];
         // E4M3 P·V takes P × 448: exp2(s − max + log2 448) is that product.
-        if constexpr (kE4M3) shift[r] -= kLog2E4M3Max;
+        if constexpr (F == PvFormat::kE4M3) shift[r] -= kLog2E4M3Max;
       }
       auto exponentiate = [&](int b, auto masked) {
 #pragma unroll
@@ -286,8 +291,8 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
             }
             row_sum[0] += p[0] + p[1];
             row_sum[1] += p[2] + p[3];
-            p_frag[b][t][2 * half] = kE4M3 ? pack_e4m3_as_f16(p[0], p[1]) : pack_f16(p[0], p[1]);
-            p_frag[b][t][2 * half + 1] = kE4M3 ? pack_e4m3_as_f16(p[2], p[3]) : pack_f16(p[2], p[3]);
+            p_frag[b][t][2 * half] = pack_p<F>(p[0], p[1]);
+            p_frag[b][t][2 * half + 1] = pack_p<F>(p[2], p[3]);
           }
       };
 #pragma unroll
@@ -379,7 +384,7 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
     if (lane == 0) mbarrier_arrive(sm.q_empty + 8 * qb);  // every Q·Kᵀ of the unit has retired
     g += cta.tiles;
 
-    store_attention_rows<kE4M3>(a, cta, static_cast<int64_t>(cta.q_block) * BQ + consumer * 64 + warp * 16, row_sum,
+    store_attention_rows<F == PvFormat::kE4M3>(a, cta, static_cast<int64_t>(cta.q_block) * BQ + consumer * 64 + warp * 16, row_sum,
                                 [&](int c, int k) { return out[4 * c + k]; });
   }
 #endif

@@ -1,6 +1,6 @@
 // Hopper's bulk tensor copy engine (TMA, sm_90) and the shared-memory barriers (mbarrier) it completes on, for the
 // INT8 GEMM of int8_gemm_wgmma.cu and the attention kernel of sage_attention_wgmma.cuh. A tensor map (built on the
-// host, passed by value as a __grid_constant__ kernel parameter) describes a row-major 2-D tensor in global memory;
+// host, passed by value as a __grid_constant__ kernel parameter) describes a row-major 2-D (or strided 4-D) tensor in global memory;
 // one thread asks for a box of it, the engine writes the box into shared memory — 128-byte swizzled, the layout
 // wgmma's descriptors read (warpgroup_mma.cuh) — with elements outside the tensor filled with zeros, and counts the
 // bytes it wrote against an mbarrier.
@@ -43,6 +43,22 @@ inline bool encode_tensor_map_2d(CUtensorMap* map, CUtensorMapDataType type, int
   const cuuint32_t box[2] = {static_cast<cuuint32_t>(box_cols), static_cast<cuuint32_t>(box_rows)};
   const cuuint32_t steps[2] = {1, 1};
   return encode(map, type, 2, const_cast<void*>(data), dims, pitch, box, steps, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// A tensor map of a strided 4-D tensor of `type` at `data`, its dimensions innermost first: dims[0] contiguous
+// elements (a row), then dims[1..3] at byte_strides[0..2] (multiples of 16, in any order), read in boxes of box_rows
+// rows × box_cols elements of one index of dims[2] and dims[3], 128-byte rows, 128-byte swizzled (as the 2-D map's).
+inline bool encode_tensor_map_4d(CUtensorMap* map, CUtensorMapDataType type, const void* data, const int64_t (&dims)[4],
+                                 const int64_t (&byte_strides)[3], int box_cols, int box_rows) {
+  const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
+  if (!encode) return false;
+  cuuint64_t extent[4], pitch[3];
+  for (int i = 0; i < 4; ++i) extent[i] = static_cast<cuuint64_t>(dims[i]);
+  for (int i = 0; i < 3; ++i) pitch[i] = static_cast<cuuint64_t>(byte_strides[i]);
+  const cuuint32_t box[4] = {static_cast<cuuint32_t>(box_cols), static_cast<cuuint32_t>(box_rows), 1, 1};
+  const cuuint32_t steps[4] = {1, 1, 1, 1};
+  return encode(map, type, 4, const_cast<void*>(data), extent, pitch, box, steps, CU_TENSOR_MAP_INTERLEAVE_NONE,
                 CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
@@ -92,6 +108,18 @@ __device__ __forceinline__ void tma_load_2d(uint32_t destination, const CUtensor
   asm volatile(
       "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(destination),
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(barrier)
+      : "memory");
+#endif
+}
+
+// The same for a 4-D map (encode_tensor_map_4d): the box at element c0 of a row, row c1, and indices c2, c3.
+__device__ __forceinline__ void tma_load_4d(uint32_t destination, const CUtensorMap* map, int c0, int c1, int c2, int c3,
+                                            uint32_t barrier) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(
+          destination),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(barrier)
       : "memory");
 #endif
 }
