@@ -110,7 +110,10 @@ struct SageQueryBlock {
 // out times the sum's reciprocal (· the per-channel V scale for E4M3), rows past Lq dropped. out(n, k) is the
 // accumulator register k of the 8-channel tile n (the mma.sync C fragment: rows lane/4 and +8, channels
 // 8n + 2·(lane%4) and +1). One reciprocal per row instead of a division per value (a float32 ulp apart, before the
-// rounding to the output dtype), and a thread's two channels in one store where the row is aligned for it.
+// rounding to the output dtype). 16-bit outputs: the 4 lanes of a row transpose their values of 4 tiles, so that each
+// thread stores a tile's 8 channels in one 16-byte store and a quad a row's 64 bytes at once (whole sectors, a
+// quarter of the store instructions); float32 outputs: a thread's two channels in one store where the row is aligned
+// for it.
 template <bool kE4M3, int D, int BQ, int BK, class Accumulator>
 __device__ __forceinline__ void store_attention_rows(const turbo_sage_args& a, const SageQueryBlock<D, BQ, BK>& cta,
                                                      int64_t first_row, float (&row_sum)[2], Accumulator out) {
@@ -121,27 +124,72 @@ __device__ __forceinline__ void store_attention_rows(const turbo_sage_args& a, c
     row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
   }
   const float* const v_scales = a.v_scales ? a.v_scales + cta.bh * D : nullptr;
-  const int element_bytes = a.out_dtype == TURBO_F32 ? 4 : 2;
+  auto value = [&](int n, int k, float inverse) {
+    const float x = out(n, k) * inverse;
+    if constexpr (kE4M3) return x * v_scales[n * 8 + (lane & 3) * 2 + (k & 1)];
+    else return x;
+  };
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int64_t q = first_row + lane / 4 + 8 * r;
-    if (q >= a.q_len) continue;
+    const bool live = q < a.q_len;  // every lane takes part in the swaps below
     const int64_t row = cta.b * a.out_strides[0] + cta.h * a.out_strides[1] + q * a.out_strides[2];
-    const bool paired = (reinterpret_cast<uintptr_t>(a.out) + row * element_bytes) % (2 * element_bytes) == 0;
     const float inverse = 1.f / row_sum[r];  // a row without keys: 0 · ∞ = NaN, as 0 / 0
+    if (a.out_dtype == TURBO_F32) {
+      if (!live) continue;
+      float* const y = static_cast<float*>(a.out) + row;
+      const bool paired = reinterpret_cast<uintptr_t>(y) % 8 == 0;
 #pragma unroll
-    for (int n = 0; n < D / 8; ++n) {
-      const int channel = n * 8 + (lane & 3) * 2;
-      float v0 = out(n, 2 * r) * inverse, v1 = out(n, 2 * r + 1) * inverse;
-      if constexpr (kE4M3) {
-        v0 *= v_scales[channel];
-        v1 *= v_scales[channel + 1];
+      for (int n = 0; n < D / 8; ++n) {
+        const int channel = n * 8 + (lane & 3) * 2;
+        const float v0 = value(n, 2 * r, inverse), v1 = value(n, 2 * r + 1, inverse);
+        if (paired) {
+          *reinterpret_cast<float2*>(y + channel) = make_float2(v0, v1);
+        } else {
+          y[channel] = v0;
+          y[channel + 1] = v1;
+        }
       }
-      if (paired) {
-        store_pair_from_float(a.out, a.out_dtype, row + channel, v0, v1);
+      continue;
+    }
+    uint16_t* const y = static_cast<uint16_t*>(a.out) + row;
+    const bool bf16 = a.out_dtype == TURBO_BF16, t0 = lane & 1, t1 = lane & 2;
+#pragma unroll
+    for (int n = 0; n < D / 8; n += 4) {
+      // Word j: this thread's two channels of tile n + j. The quad transposes its 4 × 4 words in two swaps (with the
+      // neighbour across lane bit 0, then across bit 1), so that lane t ends with all 8 channels of tile n + t.
+      uint32_t w[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float v0 = value(n + j, 2 * r, inverse), v1 = value(n + j, 2 * r + 1, inverse);
+        w[j] = bf16 ? pack_bf16(v0, v1) : pack_f16(v0, v1);
+      }
+      // First swap: keep the tiles whose bit 0 is the lane's (own words), take the neighbour's words of them.
+      const uint32_t own0 = t0 ? w[1] : w[0], own1 = t0 ? w[3] : w[2];
+      const uint32_t got0 = __shfl_xor_sync(0xffffffffu, t0 ? w[0] : w[1], 1);
+      const uint32_t got1 = __shfl_xor_sync(0xffffffffu, t0 ? w[2] : w[3], 1);
+      // Second swap: keep the tile whose bit 1 is the lane's, take the neighbour's two words of it.
+      const uint32_t keep_own = t1 ? own1 : own0, keep_got = t1 ? got1 : got0;
+      const uint32_t far_own = __shfl_xor_sync(0xffffffffu, t1 ? own0 : own1, 2);
+      const uint32_t far_got = __shfl_xor_sync(0xffffffffu, t1 ? got0 : got1, 2);
+      // Channels 2s, 2s + 1 came from lane s: this lane's (s = t), its bit-0 neighbour's, its bit-1 neighbour's and
+      // the one across both.
+      uint32_t v[4];
+#pragma unroll
+      for (int src = 0; src < 4; ++src) {
+        const bool same1 = ((src & 2) != 0) == t1, same0 = ((src & 1) != 0) == t0;
+        v[src] = same1 ? (same0 ? keep_own : keep_got) : (same0 ? far_own : far_got);
+      }
+      uint16_t* const at = y + (n + (lane & 3)) * 8;
+      if (!live) continue;
+      if (reinterpret_cast<uintptr_t>(at) % 16 == 0) {
+        *reinterpret_cast<uint4*>(at) = make_uint4(v[0], v[1], v[2], v[3]);
       } else {
-        store_from_float(a.out, a.out_dtype, row + channel, v0);
-        store_from_float(a.out, a.out_dtype, row + channel + 1, v1);
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+          at[2 * c] = static_cast<uint16_t>(v[c]);
+          at[2 * c + 1] = static_cast<uint16_t>(v[c] >> 16);
+        }
       }
     }
   }
