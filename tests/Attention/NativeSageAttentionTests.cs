@@ -1,5 +1,6 @@
 using Turbo.Runtime;
 using Turbo.Runtime.Attention;
+using Turbo.Runtime.Native;
 using static TorchSharp.torch;
 
 namespace Turbo.Tests.Attention;
@@ -29,6 +30,25 @@ public class NativeSageAttentionTests
         var sparse = backend.Attend(q, k, v, lengths, map);
         Assert.That(AttentionMetrics.MaxRelative(sparse, backend.Reference.Attend(q, k, v, lengths, map)), Is.EqualTo(0));
         Assert.That(AttentionMetrics.MaxRelative(sparse, dense), Is.GreaterThan(1e-3), "the block map must change the result");
+    }
+
+    /// <summary>
+    /// BF16 P·V hands the kernels the caller's v itself only where they can read it: bfloat16, head dim 64 or 128,
+    /// channels contiguous, 16-byte rows (the models' token-major views are); anything else goes through the value pass.
+    /// </summary>
+    [Test]
+    public void Bf16ValuesAreReadInPlaceOnlyWhereTheKernelsCanReadThem()
+    {
+        using var scope = NewDisposeScope();
+        var tokenMajor = zeros([1, 40, 3, 64], ScalarType.BFloat16).transpose(1, 2);
+        Assert.That(SageKernels.ReadsValuesInPlace(tokenMajor), Is.True, "[B, H, L, D] view of token-major memory");
+        Assert.That(SageKernels.ReadsValuesInPlace(zeros([1, 3, 40, 128], ScalarType.BFloat16)), Is.True);
+        Assert.That(SageKernels.ReadsValuesInPlace(tokenMajor.to(ScalarType.Float16)), Is.False, "float16 is converted");
+        Assert.That(SageKernels.ReadsValuesInPlace(zeros([1, 3, 40, 40], ScalarType.BFloat16)), Is.False, "head dim 40 is padded first");
+        var oddRows = zeros([1, 40, 3, 65], ScalarType.BFloat16).narrow(3, 0, 64).transpose(1, 2);
+        Assert.That(SageKernels.ReadsValuesInPlace(oddRows), Is.False, "rows 130 bytes apart");
+        var shifted = zeros([3 * 40 * 64 + 1], ScalarType.BFloat16).narrow(0, 1, 3 * 40 * 64).view(1, 3, 40, 64);
+        Assert.That(SageKernels.ReadsValuesInPlace(shifted), Is.False, "first element 2 bytes past an aligned address");
     }
 
     [Test]
