@@ -69,7 +69,7 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
         {
             // The linear branch's key side reads every key and value: first, so that its pass also gives the Sage
             // preparation K's mean and V's scales, which would otherwise take two more passes over k and v.
-            if (LinearKernelsRun(q, k, v, q.dtype) && TurboNative.HasKeySideStats)
+            if (LinearKernelsRun(q, k, v, q.dtype))
                 using (CudaProfiler.Scope("self-attention/linear branch"))
                 using (CudaProfiler.Scope("self-attention/linear branch: key sums"))
                     keySide = SlaLinearKernels.KeySums(k, v, keyLengths, withStats: true);

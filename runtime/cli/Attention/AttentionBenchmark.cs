@@ -141,9 +141,8 @@ static class AttentionBenchmark
         var bias = zeros([HeadDim], device: q.device);
         var sparse = zeros([1, q.shape[2], q.shape[1], HeadDim], q.dtype, q.device).transpose(1, 2);
         static void Free(params Tensor?[] tensors) { foreach (var t in tensors) t?.Dispose(); }
-        // Which passes this library and these inputs run: the linear branch's kernels take 16-bit inputs of head dim 64
-        // or 128, and only a library of ABI 15 or newer gives the key side's statistics.
-        bool linear = SlaLinearKernels.Supports(q), keySideStats = linear && TurboNative.HasKeySideStats;
+        // The linear branch's kernels take 16-bit inputs of head dim 64 or 128.
+        bool linear = SlaLinearKernels.Supports(q);
         var passes = new (string Name, bool Runs, Action Run)[]
         {
             ("K mean", true, () => SageKernels.TokenMean(k, null).Dispose()),
@@ -152,7 +151,7 @@ static class AttentionBenchmark
             ("INT8 smoothed k + pooled blocks", true, () => { var (c, s, p) = SageKernels.QuantizeBlocks(k, 64, mean, pool: true); Free(c, s, p); }),
             ("V as the P·V operand", true, () => SageKernels.PrepareValues(v, 64, null, scales).Dispose()),
             ("linear branch: key sums", linear, () => { var side = SlaLinearKernels.KeySums(k, v, null); Free(side.KeyValue, side.KeySum); }),
-            ("linear branch: key sums with K mean and V scales", keySideStats, () =>
+            ("linear branch: key sums with K mean and V scales", linear, () =>
             {
                 var side = SlaLinearKernels.KeySums(k, v, null, withStats: true);
                 Free(side.KeyValue, side.KeySum, side.KeyMean, side.ValueScales);
@@ -187,10 +186,5 @@ static class AttentionBenchmark
 
     static string KernelName(bool wgmma) => wgmma ? " (wgmma)" : " (mma.sync)";
 
-    static string Format(PvPrecision pv) => pv switch
-    {
-        PvPrecision.Fp8E4M3 => "E4M3 P·V",
-        PvPrecision.Bf16 => "BF16 P·V",
-        _ => "FP16 P·V",
-    };
+    static string Format(PvPrecision pv) => $"{PvLabels.Of(pv)} P·V";
 }

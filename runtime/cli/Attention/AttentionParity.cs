@@ -88,7 +88,7 @@ static class AttentionParity
         yield return AgreementRules.CompareBuffer("v E4M3 values", name, SageKernels.PrepareValues(v, blockK, lengths32, e4m3Scales),
             vRef, tolerance: 0, maxAbs: 0);
         // SLA's key side gives the same statistics from its own pass over k and v.
-        if (SlaLinearKernels.Supports(k) && TurboNative.HasKeySideStats)
+        if (SlaLinearKernels.Supports(k))
         {
             var side = SlaLinearKernels.KeySums(k, v, keyLengths, withStats: true);
             yield return AgreementRules.CompareRelative("k mean (SLA key side)", name, side.KeyMean!, meanRef, 1e-6);
@@ -264,7 +264,5 @@ static class AttentionParity
 
     static string CaseName(long queries, long keys, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile, bool tokenMajor) =>
         (queries == keys ? $"L {queries}" : $"Lq {queries} Lk {keys}") + $" D {dim}{(masked ? " masked" : "")} " +
-        $"{tile.BlockQ}×{tile.BlockK} {PvName(tile.Pv)}{(tokenMajor ? " token-major" : "")}";
-
-    static string PvName(PvPrecision pv) => pv switch { PvPrecision.Fp8E4M3 => "E4M3", PvPrecision.Bf16 => "BF16", _ => "FP16" };
+        $"{tile.BlockQ}×{tile.BlockK} {PvLabels.Of(tile.Pv)}{(tokenMajor ? " token-major" : "")}";
 }
