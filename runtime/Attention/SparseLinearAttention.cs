@@ -68,11 +68,13 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
         if (quantizedSparse is not null && NativeSageAttention.RunsNative(q) && SageKernels.CanSelect(k.shape[2], BlockK))
         {
             // The linear branch's key side reads every key and value: first, so that its pass also gives the Sage
-            // preparation K's mean and V's scales, which would otherwise take two more passes over k and v.
+            // preparation K's mean (and V's scales for E4M3 P·V), which would otherwise take more passes over k and v.
+            var stats = quantizedSparse.Reference.PvPrecision == PvPrecision.Fp8E4M3
+                ? KeySideStats.KeyMeanAndValueScales : KeySideStats.KeyMean;
             if (LinearKernelsRun(q, k, v, q.dtype))
                 using (CudaProfiler.Scope("self-attention/linear branch"))
                 using (CudaProfiler.Scope("self-attention/linear branch: key sums"))
-                    keySide = SlaLinearKernels.KeySums(k, v, keyLengths, withStats: true);
+                    keySide = SlaLinearKernels.KeySums(k, v, keyLengths, stats);
             // The kernels select the blocks themselves, from the blocks their quantizer pools: no passes of its own.
             sparse = quantizedSparse.AttendNative(q, k, v, keyLengths, KeyBlocks.Selected(TopK),
                 keyMean: keySide?.KeyMean, valueScales: keySide?.ValueScales);

@@ -11,13 +11,6 @@ namespace Turbo.Runtime.Native;
 /// </summary>
 public static class SlaLinearKernels
 {
-    /// <summary>
-    /// Tokens one block of the key kernel sums: 1,024 gives 384 blocks at Wan2.1-1.3B's 12 heads × 32,760 tokens and
-    /// 2,960 at 14B's 40 × 75,600 (two run per SM). Splitting finer, into about 1,024 blocks at the 1.3B shape, measured
-    /// no faster: every block also writes a D × D partial sum that is read again (docs/PERF.md).
-    /// </summary>
-    public const long TokensPerSplit = 1024;
-
     /// <summary>Rows of the folded matrix Fᵀ the query kernel reads: D columns of KV·Wᵀ, Σφ(k), zeros to a multiple of 16.</summary>
     public static long FoldedRows(long headDim) => headDim + 16;
 
@@ -28,27 +21,29 @@ public static class SlaLinearKernels
 
     /// <summary>
     /// Per (b, h), over the tokens below the key lengths: KV = φ(k)ᵀ·v and Σφ(k), float32 [B, H, D, D] and [B, H, D],
-    /// φ = softmax over D rounded to k's dtype; k and v of one dtype and shape. With <paramref name="withStats"/> (where
-    /// <see cref="TurboNative.HasKeySideStats"/>), the same pass also gives K's mean and V's E4M3 scales, float32
-    /// [B, H, D], equal to <see cref="SageKernels.TokenMean"/> and <see cref="SageKernels.E4M3Scales"/>: the Sage
-    /// preparation then reads k and v no more for them.
+    /// φ = softmax over D rounded to k's dtype; k and v of one dtype and shape. With <paramref name="stats"/>, the same
+    /// pass also gives K's mean (and V's E4M3 scales), float32 [B, H, D], equal to <see cref="SageKernels.TokenMean"/>
+    /// (and <see cref="SageKernels.E4M3Scales"/>): the Sage preparation then reads k and v no more for them. The
+    /// tokens are summed in splits whose size the library chooses to fill the device (each split's sums are added
+    /// here, in a fixed order).
     /// </summary>
-    public static KeySide KeySums(Tensor k, Tensor v, Tensor? keyLengths, bool withStats = false)
+    public static KeySide KeySums(Tensor k, Tensor v, Tensor? keyLengths, KeySideStats stats = KeySideStats.None)
     {
-        if (withStats && !TurboNative.HasKeySideStats)
-            throw new TurboException("SLA key sums: the native library is too old to give the statistics of k and v: " + TurboNative.Describe());
         using var scope = NewDisposeScope();
         var (key, value) = (Aligned(k), Aligned(v));
         var (batch, heads, length, dim) = (key.shape[0], key.shape[1], key.shape[2], (int)key.shape[3]);
-        long splits = (length + TokensPerSplit - 1) / TokensPerSplit;
+        long tokensPerSplit = TurboNative.turbo_sla_key_tokens_per_split(batch, heads, length, dim);
+        if (tokensPerSplit <= 0) TurboNative.Check(-1);
+        long splits = (length + tokensPerSplit - 1) / tokensPerSplit;
+        bool withMean = stats != KeySideStats.None, withScales = stats == KeySideStats.KeyMeanAndValueScales;
         var kvPartial = empty([splits, batch, heads, dim, dim], ScalarType.Float32, k.device);
         var sumPartial = empty([splits, batch, heads, dim], ScalarType.Float32, k.device);
-        var statsPartial = withStats ? empty([2, batch * heads, splits, dim], ScalarType.Float64, k.device) : null;
-        var mean = withStats ? empty([batch, heads, dim], ScalarType.Float32, k.device) : null;
-        var scales = withStats ? empty([batch, heads, dim], ScalarType.Float32, k.device) : null;
+        var statsPartial = withMean ? empty([withScales ? 2 : 1, batch * heads, splits, dim], ScalarType.Float64, k.device) : null;
+        var mean = withMean ? empty([batch, heads, dim], ScalarType.Float32, k.device) : null;
+        var scales = withScales ? empty([batch, heads, dim], ScalarType.Float32, k.device) : null;
         var lengths = keyLengths?.to(ScalarType.Int32, k.device).contiguous();
         TurboNative.Check(TurboNative.turbo_sla_key_sums(TurboNative.StridedPtr(key), Strides(key), TurboNative.StridedPtr(value),
-            Strides(value), TurboNative.DType(key), TurboNative.PtrOrNull(lengths), batch, heads, length, dim, TokensPerSplit,
+            Strides(value), TurboNative.DType(key), TurboNative.PtrOrNull(lengths), batch, heads, length, dim, tokensPerSplit,
             TurboNative.Ptr(kvPartial), TurboNative.Ptr(sumPartial), TurboNative.PtrOrNull(statsPartial), TurboNative.PtrOrNull(mean),
             TurboNative.PtrOrNull(scales), IntPtr.Zero));
         return new KeySide(kvPartial.sum([0L]).MoveToOuterDisposeScope(), sumPartial.sum([0L]).MoveToOuterDisposeScope(),
@@ -86,9 +81,19 @@ public static class SlaLinearKernels
     static long[] Strides(Tensor x) => [x.stride(0), x.stride(1), x.stride(2)];
 }
 
+/// <summary>Which statistics of k and v <see cref="SlaLinearKernels.KeySums"/> gives besides its sums.</summary>
+public enum KeySideStats
+{
+    None,
+    /// <summary>K's mean (Sage's smoothing), for BF16 and FP16 P·V.</summary>
+    KeyMean,
+    /// <summary>K's mean and V's E4M3 scales, for E4M3 P·V.</summary>
+    KeyMeanAndValueScales,
+}
+
 /// <summary>
 /// What <see cref="SlaLinearKernels.KeySums"/> gives: KV = φ(k)ᵀ·v and Σφ(k), float32 [B, H, D, D] and [B, H, D], and,
-/// when asked for, K's mean and V's E4M3 scales, float32 [B, H, D] (null otherwise). Its tensors belong to the
+/// as asked for, K's mean and V's E4M3 scales, float32 [B, H, D] (each null otherwise). Its tensors belong to the
 /// caller's dispose scope.
 /// </summary>
 public readonly record struct KeySide(Tensor KeyValue, Tensor KeySum, Tensor? KeyMean, Tensor? ValueScales);

@@ -42,21 +42,16 @@ public static partial class TurboNative
     /// <summary>True when the warpgroup attention kernel can run here (a compute capability 9.0 GPU, a library built for sm_90a).</summary>
     public static bool HasWgmmaAttention => WgmmaAttentionUsable.Value;
 
-    /// <summary>First ABI version with SLA's fused linear branch (turbo_sla_key_sums, turbo_sla_linear_out).</summary>
-    const int SlaLinearAbi = 9;
+    /// <summary>
+    /// The ABI version SLA's fused linear branch (turbo_sla_key_sums, turbo_sla_linear_out) is used from: 17, where the
+    /// key side gives K's mean alone or with V's scales and turbo_sla_key_tokens_per_split sizes its splits.
+    /// </summary>
+    const int SlaLinearAbi = 17;
 
     static readonly Lazy<bool> SlaLinearLoaded = new(() => IsAvailable && turbo_version() >= SlaLinearAbi);
 
     /// <summary>True when the library has SLA's fused linear-branch kernels (<see cref="SlaLinearKernels"/>).</summary>
     public static bool HasSlaLinearKernels => SlaLinearLoaded.Value;
-
-    /// <summary>First ABI version whose turbo_sla_key_sums also gives K's mean and V's E4M3 scales (an older one ignores those arguments).</summary>
-    const int KeySideStatsAbi = 15;
-
-    static readonly Lazy<bool> KeySideStatsLoaded = new(() => IsAvailable && turbo_version() >= KeySideStatsAbi);
-
-    /// <summary>True when <see cref="SlaLinearKernels.KeySums"/> can also give the Sage preparation its statistics of k and v.</summary>
-    public static bool HasKeySideStats => KeySideStatsLoaded.Value;
 
     internal const int StatMean = 0;
     internal const int StatE4M3Scale = 1;
@@ -91,6 +86,8 @@ public static partial class TurboNative
     internal static extern int turbo_sla_key_sums(IntPtr k, long[] kStrides, IntPtr v, long[] vStrides, int dtype, IntPtr keyLengths,
         long batch, long heads, long length, int dim, long tokensPerSplit, IntPtr kvPartial, IntPtr ksumPartial, IntPtr statsPartial,
         IntPtr kMean, IntPtr vScales, IntPtr stream);
+
+    [DllImport(Lib)] internal static extern long turbo_sla_key_tokens_per_split(long batch, long heads, long length, int dim);
 
     [DllImport(Lib)]
     internal static extern int turbo_sla_linear_out(IntPtr q, long[] qStrides, IntPtr foldedT, IntPtr bias, IntPtr sparse,

@@ -151,9 +151,14 @@ static class AttentionBenchmark
             ("INT8 smoothed k + pooled blocks", true, () => { var (c, s, p) = SageKernels.QuantizeBlocks(k, 64, mean, pool: true); Free(c, s, p); }),
             ("V as the P·V operand", true, () => SageKernels.PrepareValues(v, 64, null, scales).Dispose()),
             ("linear branch: key sums", linear, () => { var side = SlaLinearKernels.KeySums(k, v, null); Free(side.KeyValue, side.KeySum); }),
+            ("linear branch: key sums with K mean", linear, () =>
+            {
+                var side = SlaLinearKernels.KeySums(k, v, null, KeySideStats.KeyMean);
+                Free(side.KeyValue, side.KeySum, side.KeyMean);
+            }),
             ("linear branch: key sums with K mean and V scales", linear, () =>
             {
-                var side = SlaLinearKernels.KeySums(k, v, null, withStats: true);
+                var side = SlaLinearKernels.KeySums(k, v, null, KeySideStats.KeyMeanAndValueScales);
                 Free(side.KeyValue, side.KeySum, side.KeyMean, side.ValueScales);
             }),
             ("linear branch: query side", linear, () => SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).Dispose()),

@@ -226,17 +226,23 @@ int turbo_sage_wgmma_available(void);
  * φ = softmax over the head dim, rounded to the dtype (TURBO_BF16 or TURBO_F16); D = 64 or 128; token tensors as above
  * (strides of b, h, token), rows 16-byte aligned, strides multiples of 8 elements. Since ABI v9. */
 
-/* Key side, per split s of tokens_per_split tokens (a positive multiple of 64) and (b, h) = bh:
+/* Key side, per split s of tokens_per_split tokens (a positive multiple of 64; turbo_sla_key_tokens_per_split gives the
+ * one that fills the device best) and (b, h) = bh:
  * kv_partial[s, bh, d, e] = Σ_t φ(k_t)[d]·v_t[e], ksum_partial[s, bh, d] = Σ_t φ(k_t)[d], over the split's tokens below
  * the key length (float32 sums; every split is written, zeros where it has no valid token). kv_partial: fp32
  * [⌈L/tokens_per_split⌉, B·H, D, D]; ksum_partial: fp32 [⌈L/tokens_per_split⌉, B·H, D]. The caller sums over s.
  * With k_mean and v_scales (fp32 [B·H, D]; since ABI v15) the same pass also writes what turbo_channel_stats gives for
  * k (TURBO_STAT_MEAN) and v (TURBO_STAT_E4M3_SCALE), the Sage preparation's statistics, through stats_partial: fp64
- * scratch of 2 · ⌈L/tokens_per_split⌉ · B·H · D doubles. Pass three NULLs for the sums alone. */
+ * scratch of 2 · ⌈L/tokens_per_split⌉ · B·H · D doubles; with k_mean alone (v_scales NULL; since ABI v17) only K's
+ * mean, the first half of that scratch. Pass three NULLs for the sums alone. */
 int turbo_sla_key_sums(const void* k, const int64_t* k_strides, const void* v, const int64_t* v_strides, int dtype,
                        const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length, int dim,
                        int64_t tokens_per_split, float* kv_partial, float* ksum_partial, double* stats_partial,
                        float* k_mean, float* v_scales, void* stream);
+
+/* The tokens per split that turbo_sla_key_sums finishes soonest with on the current device for these sizes: a multiple
+ * of 64 (since ABI v17), or -1 for sizes it does not take (the error says why). */
+int64_t turbo_sla_key_tokens_per_split(int64_t batch, int64_t heads, int64_t length, int dim);
 
 /* Query side: out_t = sparse_t + bias + num / (den + 1e-5) with [num | den] = φ(q_t)·F in float32, rounded once to the
  * dtype. folded_t: [B·H, D + 16, D] of the dtype, contiguous: row j < D is column j of KV·Wᵀ (proj_l folded in), row D

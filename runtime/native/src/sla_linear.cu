@@ -4,11 +4,13 @@
 //               tokens; the caller sums the splits);
 //   query side  out_t = sparse_t + bias + (φ(q_t)·F[:, :D]) / (φ(q_t)·F[:, D] + 1e-5), F = [KV·Wᵀ | Σφ(k)] with proj_l's
 //               W folded in by the caller, products and sums in float32, one rounding at the end.
-// The key side can also give the Sage preparation its per-channel statistics of k and v (K's smoothing mean, V's
-// E4M3 scales), from the tiles it already holds, so that no other pass reads k and v for them.
+// The key side can also give the Sage preparation its per-channel statistics of k and v (K's smoothing mean, and V's
+// E4M3 scales where P·V is E4M3), from the tiles it already holds, so that no other pass reads k and v for them.
 // Both products run on tensor cores (mma.sync m16n8k16, fp32 sums). Reference:
 // Turbo.Runtime.Attention.SparseLinearAttention.FoldedLinearBranch (the same roundings, torch ops; the exponentials here
 // are the fast ones, a float32 ulp or two from torch's, which can move a rounded φ by one 16-bit ulp).
+#include <algorithm>
+#include <limits>
 #include <type_traits>
 #include "channel_stats.cuh"
 #include "warp_mma.cuh"
@@ -20,10 +22,12 @@ constexpr float kLinearEps = 1e-5f;
 constexpr int kKeyTile = 64;     // tokens per step of the key kernel
 constexpr int kQueryTile = 128;  // query rows per step of the query kernel: 8 warps of 16
 constexpr int kQueryWarps = kQueryTile / 16;
-constexpr int kQueryTilesPerCta = 2;  // F is loaded once per CTA, for this many tiles
 
-// Where the key kernel writes the statistics of k and v (fp64 [B·H, splits, D]: each split's column sums of k and
-// column absmax of v over its valid tokens, as attention_prep.cu's statistics pass), or nulls.
+// Which statistics the key kernel gives besides its sums.
+enum KeyStats { kNoStats = 0, kKeyMean = 1, kKeyMeanAndValueScales = 2 };
+
+// Where the key kernel writes them (fp64 [B·H, splits, D]: each split's column sums of k and column absmax of v over
+// its valid tokens, as attention_prep.cu's statistics pass), or nulls.
 struct KeyValueStats {
   double* k_sum;
   double* v_absmax;
@@ -76,9 +80,10 @@ __device__ __forceinline__ int tile_index(int row, int c) {
 // take two shuffles, not five) in a shared tile, then KV += φ(k)ᵀ·v with both operands through ldmatrix.trans, v
 // straight from its stage. Σφ(k) comes from the same products: φ(k)ᵀ times a column of ones (one more 8-column tile).
 // kStats: each thread also sums 4 channels of k (float64: exact for 16-bit values, so in any order the sum the
-// statistics pass makes) and takes the absmax of the same 4 channels of v, over every (2·D / (D/4))-th row of each
-// step's tiles (rows past the end are zeros: they add nothing); the row groups meet in shared memory at the end.
-template <int D, typename T, bool kStats>
+// statistics pass makes) and, with kKeyMeanAndValueScales, takes the absmax of the same 4 channels of v, over every
+// (2·D / (D/4))-th row of each step's tiles (rows past the end are zeros: they add nothing); the row groups meet in
+// shared memory at the end.
+template <int D, typename T, KeyStats kStats>
 __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, const int32_t* __restrict__ key_lengths,
                                                                 int64_t heads, int64_t length, int64_t tokens_per_split,
                                                                 float* __restrict__ kv_partial, float* __restrict__ ksum_partial,
@@ -169,22 +174,26 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
         *reinterpret_cast<uint4*>(&phi[swizzled_chunk<kChunks>(row, part + 4 * c) * 8]) = make_uint4(w[0], w[1], w[2], w[3]);
       }
     }
-    if constexpr (kStats) {
+    if constexpr (kStats != kNoStats) {
       const int lane4 = threadIdx.x % kStatLanes;  // channels 4·lane4 .. 4·lane4 + 3
 #pragma unroll
       for (int i = 0; i < kKeyTile / kStatRows; ++i) {  // a fixed count, so that every row's loads issue together
         const int row = threadIdx.x / kStatLanes + i * kStatRows;
         const int at = swizzled_chunk<kChunks>(row, lane4 / 2) * 8 + (lane4 % 2) * 4;
-        const uint2 kw = *reinterpret_cast<const uint2*>(&ks[at]), vw = *reinterpret_cast<const uint2*>(&vs[at]);
-        const float2 k01 = unpack2<T>(kw.x), k23 = unpack2<T>(kw.y), v01 = unpack2<T>(vw.x), v23 = unpack2<T>(vw.y);
+        const uint2 kw = *reinterpret_cast<const uint2*>(&ks[at]);
+        const float2 k01 = unpack2<T>(kw.x), k23 = unpack2<T>(kw.y);
         k_sum[0] += k01.x;
         k_sum[1] += k01.y;
         k_sum[2] += k23.x;
         k_sum[3] += k23.y;
-        v_absmax[0] = fmaxf(v_absmax[0], fabsf(v01.x));
-        v_absmax[1] = fmaxf(v_absmax[1], fabsf(v01.y));
-        v_absmax[2] = fmaxf(v_absmax[2], fabsf(v23.x));
-        v_absmax[3] = fmaxf(v_absmax[3], fabsf(v23.y));
+        if constexpr (kStats == kKeyMeanAndValueScales) {
+          const uint2 vw = *reinterpret_cast<const uint2*>(&vs[at]);
+          const float2 v01 = unpack2<T>(vw.x), v23 = unpack2<T>(vw.y);
+          v_absmax[0] = fmaxf(v_absmax[0], fabsf(v01.x));
+          v_absmax[1] = fmaxf(v_absmax[1], fabsf(v01.y));
+          v_absmax[2] = fmaxf(v_absmax[2], fabsf(v23.x));
+          v_absmax[3] = fmaxf(v_absmax[3], fabsf(v23.y));
+        }
       }
     }
     __syncthreads();
@@ -221,7 +230,7 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
     ksum[0] = ksum_acc[0];
     ksum[8] = ksum_acc[2];
   }
-  if constexpr (kStats) {
+  if constexpr (kStats != kNoStats) {
     // The row groups' values meet in the φ tile (free since the loop's last barrier), summed in a fixed order.
     double* group_sums = reinterpret_cast<double*>(phi);                        // [kStatRows][D]
     float* group_absmax = reinterpret_cast<float*>(group_sums + kStatRows * D);  // [kStatRows][D]
@@ -243,17 +252,21 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
       }
       const int64_t at = (bh * gridDim.y + split) * D + threadIdx.x;
       stats.k_sum[at] = total;
-      stats.v_absmax[at] = amax;
+      if constexpr (kStats == kKeyMeanAndValueScales) stats.v_absmax[at] = amax;
     }
   }
 }
 
-// One block per kQueryTilesPerCta tiles of 128 query rows of one b·H + h; 8 warps of 16 rows. Fᵀ ([D + 16, D]: output
-// column n by channel d; row D is Σφ(k), rows past it zero) stays in shared memory. Each tile's q and sparse rows
-// arrive by asynchronous copies, 16 bytes per thread and step, into swizzled tiles; q goes into A fragments, whose
-// rows get their softmax from the quad that holds them; φ(q)·F runs on tensor cores, first the normaliser's columns,
-// then the output's in two halves (fewer accumulators live at once: two blocks fit per SM). Each output pair is
-// written over its sparse pair in shared memory, and the finished tile leaves in 16-byte stores, whole rows at once.
+// Blocks of 8 warps of 16 rows, gridDim.y of them per b·H + h; block y takes the head's tiles of 128 query rows y,
+// y + gridDim.y, … (the blocks running together cover neighbouring tokens of every head), and the host sizes the grid
+// to the blocks that fit on the device at once. Fᵀ ([D + 16, D]: output column n by channel d; row D is Σφ(k), rows past
+// it zero) stays in shared memory. A tile's q and sparse rows arrive by asynchronous copies, 16 bytes per thread and
+// step, into swizzled tiles, pipelined across tiles: the next tile's q is asked for as soon as this one's is in
+// registers, and its sparse rows as soon as this tile has left, so that the copies fly while the block computes. q goes
+// into A fragments, whose rows get their softmax from the quad that holds them; φ(q)·F runs on tensor cores, first the
+// normaliser's columns, then the output's in two halves (fewer accumulators live at once: two blocks fit per SM). Each
+// output pair is written over its sparse pair in shared memory, and the finished tile leaves in 16-byte stores, whole
+// rows at once.
 template <int D, typename T>
 __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(View q, const uint16_t* __restrict__ folded_t,
                                                                              const float* __restrict__ bias, View sparse,
@@ -268,26 +281,31 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
   uint16_t* s_tile = q_tile + kQueryTile * D;  // [kQueryTile][D]: the sparse rows, then the output rows
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q4 = lane % 4;
   const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
+  const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
 
+  // The rows of tile `tile` of `src` into `dst`, as one group of copies; rows past the end become zeros.
+  auto load_tile = [&](const View& src, uint16_t* dst, int64_t tile) {
+    const int64_t first = tile * kQueryTile;
+    for (int i = threadIdx.x; i < kTileChunks; i += blockDim.x) {
+      const int row = i / kChunks, chunk = i % kChunks;
+      const bool live = first + row < length;
+      const int64_t t = live ? first + row : length - 1;  // any valid address when nothing is read
+      cp_async_16(shared_address(&dst[swizzled_chunk<kChunks>(row, chunk) * 8]), src.row(b, h, t) + chunk * 8, live);
+    }
+    cp_async_commit();
+  };
+
+  int64_t tile = blockIdx.y;
+  if (tile >= tiles) return;
   const uint16_t* fsrc = folded_t + bh * kN * D;
   for (int i = threadIdx.x; i < kN * kChunks; i += blockDim.x)
     cp_async_16(&f[swizzled_chunk<kChunks>(i / kChunks, i % kChunks) * 8], fsrc + i * 8);
-
-  const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
-  for (int64_t tile_number = blockIdx.y * kQueryTilesPerCta;
-       tile_number < min(tiles, static_cast<int64_t>(blockIdx.y + 1) * kQueryTilesPerCta); ++tile_number) {
-    const int64_t first = tile_number * kQueryTile;
-    __syncthreads();  // the previous tile has left shared memory
-    for (int i = threadIdx.x; i < kTileChunks; i += blockDim.x) {
-      const int row = i / kChunks, chunk = i % kChunks;
-      const int64_t t = min(first + row, length - 1);  // rows past the end: any valid address, zero-filled
-      const bool live = first + row < length;
-      const int at = swizzled_chunk<kChunks>(row, chunk) * 8;
-      cp_async_16(shared_address(&q_tile[at]), q.row(b, h, t) + chunk * 8, live);
-      cp_async_16(shared_address(&s_tile[at]), sparse.row(b, h, t) + chunk * 8, live);
-    }
-    cp_async_commit();
-    cp_async_wait<0>();
+  load_tile(q, q_tile, tile);  // one group with F
+  load_tile(sparse, s_tile, tile);
+  for (; tile < tiles; tile += gridDim.y) {
+    const int64_t next = tile + gridDim.y;
+    const bool has_next = next < tiles;
+    cp_async_wait<1>();  // in flight: at most this tile's sparse rows, so F and its q have landed
     __syncthreads();
 
     // φ(q) in A fragments: a[s] holds rows g and g+8 of this warp's 16, channels 16s + 2·q4 (+1) and 16s + 8 + 2·q4 (+1).
@@ -297,6 +315,8 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
       const int row = 16 * warp + (lane & 7) + ((lane >> 3) & 1) * 8, c = 16 * s + (lane >> 4) * 8;
       ldmatrix_x4(a[s], &q_tile[tile_index<D>(row, c)]);
     }
+    __syncthreads();  // every warp holds its q: the tile is free for the next one's
+    if (has_next) load_tile(q, q_tile, next);
 #pragma unroll
     for (int half = 0; half < 2; ++half) {  // registers 0, 2 are row g; 1, 3 are row g + 8
       float m = -INFINITY;
@@ -352,6 +372,14 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
       float acc[kHalfTiles / 2][2][4] = {};
 #pragma unroll
       for (int p = 0; p < kHalfTiles / 2; ++p) product(acc[p], half * kHalfTiles / 2 + p);
+      if (half == 0) {  // this tile's sparse rows are needed from here on
+        if (has_next) {
+          cp_async_wait<1>();  // the next tile's q may still be in flight
+        } else {
+          cp_async_wait<0>();
+        }
+        __syncthreads();
+      }
 #pragma unroll
       for (int p = 0; p < kHalfTiles / 2; ++p)
 #pragma unroll
@@ -367,12 +395,17 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
         }
     }
     __syncthreads();
+    const int64_t first = tile * kQueryTile;
     for (int i = threadIdx.x; i < kTileChunks; i += blockDim.x) {
       const int row = i / kChunks, chunk = i % kChunks;
       const int64_t t = first + row;
       if (t < length)
         *reinterpret_cast<uint4*>(out + b * out_stride_b + h * out_stride_h + t * out_stride_l + chunk * 8) =
             *reinterpret_cast<const uint4*>(&s_tile[swizzled_chunk<kChunks>(row, chunk) * 8]);
+    }
+    if (has_next) {
+      __syncthreads();  // the tile has left shared memory
+      load_tile(sparse, s_tile, next);
     }
   }
 }
@@ -394,6 +427,53 @@ const char* invalid_shape(int dtype, int64_t batch, int64_t heads, int64_t lengt
   return nullptr;
 }
 
+// How many blocks of `kernel` the device runs at once (its occupancy times the multiprocessors; at least one). The
+// kernel's dynamic shared memory limit must be set first.
+template <typename Kernel>
+int64_t resident_blocks(Kernel kernel, int threads, int smem) {
+  int per_sm = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem) != cudaSuccess) {
+    cudaGetLastError();  // a failed query must not linger as the next call's error
+    per_sm = 1;
+  }
+  return static_cast<int64_t>(std::max(per_sm, 1)) * device_multiprocessors();
+}
+
+template <int D>
+constexpr int key_sums_smem() {
+  return 5 * kKeyTile * D * static_cast<int>(sizeof(uint16_t));  // two stages of k and v, and φ(k)
+}
+
+// The split of turbo_sla_key_tokens_per_split: the multiple of 64 tokens whose blocks finish soonest, counted as the
+// waves of blocks the device runs at once times each block's steps, plus about two steps for writing its D × D partial
+// sums (which the caller reads again). Splitting by a fixed count instead left, e.g., 384 blocks of 16 steps at the
+// 1.3B shape to 264 places: a second wave, under half full.
+int64_t best_tokens_per_split(int64_t batch_heads, int64_t length, int64_t resident) {
+  constexpr int64_t kBlockCostInSteps = 2;
+  const int64_t steps = (length + kKeyTile - 1) / kKeyTile;
+  const int64_t shortest = std::max<int64_t>(1, (steps + 65534) / 65535);  // at most 65535 splits
+  int64_t best = steps, best_cost = std::numeric_limits<int64_t>::max();
+  for (int64_t per = steps; per >= shortest; --per) {  // from the longest split down: a tie keeps fewer partial sums
+    const int64_t blocks = batch_heads * ((steps + per - 1) / per);
+    const int64_t cost = (blocks + resident - 1) / resident * (per + kBlockCostInSteps);
+    if (cost < best_cost) {
+      best_cost = cost;
+      best = per;
+    }
+  }
+  return best * kKeyTile;
+}
+
+template <int D>
+int64_t key_sums_resident_blocks() {
+  const auto kernel = sla_key_sums_kernel<D, __nv_bfloat16, kKeyMean>;  // every instantiation fits as many per SM
+  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, key_sums_smem<D>()) != cudaSuccess) {
+    cudaGetLastError();
+    return device_multiprocessors();
+  }
+  return resident_blocks(kernel, 2 * D, key_sums_smem<D>());
+}
+
 template <int D, typename T>
 int launch_key_sums(View k, View v, const int32_t* key_lengths, int64_t batch, int64_t heads, int64_t length,
                     int64_t tokens_per_split, float* kv_partial, float* ksum_partial, const KeyValueStats& stats,
@@ -402,8 +482,10 @@ int launch_key_sums(View k, View v, const int32_t* key_lengths, int64_t batch, i
   // b·H + h fastest: the blocks running together read whole token rows of the token-major tensors.
   const int64_t splits = (length + tokens_per_split - 1) / tokens_per_split;
   const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(splits));
-  constexpr int smem = 5 * kKeyTile * D * static_cast<int>(sizeof(uint16_t));  // two stages of k and v, and φ(k)
-  const auto kernel = stats.k_sum ? sla_key_sums_kernel<D, T, true> : sla_key_sums_kernel<D, T, false>;
+  constexpr int smem = key_sums_smem<D>();
+  const auto kernel = !stats.k_sum      ? sla_key_sums_kernel<D, T, kNoStats>
+                      : !stats.v_absmax ? sla_key_sums_kernel<D, T, kKeyMean>
+                                        : sla_key_sums_kernel<D, T, kKeyMeanAndValueScales>;
   if (int err = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem))) return err;
   kernel<<<grid, 2 * D, smem, s>>>(k, v, key_lengths, heads, length, tokens_per_split, kv_partial, ksum_partial, stats);
   return TURBO_LAUNCH_CHECK(fn);
@@ -417,8 +499,11 @@ int launch_linear_out(View q, const uint16_t* folded_t, const float* bias, View 
   if (int err = turbo_check("turbo_sla_linear_out", cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem)))
     return err;
   const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
-  // b·H + h fastest: the blocks running together read whole token rows of the token-major tensors.
-  const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>((tiles + kQueryTilesPerCta - 1) / kQueryTilesPerCta));
+  // Every (b, h) gets an equal share of the blocks that run at once, each block a strided share of its tiles; b·H + h
+  // fastest, so that the blocks running together read whole token rows of the token-major tensors.
+  const int64_t per_head = std::clamp<int64_t>(resident_blocks(kernel, 32 * kQueryWarps, smem) / (batch * heads), 1,
+                                               std::min<int64_t>(tiles, 65535));
+  const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(per_head));
   kernel<<<grid, 32 * kQueryWarps, smem, s>>>(q, folded_t, bias, sparse, out, out_strides[0], out_strides[1], out_strides[2],
                                               heads, length);
   return TURBO_LAUNCH_CHECK("turbo_sla_linear_out");
@@ -433,7 +518,7 @@ extern "C" int turbo_sla_key_sums(const void* k, const int64_t* k_strides, const
   const char* why = invalid_shape(dtype, batch, heads, length, dim);
   const bool with_stats = k_mean || v_scales;
   if (!why && (!k || !v || !k_strides || !v_strides || !kv_partial || !ksum_partial)) why = "null buffer";
-  if (!why && with_stats && (!k_mean || !v_scales || !stats_partial)) why = "k_mean, v_scales and stats_partial come together";
+  if (!why && with_stats && (!k_mean || !stats_partial)) why = "v_scales needs k_mean, and k_mean needs stats_partial";
   if (!why && (tokens_per_split < kKeyTile || tokens_per_split % kKeyTile != 0)) why = "tokens_per_split must be a positive multiple of 64";
   if (!why && (length + tokens_per_split - 1) / tokens_per_split > 65535) why = "too many splits (at most 65535)";
   if (!why && (!aligned_rows(k, k_strides) || !aligned_rows(v, v_strides))) why = "k and v rows must be 16-byte aligned";
@@ -441,8 +526,8 @@ extern "C" int turbo_sla_key_sums(const void* k, const int64_t* k_strides, const
   const auto s = static_cast<cudaStream_t>(stream);
   const View kv = view_of(k, k_strides), vv = view_of(v, v_strides);
   const int64_t splits = (length + tokens_per_split - 1) / tokens_per_split;
-  const KeyValueStats stats = with_stats ? KeyValueStats{stats_partial, stats_partial + batch * heads * splits * dim}
-                                         : KeyValueStats{nullptr, nullptr};
+  const KeyValueStats stats = KeyValueStats{with_stats ? stats_partial : nullptr,
+                                             v_scales ? stats_partial + batch * heads * splits * dim : nullptr};
   int rc;
   if (dtype == TURBO_BF16)
     rc = dim == 64 ? launch_key_sums<64, __nv_bfloat16>(kv, vv, key_lengths, batch, heads, length, tokens_per_split, kv_partial, ksum_partial, stats, s)
@@ -454,6 +539,7 @@ extern "C" int turbo_sla_key_sums(const void* k, const int64_t* k_strides, const
   if (int err = finish_channel_stats(fn, stats.k_sum, key_lengths, batch * heads, heads, length, dim, static_cast<int>(splits),
                                      TURBO_STAT_MEAN, k_mean, s))
     return err;
+  if (!v_scales) return 0;
   return finish_channel_stats(fn, stats.v_absmax, key_lengths, batch * heads, heads, length, dim, static_cast<int>(splits),
                               TURBO_STAT_E4M3_SCALE, v_scales, s);
 }
@@ -463,7 +549,6 @@ extern "C" int turbo_sla_linear_out(const void* q, const int64_t* q_strides, con
                                     int dtype, int64_t batch, int64_t heads, int64_t length, int dim, void* stream) {
   const char* why = invalid_shape(dtype, batch, heads, length, dim);
   if (!why && (!q || !q_strides || !folded_t || !bias || !sparse || !sparse_strides || !out || !out_strides)) why = "null buffer";
-  if (!why && (length + kQueryTile - 1) / kQueryTile / kQueryTilesPerCta >= 65535) why = "too many query tiles (length above 16.7 million)";
   if (!why && (!aligned_rows(q, q_strides) || !aligned_rows(sparse, sparse_strides) || !aligned_rows(out, out_strides) ||
                !aligned_to(folded_t, 16)))
     why = "q, sparse, out and folded_t rows must be 16-byte aligned";
@@ -477,4 +562,14 @@ extern "C" int turbo_sla_linear_out(const void* q, const int64_t* q_strides, con
                      : launch_linear_out<128, __nv_bfloat16>(qv, f, bias, sv, o, out_strides, batch, heads, length, s);
   return dim == 64 ? launch_linear_out<64, __half>(qv, f, bias, sv, o, out_strides, batch, heads, length, s)
                    : launch_linear_out<128, __half>(qv, f, bias, sv, o, out_strides, batch, heads, length, s);
+}
+
+extern "C" int64_t turbo_sla_key_tokens_per_split(int64_t batch, int64_t heads, int64_t length, int dim) {
+  const char* why = invalid_shape(TURBO_BF16, batch, heads, length, dim);
+  if (why) {
+    turbo_set_error("turbo_sla_key_tokens_per_split", why);
+    return -1;
+  }
+  const int64_t resident = dim == 64 ? key_sums_resident_blocks<64>() : key_sums_resident_blocks<128>();
+  return best_tokens_per_split(batch * heads, length, resident);
 }
