@@ -28,9 +28,12 @@ static class AttentionBenchmark
     public static readonly (string Model, long Heads, long Length)[] Shapes = [("1.3b", 12, 32760), ("14b", 40, 75600)];
     const long HeadDim = 128;
 
+    /// <param name="backToBack">calls inside each timed region (its time divided by them): above 1 the host's work for a
+    /// call overlaps the GPU's for the one before</param>
     /// <param name="model">one of <see cref="Shapes"/>' models, or null for all</param>
     /// <param name="only">time only the methods whose names contain this text (any case), or null for all</param>
-    public static List<AttentionTiming> Run(Device device, int warmup, int repeats, string? model = null, string? only = null)
+    public static List<AttentionTiming> Run(Device device, int warmup, int repeats, int backToBack = 1, string? model = null,
+        string? only = null)
     {
         if (model is not null && !Shapes.Any(s => s.Model == model))
             throw new TurboException($"unknown model shape '{model}': expected {string.Join(" or ", Shapes.Select(s => s.Model))}");
@@ -38,18 +41,19 @@ static class AttentionBenchmark
         var results = new List<AttentionTiming>();
         foreach (var (name, heads, length) in Shapes)
             if (model is null || model == name)
-                results.AddRange(RunShape(heads, length, device, warmup, repeats, Wanted));
+                results.AddRange(RunShape(heads, length, device, warmup, repeats, backToBack, Wanted));
         return results;
     }
 
-    static List<AttentionTiming> RunShape(long heads, long length, Device device, int warmup, int repeats, Func<string, bool> wanted)
+    static List<AttentionTiming> RunShape(long heads, long length, Device device, int warmup, int repeats, int backToBack,
+        Func<string, bool> wanted)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         string shape = $"H {heads} L {length:N0}";
         var (q, k, v) = AttentionSamples.Qkv(1, heads, length, length, HeadDim, ScalarType.BFloat16, tokenMajor: true, device);
         double dense = AttentionFlops.Dense(1, heads, length, length, HeadDim);
-        double TimeAction(Action op) => CudaProfiler.MedianMs(op, warmup, repeats);
+        double TimeAction(Action op) => CudaProfiler.MedianMs(() => { for (int i = 0; i < backToBack; i++) op(); }, warmup, repeats) / backToBack;
         double Time(Func<Tensor> op) => TimeAction(() => op().Dispose());
 
         double sdpaMs = Time(() => nn.functional.scaled_dot_product_attention(q, k, v));

@@ -23,21 +23,27 @@ static class CheckAttentionCommand
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0 };
         var warmup = new Option<int>("--warmup") { Description = "Calls before timing each method", DefaultValueFactory = _ => 2 };
         var repeats = new Option<int>("--repeats") { Description = "Timed calls per method (median reported)", DefaultValueFactory = _ => 7 };
+        var backToBack = new Option<int>("--back-to-back")
+        {
+            Description = "Calls inside each timed region, its time divided by them: above 1, the host's work for a call overlaps the GPU's for " +
+                          "the one before, so the timing is the GPU's alone (as in a model's forward, where the host runs ahead)",
+            DefaultValueFactory = _ => 1,
+        };
         var parityOnly = new Option<bool>("--parity-only") { Description = "Check the kernels without timing them" };
         var benchOnly = new Option<bool>("--bench-only") { Description = "Only time, skip the agreement checks" };
         var shape = new Option<string?>("--shape") { Description = "Time one model's shape only: 1.3b (H 12, L 32,760) or 14b (H 40, L 75,600)" };
         shape.AcceptOnlyFromAmong([.. AttentionBenchmark.Shapes.Select(s => s.Model)]);
         var only = new Option<string?>("--only") { Description = "Time only the methods whose names contain this text, e.g. \"95% sparse\" (SDPA, the baseline, always)" };
         var cmd = new Command("check-attention", "Check the quantized-attention CUDA kernels against their references and time them against flash SDPA");
-        foreach (var o in new Option[] { json, seed, warmup, repeats, parityOnly, benchOnly, shape, only }) cmd.Options.Add(o);
-        cmd.SetAction(r => Run(r.GetValue(json), r.GetValue(seed), r.GetValue(warmup), r.GetValue(repeats), !r.GetValue(parityOnly),
-            !r.GetValue(benchOnly), r.GetValue(shape), r.GetValue(only)));
+        foreach (var o in new Option[] { json, seed, warmup, repeats, backToBack, parityOnly, benchOnly, shape, only }) cmd.Options.Add(o);
+        cmd.SetAction(r => Run(r.GetValue(json), r.GetValue(seed), r.GetValue(warmup), r.GetValue(repeats), r.GetValue(backToBack),
+            !r.GetValue(parityOnly), !r.GetValue(benchOnly), r.GetValue(shape), r.GetValue(only)));
         return cmd;
     }
 
-    static int Run(string? jsonPath, int seed, int warmup, int repeats, bool bench, bool check, string? shape, string? only)
+    static int Run(string? jsonPath, int seed, int warmup, int repeats, int backToBack, bool bench, bool check, string? shape, string? only)
     {
-        if (warmup < 0 || repeats < 1) throw new TurboException("--warmup must be ≥ 0 and --repeats ≥ 1");
+        if (warmup < 0 || repeats < 1 || backToBack < 1) throw new TurboException("--warmup must be ≥ 0, --repeats and --back-to-back ≥ 1");
         if (!bench && !check) throw new TurboException("--parity-only and --bench-only together leave nothing to do");
         if (!bench && (shape is not null || only is not null)) throw new TurboException("--shape and --only narrow the timings, which --parity-only skips");
         if (!cuda.is_available())
@@ -65,7 +71,7 @@ static class CheckAttentionCommand
             ReportAgreement(stages, kernels);
         }
 
-        var timings = bench ? AttentionBenchmark.Run(device, warmup, repeats, shape, only) : [];
+        var timings = bench ? AttentionBenchmark.Run(device, warmup, repeats, backToBack, shape, only) : [];
         if (bench) ReportTimings(timings);
 
         if (jsonPath is not null)
@@ -73,7 +79,7 @@ static class CheckAttentionCommand
             {
                 date = DateTime.UtcNow.ToString("yyyy-MM-dd"),
                 library = TurboNative.Describe(),
-                seed, warmup, repeats, stages, kernels, timings,
+                seed, warmup, repeats, backToBack, stages, kernels, timings,
             }, new JsonSerializerOptions { WriteIndented = true }));
 
         bool ok = stages.All(s => s.Ok) && kernels.All(k => k.Ok);
