@@ -239,7 +239,7 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
       group_sums[group * D + first + c] = k_sum[c];
-      group_absmax[group * D + first + c] = v_absmax[c];
+      if constexpr (kStats == kKeyMeanAndValueScales) group_absmax[group * D + first + c] = v_absmax[c];
     }
     __syncthreads();
     if (threadIdx.x < D) {
@@ -248,7 +248,7 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
 #pragma unroll
       for (int r = 0; r < kStatRows; ++r) {
         total += group_sums[r * D + threadIdx.x];
-        amax = fmaxf(amax, group_absmax[r * D + threadIdx.x]);
+        if constexpr (kStats == kKeyMeanAndValueScales) amax = fmaxf(amax, group_absmax[r * D + threadIdx.x]);
       }
       const int64_t at = (bh * gridDim.y + split) * D + threadIdx.x;
       stats.k_sum[at] = total;
