@@ -21,6 +21,14 @@ public class TimingCommandsCliTests
         Assert.That(err, Does.Contain("nothing to do"));
     }
 
+    [Test]
+    public void BackToBackBelowOneCallIsRefused()
+    {
+        var (code, err) = CliRunner.TurboMessages("check-attention", "--bench-only", "--back-to-back", "0");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.Contain("--back-to-back"));
+    }
+
     [TestCase("check-attention", "--only", "95% sparse")]
     [TestCase("check-int8", "--only", "ffn.0")]
     [TestCase("check-attention", "--shape", "14b")]
