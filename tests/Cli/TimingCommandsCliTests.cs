@@ -32,6 +32,7 @@ public class TimingCommandsCliTests
     [TestCase("check-attention", "--only", "95% sparse")]
     [TestCase("check-int8", "--only", "ffn.0")]
     [TestCase("check-attention", "--shape", "14b")]
+    [TestCase("check-attention", "--back-to-back", "4")]
     public void NarrowingTheTimingsOfAParityRunIsRefused(string command, string option, string value)
     {
         var (code, err) = CliRunner.TurboMessages(command, "--parity-only", option, value);

@@ -45,7 +45,8 @@ static class CheckAttentionCommand
     {
         if (warmup < 0 || repeats < 1 || backToBack < 1) throw new TurboException("--warmup must be ≥ 0, --repeats and --back-to-back ≥ 1");
         if (!bench && !check) throw new TurboException("--parity-only and --bench-only together leave nothing to do");
-        if (!bench && (shape is not null || only is not null)) throw new TurboException("--shape and --only narrow the timings, which --parity-only skips");
+        if (!bench && (shape is not null || only is not null || backToBack != 1))
+            throw new TurboException("--shape, --only and --back-to-back shape the timings, which --parity-only skips");
         if (!cuda.is_available())
             throw new TurboException("check-attention runs on a CUDA GPU: this TorchSharp has no CUDA libtorch (see README, CUDA)");
         var device = CUDA;

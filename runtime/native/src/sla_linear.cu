@@ -466,12 +466,16 @@ int64_t best_tokens_per_split(int64_t batch_heads, int64_t length, int64_t resid
 
 template <int D>
 int64_t key_sums_resident_blocks() {
-  const auto kernel = sla_key_sums_kernel<D, __nv_bfloat16, kKeyMean>;  // every instantiation fits as many per SM
-  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, key_sums_smem<D>()) != cudaSuccess) {
-    cudaGetLastError();
-    return device_multiprocessors();
-  }
-  return resident_blocks(kernel, 2 * D, key_sums_smem<D>());
+  // Once per process and head dim, as device_multiprocessors: the occupancy does not change between calls.
+  static const int64_t count = [] {
+    const auto kernel = sla_key_sums_kernel<D, __nv_bfloat16, kKeyMean>;  // every instantiation fits as many per SM
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, key_sums_smem<D>()) != cudaSuccess) {
+      cudaGetLastError();
+      return static_cast<int64_t>(device_multiprocessors());
+    }
+    return resident_blocks(kernel, 2 * D, key_sums_smem<D>());
+  }();
+  return count;
 }
 
 template <int D, typename T>
@@ -501,8 +505,8 @@ int launch_linear_out(View q, const uint16_t* folded_t, const float* bias, View 
   const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
   // Every (b, h) gets an equal share of the blocks that run at once, each block a strided share of its tiles; b·H + h
   // fastest, so that the blocks running together read whole token rows of the token-major tensors.
-  const int64_t per_head = std::clamp<int64_t>(resident_blocks(kernel, 32 * kQueryWarps, smem) / (batch * heads), 1,
-                                               std::min<int64_t>(tiles, 65535));
+  static const int64_t resident = resident_blocks(kernel, 32 * kQueryWarps, smem);  // once per instantiation
+  const int64_t per_head = std::clamp<int64_t>(resident / (batch * heads), 1, std::min<int64_t>(tiles, 65535));
   const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(per_head));
   kernel<<<grid, 32 * kQueryWarps, smem, s>>>(q, folded_t, bias, sparse, out, out_strides[0], out_strides[1], out_strides[2],
                                               heads, length);
