@@ -121,7 +121,18 @@ __global__ void channel_finish_kernel(const double* __restrict__ partial, const 
 // bound) fit per SM. 16 KB and 32 KB token blocks alike keep 64 KB of loads in flight per SM.
 constexpr int kQuantizeGroups = 4;
 
-__host__ __device__ constexpr int quantize_threads(int block, int dim) { return block * dim / (kGroup * kQuantizeGroups); }
+// The quantizer's shape, fixed at compile time: kBlock tokens of kDim channels per CTA. A thread's groups all lie in
+// one channel group (kThreads is a multiple of the groups per token), kRowStep tokens apart, so its index arithmetic
+// is shifts and its share of the mean one load. (With the shape a run-time value, the divisions and 64-bit products
+// of the indices made the kernel issue 44% more instructions, and it was bound by issue as much as by memory.)
+template <int kTokens, int kChannels>
+struct QuantizeShape {
+  static constexpr int kBlock = kTokens, kDim = kChannels;
+  static constexpr int kThreads = kBlock * kDim / (kGroup * kQuantizeGroups);
+  static constexpr int kGroups = kDim / kGroup;  // channel groups of a token
+  static constexpr int kRowStep = kThreads / kGroups;
+  static_assert(kThreads % kGroups == 0 && kThreads % 32 == 0, "a thread's groups share a channel group");
+};
 
 // Four codes round-half-even(v · inverse) packed into one word, first channel in the lowest byte (inverse: the float32
 // reciprocal of the block's scale, as Int8BlockQuantizer multiplies). The rounding adds 1.5·2^23, whose float has ulp
@@ -136,79 +147,83 @@ __device__ __forceinline__ uint32_t pack_codes(const float* v, float inverse) {
 }
 
 // pooled[d]: the mean over the block's live tokens of the values the threads hold (v[u], zero where not live), 0 for
-// a block without any. Thread t's groups all lie in channel group t % (dim/8) (kThreads is a multiple of dim/8): each
-// thread sums its own, the lanes of a warp that share a channel group by shuffles, then the warps in a fixed order
-// (deterministic).
-template <int kThreads>
-__device__ __forceinline__ void store_block_mean(float (&v)[kQuantizeGroups][kGroup], int64_t live_tokens, int dim,
+// a block without any. Each thread sums its own groups, the lanes of a warp that share a channel group by shuffles,
+// then the warps in a fixed order (deterministic).
+template <class S>
+__device__ __forceinline__ void store_block_mean(float (&v)[kQuantizeGroups][kGroup], int64_t live_tokens,
                                                  float* __restrict__ pooled) {
-  __shared__ float partial[kThreads / 32 * 128];
-  const int groups = dim / kGroup, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  __shared__ __align__(16) float partial[S::kThreads / 32][S::kDim];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
 #pragma unroll
   for (int c = 0; c < kGroup; ++c) {
 #pragma unroll
     for (int u = 1; u < kQuantizeGroups; ++u) v[0][c] += v[u][c];
-    for (int offset = groups; offset < 32; offset *= 2) v[0][c] += __shfl_xor_sync(0xffffffffu, v[0][c], offset);
-  }
-  if (lane < groups)
 #pragma unroll
-    for (int c = 0; c < kGroup; ++c) partial[warp * dim + lane * kGroup + c] = v[0][c];
+    for (int offset = S::kGroups; offset < 32; offset *= 2) v[0][c] += __shfl_xor_sync(0xffffffffu, v[0][c], offset);
+  }
+  if (lane < S::kGroups) {
+    float4* const to = reinterpret_cast<float4*>(&partial[warp][lane * kGroup]);
+    to[0] = make_float4(v[0][0], v[0][1], v[0][2], v[0][3]);
+    to[1] = make_float4(v[0][4], v[0][5], v[0][6], v[0][7]);
+  }
   __syncthreads();
-  if (threadIdx.x >= dim) return;
+  if (threadIdx.x >= S::kDim) return;
   float total = 0.f;
 #pragma unroll
-  for (int w = 0; w < kThreads / 32; ++w) total += partial[w * dim + threadIdx.x];
+  for (int w = 0; w < S::kThreads / 32; ++w) total += partial[w][threadIdx.x];
   pooled[threadIdx.x] = live_tokens > 0 ? total / static_cast<float>(live_tokens) : 0.f;
 }
 
-// One block per (bh, token block): the block's block × dim values (minus the mean) are read once into registers,
+// One block per (bh, token block): the block's kBlock × kDim values (minus the mean) are read once into registers,
 // their absmax reduced over the block, then the codes written 8 to a store (and, when pooled is given, the block's
-// mean: SLA pools its blocks from the same values). kThreads = quantize_threads(block, dim).
-template <bool kVector, int kThreads>
-__global__ void __launch_bounds__(kThreads, 1024 / kThreads)
-    quantize_int8_kernel(TokenView x, const float* __restrict__ mean, const int32_t* __restrict__ key_lengths, int64_t heads,
-                         int64_t length, int dim, int block, int8_t* __restrict__ codes, float* __restrict__ scales,
-                         float* __restrict__ pooled) {
+// mean: SLA pools its blocks from the same values).
+template <bool kVector, int kBlock, int kDim>
+__global__ void __launch_bounds__(QuantizeShape<kBlock, kDim>::kThreads, 1024 / QuantizeShape<kBlock, kDim>::kThreads)
+    quantize_int8_kernel(TokenView x, const float* __restrict__ mean, const int32_t* __restrict__ key_lengths, int heads,
+                         int64_t length, int8_t* __restrict__ codes, float* __restrict__ scales, float* __restrict__ pooled) {
+  using S = QuantizeShape<kBlock, kDim>;
   __shared__ float scratch[32];
   const int blocks = gridDim.y, blk = blockIdx.y;
-  const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
+  const int bh = blockIdx.x, b = bh / heads, h = bh % heads;  // batch·heads is at most 65535
   const int64_t valid = valid_tokens(key_lengths, b, length);
-  const int groups = dim / kGroup;
+  const int channel = threadIdx.x % S::kGroups * kGroup;
+  const int64_t first_token = static_cast<int64_t>(blk) * kBlock + threadIdx.x / S::kGroups;
 
+  float m[kGroup] = {};
+  if (mean) load8_f32(mean, static_cast<int64_t>(bh) * kDim + channel, m);
   float v[kQuantizeGroups][kGroup];
   float amax = 0.f;
 #pragma unroll
   for (int u = 0; u < kQuantizeGroups; ++u) {
-    const int i = threadIdx.x + u * kThreads;
-    const int64_t token = static_cast<int64_t>(blk) * block + i / groups;
-    const int channel = (i % groups) * kGroup;
+    const int64_t token = first_token + u * S::kRowStep;
     const bool live = token < valid;
     load_group<kVector>(x, live, b, h, token, channel, v[u]);
-    if (live && mean) {
-      float m[kGroup];
-      load8_f32(mean, bh * dim + channel, m);
+    if (live && mean)
 #pragma unroll
       for (int c = 0; c < kGroup; ++c) v[u][c] -= m[c];
-    }
 #pragma unroll
     for (int c = 0; c < kGroup; ++c) amax = fmaxf(amax, fabsf(v[u][c]));
   }
   amax = block_max(amax, scratch);
   const float scale = amax > 0.f ? amax * kInverseInt8Max : 1.f, inverse = 1.f / scale;
 
+  int8_t* const out = codes + (static_cast<int64_t>(bh) * blocks * kBlock + first_token) * kDim + channel;
 #pragma unroll
-  for (int u = 0; u < kQuantizeGroups; ++u) {
-    const int i = threadIdx.x + u * kThreads;
-    const int64_t row = static_cast<int64_t>(blk) * block + i / groups;
-    const int channel = (i % groups) * kGroup;
-    *reinterpret_cast<uint2*>(codes + (bh * blocks * block + row) * dim + channel) =
-        make_uint2(pack_codes(v[u], inverse), pack_codes(v[u] + 4, inverse));
-  }
-  if (threadIdx.x == 0) scales[bh * blocks + blk] = scale;
+  for (int u = 0; u < kQuantizeGroups; ++u)
+    *reinterpret_cast<uint2*>(out + u * S::kRowStep * kDim) = make_uint2(pack_codes(v[u], inverse), pack_codes(v[u] + 4, inverse));
+  if (threadIdx.x == 0) scales[static_cast<int64_t>(bh) * blocks + blk] = scale;
   if (pooled) {
-    const int64_t live_tokens = max(int64_t{0}, min(static_cast<int64_t>(block), valid - static_cast<int64_t>(blk) * block));
-    store_block_mean<kThreads>(v, live_tokens, dim, pooled + (bh * blocks + blk) * dim);
+    const int64_t live_tokens = max(int64_t{0}, min(static_cast<int64_t>(kBlock), valid - static_cast<int64_t>(blk) * kBlock));
+    store_block_mean<S>(v, live_tokens, pooled + (static_cast<int64_t>(bh) * blocks + blk) * kDim);
   }
+}
+
+// Launches the quantizer's instantiation for (block, dim) and the rows' layout.
+template <int kBlock, int kDim>
+void launch_quantize(bool vector, dim3 grid, cudaStream_t stream, const TokenView& x, const float* mean,
+                     const int32_t* key_lengths, int heads, int64_t length, int8_t* codes, float* scales, float* pooled) {
+  const auto kernel = vector ? quantize_int8_kernel<true, kBlock, kDim> : quantize_int8_kernel<false, kBlock, kDim>;
+  kernel<<<grid, QuantizeShape<kBlock, kDim>::kThreads, 0, stream>>>(x, mean, key_lengths, heads, length, codes, scales, pooled);
 }
 
 // Groups of 8 channels one thread of the value pass holds: kValueRows rows of 128 channels over 256 threads.
@@ -334,13 +349,13 @@ extern "C" int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_
   if (blocks > kMaxGridY) { turbo_set_error(fn, "too many token blocks (at most 65535)"); return -1; }
   const TokenView view{x, dtype, strides[0], strides[1], strides[2]};
   const bool vector = vector_rows(x, strides);
-  const int threads = quantize_threads(block, dim);
-  const auto kernel = threads == 512 ? (vector ? quantize_int8_kernel<true, 512> : quantize_int8_kernel<false, 512>)
-                    : threads == 256 ? (vector ? quantize_int8_kernel<true, 256> : quantize_int8_kernel<false, 256>)
-                                     : (vector ? quantize_int8_kernel<true, 128> : quantize_int8_kernel<false, 128>);
-  kernel<<<dim3(static_cast<unsigned>(batch * heads), static_cast<unsigned>(blocks)), threads, 0,
-           static_cast<cudaStream_t>(stream)>>>(view, mean, key_lengths, heads, length, dim, block, codes, scales,
-                                                pooled);
+  const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(blocks));
+  const auto s = static_cast<cudaStream_t>(stream);
+  const int h = static_cast<int>(heads);
+  if (block == 64 && dim == 64) launch_quantize<64, 64>(vector, grid, s, view, mean, key_lengths, h, length, codes, scales, pooled);
+  else if (block == 64) launch_quantize<64, 128>(vector, grid, s, view, mean, key_lengths, h, length, codes, scales, pooled);
+  else if (dim == 64) launch_quantize<128, 64>(vector, grid, s, view, mean, key_lengths, h, length, codes, scales, pooled);
+  else launch_quantize<128, 128>(vector, grid, s, view, mean, key_lengths, h, length, codes, scales, pooled);
   return TURBO_LAUNCH_CHECK(fn);
 }
 

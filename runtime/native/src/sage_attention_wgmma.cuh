@@ -148,7 +148,9 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
   }
   __syncthreads();
 
-  const int warpgroup = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+  // The warpgroup index broadcast from lane 0: the compiler then knows it is the same in every lane, and keeps Q's
+  // descriptors, which depend on it, in uniform registers instead of moving them there before each wgmma.
+  const int warpgroup = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x / 128), 0), warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
   if (warpgroup == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
     if (warp == 0) sage_produce(a, &q_map, &k_map, &v_map, sm, units, q_blocks);
