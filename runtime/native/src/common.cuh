@@ -127,6 +127,15 @@ __device__ __forceinline__ void load8_f32(const float* p, int64_t i, float (&v)[
   v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
 }
 
+// 2^x by the special-function unit alone (denormal results flush to 0: far below what a 16-bit value, E4M3 or a sum
+// of them can hold). e^(x − m) is exp2_approx(fma(x, log2 e, −m·log2 e)): one fused multiply-add before it, where
+// __expf(x − m) also takes a subtraction and the checks and rescalings that keep denormals.
+__device__ __forceinline__ float exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // Sum over one warp; every lane gets the result.
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -40,8 +40,8 @@ __device__ __forceinline__ float row_inverse(float scale) { return __frcp_rn(sca
 // ±1 and NaN.
 __device__ __forceinline__ float tanh_fast(float u) {
   constexpr float kTwoLog2E = 2.885390081777927f;  // 2·log2(e)
-  float e, r;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(u * kTwoLog2E));
+  const float e = exp2_approx(u * kTwoLog2E);
+  float r;
   asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(1.f + e));
   return fmaf(-2.f, r, 1.f);
 }

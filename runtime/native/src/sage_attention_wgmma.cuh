@@ -38,13 +38,6 @@ namespace turbo {
 
 constexpr float kLog2E4M3Max = 8.807354922057604f;  // log2(448)
 
-// 2^x by the special-function unit alone (denormal results flush to 0: far below what fp16 or E4M3 P can hold).
-__device__ __forceinline__ float exp2_approx(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-
 struct SageWgmmaTile {
   static constexpr int D = 128, BQ = 128, BK = 64;
   static constexpr int kThreads = 384;            // the producer's warpgroup and two consumer warpgroups

@@ -73,6 +73,46 @@ __device__ __forceinline__ int tile_index(int row, int c) {
   return swizzled_chunk<D / 8>(row, c / 8) * 8 + c % 8;
 }
 
+constexpr float kLog2E = 1.4426950408889634f;
+
+// A thread's share of moving a tile of kRows rows of D 16-bit elements between global rows and a swizzled shared tile,
+// kThreads threads at a time: the thread always takes chunk threadIdx % chunks of the rows threadIdx / chunks + j·step
+// (step = kThreads / chunks, a multiple of 8, so each of its rows has the same swizzle: one shared address plus
+// constants). The global side is a pointer advanced by step rows: no index arithmetic per chunk beyond that add.
+template <int D, int kRows, int kThreads>
+struct TileRows {
+  static constexpr int kChunks = D / 8, kStep = kThreads / kChunks, kPerThread = kRows / kStep;
+  static_assert(kStep % 8 == 0 && kRows % kStep == 0, "whole passes of rows with one swizzle");
+  static __device__ __forceinline__ int row() { return threadIdx.x / kChunks; }
+  static __device__ __forceinline__ int chunk() { return threadIdx.x % kChunks; }
+  // The thread's first place in a tile at shared address `tile`; its j-th is this plus j·kStep rows.
+  static __device__ __forceinline__ uint32_t shared_place(uint32_t tile) {
+    return tile + swizzled_chunk<kChunks>(row(), chunk()) * 16;
+  }
+
+  // Rows first_row, first_row + stride, … (live_rows of them valid, the rest become zeros) into the tile, by
+  // asynchronous copies; the caller commits the group.
+  static __device__ __forceinline__ void load(uint32_t tile, const uint16_t* first_row, int64_t stride, int64_t live_rows) {
+    const uint16_t* src = first_row + row() * stride + chunk() * 8;
+    const uint32_t dst = shared_place(tile);
+#pragma unroll
+    for (int j = 0; j < kPerThread; ++j, src += kStep * stride) {
+      const bool live = row() + j * kStep < live_rows;
+      cp_async_16(dst + j * kStep * kChunks * 16, live ? src : first_row, live);  // any valid address when nothing is read
+    }
+  }
+
+  // The tile's first live_rows rows to first_row, first_row + stride, … in 16-byte stores.
+  static __device__ __forceinline__ void store(const uint16_t* tile, uint16_t* first_row, int64_t stride, int64_t live_rows) {
+    uint16_t* dst = first_row + row() * stride + chunk() * 8;
+    const uint16_t* src = tile + swizzled_chunk<kChunks>(row(), chunk()) * 8;
+#pragma unroll
+    for (int j = 0; j < kPerThread; ++j, dst += kStep * stride)
+      if (row() + j * kStep < live_rows)
+        *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src + j * kStep * D);
+  }
+};
+
 // One block per (b·H + h, split of tokens); D/16 warps, warp w owns rows 16w..16w+15 of KV (channels d of φ(k)). The
 // raw k and v rows of each 64-token step arrive by asynchronous copies into a two-stage ring of swizzled tiles (the
 // next step's copies fly while this one computes; no registers hold them, so two blocks fit per SM). Each step: every
@@ -101,16 +141,13 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
   const int64_t valid = key_lengths ? min(static_cast<int64_t>(key_lengths[b]), length) : length;
   const int64_t begin = split * tokens_per_split, end = min(begin + tokens_per_split, valid);
 
+  using Rows = TileRows<D, kKeyTile, 2 * D>;
+  const uint16_t* k_head = k.row(b, h, 0);
+  const uint16_t* v_head = v.row(b, h, 0);
   // The step at `start` into stage `stage`; rows past `end` become zeros.
   auto load_step = [&](int64_t start, int stage) {
-    for (int i = threadIdx.x; i < kKeyTile * kChunks; i += blockDim.x) {
-      const int row = i / kChunks, chunk = i % kChunks;
-      const bool live = start + row < end;
-      const int64_t t = live ? start + row : begin;  // any valid address when nothing is read
-      const int at = stage * kTile + swizzled_chunk<kChunks>(row, chunk) * 8;
-      cp_async_16(shared_address(&raw_k[at]), k.row(b, h, t) + chunk * 8, live);
-      cp_async_16(shared_address(&raw_v[at]), v.row(b, h, t) + chunk * 8, live);
-    }
+    Rows::load(shared_address(raw_k + stage * kTile), k_head + start * k.stride_l, k.stride_l, end - start);
+    Rows::load(shared_address(raw_v + stage * kTile), v_head + start * v.stride_l, v.stride_l, end - start);
     cp_async_commit();
   };
 
@@ -120,6 +157,13 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
   float ksum_acc[4] = {};  // column 0 of φ(k)ᵀ·[1 0 … 0]: Σφ(k) of rows g and g + 8 in the quads' first lanes
   // B fragment of a 16×8 tile whose first column is ones: lanes 0–3 hold column 0.
   const uint32_t ones = lane < 4 ? pack2<T>(1.f, 1.f) : 0u;
+  // The lanes' ldmatrix rows, as byte offsets in a tile, for the first k-step of 16 tokens (the others are 16·D elements
+  // further on). φ(k)ᵀ: this warp's 16 channels. v: the 16 columns starting at 16·p give chunks 2p and 2p + 1, which
+  // XOR row % 8 only in their low three bits, so p and p + 4 differ by a constant 8 chunks: four offsets serve all p.
+  const int a_offset = tile_index<D>((lane & 7) + ((lane >> 4) << 3), 16 * warp + ((lane >> 3) & 1) * 8) * 2;
+  int v_offset[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) v_offset[i] = tile_index<D>((lane & 7) + ((lane >> 3) & 1) * 8, 16 * i + (lane >> 4) * 8) * 2;
   if (begin < end) load_step(begin, 0);
   int stage = 0;
   for (int64_t start = begin; start < end; start += kKeyTile, stage ^= 1) {
@@ -155,12 +199,13 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
         for (int i = 0; i < 8; ++i) m = fmaxf(m, x[c][i]);
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+      const float shift = m * kLog2E;
       float s = 0.f;
 #pragma unroll
       for (int c = 0; c < kChunksPerLane; ++c)
 #pragma unroll
         for (int i = 0; i < 8; ++i) {
-          x[c][i] = __expf(x[c][i] - m);
+          x[c][i] = exp2_approx(fmaf(x[c][i], kLog2E, -shift));
           s += x[c][i];
         }
       s += __shfl_xor_sync(0xffffffffu, s, 1);
@@ -197,19 +242,19 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
       }
     }
     __syncthreads();
+    const uint32_t phi_at = shared_address(phi) + a_offset;
+    uint32_t v_at[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) v_at[i] = shared_address(vs) + v_offset[i];
 #pragma unroll
     for (int s = 0; s < kKeyTile / 16; ++s) {
       uint32_t a[4];
-      {
-        const int row = 16 * s + (lane & 7) + ((lane >> 4) << 3), c = 16 * warp + ((lane >> 3) & 1) * 8;
-        ldmatrix_x4_trans(a, &phi[tile_index<D>(row, c)]);
-      }
+      ldmatrix_x4_trans(a, phi_at + 16 * s * D * 2);
       mma_16bit<T>(ksum_acc, a, ones, ones);
 #pragma unroll
       for (int p = 0; p < D / 16; ++p) {
         uint32_t bf[4];
-        const int row = 16 * s + (lane & 7) + ((lane >> 3) & 1) * 8, c = 16 * p + (lane >> 4) * 8;
-        ldmatrix_x4_trans(bf, &vs[tile_index<D>(row, c)]);
+        ldmatrix_x4_trans(bf, v_at[p % 4] + (16 * s * D + 64 * (p / 4)) * 2);
         mma_16bit<T>(acc[2 * p], a, bf[0], bf[1]);
         mma_16bit<T>(acc[2 * p + 1], a, bf[2], bf[3]);
       }
@@ -274,7 +319,6 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
                                                                              int64_t out_stride_h, int64_t out_stride_l,
                                                                              int64_t heads, int64_t length) {
   constexpr int kN = D + 16, kChunks = D / 8, kSteps = D / 16, kHalfTiles = D / 16;  // n-tiles of 8 per half
-  constexpr int kTileChunks = kQueryTile * kChunks;
   extern __shared__ __align__(16) uint16_t shared[];
   uint16_t* f = shared;                        // [kN][D]
   uint16_t* q_tile = f + kN * D;               // [kQueryTile][D]
@@ -283,25 +327,24 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
   const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
 
-  // The rows of tile `tile` of `src` into `dst`, as one group of copies; rows past the end become zeros.
-  auto load_tile = [&](const View& src, uint16_t* dst, int64_t tile) {
+  using Rows = TileRows<D, kQueryTile, 32 * kQueryWarps>;
+  const uint16_t* q_head = q.row(b, h, 0);
+  const uint16_t* sparse_head = sparse.row(b, h, 0);
+  // The rows of tile `tile` of q or the sparse output into `dst`, as one group of copies; rows past the end become zeros.
+  auto load_tile = [&](const uint16_t* head, int64_t stride, uint16_t* dst, int64_t tile) {
     const int64_t first = tile * kQueryTile;
-    for (int i = threadIdx.x; i < kTileChunks; i += blockDim.x) {
-      const int row = i / kChunks, chunk = i % kChunks;
-      const bool live = first + row < length;
-      const int64_t t = live ? first + row : length - 1;  // any valid address when nothing is read
-      cp_async_16(shared_address(&dst[swizzled_chunk<kChunks>(row, chunk) * 8]), src.row(b, h, t) + chunk * 8, live);
-    }
+    Rows::load(shared_address(dst), head + first * stride, stride, length - first);
     cp_async_commit();
   };
 
   int64_t tile = blockIdx.y;
   if (tile >= tiles) return;
+  uint16_t* out_head = out + b * out_stride_b + h * out_stride_h;
   const uint16_t* fsrc = folded_t + bh * kN * D;
   for (int i = threadIdx.x; i < kN * kChunks; i += blockDim.x)
     cp_async_16(&f[swizzled_chunk<kChunks>(i / kChunks, i % kChunks) * 8], fsrc + i * 8);
-  load_tile(q, q_tile, tile);  // one group with F
-  load_tile(sparse, s_tile, tile);
+  load_tile(q_head, q.stride_l, q_tile, tile);  // one group with F
+  load_tile(sparse_head, sparse.stride_l, s_tile, tile);
   for (; tile < tiles; tile += gridDim.y) {
     const int64_t next = tile + gridDim.y;
     const bool has_next = next < tiles;
@@ -316,7 +359,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
       ldmatrix_x4(a[s], &q_tile[tile_index<D>(row, c)]);
     }
     __syncthreads();  // every warp holds its q: the tile is free for the next one's
-    if (has_next) load_tile(q, q_tile, next);
+    if (has_next) load_tile(q_head, q.stride_l, q_tile, next);
 #pragma unroll
     for (int half = 0; half < 2; ++half) {  // registers 0, 2 are row g; 1, 3 are row g + 8
       float m = -INFINITY;
@@ -329,13 +372,14 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
         }
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+      const float shift = m * kLog2E;
       float sum = 0.f;
 #pragma unroll
       for (int s = 0; s < kSteps; ++s)
 #pragma unroll
         for (int r = half; r < 4; r += 2) {
           const float2 x = unpack2<T>(a[s][r]);
-          sum += __expf(x.x - m) + __expf(x.y - m);
+          sum += exp2_approx(fmaf(x.x, kLog2E, -shift)) + exp2_approx(fmaf(x.y, kLog2E, -shift));
         }
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
@@ -345,7 +389,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
 #pragma unroll
         for (int r = half; r < 4; r += 2) {
           const float2 x = unpack2<T>(a[s][r]);
-          a[s][r] = pack2<T>(__expf(x.x - m) * inv, __expf(x.y - m) * inv);
+          a[s][r] = pack2<T>(exp2_approx(fmaf(x.x, kLog2E, -shift)) * inv, exp2_approx(fmaf(x.y, kLog2E, -shift)) * inv);
         }
     }
 
@@ -396,16 +440,10 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
     }
     __syncthreads();
     const int64_t first = tile * kQueryTile;
-    for (int i = threadIdx.x; i < kTileChunks; i += blockDim.x) {
-      const int row = i / kChunks, chunk = i % kChunks;
-      const int64_t t = first + row;
-      if (t < length)
-        *reinterpret_cast<uint4*>(out + b * out_stride_b + h * out_stride_h + t * out_stride_l + chunk * 8) =
-            *reinterpret_cast<const uint4*>(&s_tile[swizzled_chunk<kChunks>(row, chunk) * 8]);
-    }
+    Rows::store(s_tile, out_head + first * out_stride_l, out_stride_l, length - first);
     if (has_next) {
       __syncthreads();  // the tile has left shared memory
-      load_tile(sparse, s_tile, next);
+      load_tile(sparse_head, sparse.stride_l, s_tile, next);
     }
   }
 }

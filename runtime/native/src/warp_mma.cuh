@@ -42,11 +42,12 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t row) {
 }
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) { ldmatrix_x4(r, shared_address(row)); }
 // The same, each matrix transposed: the thread holds column lane/4, rows 2·(lane%4) and +1.
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) {
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t row) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(row)));
+               : "r"(row));
 }
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) { ldmatrix_x4_trans(r, shared_address(row)); }
 
 // ldmatrix_x4's inverse (Hopper): lanes 8i..8i+7 give the row addresses of matrix i, register i holds matrix i's
 // elements 2·(lane%4) and +1 of row lane/4 — an accumulator fragment's layout once packed to 16-bit pairs.
