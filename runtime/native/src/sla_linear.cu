@@ -323,9 +323,20 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
   uint16_t* f = shared;                        // [kN][D]
   uint16_t* q_tile = f + kN * D;               // [kQueryTile][D]
   uint16_t* s_tile = q_tile + kQueryTile * D;  // [kQueryTile][D]: the sparse rows, then the output rows
+  float* bias_s = reinterpret_cast<float*>(s_tile + kQueryTile * D);  // [D]
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q4 = lane % 4;
   const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
+  // The lanes' ldmatrix rows in the q and sparse tiles (A-fragment order: this warp's 16 rows, the 16 columns that
+  // start at 16·s): chunks 2s and 2s + 1 XOR row % 8 only in their low three bits, so four places and constants
+  // serve every s.
+  uint32_t q_at[4], s_at[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int at = tile_index<D>(16 * warp + (lane & 7) + ((lane >> 3) & 1) * 8, 16 * i + (lane >> 4) * 8);
+    q_at[i] = shared_address(q_tile + at);
+    s_at[i] = shared_address(s_tile + at);
+  }
 
   using Rows = TileRows<D, kQueryTile, 32 * kQueryWarps>;
   const uint16_t* q_head = q.row(b, h, 0);
@@ -340,6 +351,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
   int64_t tile = blockIdx.y;
   if (tile >= tiles) return;
   uint16_t* out_head = out + b * out_stride_b + h * out_stride_h;
+  for (int i = threadIdx.x; i < D; i += blockDim.x) bias_s[i] = bias[i];  // seen after the first barrier below
   const uint16_t* fsrc = folded_t + bh * kN * D;
   for (int i = threadIdx.x; i < kN * kChunks; i += blockDim.x)
     cp_async_16(&f[swizzled_chunk<kChunks>(i / kChunks, i % kChunks) * 8], fsrc + i * 8);
@@ -354,10 +366,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
     // φ(q) in A fragments: a[s] holds rows g and g+8 of this warp's 16, channels 16s + 2·q4 (+1) and 16s + 8 + 2·q4 (+1).
     uint32_t a[kSteps][4];
 #pragma unroll
-    for (int s = 0; s < kSteps; ++s) {
-      const int row = 16 * warp + (lane & 7) + ((lane >> 3) & 1) * 8, c = 16 * s + (lane >> 4) * 8;
-      ldmatrix_x4(a[s], &q_tile[tile_index<D>(row, c)]);
-    }
+    for (int s = 0; s < kSteps; ++s) ldmatrix_x4(a[s], q_at[s % 4] + 64 * (s / 4) * 2);
     __syncthreads();  // every warp holds its q: the tile is free for the next one's
     if (has_next) load_tile(q_head, q.stride_l, q_tile, next);
 #pragma unroll
@@ -373,13 +382,16 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
       const float shift = m * kLog2E;
+      float e[kSteps][2][2];  // the half's exponentials, kept for φ (no accumulator is live yet: registers are free)
       float sum = 0.f;
 #pragma unroll
       for (int s = 0; s < kSteps; ++s)
 #pragma unroll
-        for (int r = half; r < 4; r += 2) {
-          const float2 x = unpack2<T>(a[s][r]);
-          sum += exp2_approx(fmaf(x.x, kLog2E, -shift)) + exp2_approx(fmaf(x.y, kLog2E, -shift));
+        for (int i = 0; i < 2; ++i) {
+          const float2 x = unpack2<T>(a[s][half + 2 * i]);
+          e[s][i][0] = exp2_approx(fmaf(x.x, kLog2E, -shift));
+          e[s][i][1] = exp2_approx(fmaf(x.y, kLog2E, -shift));
+          sum += e[s][i][0] + e[s][i][1];
         }
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
@@ -387,10 +399,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
 #pragma unroll
       for (int s = 0; s < kSteps; ++s)
 #pragma unroll
-        for (int r = half; r < 4; r += 2) {
-          const float2 x = unpack2<T>(a[s][r]);
-          a[s][r] = pack2<T>(exp2_approx(fmaf(x.x, kLog2E, -shift)) * inv, exp2_approx(fmaf(x.y, kLog2E, -shift)) * inv);
-        }
+        for (int i = 0; i < 2; ++i) a[s][half + 2 * i] = pack2<T>(e[s][i][0] * inv, e[s][i][1] * inv);
     }
 
     // φ(q)·F over the 16 columns that start at 16·p (two n-tiles of 8).
@@ -425,18 +434,30 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
         __syncthreads();
       }
 #pragma unroll
-      for (int p = 0; p < kHalfTiles / 2; ++p)
+      for (int p = 0; p < kHalfTiles / 2; ++p) {
+        // The sparse rows of these 16 columns in the accumulators' layout: word 2n + r is row g + 8r, columns
+        // 16·column + 8n + 2·q4 and + 1, as acc[p][n][2r], [2r + 1].
+        const int column = half * kHalfTiles / 2 + p;
+        const uint32_t at = s_at[column % 4] + 64 * (column / 4) * 2;
+        uint32_t w[4];
+        ldmatrix_x4(w, at);
 #pragma unroll
         for (int n = 0; n < 2; ++n) {
-          const int c = 16 * (half * kHalfTiles / 2 + p) + 8 * n + 2 * q4;
-          const float b0 = bias[c], b1 = bias[c + 1];
+          const float2 b2 = *reinterpret_cast<const float2*>(&bias_s[16 * column + 8 * n + 2 * q4]);
 #pragma unroll
           for (int r = 0; r < 2; ++r) {  // rows g and g + 8
-            uint32_t& word = *reinterpret_cast<uint32_t*>(&s_tile[tile_index<D>(16 * warp + g + 8 * r, c)]);
-            const float2 base = unpack2<T>(word);
-            word = pack2<T>(base.x + b0 + acc[p][n][2 * r] * inverse[r], base.y + b1 + acc[p][n][2 * r + 1] * inverse[r]);
+            const float2 base = unpack2<T>(w[2 * n + r]);
+            w[2 * n + r] = pack2<T>(base.x + b2.x + acc[p][n][2 * r] * inverse[r], base.y + b2.y + acc[p][n][2 * r + 1] * inverse[r]);
           }
         }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+        stmatrix_x4(at, w[0], w[1], w[2], w[3]);
+#else
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+          *reinterpret_cast<uint32_t*>(&s_tile[tile_index<D>(16 * warp + g + 8 * (i % 2), 16 * column + 8 * (i / 2) + 2 * q4)]) = w[i];
+#endif
+      }
     }
     __syncthreads();
     const int64_t first = tile * kQueryTile;
@@ -536,7 +557,7 @@ int launch_key_sums(View k, View v, const int32_t* key_lengths, int64_t batch, i
 template <int D, typename T>
 int launch_linear_out(View q, const uint16_t* folded_t, const float* bias, View sparse, uint16_t* out, const int64_t* out_strides,
                       int64_t batch, int64_t heads, int64_t length, cudaStream_t s) {
-  constexpr int smem = ((D + 16) * D + 2 * kQueryTile * D) * static_cast<int>(sizeof(uint16_t));
+  constexpr int smem = ((D + 16) * D + 2 * kQueryTile * D) * static_cast<int>(sizeof(uint16_t)) + D * static_cast<int>(sizeof(float));
   const auto kernel = sla_linear_out_kernel<D, T>;
   if (int err = turbo_check("turbo_sla_linear_out", cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem)))
     return err;
