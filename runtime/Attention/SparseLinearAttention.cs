@@ -135,7 +135,7 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
     /// and the normaliser a scalar per row, so proj_l(φ(q)KV / n) = φ(q)(KV·Wᵀ) / n + b: one matrix per head,
     /// F = [KV·Wᵀ | Σφ(k)], gives numerator and normaliser in one product over the tokens, and no pass applies proj_l.
     /// φ(q), φ(k) and F are rounded to the input's dtype; the products and sums are float32 and the result is rounded
-    /// once, to the input's dtype. On the GPU the two token-sized passes are the fused kernels of
+    /// once, to the input's dtype. On the GPU the key side, the fold and the query side are the kernels of
     /// <see cref="SlaLinearKernels"/> (unless <see cref="NativeSageAttention.Enabled"/> is off); these torch ops are
     /// their reference, and a test compares them with the float32 formula. <paramref name="keySide"/>: the key side's
     /// sums where the caller has made them already (<see cref="SlaLinearKernels.KeySums"/> of these k, v and lengths),
@@ -148,34 +148,27 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
         var dtype = q.dtype;
         long dim = q.shape[3];
         bool native = LinearKernelsRun(q, k, v, sparse.dtype);
-        Tensor keyValue, keySum;                                                            // float32 [B, H, D, D], [B, H, D]
-        if (native && keySide is { } made)
-            (keyValue, keySum) = (made.KeyValue, made.KeySum);
-        else if (native)
-            using (CudaProfiler.Scope("self-attention/linear branch: key sums"))
-            {
-                var sums = SlaLinearKernels.KeySums(k, v, keyLengths);
-                (keyValue, keySum) = (sums.KeyValue, sums.KeySum);
-            }
-        else
-        {
-            var phiK = k.softmax(-1);
-            if (keyLengths is not null)
-                phiK = phiK * AttentionInputs.KeyMask(keyLengths, k.shape[2], k.device).view(k.shape[0], 1, k.shape[2], 1).to(dtype);
-            var phiK32 = phiK.to(ScalarType.Float32);
-            keyValue = phiK32.transpose(-1, -2).matmul(v.to(ScalarType.Float32));
-            keySum = phiK32.sum(-2);
-        }
-        // Fᵀ = [W·KVᵀ; Σφ(k); 0 …]: rows are F's columns, D + 16 of them so that the kernel's tiles of 16 cover them.
-        Tensor foldedT;
-        using (CudaProfiler.Scope("self-attention/linear branch: fold"))
-        {
-            var padding = zeros([q.shape[0], q.shape[1], SlaLinearKernels.FoldedRows(dim) - dim - 1, dim], ScalarType.Float32, q.device);
-            foldedT = cat([weight.to(ScalarType.Float32).matmul(keyValue.transpose(-1, -2)), keySum.unsqueeze(-2), padding], -2).to(dtype);
-        }
         if (native)
+        {
+            var side = keySide;
+            if (side is null)
+                using (CudaProfiler.Scope("self-attention/linear branch: key sums"))
+                    side = SlaLinearKernels.KeySums(k, v, keyLengths);
+            Tensor folded;
+            using (CudaProfiler.Scope("self-attention/linear branch: fold"))
+                folded = SlaLinearKernels.Fold(side.Value, weight, dtype);
             using (CudaProfiler.Scope("self-attention/linear branch: query side"))
-                return SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).MoveToOuterDisposeScope();
+                return SlaLinearKernels.AddLinear(q, folded, bias, sparse).MoveToOuterDisposeScope();
+        }
+        var phiK = k.softmax(-1);
+        if (keyLengths is not null)
+            phiK = phiK * AttentionInputs.KeyMask(keyLengths, k.shape[2], k.device).view(k.shape[0], 1, k.shape[2], 1).to(dtype);
+        var phiK32 = phiK.to(ScalarType.Float32);
+        var keyValue = phiK32.transpose(-1, -2).matmul(v.to(ScalarType.Float32));                    // float32 [B, H, D, D]
+        var keySum = phiK32.sum(-2);                                                                 // float32 [B, H, D]
+        // Fᵀ = [W·KVᵀ; Σφ(k); 0 …]: rows are F's columns, D + 16 of them so that the kernel's tiles of 16 cover them.
+        var padding = zeros([q.shape[0], q.shape[1], SlaLinearKernels.FoldedRows(dim) - dim - 1, dim], ScalarType.Float32, q.device);
+        var foldedT = cat([weight.to(ScalarType.Float32).matmul(keyValue.transpose(-1, -2)), keySum.unsqueeze(-2), padding], -2).to(dtype);
         var product = q.softmax(-1).to(ScalarType.Float32).matmul(foldedT.to(ScalarType.Float32).transpose(-1, -2)); // [B, H, L, D + 16]
         var numerator = product.narrow(-1, 0, dim);
         var normaliser = product.narrow(-1, dim, 1) + LinearEps;

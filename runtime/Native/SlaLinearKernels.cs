@@ -4,10 +4,10 @@ using static TorchSharp.torch;
 namespace Turbo.Runtime.Native;
 
 /// <summary>
-/// SLA's linear branch on the GPU (sla_linear.cu): the key side's per-head sums φ(k)ᵀv and Σφ(k), and the query side's
-/// φ(q)·F added to the sparse output, each one kernel over the token tensors. The caller
-/// (<c>SparseLinearAttention.FoldedLinearBranch</c>, whose torch ops are the reference) folds proj_l into F between the
-/// two. Token tensors are [B, H, L, D] bfloat16 or float16 CUDA tensors with D = 64 or 128 (<see cref="Supports"/>).
+/// SLA's linear branch on the GPU (sla_linear.cu): the key side's per-head sums φ(k)ᵀv and Σφ(k), proj_l folded into F
+/// from them, and the query side's φ(q)·F added to the sparse output, one kernel each (the key and query sides over the
+/// token tensors). <c>SparseLinearAttention.FoldedLinearBranch</c> calls them; its torch ops are their reference. Token
+/// tensors are [B, H, L, D] bfloat16 or float16 CUDA tensors with D = 64 or 128 (<see cref="Supports"/>).
 /// </summary>
 public static class SlaLinearKernels
 {
@@ -20,12 +20,11 @@ public static class SlaLinearKernels
         q.dtype is ScalarType.BFloat16 or ScalarType.Float16 && q.dim() == 4 && q.shape[3] is 64 or 128;
 
     /// <summary>
-    /// Per (b, h), over the tokens below the key lengths: KV = φ(k)ᵀ·v and Σφ(k), float32 [B, H, D, D] and [B, H, D],
-    /// φ = softmax over D rounded to k's dtype; k and v of one dtype and shape. With <paramref name="stats"/>, the same
+    /// Per (b, h), over the tokens below the key lengths: KV = φ(k)ᵀ·v and Σφ(k), φ = softmax over D rounded to k's
+    /// dtype; k and v of one dtype and shape. The tokens are summed in splits whose size the library chooses to fill the
+    /// device, and the sums are given per split (<see cref="Fold"/> adds them). With <paramref name="stats"/>, the same
     /// pass also gives K's mean (and V's E4M3 scales), float32 [B, H, D], equal to <see cref="SageKernels.TokenMean"/>
-    /// (and <see cref="SageKernels.E4M3Scales"/>): the Sage preparation then reads k and v no more for them. The
-    /// tokens are summed in splits whose size the library chooses to fill the device (each split's sums are added
-    /// here, in a fixed order).
+    /// (and <see cref="SageKernels.E4M3Scales"/>): the Sage preparation then reads k and v no more for them.
     /// </summary>
     public static KeySide KeySums(Tensor k, Tensor v, Tensor? keyLengths, KeySideStats stats = KeySideStats.None)
     {
@@ -46,8 +45,27 @@ public static class SlaLinearKernels
             Strides(value), TurboNative.DType(key), TurboNative.PtrOrNull(lengths), batch, heads, length, dim, tokensPerSplit,
             TurboNative.Ptr(kvPartial), TurboNative.Ptr(sumPartial), TurboNative.PtrOrNull(statsPartial), TurboNative.PtrOrNull(mean),
             TurboNative.PtrOrNull(scales), IntPtr.Zero));
-        return new KeySide(kvPartial.sum([0L]).MoveToOuterDisposeScope(), sumPartial.sum([0L]).MoveToOuterDisposeScope(),
+        return new KeySide(kvPartial.MoveToOuterDisposeScope(), sumPartial.MoveToOuterDisposeScope(),
             mean?.MoveToOuterDisposeScope(), scales?.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Fᵀ for <see cref="AddLinear"/>: [W·KVᵀ; Σφ(k); 0 …], [B, H, <see cref="FoldedRows"/>, D] of <paramref name="dtype"/>,
+    /// from the key side's split sums (added in split order) and proj_l's weight W ([D, D]); float32 products, each value
+    /// rounded once.
+    /// </summary>
+    public static Tensor Fold(KeySide side, Tensor weight, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var (splits, batch, heads, dim) = (side.KeyValueSplits.shape[0], side.KeyValueSplits.shape[1], side.KeyValueSplits.shape[2],
+            side.KeyValueSplits.shape[3]);
+        if (weight.dim() != 2 || weight.shape[0] != dim || weight.shape[1] != dim)
+            throw new TurboException($"SLA fold: expected proj_l's weight of shape [{dim}, {dim}], found [{string.Join(", ", weight.shape)}]");
+        var w = weight.to(ScalarType.Float32, side.KeyValueSplits.device).contiguous();
+        var foldedT = empty([batch, heads, FoldedRows(dim), dim], dtype, side.KeyValueSplits.device);
+        TurboNative.Check(TurboNative.turbo_sla_fold(TurboNative.Ptr(side.KeyValueSplits), TurboNative.Ptr(side.KeySumSplits), splits,
+            TurboNative.Ptr(w), TurboNative.DType(foldedT), batch * heads, (int)dim, TurboNative.Ptr(foldedT), IntPtr.Zero));
+        return foldedT.MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -92,8 +110,8 @@ public enum KeySideStats
 }
 
 /// <summary>
-/// What <see cref="SlaLinearKernels.KeySums"/> gives: KV = φ(k)ᵀ·v and Σφ(k), float32 [B, H, D, D] and [B, H, D], and,
-/// as asked for, K's mean and V's E4M3 scales, float32 [B, H, D] (each null otherwise). Its tensors belong to the
-/// caller's dispose scope.
+/// What <see cref="SlaLinearKernels.KeySums"/> gives: KV = φ(k)ᵀ·v and Σφ(k) per split of the tokens, float32
+/// [splits, B, H, D, D] and [splits, B, H, D] (their sums over the splits are KV and Σφ(k)), and, as asked for, K's mean
+/// and V's E4M3 scales, float32 [B, H, D] (each null otherwise). Its tensors belong to the caller's dispose scope.
 /// </summary>
-public readonly record struct KeySide(Tensor KeyValue, Tensor KeySum, Tensor? KeyMean, Tensor? ValueScales);
+public readonly record struct KeySide(Tensor KeyValueSplits, Tensor KeySumSplits, Tensor? KeyMean, Tensor? ValueScales);

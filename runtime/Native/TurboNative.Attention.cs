@@ -43,10 +43,11 @@ public static partial class TurboNative
     public static bool HasWgmmaAttention => WgmmaAttentionUsable.Value;
 
     /// <summary>
-    /// The ABI version SLA's fused linear branch (turbo_sla_key_sums, turbo_sla_linear_out) is used from: 17, where the
-    /// key side gives K's mean alone or with V's scales and turbo_sla_key_tokens_per_split sizes its splits.
+    /// The ABI version SLA's fused linear branch (turbo_sla_key_sums, turbo_sla_fold, turbo_sla_linear_out) is used
+    /// from: 18, where turbo_sla_fold makes F from the key side's split sums (17: the key side gives K's mean alone or
+    /// with V's scales and turbo_sla_key_tokens_per_split sizes its splits).
     /// </summary>
-    const int SlaLinearAbi = 17;
+    const int SlaLinearAbi = 18;
 
     static readonly Lazy<bool> SlaLinearLoaded = new(() => IsAvailable && turbo_version() >= SlaLinearAbi);
 
@@ -88,6 +89,10 @@ public static partial class TurboNative
         IntPtr kMean, IntPtr vScales, IntPtr stream);
 
     [DllImport(Lib)] internal static extern long turbo_sla_key_tokens_per_split(long batch, long heads, long length, int dim);
+
+    [DllImport(Lib)]
+    internal static extern int turbo_sla_fold(IntPtr kvPartial, IntPtr ksumPartial, long splits, IntPtr weight, int dtype,
+        long batchHeads, int dim, IntPtr foldedT, IntPtr stream);
 
     [DllImport(Lib)]
     internal static extern int turbo_sla_linear_out(IntPtr q, long[] qStrides, IntPtr foldedT, IntPtr bias, IntPtr sparse,

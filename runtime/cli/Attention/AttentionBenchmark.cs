@@ -147,6 +147,8 @@ static class AttentionBenchmark
         static void Free(params Tensor?[] tensors) { foreach (var t in tensors) t?.Dispose(); }
         // The linear branch's kernels take 16-bit inputs of head dim 64 or 128.
         bool linear = SlaLinearKernels.Supports(q);
+        var keySide = linear ? SlaLinearKernels.KeySums(k, v, null) : (KeySide?)null;
+        var weight = zeros([HeadDim, HeadDim], device: q.device);
         var passes = new (string Name, bool Runs, Action Run)[]
         {
             ("K mean", true, () => SageKernels.TokenMean(k, null).Dispose()),
@@ -154,17 +156,18 @@ static class AttentionBenchmark
             ("INT8 q + pooled blocks", true, () => { var (c, s, p) = SageKernels.QuantizeBlocks(q, 128, pool: true); Free(c, s, p); }),
             ("INT8 smoothed k + pooled blocks", true, () => { var (c, s, p) = SageKernels.QuantizeBlocks(k, 64, mean, pool: true); Free(c, s, p); }),
             ("V as the P·V operand", true, () => SageKernels.PrepareValues(v, 64, null, scales).Dispose()),
-            ("linear branch: key sums", linear, () => { var side = SlaLinearKernels.KeySums(k, v, null); Free(side.KeyValue, side.KeySum); }),
+            ("linear branch: key sums", linear, () => { var side = SlaLinearKernels.KeySums(k, v, null); Free(side.KeyValueSplits, side.KeySumSplits); }),
             ("linear branch: key sums with K mean", linear, () =>
             {
                 var side = SlaLinearKernels.KeySums(k, v, null, KeySideStats.KeyMean);
-                Free(side.KeyValue, side.KeySum, side.KeyMean);
+                Free(side.KeyValueSplits, side.KeySumSplits, side.KeyMean);
             }),
             ("linear branch: key sums with K mean and V scales", linear, () =>
             {
                 var side = SlaLinearKernels.KeySums(k, v, null, KeySideStats.KeyMeanAndValueScales);
-                Free(side.KeyValue, side.KeySum, side.KeyMean, side.ValueScales);
+                Free(side.KeyValueSplits, side.KeySumSplits, side.KeyMean, side.ValueScales);
             }),
+            ("linear branch: fold", linear, () => SlaLinearKernels.Fold(keySide!.Value, weight, q.dtype).Dispose()),
             ("linear branch: query side", linear, () => SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).Dispose()),
         };
         foreach (var (name, runs, run) in passes)

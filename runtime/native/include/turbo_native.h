@@ -244,6 +244,12 @@ int turbo_sla_key_sums(const void* k, const int64_t* k_strides, const void* v, c
  * of 64 (since ABI v17), or -1 for sizes it does not take (the error says why). */
 int64_t turbo_sla_key_tokens_per_split(int64_t batch, int64_t heads, int64_t length, int dim);
 
+/* Fold (since ABI v18): folded_t = [W·KVᵀ; Σφ(k); 0 …] for turbo_sla_linear_out, of the dtype ([B·H, D + 16, D]), from
+ * turbo_sla_key_sums' kv_partial and ksum_partial (`splits` of them, summed in split order) and proj_l's weight W (fp32
+ * [D, D], 16-byte aligned); float32 products, each value rounded once. */
+int turbo_sla_fold(const float* kv_partial, const float* ksum_partial, int64_t splits, const float* weight, int dtype,
+                   int64_t batch_heads, int dim, void* folded_t, void* stream);
+
 /* Query side: out_t = sparse_t + bias + num / (den + 1e-5) with [num | den] = φ(q_t)·F in float32, rounded once to the
  * dtype. folded_t: [B·H, D + 16, D] of the dtype, contiguous: row j < D is column j of KV·Wᵀ (proj_l folded in), row D
  * is Σφ(k), the rest zeros. bias: fp32 [D]. q, sparse, out: [B, H, L, D] at their strides; out may be sparse. */

@@ -1,12 +1,13 @@
-// SLA's linear branch (SageSLA's forward in the packages) in two kernels. With φ = softmax over the head dim, rounded
+// SLA's linear branch (SageSLA's forward in the packages) in three kernels. With φ = softmax over the head dim, rounded
 // to the model's 16-bit dtype as the reference rounds it:
-//   key side    KV[d][e] = Σ_t φ(k_t)[d]·v_t[e] and Σφ(k)[d] over a (b, h)'s valid keys, float32 (per split of the
-//               tokens; the caller sums the splits);
-//   query side  out_t = sparse_t + bias + (φ(q_t)·F[:, :D]) / (φ(q_t)·F[:, D] + 1e-5), F = [KV·Wᵀ | Σφ(k)] with proj_l's
-//               W folded in by the caller, products and sums in float32, one rounding at the end.
+//   key side    KV[d][e] = Σ_t φ(k_t)[d]·v_t[e] and Σφ(k)[d] over a (b, h)'s valid keys, float32, per split of the
+//               tokens;
+//   fold        F = [KV·Wᵀ | Σφ(k)] with proj_l's W folded in, the splits summed first, rounded to the dtype;
+//   query side  out_t = sparse_t + bias + (φ(q_t)·F[:, :D]) / (φ(q_t)·F[:, D] + 1e-5), products and sums in float32,
+//               one rounding at the end.
 // The key side can also give the Sage preparation its per-channel statistics of k and v (K's smoothing mean, and V's
 // E4M3 scales where P·V is E4M3), from the tiles it already holds, so that no other pass reads k and v for them.
-// Both products run on tensor cores (mma.sync m16n8k16, fp32 sums). Reference:
+// The token-sized products run on tensor cores (mma.sync m16n8k16, fp32 sums). Reference:
 // Turbo.Runtime.Attention.SparseLinearAttention.FoldedLinearBranch (the same roundings, torch ops; the exponentials here
 // are the fast ones, a float32 ulp or two from torch's, which can move a rounded φ by one 16-bit ulp).
 #include <algorithm>
@@ -469,6 +470,70 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
   }
 }
 
+// Fᵀ for the query side from the key side's split sums, one block per (b·H + h, kFoldRows channels d of φ(k)): those
+// rows of KV and of Σφ(k), the splits added in split order, then Fᵀ[n][d] = Σ_e W[n][e]·KV[d][e] for every n in
+// float32, row D = Σφ(k), rows past it zeros, each value rounded once to the dtype. The reference is the torch ops of
+// SparseLinearAttention.FoldedLinearBranch (the sums in another order). Few rows a block, so that many blocks share
+// the reads of the splits' sums (latency-bound chains otherwise).
+constexpr int kFoldRows = 4, kFoldThreads = 256;
+
+template <int D, typename T>
+__global__ void __launch_bounds__(kFoldThreads) sla_fold_kernel(const float* __restrict__ kv_partial,
+                                                                const float* __restrict__ ksum_partial, int splits,
+                                                                const float* __restrict__ weight, uint16_t* __restrict__ folded_t) {
+  constexpr int kPerThread = kFoldRows * D / kFoldThreads;  // elements of the block's rows a thread sums
+  static_assert(kFoldRows == 4 && kPerThread * kFoldThreads == kFoldRows * D, "four outputs a row: one 8-byte store");
+  __shared__ __align__(16) float kv[kFoldRows][D];
+  const int64_t bh = blockIdx.x, batch_heads = gridDim.x;
+  const int d0 = blockIdx.y * kFoldRows;
+  {
+    // The block's rows are contiguous in each split: thread i sums elements i (and i + kFoldThreads), the loads of
+    // several splits issued together.
+    const float* from = kv_partial + (bh * D + d0) * D + threadIdx.x;
+    float sum[kPerThread] = {};
+#pragma unroll 8
+    for (int split = 0; split < splits; ++split)
+#pragma unroll
+      for (int j = 0; j < kPerThread; ++j) sum[j] += from[split * batch_heads * D * D + j * kFoldThreads];
+#pragma unroll
+    for (int j = 0; j < kPerThread; ++j) (&kv[0][0])[threadIdx.x + j * kFoldThreads] = sum[j];
+  }
+  __syncthreads();
+
+  // Fᵀ[n][d0 …]: the lanes of a row split e into float4s, so that W's rows are read whole by neighbouring lanes; the
+  // block's KV rows stay in registers, and each output is a sum over those lanes.
+  constexpr int kLanesPerRow = D / 4, kRowsPerWarp = 32 / kLanesPerRow, kRowsPerPass = kFoldThreads / 32 * kRowsPerWarp;
+  const int lane = threadIdx.x % 32, e4 = lane % kLanesPerRow;
+  float4 x[kFoldRows];
+#pragma unroll
+  for (int r = 0; r < kFoldRows; ++r) x[r] = reinterpret_cast<const float4*>(kv[r])[e4];
+  uint16_t* const out = folded_t + bh * (D + 16) * D + d0;
+  float4 w[D / kRowsPerPass];  // all of the thread's loads of W first: one wait instead of one per row
+#pragma unroll
+  for (int i = 0; i < D / kRowsPerPass; ++i)
+    w[i] = reinterpret_cast<const float4*>(weight + (i * kRowsPerPass + threadIdx.x / kLanesPerRow) * D)[e4];
+#pragma unroll
+  for (int i = 0; i < D / kRowsPerPass; ++i) {
+    const int n = i * kRowsPerPass + threadIdx.x / kLanesPerRow;
+    float dot[kFoldRows];
+#pragma unroll
+    for (int r = 0; r < kFoldRows; ++r) {
+      dot[r] = fmaf(w[i].w, x[r].w, fmaf(w[i].z, x[r].z, fmaf(w[i].y, x[r].y, w[i].x * x[r].x)));
+#pragma unroll
+      for (int offset = kLanesPerRow / 2; offset > 0; offset /= 2) dot[r] += __shfl_xor_sync(0xffffffffu, dot[r], offset);
+    }
+    if (e4 == 0) *reinterpret_cast<uint2*>(out + n * D) = make_uint2(pack2<T>(dot[0], dot[1]), pack2<T>(dot[2], dot[3]));
+  }
+  // Row D: Σφ(k); rows D + 1 … D + 15: zeros.
+  if (threadIdx.x < 16 * kFoldRows) {
+    const int row = threadIdx.x / kFoldRows, d = threadIdx.x % kFoldRows;
+    float value = 0.f;
+    if (row == 0)
+      for (int split = 0; split < splits; ++split) value += ksum_partial[(split * batch_heads + bh) * D + d0 + d];
+    out[(D + row) * D + d] = static_cast<uint16_t>(pack2<T>(value, 0.f) & 0xffffu);
+  }
+}
+
 View view_of(const void* data, const int64_t* strides) {
   return View{static_cast<const uint16_t*>(data), strides[0], strides[1], strides[2]};
 }
@@ -625,6 +690,28 @@ extern "C" int turbo_sla_linear_out(const void* q, const int64_t* q_strides, con
                      : launch_linear_out<128, __nv_bfloat16>(qv, f, bias, sv, o, out_strides, batch, heads, length, s);
   return dim == 64 ? launch_linear_out<64, __half>(qv, f, bias, sv, o, out_strides, batch, heads, length, s)
                    : launch_linear_out<128, __half>(qv, f, bias, sv, o, out_strides, batch, heads, length, s);
+}
+
+extern "C" int turbo_sla_fold(const float* kv_partial, const float* ksum_partial, int64_t splits, const float* weight,
+                              int dtype, int64_t batch_heads, int dim, void* folded_t, void* stream) {
+  const char* fn = "turbo_sla_fold";
+  const char* why = invalid_shape(dtype, 1, batch_heads, 1, dim);
+  if (!why && (!kv_partial || !ksum_partial || !weight || !folded_t)) why = "null buffer";
+  if (!why && (splits < 1 || splits > std::numeric_limits<int>::max())) why = "splits must be in 1..2^31-1";
+  if (!why && !aligned_to(weight, 16)) why = "weight must be 16-byte aligned";
+  if (why) { turbo_set_error(fn, why); return -1; }
+  const auto s = static_cast<cudaStream_t>(stream);
+  const dim3 grid(static_cast<unsigned>(batch_heads), static_cast<unsigned>(dim / kFoldRows));
+  const auto out = static_cast<uint16_t*>(folded_t);
+  const int n = static_cast<int>(splits);
+  if (dtype == TURBO_BF16) {
+    if (dim == 64) sla_fold_kernel<64, __nv_bfloat16><<<grid, kFoldThreads, 0, s>>>(kv_partial, ksum_partial, n, weight, out);
+    else sla_fold_kernel<128, __nv_bfloat16><<<grid, kFoldThreads, 0, s>>>(kv_partial, ksum_partial, n, weight, out);
+  } else {
+    if (dim == 64) sla_fold_kernel<64, __half><<<grid, kFoldThreads, 0, s>>>(kv_partial, ksum_partial, n, weight, out);
+    else sla_fold_kernel<128, __half><<<grid, kFoldThreads, 0, s>>>(kv_partial, ksum_partial, n, weight, out);
+  }
+  return TURBO_LAUNCH_CHECK(fn);
 }
 
 extern "C" int64_t turbo_sla_key_tokens_per_split(int64_t batch, int64_t heads, int64_t length, int dim) {
