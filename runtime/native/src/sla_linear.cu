@@ -74,6 +74,20 @@ __device__ __forceinline__ int tile_index(int row, int c) {
   return swizzled_chunk<D / 8>(row, c / 8) * 8 + c % 8;
 }
 
+// The element a lane gives ldmatrix_x4 for the 16 × 16 block at rows row0 …, columns 16·i … of a tile (matrices in
+// A-fragment order: rows 0–7 then 8–15 of columns 0–7, then of columns 8–15). Chunks 2i and 2i + 1 XOR row % 8 only in
+// their low three bits, so blocks i and i + 4 lie a constant 64 elements apart: four places (i = 0 … 3, made once)
+// serve every block of a row, through block_at.
+template <int D>
+__device__ __forceinline__ int fragment_place(int lane, int row0, int i) {
+  return tile_index<D>(row0 + (lane & 7) + ((lane >> 3) & 1) * 8, 16 * i + (lane >> 4) * 8);
+}
+// Shared address of block i, `offset` elements further on, from the four places of fragment_place as shared addresses
+// (one sum of constants, so that a place plus an immediate addresses every block).
+__device__ __forceinline__ uint32_t block_at(const uint32_t (&places)[4], int i, int offset = 0) {
+  return places[i % 4] + (64 * (i / 4) + offset) * static_cast<int>(sizeof(uint16_t));
+}
+
 constexpr float kLog2E = 1.4426950408889634f;
 
 // A thread's share of moving a tile of kRows rows of D 16-bit elements between global rows and a swizzled shared tile,
@@ -159,12 +173,11 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
   // B fragment of a 16×8 tile whose first column is ones: lanes 0–3 hold column 0.
   const uint32_t ones = lane < 4 ? pack2<T>(1.f, 1.f) : 0u;
   // The lanes' ldmatrix rows, as byte offsets in a tile, for the first k-step of 16 tokens (the others are 16·D elements
-  // further on). φ(k)ᵀ: this warp's 16 channels. v: the 16 columns starting at 16·p give chunks 2p and 2p + 1, which
-  // XOR row % 8 only in their low three bits, so p and p + 4 differ by a constant 8 chunks: four offsets serve all p.
+  // further on). φ(k)ᵀ: this warp's 16 channels. v: the four places of fragment_place.
   const int a_offset = tile_index<D>((lane & 7) + ((lane >> 4) << 3), 16 * warp + ((lane >> 3) & 1) * 8) * 2;
   int v_offset[4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i) v_offset[i] = tile_index<D>((lane & 7) + ((lane >> 3) & 1) * 8, 16 * i + (lane >> 4) * 8) * 2;
+  for (int i = 0; i < 4; ++i) v_offset[i] = fragment_place<D>(lane, 0, i) * 2;
   if (begin < end) load_step(begin, 0);
   int stage = 0;
   for (int64_t start = begin; start < end; start += kKeyTile, stage ^= 1) {
@@ -255,7 +268,7 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
 #pragma unroll
       for (int p = 0; p < D / 16; ++p) {
         uint32_t bf[4];
-        ldmatrix_x4_trans(bf, v_at[p % 4] + (16 * s * D + 64 * (p / 4)) * 2);
+        ldmatrix_x4_trans(bf, block_at(v_at, p, 16 * s * D));
         mma_16bit<T>(acc[2 * p], a, bf[0], bf[1]);
         mma_16bit<T>(acc[2 * p + 1], a, bf[2], bf[3]);
       }
@@ -328,15 +341,12 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q4 = lane % 4;
   const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
-  // The lanes' ldmatrix rows in the q and sparse tiles (A-fragment order: this warp's 16 rows, the 16 columns that
-  // start at 16·s): chunks 2s and 2s + 1 XOR row % 8 only in their low three bits, so four places and constants
-  // serve every s.
+  // The lanes' ldmatrix rows in the q and sparse tiles (this warp's 16 rows): the four places of fragment_place.
   uint32_t q_at[4], s_at[4];
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    const int at = tile_index<D>(16 * warp + (lane & 7) + ((lane >> 3) & 1) * 8, 16 * i + (lane >> 4) * 8);
-    q_at[i] = shared_address(q_tile + at);
-    s_at[i] = shared_address(s_tile + at);
+    q_at[i] = shared_address(q_tile + fragment_place<D>(lane, 16 * warp, i));
+    s_at[i] = shared_address(s_tile + fragment_place<D>(lane, 16 * warp, i));
   }
 
   using Rows = TileRows<D, kQueryTile, 32 * kQueryWarps>;
@@ -367,7 +377,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
     // φ(q) in A fragments: a[s] holds rows g and g+8 of this warp's 16, channels 16s + 2·q4 (+1) and 16s + 8 + 2·q4 (+1).
     uint32_t a[kSteps][4];
 #pragma unroll
-    for (int s = 0; s < kSteps; ++s) ldmatrix_x4(a[s], q_at[s % 4] + 64 * (s / 4) * 2);
+    for (int s = 0; s < kSteps; ++s) ldmatrix_x4(a[s], block_at(q_at, s));
     __syncthreads();  // every warp holds its q: the tile is free for the next one's
     if (has_next) load_tile(q_head, q.stride_l, q_tile, next);
 #pragma unroll
@@ -439,7 +449,7 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
         // The sparse rows of these 16 columns in the accumulators' layout: word 2n + r is row g + 8r, columns
         // 16·column + 8n + 2·q4 and + 1, as acc[p][n][2r], [2r + 1].
         const int column = half * kHalfTiles / 2 + p;
-        const uint32_t at = s_at[column % 4] + 64 * (column / 4) * 2;
+        const uint32_t at = block_at(s_at, column);
         uint32_t w[4];
         ldmatrix_x4(w, at);
 #pragma unroll
