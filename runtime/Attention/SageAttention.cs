@@ -47,7 +47,7 @@ public sealed class SageAttention : IAttentionBackend
     /// <summary>
     /// How many visited key blocks update the running max together: 1, as the warp kernel (SageKernel.Mma), or 2, as
     /// the warpgroup kernel (SageKernel.Wgmma). A query block's visits go in groups of this many, the remainder of an
-    /// uneven count first. Every value computes the same attention up to the rounding of P (each P is taken against a
+    /// uneven count last. Every value computes the same attention up to the rounding of P (each P is taken against a
     /// max that is final for more keys).
     /// </summary>
     public int KeyBlocksPerUpdate
@@ -107,9 +107,8 @@ public sealed class SageAttention : IAttentionBackend
         long tilesPerSample = heads * queryBlocks;
         long[][] visits = VisitedBlocks(blockMap, tiles, keyBlocks, lengths, tilesPerSample);
         int perUpdate = KeyBlocksPerUpdate;
-        // The empty places before a tile's first visit, so that its uneven remainder forms the first update.
-        long[] lead = visits.Select(v => (long)((perUpdate - v.Length % perUpdate) % perUpdate)).ToArray();
-        long[] updates = visits.Select((v, t) => (v.Length + lead[t]) / perUpdate).ToArray();
+        // A tile's uneven remainder forms its last update, whose places past its last visit are empty.
+        long[] updates = visits.Select(v => (long)((v.Length + perUpdate - 1) / perUpdate)).ToArray();
         long updateCount = updates.Max();
 
         var rowMax = full(tiles, BlockQ, 1, double.NegativeInfinity, dtype: ScalarType.Float32, device: q.device);
@@ -124,11 +123,12 @@ public sealed class SageAttention : IAttentionBackend
             var blockRows = new Tensor[perUpdate];
             for (int m = 0; m < perUpdate; m++)
             {
-                // Member m of update u is visit u·perUpdate + m − lead; before the first visit it is an empty place.
-                long[] visit = active.Select(t => u * perUpdate + m - lead[t]).ToArray();
-                long[] rows = active.Select((t, i) => t / queryBlocks * keyBlocks + (visit[i] >= 0 ? visits[t][visit[i]] : 0)).ToArray();
-                long[] keysInBlock = active.Select((t, i) => visit[i] < 0 ? 0
-                    : lengths[t / tilesPerSample] - visits[t][visit[i]] * BlockK).ToArray();
+                // Member m of update u is visit u·perUpdate + m; past the last visit it is an empty place.
+                long visit = u * perUpdate + m;
+                bool[] present = active.Select(t => visit < visits[t].Length).ToArray();
+                long[] rows = active.Select((t, i) => t / queryBlocks * keyBlocks + (present[i] ? visits[t][visit] : 0)).ToArray();
+                long[] keysInBlock = active.Select((t, i) => present[i]
+                    ? lengths[t / tilesPerSample] - visits[t][visit] * BlockK : 0).ToArray();
                 blockRows[m] = tensor(rows, device: q.device);
                 // Exact integers: |codes·codes| ≤ 128·127² < 2²⁴, so a float32 matmul loses nothing.
                 var dots = qTiles.index_select(0, taken).bmm(kBlocks.index_select(0, blockRows[m]).transpose(1, 2));

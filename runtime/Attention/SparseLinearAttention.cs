@@ -138,8 +138,8 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
     /// once, to the input's dtype. On the GPU the key side, the fold and the query side are the kernels of
     /// <see cref="SlaLinearKernels"/> (unless <see cref="NativeSageAttention.Enabled"/> is off); these torch ops are
     /// their reference, and a test compares them with the float32 formula. <paramref name="keySide"/>: the key side's
-    /// sums where the caller has made them already (<see cref="SlaLinearKernels.KeySums"/> of these k, v and lengths),
-    /// used only where the kernels run.
+    /// sums where the caller has made them already (<see cref="SlaLinearKernels.KeySums"/> of these k, v and lengths,
+    /// before the sparse branch's kernels), used only where the kernels run; the fold then overlaps the last of them.
     /// </summary>
     public static Tensor FoldedLinearBranch(Tensor q, Tensor k, Tensor v, Tensor? keyLengths, Tensor weight, Tensor bias, Tensor sparse,
         KeySide? keySide = null)
@@ -156,7 +156,7 @@ public sealed class SparseLinearAttention : nn.Module, IAttentionBackend
                     side = SlaLinearKernels.KeySums(k, v, keyLengths);
             Tensor folded;
             using (CudaProfiler.Scope("self-attention/linear branch: fold"))
-                folded = SlaLinearKernels.Fold(side.Value, weight, dtype);
+                folded = SlaLinearKernels.Fold(side.Value, weight, overlapPrevious: keySide is not null);
             using (CudaProfiler.Scope("self-attention/linear branch: query side"))
                 return SlaLinearKernels.AddLinear(q, folded, bias, sparse).MoveToOuterDisposeScope();
         }

@@ -24,7 +24,8 @@ public static class SlaLinearKernels
     /// dtype; k and v of one dtype and shape. The tokens are summed in splits whose size the library chooses to fill the
     /// device, and the sums are given per split (<see cref="Fold"/> adds them). With <paramref name="stats"/>, the same
     /// pass also gives K's mean (and V's E4M3 scales), float32 [B, H, D], equal to <see cref="SageKernels.TokenMean"/>
-    /// (and <see cref="SageKernels.E4M3Scales"/>): the Sage preparation then reads k and v no more for them.
+    /// (and <see cref="SageKernels.E4M3Scales"/>): the Sage preparation then reads k and v no more for them. The buffer
+    /// <see cref="Fold"/> writes is allocated here too, before any kernel that follows (see <see cref="Fold"/>).
     /// </summary>
     public static KeySide KeySums(Tensor k, Tensor v, Tensor? keyLengths, KeySideStats stats = KeySideStats.None)
     {
@@ -40,31 +41,43 @@ public static class SlaLinearKernels
         var statsPartial = withMean ? empty([withScales ? 2 : 1, batch * heads, splits, dim], ScalarType.Float64, k.device) : null;
         var mean = withMean ? empty([batch, heads, dim], ScalarType.Float32, k.device) : null;
         var scales = withScales ? empty([batch, heads, dim], ScalarType.Float32, k.device) : null;
+        var folded = empty([batch, heads, FoldedRows(dim), dim], k.dtype, k.device);
         var lengths = keyLengths?.to(ScalarType.Int32, k.device).contiguous();
         TurboNative.Check(TurboNative.turbo_sla_key_sums(TurboNative.StridedPtr(key), Strides(key), TurboNative.StridedPtr(value),
             Strides(value), TurboNative.DType(key), TurboNative.PtrOrNull(lengths), batch, heads, length, dim, tokensPerSplit,
             TurboNative.Ptr(kvPartial), TurboNative.Ptr(sumPartial), TurboNative.PtrOrNull(statsPartial), TurboNative.PtrOrNull(mean),
             TurboNative.PtrOrNull(scales), IntPtr.Zero));
         return new KeySide(kvPartial.MoveToOuterDisposeScope(), sumPartial.MoveToOuterDisposeScope(),
-            mean?.MoveToOuterDisposeScope(), scales?.MoveToOuterDisposeScope());
+            mean?.MoveToOuterDisposeScope(), scales?.MoveToOuterDisposeScope(), folded.MoveToOuterDisposeScope());
     }
 
     /// <summary>
-    /// Fᵀ for <see cref="AddLinear"/>: [W·KVᵀ; Σφ(k); 0 …], [B, H, <see cref="FoldedRows"/>, D] of <paramref name="dtype"/>,
-    /// from the key side's split sums (added in split order) and proj_l's weight W ([D, D]); float32 products, each value
-    /// rounded once.
+    /// Fᵀ for <see cref="AddLinear"/>: [W·KVᵀ; Σφ(k); 0 …], [B, H, <see cref="FoldedRows"/>, D] of k's dtype, from the
+    /// key side's split sums (added in split order) and proj_l's weight W ([D, D]); float32 products, each value rounded
+    /// once. Written into the key side's <see cref="KeySide.Folded"/> (the result is a view of it).
+    /// <paramref name="overlapPrevious"/>: the fold may run while the kernel before it on the stream finishes (SageSLA's
+    /// sparse kernel, whose last wave leaves most of the GPU idle). Only for a key side summed before that kernel was
+    /// launched: that kernel then writes nothing the fold reads, and the fold writes nothing that kernel reads, since
+    /// its output was allocated with the key side (memory freed after that launch could be handed to a buffer made
+    /// now, while the kernel still reads it).
     /// </summary>
-    public static Tensor Fold(KeySide side, Tensor weight, ScalarType dtype)
+    public static Tensor Fold(KeySide side, Tensor weight, bool overlapPrevious = false)
     {
         using var scope = NewDisposeScope();
         var (splits, batch, heads, dim) = (side.KeyValueSplits.shape[0], side.KeyValueSplits.shape[1], side.KeyValueSplits.shape[2],
             side.KeyValueSplits.shape[3]);
         if (weight.dim() != 2 || weight.shape[0] != dim || weight.shape[1] != dim)
             throw new TurboException($"SLA fold: expected proj_l's weight of shape [{dim}, {dim}], found [{string.Join(", ", weight.shape)}]");
-        var w = weight.to(ScalarType.Float32, side.KeyValueSplits.device).contiguous();
-        var foldedT = empty([batch, heads, FoldedRows(dim), dim], dtype, side.KeyValueSplits.device);
+        var device = side.KeyValueSplits.device;
+        bool weightAsIs = weight.dtype == ScalarType.Float32 && weight.device_type == device.type &&
+                          weight.device_index == device.index && weight.is_contiguous();
+        var w = weightAsIs ? weight : weight.to(ScalarType.Float32, device).contiguous();
+        var foldedT = side.Folded.alias();
+        // A converted W is written by the kernel just before the fold, which must then wait for it.
+        bool overlap = overlapPrevious && weightAsIs;
         TurboNative.Check(TurboNative.turbo_sla_fold(TurboNative.Ptr(side.KeyValueSplits), TurboNative.Ptr(side.KeySumSplits), splits,
-            TurboNative.Ptr(w), TurboNative.DType(foldedT), batch * heads, (int)dim, TurboNative.Ptr(foldedT), IntPtr.Zero));
+            TurboNative.Ptr(w), TurboNative.DType(foldedT), batch * heads, (int)dim, TurboNative.Ptr(foldedT), overlap ? 1 : 0,
+            IntPtr.Zero));
         return foldedT.MoveToOuterDisposeScope();
     }
 
@@ -112,6 +125,7 @@ public enum KeySideStats
 /// <summary>
 /// What <see cref="SlaLinearKernels.KeySums"/> gives: KV = φ(k)ᵀ·v and Σφ(k) per split of the tokens, float32
 /// [splits, B, H, D, D] and [splits, B, H, D] (their sums over the splits are KV and Σφ(k)), and, as asked for, K's mean
-/// and V's E4M3 scales, float32 [B, H, D] (each null otherwise). Its tensors belong to the caller's dispose scope.
+/// and V's E4M3 scales, float32 [B, H, D] (each null otherwise); Folded, the buffer <see cref="SlaLinearKernels.Fold"/>
+/// writes, [B, H, D + 16, D] of k's dtype. Its tensors belong to the caller's dispose scope.
 /// </summary>
-public readonly record struct KeySide(Tensor KeyValueSplits, Tensor KeySumSplits, Tensor? KeyMean, Tensor? ValueScales);
+public readonly record struct KeySide(Tensor KeyValueSplits, Tensor KeySumSplits, Tensor? KeyMean, Tensor? ValueScales, Tensor Folded);

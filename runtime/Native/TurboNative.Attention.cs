@@ -44,10 +44,10 @@ public static partial class TurboNative
 
     /// <summary>
     /// The ABI version SLA's fused linear branch (turbo_sla_key_sums, turbo_sla_fold, turbo_sla_linear_out) is used
-    /// from: 18, where turbo_sla_fold makes F from the key side's split sums (17: the key side gives K's mean alone or
-    /// with V's scales and turbo_sla_key_tokens_per_split sizes its splits).
+    /// from: 19, where turbo_sla_fold may overlap the kernel before it (18: the fold makes F from the key side's split
+    /// sums; 17: the key side gives K's mean alone or with V's scales and turbo_sla_key_tokens_per_split sizes its splits).
     /// </summary>
-    const int SlaLinearAbi = 18;
+    const int SlaLinearAbi = 19;
 
     static readonly Lazy<bool> SlaLinearLoaded = new(() => IsAvailable && turbo_version() >= SlaLinearAbi);
 
@@ -92,7 +92,7 @@ public static partial class TurboNative
 
     [DllImport(Lib)]
     internal static extern int turbo_sla_fold(IntPtr kvPartial, IntPtr ksumPartial, long splits, IntPtr weight, int dtype,
-        long batchHeads, int dim, IntPtr foldedT, IntPtr stream);
+        long batchHeads, int dim, IntPtr foldedT, int overlapPrevious, IntPtr stream);
 
     [DllImport(Lib)]
     internal static extern int turbo_sla_linear_out(IntPtr q, long[] qStrides, IntPtr foldedT, IntPtr bias, IntPtr sparse,

@@ -105,8 +105,8 @@ public class SageAttentionTests
 
     /// <summary>
     /// With two key blocks per update (the warpgroup kernel's order) a query block visiting three blocks updates its
-    /// max after block 0 alone, then after blocks 1 and 2 together: P of blocks 1 and 2 is taken against the max over
-    /// all three. Computed here step by step for E4M3 P, whose coarse rounding tells the orders apart: the paired
+    /// max after blocks 0 and 1 together, then after block 2 alone: P of blocks 0 and 1 is taken against the max over
+    /// both, P of block 2 against the max over all three. Computed here step by step for E4M3 P, whose coarse rounding tells the orders apart: the paired
     /// reference agrees with it to float32 summation order, the per-block one does not.
     /// </summary>
     [Test]
@@ -123,16 +123,16 @@ public class SageAttentionTests
         var rowScales = qScales.repeat_interleave(blockQ, 2).narrow(2, 0, keys).unsqueeze(-1);   // [1, 1, Lq, 1]
         var keyScales = kScales.repeat_interleave(blockK, 2).narrow(2, 0, keys).unsqueeze(2);    // [1, 1, 1, Lk]
         var scores = qCodes.matmul(kCodes.transpose(-1, -2)) * (rowScales * keyScales * SageAttention.ScoreScale(64));
-        var (first, pair) = (scores.narrow(3, 0, blockK), scores.narrow(3, blockK, keys - blockK));
-        var firstMax = first.amax([-1L], keepdim: true);
-        var pairMax = maximum(firstMax, pair.amax([-1L], keepdim: true));
+        var (pair, last) = (scores.narrow(3, 0, 2 * blockK), scores.narrow(3, 2 * blockK, keys - 2 * blockK));
+        var pairMax = pair.amax([-1L], keepdim: true);
+        var lastMax = maximum(pairMax, last.amax([-1L], keepdim: true));
         // P × 448 (E4M3's range), summed unrounded and rounded for P·V, as the reference and the kernels do.
         Tensor P(Tensor s, Tensor max) => (s - max).exp2() * Fp8E4M3.MaxFinite;
         Tensor Rounded(Tensor s, Tensor max) => Fp8E4M3.Round(P(s, max));
-        var decay = (firstMax - pairMax).exp2();
-        var sum = P(first, firstMax).sum([-1L], keepdim: true) * decay + P(pair, pairMax).sum([-1L], keepdim: true);
-        var acc = Rounded(first, firstMax).matmul(values.narrow(2, 0, blockK)) * decay
-                  + Rounded(pair, pairMax).matmul(values.narrow(2, blockK, keys - blockK));
+        var decay = (pairMax - lastMax).exp2();
+        var sum = P(pair, pairMax).sum([-1L], keepdim: true) * decay + P(last, lastMax).sum([-1L], keepdim: true);
+        var acc = Rounded(pair, pairMax).matmul(values.narrow(2, 0, 2 * blockK)) * decay
+                  + Rounded(last, lastMax).matmul(values.narrow(2, 2 * blockK, keys - 2 * blockK));
         var stepByStep = acc / sum * vScales;
 
         var paired = new SageAttention(blockQ, blockK, PvPrecision.Fp8E4M3) { KeyBlocksPerUpdate = 2 }.Attend(q, k, v);
@@ -145,7 +145,7 @@ public class SageAttentionTests
     }
 
     /// <summary>
-    /// Paired updates over kept blocks: every query block pairs its own visits (uneven counts leave the first alone), so
+    /// Paired updates over kept blocks: every query block pairs its own visits (uneven counts leave the last alone), so
     /// the result stays that of attention over the kept keys, close to the per-block order.
     /// </summary>
     [Test]

@@ -167,7 +167,7 @@ static class AttentionBenchmark
                 var side = SlaLinearKernels.KeySums(k, v, null, KeySideStats.KeyMeanAndValueScales);
                 Free(side.KeyValueSplits, side.KeySumSplits, side.KeyMean, side.ValueScales);
             }),
-            ("linear branch: fold", linear, () => SlaLinearKernels.Fold(keySide!.Value, weight, q.dtype).Dispose()),
+            ("linear branch: fold", linear, () => SlaLinearKernels.Fold(keySide!.Value, weight).Dispose()),
             ("linear branch: query side", linear, () => SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).Dispose()),
         };
         foreach (var (name, runs, run) in passes)

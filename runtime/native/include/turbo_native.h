@@ -140,7 +140,10 @@ int turbo_fp8_linear_available(void);
  * Token tensors x are [B, H, L, D] of a turbo_dtype, D = 64 or 128, channels contiguous; `strides` gives the element
  * strides of the batch, head and token dimensions (so a [B, L, H, D] buffer viewed as [B, H, L, D] needs no copy).
  * key_lengths: int32 [B], each in 1..L, or NULL (all L tokens); tokens at or past a sample's length take no part.
- * Prepared buffers are [B·H, ⌈L/block⌉·block, D], contiguous, with zero rows past L and past the key lengths. */
+ * Prepared buffers are [B·H, ⌈L/block⌉·block, D], contiguous, with zero rows past L and past the key lengths.
+ * Since ABI v19 these kernels and SLA's below start as dependent launches of the kernel before them on the stream
+ * (compute capability 9.0 or newer): resident while it finishes, they wait for it before touching memory, so stream
+ * order holds as before (turbo_sla_fold's overlap_previous excepted). */
 
 /* Per-channel statistics over the valid tokens of x, out: fp32 [B·H, D]. mode TURBO_STAT_MEAN: the mean (K
  * smoothing; summed in fp64, then rounded); TURBO_STAT_E4M3_SCALE: absmax · (1/448 as fp32), or 1 where the absmax
@@ -246,9 +249,12 @@ int64_t turbo_sla_key_tokens_per_split(int64_t batch, int64_t heads, int64_t len
 
 /* Fold (since ABI v18): folded_t = [W·KVᵀ; Σφ(k); 0 …] for turbo_sla_linear_out, of the dtype ([B·H, D + 16, D]), from
  * turbo_sla_key_sums' kv_partial and ksum_partial (`splits` of them, summed in split order) and proj_l's weight W (fp32
- * [D, D], 16-byte aligned); float32 products, each value rounded once. */
+ * [D, D], 16-byte aligned); float32 products, each value rounded once. overlap_previous (since ABI v19): non-zero lets
+ * the fold run while the kernel before it on the stream finishes (on GPUs that take dependent launches), which the
+ * caller may ask for only when that kernel writes none of the fold's inputs, the key sums were complete before it was
+ * launched, and folded_t was allocated before it was launched; the fold still completes after it. */
 int turbo_sla_fold(const float* kv_partial, const float* ksum_partial, int64_t splits, const float* weight, int dtype,
-                   int64_t batch_heads, int dim, void* folded_t, void* stream);
+                   int64_t batch_heads, int dim, void* folded_t, int overlap_previous, void* stream);
 
 /* Query side: out_t = sparse_t + bias + num / (den + 1e-5) with [num | den] = φ(q_t)·F in float32, rounded once to the
  * dtype. folded_t: [B·H, D + 16, D] of the dtype, contiguous: row j < D is column j of KV·Wᵀ (proj_l folded in), row D

@@ -4,6 +4,7 @@
 // Int8BlockQuantizer, QuantizeV). All are memory-bound single passes, small next to the attention itself.
 #include <cuda_fp8.h>
 #include "channel_stats.cuh"
+#include "dependent_launch.cuh"
 
 namespace {
 constexpr int kThreads = 256;
@@ -41,31 +42,55 @@ __device__ __forceinline__ int64_t valid_tokens(const int32_t* key_lengths, int6
 // Channels a thread handles together: one 16-byte load of bf16/f16 (two of float32) where rows allow it.
 constexpr int kGroup = kVectorWidth;
 
-// Eight consecutive channels of one token as float32, or zeros where the token is not live (past the end, the key
-// length or the padding: it adds nothing to a sum or an absmax and quantizes to 0). kVector: rows start 16-byte aligned
-// at strides of 8 elements (vector_rows), so the group is one or two vector loads; otherwise eight element loads.
-template <bool kVector>
-__device__ __forceinline__ void load_group(const TokenView& x, bool live, int64_t b, int64_t h, int64_t token, int channel,
-                                           float (&v)[kGroup]) {
-  const int64_t at = b * x.stride_b + h * x.stride_h + token * x.stride_l + channel;
-  if (!live) {
+// How a pass reads its token rows (its kernels' kLoads): vector loads of 8 elements at once of a dtype fixed at compile
+// time, where rows start 16-byte aligned at strides of 8 elements (row_loads), else kElementLoads: element by element,
+// at the view's run-time dtype.
+constexpr int kElementLoads = -1;
+
+// N groups of 8 consecutive channels, group u at (token[u], channel[u]), as float32, or zeros where live[u] is false
+// (past the end, the key length or the padding: they add nothing to a sum or an absmax and quantize to 0). Vector
+// loads of every group are issued before any group is converted, so that all of them are in flight at once.
+template <int kLoads, int N>
+__device__ __forceinline__ void load_groups(const TokenView& x, const bool (&live)[N], int64_t b, int64_t h,
+                                            const int64_t (&token)[N], const int (&channel)[N], float (&v)[N][kGroup]) {
+  const int64_t row = b * x.stride_b + h * x.stride_h;
+  if constexpr (kLoads == kElementLoads) {
 #pragma unroll
-    for (int c = 0; c < kGroup; ++c) v[c] = 0.f;
-  } else if constexpr (kVector) {
-    load8(x.data, x.dtype, at, v);
+    for (int u = 0; u < N; ++u)
+#pragma unroll
+      for (int c = 0; c < kGroup; ++c)
+        v[u][c] = live[u] ? load_as_float(x.data, x.dtype, row + token[u] * x.stride_l + channel[u] + c) : 0.f;
   } else {
+    Raw8<kLoads> raw[N];
 #pragma unroll
-    for (int c = 0; c < kGroup; ++c) v[c] = load_as_float(x.data, x.dtype, at + c);
+    for (int u = 0; u < N; ++u)
+      raw[u] = live[u] ? load8_raw<kLoads>(x.data, row + token[u] * x.stride_l + channel[u]) : Raw8<kLoads>{};
+#pragma unroll
+    for (int u = 0; u < N; ++u) widen8(raw[u], v[u]);
+  }
+}
+
+// kernel_for(std::integral_constant<int, kLoads>{}) for the kLoads of `loads` (a dtype or kElementLoads): the pass's
+// instantiation for how its rows are read.
+template <class KernelFor>
+auto kernel_for_loads(int loads, KernelFor kernel_for) {
+  switch (loads) {
+    case TURBO_BF16: return kernel_for(std::integral_constant<int, TURBO_BF16>{});
+    case TURBO_F16: return kernel_for(std::integral_constant<int, TURBO_F16>{});
+    case TURBO_F32: return kernel_for(std::integral_constant<int, TURBO_F32>{});
+    default: return kernel_for(std::integral_constant<int, kElementLoads>{});
   }
 }
 
 // partial[bh][split][d]: sum (or absmax) of channel d over the split's valid tokens. A thread owns a group of 8
 // channels and visits every (kThreads / (dim/8))-th token, kLoadBatch tokens' loads in flight before any is used.
-template <bool kVector>
+template <int kLoads>
 __global__ void __launch_bounds__(kThreads, 4)
     channel_partials_kernel(TokenView x, const int32_t* __restrict__ key_lengths, int64_t heads, int64_t length, int dim,
                             int splits, bool absmax, double* __restrict__ partial) {
   __shared__ double scratch[kThreads * kGroup];
+  wait_for_previous_grid();
+  allow_next_grid();
   const int split = blockIdx.y;
   const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t end = min((split + 1) * kTokensPerSplit, valid_tokens(key_lengths, b, length));
@@ -74,11 +99,16 @@ __global__ void __launch_bounds__(kThreads, 4)
   double acc[kGroup] = {};
   for (int64_t t0 = split * kTokensPerSplit + slot; t0 < end; t0 += slots * kLoadBatch) {
     float v[kLoadBatch][kGroup];
+    bool live[kLoadBatch];
+    int64_t token[kLoadBatch];
+    int channel[kLoadBatch];
 #pragma unroll
     for (int u = 0; u < kLoadBatch; ++u) {
-      const int64_t t = t0 + u * slots;
-      load_group<kVector>(x, t < end, b, h, t, group * kGroup, v[u]);
+      token[u] = t0 + u * slots;
+      live[u] = token[u] < end;
+      channel[u] = group * kGroup;
     }
+    load_groups<kLoads>(x, live, b, h, token, channel, v);
 #pragma unroll
     for (int u = 0; u < kLoadBatch; ++u)
 #pragma unroll
@@ -99,6 +129,8 @@ __global__ void __launch_bounds__(kThreads, 4)
 
 __global__ void channel_finish_kernel(const double* __restrict__ partial, const int32_t* __restrict__ key_lengths,
                                       int64_t heads, int64_t length, int dim, int splits, int mode, float* __restrict__ out) {
+  wait_for_previous_grid();
+  allow_next_grid();
   const int64_t bh = blockIdx.x;
   const int channel = threadIdx.x;
   const bool absmax = mode == TURBO_STAT_E4M3_SCALE;
@@ -177,12 +209,14 @@ __device__ __forceinline__ void store_block_mean(float (&v)[kQuantizeGroups][kGr
 // One block per (bh, token block): the block's kBlock × kDim values (minus the mean) are read once into registers,
 // their absmax reduced over the block, then the codes written 8 to a store (and, when pooled is given, the block's
 // mean: SLA pools its blocks from the same values).
-template <bool kVector, int kBlock, int kDim>
+template <int kLoads, int kBlock, int kDim>
 __global__ void __launch_bounds__(QuantizeShape<kBlock, kDim>::kThreads, 1024 / QuantizeShape<kBlock, kDim>::kThreads)
     quantize_int8_kernel(TokenView x, const float* __restrict__ mean, const int32_t* __restrict__ key_lengths, int heads,
                          int64_t length, int8_t* __restrict__ codes, float* __restrict__ scales, float* __restrict__ pooled) {
   using S = QuantizeShape<kBlock, kDim>;
   __shared__ float scratch[32];
+  wait_for_previous_grid();
+  allow_next_grid();
   const int blocks = gridDim.y, blk = blockIdx.y;
   const int bh = blockIdx.x, b = bh / heads, h = bh % heads;  // batch·heads is at most 65535
   const int64_t valid = valid_tokens(key_lengths, b, length);
@@ -192,13 +226,20 @@ __global__ void __launch_bounds__(QuantizeShape<kBlock, kDim>::kThreads, 1024 / 
   float m[kGroup] = {};
   if (mean) load8_f32(mean, static_cast<int64_t>(bh) * kDim + channel, m);
   float v[kQuantizeGroups][kGroup];
+  bool live[kQuantizeGroups];
+  int64_t token[kQuantizeGroups];
+  int channels[kQuantizeGroups];
+#pragma unroll
+  for (int u = 0; u < kQuantizeGroups; ++u) {
+    token[u] = first_token + u * S::kRowStep;
+    live[u] = token[u] < valid;
+    channels[u] = channel;
+  }
+  load_groups<kLoads>(x, live, b, h, token, channels, v);
   float amax = 0.f;
 #pragma unroll
   for (int u = 0; u < kQuantizeGroups; ++u) {
-    const int64_t token = first_token + u * S::kRowStep;
-    const bool live = token < valid;
-    load_group<kVector>(x, live, b, h, token, channel, v[u]);
-    if (live && mean)
+    if (live[u] && mean)
 #pragma unroll
       for (int c = 0; c < kGroup; ++c) v[u][c] -= m[c];
 #pragma unroll
@@ -220,10 +261,11 @@ __global__ void __launch_bounds__(QuantizeShape<kBlock, kDim>::kThreads, 1024 / 
 
 // Launches the quantizer's instantiation for (block, dim) and the rows' layout.
 template <int kBlock, int kDim>
-void launch_quantize(bool vector, dim3 grid, cudaStream_t stream, const TokenView& x, const float* mean,
-                     const int32_t* key_lengths, int heads, int64_t length, int8_t* codes, float* scales, float* pooled) {
-  const auto kernel = vector ? quantize_int8_kernel<true, kBlock, kDim> : quantize_int8_kernel<false, kBlock, kDim>;
-  kernel<<<grid, QuantizeShape<kBlock, kDim>::kThreads, 0, stream>>>(x, mean, key_lengths, heads, length, codes, scales, pooled);
+cudaError_t launch_quantize(int loads, dim3 grid, cudaStream_t stream, const TokenView& x, const float* mean,
+                            const int32_t* key_lengths, int heads, int64_t length, int8_t* codes, float* scales, float* pooled) {
+  const auto kernel = kernel_for_loads(loads, [](auto l) { return quantize_int8_kernel<decltype(l)::value, kBlock, kDim>; });
+  return launch_dependent(kernel, grid, QuantizeShape<kBlock, kDim>::kThreads, 0, stream, x, mean, key_lengths, heads, length, codes,
+                          scales, pooled);
 }
 
 // Groups of 8 channels one thread of the value pass holds: kValueRows rows of 128 channels over 256 threads.
@@ -231,21 +273,28 @@ constexpr int kValueGroups = kValueRows * 128 / kGroup / kThreads;
 
 // One block per (kValueRows padded rows, b·H + h): every group of the block's rows is loaded before any is converted,
 // then written as 8 fp16 or bf16 values (one 16-byte store).
-template <bool kVector>
+template <int kLoads>
 __global__ void prepare_values_kernel(TokenView v, const int32_t* __restrict__ key_lengths,
                                       const float* __restrict__ e4m3_scales, int64_t heads, int64_t length, int dim,
                                       int64_t padded, bool bf16, uint16_t* __restrict__ out) {
+  wait_for_previous_grid();
+  allow_next_grid();
   const int groups = dim / kGroup, count = kValueRows * groups;
   const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t valid = valid_tokens(key_lengths, b, length);
   const int64_t first_row = static_cast<int64_t>(blockIdx.y) * kValueRows;
   float x[kValueGroups][kGroup];
+  bool live[kValueGroups];
+  int64_t rows[kValueGroups];
+  int channels[kValueGroups];
 #pragma unroll
   for (int u = 0; u < kValueGroups; ++u) {
     const int i = threadIdx.x + u * kThreads;
-    const int64_t row = first_row + i / groups;
-    load_group<kVector>(v, i < count && row < valid, b, h, row, (i % groups) * kGroup, x[u]);
+    rows[u] = first_row + i / groups;
+    live[u] = i < count && rows[u] < valid;
+    channels[u] = (i % groups) * kGroup;
   }
+  load_groups<kLoads>(v, live, b, h, rows, channels, x);
 #pragma unroll
   for (int u = 0; u < kValueGroups; ++u) {
     const int i = threadIdx.x + u * kThreads;
@@ -294,9 +343,11 @@ bool check_tokens(const char* fn, const void* x, int dtype, const int64_t* strid
   return true;
 }
 
-// True when every row starts 16-byte aligned at strides of 8 elements: the passes then read 8 channels per load.
-bool vector_rows(const void* x, const int64_t* strides) {
-  return aligned_to(x, 16) && strides[0] % kGroup == 0 && strides[1] % kGroup == 0 && strides[2] % kGroup == 0;
+// The pass's row loads (kLoads): vectors of the dtype where every row starts 16-byte aligned at strides of 8 elements,
+// else element by element.
+int row_loads(const void* x, int dtype, const int64_t* strides) {
+  const bool vector = aligned_to(x, 16) && strides[0] % kGroup == 0 && strides[1] % kGroup == 0 && strides[2] % kGroup == 0;
+  return vector ? dtype : kElementLoads;
 }
 
 int64_t splits_for(int64_t length) { return (length + kTokensPerSplit - 1) / kTokensPerSplit; }
@@ -304,9 +355,8 @@ int64_t splits_for(int64_t length) { return (length + kTokensPerSplit - 1) / kTo
 
 int finish_channel_stats(const char* fn, const double* partial, const int32_t* key_lengths, int64_t batch_heads,
                          int64_t heads, int64_t length, int dim, int splits, int mode, float* out, cudaStream_t stream) {
-  channel_finish_kernel<<<static_cast<unsigned>(batch_heads), dim, 0, stream>>>(partial, key_lengths, heads, length, dim,
-                                                                               splits, mode, out);
-  return TURBO_LAUNCH_CHECK(fn);
+  return turbo_check(fn, launch_dependent(channel_finish_kernel, static_cast<unsigned>(batch_heads), dim, 0, stream, partial,
+                                          key_lengths, heads, length, dim, splits, mode, out));
 }
 
 extern "C" int64_t turbo_channel_stats_workspace(int64_t batch, int64_t heads, int64_t length, int dim) {
@@ -325,10 +375,10 @@ extern "C" int turbo_channel_stats(const void* x, int dtype, const int64_t* stri
   const TokenView view{x, dtype, strides[0], strides[1], strides[2]};
   const auto s = static_cast<cudaStream_t>(stream);
   const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(splits));
-  const auto partials = vector_rows(x, strides) ? channel_partials_kernel<true> : channel_partials_kernel<false>;
-  partials<<<grid, kThreads, 0, s>>>(view, key_lengths, heads, length, dim, static_cast<int>(splits),
-                                     mode == TURBO_STAT_E4M3_SCALE, partial);
-  if (int rc = TURBO_LAUNCH_CHECK(fn)) return rc;
+  const auto partials = kernel_for_loads(row_loads(x, dtype, strides), [](auto l) { return channel_partials_kernel<decltype(l)::value>; });
+  if (int rc = turbo_check(fn, launch_dependent(partials, grid, kThreads, 0, s, view, key_lengths, heads, length, dim,
+                                               static_cast<int>(splits), mode == TURBO_STAT_E4M3_SCALE, partial)))
+    return rc;
   return finish_channel_stats(fn, partial, key_lengths, batch * heads, heads, length, dim, static_cast<int>(splits), mode, out, s);
 }
 
@@ -348,15 +398,13 @@ extern "C" int turbo_quantize_int8_blocks(const void* x, int dtype, const int64_
   const int64_t blocks = (length + block - 1) / block;
   if (blocks > kMaxGridY) { turbo_set_error(fn, "too many token blocks (at most 65535)"); return -1; }
   const TokenView view{x, dtype, strides[0], strides[1], strides[2]};
-  const bool vector = vector_rows(x, strides);
   const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(blocks));
   const auto s = static_cast<cudaStream_t>(stream);
   const int h = static_cast<int>(heads);
-  if (block == 64 && dim == 64) launch_quantize<64, 64>(vector, grid, s, view, mean, key_lengths, h, length, codes, scales, pooled);
-  else if (block == 64) launch_quantize<64, 128>(vector, grid, s, view, mean, key_lengths, h, length, codes, scales, pooled);
-  else if (dim == 64) launch_quantize<128, 64>(vector, grid, s, view, mean, key_lengths, h, length, codes, scales, pooled);
-  else launch_quantize<128, 128>(vector, grid, s, view, mean, key_lengths, h, length, codes, scales, pooled);
-  return TURBO_LAUNCH_CHECK(fn);
+  const auto launch = block == 64 ? (dim == 64 ? launch_quantize<64, 64> : launch_quantize<64, 128>)
+                                   : (dim == 64 ? launch_quantize<128, 64> : launch_quantize<128, 128>);
+  return turbo_check(fn, launch(row_loads(x, dtype, strides), grid, s, view, mean, key_lengths, h, length, codes, scales,
+                                pooled));
 }
 
 extern "C" int turbo_prepare_values(const void* v, int dtype, const int64_t* strides, const int32_t* key_lengths,
@@ -379,9 +427,8 @@ extern "C" int turbo_prepare_values(const void* v, int dtype, const int64_t* str
   if (padded / kValueRows > kMaxGridY) { turbo_set_error(fn, "too many tokens (at most 4.19 million)"); return -1; }
   const TokenView view{v, dtype, strides[0], strides[1], strides[2]};
   const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(padded / kValueRows));
-  const auto kernel = vector_rows(v, strides) ? prepare_values_kernel<true> : prepare_values_kernel<false>;
-  kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(view, key_lengths, e4m3_scales, heads, length, dim,
-                                                                    padded, values_dtype == TURBO_BF16,
-                                                                    static_cast<uint16_t*>(values));
-  return TURBO_LAUNCH_CHECK(fn);
+  const auto kernel = kernel_for_loads(row_loads(v, dtype, strides), [](auto l) { return prepare_values_kernel<decltype(l)::value>; });
+  return turbo_check(fn, launch_dependent(kernel, grid, kThreads, 0, static_cast<cudaStream_t>(stream), view, key_lengths,
+                                          e4m3_scales, heads, length, dim, padded, values_dtype == TURBO_BF16,
+                                          static_cast<uint16_t*>(values)));
 }

@@ -73,28 +73,60 @@ inline bool aligned_to(const void* p, uintptr_t bytes) { return reinterpret_cast
 // The vector paths move 8 elements per lane per step: 16 bytes of bf16/f16, 32 of fp32.
 constexpr int kVectorWidth = 8;
 
+// Eight consecutive elements of a row at i (i a multiple of 8, rows 16-byte aligned) as loaded, for widen8 to convert:
+// 16 bytes of bf16/f16, 32 of float32. Loading and converting apart lets a loop issue every load before it converts
+// any; with the dtype known only at run time (load8) the compiler keeps each load behind the previous conversion.
+template <int kDtype>
+struct Raw8 {
+  uint4 word[kDtype == TURBO_F32 ? 2 : 1];
+};
+
+template <int kDtype>
+__device__ __forceinline__ Raw8<kDtype> load8_raw(const void* x, int64_t i) {
+  Raw8<kDtype> r;
+  if constexpr (kDtype == TURBO_F32) {
+    const uint4* p = reinterpret_cast<const uint4*>(static_cast<const float*>(x) + i);
+    r.word[0] = p[0];
+    r.word[1] = p[1];
+  } else {
+    r.word[0] = *reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(x) + i);
+  }
+  return r;
+}
+
+template <int kDtype>
+__device__ __forceinline__ void widen8(const Raw8<kDtype>& r, float (&v)[kVectorWidth]) {
+  if constexpr (kDtype == TURBO_F32) {
+#pragma unroll
+    for (int w = 0; w < 2; ++w) {
+      v[4 * w] = __uint_as_float(r.word[w].x);
+      v[4 * w + 1] = __uint_as_float(r.word[w].y);
+      v[4 * w + 2] = __uint_as_float(r.word[w].z);
+      v[4 * w + 3] = __uint_as_float(r.word[w].w);
+    }
+  } else {
+    const uint32_t words[4] = {r.word[0].x, r.word[0].y, r.word[0].z, r.word[0].w};
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const unsigned short lo = static_cast<unsigned short>(words[j] & 0xffffu);
+      const unsigned short hi = static_cast<unsigned short>(words[j] >> 16);
+      if constexpr (kDtype == TURBO_BF16) {  // a bf16 is the upper half of the float32 with the same value
+        v[2 * j] = __uint_as_float(static_cast<uint32_t>(lo) << 16);
+        v[2 * j + 1] = __uint_as_float(static_cast<uint32_t>(hi) << 16);
+      } else {
+        v[2 * j] = __half2float(__ushort_as_half(lo));
+        v[2 * j + 1] = __half2float(__ushort_as_half(hi));
+      }
+    }
+  }
+}
+
 // Eight consecutive elements of x starting at i (i a multiple of 8, rows 16-byte aligned) as float32.
 __device__ __forceinline__ void load8(const void* x, int dtype, int64_t i, float (&v)[kVectorWidth]) {
-  if (dtype == TURBO_F32) {
-    const float4 a = *reinterpret_cast<const float4*>(static_cast<const float*>(x) + i);
-    const float4 b = *reinterpret_cast<const float4*>(static_cast<const float*>(x) + i + 4);
-    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
-    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
-    return;
-  }
-  const uint4 raw = *reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(x) + i);
-  const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    const unsigned short lo = static_cast<unsigned short>(words[j] & 0xffffu);
-    const unsigned short hi = static_cast<unsigned short>(words[j] >> 16);
-    if (dtype == TURBO_BF16) {  // a bf16 is the upper half of the float32 with the same value
-      v[2 * j] = __uint_as_float(static_cast<uint32_t>(lo) << 16);
-      v[2 * j + 1] = __uint_as_float(static_cast<uint32_t>(hi) << 16);
-    } else {
-      v[2 * j] = __half2float(__ushort_as_half(lo));
-      v[2 * j + 1] = __half2float(__ushort_as_half(hi));
-    }
+  switch (dtype) {
+    case TURBO_BF16: widen8(load8_raw<TURBO_BF16>(x, i), v); break;
+    case TURBO_F16: widen8(load8_raw<TURBO_F16>(x, i), v); break;
+    default: widen8(load8_raw<TURBO_F32>(x, i), v);
   }
 }
 

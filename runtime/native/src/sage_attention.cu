@@ -57,8 +57,8 @@ int launch_wgmma(const turbo_sage_args& a, cudaStream_t stream) {
   if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes)))
     return rc;
   const int64_t ctas = std::min<int64_t>(heads * q_blocks, device_multiprocessors());
-  kernel<<<static_cast<unsigned>(ctas), T::kThreads, T::kSharedBytes, stream>>>(a, q_map, k_map, v_map);
-  return TURBO_LAUNCH_CHECK(fn);
+  return turbo_check(fn, launch_dependent(kernel, static_cast<unsigned>(ctas), T::kThreads, T::kSharedBytes, stream, a, q_map, k_map,
+                                          v_map));
 }
 #endif
 

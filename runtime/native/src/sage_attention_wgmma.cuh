@@ -30,6 +30,7 @@
 #pragma once
 #include <climits>
 #include <type_traits>
+#include "dependent_launch.cuh"
 #include "sage_attention_kernel.cuh"
 #include "tma.cuh"
 #include "warpgroup_mma.cuh"
@@ -128,6 +129,7 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
   const SageWgmmaShared sm(shared_raw);
   const int q_blocks = static_cast<int>((a.q_len + BQ - 1) / BQ);
   const int units = static_cast<int>(a.batch * a.heads) * q_blocks;
+  // Launched as a dependent (sage_attention.cu): the barriers are set up while the kernel before still runs.
   if (threadIdx.x == 0) {
     for (int s = 0; s < T::kStages; ++s) {
       mbarrier_init(sm.full + 8 * s, 1);
@@ -140,6 +142,8 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
     mbarrier_init_fence();
   }
   __syncthreads();
+  wait_for_previous_grid();
+  allow_next_grid();
 
   // The warpgroup index broadcast from lane 0: the compiler then knows it is the same in every lane, and keeps Q's
   // descriptors, which depend on it, in uniform registers instead of moving them there before each wgmma.
@@ -309,28 +313,27 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
     using One = std::integral_constant<int, 1>;
     using Both = std::integral_constant<int, T::kUpdateBlocks>;
 
-    // Update at visit i ≥ 2 (a whole one): S of its blocks, and behind it O += P·V of the previous update (P in
-    // p_running), then the softmax into p_next while P·V still runs. The two P buffers alternate, so that no
-    // instruction writes registers a running wgmma reads (the compiler would serialize the wgmma otherwise), and
-    // every wait is unconditional.
-    auto step = [&](int i, const Fragments (&p_running)[T::kUpdateBlocks], Fragments (&p_next)[T::kUpdateBlocks]) {
-      const Visits v = wait_visits(i, Both{});
+    // Update at visit i ≥ 2, of kBlocks visits (one only for the last of an odd count): S of its blocks, and behind it
+    // O += P·V of the previous update (a pair; P in p_running), then the softmax into p_next while P·V still runs. The
+    // two P buffers alternate, so that no instruction writes registers a running wgmma reads (the compiler would
+    // serialize the wgmma otherwise), and every wait is unconditional.
+    auto step = [&](int i, auto blocks, const Fragments (&p_running)[T::kUpdateBlocks], Fragments (&p_next)[T::kUpdateBlocks]) {
+      const Visits v = wait_visits(i, blocks);
       float decay[2];
       pin_registers(out);
       wgmma_fence();
-      issue_scores(i, Both{});
+      issue_scores(i, blocks);
       issue_values(i - T::kUpdateBlocks, p_running, Both{});
       wgmma_wait<1>();  // S is done; P·V runs on under the softmax
       pin_scores();
-      softmax(v, Both{}, decay, p_next);
+      softmax(v, blocks, decay, p_next);
       wgmma_wait<0>();  // O holds the blocks before visit i, relative to the old max: rescale it to the new one
       pin_registers(out);
 #pragma unroll
       for (int b = 0; b < T::kUpdateBlocks; ++b) release(i - T::kUpdateBlocks + b);
       rescale(decay);
     };
-    // The first update of a unit, of kBlocks visits from i on, with no P·V behind it: S, then P, then O rescaled (it
-    // holds the odd first block, or nothing).
+    // The first update of a unit, of kBlocks visits from i on, with no P·V behind it: S, then P (O holds nothing yet).
     auto first = [&](int i, auto blocks, Fragments (&p)[T::kUpdateBlocks]) {
       const Visits v = wait_visits(i, blocks);
       float decay[2];
@@ -339,7 +342,6 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
       wgmma_wait<0>();
       pin_scores();
       softmax(v, blocks, decay, p);
-      rescale(decay);
     };
     // O += P·V of the kBlocks visits from i on, alone; their stages released.
     auto drain = [&](int i, const Fragments (&p)[T::kUpdateBlocks], auto blocks) {
@@ -352,28 +354,28 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
       for (int b = 0; b < decltype(blocks)::value; ++b) release(i + b);
     };
 
-    // Updates take the visits two at a time; an odd count takes the first alone (its P·V too: nothing to overlap).
-    if (cta.tiles > 0) {
+    // Updates take the visits two at a time; an odd count leaves the last alone, its S and softmax under the P·V of
+    // the pair before it.
+    if (cta.tiles == 1) {
+      Fragments p[T::kUpdateBlocks];
+      first(0, One{}, p);
+      drain(0, p, One{});
+    } else if (cta.tiles > 1) {
       Fragments p0[T::kUpdateBlocks], p1[T::kUpdateBlocks];
-      int i = 0;
-      if (cta.tiles % T::kUpdateBlocks) {
-        first(0, One{}, p0);
-        drain(0, p0, One{});
-        i = 1;
+      first(0, Both{}, p0);
+      int i = T::kUpdateBlocks;
+      for (; i + 2 * T::kUpdateBlocks <= cta.tiles; i += 2 * T::kUpdateBlocks) {  // p0 holds P of the update before i
+        step(i, Both{}, p0, p1);
+        step(i + T::kUpdateBlocks, Both{}, p1, p0);
       }
-      if (i < cta.tiles) {
-        first(i, Both{}, p0);
-        i += T::kUpdateBlocks;
-        for (; i + T::kUpdateBlocks < cta.tiles; i += 2 * T::kUpdateBlocks) {  // p0 holds P of the update before i
-          step(i, p0, p1);
-          step(i + T::kUpdateBlocks, p1, p0);
-        }
-        if (i < cta.tiles) {
-          step(i, p0, p1);
-          drain(i, p1, Both{});
-        } else {
-          drain(i - T::kUpdateBlocks, p0, Both{});
-        }
+      switch (cta.tiles - i) {  // 0 to 3 visits left
+        case 0: drain(i - T::kUpdateBlocks, p0, Both{}); break;
+        case 1: step(i, One{}, p0, p1); drain(i, p1, One{}); break;
+        case 2: step(i, Both{}, p0, p1); drain(i, p1, Both{}); break;
+        default:
+          step(i, Both{}, p0, p1);
+          step(i + T::kUpdateBlocks, One{}, p1, p0);
+          drain(i + T::kUpdateBlocks, p0, One{});
       }
     }
     if (lane == 0) mbarrier_arrive(sm.q_empty + 8 * qb);  // every Q·Kᵀ of the unit has retired

@@ -14,6 +14,7 @@
 #include <limits>
 #include <type_traits>
 #include "channel_stats.cuh"
+#include "dependent_launch.cuh"
 #include "warp_mma.cuh"
 
 namespace {
@@ -151,6 +152,8 @@ __global__ void __launch_bounds__(2 * D, 2) sla_key_sums_kernel(View k, View v, 
   uint16_t* raw_k = key_shared;          // [2][kKeyTile][D]
   uint16_t* raw_v = raw_k + 2 * kTile;   // [2][kKeyTile][D]
   uint16_t* phi = raw_v + 2 * kTile;     // [kKeyTile][D]
+  wait_for_previous_grid();
+  allow_next_grid();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, quad = threadIdx.x / 4, part = threadIdx.x % 4;
   const int64_t bh = blockIdx.x, split = blockIdx.y, b = bh / heads, h = bh % heads;
   const int64_t valid = key_lengths ? min(static_cast<int64_t>(key_lengths[b]), length) : length;
@@ -338,6 +341,8 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
   uint16_t* q_tile = f + kN * D;               // [kQueryTile][D]
   uint16_t* s_tile = q_tile + kQueryTile * D;  // [kQueryTile][D]: the sparse rows, then the output rows
   float* bias_s = reinterpret_cast<float*>(s_tile + kQueryTile * D);  // [D]
+  wait_for_previous_grid();
+  allow_next_grid();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q4 = lane % 4;
   const int64_t bh = blockIdx.x, b = bh / heads, h = bh % heads;
   const int64_t tiles = (length + kQueryTile - 1) / kQueryTile;
@@ -485,12 +490,23 @@ __global__ void __launch_bounds__(32 * kQueryWarps, 2) sla_linear_out_kernel(Vie
 // float32, row D = Σφ(k), rows past it zeros, each value rounded once to the dtype. The reference is the torch ops of
 // SparseLinearAttention.FoldedLinearBranch (the sums in another order). Few rows a block, so that many blocks share
 // the reads of the splits' sums (latency-bound chains otherwise).
+//
+// With `overlap` the fold does not wait for the kernel before it on the stream (dependent_launch.cuh): SageSLA launches
+// it right after the sparse kernel, whose last wave leaves most multiprocessors idle, and the fold runs there. That is
+// safe where the caller guarantees what the fold touches is none of that kernel's business: the key side's sums were
+// complete before it started (it began only after its own predecessors had completed), W is the caller's, and
+// folded_t was allocated before it was launched, so it cannot be memory that kernel reads and its caller has freed
+// since. The fold still waits before it exits, so that whatever comes after it on the stream finds that kernel
+// complete too.
 constexpr int kFoldRows = 4, kFoldThreads = 256;
 
 template <int D, typename T>
 __global__ void __launch_bounds__(kFoldThreads) sla_fold_kernel(const float* __restrict__ kv_partial,
                                                                 const float* __restrict__ ksum_partial, int splits,
-                                                                const float* __restrict__ weight, uint16_t* __restrict__ folded_t) {
+                                                                const float* __restrict__ weight, uint16_t* __restrict__ folded_t,
+                                                                bool overlap) {
+  if (!overlap) wait_for_previous_grid();
+  allow_next_grid();
   constexpr int kPerThread = kFoldRows * D / kFoldThreads;  // elements of the block's rows a thread sums
   static_assert(kFoldRows == 4 && kPerThread * kFoldThreads == kFoldRows * D, "four outputs a row: one 8-byte store");
   __shared__ __align__(16) float kv[kFoldRows][D];
@@ -542,6 +558,7 @@ __global__ void __launch_bounds__(kFoldThreads) sla_fold_kernel(const float* __r
       for (int split = 0; split < splits; ++split) value += ksum_partial[(split * batch_heads + bh) * D + d0 + d];
     out[(D + row) * D + d] = static_cast<uint16_t>(pack2<T>(value, 0.f) & 0xffffu);
   }
+  wait_for_previous_grid();
 }
 
 View view_of(const void* data, const int64_t* strides) {
@@ -625,8 +642,8 @@ int launch_key_sums(View k, View v, const int32_t* key_lengths, int64_t batch, i
                       : !stats.v_absmax ? sla_key_sums_kernel<D, T, kKeyMean>
                                         : sla_key_sums_kernel<D, T, kKeyMeanAndValueScales>;
   if (int err = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem))) return err;
-  kernel<<<grid, 2 * D, smem, s>>>(k, v, key_lengths, heads, length, tokens_per_split, kv_partial, ksum_partial, stats);
-  return TURBO_LAUNCH_CHECK(fn);
+  return turbo_check(fn, launch_dependent(kernel, grid, 2 * D, smem, s, k, v, key_lengths, heads, length, tokens_per_split,
+                                          kv_partial, ksum_partial, stats));
 }
 
 template <int D, typename T>
@@ -642,9 +659,8 @@ int launch_linear_out(View q, const uint16_t* folded_t, const float* bias, View 
   static const int64_t resident = resident_blocks(kernel, 32 * kQueryWarps, smem);  // once per instantiation
   const int64_t per_head = std::clamp<int64_t>(resident / (batch * heads), 1, std::min<int64_t>(tiles, 65535));
   const dim3 grid(static_cast<unsigned>(batch * heads), static_cast<unsigned>(per_head));
-  kernel<<<grid, 32 * kQueryWarps, smem, s>>>(q, folded_t, bias, sparse, out, out_strides[0], out_strides[1], out_strides[2],
-                                              heads, length);
-  return TURBO_LAUNCH_CHECK("turbo_sla_linear_out");
+  return turbo_check("turbo_sla_linear_out", launch_dependent(kernel, grid, 32 * kQueryWarps, smem, s, q, folded_t, bias, sparse,
+                                                              out, out_strides[0], out_strides[1], out_strides[2], heads, length));
 }
 }  // namespace
 
@@ -703,7 +719,7 @@ extern "C" int turbo_sla_linear_out(const void* q, const int64_t* q_strides, con
 }
 
 extern "C" int turbo_sla_fold(const float* kv_partial, const float* ksum_partial, int64_t splits, const float* weight,
-                              int dtype, int64_t batch_heads, int dim, void* folded_t, void* stream) {
+                              int dtype, int64_t batch_heads, int dim, void* folded_t, int overlap_previous, void* stream) {
   const char* fn = "turbo_sla_fold";
   const char* why = invalid_shape(dtype, 1, batch_heads, 1, dim);
   if (!why && (!kv_partial || !ksum_partial || !weight || !folded_t)) why = "null buffer";
@@ -714,14 +730,10 @@ extern "C" int turbo_sla_fold(const float* kv_partial, const float* ksum_partial
   const dim3 grid(static_cast<unsigned>(batch_heads), static_cast<unsigned>(dim / kFoldRows));
   const auto out = static_cast<uint16_t*>(folded_t);
   const int n = static_cast<int>(splits);
-  if (dtype == TURBO_BF16) {
-    if (dim == 64) sla_fold_kernel<64, __nv_bfloat16><<<grid, kFoldThreads, 0, s>>>(kv_partial, ksum_partial, n, weight, out);
-    else sla_fold_kernel<128, __nv_bfloat16><<<grid, kFoldThreads, 0, s>>>(kv_partial, ksum_partial, n, weight, out);
-  } else {
-    if (dim == 64) sla_fold_kernel<64, __half><<<grid, kFoldThreads, 0, s>>>(kv_partial, ksum_partial, n, weight, out);
-    else sla_fold_kernel<128, __half><<<grid, kFoldThreads, 0, s>>>(kv_partial, ksum_partial, n, weight, out);
-  }
-  return TURBO_LAUNCH_CHECK(fn);
+  const auto kernel = dtype == TURBO_BF16 ? (dim == 64 ? sla_fold_kernel<64, __nv_bfloat16> : sla_fold_kernel<128, __nv_bfloat16>)
+                                          : (dim == 64 ? sla_fold_kernel<64, __half> : sla_fold_kernel<128, __half>);
+  return turbo_check(fn, launch_dependent(kernel, grid, kFoldThreads, 0, s, kv_partial, ksum_partial, n, weight, out,
+                                          overlap_previous != 0));
 }
 
 extern "C" int64_t turbo_sla_key_tokens_per_split(int64_t batch, int64_t heads, int64_t length, int dim) {

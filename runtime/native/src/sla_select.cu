@@ -3,7 +3,7 @@
 // highest-scoring key blocks, written as the ascending list the attention kernel iterates over, with no block map in
 // between. Reference: Turbo.Runtime.Attention.BlockSelection.Keep, whose map block_indices.cu turns into the same lists.
 #include <algorithm>
-#include "common.cuh"
+#include "dependent_launch.cuh"
 
 namespace {
 constexpr int kMaxKeyBlocks = 16384;
@@ -62,6 +62,8 @@ __global__ void __launch_bounds__(kMaxRowsPerBlock * 32)
                       const int32_t* __restrict__ key_lengths, int64_t length, int block_k, double top_k,
                       int32_t* __restrict__ indices, int32_t* __restrict__ counts) {
   extern __shared__ uint32_t shared[];
+  wait_for_previous_grid();
+  allow_next_grid();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + warp;
   if (row >= rows) return;  // the whole warp leaves together
@@ -134,7 +136,7 @@ extern "C" int turbo_sla_top_blocks(const float* scores, int64_t batch, int64_t 
                                                       static_cast<int>(shared))))
       return rc;
   }
-  top_blocks_kernel<<<static_cast<unsigned>(grid), rows_per_block * 32, shared, static_cast<cudaStream_t>(stream)>>>(
-      scores, rows, heads, query_blocks, key_blocks, key_lengths, length, block_k, top_k, indices, counts);
-  return TURBO_LAUNCH_CHECK(fn);
+  return turbo_check(fn, launch_dependent(top_blocks_kernel, static_cast<unsigned>(grid), rows_per_block * 32, shared,
+                                          static_cast<cudaStream_t>(stream), scores, rows, heads, query_blocks, key_blocks,
+                                          key_lengths, length, block_k, top_k, indices, counts));
 }

@@ -1,6 +1,6 @@
-// Whether the Hopper kernels of this library (wgmma, the bulk tensor copy engine) can run on the current device, and
-// how many multiprocessors their persistent grids fill.
-#include "common.cuh"
+// Whether the Hopper kernels of this library (wgmma, the bulk tensor copy engine) and dependent launches can run on the
+// current device, and how many multiprocessors their persistent grids fill.
+#include "dependent_launch.cuh"
 
 namespace {
 // Writes 1 where the code that runs was built for sm_90a (wgmma present), 0 elsewhere.
@@ -42,4 +42,15 @@ int device_multiprocessors() {
     return sms > 0 ? sms : 1;
   }();
   return count;
+}
+
+bool dependent_launch_available() {
+  static const bool available = [] {
+    int device = 0, major = 0;
+    const bool known = cudaGetDevice(&device) == cudaSuccess &&
+                       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess;
+    cudaGetLastError();
+    return known && major >= 9;
+  }();
+  return available;
 }
