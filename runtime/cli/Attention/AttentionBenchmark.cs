@@ -156,16 +156,16 @@ static class AttentionBenchmark
             ("INT8 q + pooled blocks", true, () => { var (c, s, p) = SageKernels.QuantizeBlocks(q, 128, pool: true); Free(c, s, p); }),
             ("INT8 smoothed k + pooled blocks", true, () => { var (c, s, p) = SageKernels.QuantizeBlocks(k, 64, mean, pool: true); Free(c, s, p); }),
             ("V as the P·V operand", true, () => SageKernels.PrepareValues(v, 64, null, scales).Dispose()),
-            ("linear branch: key sums", linear, () => { var side = SlaLinearKernels.KeySums(k, v, null); Free(side.KeyValueSplits, side.KeySumSplits); }),
+            ("linear branch: key sums", linear, () => { var side = SlaLinearKernels.KeySums(k, v, null); Free(side.KeyValueSplits, side.KeySumSplits, side.Folded); }),
             ("linear branch: key sums with K mean", linear, () =>
             {
                 var side = SlaLinearKernels.KeySums(k, v, null, KeySideStats.KeyMean);
-                Free(side.KeyValueSplits, side.KeySumSplits, side.KeyMean);
+                Free(side.KeyValueSplits, side.KeySumSplits, side.KeyMean, side.Folded);
             }),
             ("linear branch: key sums with K mean and V scales", linear, () =>
             {
                 var side = SlaLinearKernels.KeySums(k, v, null, KeySideStats.KeyMeanAndValueScales);
-                Free(side.KeyValueSplits, side.KeySumSplits, side.KeyMean, side.ValueScales);
+                Free(side.KeyValueSplits, side.KeySumSplits, side.KeyMean, side.ValueScales, side.Folded);
             }),
             ("linear branch: fold", linear, () => SlaLinearKernels.Fold(keySide!.Value, weight).Dispose()),
             ("linear branch: query side", linear, () => SlaLinearKernels.AddLinear(q, foldedT, bias, sparse).Dispose()),
