@@ -15,7 +15,7 @@
 //     at V's own strides, so a caller's token-major bf16 v is read where it lies; keys past its end arrive as zeros. The kept-block list is read 32 entries at a
 //     time, one per lane.
 //   warpgroups 1 and 2: the consumers, 64 query rows each. They wait on the stages, never on each other. They take
-//     a unit's visits two at a time (an odd count: the first alone), one softmax update per pair: a warpgroup issues
+//     a unit's visits two at a time (an odd count: the last alone), one softmax update per pair: a warpgroup issues
 //     S = Q·Kᵀ of both blocks (2 × 4 × m64n64k32 s8, exact INT32) and, behind it, O += P·V of the previous pair
 //     (2 × 4 × m64n128k16 f16 or bf16, P from registers, fp32 accumulators); as soon as S is done it computes the softmax
 //     update in registers (the accumulator fragment is mma.sync's) while the tensor cores still run P·V, then waits
