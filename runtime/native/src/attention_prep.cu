@@ -346,8 +346,7 @@ bool check_tokens(const char* fn, const void* x, int dtype, const int64_t* strid
 // The pass's row loads (kLoads): vectors of the dtype where every row starts 16-byte aligned at strides of 8 elements,
 // else element by element.
 int row_loads(const void* x, int dtype, const int64_t* strides) {
-  const bool vector = aligned_to(x, 16) && strides[0] % kGroup == 0 && strides[1] % kGroup == 0 && strides[2] % kGroup == 0;
-  return vector ? dtype : kElementLoads;
+  return aligned_rows(x, strides) ? dtype : kElementLoads;
 }
 
 int64_t splits_for(int64_t length) { return (length + kTokensPerSplit - 1) / kTokensPerSplit; }

@@ -73,6 +73,13 @@ inline bool aligned_to(const void* p, uintptr_t bytes) { return reinterpret_cast
 // The vector paths move 8 elements per lane per step: 16 bytes of bf16/f16, 32 of fp32.
 constexpr int kVectorWidth = 8;
 
+// True when a [B, H, L, D] view's rows (strides of b, h and token) start 16-byte aligned at strides of 8 elements: then
+// every group of 8 channels is one 16-byte load of bf16/f16 (two of float32).
+inline bool aligned_rows(const void* data, const int64_t* strides) {
+  return aligned_to(data, 16) && strides[0] % kVectorWidth == 0 && strides[1] % kVectorWidth == 0 &&
+         strides[2] % kVectorWidth == 0;
+}
+
 // Eight consecutive elements of a row at i (i a multiple of 8, rows 16-byte aligned) as loaded, for widen8 to convert:
 // 16 bytes of bf16/f16, 32 of float32. Loading and converting apart lets a loop issue every load before it converts
 // any; with the dtype known only at run time (load8) the compiler keeps each load behind the previous conversion.

@@ -107,8 +107,7 @@ const char* invalid(const turbo_sage_args& a) {
   if (a.v_scales && a.values_dtype != TURBO_F16) return "E4M3 P·V (v_scales) takes fp16 values";
   if (a.values_len < a.kv_len) return "values_len must be at least kv_len";
   // 16-byte rows for cp.async and the tensor maps.
-  if (!aligned_to(a.values, 16) || a.value_strides[0] < 0 || a.value_strides[1] < 0 || a.value_strides[2] < 0 ||
-      a.value_strides[0] % 8 || a.value_strides[1] % 8 || a.value_strides[2] % 8)
+  if (!aligned_rows(a.values, a.value_strides) || a.value_strides[0] < 0 || a.value_strides[1] < 0 || a.value_strides[2] < 0)
     return "values must be 16-byte aligned with non-negative strides of multiples of 8 elements";
   if (a.kernel < TURBO_SAGE_KERNEL_AUTO || a.kernel > TURBO_SAGE_KERNEL_WGMMA) return "unknown kernel";
   if (a.kernel == TURBO_SAGE_KERNEL_WGMMA && !wgmma_shape(a)) return "the wgmma kernel needs head_dim 128, block_q 128, block_k 64 (and fewer than 2^31 padded rows)";

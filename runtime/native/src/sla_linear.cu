@@ -565,11 +565,6 @@ View view_of(const void* data, const int64_t* strides) {
   return View{static_cast<const uint16_t*>(data), strides[0], strides[1], strides[2]};
 }
 
-// Rows are read in 16-byte pieces: 16-byte aligned rows at strides of 8 elements.
-bool aligned_rows(const void* data, const int64_t* strides) {
-  return aligned_to(data, 16) && strides[0] % 8 == 0 && strides[1] % 8 == 0 && strides[2] % 8 == 0;
-}
-
 const char* invalid_shape(int dtype, int64_t batch, int64_t heads, int64_t length, int dim) {
   if (dtype != TURBO_BF16 && dtype != TURBO_F16) return "dtype must be bf16 or f16";
   if (dim != 64 && dim != 128) return "dim must be 64 or 128";
