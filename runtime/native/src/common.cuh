@@ -128,6 +128,20 @@ __device__ __forceinline__ void widen8(const Raw8<kDtype>& r, float (&v)[kVector
   }
 }
 
+// The same with the dtype known only at run time: Raw8<TURBO_F32> holds either (a 16-bit dtype's 16 bytes in word[0]).
+// A loop that loads all its vectors this way before widening any has them all in flight (vector_rows.cuh).
+__device__ __forceinline__ Raw8<TURBO_F32> load8_raw(const void* x, int dtype, int64_t i) {
+  if (dtype == TURBO_F32) return load8_raw<TURBO_F32>(x, i);
+  return {{load8_raw<TURBO_BF16>(x, i).word[0], make_uint4(0u, 0u, 0u, 0u)}};  // bf16 and f16 load alike
+}
+__device__ __forceinline__ void widen8(const Raw8<TURBO_F32>& r, int dtype, float (&v)[kVectorWidth]) {
+  switch (dtype) {
+    case TURBO_BF16: widen8(Raw8<TURBO_BF16>{{r.word[0]}}, v); break;
+    case TURBO_F16: widen8(Raw8<TURBO_F16>{{r.word[0]}}, v); break;
+    default: widen8(r, v);
+  }
+}
+
 // Eight consecutive elements of x starting at i (i a multiple of 8, rows 16-byte aligned) as float32.
 __device__ __forceinline__ void load8(const void* x, int dtype, int64_t i, float (&v)[kVectorWidth]) {
   switch (dtype) {

@@ -112,12 +112,7 @@ __global__ void __launch_bounds__(kRowBlockThreads<kRowThreads>)
   if (at.row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
   const int64_t base = at.row * dim, modulation = at.row / tokens * dim;
   float v[kVecs][kVectorWidth], update[kVecs][kVectorWidth];
-#pragma unroll
-  for (int k = 0; k < kVecs; ++k) {
-    if (!at.live(k)) break;
-    load8(x, x_dtype, base + at.column(k), v[k]);
-    if (residual.y) load8(residual.y, residual.y_dtype, base + at.column(k), update[k]);
-  }
+  load_rows(at, base, x, x_dtype, v, residual.y, residual.y_dtype, update);
   float sum = 0.f;
 #pragma unroll
   for (int k = 0; k < kVecs; ++k) {

@@ -83,11 +83,7 @@ __global__ void __launch_bounds__(kRowBlockThreads<kRowThreads>)
   if (at.row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
   const int64_t base = at.row * dim;
   float v[kVecs][kVectorWidth];
-#pragma unroll
-  for (int k = 0; k < kVecs; ++k) {
-    if (!at.live(k)) break;
-    load8(x, dtype, base + at.column(k), v[k]);
-  }
+  load_row(at, base, x, dtype, v);
   float sq = 0.f;
 #pragma unroll
   for (int k = 0; k < kVecs; ++k) {

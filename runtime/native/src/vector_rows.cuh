@@ -34,6 +34,43 @@ struct VectorRow {
   __device__ int column(int k) const { return (k * kRowThreads + lane) * kVectorWidth; }
 };
 
+// This thread's vectors of the rows of x and, when y is given, of y at base (dtypes run-time values) as float32, every
+// load issued before any value is converted. A warp's row has the same vectors in every lane, so its loop has no
+// branch and the compiler issues the loads first by itself. A block's row checks each vector, and there converting
+// each vector as it arrived kept the next load behind it (one load in flight a thread), so its loads go first into
+// raw words (room for 32 bytes a vector, whatever the dtype: registers a warp's row is better without).
+template <int kVecs, int kRowThreads>
+__device__ __forceinline__ void load_rows(const VectorRow<kRowThreads>& at, int64_t base, const void* x, int x_dtype,
+                                          float (&v)[kVecs][kVectorWidth], const void* y, int y_dtype,
+                                          float (&w)[kVecs][kVectorWidth]) {
+  if constexpr (kRowThreads == 32) {
+#pragma unroll
+    for (int k = 0; k < kVecs; ++k) {
+      load8(x, x_dtype, base + at.column(k), v[k]);
+      if (y) load8(y, y_dtype, base + at.column(k), w[k]);
+    }
+  } else {
+    Raw8<TURBO_F32> raw_x[kVecs], raw_y[kVecs];
+#pragma unroll
+    for (int k = 0; k < kVecs; ++k)
+      if (at.live(k)) {
+        raw_x[k] = load8_raw(x, x_dtype, base + at.column(k));
+        if (y) raw_y[k] = load8_raw(y, y_dtype, base + at.column(k));
+      }
+#pragma unroll
+    for (int k = 0; k < kVecs; ++k)
+      if (at.live(k)) {
+        widen8(raw_x[k], x_dtype, v[k]);
+        if (y) widen8(raw_y[k], y_dtype, w[k]);
+      }
+  }
+}
+template <int kVecs, int kRowThreads>
+__device__ __forceinline__ void load_row(const VectorRow<kRowThreads>& at, int64_t base, const void* x, int dtype,
+                                         float (&v)[kVecs][kVectorWidth]) {
+  load_rows(at, base, x, dtype, v, nullptr, dtype, v);
+}
+
 // A row's sum / maximum over the threads that hold it: one warp's (shuffles only) or one block's (a row per block).
 template <int kRowThreads>
 __device__ __forceinline__ float row_sum(float v, float* scratch /* >= 32 floats */) {
