@@ -142,7 +142,9 @@ __device__ __forceinline__ void widen8(const Raw8<TURBO_F32>& r, int dtype, floa
   }
 }
 
-// Eight consecutive elements of x starting at i (i a multiple of 8, rows 16-byte aligned) as float32.
+// Eight consecutive elements of x starting at i (i a multiple of 8, rows 16-byte aligned) as float32. A switch over
+// whole loads rather than the run-time pair above: built from that pair, the warp-row norm kernels took up to 14 more
+// registers (32 bytes of raw words a vector whatever the dtype).
 __device__ __forceinline__ void load8(const void* x, int dtype, int64_t i, float (&v)[kVectorWidth]) {
   switch (dtype) {
     case TURBO_BF16: widen8(load8_raw<TURBO_BF16>(x, i), v); break;
