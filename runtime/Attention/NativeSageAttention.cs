@@ -21,7 +21,7 @@ public sealed class NativeSageAttention : IAttentionBackend
     /// <summary>The TorchSharp reference of the warp kernel (the running max updated per key block).</summary>
     public SageAttention Reference { get; }
 
-    // The reference of the warpgroup kernel, which updates the running max once per two key blocks.
+    // The reference of the warpgroup kernel over kept blocks, which updates the running max once per two key blocks.
     readonly SageAttention pairedReference;
 
     public NativeSageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Bf16)
@@ -32,11 +32,12 @@ public sealed class NativeSageAttention : IAttentionBackend
 
     /// <summary>
     /// The reference of the kernel that <paramref name="kernel"/> runs for this head dim here (Auto: the one the
-    /// models get), with that kernel's key blocks per update; the one this backend falls back to, and the one a
+    /// models get), with that kernel's key blocks per update (two for the warpgroup kernel over kept blocks, one
+    /// otherwise: its dense form has no registers for pairs); the one this backend falls back to, and the one a
     /// kernel is checked against.
     /// </summary>
-    public SageAttention ReferenceFor(long headDim, SageKernel kernel = SageKernel.Auto) =>
-        RunsWgmma(headDim, kernel) ? pairedReference : Reference;
+    public SageAttention ReferenceFor(long headDim, SageKernel kernel = SageKernel.Auto, bool sparse = false) =>
+        sparse && RunsWgmma(headDim, kernel) ? pairedReference : Reference;
 
     /// <summary>True when <paramref name="kernel"/> (Auto: the one the models get) is the warpgroup kernel for this head dim here.</summary>
     public bool RunsWgmma(long headDim, SageKernel kernel = SageKernel.Auto) =>
@@ -53,7 +54,7 @@ public sealed class NativeSageAttention : IAttentionBackend
     {
         if (RunsNative(q)) return AttendNative(q, k, v, keyLengths, KeyBlocks.FromMap(blockMap));
         Reference.Validate(q, k, v, keyLengths, blockMap);  // before the head dim is read
-        return ReferenceFor(q.shape[3]).Attend(q, k, v, keyLengths, blockMap);
+        return ReferenceFor(q.shape[3], sparse: blockMap is not null).Attend(q, k, v, keyLengths, blockMap);
     }
 
     /// <summary>

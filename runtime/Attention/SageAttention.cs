@@ -45,10 +45,10 @@ public sealed class SageAttention : IAttentionBackend
     public PvPrecision PvPrecision { get; }
 
     /// <summary>
-    /// How many visited key blocks update the running max together: 1, as the warp kernel (SageKernel.Mma), or 2, as
-    /// the warpgroup kernel (SageKernel.Wgmma). A query block's visits go in groups of this many, the remainder of an
-    /// uneven count last. Every value computes the same attention up to the rounding of P (each P is taken against a
-    /// max that is final for more keys).
+    /// How many visited key blocks update the running max together: 1, as the warp kernel (SageKernel.Mma) and the
+    /// warpgroup kernel's dense form, or 2, as the warpgroup kernel (SageKernel.Wgmma) over kept blocks. A query
+    /// block's visits go in groups of this many, the remainder of an uneven count last. Every value computes the same
+    /// attention up to the rounding of P (each P is taken against a max that is final for more keys).
     /// </summary>
     public int KeyBlocksPerUpdate
     {

@@ -33,6 +33,21 @@ public class NativeSageAttentionTests
     }
 
     /// <summary>
+    /// The warpgroup kernel updates its softmax once per two key blocks over kept blocks and once per block dense (its
+    /// dense form has three warpgroups and no registers for pairs); the warp kernel always once per block. A kernel is
+    /// checked against the reference with its own update size, so ReferenceFor must say which.
+    /// </summary>
+    [Test]
+    public void EachKernelIsComparedWithTheReferenceOfItsUpdateSize()
+    {
+        var backend = new NativeSageAttention();
+        Assert.That(backend.ReferenceFor(128, SageKernel.Wgmma, sparse: true).KeyBlocksPerUpdate, Is.EqualTo(2));
+        Assert.That(backend.ReferenceFor(128, SageKernel.Wgmma).KeyBlocksPerUpdate, Is.EqualTo(1));
+        Assert.That(backend.ReferenceFor(128, SageKernel.Mma, sparse: true).KeyBlocksPerUpdate, Is.EqualTo(1));
+        Assert.That(backend.ReferenceFor(128, SageKernel.Mma).KeyBlocksPerUpdate, Is.EqualTo(1));
+    }
+
+    /// <summary>
     /// BF16 P·V hands the kernels the caller's v itself only where they can read it: bfloat16, head dim 64 or 128,
     /// channels contiguous, 16-byte rows (the models' token-major views are); anything else goes through the value pass.
     /// </summary>

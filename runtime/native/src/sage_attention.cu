@@ -36,27 +36,29 @@ int launch(const turbo_sage_args& a, cudaStream_t stream) {
 }
 
 #if TURBO_HAS_SAGE_WGMMA
-// Tensor maps of the operands (the codes padded to whole blocks: every box lies inside; V at its own strides, boxes
-// past its rows filled with zeros), then one persistent CTA per multiprocessor, or fewer where there are fewer units.
-template <PvFormat F>
+// Tensor maps of the operands (the codes padded to whole blocks; V at its own strides; boxes past the end filled with
+// zeros — a unit of 192 query rows may reach past its head's, into rows it computes and does not store), then one
+// persistent CTA per multiprocessor, or fewer where there are fewer units.
+template <PvFormat F, int kConsumers>
 int launch_wgmma(const turbo_sage_args& a, cudaStream_t stream) {
   const char* fn = "turbo_sage_attention";
-  using T = SageWgmmaTile;
-  const int64_t heads = a.batch * a.heads, q_blocks = (a.q_len + T::BQ - 1) / T::BQ, k_blocks = (a.kv_len + T::BK - 1) / T::BK;
+  using T = SageWgmmaTile<kConsumers>;
+  const int64_t heads = a.batch * a.heads, q_blocks = (a.q_len + kSageQueryBlock - 1) / kSageQueryBlock;
+  const int64_t k_blocks = (a.kv_len + T::BK - 1) / T::BK, units = heads * ((a.q_len + T::BQ - 1) / T::BQ);
   const int64_t v_dims[4] = {T::D, a.values_len, a.heads, a.batch};
   const int64_t v_strides[3] = {2 * a.value_strides[2], 2 * a.value_strides[1], 2 * a.value_strides[0]};
   const auto v_type = F == PvFormat::kBf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
   CUtensorMap q_map, k_map, v_map;
-  if (!encode_tensor_map_2d(&q_map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, a.q_codes, heads * q_blocks * T::BQ, T::D, 128, T::BQ) ||
+  if (!encode_tensor_map_2d(&q_map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, a.q_codes, heads * q_blocks * kSageQueryBlock, T::D, 128, T::BQ) ||
       !encode_tensor_map_2d(&k_map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, a.k_codes, heads * k_blocks * T::BK, T::D, 128, T::BK) ||
       !encode_tensor_map_4d(&v_map, v_type, a.values, v_dims, v_strides, 64, T::BK)) {
     turbo_set_error(fn, "cuTensorMapEncodeTiled refused the attention operands (16-byte aligned buffers and strides needed)");
     return -1;
   }
-  auto kernel = sage_attention_wgmma_kernel<F>;
+  auto kernel = sage_attention_wgmma_kernel<F, kConsumers>;
   if (int rc = turbo_check(fn, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSharedBytes)))
     return rc;
-  const int64_t ctas = std::min<int64_t>(heads * q_blocks, device_multiprocessors());
+  const int64_t ctas = std::min<int64_t>(units, device_multiprocessors());
   return turbo_check(fn, launch_dependent(kernel, static_cast<unsigned>(ctas), T::kThreads, T::kSharedBytes, stream, a, q_map, k_map,
                                           v_map));
 }
@@ -123,7 +125,11 @@ extern "C" int turbo_sage_attention(const turbo_sage_args* args, void* stream) {
   const turbo_sage_args& a = *args;
 #if TURBO_HAS_SAGE_WGMMA
   const bool wgmma = a.kernel == TURBO_SAGE_KERNEL_WGMMA || (a.kernel == TURBO_SAGE_KERNEL_AUTO && wgmma_shape(a) && wgmma_available());
-  if (wgmma) return with_pv_format(a, [&](auto format) { return launch_wgmma<decltype(format)::value>(a, s); });
+  // Kept-block lists belong to query blocks: two consumer warpgroups, a unit a block. Dense: three, 192 rows a unit.
+  if (wgmma)
+    return with_pv_format(a, [&](auto format) {
+      return a.kept_blocks ? launch_wgmma<decltype(format)::value, 2>(a, s) : launch_wgmma<decltype(format)::value, 3>(a, s);
+    });
 #endif
   return a.head_dim == 64 ? launch_bq<64>(a, s) : launch_bq<128>(a, s);
 }

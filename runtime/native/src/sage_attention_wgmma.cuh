@@ -1,32 +1,37 @@
 // The quantized attention of sage_attention_kernel.cuh on Hopper's warpgroup tensor-core instructions (sm_90a), for
 // the shape the packages use: head dim 128, query blocks of 128, key blocks of 64. Same function, with the running
-// max updated once per two key blocks (the reference's KeyBlocksPerUpdate = 2): the same INT32 scores and scales,
-// the same row max, P rounded to fp16 or bf16 (or ×448 to E4M3) the same way, the same P·V. Two steps are computed the faster
-// way, which moves P by a few float32 ulps before its rounding: exp2 of a fused multiply-add (score · scale − max) on
-// the special-function unit, and E4M3's ×448 folded into the exponent. `turbo check-attention` holds both kernels to
-// the reference Turbo.Runtime.Attention.SageAttention.
+// max updated once per two key blocks over kept blocks (the reference's KeyBlocksPerUpdate = 2) and once per block
+// dense: the same INT32 scores and scales, the same row max, P rounded to fp16 or bf16 (or ×448 to E4M3) the same
+// way, the same P·V. Two steps are computed the faster way, which moves P by a few float32 ulps before its rounding:
+// exp2 of a fused multiply-add (score · scale − max) on the special-function unit, and E4M3's ×448 folded into the
+// exponent. `turbo check-attention` holds both kernels to the reference Turbo.Runtime.Attention.SageAttention.
 //
-// Persistent and warp-specialized: one CTA per multiprocessor walks the (b·h, query block) units i = blockIdx.x,
-// blockIdx.x + gridDim.x, ... with three warpgroups:
-//   warpgroup 0, one warp: the producer. Per unit it asks the bulk tensor copy engine for the query block's codes
-//     (one of two Q buffers, so the next unit's Q loads during this one's last blocks and epilogue), then for each key
+// Persistent and warp-specialized: one CTA per multiprocessor walks the units i = blockIdx.x, blockIdx.x + gridDim.x,
+// ... — 64 query rows of one b·h per consumer warpgroup — with a producer warpgroup and two or three consumers:
+//   warpgroup 0, one warp: the producer. Per unit it asks the bulk tensor copy engine for the unit's Q codes (one of
+//     two Q buffers, so the next unit's Q loads during this one's last blocks and epilogue), then for each key
 //     block it visits, once a stage of the ring is free, K's codes and V's two halves — completing on the stage's
 //     "full" barrier — and leaves the block's index beside the stage. V's map is 4-D (channels, keys, head, batch)
-//     at V's own strides, so a caller's token-major bf16 v is read where it lies; keys past its end arrive as zeros. The kept-block list is read 32 entries at a
-//     time, one per lane.
-//   warpgroups 1 and 2: the consumers, 64 query rows each. They wait on the stages, never on each other. They take
-//     a unit's visits two at a time (an odd count: the last alone), one softmax update per pair: a warpgroup issues
-//     S = Q·Kᵀ of both blocks (2 × 4 × m64n64k32 s8, exact INT32) and, behind it, O += P·V of the previous pair
-//     (2 × 4 × m64n128k16 f16 or bf16, P from registers, fp32 accumulators); as soon as S is done it computes the softmax
-//     update in registers (the accumulator fragment is mma.sync's) while the tensor cores still run P·V, then waits
-//     for P·V, releases the previous pair's stages and rescales O to the new row max. A pair per update halves the
-//     max reductions, rescales and waits per key, and gives each softmax twice the independent work. The epilogue
-//     writes O from registers while the producer fills the ring for the next unit.
+//     at V's own strides, so a caller's token-major bf16 v is read where it lies; keys past its end arrive as zeros.
+//     The kept-block list is read 32 entries at a time, one per lane.
+//   the consumers, 64 query rows each. They wait on the stages, never on each other. Per softmax update of one key
+//     block, or two, a warpgroup issues S = Q·Kᵀ of its blocks (4 × m64n64k32 s8 each, exact INT32) and, behind it,
+//     O += P·V of the previous update (4 × m64n128k16 f16 or bf16 a block, P from registers, fp32 accumulators); as
+//     soon as S is done it computes the softmax update in registers (the accumulator fragment is mma.sync's) while the
+//     tensor cores still run P·V, then waits for P·V, releases the previous update's stages and rescales O to the new
+//     row max. The epilogue writes O from registers while the producer fills the ring for the next unit.
+//   The two forms (SageWgmmaTile):
+//   - two consumers, a unit a query block: the form for kept blocks, whose lists belong to query blocks. Its 232
+//     registers a thread hold a pair of blocks per update (an odd count: the last alone), which halves the max
+//     reductions, rescales and waits per key and gives each softmax twice the independent work.
+//   - three consumers, a unit 192 rows (a query block and a half, each warpgroup's 64 rows inside one block and
+//     taking its scale): dense. Three warps a scheduler hide more of each one's latencies than a pair per update
+//     saves; their 160 registers a thread hold one block per update. 5–7% faster dense (docs/PERF.md).
 // Shared memory, every tile 1024-byte aligned in the 128-byte swizzle that wgmma reads (warpgroup_mma.cuh) and the
-// copy engine writes: Q 128 rows × 128 bytes (K-major A; warpgroup w reads rows 64w..64w+63), K 64 rows × 128 bytes
-// (K-major B), V two halves of 64 channels, each 64 keys × 128 bytes (MN-major B: keys along K, channels along N).
-// The row max is taken on the INT32 sums of each block (its scale is positive) and met scaled, and the masked keys
-// of a block that reaches past the key length carry a sentinel instead of −∞.
+// copy engine writes: Q 64 rows × 128 bytes a consumer (K-major A; warpgroup w reads rows 64w..64w+63), K 64 rows ×
+// 128 bytes (K-major B), V two halves of 64 channels, each 64 keys × 128 bytes (MN-major B: keys along K, channels
+// along N). The row max is taken on the INT32 sums of each block (its scale is positive) and met scaled, and the
+// masked keys of a block that reaches past the key length carry a sentinel instead of −∞.
 #pragma once
 #include <climits>
 #include <type_traits>
@@ -38,36 +43,54 @@
 namespace turbo {
 
 constexpr float kLog2E4M3Max = 8.807354922057604f;  // log2(448)
+constexpr int kSageQueryBlock = 128;  // the query blocks of the INT8 scales and the kept-block lists
 
+template <int kConsumerGroups>
 struct SageWgmmaTile {
-  static constexpr int D = 128, BQ = 128, BK = 64;
-  static constexpr int kThreads = 384;            // the producer's warpgroup and two consumer warpgroups
+  static constexpr int kConsumers = kConsumerGroups;  // warpgroups of 64 query rows
+  static constexpr int D = 128, BQ = 64 * kConsumers, BK = 64;  // BQ: the query rows of a unit
+  static constexpr int kThreads = 128 * (1 + kConsumers);  // the producer's warpgroup and the consumers
   static constexpr int kQBytes = BQ * D;          // int8 codes
   static constexpr int kKBytes = BK * D;          // int8 codes
   static constexpr int kVHalfBytes = BK * 64 * 2; // 64 16-bit channels of every key
   static constexpr int kStageBytes = kKBytes + 2 * kVHalfBytes;
-  static constexpr int kUpdateBlocks = 2;         // key blocks per softmax update
-  static constexpr int kStages = 6;               // two updates held (one in P·V, one in S), one pair ahead
+  // Key blocks per softmax update: two where the registers allow (two consumers), else one.
+  static constexpr int kUpdateBlocks = kConsumers == 2 ? 2 : 1;
+  static constexpr int kStages = 6;               // with pairs: two updates held (one in P·V, one in S), one ahead
   static constexpr int kQBuffers = 2;
-  static constexpr int kReaders = 8;              // consumer warps, each releasing what it read
+  static constexpr int kReaders = 4 * kConsumers; // consumer warps, each releasing what it read
+  // Registers a thread after setmaxnreg: the producer's warpgroup gives what the consumers take (64 K a multiprocessor).
+  static constexpr int kProducerRegisters = kConsumers == 2 ? 40 : 32;
+  static constexpr int kConsumerRegisters = kConsumers == 2 ? 232 : 160;
   static constexpr int kAtomAlign = 1024;         // the swizzle pattern repeats every 1024 bytes
   static constexpr int kBarriers = 2 * kStages + 2 * kQBuffers;  // full and empty per stage and per Q buffer
   static constexpr int kSharedBytes = kQBuffers * kQBytes + kStages * kStageBytes + kBarriers * 8 + kStages * 4 + kAtomAlign;
   static constexpr int kScoreTiles = BK / 8;      // 8-key column tiles of S
   static constexpr int kOutTiles = D / 8;         // 8-channel column tiles of O
   static constexpr int kPvSteps = BK / 16;        // k-steps of 16 keys in P·V
+  static_assert(kConsumers == 2 || kConsumers == 3, "two or three consumer warpgroups");
+  static_assert(128 * kProducerRegisters + 128 * kConsumers * kConsumerRegisters <= 65536, "the register file");
   static_assert(kQBytes % kAtomAlign == 0 && kKBytes % kAtomAlign == 0 && kStageBytes % kAtomAlign == 0,
                 "every tile starts on a swizzle atom");
-  static_assert(kUpdateBlocks == 2, "an odd count of visits leaves one block, which updates alone");
+};
+
+// A unit of a CTA's work: kConsumers · 64 query rows of head bh from first_row on. With two consumers a unit is a
+// query block of the INT8 quantization (128 rows) and may visit its own kept key blocks; with three (dense only) it
+// spans one and a half, and each consumer's 64 rows take the scale of the block that holds them.
+template <class T>
+struct SageWgmmaUnit {
+  int64_t bh;
+  int first_row;
+  __device__ SageWgmmaUnit(int unit, int units_per_head) : bh(unit / units_per_head), first_row((unit % units_per_head) * T::BQ) {}
 };
 
 // Where the pieces of shared memory start (shared-window addresses) and the block index left beside each stage.
+template <class T>
 struct SageWgmmaShared {
   uint32_t q, stages, q_full, q_empty, full, empty;
   int* stage_block;
 
   __device__ explicit SageWgmmaShared(unsigned char* raw) {
-    using T = SageWgmmaTile;
     const uint32_t base = (shared_address(raw) + T::kAtomAlign - 1) / T::kAtomAlign * T::kAtomAlign;
     q = base;
     stages = q + T::kQBuffers * T::kQBytes;
@@ -82,19 +105,21 @@ struct SageWgmmaShared {
 // The producer warp: for each unit of this CTA, its Q codes into Q buffer n % 2 (n: the CTA's count of units so far),
 // then each key block it visits into the next stage of the ring (the count of stage uses g runs on across units, as in
 // the consumers), once the stage's readers released it.
+template <class T>
 __device__ __forceinline__ void sage_produce(const turbo_sage_args& a, const CUtensorMap* q_map, const CUtensorMap* k_map,
-                                             const CUtensorMap* v_map, const SageWgmmaShared& sm, int units, int q_blocks) {
-  using T = SageWgmmaTile;
+                                             const CUtensorMap* v_map, const SageWgmmaShared<T>& sm, int units,
+                                             int units_per_head, int q_blocks) {
   const int lane = threadIdx.x % 32;
   uint32_t g = 0;
   int n = 0;
   for (int unit = blockIdx.x; unit < units; unit += gridDim.x, ++n) {
-    const SageQueryBlock<T::D, T::BQ, T::BK> cta(a, unit % q_blocks, unit / q_blocks, q_blocks);
+    const SageWgmmaUnit<T> u(unit, units_per_head);
+    const SageQueryBlock<T::D, kSageQueryBlock, T::BK> cta(a, u.first_row / kSageQueryBlock, u.bh, q_blocks);
     const uint32_t qb = n % T::kQBuffers;
     if (lane == 0) {
       mbarrier_wait(sm.q_empty + 8 * qb, ((n / T::kQBuffers) & 1) ^ 1);
       mbarrier_arrive_expecting(sm.q_full + 8 * qb, T::kQBytes);
-      tma_load_2d(sm.q + qb * T::kQBytes, q_map, 0, static_cast<int>(cta.bh * q_blocks + cta.q_block) * T::BQ, sm.q_full + 8 * qb);
+      tma_load_2d(sm.q + qb * T::kQBytes, q_map, 0, static_cast<int>(u.bh * q_blocks * kSageQueryBlock + u.first_row), sm.q_full + 8 * qb);
     }
     for (int first = 0; first < cta.tiles; first += 32) {
       const int mine = first + lane < cta.tiles ? cta.key_block(first + lane) : 0;
@@ -118,17 +143,18 @@ __device__ __forceinline__ void sage_produce(const turbo_sage_args& a, const CUt
   }
 }
 
-template <PvFormat F>
-__global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
+template <PvFormat F, int kConsumers>
+__global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
     sage_attention_wgmma_kernel(const turbo_sage_args a, const __grid_constant__ CUtensorMap q_map,
                                 const __grid_constant__ CUtensorMap k_map, const __grid_constant__ CUtensorMap v_map) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using T = SageWgmmaTile;
-  constexpr int D = T::D, BQ = T::BQ, BK = T::BK;
+  using T = SageWgmmaTile<kConsumers>;
+  constexpr int D = T::D, BK = T::BK, BQ = kSageQueryBlock;
   extern __shared__ unsigned char shared_raw[];
-  const SageWgmmaShared sm(shared_raw);
+  const SageWgmmaShared<T> sm(shared_raw);
   const int q_blocks = static_cast<int>((a.q_len + BQ - 1) / BQ);
-  const int units = static_cast<int>(a.batch * a.heads) * q_blocks;
+  const int units_per_head = static_cast<int>((a.q_len + T::BQ - 1) / T::BQ);
+  const int units = static_cast<int>(a.batch * a.heads) * units_per_head;
   // Launched as a dependent (sage_attention.cu): the barriers are set up while the kernel before still runs.
   if (threadIdx.x == 0) {
     for (int s = 0; s < T::kStages; ++s) {
@@ -149,20 +175,22 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
   // descriptors, which depend on it, in uniform registers instead of moving them there before each wgmma.
   const int warpgroup = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x / 128), 0), warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
   if (warpgroup == 0) {
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-    if (warp == 0) sage_produce(a, &q_map, &k_map, &v_map, sm, units, q_blocks);
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(T::kProducerRegisters));
+    if (warp == 0) sage_produce(a, &q_map, &k_map, &v_map, sm, units, units_per_head, q_blocks);
     return;
   }
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(T::kConsumerRegisters));
   const int consumer = warpgroup - 1;
 
   using Fragments = uint32_t[T::kPvSteps][4];  // P of one key block: the A operand of its P·V
   uint32_t g = 0;  // stage uses before the current unit's first key block
   int n = 0;
   for (int unit = blockIdx.x; unit < units; unit += gridDim.x, ++n) {
-    const SageQueryBlock<D, BQ, BK> cta(a, unit % q_blocks, unit / q_blocks, q_blocks);
+    const SageWgmmaUnit<T> u(unit, units_per_head);
+    const SageQueryBlock<D, BQ, BK> cta(a, u.first_row / BQ, u.bh, q_blocks);
     const uint32_t qb = n % T::kQBuffers;
-    const float q_scale = a.q_scales[cta.bh * q_blocks + cta.q_block];
+    const int first_row = u.first_row + consumer * 64;  // this warpgroup's rows; those past the last block are not stored
+    const float q_scale = a.q_scales[cta.bh * q_blocks + min(first_row / BQ, q_blocks - 1)];
     float out[T::kOutTiles * 4];
 #pragma unroll
     for (int i = 0; i < T::kOutTiles * 4; ++i) out[i] = 0.f;
@@ -313,8 +341,8 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
     using One = std::integral_constant<int, 1>;
     using Both = std::integral_constant<int, T::kUpdateBlocks>;
 
-    // Update at visit i ≥ 2, of kBlocks visits (one only for the last of an odd count): S of its blocks, and behind it
-    // O += P·V of the previous update (a pair; P in p_running), then the softmax into p_next while P·V still runs. The
+    // Update at visit i ≥ kUpdateBlocks, of kBlocks visits (one only for the last of an odd count): S of its blocks, and
+    // behind it O += P·V of the previous update (P in p_running), then the softmax into p_next while P·V still runs. The
     // two P buffers alternate, so that no instruction writes registers a running wgmma reads (the compiler would
     // serialize the wgmma otherwise), and every wait is unconditional.
     auto step = [&](int i, auto blocks, const Fragments (&p_running)[T::kUpdateBlocks], Fragments (&p_next)[T::kUpdateBlocks]) {
@@ -354,8 +382,8 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
       for (int b = 0; b < decltype(blocks)::value; ++b) release(i + b);
     };
 
-    // Updates take the visits two at a time; an odd count leaves the last alone, its S and softmax under the P·V of
-    // the pair before it.
+    // Updates take the visits kUpdateBlocks at a time; with pairs an odd count leaves the last alone, its S and softmax
+    // under the P·V of the pair before it.
     if (cta.tiles == 1) {
       Fragments p[T::kUpdateBlocks];
       first(0, One{}, p);
@@ -368,7 +396,7 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
         step(i, Both{}, p0, p1);
         step(i + T::kUpdateBlocks, Both{}, p1, p0);
       }
-      switch (cta.tiles - i) {  // 0 to 3 visits left
+      switch (cta.tiles - i) {  // 0 to 2 · kUpdateBlocks − 1 visits left
         case 0: drain(i - T::kUpdateBlocks, p0, Both{}); break;
         case 1: step(i, One{}, p0, p1); drain(i, p1, One{}); break;
         case 2: step(i, Both{}, p0, p1); drain(i, p1, Both{}); break;
@@ -381,7 +409,7 @@ __global__ void __launch_bounds__(SageWgmmaTile::kThreads, 1)
     if (lane == 0) mbarrier_arrive(sm.q_empty + 8 * qb);  // every Q·Kᵀ of the unit has retired
     g += cta.tiles;
 
-    store_attention_rows<F == PvFormat::kE4M3>(a, cta, static_cast<int64_t>(cta.q_block) * BQ + consumer * 64 + warp * 16, row_sum,
+    store_attention_rows<F == PvFormat::kE4M3>(a, cta, static_cast<int64_t>(first_row) + warp * 16, row_sum,
                                 [&](int c, int k) { return out[4 * c + k]; });
   }
 #endif
