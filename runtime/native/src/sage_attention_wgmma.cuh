@@ -26,7 +26,7 @@
 //     reductions, rescales and waits per key and gives each softmax twice the independent work.
 //   - three consumers, a unit 192 rows (a query block and a half, each warpgroup's 64 rows inside one block and
 //     taking its scale): dense. Three warps a scheduler hide more of each one's latencies than a pair per update
-//     saves; their 160 registers a thread hold one block per update. 5–7% faster dense (docs/PERF.md).
+//     saves; their 160 registers a thread hold one block per update. 5–9% faster dense (docs/PERF.md).
 // Shared memory, every tile 1024-byte aligned in the 128-byte swizzle that wgmma reads (warpgroup_mma.cuh) and the
 // copy engine writes: Q 64 rows × 128 bytes a consumer (K-major A; warpgroup w reads rows 64w..64w+63), K 64 rows ×
 // 128 bytes (K-major B), V two halves of 64 channels, each 64 keys × 128 bytes (MN-major B: keys along K, channels
