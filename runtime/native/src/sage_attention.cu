@@ -44,12 +44,12 @@ int launch_wgmma(const turbo_sage_args& a, cudaStream_t stream) {
   const char* fn = "turbo_sage_attention";
   using T = SageWgmmaTile<kConsumers>;
   const int64_t heads = a.batch * a.heads, q_blocks = (a.q_len + kSageQueryBlock - 1) / kSageQueryBlock;
-  const int64_t k_blocks = (a.kv_len + T::BK - 1) / T::BK, units = heads * ((a.q_len + T::BQ - 1) / T::BQ);
+  const int64_t k_blocks = (a.kv_len + T::BK - 1) / T::BK, units = heads * ((a.q_len + T::kUnitRows - 1) / T::kUnitRows);
   const int64_t v_dims[4] = {T::D, a.values_len, a.heads, a.batch};
   const int64_t v_strides[3] = {2 * a.value_strides[2], 2 * a.value_strides[1], 2 * a.value_strides[0]};
   const auto v_type = F == PvFormat::kBf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
   CUtensorMap q_map, k_map, v_map;
-  if (!encode_tensor_map_2d(&q_map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, a.q_codes, heads * q_blocks * kSageQueryBlock, T::D, 128, T::BQ) ||
+  if (!encode_tensor_map_2d(&q_map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, a.q_codes, heads * q_blocks * kSageQueryBlock, T::D, 128, T::kUnitRows) ||
       !encode_tensor_map_2d(&k_map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, a.k_codes, heads * k_blocks * T::BK, T::D, 128, T::BK) ||
       !encode_tensor_map_4d(&v_map, v_type, a.values, v_dims, v_strides, 64, T::BK)) {
     turbo_set_error(fn, "cuTensorMapEncodeTiled refused the attention operands (16-byte aligned buffers and strides needed)");

@@ -48,9 +48,10 @@ constexpr int kSageQueryBlock = 128;  // the query blocks of the INT8 scales and
 template <int kConsumerGroups>
 struct SageWgmmaTile {
   static constexpr int kConsumers = kConsumerGroups;  // warpgroups of 64 query rows
-  static constexpr int D = 128, BQ = 64 * kConsumers, BK = 64;  // BQ: the query rows of a unit
+  static constexpr int D = 128, BK = 64;
+  static constexpr int kUnitRows = 64 * kConsumers;  // the query rows of a unit
   static constexpr int kThreads = 128 * (1 + kConsumers);  // the producer's warpgroup and the consumers
-  static constexpr int kQBytes = BQ * D;          // int8 codes
+  static constexpr int kQBytes = kUnitRows * D;   // int8 codes
   static constexpr int kKBytes = BK * D;          // int8 codes
   static constexpr int kVHalfBytes = BK * 64 * 2; // 64 16-bit channels of every key
   static constexpr int kStageBytes = kKBytes + 2 * kVHalfBytes;
@@ -81,7 +82,7 @@ template <class T>
 struct SageWgmmaUnit {
   int64_t bh;
   int first_row;
-  __device__ SageWgmmaUnit(int unit, int units_per_head) : bh(unit / units_per_head), first_row((unit % units_per_head) * T::BQ) {}
+  __device__ SageWgmmaUnit(int unit, int units_per_head) : bh(unit / units_per_head), first_row((unit % units_per_head) * T::kUnitRows) {}
 };
 
 // Where the pieces of shared memory start (shared-window addresses) and the block index left beside each stage.
@@ -153,7 +154,7 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
   extern __shared__ unsigned char shared_raw[];
   const SageWgmmaShared<T> sm(shared_raw);
   const int q_blocks = static_cast<int>((a.q_len + BQ - 1) / BQ);
-  const int units_per_head = static_cast<int>((a.q_len + T::BQ - 1) / T::BQ);
+  const int units_per_head = static_cast<int>((a.q_len + T::kUnitRows - 1) / T::kUnitRows);
   const int units = static_cast<int>(a.batch * a.heads) * units_per_head;
   // Launched as a dependent (sage_attention.cu): the barriers are set up while the kernel before still runs.
   if (threadIdx.x == 0) {
