@@ -20,7 +20,8 @@ namespace Turbo.Runtime.Attention;
 /// block up to the key length) keeps the running row max m, the row sum l (of the unrounded P, as the kernel sums its
 /// fp32 P) and the output accumulator in float32; the result is acc / l · scale_v. The max is updated once per
 /// <see cref="KeyBlocksPerUpdate"/> visited blocks, as the kernel that is compared does: P of each block is taken
-/// against the max over all blocks of its update.</item>
+/// against the max over all blocks of its update, or against the old max where they pass it by at most
+/// <see cref="RowMaxSlack"/>.</item>
 /// </list>
 /// Non-causal, forward only. Head dims up to 128: the kernels take 64 and 128, a smaller head dim is what they compute
 /// after zero-padding to 64 or 128 (zero channels add nothing to q·kᵀ and their outputs are dropped), which is what
@@ -57,6 +58,23 @@ public sealed class SageAttention : IAttentionBackend
             : throw new TurboException($"Sage attention: key blocks per update must be 1 or 2, found {value}");
     }
     readonly int keyBlocksPerUpdate = 1;
+
+    /// <summary>
+    /// How far (log2 units) a row's running max may lag behind its scores: an update raises it only where its scores
+    /// pass it by more than this, so P reaches up to 2^slack and most updates leave the accumulator unscaled. 0 (the
+    /// warp kernel; E4M3, whose ×448 needs P ≤ 1) raises it with every larger score; the warpgroup kernel takes 8 with
+    /// FP16 and BF16 P. The attention computed is the same; some P are rounded at another power of two.
+    /// </summary>
+    public float RowMaxSlack
+    {
+        get => rowMaxSlack;
+        init => rowMaxSlack = value is >= 0 and <= MaxRowMaxSlack && (value == 0 || PvPrecision != PvPrecision.Fp8E4M3) ? value
+            : throw new TurboException($"Sage attention: row max slack must be in 0..{MaxRowMaxSlack} (0 with E4M3 P·V), found {value} with {PvPrecision}");
+    }
+    readonly float rowMaxSlack;
+
+    /// <summary>The largest slack: P up to 2^8 keeps fp16's range and the row sums' float32 precision.</summary>
+    public const float MaxRowMaxSlack = 8;
 
     public SageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Bf16)
     {
@@ -138,7 +156,9 @@ public sealed class SageAttention : IAttentionBackend
             }
 
             var oldMax = rowMax.index_select(0, taken);
-            var newMax = scores.Aggregate(oldMax, (max, s) => maximum(max, s.amax([-1L], keepdim: true)));
+            var updateMax = scores.Skip(1).Aggregate(scores[0].amax([-1L], keepdim: true), (max, s) => maximum(max, s.amax([-1L], keepdim: true)));
+            // Raised only past the slack (float32 sum and comparison, as the kernel's); ties and −∞ keep the old max.
+            var newMax = where(updateMax.gt(oldMax + RowMaxSlack), updateMax, oldMax);
             // A row that has seen only masked keys so far has max −∞; subtracting 0 instead keeps exp2() at 0, not NaN.
             var shift = where(newMax.isinf(), zeros_like(newMax), newMax);
             var decay = (oldMax - shift).exp2();

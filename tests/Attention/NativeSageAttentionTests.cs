@@ -34,17 +34,22 @@ public class NativeSageAttentionTests
 
     /// <summary>
     /// The warpgroup kernel updates its softmax once per two key blocks over kept blocks and once per block dense (its
-    /// dense form has three warpgroups and no registers for pairs); the warp kernel always once per block. A kernel is
-    /// checked against the reference with its own update size, so ReferenceFor must say which.
+    /// dense form has three warpgroups and no registers for pairs), and with 16-bit P lets the row max lag by up to 8;
+    /// the warp kernel always once per block, exactly. A kernel is checked against the reference with its own order,
+    /// so ReferenceFor must say which.
     /// </summary>
     [Test]
-    public void EachKernelIsComparedWithTheReferenceOfItsUpdateSize()
+    public void EachKernelIsComparedWithTheReferenceOfItsUpdateSizeAndSlack()
     {
         var backend = new NativeSageAttention();
-        Assert.That(backend.ReferenceFor(128, SageKernel.Wgmma, sparse: true).KeyBlocksPerUpdate, Is.EqualTo(2));
-        Assert.That(backend.ReferenceFor(128, SageKernel.Wgmma).KeyBlocksPerUpdate, Is.EqualTo(1));
-        Assert.That(backend.ReferenceFor(128, SageKernel.Mma, sparse: true).KeyBlocksPerUpdate, Is.EqualTo(1));
-        Assert.That(backend.ReferenceFor(128, SageKernel.Mma).KeyBlocksPerUpdate, Is.EqualTo(1));
+        (int, float) Order(SageAttention reference) => (reference.KeyBlocksPerUpdate, reference.RowMaxSlack);
+        Assert.That(Order(backend.ReferenceFor(128, SageKernel.Wgmma, sparse: true)), Is.EqualTo((2, 8f)));
+        Assert.That(Order(backend.ReferenceFor(128, SageKernel.Wgmma)), Is.EqualTo((1, 8f)));
+        Assert.That(Order(backend.ReferenceFor(128, SageKernel.Mma, sparse: true)), Is.EqualTo((1, 0f)));
+        Assert.That(Order(backend.ReferenceFor(128, SageKernel.Mma)), Is.EqualTo((1, 0f)));
+        var e4m3 = new NativeSageAttention(pvPrecision: PvPrecision.Fp8E4M3);
+        Assert.That(Order(e4m3.ReferenceFor(128, SageKernel.Wgmma, sparse: true)), Is.EqualTo((2, 0f)), "E4M3 needs P ≤ 1");
+        Assert.That(Order(e4m3.ReferenceFor(128, SageKernel.Wgmma)), Is.EqualTo((1, 0f)));
     }
 
     /// <summary>

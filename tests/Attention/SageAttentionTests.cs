@@ -145,6 +145,56 @@ public class SageAttentionTests
     }
 
     /// <summary>
+    /// With a row-max slack (the warpgroup kernel's 8 with 16-bit P) a row's max is raised only where a block's scores
+    /// pass it by more than the slack: P of a second block whose max is a little higher is taken against the first
+    /// block's max, up to 2^8. Computed here step by step for BF16 P over two key blocks: the slack reference agrees with
+    /// it to float32 summation order; the exact one rounds those P at another power of two.
+    /// </summary>
+    [Test]
+    public void ASlackKeepsTheRowMaxUntilScoresPassItByMore()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        const int blockQ = 128, blockK = 64, keys = 128;  // two key blocks
+        var (q, k, v) = AttentionMetrics.RandomQkv(batch: 1, heads: 1, length: keys, dim: 64, seed: 29, qScale: 2, vOffset: 1);
+
+        var (qCodes, qScales) = Int8BlockQuantizer.Quantize(q, blockQ);
+        var (kCodes, kScales) = Int8BlockQuantizer.Quantize(BlockSelection.SmoothK(k, null, [keys]), blockK);
+        var (values, _) = SageAttention.QuantizeValues(v, PvPrecision.Bf16);
+        var rowScales = qScales.repeat_interleave(blockQ, 2).narrow(2, 0, keys).unsqueeze(-1);
+        var keyScales = kScales.repeat_interleave(blockK, 2).narrow(2, 0, keys).unsqueeze(2);
+        var scores = qCodes.matmul(kCodes.transpose(-1, -2)) * (rowScales * keyScales * SageAttention.ScoreScale(64));
+        var (first, second) = (scores.narrow(3, 0, blockK), scores.narrow(3, blockK, blockK));
+        var firstMax = first.amax([-1L], keepdim: true);
+        var secondMax = second.amax([-1L], keepdim: true);
+        var laggingMax = where(secondMax.gt(firstMax + SageAttention.MaxRowMaxSlack), secondMax, firstMax);
+        Assert.That(secondMax.gt(firstMax).logical_and(laggingMax.eq(firstMax)).any().item<bool>(), Is.True,
+            "some rows keep a max that the second block passes");
+        Tensor P(Tensor s, Tensor max) => (s - max).exp2();
+        Tensor Rounded(Tensor s, Tensor max) => P(s, max).to(ScalarType.BFloat16).to(ScalarType.Float32);
+        var decay = (firstMax - laggingMax).exp2();
+        var sum = P(first, firstMax).sum([-1L], keepdim: true) * decay + P(second, laggingMax).sum([-1L], keepdim: true);
+        var acc = Rounded(first, firstMax).matmul(values.narrow(2, 0, blockK)) * decay
+                  + Rounded(second, laggingMax).matmul(values.narrow(2, blockK, blockK));
+        var stepByStep = acc / sum;
+
+        var lagging = new SageAttention(blockQ, blockK, PvPrecision.Bf16) { RowMaxSlack = SageAttention.MaxRowMaxSlack }.Attend(q, k, v);
+        var exact = new SageAttention(blockQ, blockK, PvPrecision.Bf16).Attend(q, k, v);
+        double laggingError = AttentionMetrics.MaxRelative(lagging, stepByStep), exactError = AttentionMetrics.MaxRelative(exact, stepByStep);
+        TestContext.Out.WriteLine($"max relative difference from the step-by-step lagging max: slack 8 {laggingError:E2}, exact {exactError:E2}");
+        Assert.That(laggingError, Is.LessThan(1e-5));
+        Assert.That(exactError, Is.GreaterThan(1e-4), "the exact max rounds some P at another power of two");
+        Assert.That(AttentionMetrics.RelativeL1(lagging, exact), Is.LessThan(1e-2), "both compute the same attention");
+    }
+
+    [TestCase(PvPrecision.Fp8E4M3, 8f)]
+    [TestCase(PvPrecision.Bf16, 9f)]
+    [TestCase(PvPrecision.Fp16, -1f)]
+    [TestCase(PvPrecision.Bf16, float.NaN)]
+    public void ASlackOutsideItsRangeIsRefused(PvPrecision pv, float slack) =>
+        Assert.Throws<TurboException>(() => _ = new SageAttention(128, 64, pv) { RowMaxSlack = slack });
+
+    /// <summary>
     /// Paired updates over kept blocks: every query block pairs its own visits (uneven counts leave the last alone), so
     /// the result stays that of attention over the kept keys, close to the per-block order.
     /// </summary>

@@ -1,8 +1,8 @@
 // The quantized attention of sage_attention_kernel.cuh on Hopper's warpgroup tensor-core instructions (sm_90a), for
 // the shape the packages use: head dim 128, query blocks of 128, key blocks of 64. Same function, with the running
 // max updated once per two key blocks over kept blocks (the reference's KeyBlocksPerUpdate = 2) and once per block
-// dense: the same INT32 scores and scales, the same row max, P rounded to fp16 or bf16 (or ×448 to E4M3) the same
-// way, the same P·V. Two steps are computed the faster way, which moves P by a few float32 ulps before its rounding:
+// dense, and with 16-bit P raised only where a score passes it by more than 8 (the reference's RowMaxSlack): the same
+// INT32 scores and scales, the same row max, P rounded to fp16 or bf16 (or ×448 to E4M3) the same way, the same P·V. Two steps are computed the faster way, which moves P by a few float32 ulps before its rounding:
 // exp2 of a fused multiply-add (score · scale − max) on the special-function unit, and E4M3's ×448 folded into the
 // exponent. `turbo check-attention` holds both kernels to the reference Turbo.Runtime.Attention.SageAttention.
 //
@@ -44,6 +44,10 @@ namespace turbo {
 
 constexpr float kLog2E4M3Max = 8.807354922057604f;  // log2(448)
 constexpr int kSageQueryBlock = 128;  // the query blocks of the INT8 scales and the kept-block lists
+// How far (log2 units) a row's running max may lag behind its scores: P up to 2^8 is exact enough in fp16 and bf16 and
+// spares O most rescales; E4M3's ×448 needs P ≤ 1. The reference's RowMaxSlack.
+template <PvFormat F>
+constexpr float kRowMaxSlack = F == PvFormat::kE4M3 ? 0.f : 8.f;
 
 template <int kConsumerGroups>
 struct SageWgmmaTile {
@@ -296,7 +300,9 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
       float shift[2];
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        const float new_max = fmaxf(row_max[r], block_max[r]);
+        // The running max is raised only where the update's scores pass it by more than the slack (P ≤ 2^slack then);
+        // most updates leave it, and O, as they are. Ties and −∞ keep the old max.
+        const float new_max = block_max[r] > row_max[r] + kRowMaxSlack<F> ? block_max[r] : row_max[r];
         // A row that has seen only masked keys keeps max −∞; shifting by 0 then keeps exp2 at 0 instead of NaN.
         shift[r] = new_max == -INFINITY ? 0.f : new_max;
         decay[r] = exp2f(row_max[r] - shift[r]);
@@ -329,8 +335,8 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
         else exponentiate(b, std::false_type{});
       }
     };
-    // O, which holds the blocks before the update relative to the old max, rescaled to the new one. Once the row
-    // maxima settle most updates leave them unchanged (decay exactly 1): the warp then skips the 64 multiplications.
+    // O, which holds the blocks before the update relative to the old max, rescaled to the new one. Most updates leave
+    // the row maxima unchanged (decay exactly 1), the more so with a slack: the warp then skips the 64 multiplications.
     auto rescale = [&](const float (&decay)[2]) {
       if (__any_sync(0xffffffffu, decay[0] != 1.f || decay[1] != 1.f)) {
 #pragma unroll
