@@ -106,8 +106,8 @@ public class SageAttentionTests
     /// <summary>
     /// With two key blocks per update (the warpgroup kernel's order) a query block visiting three blocks updates its
     /// max after blocks 0 and 1 together, then after block 2 alone: P of blocks 0 and 1 is taken against the max over
-    /// both, P of block 2 against the max over all three. Computed here step by step for E4M3 P, whose coarse rounding tells the orders apart: the paired
-    /// reference agrees with it to float32 summation order, the per-block one does not.
+    /// both, P of block 2 against the max over all three. Computed here step by step for E4M3 P, whose coarse rounding
+    /// tells the orders apart: the paired reference agrees with it to float32 summation order, the per-block one does not.
     /// </summary>
     [Test]
     public void PairedUpdatesTakeEachPAgainstTheMaxOfItsPair()
@@ -116,32 +116,18 @@ public class SageAttentionTests
         using var noGrad = no_grad();
         const int blockQ = 128, blockK = 64, keys = 170;  // three key blocks, the last one partial
         var (q, k, v) = AttentionMetrics.RandomQkv(batch: 1, heads: 1, length: keys, dim: 64, seed: 21, qScale: 2, vOffset: 1);
-
-        var (qCodes, qScales) = Int8BlockQuantizer.Quantize(q, blockQ);
-        var (kCodes, kScales) = Int8BlockQuantizer.Quantize(BlockSelection.SmoothK(k, null, [keys]), blockK);
+        var scores = QuantizedScores(q, k, blockQ, blockK);
         var (values, vScales) = SageAttention.QuantizeValues(v, PvPrecision.Fp8E4M3);
-        var rowScales = qScales.repeat_interleave(blockQ, 2).narrow(2, 0, keys).unsqueeze(-1);   // [1, 1, Lq, 1]
-        var keyScales = kScales.repeat_interleave(blockK, 2).narrow(2, 0, keys).unsqueeze(2);    // [1, 1, 1, Lk]
-        var scores = qCodes.matmul(kCodes.transpose(-1, -2)) * (rowScales * keyScales * SageAttention.ScoreScale(64));
         var (pair, last) = (scores.narrow(3, 0, 2 * blockK), scores.narrow(3, 2 * blockK, keys - 2 * blockK));
         var pairMax = pair.amax([-1L], keepdim: true);
         var lastMax = maximum(pairMax, last.amax([-1L], keepdim: true));
         // P × 448 (E4M3's range), summed unrounded and rounded for P·V, as the reference and the kernels do.
-        Tensor P(Tensor s, Tensor max) => (s - max).exp2() * Fp8E4M3.MaxFinite;
-        Tensor Rounded(Tensor s, Tensor max) => Fp8E4M3.Round(P(s, max));
-        var decay = (pairMax - lastMax).exp2();
-        var sum = P(pair, pairMax).sum([-1L], keepdim: true) * decay + P(last, lastMax).sum([-1L], keepdim: true);
-        var acc = Rounded(pair, pairMax).matmul(values.narrow(2, 0, 2 * blockK)) * decay
-                  + Rounded(last, lastMax).matmul(values.narrow(2, 2 * blockK, keys - 2 * blockK));
-        var stepByStep = acc / sum * vScales;
+        var stepByStep = TwoUpdates(pair, pairMax, values.narrow(2, 0, 2 * blockK), last, lastMax,
+            values.narrow(2, 2 * blockK, keys - 2 * blockK), p => p * Fp8E4M3.MaxFinite, Fp8E4M3.Round) * vScales;
 
         var paired = new SageAttention(blockQ, blockK, PvPrecision.Fp8E4M3) { KeyBlocksPerUpdate = 2 }.Attend(q, k, v);
         var perBlock = new SageAttention(blockQ, blockK, PvPrecision.Fp8E4M3).Attend(q, k, v);
-        double pairedError = AttentionMetrics.MaxRelative(paired, stepByStep), perBlockError = AttentionMetrics.MaxRelative(perBlock, stepByStep);
-        TestContext.Out.WriteLine($"max relative difference from the step-by-step pairs: paired {pairedError:E2}, per block {perBlockError:E2}");
-        Assert.That(pairedError, Is.LessThan(1e-5));
-        Assert.That(perBlockError, Is.GreaterThan(1e-4), "the per-block order rounds some P against another max");
-        Assert.That(AttentionMetrics.RelativeL1(paired, perBlock), Is.LessThan(1e-2), "both orders compute the same attention");
+        OnlyTheFirstIsTheStepByStepOrder(paired, perBlock, stepByStep, "pairs: paired against per block");
     }
 
     /// <summary>
@@ -157,34 +143,54 @@ public class SageAttentionTests
         using var noGrad = no_grad();
         const int blockQ = 128, blockK = 64, keys = 128;  // two key blocks
         var (q, k, v) = AttentionMetrics.RandomQkv(batch: 1, heads: 1, length: keys, dim: 64, seed: 29, qScale: 2, vOffset: 1);
-
-        var (qCodes, qScales) = Int8BlockQuantizer.Quantize(q, blockQ);
-        var (kCodes, kScales) = Int8BlockQuantizer.Quantize(BlockSelection.SmoothK(k, null, [keys]), blockK);
+        var scores = QuantizedScores(q, k, blockQ, blockK);
         var (values, _) = SageAttention.QuantizeValues(v, PvPrecision.Bf16);
-        var rowScales = qScales.repeat_interleave(blockQ, 2).narrow(2, 0, keys).unsqueeze(-1);
-        var keyScales = kScales.repeat_interleave(blockK, 2).narrow(2, 0, keys).unsqueeze(2);
-        var scores = qCodes.matmul(kCodes.transpose(-1, -2)) * (rowScales * keyScales * SageAttention.ScoreScale(64));
         var (first, second) = (scores.narrow(3, 0, blockK), scores.narrow(3, blockK, blockK));
         var firstMax = first.amax([-1L], keepdim: true);
         var secondMax = second.amax([-1L], keepdim: true);
         var laggingMax = where(secondMax.gt(firstMax + SageAttention.MaxRowMaxSlack), secondMax, firstMax);
         Assert.That(secondMax.gt(firstMax).logical_and(laggingMax.eq(firstMax)).any().item<bool>(), Is.True,
             "some rows keep a max that the second block passes");
-        Tensor P(Tensor s, Tensor max) => (s - max).exp2();
-        Tensor Rounded(Tensor s, Tensor max) => P(s, max).to(ScalarType.BFloat16).to(ScalarType.Float32);
-        var decay = (firstMax - laggingMax).exp2();
-        var sum = P(first, firstMax).sum([-1L], keepdim: true) * decay + P(second, laggingMax).sum([-1L], keepdim: true);
-        var acc = Rounded(first, firstMax).matmul(values.narrow(2, 0, blockK)) * decay
-                  + Rounded(second, laggingMax).matmul(values.narrow(2, blockK, blockK));
-        var stepByStep = acc / sum;
+        var stepByStep = TwoUpdates(first, firstMax, values.narrow(2, 0, blockK), second, laggingMax, values.narrow(2, blockK, blockK),
+            p => p, p => p.to(ScalarType.BFloat16).to(ScalarType.Float32));
 
         var lagging = new SageAttention(blockQ, blockK, PvPrecision.Bf16) { RowMaxSlack = SageAttention.MaxRowMaxSlack }.Attend(q, k, v);
         var exact = new SageAttention(blockQ, blockK, PvPrecision.Bf16).Attend(q, k, v);
-        double laggingError = AttentionMetrics.MaxRelative(lagging, stepByStep), exactError = AttentionMetrics.MaxRelative(exact, stepByStep);
-        TestContext.Out.WriteLine($"max relative difference from the step-by-step lagging max: slack 8 {laggingError:E2}, exact {exactError:E2}");
-        Assert.That(laggingError, Is.LessThan(1e-5));
-        Assert.That(exactError, Is.GreaterThan(1e-4), "the exact max rounds some P at another power of two");
-        Assert.That(AttentionMetrics.RelativeL1(lagging, exact), Is.LessThan(1e-2), "both compute the same attention");
+        OnlyTheFirstIsTheStepByStepOrder(lagging, exact, stepByStep, "row max: slack 8 against exact");
+    }
+
+    // The scores in log2 units as the reference computes them: INT8 q and smoothed k per block, exact products, × the
+    // blocks' scales and the score scale. [1, 1, Lq, Lk] for one batch and head.
+    static Tensor QuantizedScores(Tensor q, Tensor k, int blockQ, int blockK)
+    {
+        long keys = k.shape[2];
+        var (qCodes, qScales) = Int8BlockQuantizer.Quantize(q, blockQ);
+        var (kCodes, kScales) = Int8BlockQuantizer.Quantize(BlockSelection.SmoothK(k, null, [keys]), blockK);
+        var rowScales = qScales.repeat_interleave(blockQ, 2).narrow(2, 0, q.shape[2]).unsqueeze(-1);  // [1, 1, Lq, 1]
+        var keyScales = kScales.repeat_interleave(blockK, 2).narrow(2, 0, keys).unsqueeze(2);         // [1, 1, 1, Lk]
+        return qCodes.matmul(kCodes.transpose(-1, -2)) * (rowScales * keyScales * SageAttention.ScoreScale(q.shape[3]));
+    }
+
+    // Two online-softmax updates written out: P = scale(exp2(s − max)) of each, summed unrounded and rounded for P·V,
+    // the first update's sums decayed to the second's max.
+    static Tensor TwoUpdates(Tensor first, Tensor firstMax, Tensor firstValues, Tensor second, Tensor secondMax, Tensor secondValues,
+        Func<Tensor, Tensor> scale, Func<Tensor, Tensor> round)
+    {
+        var (p1, p2) = (scale((first - firstMax).exp2()), scale((second - secondMax).exp2()));
+        var decay = (firstMax - secondMax).exp2();
+        var sum = p1.sum([-1L], keepdim: true) * decay + p2.sum([-1L], keepdim: true);
+        return (round(p1).matmul(firstValues) * decay + round(p2).matmul(secondValues)) / sum;
+    }
+
+    // `matching` computes the step-by-step order to float32 summation order, `other` rounds some P differently, and
+    // both compute the same attention.
+    static void OnlyTheFirstIsTheStepByStepOrder(Tensor matching, Tensor other, Tensor stepByStep, string what)
+    {
+        double matchingError = AttentionMetrics.MaxRelative(matching, stepByStep), otherError = AttentionMetrics.MaxRelative(other, stepByStep);
+        TestContext.Out.WriteLine($"{what}: max relative difference from the step-by-step order {matchingError:E2} / {otherError:E2}");
+        Assert.That(matchingError, Is.LessThan(1e-5));
+        Assert.That(otherError, Is.GreaterThan(1e-4), "the other order rounds some P against another max");
+        Assert.That(AttentionMetrics.RelativeL1(matching, other), Is.LessThan(1e-2), "both orders compute the same attention");
     }
 
     [TestCase(PvPrecision.Fp8E4M3, 8f)]
