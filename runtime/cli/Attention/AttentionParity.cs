@@ -9,8 +9,8 @@ namespace Turbo.Cli.Attention;
 /// NaN: each preparation pass, then Sage attention and SageSLA whole, over odd lengths (1, 77, 1001, 4097: partial
 /// blocks, single-row blocks), head dims 64 and 128 (and 40, zero-padded), with and without key lengths, both tile
 /// shapes and every P·V format (BF16 from the caller's v as it is, and through its pass for other dtypes), token-major
-/// and contiguous layouts. Where the warpgroup (wgmma) kernel runs, the
-/// shapes it takes are checked on both kernels.
+/// and contiguous layouts, and scores rising along the keys (a running row max raised again and again). Where the
+/// warpgroup (wgmma) kernel runs, the shapes it takes are checked on both kernels.
 /// </summary>
 static class AttentionParity
 {
@@ -18,6 +18,7 @@ static class AttentionParity
     static readonly (int BlockQ, int BlockK, PvPrecision Pv)[] Tiles =
         [(128, 64, PvPrecision.Fp8E4M3), (64, 128, PvPrecision.Fp16), (128, 64, PvPrecision.Bf16)];
     const long Batch = 2, Heads = 3;
+    const double Rise = 2.5;  // scores rising by about 40 (log2 units) over the keys: AttentionSamples.Qkv
 
     public static List<StageAgreement> Stages(Device device)
     {
@@ -162,20 +163,24 @@ static class AttentionParity
         // 402 query blocks: the persistent kernel's CTAs each take three or four, one after the other.
         results.Add(SageCase(8447, 8447, 128, true, (128, 64, PvPrecision.Fp8E4M3), ScalarType.BFloat16, true, device));
         results.Add(SageCase(8447, 8447, 128, true, (128, 64, PvPrecision.Bf16), ScalarType.BFloat16, true, device));
+        // Scores rising along the keys: the kernels' 16-bit P first taken against the kept row max must fall back to the
+        // exact test where scores near the slack, and raise the max where they pass it, as the reference does.
+        foreach (var pv in new[] { PvPrecision.Bf16, PvPrecision.Fp16 })
+            results.Add(SageCase(8447, 8447, 128, pv == PvPrecision.Fp16, (128, 64, pv), ScalarType.BFloat16, true, device, rise: Rise));
         return results;
     }
 
     /// <summary>One case on the kernel <paramref name="kernel"/> asks for (Auto: the one the models get), named after the kernel that ran.</summary>
     static KernelAgreement SageCase(long queries, long keys, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile,
-        ScalarType dtype, bool tokenMajor, Device device, SageKernel kernel = SageKernel.Auto)
+        ScalarType dtype, bool tokenMajor, Device device, SageKernel kernel = SageKernel.Auto, double rise = 0)
     {
         using var scope = NewDisposeScope();
-        var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, queries, keys, dim, dtype, tokenMajor, device);
+        var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, queries, keys, dim, dtype, tokenMajor, device, rise);
         var keyLengths = masked ? AttentionSamples.KeyLengths(Batch, keys, device) : null;
         var backend = new NativeSageAttention(tile.BlockQ, tile.BlockK, tile.Pv);
         var native = backend.AttendNative(q, k, v, keyLengths, kernel: kernel);
         var reference = backend.ReferenceFor(dim, kernel).Attend(q, k, v, keyLengths);
-        return AgreementRules.Compare(backend.RunsWgmma(dim, kernel) ? "Sage wgmma" : "Sage mma", CaseName(queries, keys, dim, masked, tile, tokenMajor), native, reference,
+        return AgreementRules.Compare(backend.RunsWgmma(dim, kernel) ? "Sage wgmma" : "Sage mma", CaseName(queries, keys, dim, masked, tile, tokenMajor, rise), native, reference,
             AttentionSamples.ExactDense(q, k, v, keyLengths));
     }
 
@@ -193,6 +198,8 @@ static class AttentionParity
                 }
         foreach (var tile in new[] { Tiles[0], Tiles[2] })
             results.Add(SlaCase(8447, 128, true, tile, 0.1, tokenMajor: true, device));  // several query blocks per CTA
+        foreach (var pv in new[] { PvPrecision.Bf16, PvPrecision.Fp16 })  // the kept blocks' scores rising, as in Sage above
+            results.Add(SlaCase(8447, 128, false, (128, 64, pv), 0.1, tokenMajor: true, device, rise: Rise));
         return results;
     }
 
@@ -201,10 +208,10 @@ static class AttentionParity
     /// branch are the same code in both); judged against float32 SLA (exact block-sparse softmax) with the same proj_l.
     /// </summary>
     static KernelAgreement SlaCase(long length, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile,
-        double topK, bool tokenMajor, Device device)
+        double topK, bool tokenMajor, Device device, double rise = 0)
     {
         using var scope = NewDisposeScope();
-        var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, length, length, dim, ScalarType.BFloat16, tokenMajor, device);
+        var (q, k, v) = AttentionSamples.Qkv(Batch, Heads, length, length, dim, ScalarType.BFloat16, tokenMajor, device, rise);
         var keyLengths = masked ? AttentionSamples.KeyLengths(Batch, length, device) : null;
         var config = new AttentionConfig { Kind = AttentionKind.SageSla, TopK = topK, BlockQ = tile.BlockQ, BlockK = tile.BlockK, PvPrecision = tile.Pv };
         using var sageSla = new SparseLinearAttention((int)dim, config, device);
@@ -223,7 +230,7 @@ static class AttentionParity
         finally { NativeSageAttention.Enabled = true; }
         native = sageSla.Attend(q, k, v, keyLengths);
         var exact = sla.Attend(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32), keyLengths);
-        return AgreementRules.Compare("SageSLA", CaseName(length, length, dim, masked, tile, tokenMajor) + $" top-k {topK}",
+        return AgreementRules.Compare("SageSLA", CaseName(length, length, dim, masked, tile, tokenMajor, rise) + $" top-k {topK}",
             native, reference, exact);
     }
 
@@ -264,7 +271,8 @@ static class AttentionParity
         return AgreementRules.Compare(SlaLinearKernels.Supports(q) ? "SLA linear (fused)" : "SLA linear (NOT RUN)", name, native, reference, exact);
     }
 
-    static string CaseName(long queries, long keys, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile, bool tokenMajor) =>
+    static string CaseName(long queries, long keys, long dim, bool masked, (int BlockQ, int BlockK, PvPrecision Pv) tile, bool tokenMajor,
+        double rise = 0) =>
         (queries == keys ? $"L {queries}" : $"Lq {queries} Lk {keys}") + $" D {dim}{(masked ? " masked" : "")} " +
-        $"{tile.BlockQ}×{tile.BlockK} {PvLabels.Of(tile.Pv)}{(tokenMajor ? " token-major" : "")}";
+        $"{tile.BlockQ}×{tile.BlockK} {PvLabels.Of(tile.Pv)}{(tokenMajor ? " token-major" : "")}{(rise != 0 ? " rising scores" : "")}";
 }

@@ -10,12 +10,21 @@ static class AttentionSamples
     /// all tokens (the outliers K smoothing removes), v ~ N(0, 1) plus a per-channel offset ~ N(0, 1). With
     /// <paramref name="tokenMajor"/> the tensors are [B, H, L, D] views of [B, L, H, D] memory, as WanModel passes them.
     /// </summary>
+    /// <param name="rise">if not 0, every query also holds a direction u ~ N(0, 1) per channel, and the keys drift along
+    /// it from 0 to rise · u: scores then rise along the keys, by about rise · √D · log2 e in log2 units (40 for 2.5 at D
+    /// 128), so that a running row max is raised again and again, and between raises the scores near it</param>
     public static (Tensor Q, Tensor K, Tensor V) Qkv(long batch, long heads, long queries, long keys, long dim,
-        ScalarType dtype, bool tokenMajor, Device device)
+        ScalarType dtype, bool tokenMajor, Device device, double rise = 0)
     {
         using var scope = NewDisposeScope();
         var q = randn([batch, queries, heads, dim], device: device) * 2;
         var k = randn([batch, keys, heads, dim], device: device) + randn([batch, 1, heads, dim], device: device) * 3;
+        if (rise != 0)
+        {
+            var direction = randn([batch, 1, heads, dim], device: device);
+            q += direction;
+            k += linspace(0, rise, keys, device: device).view(1, keys, 1, 1) * direction;
+        }
         var v = randn([batch, keys, heads, dim], device: device) + randn([batch, 1, heads, dim], device: device);
         Tensor Layout(Tensor x)
         {

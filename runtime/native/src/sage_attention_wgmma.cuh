@@ -19,7 +19,9 @@
 //     O += P·V of the previous update (4 × m64n128k16 f16 or bf16 a block, P from registers, fp32 accumulators); as
 //     soon as S is done it computes the softmax update in registers (the accumulator fragment is mma.sync's) while the
 //     tensor cores still run P·V, then waits for P·V, releases the previous update's stages and rescales O to the new
-//     row max. The epilogue writes O from registers while the producer fills the ring for the next unit.
+//     row max. With 16-bit P a unit's later updates first take P against the running max as it stands; the block maxima
+//     are computed, and P again, only where that P says a score may have passed the max by the slack. The epilogue
+//     writes O from registers while the producer fills the ring for the next unit.
 //   The two forms (SageWgmmaTile):
 //   - two consumers, a unit a query block: the form for kept blocks, whose lists belong to query blocks. Its 232
 //     registers a thread hold a pair of blocks per update (an odd count: the last alone), which halves the max
@@ -48,6 +50,10 @@ constexpr int kSageQueryBlock = 128;  // the query blocks of the INT8 scales and
 // spares O most rescales; E4M3's ×448 needs P ≤ 1. The reference's RowMaxSlack.
 template <PvFormat F>
 constexpr float kRowMaxSlack = F == PvFormat::kE4M3 ? 0.f : 8.f;
+// A bound on P taken against the running max under which no score passed it by the slack: 250 = 2^7.97, short of 2^8
+// by far more than the float32 roundings of fma(s, scale, −max) and of the exact test (s · scale > max + 8) differ for
+// scores below 2^18 in log2 units.
+constexpr float kKeptMaxBound = 250.f;
 
 template <int kConsumerGroups>
 struct SageWgmmaTile {
@@ -263,18 +269,20 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
 
     // The softmax update of kBlocks key blocks from their scores in acc: the new row max over all of them, O's decay
     // factor, the row sums and P (exp2(s − max), summed unrounded, rounded into the A fragments of P·V: tiles 2t,
-    // 2t+1 → k-step t).
-    auto softmax = [&](const Visits& v, auto blocks, float (&decay)[2], Fragments (&p_frag)[T::kUpdateBlocks]) {
+    // 2t+1 → k-step t). With `guess` (a unit's later updates, 16-bit P) P is first taken against the running max as it
+    // stands, which the slack keeps in most updates: if no thread's part of a row sums past kKeptMaxBound, no score
+    // passed the max by the slack, the exact test would keep it as well, and the block maxima are never computed.
+    auto softmax = [&](const Visits& v, auto blocks, auto guess, float (&decay)[2], Fragments (&p_frag)[T::kUpdateBlocks]) {
       constexpr int kBlocks = decltype(blocks)::value;
       float qk_scale[kBlocks];
-      bool partial[kBlocks];
-      float block_max[2] = {-INFINITY, -INFINITY};
+      bool partial[kBlocks], any_partial = false;
 #pragma unroll
       for (int b = 0; b < kBlocks; ++b) {
         qk_scale[b] = (q_scale * v.k_scale[b]) * a.score_scale;
         // Keys past the length (only in a key block that reaches past it) get the sentinel INT_MIN, which no sum of 128
         // products of INT8 codes reaches; their P is 0.
         partial[b] = static_cast<int64_t>(v.block[b] + 1) * BK > cta.key_len;
+        any_partial |= partial[b];
         if (partial[b]) {
           const int64_t valid = cta.key_len - static_cast<int64_t>(v.block[b]) * BK;
 #pragma unroll
@@ -283,6 +291,48 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
             for (int e = 0; e < 4; ++e)
               if (j * 8 + (lane & 3) * 2 + (e & 1) >= valid) acc[b][4 * j + e] = INT_MIN;
         }
+      }
+      // P of every block against shift into p_frag, and this thread's part of each row's sum into sum.
+      auto exponentiate = [&](const float (&shift)[2], float (&sum)[2]) {
+        auto block = [&](int b, auto masked) {
+#pragma unroll
+          for (int t = 0; t < T::kPvSteps; ++t)
+#pragma unroll
+            for (int half = 0; half < 2; ++half) {
+              const int j = 2 * t + half;
+              float p[4];
+#pragma unroll
+              for (int e = 0; e < 4; ++e) {
+                p[e] = exp2_approx(fmaf(static_cast<float>(acc[b][4 * j + e]), qk_scale[b], -shift[e >> 1]));
+                if constexpr (decltype(masked)::value) p[e] = acc[b][4 * j + e] == INT_MIN ? 0.f : p[e];
+              }
+              sum[0] += p[0] + p[1];
+              sum[1] += p[2] + p[3];
+              p_frag[b][t][2 * half] = pack_p<F>(p[0], p[1]);
+              p_frag[b][t][2 * half + 1] = pack_p<F>(p[2], p[3]);
+            }
+        };
+#pragma unroll
+        for (int b = 0; b < kBlocks; ++b) {
+          if (partial[b]) block(b, std::true_type{});
+          else block(b, std::false_type{});
+        }
+      };
+      if constexpr (decltype(guess)::value && kRowMaxSlack<F> > 0.f) {
+        if (!any_partial) {  // the same for the whole warp: a block's keys are
+          float sum[2] = {0.f, 0.f};
+          exponentiate(row_max, sum);
+          if (!__any_sync(0xffffffffu, sum[0] > kKeptMaxBound || sum[1] > kKeptMaxBound)) {
+            decay[0] = decay[1] = 1.f;
+            row_sum[0] += sum[0];
+            row_sum[1] += sum[1];
+            return;
+          }
+        }
+      }
+      float block_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+      for (int b = 0; b < kBlocks; ++b) {
         // Row max over the block on the INT32 sums (4 threads share a row): the scale is positive, so it commutes
         // with max; the blocks of one update have their own scales, so their maxima meet scaled.
         int tile_max[2] = {INT_MIN, INT_MIN};
@@ -311,29 +361,10 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
         // E4M3 P·V takes P × 448: exp2(s − max + log2 448) is that product.
         if constexpr (F == PvFormat::kE4M3) shift[r] -= kLog2E4M3Max;
       }
-      auto exponentiate = [&](int b, auto masked) {
-#pragma unroll
-        for (int t = 0; t < T::kPvSteps; ++t)
-#pragma unroll
-          for (int half = 0; half < 2; ++half) {
-            const int j = 2 * t + half;
-            float p[4];
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-              p[e] = exp2_approx(fmaf(static_cast<float>(acc[b][4 * j + e]), qk_scale[b], -shift[e >> 1]));
-              if constexpr (decltype(masked)::value) p[e] = acc[b][4 * j + e] == INT_MIN ? 0.f : p[e];
-            }
-            row_sum[0] += p[0] + p[1];
-            row_sum[1] += p[2] + p[3];
-            p_frag[b][t][2 * half] = pack_p<F>(p[0], p[1]);
-            p_frag[b][t][2 * half + 1] = pack_p<F>(p[2], p[3]);
-          }
-      };
-#pragma unroll
-      for (int b = 0; b < kBlocks; ++b) {
-        if (partial[b]) exponentiate(b, std::true_type{});
-        else exponentiate(b, std::false_type{});
-      }
+      float sum[2] = {0.f, 0.f};
+      exponentiate(shift, sum);
+      row_sum[0] += sum[0];
+      row_sum[1] += sum[1];
     };
     // O, which holds the blocks before the update relative to the old max, rescaled to the new one. Most updates leave
     // the row maxima unchanged (decay exactly 1), the more so with a slack: the warp then skips the 64 multiplications.
@@ -361,7 +392,7 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
       issue_values(i - T::kUpdateBlocks, p_running, Both{});
       wgmma_wait<1>();  // S is done; P·V runs on under the softmax
       pin_scores();
-      softmax(v, blocks, decay, p_next);
+      softmax(v, blocks, std::true_type{}, decay, p_next);
       wgmma_wait<0>();  // O holds the blocks before visit i, relative to the old max: rescale it to the new one
       pin_registers(out);
 #pragma unroll
@@ -376,7 +407,7 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
       issue_scores(i, blocks);
       wgmma_wait<0>();
       pin_scores();
-      softmax(v, blocks, decay, p);
+      softmax(v, blocks, std::false_type{}, decay, p);
     };
     // O += P·V of the kBlocks visits from i on, alone; their stages released.
     auto drain = [&](int i, const Fragments (&p)[T::kUpdateBlocks], auto blocks) {
