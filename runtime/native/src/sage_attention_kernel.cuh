@@ -69,6 +69,26 @@ __device__ __forceinline__ uint32_t pack_p(float lo, float hi) {
   else return pack_f16(lo, hi);
 }
 
+// P of one key block from its scores, tile by tile: p_of(j, e) is value e of score tile j (rows g: e = 0, 1; g+8: e = 2,
+// 3). Summed unrounded into this thread's part of the two row sums, rounded into the A fragments of P·V (tiles 2t,
+// 2t+1 → k-step t).
+template <PvFormat F, int kPvSteps, class PValue>
+__device__ __forceinline__ void make_p(PValue p_of, float (&sum)[2], uint32_t (&p_frag)[kPvSteps][4]) {
+#pragma unroll
+  for (int t = 0; t < kPvSteps; ++t)
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int j = 2 * t + half;
+      float p[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) p[e] = p_of(j, e);
+      sum[0] += p[0] + p[1];
+      sum[1] += p[2] + p[3];
+      p_frag[t][2 * half] = pack_p<F>(p[0], p[1]);
+      p_frag[t][2 * half + 1] = pack_p<F>(p[2], p[3]);
+    }
+}
+
 // One unit of work of the attention kernels: query block q_block (of q_blocks) of head bh = b·H + h, its codes, the
 // head's K codes, V and K scales, and the key blocks it visits (the kept ones, or all up to the key length). The warp
 // kernel's CTA takes query block blockIdx.x of head blockIdx.y; the warpgroup kernel's persistent CTAs take several.
@@ -307,24 +327,12 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
       }
     }
 
-    // P = exp2(s − max): summed unrounded, rounded into the A fragments of P·V (tiles 2t, 2t+1 → k-step t).
+    // P = exp2(s − max) (× 448 for E4M3).
     uint32_t p_frag[T::kPvSteps][4];
-#pragma unroll
-    for (int t = 0; t < T::kPvSteps; ++t)
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int j = 2 * t + half;
-        float p[4];
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          p[e] = exp2f(score[j][e] - shift[e >> 1]);
-          if constexpr (F == PvFormat::kE4M3) p[e] *= kE4M3Max;
-        }
-        row_sum[0] += p[0] + p[1];
-        row_sum[1] += p[2] + p[3];
-        p_frag[t][2 * half] = pack_p<F>(p[0], p[1]);
-        p_frag[t][2 * half + 1] = pack_p<F>(p[2], p[3]);
-      }
+    make_p<F>([&](int j, int e) {
+      const float p = exp2f(score[j][e] - shift[e >> 1]);
+      return F == PvFormat::kE4M3 ? p * kE4M3Max : p;
+    }, row_sum, p_frag);
 
     // O += P·V: per 16 keys and 16 channels, one ldmatrix.x4.trans gives the B fragments of two 8-channel tiles.
     const uint16_t* v_tile = v_smem + stage * BK * D;

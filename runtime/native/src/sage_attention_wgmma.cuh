@@ -295,22 +295,10 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
       // P of every block against shift into p_frag, and this thread's part of each row's sum into sum.
       auto exponentiate = [&](const float (&shift)[2], float (&sum)[2]) {
         auto block = [&](int b, auto masked) {
-#pragma unroll
-          for (int t = 0; t < T::kPvSteps; ++t)
-#pragma unroll
-            for (int half = 0; half < 2; ++half) {
-              const int j = 2 * t + half;
-              float p[4];
-#pragma unroll
-              for (int e = 0; e < 4; ++e) {
-                p[e] = exp2_approx(fmaf(static_cast<float>(acc[b][4 * j + e]), qk_scale[b], -shift[e >> 1]));
-                if constexpr (decltype(masked)::value) p[e] = acc[b][4 * j + e] == INT_MIN ? 0.f : p[e];
-              }
-              sum[0] += p[0] + p[1];
-              sum[1] += p[2] + p[3];
-              p_frag[b][t][2 * half] = pack_p<F>(p[0], p[1]);
-              p_frag[b][t][2 * half + 1] = pack_p<F>(p[2], p[3]);
-            }
+          make_p<F>([&](int j, int e) {
+            const float p = exp2_approx(fmaf(static_cast<float>(acc[b][4 * j + e]), qk_scale[b], -shift[e >> 1]));
+            return decltype(masked)::value && acc[b][4 * j + e] == INT_MIN ? 0.f : p;
+          }, sum, p_frag[b]);
         };
 #pragma unroll
         for (int b = 0; b < kBlocks; ++b) {
