@@ -307,7 +307,7 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
         }
       };
       if constexpr (decltype(guess)::value && kRowMaxSlack<F> > 0.f) {
-        if (!any_partial) {  // the same for the whole warp: a block's keys are
+        if (!any_partial) {  // the blocks' key ranges alone decide it: the same in every lane
           float sum[2] = {0.f, 0.f};
           exponentiate(row_max, sum);
           if (!__any_sync(0xffffffffu, sum[0] > kKeptMaxBound || sum[1] > kKeptMaxBound)) {
