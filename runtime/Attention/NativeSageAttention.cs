@@ -18,29 +18,30 @@ public sealed class NativeSageAttention : IAttentionBackend
     /// <summary>When false, the reference runs even where the kernels could (for A/B measurements and checks).</summary>
     public static bool Enabled { get; set; } = true;
 
-    /// <summary>The TorchSharp reference of the warp kernel (the running max updated per key block).</summary>
+    /// <summary>
+    /// The TorchSharp reference of the warp kernel and of the warpgroup kernel's dense form: the running max updated
+    /// once per key block, lagging by up to 8 with 16-bit P (RowMaxSlack; 0 with E4M3, whose ×448 needs P ≤ 1).
+    /// </summary>
     public SageAttention Reference { get; }
 
-    // The references of the warpgroup kernel: over kept blocks it updates the running max once per two key blocks,
-    // dense once per block; with 16-bit P its max lags by up to 8 (RowMaxSlack).
-    readonly SageAttention pairedReference, denseWgmmaReference;
+    // The reference of the warpgroup kernel over kept blocks, which updates the running max once per two key blocks.
+    readonly SageAttention pairedReference;
 
     public NativeSageAttention(int blockQ = 128, int blockK = 64, PvPrecision pvPrecision = PvPrecision.Bf16)
     {
-        Reference = new SageAttention(blockQ, blockK, pvPrecision);
         float slack = pvPrecision == PvPrecision.Fp8E4M3 ? 0 : SageAttention.MaxRowMaxSlack;
+        Reference = new SageAttention(blockQ, blockK, pvPrecision) { RowMaxSlack = slack };
         pairedReference = new SageAttention(blockQ, blockK, pvPrecision) { KeyBlocksPerUpdate = 2, RowMaxSlack = slack };
-        denseWgmmaReference = new SageAttention(blockQ, blockK, pvPrecision) { RowMaxSlack = slack };
     }
 
     /// <summary>
     /// The reference of the kernel that <paramref name="kernel"/> runs for this head dim here (Auto: the one the
     /// models get), with that kernel's key blocks per update (two for the warpgroup kernel over kept blocks, one
-    /// otherwise: its dense form has no registers for pairs) and row-max slack (8 for the warpgroup kernel with 16-bit
-    /// P); the one this backend falls back to, and the one a kernel is checked against.
+    /// otherwise: the warpgroup kernel's dense form has no registers for pairs); the one this backend falls back to,
+    /// and the one a kernel is checked against.
     /// </summary>
     public SageAttention ReferenceFor(long headDim, SageKernel kernel = SageKernel.Auto, bool sparse = false) =>
-        !RunsWgmma(headDim, kernel) ? Reference : sparse ? pairedReference : denseWgmmaReference;
+        sparse && RunsWgmma(headDim, kernel) ? pairedReference : Reference;
 
     /// <summary>True when <paramref name="kernel"/> (Auto: the one the models get) is the warpgroup kernel for this head dim here.</summary>
     public bool RunsWgmma(long headDim, SageKernel kernel = SageKernel.Auto) =>

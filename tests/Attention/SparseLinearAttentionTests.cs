@@ -176,7 +176,7 @@ public class SparseLinearAttentionTests
         using var noGrad = no_grad();
         var (q, k, v) = AttentionMetrics.RandomQkv(1, 2, 300, 64, seed: 12, qScale: 2, vOffset: 1);
         using var full = Sla(64, 1.0, 128, 64, AttentionKind.SageSla);
-        var sage = new SageAttention(128, 64).Attend(q, k, v);
+        var sage = new NativeSageAttention(128, 64).Reference.Attend(q, k, v);
         Assert.That(AttentionMetrics.MaxRelative(full.Attend(q, k, v), sage), Is.EqualTo(0));
 
         using var sageSla = Sla(64, 0.4, 128, 64, AttentionKind.SageSla);
@@ -205,7 +205,7 @@ public class SparseLinearAttentionTests
         SetProjL(sageSla, weight, bias);
         foreach (var keyLengths in new[] { null, tensor(new long[] { 150, 77 }) })
         {
-            var sage = new SageAttention(64, 64).Attend(q, k, v, keyLengths).to(ScalarType.Float32);
+            var sage = new NativeSageAttention(64, 64).Reference.Attend(q, k, v, keyLengths).to(ScalarType.Float32);
             var added = sageSla.Attend(q, k, v, keyLengths).to(ScalarType.Float32) - sage;
             SetProjL(reference, zeros(64, 64), zeros(64));
             var sparseOnly = reference.Attend(q, k, v, keyLengths).to(ScalarType.Float32);

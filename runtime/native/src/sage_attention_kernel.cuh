@@ -6,9 +6,10 @@
 // key blocks of BK tokens (int8 K, 16-bit V) stream through shared memory, two stages deep (cp.async, the next tile
 // loading while this one computes). Per key block each warp computes S = Q·Kᵀ with INT8 mma (exact INT32 sums),
 // dequantizes with (q_scale·k_scale)·softmax_scale·log2(e) (so softmax uses exp2; the reference multiplies in the
-// same order, so the scores agree bit for bit), updates the running row max and
-// sum in fp32, rounds P to V's type (or ×448 to E4M3, stored exactly in fp16) straight from the accumulator
-// registers, and accumulates P·V with FP16 or BF16 mma into fp32. Keys past the key length get −∞ before the max, so
+// same order, so the scores agree bit for bit), updates the running row max (raised only where a score passes it by
+// more than kRowMaxSlack, the reference's RowMaxSlack; O is rescaled only then) and sum in fp32, rounds P to V's type
+// (or ×448 to E4M3, stored exactly in fp16) straight from the accumulator registers, and accumulates P·V with FP16 or
+// BF16 mma into fp32. Keys past the key length get −∞ before the max, so
 // a partial last block is exact; query rows past Lq are computed on the zero padding and not stored.
 #pragma once
 #include <cuda_fp8.h>
@@ -23,6 +24,11 @@ constexpr float kE4M3Max = 448.f;
 // The P·V formats: P rounded to fp16 and V fp16; P ×448 rounded to E4M3 and V E4M3 (both held exactly in fp16, V
 // scaled per channel); P rounded to bf16 and V bf16.
 enum class PvFormat { kF16, kE4M3, kBf16 };
+
+// How far (log2 units) a row's running max may lag behind its scores: P up to 2^8 is exact enough in fp16 and bf16 and
+// spares O most rescales; E4M3's ×448 needs P ≤ 1. The reference's RowMaxSlack.
+template <PvFormat F>
+constexpr float kRowMaxSlack = F == PvFormat::kE4M3 ? 0.f : 8.f;
 
 template <int D, int BQ, int BK>
 struct SageTile {
@@ -309,22 +315,27 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
         score[j][e] = x;
         tile_max[e >> 1] = fmaxf(tile_max[e >> 1], x);
       }
-    float shift[2];
+    float shift[2], decay[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-      const float new_max = fmaxf(row_max[r], tile_max[r]);
+      // The running max is raised only where the block's scores pass it by more than the slack (P ≤ 2^slack then);
+      // most blocks leave it, and O, as they are. Ties and −∞ keep the old max.
+      const float new_max = tile_max[r] > row_max[r] + kRowMaxSlack<F> ? tile_max[r] : row_max[r];
       // A row that has seen only masked keys keeps max −∞; shifting by 0 then keeps exp2 at 0 instead of NaN.
       shift[r] = new_max == -INFINITY ? 0.f : new_max;
-      const float decay = exp2f(row_max[r] - shift[r]);
+      decay[r] = exp2f(row_max[r] - shift[r]);
       row_max[r] = new_max;
-      row_sum[r] *= decay;
+      row_sum[r] *= decay[r];
+    }
+    // O, which holds the blocks before this one relative to the old max, rescaled to the new one; a warp whose row
+    // maxima all stayed (decay exactly 1) skips the multiplications.
+    if (__any_sync(0xffffffffu, decay[0] != 1.f || decay[1] != 1.f)) {
 #pragma unroll
-      for (int n = 0; n < T::kOutTiles; ++n) {
-        out[n][2 * r] *= decay;
-        out[n][2 * r + 1] *= decay;
-      }
+      for (int n = 0; n < T::kOutTiles; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) out[n][e] *= decay[e >> 1];
     }
 
     // P = exp2(s − max) (× 448 for E4M3).

@@ -46,10 +46,6 @@ namespace turbo {
 
 constexpr float kLog2E4M3Max = 8.807354922057604f;  // log2(448)
 constexpr int kSageQueryBlock = 128;  // the query blocks of the INT8 scales and the kept-block lists
-// How far (log2 units) a row's running max may lag behind its scores: P up to 2^8 is exact enough in fp16 and bf16 and
-// spares O most rescales; E4M3's ×448 needs P ≤ 1. The reference's RowMaxSlack.
-template <PvFormat F>
-constexpr float kRowMaxSlack = F == PvFormat::kE4M3 ? 0.f : 8.f;
 // A bound on P taken against the running max under which no score passed it by the slack: 250 = 2^7.97, short of 2^8
 // by far more than the float32 roundings of fma(s, scale, −max) and of the exact test (s · scale > max + 8) differ for
 // scores below 2^18 in log2 units.
