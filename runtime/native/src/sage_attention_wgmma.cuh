@@ -1,8 +1,9 @@
 // The quantized attention of sage_attention_kernel.cuh on Hopper's warpgroup tensor-core instructions (sm_90a), for
 // the shape the packages use: head dim 128, query blocks of 128, key blocks of 64. Same function, with the running
 // max updated once per two key blocks over kept blocks (the reference's KeyBlocksPerUpdate = 2) and once per block
-// dense, and with 16-bit P raised only where a score passes it by more than 8 (the reference's RowMaxSlack): the same
-// INT32 scores and scales, the same row max, P rounded to fp16 or bf16 (or ×448 to E4M3) the same way, the same P·V. Two steps are computed the faster way, which moves P by a few float32 ulps before its rounding:
+// dense, raised with 16-bit P only where a score passes it by more than kRowMaxSlack as in the warp kernel: the same
+// INT32 scores and scales, the same row max, P rounded to fp16 or bf16 (or ×448 to E4M3) the same way, the same P·V.
+// Two steps are computed the faster way, which moves P by a few float32 ulps before its rounding:
 // exp2 of a fused multiply-add (score · scale − max) on the special-function unit, and E4M3's ×448 folded into the
 // exponent. `turbo check-attention` holds both kernels to the reference Turbo.Runtime.Attention.SageAttention.
 //
