@@ -330,13 +330,18 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
       row_sum[r] *= decay[r];
     }
     // O, which holds the blocks before this one relative to the old max, rescaled to the new one; a warp whose row
-    // maxima all stayed (decay exactly 1) skips the multiplications.
-    if (__any_sync(0xffffffffu, decay[0] != 1.f || decay[1] != 1.f)) {
+    // maxima all stayed (decay exactly 1) skips the multiplications. Blocks of 64 keys do it before P, where the
+    // multiplications hide among the exp2s; blocks of 128 after P, when the scores hold no registers, for the vote's
+    // branch spills there otherwise (each placement measured on both tiles: docs/PERF.md, 2026-12-01, ninth).
+    auto rescale = [&] {
+      if (__any_sync(0xffffffffu, decay[0] != 1.f || decay[1] != 1.f)) {
 #pragma unroll
-      for (int n = 0; n < T::kOutTiles; ++n)
+        for (int n = 0; n < T::kOutTiles; ++n)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) out[n][e] *= decay[e >> 1];
-    }
+          for (int e = 0; e < 4; ++e) out[n][e] *= decay[e >> 1];
+      }
+    };
+    if constexpr (BK == 64) rescale();
 
     // P = exp2(s − max) (× 448 for E4M3).
     uint32_t p_frag[T::kPvSteps][4];
@@ -344,6 +349,7 @@ __global__ void __launch_bounds__(BQ / 16 * 32) sage_attention_kernel(const turb
       const float p = exp2f(score[j][e] - shift[e >> 1]);
       return F == PvFormat::kE4M3 ? p * kE4M3Max : p;
     }, row_sum, p_frag);
+    if constexpr (BK != 64) rescale();
 
     // O += P·V: per 16 keys and 16 channels, one ldmatrix.x4.trans gives the B fragments of two 8-channel tiles.
     const uint16_t* v_tile = v_smem + stage * BK * D;
