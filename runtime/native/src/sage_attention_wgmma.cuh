@@ -9,12 +9,13 @@
 //
 // Persistent and warp-specialized: one CTA per multiprocessor walks the units i = blockIdx.x, blockIdx.x + gridDim.x,
 // ... — 64 query rows of one b·h per consumer warpgroup — with a producer warpgroup and two or three consumers:
-//   warpgroup 0, one warp: the producer. Per unit it asks the bulk tensor copy engine for the unit's Q codes (one of
-//     two Q buffers, so the next unit's Q loads during this one's last blocks and epilogue), then for each key
-//     block it visits, once a stage of the ring is free, K's codes and V's two halves — completing on the stage's
-//     "full" barrier — and leaves the block's index beside the stage. V's map is 4-D (channels, keys, head, batch)
-//     at V's own strides, so a caller's token-major bf16 v is read where it lies; keys past its end arrive as zeros.
-//     The kept-block list is read 32 entries at a time, one per lane.
+//   warpgroup 0, one warp: the producer. Per unit it asks the bulk tensor copy engine for the unit's Q codes (with
+//     two consumers into one of two Q buffers, so the next unit's Q loads during this one's last blocks and
+//     epilogue; with three into the one buffer, during the epilogue), then for each key block it visits, once a stage
+//     of the ring is free, K's codes and V's two halves — completing on the stage's "full" barrier — and leaves the
+//     block's index beside the stage (dense visits need none: the i-th visit is key block i). V's map is 4-D
+//     (channels, keys, head, batch) at V's own strides, so a caller's token-major bf16 v is read where it lies; keys
+//     past its end arrive as zeros. The kept-block list is read 32 entries at a time, one per lane.
 //   the consumers, 64 query rows each. They wait on the stages, never on each other. Per softmax update of one key
 //     block, or two, a warpgroup issues S = Q·Kᵀ of its blocks (4 × m64n64k32 s8 each, exact INT32) and, behind it,
 //     O += P·V of the previous update (4 × m64n128k16 f16 or bf16 a block, P from registers, fp32 accumulators); as
@@ -55,6 +56,7 @@ constexpr float kKeptMaxBound = 250.f;
 template <int kConsumerGroups>
 struct SageWgmmaTile {
   static constexpr int kConsumers = kConsumerGroups;  // warpgroups of 64 query rows
+  static constexpr bool kKeptBlocks = kConsumers == 2;  // two visit kept blocks, three all (sage_attention.cu)
   static constexpr int D = 128, BK = 64;
   static constexpr int kUnitRows = 64 * kConsumers;  // the query rows of a unit
   static constexpr int kThreads = 128 * (1 + kConsumers);  // the producer's warpgroup and the consumers
@@ -64,8 +66,11 @@ struct SageWgmmaTile {
   static constexpr int kStageBytes = kKBytes + 2 * kVHalfBytes;
   // Key blocks per softmax update: two where the registers allow (two consumers), else one.
   static constexpr int kUpdateBlocks = kConsumers == 2 ? 2 : 1;
-  static constexpr int kStages = 6;               // with pairs: two updates held (one in P·V, one in S), one ahead
-  static constexpr int kQBuffers = 2;
+  // The ring: with pairs six stages (two updates held, one in P·V and one in S, and one ahead); dense eight, in the
+  // shared memory a second Q buffer would take, which also makes the stage and parity of a visit a mask and a shift.
+  // Each measured fastest for its form (docs/PERF.md, 2026-12-01, tenth).
+  static constexpr int kStages = kConsumers == 3 ? 8 : 6;
+  static constexpr int kQBuffers = kConsumers == 3 ? 1 : 2;
   static constexpr int kReaders = 4 * kConsumers; // consumer warps, each releasing what it read
   // Registers a thread after setmaxnreg: the producer's warpgroup gives what the consumers take (64 K a multiprocessor).
   static constexpr int kProducerRegisters = kConsumers == 2 ? 40 : 32;
@@ -78,6 +83,7 @@ struct SageWgmmaTile {
   static constexpr int kPvSteps = BK / 16;        // k-steps of 16 keys in P·V
   static_assert(kConsumers == 2 || kConsumers == 3, "two or three consumer warpgroups");
   static_assert(128 * kProducerRegisters + 128 * kConsumers * kConsumerRegisters <= 65536, "the register file");
+  static_assert(kSharedBytes <= 227 * 1024, "a CTA's shared memory");
   static_assert(kQBytes % kAtomAlign == 0 && kKBytes % kAtomAlign == 0 && kStageBytes % kAtomAlign == 0,
                 "every tile starts on a swizzle atom");
 };
@@ -110,9 +116,9 @@ struct SageWgmmaShared {
   }
 };
 
-// The producer warp: for each unit of this CTA, its Q codes into Q buffer n % 2 (n: the CTA's count of units so far),
-// then each key block it visits into the next stage of the ring (the count of stage uses g runs on across units, as in
-// the consumers), once the stage's readers released it.
+// The producer warp: for each unit of this CTA, its Q codes into Q buffer n % kQBuffers (n: the CTA's count of units
+// so far), then each key block it visits into the next stage of the ring (the count of stage uses g runs on across
+// units, as in the consumers), once the stage's readers released it.
 template <class T>
 __device__ __forceinline__ void sage_produce(const turbo_sage_args& a, const CUtensorMap* q_map, const CUtensorMap* k_map,
                                              const CUtensorMap* v_map, const SageWgmmaShared<T>& sm, int units,
@@ -234,6 +240,7 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
       for (int s = 0; s < D / 32; ++s) wgmma_s8_m64n64k32(s_acc, wgmma_advance(q_desc, 32 * s), wgmma_advance(k_desc, 32 * s), s > 0);
     };
     // The visits i, i + 1, ... of one update (kBlocks of them) wait for their stages and read their indices and scales.
+    // Dense, visit i is key block i: its scale is asked for before the wait, and no index is read after it.
     struct Visits {
       int block[T::kUpdateBlocks];
       float k_scale[T::kUpdateBlocks];
@@ -242,8 +249,14 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
       Visits v;
 #pragma unroll
       for (int b = 0; b < decltype(blocks)::value; ++b) {
-        v.block[b] = wait_block(i + b);
-        v.k_scale[b] = cta.k_scales[v.block[b]];
+        if constexpr (T::kKeptBlocks) {
+          v.block[b] = wait_block(i + b);
+          v.k_scale[b] = cta.k_scales[v.block[b]];
+        } else {
+          v.k_scale[b] = cta.k_scales[i + b];
+          wait_block(i + b);
+          v.block[b] = i + b;
+        }
       }
       return v;
     };
