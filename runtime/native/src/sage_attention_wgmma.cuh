@@ -69,8 +69,8 @@ struct SageWgmmaTile {
   // The ring: with pairs six stages (two updates held, one in P·V and one in S, and one ahead); dense eight, in the
   // shared memory a second Q buffer would take, which also makes the stage and parity of a visit a mask and a shift.
   // Each measured fastest for its form (docs/PERF.md, 2026-12-01, tenth).
-  static constexpr int kStages = kConsumers == 3 ? 8 : 6;
-  static constexpr int kQBuffers = kConsumers == 3 ? 1 : 2;
+  static constexpr int kStages = kKeptBlocks ? 6 : 8;
+  static constexpr int kQBuffers = kKeptBlocks ? 2 : 1;
   static constexpr int kReaders = 4 * kConsumers; // consumer warps, each releasing what it read
   // Registers a thread after setmaxnreg: the producer's warpgroup gives what the consumers take (64 K a multiprocessor).
   static constexpr int kProducerRegisters = kConsumers == 2 ? 40 : 32;
