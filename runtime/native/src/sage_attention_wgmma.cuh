@@ -143,7 +143,7 @@ __device__ __forceinline__ void sage_produce(const turbo_sage_args& a, const CUt
         if (lane == 0) {
           const uint32_t s = g % T::kStages, stage = sm.stages + s * T::kStageBytes, full = sm.full + 8 * s;
           mbarrier_wait(sm.empty + 8 * s, ((g / T::kStages) & 1) ^ 1);
-          sm.stage_block[s] = block;  // published by the arrival below
+          if constexpr (T::kKeptBlocks) sm.stage_block[s] = block;  // published by the arrival below
           mbarrier_arrive_expecting(full, T::kStageBytes);
           const int row = static_cast<int>((cta.bh * cta.k_blocks + block) * T::BK);
           const int key = block * T::BK, h = static_cast<int>(cta.h), b = static_cast<int>(cta.b);
@@ -215,11 +215,10 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
     const uint64_t q_desc = wgmma_descriptor(sm.q + qb * T::kQBytes + consumer * 64 * D, 16, 1024);
 
     auto stage_of = [&](int i) { return sm.stages + ((g + i) % T::kStages) * T::kStageBytes; };
-    // Waits for key block i's copies; returns its index.
-    auto wait_block = [&](int i) {
+    // Waits for the copies of visit i.
+    auto wait_stage = [&](int i) {
       const uint32_t u = g + i;
       mbarrier_wait(sm.full + 8 * (u % T::kStages), (u / T::kStages) & 1);
-      return sm.stage_block[u % T::kStages];
     };
     // Key block i's stage is no longer read by this warp (its P·V has retired).
     auto release = [&](int i) {
@@ -250,11 +249,12 @@ __global__ void __launch_bounds__(SageWgmmaTile<kConsumers>::kThreads, 1)
 #pragma unroll
       for (int b = 0; b < decltype(blocks)::value; ++b) {
         if constexpr (T::kKeptBlocks) {
-          v.block[b] = wait_block(i + b);
+          wait_stage(i + b);
+          v.block[b] = sm.stage_block[(g + i + b) % T::kStages];
           v.k_scale[b] = cta.k_scales[v.block[b]];
         } else {
           v.k_scale[b] = cta.k_scales[i + b];
-          wait_block(i + b);
+          wait_stage(i + b);
           v.block[b] = i + b;
         }
       }
