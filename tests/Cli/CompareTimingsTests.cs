@@ -10,17 +10,17 @@ public class CompareTimingsTests : TempFolderFixture
 {
     const string Base = """
         {"timings": [
-          {"Shape": "H 12", "Method": "SDPA", "Ms": 10.0, "DenseTflop": 6.6, "SpeedupVsSdpa": 1},
-          {"Shape": "H 12", "Method": "Sage", "Ms": 8.0, "DenseTflop": 6.6, "SpeedupVsSdpa": 1.25},
-          {"Shape": "H 40", "Method": "Sage", "Ms": 100.0, "DenseTflop": 117.0, "SpeedupVsSdpa": 1.2}
+          {"Shape": "H 12", "Method": "SDPA", "Ms": 10.0, "DenseTflop": 6.6, "SpeedupOver": {"cuDNN": 1}},
+          {"Shape": "H 12", "Method": "Sage", "Ms": 8.0, "DenseTflop": 6.6, "SpeedupOver": {"cuDNN": 1.25}},
+          {"Shape": "H 40", "Method": "Sage", "Ms": 100.0, "DenseTflop": 117.0, "SpeedupOver": {"cuDNN": 1.2}}
         ]}
         """;
 
     const string New = """
         {"timings": [
-          {"Shape": "H 12", "Method": "SDPA", "Ms": 10.5, "DenseTflop": 6.6, "SpeedupVsSdpa": 1},
-          {"Shape": "H 12", "Method": "Sage", "Ms": 6.0, "DenseTflop": 6.6, "SpeedupVsSdpa": 1.75},
-          {"Shape": "H 12", "Method": "SageSLA", "Ms": 2.0, "DenseTflop": 6.6, "SpeedupVsSdpa": 5.25}
+          {"Shape": "H 12", "Method": "SDPA", "Ms": 10.5, "DenseTflop": 6.6, "SpeedupOver": {"cuDNN": 1}},
+          {"Shape": "H 12", "Method": "Sage", "Ms": 6.0, "DenseTflop": 6.6, "SpeedupOver": {"cuDNN": 1.75}},
+          {"Shape": "H 12", "Method": "SageSLA", "Ms": 2.0, "DenseTflop": 6.6, "SpeedupOver": {"cuDNN": 5.25}}
         ]}
         """;
 

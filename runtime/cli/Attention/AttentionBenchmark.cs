@@ -2,24 +2,27 @@ using Turbo.Runtime;
 using Turbo.Runtime.Attention;
 using Turbo.Runtime.Native;
 using static TorchSharp.torch;
+using SdpaTimes = System.Collections.Generic.Dictionary<string, double>;  // ms by SDPA backend
 
 namespace Turbo.Cli.Attention;
 
 /// <summary>
 /// One timed attention: median milliseconds over repeats (CUDA events after warm-up), the dense-equivalent work
-/// (4·H·L²·D, what flash attention would do) and the work actually done, and the rates and speed-up they give.
+/// (4·H·L²·D, what flash attention would do) and the work actually done, the rates they give, and the speed-up over
+/// each SDPA baseline of the same run (by its backend's name: "cuDNN", "flash").
 /// </summary>
 public sealed record AttentionTiming(string Shape, string Method, double Ms, double DenseTflop, double ActualTflop,
-    double EffectiveTflops, double ActualTflops, double SpeedupVsSdpa);
+    double EffectiveTflops, double ActualTflops, IReadOnlyDictionary<string, double> SpeedupOver);
 
 /// <summary>
 /// Self-attention at Wan2.1's shapes (B = 1, D = 128, bf16; 1.3B at 480p: H 12, L 32,760; 14B at 720p: H 40,
-/// L 75,600): torch's scaled_dot_product_attention (flash) as the baseline; Sage dense (both tile shapes, each P·V
+/// L 75,600): torch's scaled_dot_product_attention as the baselines, once with cuDNN's fused attention alone (libtorch's
+/// default on Hopper) and once with FlashAttention alone (<see cref="SdpaBackends"/>); Sage dense (both tile shapes, each P·V
 /// format), each including its preparation passes; SageSLA at 85/90/95% block sparsity (top-k 0.15/0.10/0.05,
 /// TurboDiffusion's 128×64 blocks; BF16 P·V, the default, and E4M3 P·V, upstream's), whole (block selection, sparse
 /// kernel, linear branch, proj_l), its preparation passes alone and its sparse kernel alone. Where the warpgroup (wgmma) kernel runs, the warp (mma.sync) kernel is timed beside it.
 /// Inputs are [B, H, L, D] views of token-major memory, as the model passes them. A selection can narrow the run to
-/// one model's shape and to the methods whose names contain a text (SDPA, the baseline, is always timed): a profiler
+/// one model's shape and to the methods whose names contain a text (SDPA, the baselines, always timed): a profiler
 /// then sees only the launches asked for.
 /// </summary>
 static class AttentionBenchmark
@@ -56,8 +59,8 @@ static class AttentionBenchmark
         double TimeAction(Action op) => CudaProfiler.MedianMs(() => { for (int i = 0; i < backToBack; i++) op(); }, warmup, repeats) / backToBack;
         double Time(Func<Tensor> op) => TimeAction(() => op().Dispose());
 
-        double sdpaMs = Time(() => nn.functional.scaled_dot_product_attention(q, k, v));
-        var rows = new List<AttentionTiming> { Row(shape, "SDPA flash (bf16)", sdpaMs, dense, dense, sdpaMs) };
+        var sdpaMs = Baselines(() => Time(() => nn.functional.scaled_dot_product_attention(q, k, v)));
+        var rows = sdpaMs.Select(b => Row(shape, $"SDPA {b.Key} (bf16)", b.Value, dense, dense, sdpaMs)).ToList();
         foreach (var (blockQ, blockK, pv) in new[] { (128, 64, PvPrecision.Bf16), (128, 64, PvPrecision.Fp8E4M3), (128, 64, PvPrecision.Fp16),
                      (64, 128, PvPrecision.Fp8E4M3) })
         {
@@ -112,7 +115,7 @@ static class AttentionBenchmark
 
     /// <summary>The selection's two steps alone, on the blocks the quantizer pools: the pooled scores, then the top-k lists (named by <paramref name="names"/>).</summary>
     static IEnumerable<AttentionTiming> Selection(string shape, string[] names, Tensor q, Tensor k, AttentionConfig config, double topK,
-        Func<Action, double> time, double sdpaMs)
+        Func<Action, double> time, SdpaTimes sdpaMs)
     {
         using var scope = NewDisposeScope();
         long length = k.shape[2];
@@ -135,7 +138,7 @@ static class AttentionBenchmark
     /// whole call's time beyond its kernel is made of. V's two passes are E4M3 P·V's; BF16 P·V, the default, has none.
     /// </summary>
     static IEnumerable<AttentionTiming> Passes(string shape, Tensor q, Tensor k, Tensor v, Func<Action, double> time, Func<string, bool> wanted,
-        double sdpaMs)
+        SdpaTimes sdpaMs)
     {
         using var scope = NewDisposeScope();
         double dense = AttentionFlops.Dense(1, q.shape[1], q.shape[2], k.shape[2], HeadDim);
@@ -177,7 +180,7 @@ static class AttentionBenchmark
 
     /// <summary>SLA's linear branch alone (with proj_l and the sum with the sparse output): the fused kernels, then the torch ops.</summary>
     static IEnumerable<AttentionTiming> LinearBranch(string shape, Tensor q, Tensor k, Tensor v, Func<Func<Tensor>, double> time,
-        Func<string, bool> wanted, double sdpaMs)
+        Func<string, bool> wanted, SdpaTimes sdpaMs)
     {
         long heads = q.shape[1], length = q.shape[2];
         var weight = randn([HeadDim, HeadDim], device: q.device) * 0.01;
@@ -193,8 +196,18 @@ static class AttentionBenchmark
         finally { NativeSageAttention.Enabled = true; }
     }
 
-    static AttentionTiming Row(string shape, string method, double ms, double denseFlop, double actualFlop, double sdpaMs) =>
-        new(shape, method, ms, denseFlop / 1e12, actualFlop / 1e12, denseFlop / (ms * 1e9), actualFlop / (ms * 1e9), sdpaMs / ms);
+    /// <summary>
+    /// SDPA's time with cuDNN's kernel alone and with FlashAttention's alone, by backend name; where this libtorch's
+    /// backends cannot be switched, with its own choice of kernel ("libtorch's choice").
+    /// </summary>
+    static SdpaTimes Baselines(Func<double> timeSdpa) => SdpaBackends.Unavailable is null
+        ? new() { [SdpaBackends.Name(SdpaBackend.CuDnn)] = SdpaBackends.With(SdpaBackend.CuDnn, timeSdpa),
+                  [SdpaBackends.Name(SdpaBackend.Flash)] = SdpaBackends.With(SdpaBackend.Flash, timeSdpa) }
+        : new() { ["libtorch's choice"] = timeSdpa() };
+
+    static AttentionTiming Row(string shape, string method, double ms, double denseFlop, double actualFlop, SdpaTimes sdpaMs) =>
+        new(shape, method, ms, denseFlop / 1e12, actualFlop / 1e12, denseFlop / (ms * 1e9), actualFlop / (ms * 1e9),
+            sdpaMs.ToDictionary(b => b.Key, b => b.Value / ms));
 
     static string KernelName(bool wgmma) => wgmma ? " (wgmma)" : " (mma.sync)";
 

@@ -6,7 +6,8 @@ namespace Turbo.Cli.Bench;
 
 /// <summary>
 /// What the GPU reaches on the model's own shapes, measured in the same run as the model: bf16 GEMM (the linears'
-/// [tokens × K] · [K × N]), flash SDPA at the self-attention shape, and device-to-device copy bandwidth.
+/// [tokens × K] · [K × N]), SDPA at the self-attention shape (libtorch's own choice of kernel: cuDNN's on Hopper), and
+/// device-to-device copy bandwidth.
 /// </summary>
 public sealed record Ceilings(IReadOnlyList<Ceilings.GemmRate> Gemm, Ceilings.SdpaRate Sdpa, double CopyGiB, double CopyMs)
 {

@@ -153,7 +153,7 @@ static class BenchCommand
         if (ceilings is null) return;
         var ct = new Table().Title("ceilings").AddColumns("what", "shape", "ms", "rate");
         foreach (var g in ceilings.Gemm) ct.AddRow("bf16 GEMM", Markup.Escape($"M {g.M} K {g.K} N {g.N}"), $"{g.Ms:F2}", $"{g.Tflops:F0} TFLOP/s");
-        ct.AddRow("SDPA (flash)", Markup.Escape($"B 1 H {ceilings.Sdpa.Heads} L {ceilings.Sdpa.Length} D {ceilings.Sdpa.HeadDim}"), $"{ceilings.Sdpa.Ms:F2}", $"{ceilings.Sdpa.Tflops:F0} TFLOP/s");
+        ct.AddRow("SDPA (libtorch's choice)", Markup.Escape($"B 1 H {ceilings.Sdpa.Heads} L {ceilings.Sdpa.Length} D {ceilings.Sdpa.HeadDim}"), $"{ceilings.Sdpa.Ms:F2}", $"{ceilings.Sdpa.Tflops:F0} TFLOP/s");
         ct.AddRow("device copy", $"{ceilings.CopyGiB:F0} GiB", $"{ceilings.CopyMs:F2}", $"{ceilings.CopyGBps:F0} GB/s");
         AnsiConsole.Write(ct);
     }

@@ -77,7 +77,9 @@ struct SageWgmmaTile {
   static constexpr int kConsumerRegisters = kConsumers == 2 ? 232 : 160;
   static constexpr int kAtomAlign = 1024;         // the swizzle pattern repeats every 1024 bytes
   static constexpr int kBarriers = 2 * kStages + 2 * kQBuffers;  // full and empty per stage and per Q buffer
-  static constexpr int kSharedBytes = kQBuffers * kQBytes + kStages * kStageBytes + kBarriers * 8 + kStages * 4 + kAtomAlign;
+  static constexpr int kStageBlockBytes = kKeptBlocks ? kStages * 4 : 0;  // each stage's key-block index (kept visits)
+  static constexpr int kSharedBytes =
+      kQBuffers * kQBytes + kStages * kStageBytes + kBarriers * 8 + kStageBlockBytes + kAtomAlign;
   static constexpr int kScoreTiles = BK / 8;      // 8-key column tiles of S
   static constexpr int kOutTiles = D / 8;         // 8-channel column tiles of O
   static constexpr int kPvSteps = BK / 16;        // k-steps of 16 keys in P·V
