@@ -2,6 +2,8 @@
 # L 32,760, D 128, bf16), by default and with each backend alone, and each one's median time: the evidence behind the
 # names of `turbo check-attention`'s baselines ("SDPA cuDNN", "SDPA flash").
 #   python3 scripts/sdpa-kernels.py        (a CUDA machine with PyTorch)
+import contextlib
+
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.profiler import ProfilerActivity, profile
@@ -41,7 +43,7 @@ def main():
     for name, backend in BACKENDS:
         def attend():
             return torch.nn.functional.scaled_dot_product_attention(q, k, v)
-        with sdpa_kernel(backend) if backend is not None else torch.no_grad():
+        with sdpa_kernel(backend) if backend is not None else contextlib.nullcontext():
             ms = median_ms(attend)
             ran = kernels(attend)
         print(f"{name:>16}: {ms:7.2f} ms, {flop / ms / 1e9:4.0f} TFLOP/s, {'; '.join(n[:110] for n in ran)}")

@@ -2,7 +2,7 @@ using Turbo.Runtime;
 using Turbo.Runtime.Attention;
 using Turbo.Runtime.Native;
 using static TorchSharp.torch;
-using SdpaTimes = System.Collections.Generic.Dictionary<string, double>;  // ms by SDPA backend
+using SdpaTimes = System.Collections.Generic.OrderedDictionary<string, double>;  // ms by SDPA backend, in timing order
 
 namespace Turbo.Cli.Attention;
 
@@ -207,7 +207,7 @@ static class AttentionBenchmark
 
     static AttentionTiming Row(string shape, string method, double ms, double denseFlop, double actualFlop, SdpaTimes sdpaMs) =>
         new(shape, method, ms, denseFlop / 1e12, actualFlop / 1e12, denseFlop / (ms * 1e9), actualFlop / (ms * 1e9),
-            sdpaMs.ToDictionary(b => b.Key, b => b.Value / ms));
+            new OrderedDictionary<string, double>(sdpaMs.Select(b => KeyValuePair.Create(b.Key, b.Value / ms))));
 
     static string KernelName(bool wgmma) => wgmma ? " (wgmma)" : " (mma.sync)";
 
